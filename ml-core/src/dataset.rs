@@ -1,0 +1,407 @@
+//! [`Dataset`]: the validated table every trainer, metric and explainer works on.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, Task};
+
+/// How a feature column is to be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// A real number.
+    Numeric,
+    /// A category, stored in the feature matrix as its index into `categories`.
+    ///
+    /// The pipeline's one-hot step expands it; keeping the code in a single
+    /// `f64` column lets every model work on one numeric matrix.
+    Categorical {
+        /// The known categories, in code order.
+        categories: Vec<String>,
+    },
+}
+
+/// One named input column of a model or data set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputColumn {
+    /// Column name, as in the CSV header.
+    pub name: String,
+    /// How the column is read.
+    #[serde(flatten)]
+    pub kind: FeatureKind,
+}
+
+impl InputColumn {
+    /// A numeric column.
+    pub fn numeric(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: FeatureKind::Numeric,
+        }
+    }
+}
+
+/// The supervised target of a data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// Class labels `0..names.len()`, with the name of each class.
+    Classes {
+        /// The label of each row.
+        labels: Array1<usize>,
+        /// Class names, indexed by label.
+        names: Vec<String>,
+    },
+    /// Real-valued targets.
+    Values {
+        /// The value of each row.
+        values: Array1<f64>,
+    },
+}
+
+impl Target {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Target::Classes { labels, .. } => labels.len(),
+            Target::Values { values } => values.len(),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn select(&self, rows: &[usize]) -> Target {
+        match self {
+            Target::Classes { labels, names } => Target::Classes {
+                labels: rows.iter().map(|&r| labels[r]).collect(),
+                names: names.clone(),
+            },
+            Target::Values { values } => Target::Values {
+                values: rows.iter().map(|&r| values[r]).collect(),
+            },
+        }
+    }
+}
+
+/// A sensitive attribute (sex, age group, ...), kept aside from the features so
+/// that fairness tools can group by it without the model seeing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensitiveColumn {
+    /// Column name.
+    pub name: String,
+    /// The group of each row.
+    pub values: Vec<String>,
+}
+
+/// Features with their names, an optional target, optional sample weights and
+/// optional sensitive attributes, validated on construction.
+///
+/// ```
+/// use ml_core::{Dataset, ndarray::array};
+/// let ds = Dataset::new(array![[1.0, 2.0], [3.0, 4.0]], vec!["a".into(), "b".into()])?
+///     .with_classes(vec![0, 1], vec!["no".into(), "yes".into()])?;
+/// assert_eq!(ds.n_samples(), 2);
+/// assert!(Dataset::new(array![[f64::NAN]], vec!["a".into()]).is_err());
+/// # Ok::<(), ml_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    features: Array2<f64>,
+    columns: Vec<InputColumn>,
+    target: Option<Target>,
+    target_name: Option<String>,
+    weights: Option<Array1<f64>>,
+    sensitive: Vec<SensitiveColumn>,
+}
+
+impl Dataset {
+    /// All-numeric features with their column names.
+    ///
+    /// # Errors
+    /// Empty data, a name count that differs from the column count, duplicate
+    /// names, or a NaN/infinite value (named by row and column).
+    pub fn new(features: Array2<f64>, feature_names: Vec<String>) -> Result<Self> {
+        let columns = feature_names.into_iter().map(InputColumn::numeric).collect();
+        Self::with_columns(features, columns)
+    }
+
+    /// Features described column by column (numeric or categorical codes).
+    ///
+    /// # Errors
+    /// As [`Dataset::new`], and a categorical code that is not an index into its
+    /// categories.
+    pub fn with_columns(features: Array2<f64>, columns: Vec<InputColumn>) -> Result<Self> {
+        const OP: &str = "Dataset::new";
+        if features.nrows() == 0 {
+            return Err(Error::Empty { op: OP, what: "rows" });
+        }
+        if features.ncols() == 0 {
+            return Err(Error::Empty {
+                op: OP,
+                what: "feature columns",
+            });
+        }
+        if columns.len() != features.ncols() {
+            return Err(Error::shape(
+                OP,
+                format!("{} column names", features.ncols()),
+                columns.len(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &columns {
+            if !seen.insert(c.name.as_str()) {
+                return Err(Error::invalid(
+                    "feature_names",
+                    format!("duplicate column '{}'", c.name),
+                ));
+            }
+        }
+        check_finite(OP, features.view(), &columns)?;
+        for (j, c) in columns.iter().enumerate() {
+            if let FeatureKind::Categorical { categories } = &c.kind {
+                for (i, &v) in features.column(j).iter().enumerate() {
+                    if v < 0.0 || v.fract() != 0.0 || v as usize >= categories.len() {
+                        return Err(Error::invalid(
+                            c.name.clone(),
+                            format!("row {i}: {v} is not a code of {} categories", categories.len()),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            features,
+            columns,
+            target: None,
+            target_name: None,
+            weights: None,
+            sensitive: Vec::new(),
+        })
+    }
+
+    /// Attach class labels with their class names.
+    ///
+    /// # Errors
+    /// Length mismatch, no classes, or a label outside `0..names.len()`.
+    pub fn with_classes(mut self, labels: Vec<usize>, names: Vec<String>) -> Result<Self> {
+        const OP: &str = "Dataset::with_classes";
+        self.check_len(OP, labels.len())?;
+        if names.is_empty() {
+            return Err(Error::Empty {
+                op: OP,
+                what: "class names",
+            });
+        }
+        if let Some((row, &l)) = labels.iter().enumerate().find(|&(_, &l)| l >= names.len()) {
+            return Err(Error::invalid(
+                "labels",
+                format!("row {row}: label {l} but only {} classes", names.len()),
+            ));
+        }
+        self.target = Some(Target::Classes {
+            labels: Array1::from(labels),
+            names,
+        });
+        Ok(self)
+    }
+
+    /// Attach real-valued targets.
+    ///
+    /// # Errors
+    /// Length mismatch or a non-finite value.
+    pub fn with_values(mut self, values: Vec<f64>) -> Result<Self> {
+        const OP: &str = "Dataset::with_values";
+        self.check_len(OP, values.len())?;
+        if let Some((row, &v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                op: OP,
+                row,
+                column: self.target_name.clone().unwrap_or_else(|| "target".into()),
+                value: v,
+            });
+        }
+        self.target = Some(Target::Values {
+            values: Array1::from(values),
+        });
+        Ok(self)
+    }
+
+    /// Name the target column (used in messages and when writing predictions).
+    pub fn with_target_name(mut self, name: impl Into<String>) -> Self {
+        self.target_name = Some(name.into());
+        self
+    }
+
+    /// Attach per-row sample weights.
+    ///
+    /// # Errors
+    /// Length mismatch, or a weight that is negative or not finite, or all zero.
+    pub fn with_weights(mut self, weights: Vec<f64>) -> Result<Self> {
+        const OP: &str = "Dataset::with_weights";
+        self.check_len(OP, weights.len())?;
+        if let Some((row, &w)) = weights.iter().enumerate().find(|(_, w)| !w.is_finite() || **w < 0.0) {
+            return Err(Error::invalid(
+                "weights",
+                format!("row {row}: weight {w} is not a finite non-negative number"),
+            ));
+        }
+        if weights.iter().all(|&w| w == 0.0) {
+            return Err(Error::invalid("weights", "all weights are zero"));
+        }
+        self.weights = Some(Array1::from(weights));
+        Ok(self)
+    }
+
+    /// Attach a sensitive attribute column, kept out of the features.
+    ///
+    /// # Errors
+    /// Length mismatch or a name already used.
+    pub fn with_sensitive(mut self, name: impl Into<String>, values: Vec<String>) -> Result<Self> {
+        let name = name.into();
+        self.check_len("Dataset::with_sensitive", values.len())?;
+        if self.sensitive.iter().any(|s| s.name == name) || self.columns.iter().any(|c| c.name == name) {
+            return Err(Error::invalid("sensitive", format!("column '{name}' already exists")));
+        }
+        self.sensitive.push(SensitiveColumn { name, values });
+        Ok(self)
+    }
+
+    fn check_len(&self, op: &'static str, n: usize) -> Result<()> {
+        if n != self.n_samples() {
+            return Err(Error::shape(
+                op,
+                format!("{} rows", self.n_samples()),
+                format!("{n} rows"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The feature matrix (categorical columns as codes).
+    pub fn features(&self) -> ArrayView2<'_, f64> {
+        self.features.view()
+    }
+
+    /// The feature columns' descriptions.
+    pub fn columns(&self) -> &[InputColumn] {
+        &self.columns
+    }
+
+    /// The feature names, in column order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Number of rows.
+    pub fn n_samples(&self) -> usize {
+        self.features.nrows()
+    }
+
+    /// Number of feature columns.
+    pub fn n_features(&self) -> usize {
+        self.features.ncols()
+    }
+
+    /// The target, if any.
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_ref()
+    }
+
+    /// The target column's name, if known.
+    pub fn target_name(&self) -> Option<&str> {
+        self.target_name.as_deref()
+    }
+
+    /// Class labels and names.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the target is missing or real-valued.
+    pub fn classes(&self) -> Result<(ArrayView1<'_, usize>, &[String])> {
+        match &self.target {
+            Some(Target::Classes { labels, names }) => Ok((labels.view(), names)),
+            _ => Err(Error::Unsupported("this operation needs class labels as target".into())),
+        }
+    }
+
+    /// Real-valued targets.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the target is missing or categorical.
+    pub fn values(&self) -> Result<ArrayView1<'_, f64>> {
+        match &self.target {
+            Some(Target::Values { values }) => Ok(values.view()),
+            _ => Err(Error::Unsupported("this operation needs real-valued targets".into())),
+        }
+    }
+
+    /// The task the target implies (`None` without a target).
+    pub fn task(&self) -> Option<Task> {
+        self.target.as_ref().map(|t| match t {
+            Target::Classes { names, .. } => Task::Classification { classes: names.clone() },
+            Target::Values { .. } => Task::Regression,
+        })
+    }
+
+    /// Sample weights, if any.
+    pub fn weights(&self) -> Option<ArrayView1<'_, f64>> {
+        self.weights.as_ref().map(|w| w.view())
+    }
+
+    /// Sensitive attribute columns.
+    pub fn sensitive(&self) -> &[SensitiveColumn] {
+        &self.sensitive
+    }
+
+    /// A new data set made of the given rows, in that order (rows may repeat).
+    ///
+    /// # Errors
+    /// An empty selection or an index out of range.
+    pub fn select_rows(&self, rows: &[usize]) -> Result<Dataset> {
+        if rows.is_empty() {
+            return Err(Error::Empty {
+                op: "Dataset::select_rows",
+                what: "row selection",
+            });
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r >= self.n_samples()) {
+            return Err(Error::invalid(
+                "rows",
+                format!("row {r} out of range for {} rows", self.n_samples()),
+            ));
+        }
+        Ok(Dataset {
+            features: self.features.select(Axis(0), rows),
+            columns: self.columns.clone(),
+            target: self.target.as_ref().map(|t| t.select(rows)),
+            target_name: self.target_name.clone(),
+            weights: self.weights.as_ref().map(|w| rows.iter().map(|&r| w[r]).collect()),
+            sensitive: self
+                .sensitive
+                .iter()
+                .map(|s| SensitiveColumn {
+                    name: s.name.clone(),
+                    values: rows.iter().map(|&r| s.values[r].clone()).collect(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Reject NaN and infinities, naming the first offending row and column.
+pub(crate) fn check_finite(op: &'static str, x: ArrayView2<'_, f64>, columns: &[InputColumn]) -> Result<()> {
+    for (i, row) in x.outer_iter().enumerate() {
+        if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                op,
+                row: i,
+                column: columns.get(j).map_or_else(|| format!("#{j}"), |c| c.name.clone()),
+                value: v,
+            });
+        }
+    }
+    Ok(())
+}

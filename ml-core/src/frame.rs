@@ -1,0 +1,548 @@
+//! Reading CSV files into a [`Frame`] of raw columns, and turning a frame into
+//! a [`Dataset`] (training) or into a model's input matrix (prediction).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::{Dataset, Error, FeatureKind, InputColumn, Result};
+
+/// What to do with a category that was not seen when the encoding was fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCategory {
+    /// Refuse the input with [`Error::UnseenCategory`] (scikit-learn's `handle_unknown="error"`).
+    #[default]
+    Error,
+    /// Encode it as "none of the known categories": all one-hot columns zero
+    /// (scikit-learn's `handle_unknown="ignore"`). Its code is `-1`.
+    Ignore,
+}
+
+/// The code given to an unseen category under [`UnknownCategory::Ignore`].
+pub const UNKNOWN_CODE: f64 = -1.0;
+
+/// Which kind of supervised task a target column is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Class labels.
+    Classification,
+    /// Real values.
+    Regression,
+}
+
+/// How [`Frame::to_dataset`] reads a frame.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The target column, if any.
+    pub target: Option<String>,
+    /// Force the task; otherwise a text or integer-valued target with at most
+    /// [`LoadOptions::MAX_INFERRED_CLASSES`] distinct values is read as classes,
+    /// anything else as real values.
+    pub task: Option<TaskKind>,
+    /// Columns kept aside as sensitive attributes (not features).
+    pub sensitive: Vec<String>,
+    /// Columns to leave out.
+    pub drop: Vec<String>,
+    /// Columns to read as categories even if they look numeric.
+    pub categorical: Vec<String>,
+}
+
+impl LoadOptions {
+    /// The most distinct integer values a numeric target may have to be read as
+    /// class labels when the task is not given.
+    pub const MAX_INFERRED_CLASSES: usize = 50;
+
+    /// Options with a target column.
+    pub fn with_target(target: impl Into<String>) -> Self {
+        Self {
+            target: Some(target.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// A table of raw text columns as read from a CSV file with a header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    names: Vec<String>,
+    columns: Vec<Vec<String>>,
+    lines: Vec<u64>,
+}
+
+impl Frame {
+    /// Read a CSV file with a header line.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read, and as [`Frame::from_csv_reader`].
+    pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_csv_reader(std::io::BufReader::new(file))
+    }
+
+    /// Read CSV text with a header line.
+    ///
+    /// # Errors
+    /// [`Error::Csv`] naming the line for a missing or duplicate header, a row
+    /// of the wrong width, an empty field or invalid UTF-8; [`Error::Empty`]
+    /// when there are no data rows.
+    pub fn from_csv_reader(reader: impl Read) -> Result<Self> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(reader);
+        let names: Vec<String> = rdr
+            .headers()
+            .map_err(|e| csv_error(e, 1))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        if names.is_empty() || names.iter().all(String::is_empty) {
+            return Err(Error::Csv {
+                line: 1,
+                message: "missing header".into(),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for n in &names {
+            if n.is_empty() {
+                return Err(Error::Csv {
+                    line: 1,
+                    message: "empty column name in header".into(),
+                });
+            }
+            if !seen.insert(n.as_str()) {
+                return Err(Error::Csv {
+                    line: 1,
+                    message: format!("duplicate column '{n}'"),
+                });
+            }
+        }
+        let mut columns = vec![Vec::new(); names.len()];
+        let mut lines = Vec::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = rdr.position().line();
+            match rdr.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(csv_error(e, line)),
+            }
+            let line = record.position().map_or(line, |p| p.line());
+            if record.len() == 1 && record[0].trim().is_empty() && names.len() > 1 {
+                continue; // blank line
+            }
+            if record.len() != names.len() {
+                return Err(Error::Csv {
+                    line,
+                    message: format!("expected {} fields, found {}", names.len(), record.len()),
+                });
+            }
+            for (j, field) in record.iter().enumerate() {
+                let field = field.trim();
+                if field.is_empty() {
+                    return Err(Error::Csv {
+                        line,
+                        message: format!("column '{}': empty value (missing values are not supported)", names[j]),
+                    });
+                }
+                columns[j].push(field.to_string());
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Err(Error::Empty {
+                op: "read CSV",
+                what: "data rows",
+            });
+        }
+        Ok(Self { names, columns, lines })
+    }
+
+    /// Build a frame from named text columns (all of the same length).
+    ///
+    /// # Errors
+    /// Length mismatch, duplicate names, or no rows.
+    pub fn from_columns(columns: Vec<(String, Vec<String>)>) -> Result<Self> {
+        let n = columns.first().map_or(0, |c| c.1.len());
+        if n == 0 {
+            return Err(Error::Empty {
+                op: "Frame::from_columns",
+                what: "rows",
+            });
+        }
+        let mut names = Vec::new();
+        let mut data = Vec::new();
+        for (name, col) in columns {
+            if col.len() != n {
+                return Err(Error::shape(
+                    "Frame::from_columns",
+                    format!("{n} rows"),
+                    format!("{} rows in '{name}'", col.len()),
+                ));
+            }
+            if names.contains(&name) {
+                return Err(Error::invalid("columns", format!("duplicate column '{name}'")));
+            }
+            names.push(name);
+            data.push(col);
+        }
+        Ok(Self {
+            names,
+            columns: data,
+            lines: (0..n as u64).map(|i| i + 2).collect(),
+        })
+    }
+
+    /// Column names in file order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of data rows.
+    pub fn n_rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The line of the file each row came from (the header is line 1).
+    pub fn lines(&self) -> &[u64] {
+        &self.lines
+    }
+
+    fn index(&self, name: &str) -> Result<usize> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::UnknownColumn {
+                name: name.to_string(),
+                available: self.names.join(", "),
+            })
+    }
+
+    /// The raw text of a column.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`].
+    pub fn column(&self, name: &str) -> Result<&[String]> {
+        Ok(&self.columns[self.index(name)?])
+    }
+
+    /// A column parsed as finite numbers.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or [`Error::Csv`] naming the line of the first
+    /// value that is not a number or is NaN/infinite.
+    pub fn numeric_column(&self, name: &str) -> Result<Vec<f64>> {
+        let raw = self.column(name)?;
+        raw.iter()
+            .zip(&self.lines)
+            .map(|(s, &line)| match s.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                Ok(v) => Err(Error::Csv {
+                    line,
+                    message: format!("column '{name}': non-finite value {v}"),
+                }),
+                Err(_) => Err(Error::Csv {
+                    line,
+                    message: format!("column '{name}': '{s}' is not a number"),
+                }),
+            })
+            .collect()
+    }
+
+    /// Whether a column reads as numbers or as text categories.
+    ///
+    /// A column is numeric when every value parses as a number. A column where
+    /// at least 90% of the values are numbers but some are not is taken to be a
+    /// numeric column with bad values, and refused with the first bad line:
+    /// name it in [`LoadOptions::categorical`] to read it as text.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or [`Error::Csv`] as above.
+    pub fn infer_kind(&self, name: &str) -> Result<ColumnType> {
+        let raw = self.column(name)?;
+        let bad: Vec<usize> = raw
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.parse::<f64>().is_err())
+            .map(|(i, _)| i)
+            .collect();
+        if bad.is_empty() {
+            return Ok(ColumnType::Numeric);
+        }
+        if bad.len() * 10 <= raw.len() {
+            let i = bad[0];
+            return Err(Error::Csv {
+                line: self.lines[i],
+                message: format!(
+                    "column '{name}' is numeric but '{}' is not a number (declare the column categorical to read it as text)",
+                    raw[i]
+                ),
+            });
+        }
+        Ok(ColumnType::Text)
+    }
+
+    /// Turn the frame into a [`Dataset`]: the target read as classes or values,
+    /// sensitive columns set aside, text columns kept as categorical codes
+    /// (categories sorted, as scikit-learn's encoders do).
+    ///
+    /// # Errors
+    /// Unknown columns in the options, bad numbers (with their line), a
+    /// classification target with fewer than one class, no feature columns left.
+    pub fn to_dataset(&self, opts: &LoadOptions) -> Result<Dataset> {
+        for name in opts
+            .sensitive
+            .iter()
+            .chain(&opts.drop)
+            .chain(&opts.categorical)
+            .chain(&opts.target)
+        {
+            self.index(name)?;
+        }
+        let mut columns = Vec::new();
+        let mut data: Vec<Vec<f64>> = Vec::new();
+        for name in &self.names {
+            if opts.target.as_deref() == Some(name) || opts.sensitive.contains(name) || opts.drop.contains(name) {
+                continue;
+            }
+            let text = opts.categorical.contains(name) || self.infer_kind(name)? == ColumnType::Text;
+            if text {
+                let raw = self.column(name)?;
+                let categories: Vec<String> = raw.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let code: HashMap<&str, usize> = categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+                data.push(raw.iter().map(|s| code[s.as_str()] as f64).collect());
+                columns.push(InputColumn {
+                    name: name.clone(),
+                    kind: FeatureKind::Categorical { categories },
+                });
+            } else {
+                data.push(self.numeric_column(name)?);
+                columns.push(InputColumn::numeric(name.clone()));
+            }
+        }
+        if columns.is_empty() {
+            return Err(Error::Empty {
+                op: "Frame::to_dataset",
+                what: "feature columns",
+            });
+        }
+        let n = self.n_rows();
+        let features = Array2::from_shape_fn((n, columns.len()), |(i, j)| data[j][i]);
+        let mut ds = Dataset::with_columns(features, columns)?;
+        if let Some(target) = &opts.target {
+            ds = ds.with_target_name(target.clone());
+            ds = self.attach_target(ds, target, opts.task)?;
+        }
+        for s in &opts.sensitive {
+            ds = ds.with_sensitive(s.clone(), self.column(s)?.to_vec())?;
+        }
+        Ok(ds)
+    }
+
+    fn attach_target(&self, ds: Dataset, target: &str, task: Option<TaskKind>) -> Result<Dataset> {
+        let raw = self.column(target)?;
+        let numeric: Option<Vec<f64>> = raw.iter().map(|s| s.parse::<f64>().ok()).collect();
+        match (task, numeric) {
+            (Some(TaskKind::Regression), None) => Err(Error::invalid(
+                "target",
+                format!("regression needs a numeric target, column '{target}' has text"),
+            )),
+            (Some(TaskKind::Regression), Some(_)) => ds.with_values(self.numeric_column(target)?),
+            (task, Some(values)) => {
+                if values.iter().any(|v| !v.is_finite()) {
+                    // Report the line of the first bad value.
+                    self.numeric_column(target)?;
+                }
+                let distinct: BTreeSet<u64> = values.iter().map(|v| v.to_bits()).collect();
+                let integral = values.iter().all(|v| v.fract() == 0.0);
+                let classes = task == Some(TaskKind::Classification)
+                    || (integral && distinct.len() <= LoadOptions::MAX_INFERRED_CLASSES);
+                if !classes {
+                    return ds.with_values(values);
+                }
+                let mut uniq: Vec<f64> = distinct.into_iter().map(f64::from_bits).collect();
+                uniq.sort_by(f64::total_cmp);
+                let labels = values
+                    .iter()
+                    .map(|v| uniq.iter().position(|u| u == v).unwrap_or(0))
+                    .collect();
+                ds.with_classes(labels, uniq.iter().map(|u| format!("{u}")).collect())
+            }
+            (_, None) => {
+                let names: Vec<String> = raw.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let code: HashMap<&str, usize> = names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+                let labels = raw.iter().map(|s| code[s.as_str()]).collect();
+                ds.with_classes(labels, names)
+            }
+        }
+    }
+
+    /// The input matrix for a model with these input columns: columns matched
+    /// by name (others ignored), numbers parsed, categories coded with the
+    /// model's categories.
+    ///
+    /// # Errors
+    /// [`Error::MissingColumn`] for a column the model needs; [`Error::Csv`]
+    /// for a bad number; [`Error::UnseenCategory`] for a category the model
+    /// does not know when `unknown` is [`UnknownCategory::Error`].
+    pub fn encode(&self, inputs: &[InputColumn], unknown: UnknownCategory) -> Result<Array2<f64>> {
+        let mut out = Array2::zeros((self.n_rows(), inputs.len()));
+        for (j, input) in inputs.iter().enumerate() {
+            if !self.names.contains(&input.name) {
+                return Err(Error::MissingColumn {
+                    name: input.name.clone(),
+                });
+            }
+            match &input.kind {
+                FeatureKind::Numeric => {
+                    for (i, v) in self.numeric_column(&input.name)?.into_iter().enumerate() {
+                        out[[i, j]] = v;
+                    }
+                }
+                FeatureKind::Categorical { categories } => {
+                    let code: HashMap<&str, usize> =
+                        categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+                    for (i, s) in self.column(&input.name)?.iter().enumerate() {
+                        out[[i, j]] = match (code.get(s.as_str()), unknown) {
+                            (Some(&c), _) => c as f64,
+                            (None, UnknownCategory::Ignore) => UNKNOWN_CODE,
+                            (None, UnknownCategory::Error) => {
+                                return Err(Error::UnseenCategory {
+                                    column: input.name.clone(),
+                                    value: s.clone(),
+                                    known: categories.join(", "),
+                                });
+                            }
+                        };
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The type a CSV column reads as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Every value is a number.
+    Numeric,
+    /// Text categories.
+    Text,
+}
+
+fn csv_error(e: csv::Error, line: u64) -> Error {
+    let line = e.position().map_or(line, |p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    Error::Csv { line, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Result<Frame> {
+        Frame::from_csv_reader(text.as_bytes())
+    }
+
+    #[test]
+    fn reads_numeric_and_text_columns() {
+        let f = frame("a,color,y\n1,red,0\n2.5,blue,1\n3,red,1\n").unwrap();
+        let ds = f.to_dataset(&LoadOptions::with_target("y")).unwrap();
+        assert_eq!(ds.feature_names(), vec!["a", "color"]);
+        assert_eq!(ds.features()[[1, 0]], 2.5);
+        // Categories sorted: blue=0, red=1.
+        assert_eq!(ds.features().column(1).to_vec(), vec![1.0, 0.0, 1.0]);
+        let (labels, names) = ds.classes().unwrap();
+        assert_eq!(labels.to_vec(), vec![0, 1, 1]);
+        assert_eq!(names, ["0", "1"]);
+    }
+
+    #[test]
+    fn bad_number_names_its_line() {
+        let text = format!("a,y\n{}x,1\n", "1,0\n".repeat(20));
+        let err = frame(&text)
+            .unwrap()
+            .to_dataset(&LoadOptions::with_target("y"))
+            .unwrap_err();
+        match err {
+            Error::Csv { line, .. } => assert_eq!(line, 22),
+            e => panic!("unexpected {e}"),
+        }
+    }
+
+    #[test]
+    fn nan_is_refused_with_its_line() {
+        let err = frame("a,y\n1,0\nNaN,1\n")
+            .unwrap()
+            .to_dataset(&LoadOptions::with_target("y"))
+            .unwrap_err();
+        assert!(matches!(err, Error::Csv { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn ragged_rows_and_empty_files_are_errors() {
+        assert!(matches!(frame("a,b\n1\n"), Err(Error::Csv { line: 2, .. })));
+        assert!(matches!(frame("a,b\n"), Err(Error::Empty { .. })));
+        assert!(matches!(frame(""), Err(Error::Csv { .. })));
+        assert!(matches!(frame("a,a\n1,2\n"), Err(Error::Csv { line: 1, .. })));
+        assert!(matches!(frame("a,b\n1,\n"), Err(Error::Csv { line: 2, .. })));
+    }
+
+    #[test]
+    fn unknown_target_is_named() {
+        let err = frame("a,b\n1,2\n")
+            .unwrap()
+            .to_dataset(&LoadOptions::with_target("zz"))
+            .unwrap_err();
+        assert!(err.to_string().contains("zz"));
+    }
+
+    #[test]
+    fn regression_target_inferred_from_non_integers() {
+        let ds = frame("a,y\n1,0.5\n2,1.5\n")
+            .unwrap()
+            .to_dataset(&LoadOptions::with_target("y"))
+            .unwrap();
+        assert_eq!(ds.values().unwrap().to_vec(), vec![0.5, 1.5]);
+    }
+
+    #[test]
+    fn encode_matches_by_name_and_handles_unknown_categories() {
+        let f = frame("y,color,a\n0,green,1\n1,red,2\n").unwrap();
+        let inputs = vec![
+            InputColumn::numeric("a"),
+            InputColumn {
+                name: "color".into(),
+                kind: FeatureKind::Categorical {
+                    categories: vec!["blue".into(), "red".into()],
+                },
+            },
+        ];
+        assert!(matches!(
+            f.encode(&inputs, UnknownCategory::Error),
+            Err(Error::UnseenCategory { .. })
+        ));
+        let x = f.encode(&inputs, UnknownCategory::Ignore).unwrap();
+        assert_eq!(x.row(0).to_vec(), vec![1.0, UNKNOWN_CODE]);
+        assert_eq!(x.row(1).to_vec(), vec![2.0, 1.0]);
+        let missing = vec![InputColumn::numeric("b")];
+        assert!(matches!(
+            f.encode(&missing, UnknownCategory::Error),
+            Err(Error::MissingColumn { .. })
+        ));
+    }
+}

@@ -1,0 +1,179 @@
+//! Versioned, checksummed files written atomically.
+//!
+//! A stored file is one header line, `MLSDK <kind> <version> <length> <sha256>`,
+//! followed by the payload. Reading checks all five, so a truncated, corrupted,
+//! foreign or newer file is refused with a clear error instead of being half
+//! understood.
+
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+const MAGIC: &str = "MLSDK";
+
+/// Wrap a payload in the header.
+pub fn seal(kind: &str, version: u32, payload: &[u8]) -> Vec<u8> {
+    let digest = hex(&Sha256::digest(payload));
+    let mut out = format!("{MAGIC} {kind} {version} {} {digest}\n", payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Check the header and return `(version, payload)`.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a foreign, truncated or altered file;
+/// [`Error::UnsupportedVersion`] for a version above `max_version`.
+pub fn unseal<'a>(what: &'static str, kind: &str, max_version: u32, bytes: &'a [u8]) -> Result<(u32, &'a [u8])> {
+    let corrupt = |reason: &str| Error::Corrupt {
+        what,
+        reason: reason.to_string(),
+    };
+    let nl = bytes
+        .iter()
+        .take(256)
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| corrupt("no header line"))?;
+    let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| corrupt("header is not text"))?;
+    let parts: Vec<&str> = header.split(' ').collect();
+    if parts.len() != 5 || parts[0] != MAGIC {
+        return Err(corrupt("not an ml-sdk file"));
+    }
+    if parts[1] != kind {
+        return Err(corrupt(&format!("holds a '{}', expected a '{kind}'", parts[1])));
+    }
+    let version: u32 = parts[2].parse().map_err(|_| corrupt("bad version"))?;
+    if version > max_version {
+        return Err(Error::UnsupportedVersion {
+            what,
+            found: version,
+            supported: max_version,
+        });
+    }
+    let len: usize = parts[3].parse().map_err(|_| corrupt("bad length"))?;
+    let payload = &bytes[nl + 1..];
+    if payload.len() != len {
+        return Err(corrupt(&format!(
+            "payload is {} bytes, header says {len} (truncated?)",
+            payload.len()
+        )));
+    }
+    if hex(&Sha256::digest(payload)) != parts[4] {
+        return Err(corrupt("checksum mismatch"));
+    }
+    Ok((version, payload))
+}
+
+/// Read a whole file, refusing files over `limit` bytes.
+///
+/// # Errors
+/// [`Error::Io`], or [`Error::Corrupt`] when the file is over the limit.
+pub fn read_limited(what: &'static str, path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > limit {
+        return Err(Error::Corrupt {
+            what,
+            reason: format!("{} bytes is over the {limit}-byte limit", meta.len()),
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// Write a file atomically: to a temporary file in the same directory, synced,
+/// then renamed over the target. Readers see the old file or the new one, never
+/// a partial one.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), unique()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `bytes`, hexadecimal (used for data digests in run provenance).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_every_kind_of_damage() {
+        let sealed = seal("model", 1, b"{\"a\":1}");
+        assert_eq!(
+            unseal("model file", "model", 1, &sealed).unwrap(),
+            (1, &b"{\"a\":1}"[..])
+        );
+        assert!(matches!(
+            unseal("m", "model", 1, &sealed[..sealed.len() - 1]),
+            Err(Error::Corrupt { .. })
+        ));
+        let mut flipped = sealed.clone();
+        let last = flipped.len() - 2;
+        flipped[last] ^= 1;
+        assert!(matches!(unseal("m", "model", 1, &flipped), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            unseal("m", "model", 0, &sealed),
+            Err(Error::UnsupportedVersion { found: 1, .. })
+        ));
+        assert!(matches!(unseal("m", "other", 1, &sealed), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            unseal("m", "model", 1, b"garbage"),
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(matches!(unseal("m", "model", 1, b""), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

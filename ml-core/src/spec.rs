@@ -1,0 +1,558 @@
+//! [`ModelSpec`]: the portable description of a fitted model.
+//!
+//! Exporters (ONNX), explainers (TreeSHAP, linear SHAP) and encrypted inference
+//! work on specs, never on the trainer's own types, so a model loaded from
+//! elsewhere is served like one trained here. A spec is itself a [`Model`]
+//! and predicts exactly as the model it describes.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::frame::UNKNOWN_CODE;
+use crate::{Error, FeatureKind, Model, Predictions, Result, Signature, Task};
+
+/// A fitted model described portably: input signature, preprocessing, estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Inputs and output kind.
+    pub signature: Signature,
+    /// Steps applied in order to the input matrix before the estimator.
+    pub preprocessing: Vec<Preprocess>,
+    /// The estimator applied to the preprocessed matrix.
+    pub estimator: Estimator,
+}
+
+/// A preprocessing step from one numeric matrix to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Preprocess {
+    /// Replace each listed column, which holds category codes, by one 0/1
+    /// column per category, in place; other columns pass through. The unknown
+    /// code `-1` becomes all zeros.
+    OneHot {
+        /// Indices of the coded columns, increasing.
+        columns: Vec<usize>,
+        /// Number of categories of each listed column.
+        n_categories: Vec<usize>,
+    },
+    /// `(x - mean) / scale`, column-wise (scikit-learn's `StandardScaler`).
+    StandardScale {
+        /// Column means.
+        mean: Vec<f64>,
+        /// Column scales (standard deviations; 1 where the deviation is 0).
+        scale: Vec<f64>,
+    },
+    /// `x * scale + offset`, column-wise (scikit-learn's `MinMaxScaler`, whose
+    /// `scale_` and `min_` these are).
+    MinMaxScale {
+        /// Multipliers.
+        scale: Vec<f64>,
+        /// Offsets added after multiplying.
+        offset: Vec<f64>,
+    },
+}
+
+/// The function from the estimator's raw outputs (margins) to predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// Outputs are used as they are (regression values, or probabilities).
+    Identity,
+    /// One output, the positive-class log-odds of a binary classifier.
+    Logistic,
+    /// One output per class, turned into probabilities by softmax.
+    Softmax,
+}
+
+/// How the trees of an ensemble are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Mean of the trees' outputs (random forests).
+    Average,
+    /// Sum of the trees' outputs (boosting).
+    Sum,
+}
+
+/// The estimator of a [`ModelSpec`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Estimator {
+    /// `link(x · coefficientsᵀ + intercepts)`: linear and ridge regression,
+    /// logistic and softmax regression.
+    Linear {
+        /// `outputs × features`.
+        coefficients: Array2<f64>,
+        /// One per output.
+        intercepts: Array1<f64>,
+        /// Link from margins to predictions.
+        link: Link,
+    },
+    /// `link(base_values + aggregate(tree outputs))`: decision trees, forests, boosting.
+    TreeEnsemble {
+        /// The trees.
+        trees: Vec<Tree>,
+        /// How tree outputs combine.
+        aggregation: Aggregation,
+        /// Added to the aggregate (one per output).
+        base_values: Vec<f64>,
+        /// Link from the sum to predictions.
+        link: Link,
+    },
+    /// Nearest centroid in Euclidean distance (k-means).
+    Centroids {
+        /// `clusters × features`.
+        centroids: Array2<f64>,
+    },
+}
+
+/// A binary decision tree stored as a node array; node 0 is the root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// The nodes; children always come after their parent.
+    pub nodes: Vec<TreeNode>,
+}
+
+/// One tree node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeNode {
+    /// The test of an internal node; `None` for a leaf.
+    pub split: Option<Split>,
+    /// The node's output (class probabilities or values), one per output.
+    /// Internal nodes keep theirs too: explainers use them.
+    pub value: Vec<f64>,
+    /// The (weighted) number of training samples that reached the node, which
+    /// path-dependent TreeSHAP needs.
+    pub cover: f64,
+}
+
+/// The test of an internal node: rows with `x[feature] <= threshold` go left.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// Feature index in the preprocessed matrix.
+    pub feature: usize,
+    /// Threshold.
+    pub threshold: f64,
+    /// Left child index.
+    pub left: usize,
+    /// Right child index.
+    pub right: usize,
+}
+
+impl Tree {
+    /// Index of the leaf a row reaches.
+    pub fn leaf(&self, row: ArrayView1<'_, f64>) -> usize {
+        let mut i = 0;
+        while let Some(s) = &self.nodes[i].split {
+            i = if row[s.feature] <= s.threshold { s.left } else { s.right };
+        }
+        i
+    }
+
+    /// Maximum depth (a single leaf has depth 0).
+    pub fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.nodes.len()];
+        let mut max = 0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(s) = &n.split {
+                depth[s.left] = depth[i] + 1;
+                depth[s.right] = depth[i] + 1;
+                max = max.max(depth[i] + 1);
+            }
+        }
+        max
+    }
+
+    fn validate(&self, n_features: usize, n_outputs: usize) -> Result<()> {
+        let bad = |reason: String| Err(Error::Corrupt { what: "tree", reason });
+        if self.nodes.is_empty() {
+            return bad("no nodes".into());
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.value.len() != n_outputs {
+                return bad(format!("node {i} has {} outputs, expected {n_outputs}", n.value.len()));
+            }
+            if n.value.iter().any(|v| !v.is_finite()) || !n.cover.is_finite() || n.cover < 0.0 {
+                return bad(format!("node {i} has a non-finite value or cover"));
+            }
+            if let Some(s) = &n.split {
+                if s.feature >= n_features {
+                    return bad(format!("node {i} splits on feature {} of {n_features}", s.feature));
+                }
+                if !s.threshold.is_finite() {
+                    return bad(format!("node {i} has a non-finite threshold"));
+                }
+                // Children after their parent: no cycles, traversal terminates.
+                if s.left <= i || s.right <= i || s.left >= self.nodes.len() || s.right >= self.nodes.len() {
+                    return bad(format!("node {i} has invalid children {} and {}", s.left, s.right));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Estimator {
+    /// Number of raw outputs.
+    pub fn n_outputs(&self) -> usize {
+        match self {
+            Estimator::Linear { coefficients, .. } => coefficients.nrows(),
+            Estimator::TreeEnsemble { base_values, .. } => base_values.len(),
+            Estimator::Centroids { centroids } => centroids.nrows(),
+        }
+    }
+
+    /// Raw outputs before the link: margins, tree sums, or squared distances to
+    /// each centroid.
+    pub fn raw_output(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
+        match self {
+            Estimator::Linear {
+                coefficients,
+                intercepts,
+                ..
+            } => x.dot(&coefficients.t()) + intercepts,
+            Estimator::TreeEnsemble {
+                trees,
+                aggregation,
+                base_values,
+                ..
+            } => {
+                let k = base_values.len();
+                let mut out = Array2::zeros((x.nrows(), k));
+                let scale = match aggregation {
+                    Aggregation::Average => 1.0 / trees.len().max(1) as f64,
+                    Aggregation::Sum => 1.0,
+                };
+                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                    for t in trees {
+                        let v = &t.nodes[t.leaf(row)].value;
+                        for (oj, vj) in o.iter_mut().zip(v) {
+                            *oj += vj;
+                        }
+                    }
+                    for (oj, b) in o.iter_mut().zip(base_values) {
+                        *oj = *oj * scale + b;
+                    }
+                }
+                out
+            }
+            Estimator::Centroids { centroids } => {
+                let mut out = Array2::zeros((x.nrows(), centroids.nrows()));
+                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                    for (c, oj) in centroids.outer_iter().zip(o.iter_mut()) {
+                        *oj = row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum();
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Apply a link to raw outputs row-wise.
+pub fn apply_link(link: Link, raw: Array2<f64>) -> Array2<f64> {
+    match link {
+        Link::Identity => raw,
+        Link::Logistic => {
+            let mut p = Array2::zeros((raw.nrows(), 2));
+            for (i, &z) in raw.column(0).iter().enumerate() {
+                let s = sigmoid(z);
+                p[[i, 0]] = 1.0 - s;
+                p[[i, 1]] = s;
+            }
+            p
+        }
+        Link::Softmax => {
+            let mut p = raw;
+            for mut row in p.outer_iter_mut() {
+                let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                row.mapv_inplace(|z| (z - m).exp());
+                let s = row.sum();
+                row /= s;
+            }
+            p
+        }
+    }
+}
+
+/// The logistic function, stable for large |z|.
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Preprocess {
+    /// Width of the output for an input of width `n`.
+    pub fn output_width(&self, n: usize) -> usize {
+        match self {
+            Preprocess::OneHot { n_categories, .. } => n - n_categories.len() + n_categories.iter().sum::<usize>(),
+            _ => n,
+        }
+    }
+
+    /// Apply the step.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `x` is not of the width the step was fitted on, and
+    /// an invalid category code.
+    pub fn apply(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        const OP: &str = "preprocess";
+        match self {
+            Preprocess::OneHot { columns, n_categories } => {
+                if columns.iter().any(|&c| c >= x.ncols()) {
+                    return Err(Error::shape(OP, "coded columns within the input", x.ncols()));
+                }
+                let width = self.output_width(x.ncols());
+                let mut out = Array2::zeros((x.nrows(), width));
+                for (i, row) in x.outer_iter().enumerate() {
+                    let mut o = 0;
+                    for (j, &v) in row.iter().enumerate() {
+                        if let Some(k) = columns.iter().position(|&c| c == j) {
+                            let n = n_categories[k];
+                            if v != UNKNOWN_CODE {
+                                if v < 0.0 || v.fract() != 0.0 || v as usize >= n {
+                                    return Err(Error::invalid("one-hot", format!("row {i}: code {v} outside 0..{n}")));
+                                }
+                                out[[i, o + v as usize]] = 1.0;
+                            }
+                            o += n;
+                        } else {
+                            out[[i, o]] = v;
+                            o += 1;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            Preprocess::StandardScale { mean, scale } => {
+                check_width(OP, mean.len(), x.ncols())?;
+                let mut out = x.to_owned();
+                for (mut col, (m, s)) in out.axis_iter_mut(Axis(1)).zip(mean.iter().zip(scale)) {
+                    col.mapv_inplace(|v| (v - m) / s);
+                }
+                Ok(out)
+            }
+            Preprocess::MinMaxScale { scale, offset } => {
+                check_width(OP, scale.len(), x.ncols())?;
+                let mut out = x.to_owned();
+                for (mut col, (s, b)) in out.axis_iter_mut(Axis(1)).zip(scale.iter().zip(offset)) {
+                    col.mapv_inplace(|v| v * s + b);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn validate(&self, n: usize) -> Result<()> {
+        let bad = |reason: String| {
+            Err(Error::Corrupt {
+                what: "preprocessing step",
+                reason,
+            })
+        };
+        match self {
+            Preprocess::OneHot { columns, n_categories } => {
+                if columns.len() != n_categories.len()
+                    || columns.windows(2).any(|w| w[0] >= w[1])
+                    || columns.iter().any(|&c| c >= n)
+                {
+                    return bad("one-hot columns out of order or range".into());
+                }
+            }
+            Preprocess::StandardScale { mean: a, scale: b } | Preprocess::MinMaxScale { scale: a, offset: b } => {
+                if a.len() != n || b.len() != n {
+                    return bad(format!("scaler fitted on {} columns, input has {n}", a.len()));
+                }
+                if a.iter().chain(b).any(|v| !v.is_finite()) {
+                    return bad("non-finite scaler parameter".into());
+                }
+                if matches!(self, Preprocess::StandardScale { .. }) && b.iter().any(|&s| s == 0.0) {
+                    return bad("zero scale".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_width(op: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected != got {
+        return Err(Error::shape(
+            op,
+            format!("{expected} columns"),
+            format!("{got} columns"),
+        ));
+    }
+    Ok(())
+}
+
+impl ModelSpec {
+    /// Check that the parts fit together and hold finite numbers. Specs read
+    /// from files are validated before use, so a hostile file cannot make
+    /// prediction index out of bounds or loop.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] describing the first inconsistency.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| {
+            Err(Error::Corrupt {
+                what: "model spec",
+                reason,
+            })
+        };
+        let mut width = self.signature.n_inputs();
+        if width == 0 {
+            return bad("no inputs".into());
+        }
+        for step in &self.preprocessing {
+            step.validate(width)?;
+            width = step.output_width(width);
+        }
+        let n_out = self.estimator.n_outputs();
+        match &self.estimator {
+            Estimator::Linear {
+                coefficients,
+                intercepts,
+                link,
+            } => {
+                if coefficients.ncols() != width || intercepts.len() != n_out {
+                    return bad(format!(
+                        "linear model of {} features on {width} inputs",
+                        coefficients.ncols()
+                    ));
+                }
+                if coefficients.iter().chain(intercepts).any(|v| !v.is_finite()) {
+                    return bad("non-finite coefficient".into());
+                }
+                self.check_link(*link, n_out)?;
+            }
+            Estimator::TreeEnsemble {
+                trees,
+                base_values,
+                link,
+                ..
+            } => {
+                if trees.is_empty() {
+                    return bad("no trees".into());
+                }
+                if base_values.iter().any(|v| !v.is_finite()) {
+                    return bad("non-finite base value".into());
+                }
+                for t in trees {
+                    t.validate(width, n_out)?;
+                }
+                self.check_link(*link, n_out)?;
+            }
+            Estimator::Centroids { centroids } => {
+                if centroids.ncols() != width || centroids.nrows() == 0 || centroids.iter().any(|v| !v.is_finite()) {
+                    return bad("centroids do not match the inputs".into());
+                }
+                if self.signature.task
+                    != (Task::Clustering {
+                        n_clusters: centroids.nrows(),
+                    })
+                {
+                    return bad("centroids need a clustering task with one cluster per centroid".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_link(&self, link: Link, n_out: usize) -> Result<()> {
+        let ok = match (&self.signature.task, link) {
+            (Task::Regression, Link::Identity) => n_out == 1,
+            (Task::Classification { classes }, Link::Logistic) => n_out == 1 && classes.len() == 2,
+            (Task::Classification { classes }, Link::Softmax | Link::Identity) => n_out == classes.len(),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Corrupt {
+                what: "model spec",
+                reason: format!(
+                    "{link:?} link with {n_out} outputs does not fit a {} task",
+                    self.signature.task.name()
+                ),
+            })
+        }
+    }
+
+    /// The input after all preprocessing steps: what the estimator sees.
+    ///
+    /// # Errors
+    /// As [`Signature::validate_input`].
+    pub fn transform(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.signature.validate_input(x)?;
+        let mut cur = x.to_owned();
+        for step in &self.preprocessing {
+            cur = step.apply(cur.view())?;
+        }
+        Ok(cur)
+    }
+
+    /// Names of the estimator's features: input names, with each one-hot
+    /// column expanded to `name=category`.
+    pub fn transformed_feature_names(&self) -> Vec<String> {
+        let mut names = self.signature.input_names();
+        for step in &self.preprocessing {
+            if let Preprocess::OneHot { columns, .. } = step {
+                let mut out = Vec::new();
+                for (j, name) in names.iter().enumerate() {
+                    match (columns.contains(&j), self.signature.inputs.get(j).map(|c| &c.kind)) {
+                        (true, Some(FeatureKind::Categorical { categories })) => {
+                            out.extend(categories.iter().map(|c| format!("{name}={c}")));
+                        }
+                        _ => out.push(name.clone()),
+                    }
+                }
+                names = out;
+            }
+        }
+        names
+    }
+
+    /// Predictions from an already preprocessed matrix.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a matrix of the wrong width.
+    pub fn predict_transformed(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
+        let raw = self.estimator.raw_output(x);
+        Ok(match (&self.signature.task, &self.estimator) {
+            (Task::Clustering { .. }, _) => Predictions::Clustering {
+                clusters: raw
+                    .outer_iter()
+                    .map(|r| crate::model::argmax(r.iter().map(|d| -d)))
+                    .collect(),
+            },
+            (Task::Regression, Estimator::Linear { .. } | Estimator::TreeEnsemble { .. }) => Predictions::Regression {
+                values: raw.column(0).to_owned(),
+            },
+            (
+                Task::Classification { classes },
+                Estimator::Linear { link, .. } | Estimator::TreeEnsemble { link, .. },
+            ) => Predictions::from_probabilities(apply_link(*link, raw), classes.clone()),
+            (task, _) => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
+        })
+    }
+}
+
+impl Model for ModelSpec {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
+        let design = self.transform(x)?;
+        self.predict_transformed(design.view())
+    }
+
+    fn describe(&self) -> Result<ModelSpec> {
+        Ok(self.clone())
+    }
+}
