@@ -46,7 +46,7 @@ mod traits;
 
 pub use dataset::{Dataset, FeatureKind, InputColumn, SensitiveColumn, Target};
 pub use error::{Error, Result};
-pub use frame::{ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory};
+pub use frame::{ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory, write_csv};
 pub use model::{Predictions, Signature, Task, argmax};
 pub use spec::{Aggregation, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, sigmoid};
 pub use split::{
