@@ -520,11 +520,40 @@ impl ModelSpec {
     /// Predictions from an already preprocessed matrix.
     ///
     /// # Errors
-    /// [`Error::Shape`] for a matrix of the wrong width.
+    /// As [`Estimator::predict`].
     pub fn predict_transformed(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
-        let raw = self.estimator.raw_output(x);
-        Ok(match (&self.signature.task, &self.estimator) {
-            (Task::Clustering { .. }, _) => Predictions::Clustering {
+        self.estimator.predict(&self.signature.task, x)
+    }
+}
+
+impl Estimator {
+    /// Predictions for a task from a preprocessed matrix.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a matrix of the wrong width; [`Error::Unsupported`]
+    /// for an estimator that does not fit the task.
+    pub fn predict(&self, task: &Task, x: ArrayView2<'_, f64>) -> Result<Predictions> {
+        let width = match self {
+            Estimator::Linear { coefficients, .. } => Some(coefficients.ncols()),
+            Estimator::Centroids { centroids } => Some(centroids.ncols()),
+            Estimator::TreeEnsemble { trees, .. } => trees
+                .iter()
+                .flat_map(|t| t.nodes.iter().filter_map(|n| n.split.map(|s| s.feature)))
+                .max()
+                .map(|f| f + 1),
+        };
+        if let Some(w) = width
+            && (x.ncols() < w || (!matches!(self, Estimator::TreeEnsemble { .. }) && x.ncols() != w))
+        {
+            return Err(Error::shape(
+                "predict",
+                format!("{w} features"),
+                format!("{} columns", x.ncols()),
+            ));
+        }
+        let raw = self.raw_output(x);
+        Ok(match (task, self) {
+            (Task::Clustering { .. }, Estimator::Centroids { .. }) => Predictions::Clustering {
                 clusters: raw
                     .outer_iter()
                     .map(|r| crate::model::argmax(r.iter().map(|d| -d)))
@@ -537,7 +566,7 @@ impl ModelSpec {
                 Task::Classification { classes },
                 Estimator::Linear { link, .. } | Estimator::TreeEnsemble { link, .. },
             ) => Predictions::from_probabilities(apply_link(*link, raw), classes.clone()),
-            (task, _) => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
+            (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
         })
     }
 }

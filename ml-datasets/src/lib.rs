@@ -41,7 +41,10 @@ pub fn load(name: &str) -> Result<Dataset> {
         "digits" => digits(),
         "diabetes" => diabetes(),
         "german_credit" | "german" => german_credit(),
-        _ => Err(Error::invalid("dataset", format!("unknown data set '{name}' (known: {})", NAMES.join(", ")))),
+        _ => Err(Error::invalid(
+            "dataset",
+            format!("unknown data set '{name}' (known: {})", NAMES.join(", ")),
+        )),
     }
 }
 
@@ -93,7 +96,12 @@ pub fn breast_cancer() -> Result<Dataset> {
 /// # Errors
 /// Only if the embedded file were damaged.
 pub fn iris() -> Result<Dataset> {
-    let names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"];
+    let names = [
+        "sepal length (cm)",
+        "sepal width (cm)",
+        "petal length (cm)",
+        "petal width (cm)",
+    ];
     sklearn_style(IRIS, names.iter().map(|s| s.to_string()).collect(), "target")
 }
 
@@ -157,7 +165,9 @@ fn sklearn_style(text: &str, names: Vec<String>, target: &str) -> Result<Dataset
     let classes: Vec<String> = head.trim().split(',').skip(2).map(str::to_string).collect();
     let (x, y) = parse_rows(body, ',', names.len() + 1, true)?;
     let labels = y.iter().map(|&v| v as usize).collect();
-    Ok(Dataset::new(x, names)?.with_classes(labels, classes)?.with_target_name(target))
+    Ok(Dataset::new(x, names)?
+        .with_classes(labels, classes)?
+        .with_target_name(target))
 }
 
 /// Rows of `width` numbers as a matrix; with `label_last`, the last field of
@@ -173,7 +183,10 @@ fn parse_rows(text: &str, sep: char, width: usize, label_last: bool) -> Result<(
             .map(|f| f.trim().parse::<f64>().map_err(|e| corrupt(format!("'{f}': {e}"))))
             .collect::<Result<_>>()?;
         if fields.len() != width {
-            return Err(corrupt(format!("row {n} has {} fields, expected {width}", fields.len())));
+            return Err(corrupt(format!(
+                "row {n} has {} fields, expected {width}",
+                fields.len()
+            )));
         }
         let keep = if label_last { width - 1 } else { width };
         values.extend_from_slice(&fields[..keep]);
@@ -203,10 +216,12 @@ mod tests {
 
     #[test]
     fn class_balance_matches_the_sources() {
-        let (labels, names) = breast_cancer().map(|d| {
-            let (l, n) = d.classes().unwrap();
-            (l.to_vec(), n.to_vec())
-        }).unwrap();
+        let (labels, names) = breast_cancer()
+            .map(|d| {
+                let (l, n) = d.classes().unwrap();
+                (l.to_vec(), n.to_vec())
+            })
+            .unwrap();
         assert_eq!(names, ["malignant", "benign"]);
         assert_eq!(labels.iter().filter(|&&l| l == 0).count(), 212);
         let g = german_credit().unwrap();
@@ -223,8 +238,14 @@ mod tests {
             let frame = Frame::from_csv_reader(&buf[..]).unwrap();
             let back = frame
                 .to_dataset(&LoadOptions {
-                    target: Some("target".into()).filter(|_| name != "german_credit").or(Some("risk".into())),
-                    task: Some(if name == "diabetes" { TaskKind::Regression } else { TaskKind::Classification }),
+                    target: Some("target".into())
+                        .filter(|_| name != "german_credit")
+                        .or(Some("risk".into())),
+                    task: Some(if name == "diabetes" {
+                        TaskKind::Regression
+                    } else {
+                        TaskKind::Classification
+                    }),
                     sensitive: ds.sensitive().iter().map(|s| s.name.clone()).collect(),
                     ..LoadOptions::default()
                 })

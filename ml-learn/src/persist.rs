@@ -1,0 +1,114 @@
+//! Saving and loading fitted models: a versioned, checksummed file holding
+//! the model's [`ModelSpec`] and how it was trained.
+
+use std::path::{Path, PathBuf};
+
+use ml_core::ndarray::ArrayView2;
+use ml_core::{Model, ModelSpec, Predictions, Signature, io};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The file name inside a model directory.
+pub const MODEL_FILE: &str = "model.mlsdk";
+/// The format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Files larger than this are refused before parsing.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
+const KIND: &str = "model";
+
+/// A model as stored: its spec and its training provenance. Predicts through
+/// the spec, exactly as the model it was saved from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    /// The portable description.
+    pub spec: ModelSpec,
+    /// The algorithm's name.
+    pub trainer: String,
+    /// The hyper-parameters.
+    pub params: Vec<(String, String)>,
+    /// The ml-sdk version that wrote it.
+    pub sdk_version: String,
+}
+
+impl SavedModel {
+    /// Describe any model for saving.
+    ///
+    /// # Errors
+    /// A model that cannot describe itself.
+    pub fn from_model(model: &dyn Model, trainer: &str, params: Vec<(String, String)>) -> Result<Self> {
+        Ok(Self {
+            spec: model.describe()?,
+            trainer: trainer.to_string(),
+            params,
+            sdk_version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+    }
+
+    /// The stored bytes.
+    ///
+    /// # Errors
+    /// Serialization failure.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(self).map_err(|e| Error::Decode(e.to_string()))?;
+        Ok(io::seal(KIND, FORMAT_VERSION, &json))
+    }
+
+    /// Parse stored bytes, checking header, length, checksum, version and the
+    /// spec's consistency.
+    ///
+    /// # Errors
+    /// [`ml_core::Error::Corrupt`], [`ml_core::Error::UnsupportedVersion`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (_, payload) = io::unseal("model file", KIND, FORMAT_VERSION, bytes)?;
+        let saved: SavedModel = serde_json::from_slice(payload).map_err(|e| ml_core::Error::Corrupt {
+            what: "model file",
+            reason: e.to_string(),
+        })?;
+        saved.spec.validate()?;
+        Ok(saved)
+    }
+
+    /// Write to `dir/model.mlsdk` (the directory is created), atomically.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).map_err(|source| ml_core::Error::Io {
+            op: "create directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(MODEL_FILE);
+        io::write_atomic(&path, &self.to_bytes()?)?;
+        Ok(path)
+    }
+
+    /// Read from a model directory or a model file.
+    ///
+    /// # Errors
+    /// A missing, oversized, corrupt, truncated or newer file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let file = if path.is_dir() {
+            path.join(MODEL_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let bytes = io::read_limited("model file", &file, MAX_MODEL_BYTES)?;
+        Self::from_bytes(&bytes)
+    }
+}
+
+impl Model for SavedModel {
+    fn signature(&self) -> &Signature {
+        &self.spec.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
+        self.spec.predict(x)
+    }
+
+    fn describe(&self) -> ml_core::Result<ModelSpec> {
+        Ok(self.spec.clone())
+    }
+}

@@ -1,0 +1,463 @@
+//! [`Pipeline`]: one-hot encoding, scaling and an estimator fitted as one unit.
+
+use linfa::prelude::*;
+use ml_core::ndarray::{Array2, ArrayView2};
+use ml_core::{
+    Dataset, Estimator, Model, ModelSpec, Predictions, Preprocess, Signature, Target, Task, Trainer, UnknownCategory,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bridge::{contiguous, mat2, view16};
+use crate::error::{Error, Result, invalid};
+use crate::kmeans::KMeans;
+use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
+use crate::preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
+use crate::tree::{DecisionTree, MaxFeatures, RandomForest, TreeTarget, fit_forest, fit_tree};
+
+/// The estimator at the end of a pipeline, with its hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case")]
+pub enum Algorithm {
+    /// [`LogisticRegression`] (classification).
+    Logistic(LogisticRegression),
+    /// [`LinearRegression`] (regression).
+    Linear(LinearRegression),
+    /// [`Ridge`] (regression).
+    Ridge(Ridge),
+    /// [`DecisionTree`] (classification or regression).
+    Tree(DecisionTree),
+    /// [`RandomForest`] (classification or regression).
+    Forest(RandomForest),
+    /// [`KMeans`] (clustering; the target, if any, is ignored).
+    KMeans(KMeans),
+}
+
+impl Algorithm {
+    /// The names the CLI and [`Pipeline::from_params`] accept.
+    pub const NAMES: [&'static str; 6] = ["logistic", "linear", "ridge", "tree", "forest", "kmeans"];
+
+    /// The algorithm's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Algorithm::Logistic(_) => "logistic",
+            Algorithm::Linear(_) => "linear",
+            Algorithm::Ridge(_) => "ridge",
+            Algorithm::Tree(_) => "tree",
+            Algorithm::Forest(_) => "forest",
+            Algorithm::KMeans(_) => "kmeans",
+        }
+    }
+
+    /// The scaling a pipeline uses unless told otherwise: standard for linear
+    /// models (it conditions the solver), none for trees (splits are scale-free)
+    /// and k-means (scaling would change the clustering objective).
+    pub fn default_scaling(&self) -> Scaling {
+        match self {
+            Algorithm::Logistic(_) | Algorithm::Linear(_) | Algorithm::Ridge(_) => Scaling::Standard,
+            _ => Scaling::None,
+        }
+    }
+}
+
+/// A pipeline trainer: one-hot encoding of categorical columns, optional
+/// scaling, and an [`Algorithm`].
+///
+/// ```
+/// use ml_learn::{Algorithm, LogisticRegression, Pipeline};
+/// use ml_core::{Model, Trainer};
+/// let data = ml_datasets::load("iris")?;
+/// let model = Pipeline::new(Algorithm::Logistic(LogisticRegression::default())).fit(&data)?;
+/// let pred = model.predict(data.features())?;
+/// assert_eq!(pred.len(), 150);
+/// # Ok::<(), ml_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// The estimator.
+    pub algorithm: Algorithm,
+    /// The scaler, applied after one-hot encoding (indicator columns pass through).
+    pub scaling: Scaling,
+    /// What prediction does with a category unseen in training.
+    pub unknown_category: UnknownCategory,
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| invalid(key, format!("'{value}' is not a valid value")))
+}
+
+impl Pipeline {
+    /// A pipeline with the algorithm's default scaling.
+    pub fn new(algorithm: Algorithm) -> Self {
+        Self {
+            scaling: algorithm.default_scaling(),
+            algorithm,
+            unknown_category: UnknownCategory::Error,
+        }
+    }
+
+    /// Build from an algorithm name and `key=value` parameters, as the CLI
+    /// takes them. Keys: `scale` (none|standard|minmax) and `unknown`
+    /// (error|ignore) for every model; `c`, `max_iter`, `tol` (logistic);
+    /// `alpha` (ridge); `max_depth`, `min_samples_split`, `min_samples_leaf`,
+    /// `max_features` (tree, forest); `n_trees` (alias `n_estimators`),
+    /// `bootstrap` (forest); `n_clusters` (alias `k`), `n_init`, `max_iter`,
+    /// `tol` (kmeans). `seed` sets the seed of the random algorithms.
+    ///
+    /// # Errors
+    /// An unknown algorithm or key, a value that does not parse or is out of range.
+    pub fn from_params(name: &str, params: &[(String, String)], seed: Option<u64>) -> Result<Self> {
+        let seed = seed.unwrap_or(0);
+        let mut algorithm = match name {
+            "logistic" => Algorithm::Logistic(LogisticRegression::default()),
+            "linear" => Algorithm::Linear(LinearRegression::default()),
+            "ridge" => Algorithm::Ridge(Ridge::default()),
+            "tree" => Algorithm::Tree(DecisionTree {
+                seed,
+                ..DecisionTree::default()
+            }),
+            "forest" => Algorithm::Forest(RandomForest {
+                seed,
+                ..RandomForest::default()
+            }),
+            "kmeans" => Algorithm::KMeans(KMeans {
+                seed,
+                ..KMeans::default()
+            }),
+            _ => {
+                return Err(invalid(
+                    "model",
+                    format!("unknown model '{name}' (known: {})", Algorithm::NAMES.join(", ")),
+                ));
+            }
+        };
+        let mut scaling = None;
+        let mut unknown_category = UnknownCategory::Error;
+        for (key, value) in params {
+            let (k, v) = (key.as_str(), value.as_str());
+            match (&mut algorithm, k) {
+                (_, "scale") => scaling = Some(Scaling::parse(v)?),
+                (_, "unknown") => {
+                    unknown_category = match v {
+                        "error" => UnknownCategory::Error,
+                        "ignore" => UnknownCategory::Ignore,
+                        _ => return Err(invalid("unknown", format!("'{v}': expected error or ignore"))),
+                    }
+                }
+                (Algorithm::Logistic(p), "c") => p.c = parse(k, v)?,
+                (Algorithm::Logistic(p), "max_iter") => p.max_iter = parse(k, v)?,
+                (Algorithm::Logistic(p), "tol") => p.tol = parse(k, v)?,
+                (Algorithm::Ridge(p), "alpha") => p.alpha = parse(k, v)?,
+                (Algorithm::Tree(t) | Algorithm::Forest(RandomForest { tree: t, .. }), _)
+                    if matches!(
+                        k,
+                        "max_depth" | "min_samples_split" | "min_samples_leaf" | "max_features"
+                    ) =>
+                {
+                    match k {
+                        "max_depth" => t.max_depth = if v == "none" { None } else { Some(parse(k, v)?) },
+                        "min_samples_split" => t.min_samples_split = parse(k, v)?,
+                        "min_samples_leaf" => t.min_samples_leaf = parse(k, v)?,
+                        _ => t.max_features = Some(MaxFeatures::parse(v)?),
+                    }
+                }
+                (Algorithm::Forest(f), "n_trees" | "n_estimators") => f.n_trees = parse(k, v)?,
+                (Algorithm::Forest(f), "bootstrap") => f.bootstrap = parse(k, v)?,
+                (Algorithm::KMeans(m), "n_clusters" | "k") => m.n_clusters = parse(k, v)?,
+                (Algorithm::KMeans(m), "n_init") => m.n_init = parse(k, v)?,
+                (Algorithm::KMeans(m), "max_iter") => m.max_iter = parse(k, v)?,
+                (Algorithm::KMeans(m), "tol") => m.tol = parse(k, v)?,
+                (a, _) => {
+                    return Err(invalid(
+                        k,
+                        format!("not a parameter of '{}' (see `Pipeline::from_params`)", a.name()),
+                    ));
+                }
+            }
+        }
+        let mut p = Self::new(algorithm);
+        if let Some(s) = scaling {
+            p.scaling = s;
+        }
+        p.unknown_category = unknown_category;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Check all hyper-parameters.
+    ///
+    /// # Errors
+    /// The first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        match &self.algorithm {
+            Algorithm::Logistic(p) => p.validate(),
+            Algorithm::Linear(_) => Ok(()),
+            Algorithm::Ridge(p) => p.validate(),
+            Algorithm::Tree(p) => p.validate(),
+            Algorithm::Forest(p) => p.validate(),
+            Algorithm::KMeans(p) => p.validate(),
+        }
+    }
+
+    /// The hyper-parameters as `(name, value)` strings (for trackers).
+    pub fn param_list(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("model".to_string(), self.algorithm.name().to_string()),
+            ("scale".to_string(), format!("{:?}", self.scaling).to_lowercase()),
+            (
+                "unknown".to_string(),
+                format!("{:?}", self.unknown_category).to_lowercase(),
+            ),
+        ];
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.algorithm) {
+            flatten("", &map, &mut out);
+        }
+        out
+    }
+
+    /// Fit the pipeline.
+    ///
+    /// # Errors
+    /// A target that does not suit the algorithm, sample weights the algorithm
+    /// cannot use, a numerical failure.
+    pub fn fit_pipeline(&self, data: &Dataset) -> Result<FittedPipeline> {
+        self.validate()?;
+        let task = match (&self.algorithm, data.target()) {
+            (Algorithm::KMeans(k), _) => Task::Clustering {
+                n_clusters: k.n_clusters,
+            },
+            (Algorithm::Logistic(_), Some(Target::Classes { names, .. })) => {
+                Task::Classification { classes: names.clone() }
+            }
+            (Algorithm::Linear(_) | Algorithm::Ridge(_), Some(Target::Values { .. })) => Task::Regression,
+            (Algorithm::Tree(_) | Algorithm::Forest(_), Some(t)) => match t {
+                Target::Classes { names, .. } => Task::Classification { classes: names.clone() },
+                Target::Values { .. } => Task::Regression,
+            },
+            (a, None) => return Err(invalid("target", format!("'{}' needs a target column", a.name()))),
+            (a, Some(_)) => {
+                let need = if matches!(a, Algorithm::Logistic(_)) {
+                    "class labels"
+                } else {
+                    "real values"
+                };
+                return Err(invalid(
+                    "target",
+                    format!("'{}' needs {need} as target (try --task)", a.name()),
+                ));
+            }
+        };
+        let weights = data.weights().map(|w| w.to_vec());
+        if weights.is_some() && !matches!(self.algorithm, Algorithm::Tree(_) | Algorithm::Forest(_)) {
+            return Err(Error::Core(ml_core::Error::Unsupported(format!(
+                "'{}' does not take sample weights (trees and forests do)",
+                self.algorithm.name()
+            ))));
+        }
+        let signature = Signature {
+            inputs: data.columns().to_vec(),
+            unknown_category: self.unknown_category,
+            task,
+        };
+        let mut steps = Vec::new();
+        let mut x: Array2<f64> = data.features().to_owned();
+        if let Some(step) = OneHotEncoder::fit(data.columns()) {
+            x = step.apply(x.view())?;
+            steps.push(step);
+        }
+        let scaler = match self.scaling {
+            Scaling::None => None,
+            Scaling::Standard => Some(StandardScaler::fit(
+                x.view(),
+                &OneHotEncoder::indicator_mask(data.columns()),
+            )?),
+            Scaling::MinMax => Some(MinMaxScaler::fit(x.view())?),
+        };
+        if let Some(step) = scaler {
+            x = step.apply(x.view())?;
+            steps.push(step);
+        }
+        let estimator = match (&self.algorithm, data.target()) {
+            (Algorithm::KMeans(k), _) => k.fit_design(x.view())?,
+            (Algorithm::Logistic(p), Some(Target::Classes { labels, names })) => {
+                p.fit_design(x.view(), labels.as_slice().unwrap_or(&labels.to_vec()), names.len())?
+            }
+            (Algorithm::Linear(p), Some(Target::Values { values })) => p.fit_design(x.view(), values.view())?,
+            (Algorithm::Ridge(p), Some(Target::Values { values })) => p.fit_design(x.view(), values.view())?,
+            (Algorithm::Tree(_) | Algorithm::Forest(_), Some(t)) => {
+                let labels;
+                let values;
+                let target = match t {
+                    Target::Classes { labels: l, names } => {
+                        labels = l.to_vec();
+                        TreeTarget::Classes {
+                            labels: &labels,
+                            n_classes: names.len(),
+                        }
+                    }
+                    Target::Values { values: v } => {
+                        values = v.to_vec();
+                        TreeTarget::Values(&values)
+                    }
+                };
+                let est = match &self.algorithm {
+                    Algorithm::Tree(p) => fit_tree(x.view(), target, weights.as_deref(), p)?,
+                    Algorithm::Forest(p) => fit_forest(x.view(), target, weights.as_deref(), p)?,
+                    _ => unreachable!("matched above"),
+                };
+                FittedEstimator::Own(est)
+            }
+            _ => unreachable!("task checked above"),
+        };
+        Ok(FittedPipeline {
+            signature,
+            steps,
+            estimator,
+            trainer: self.algorithm.name().to_string(),
+            params: self.param_list(),
+        })
+    }
+}
+
+fn flatten(prefix: &str, map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<(String, String)>) {
+    for (k, v) in map {
+        if k == "algorithm" {
+            continue;
+        }
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            serde_json::Value::Object(inner) => flatten(&key, inner, out),
+            serde_json::Value::String(s) => out.push((key, s.clone())),
+            serde_json::Value::Null => out.push((key, "none".into())),
+            other => out.push((key, other.to_string())),
+        }
+    }
+}
+
+impl Trainer for Pipeline {
+    fn name(&self) -> &str {
+        self.algorithm.name()
+    }
+
+    fn params(&self) -> Vec<(String, String)> {
+        self.param_list()
+    }
+
+    fn fit(&self, data: &Dataset) -> ml_core::Result<Box<dyn Model>> {
+        Ok(Box::new(self.fit_pipeline(data)?))
+    }
+}
+
+/// The fitted estimator in its own representation: linfa's fitted models
+/// where linfa trained it, our spec types otherwise.
+#[derive(Debug, Clone)]
+pub(crate) enum FittedEstimator {
+    Binary(linfa_logistic::FittedLogisticRegression<f64, usize>),
+    Multinomial(linfa_logistic::MultiFittedLogisticRegression<f64, usize>),
+    Ols(linfa_linear::FittedLinearRegression<f64>),
+    KMeans(linfa_clustering::KMeans<f64, linfa_nn::distance::L2Dist>),
+    Own(Estimator),
+}
+
+impl FittedEstimator {
+    fn to_spec(&self) -> Estimator {
+        match self {
+            FittedEstimator::Binary(m) => binary_spec(m),
+            FittedEstimator::Multinomial(m) => multinomial_spec(m),
+            FittedEstimator::Ols(m) => ols_spec(m),
+            FittedEstimator::KMeans(m) => Estimator::Centroids {
+                centroids: mat2(m.centroids()),
+            },
+            FittedEstimator::Own(e) => e.clone(),
+        }
+    }
+}
+
+/// A fitted [`Pipeline`]: preprocessing steps and the fitted estimator.
+#[derive(Debug, Clone)]
+pub struct FittedPipeline {
+    signature: Signature,
+    steps: Vec<Preprocess>,
+    estimator: FittedEstimator,
+    trainer: String,
+    params: Vec<(String, String)>,
+}
+
+impl FittedPipeline {
+    /// The algorithm's name.
+    pub fn trainer(&self) -> &str {
+        &self.trainer
+    }
+
+    /// The hyper-parameters it was fitted with.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// The full spec (infallible for pipelines).
+    pub fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            signature: self.signature.clone(),
+            preprocessing: self.steps.clone(),
+            estimator: self.estimator.to_spec(),
+        }
+    }
+}
+
+impl Model for FittedPipeline {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
+        self.signature.validate_input(x)?;
+        let mut design = x.to_owned();
+        for step in &self.steps {
+            design = step.apply(design.view())?;
+        }
+        let view = design.view();
+        let data = contiguous(&view);
+        let x16 = view16(&data, design.nrows(), design.ncols());
+        let classes = || match &self.signature.task {
+            Task::Classification { classes } => classes.clone(),
+            _ => Vec::new(),
+        };
+        Ok(match &self.estimator {
+            FittedEstimator::Binary(m) => {
+                let p_pos = m.predict_probabilities(&x16);
+                let pos_is_one = m.labels().pos.class == 1;
+                let proba = Array2::from_shape_fn((p_pos.len(), 2), |(i, j)| {
+                    let p1 = if pos_is_one { p_pos[i] } else { 1.0 - p_pos[i] };
+                    if j == 1 { p1 } else { 1.0 - p1 }
+                });
+                Predictions::from_probabilities(proba, classes())
+            }
+            FittedEstimator::Multinomial(m) => {
+                let p = m.predict_probabilities(&x16);
+                let mut proba = Array2::zeros((p.nrows(), classes().len()));
+                for (col, &class) in m.classes().iter().enumerate() {
+                    for i in 0..p.nrows() {
+                        proba[[i, class]] = p[[i, col]];
+                    }
+                }
+                Predictions::from_probabilities(proba, classes())
+            }
+            FittedEstimator::Ols(m) => Predictions::Regression {
+                values: m.predict(&x16).iter().copied().collect(),
+            },
+            FittedEstimator::KMeans(m) => Predictions::Clustering {
+                clusters: m.predict(&x16).iter().copied().collect(),
+            },
+            FittedEstimator::Own(e) => e.predict(&self.signature.task, view)?,
+        })
+    }
+
+    fn describe(&self) -> ml_core::Result<ModelSpec> {
+        Ok(self.spec())
+    }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Reference values from scikit-learn for ml-core's metrics and ml-learn's models.
+
+Writes testdata/sklearn_metrics.json and testdata/sklearn_models.json (or the
+directory given as the first argument). The Rust tests in ml-core/tests and
+ml-learn/tests compare against these files; scripts/test.sh regenerates them
+with the pinned scikit-learn and runs those tests against the fresh copy too.
+
+The data sets are read from the copies embedded in ml-datasets, so both sides
+see the same numbers.
+"""
+import json
+import pathlib
+import sys
+
+import numpy as np
+import sklearn
+from sklearn import metrics
+from sklearn.cluster import KMeans
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATA = ROOT / "ml-datasets" / "data"
+
+
+def sklearn_style(name):
+    rows = np.loadtxt(DATA / name, delimiter=",", skiprows=1)
+    return rows[:, :-1], rows[:, -1].astype(int)
+
+
+def load(name):
+    if name == "digits":
+        rows = np.loadtxt(DATA / "digits.csv", delimiter=",")
+        return rows[:, :-1], rows[:, -1].astype(int)
+    if name == "diabetes":
+        return np.loadtxt(DATA / "diabetes_data_raw.csv"), np.loadtxt(DATA / "diabetes_target.csv")
+    return sklearn_style(f"{name}.csv")
+
+
+def metric_cases():
+    rng = np.random.default_rng(20261126)
+    cases = []
+    for n_classes, n in [(2, 60), (3, 80), (5, 120)]:
+        y_true = rng.integers(0, n_classes, n)
+        logits = rng.normal(size=(n, n_classes)) + 1.5 * np.eye(n_classes)[y_true]
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        proba = np.round(proba, 6)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        y_pred = proba.argmax(axis=1)
+        labels = list(range(n_classes))
+        case = {
+            "n_classes": n_classes,
+            "y_true": y_true.tolist(),
+            "y_pred": y_pred.tolist(),
+            "proba": proba.tolist(),
+            "accuracy": metrics.accuracy_score(y_true, y_pred),
+            "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+            "log_loss": metrics.log_loss(y_true, proba, labels=labels),
+        }
+        for avg in ["macro", "micro", "weighted"]:
+            case[f"precision_{avg}"] = metrics.precision_score(y_true, y_pred, average=avg, zero_division=0)
+            case[f"recall_{avg}"] = metrics.recall_score(y_true, y_pred, average=avg, zero_division=0)
+            case[f"f1_{avg}"] = metrics.f1_score(y_true, y_pred, average=avg, zero_division=0)
+        if n_classes == 2:
+            case["precision_binary"] = metrics.precision_score(y_true, y_pred, zero_division=0)
+            case["recall_binary"] = metrics.recall_score(y_true, y_pred, zero_division=0)
+            case["f1_binary"] = metrics.f1_score(y_true, y_pred, zero_division=0)
+            # Rounded scores create ties, which the AUC must count half.
+            case["roc_auc"] = metrics.roc_auc_score(y_true, np.round(proba[:, 1], 1))
+            case["roc_auc_scores"] = np.round(proba[:, 1], 1).tolist()
+        else:
+            case["roc_auc_ovr"] = metrics.roc_auc_score(y_true, proba, multi_class="ovr", average="macro")
+        cases.append(case)
+    y = rng.normal(size=50) * 3 + 1
+    p = y + rng.normal(size=50)
+    regression = {
+        "y_true": y.tolist(),
+        "y_pred": p.tolist(),
+        "mse": metrics.mean_squared_error(y, p),
+        "mae": metrics.mean_absolute_error(y, p),
+        "r2": metrics.r2_score(y, p),
+    }
+    return {"classification": cases, "regression": regression}
+
+
+def model_cases():
+    out = {}
+    # Standardized logistic regression on breast_cancer, 5-fold stratified CV (unshuffled).
+    x, y = load("breast_cancer")
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=100))
+    scores = cross_val_score(pipe, x, y, cv=StratifiedKFold(5))
+    pipe.fit(x, y)
+    lr = pipe[-1]
+    out["logistic_breast_cancer_cv5"] = {
+        "fold_accuracy": scores.tolist(),
+        "mean_accuracy": scores.mean(),
+        "coef": lr.coef_[0].tolist(),
+        "intercept": float(lr.intercept_[0]),
+    }
+    # Random forest (100 trees, depth 8) on digits, stratified 75/25 split.
+    x, y = load("digits")
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+    rf_acc = []
+    for seed in range(3):
+        rf = RandomForestClassifier(n_estimators=100, max_depth=8, random_state=seed, n_jobs=1).fit(x[tr], y[tr])
+        rf_acc.append(rf.score(x[te], y[te]))
+    tree = DecisionTreeClassifier(random_state=0).fit(x[tr], y[tr])
+    out["digits_split"] = {
+        "train": tr.tolist(),
+        "test": te.tolist(),
+        "forest_100_depth8_accuracy": rf_acc,
+        "forest_mean_accuracy": float(np.mean(rf_acc)),
+        "tree_accuracy": tree.score(x[te], y[te]),
+    }
+    xb, yb = load("breast_cancer")
+    idx = np.arange(len(yb))
+    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=yb)
+    out["breast_cancer_tree"] = {
+        "train": tr.tolist(),
+        "test": te.tolist(),
+        "depth4_accuracy": DecisionTreeClassifier(max_depth=4, random_state=0).fit(xb[tr], yb[tr]).score(xb[te], yb[te]),
+        "full_accuracy": DecisionTreeClassifier(random_state=0).fit(xb[tr], yb[tr]).score(xb[te], yb[te]),
+    }
+    # k-means on digits: best of 10 k-means++ restarts.
+    km = KMeans(n_clusters=10, n_init=10, random_state=0).fit(x)
+    out["kmeans_digits"] = {"n_clusters": 10, "inertia": float(km.inertia_)}
+    # Linear and ridge regression on diabetes (raw): exact solutions.
+    xd, yd = load("diabetes")
+    ols = LinearRegression().fit(xd, yd)
+    ridge = Ridge(alpha=10.0).fit(xd, yd)
+    out["diabetes_regression"] = {
+        "ols_coef": ols.coef_.tolist(),
+        "ols_intercept": float(ols.intercept_),
+        "ols_r2": ols.score(xd, yd),
+        "ridge_alpha": 10.0,
+        "ridge_coef": ridge.coef_.tolist(),
+        "ridge_intercept": float(ridge.intercept_),
+    }
+    return out
+
+
+def main():
+    out_dir = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "testdata"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"generator": "scripts/gen_sklearn.py", "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+    for name, payload in [("sklearn_metrics.json", metric_cases()), ("sklearn_models.json", model_cases())]:
+        (out_dir / name).write_text(json.dumps({"meta": meta, **payload}, indent=1) + "\n")
+    print(f"wrote fixtures to {out_dir} with scikit-learn {sklearn.__version__}")
+
+
+if __name__ == "__main__":
+    main()
