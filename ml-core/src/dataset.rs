@@ -131,8 +131,8 @@ impl Dataset {
     /// Features described column by column (numeric or categorical codes).
     ///
     /// # Errors
-    /// As [`Dataset::new`], and a categorical code that is not an index into its
-    /// categories.
+    /// As [`Dataset::new`], and a categorical code that is neither an index into
+    /// its categories nor [`crate::UNKNOWN_CODE`].
     pub fn with_columns(features: Array2<f64>, columns: Vec<InputColumn>) -> Result<Self> {
         const OP: &str = "Dataset::new";
         if features.nrows() == 0 {
@@ -164,7 +164,8 @@ impl Dataset {
         for (j, c) in columns.iter().enumerate() {
             if let FeatureKind::Categorical { categories } = &c.kind {
                 for (i, &v) in features.column(j).iter().enumerate() {
-                    if v < 0.0 || v.fract() != 0.0 || v as usize >= categories.len() {
+                    let known = v >= 0.0 && v.fract() == 0.0 && (v as usize) < categories.len();
+                    if !known && v != crate::UNKNOWN_CODE {
                         return Err(Error::invalid(
                             c.name.clone(),
                             format!("row {i}: {v} is not a code of {} categories", categories.len()),

@@ -8,7 +8,7 @@ use std::path::Path;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::{Dataset, Error, FeatureKind, InputColumn, Result};
+use crate::{Dataset, Error, FeatureKind, InputColumn, Result, Signature, Task};
 
 /// What to do with a category that was not seen when the encoding was fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -387,6 +387,49 @@ impl Frame {
         }
     }
 
+    /// A data set laid out for a model: features encoded as the signature's
+    /// inputs (see [`Frame::encode`]), the target (if named) read as the
+    /// signature's task reads it, and sensitive columns set aside.
+    ///
+    /// Class names are matched as text, or as numbers when both sides are
+    /// numeric (`1.0` matches class `1`).
+    ///
+    /// # Errors
+    /// As [`Frame::encode`]; an unknown target column; a class the model does
+    /// not know (named, with its line); a non-numeric regression target.
+    pub fn dataset_for(&self, signature: &Signature, target: Option<&str>, sensitive: &[String]) -> Result<Dataset> {
+        let x = self.encode(&signature.inputs, signature.unknown_category)?;
+        let mut ds = Dataset::with_columns(x, signature.inputs.clone())?;
+        if let Some(target) = target {
+            ds = ds.with_target_name(target);
+            match &signature.task {
+                Task::Classification { classes } => {
+                    let raw = self.column(target)?;
+                    let labels = raw
+                        .iter()
+                        .zip(&self.lines)
+                        .map(|(s, &line)| {
+                            classes.iter().position(|c| same_label(c, s)).ok_or_else(|| Error::Csv {
+                                line,
+                                message: format!(
+                                    "column '{target}': class '{s}' is not one of the model's ({})",
+                                    classes.join(", ")
+                                ),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    ds = ds.with_classes(labels, classes.clone())?;
+                }
+                Task::Regression => ds = ds.with_values(self.numeric_column(target)?)?,
+                Task::Clustering { .. } => {}
+            }
+        }
+        for s in sensitive {
+            ds = ds.with_sensitive(s.clone(), self.column(s)?.to_vec())?;
+        }
+        Ok(ds)
+    }
+
     /// The input matrix for a model with these input columns: columns matched
     /// by name (others ignored), numbers parsed, categories coded with the
     /// model's categories.
@@ -430,6 +473,10 @@ impl Frame {
         }
         Ok(out)
     }
+}
+
+fn same_label(class: &str, value: &str) -> bool {
+    class == value || matches!((class.parse::<f64>(), value.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// The type a CSV column reads as.

@@ -24,8 +24,16 @@ fn cases() -> Vec<(&'static str, Vec<(String, String)>, Dataset)> {
         ("ridge", params(&[("alpha", "3")]), diabetes.clone()),
         ("tree", params(&[("max_depth", "5")]), iris.clone()),
         ("tree", params(&[]), diabetes.clone()),
-        ("forest", params(&[("n_trees", "20"), ("max_depth", "6")]), german.clone()),
-        ("forest", params(&[("n_trees", "10"), ("scale", "standard")]), diabetes.clone()),
+        (
+            "forest",
+            params(&[("n_trees", "20"), ("max_depth", "6")]),
+            german.clone(),
+        ),
+        (
+            "forest",
+            params(&[("n_trees", "10"), ("scale", "standard")]),
+            diabetes.clone(),
+        ),
         ("kmeans", params(&[("k", "3")]), iris),
     ]
 }
@@ -48,14 +56,22 @@ fn assert_same(a: &Predictions, b: &Predictions, tol: f64, what: &str) {
             assert!(diff <= tol, "{what}: probabilities differ by {diff}");
             // Labels may only differ where two classes tie within the tolerance.
             for (i, (x, y)) in la.iter().zip(lb).enumerate() {
-                assert!(x == y || (pa[[i, *x]] - pa[[i, *y]]).abs() <= tol, "{what}: label of row {i}");
+                assert!(
+                    x == y || (pa[[i, *x]] - pa[[i, *y]]).abs() <= tol,
+                    "{what}: label of row {i}"
+                );
             }
         }
         (Predictions::Regression { values: va }, Predictions::Regression { values: vb }) => {
             let diff = (va - vb).mapv(f64::abs).fold(0.0, |m: f64, &v| m.max(v));
-            assert!(diff <= tol * va.mapv(f64::abs).fold(1.0, |m: f64, &v| m.max(v)), "{what}: values differ by {diff}");
+            assert!(
+                diff <= tol * va.mapv(f64::abs).fold(1.0, |m: f64, &v| m.max(v)),
+                "{what}: values differ by {diff}"
+            );
         }
-        (Predictions::Clustering { clusters: a }, Predictions::Clustering { clusters: b }) => assert_eq!(a, b, "{what}"),
+        (Predictions::Clustering { clusters: a }, Predictions::Clustering { clusters: b }) => {
+            assert_eq!(a, b, "{what}")
+        }
         _ => panic!("{what}: prediction kinds differ"),
     }
 }
@@ -78,24 +94,37 @@ fn every_model_equals_its_spec_and_its_saved_copy() {
         let path = saved.save(&dir.path().join(format!("m{i}"))).unwrap();
         let loaded = SavedModel::load(&path).unwrap();
         assert_eq!(loaded, saved, "{what}: file round trip");
-        assert_eq!(loaded.predict(x).unwrap(), via_spec, "{what}: loaded predictions identical");
+        assert_eq!(
+            loaded.predict(x).unwrap(),
+            via_spec,
+            "{what}: loaded predictions identical"
+        );
     }
 }
 
 #[test]
 fn damaged_model_files_are_typed_errors() {
     let data = ml_datasets::iris().unwrap();
-    let model = Pipeline::from_params("tree", &[], None).unwrap().fit_pipeline(&data).unwrap();
+    let model = Pipeline::from_params("tree", &[], None)
+        .unwrap()
+        .fit_pipeline(&data)
+        .unwrap();
     let saved = SavedModel::from_model(&model, "tree", vec![]).unwrap();
     let bytes = saved.to_bytes().unwrap();
 
     let truncated = SavedModel::from_bytes(&bytes[..bytes.len() / 2]).unwrap_err();
-    assert!(matches!(truncated, ml_learn::Error::Core(CoreError::Corrupt { .. })), "{truncated}");
+    assert!(
+        matches!(truncated, ml_learn::Error::Core(CoreError::Corrupt { .. })),
+        "{truncated}"
+    );
 
     let mut flipped = bytes.clone();
     let at = bytes.len() - 10;
     flipped[at] ^= 0x01;
-    assert!(matches!(SavedModel::from_bytes(&flipped), Err(ml_learn::Error::Core(CoreError::Corrupt { .. }))));
+    assert!(matches!(
+        SavedModel::from_bytes(&flipped),
+        Err(ml_learn::Error::Core(CoreError::Corrupt { .. }))
+    ));
 
     let text = String::from_utf8(bytes.clone()).unwrap();
     let future = text.replacen("MLSDK model 1 ", "MLSDK model 99 ", 1);
@@ -107,7 +136,10 @@ fn damaged_model_files_are_typed_errors() {
     assert!(SavedModel::from_bytes(b"").is_err());
     assert!(SavedModel::from_bytes(b"not a model at all\n{}").is_err());
     let missing = SavedModel::load(std::path::Path::new("/nonexistent/model/dir")).unwrap_err();
-    assert!(matches!(missing, ml_learn::Error::Core(CoreError::Io { .. })), "{missing}");
+    assert!(
+        matches!(missing, ml_learn::Error::Core(CoreError::Io { .. })),
+        "{missing}"
+    );
 
     // A well-formed, correctly sealed file whose spec is inconsistent is refused too.
     let mut bad = saved.clone();
@@ -117,13 +149,19 @@ fn damaged_model_files_are_typed_errors() {
         split.left = 0; // a cycle
     }
     let sealed = bad.to_bytes().unwrap();
-    assert!(matches!(SavedModel::from_bytes(&sealed), Err(ml_learn::Error::Core(CoreError::Corrupt { .. }))));
+    assert!(matches!(
+        SavedModel::from_bytes(&sealed),
+        Err(ml_learn::Error::Core(CoreError::Corrupt { .. }))
+    ));
 }
 
 #[test]
 fn bad_prediction_input_is_rejected() {
     let data = ml_datasets::iris().unwrap();
-    let model = Pipeline::from_params("logistic", &[], None).unwrap().fit_pipeline(&data).unwrap();
+    let model = Pipeline::from_params("logistic", &[], None)
+        .unwrap()
+        .fit_pipeline(&data)
+        .unwrap();
     let narrow = Array2::<f64>::zeros((2, 3));
     assert!(matches!(model.predict(narrow.view()), Err(CoreError::Shape { .. })));
     let mut nan = Array2::<f64>::zeros((2, 4));
@@ -171,15 +209,30 @@ fn categorical_columns_are_one_hot_encoded_and_unknowns_follow_the_policy() {
 fn trainers_reject_unsuitable_targets_and_parameters() {
     let iris = ml_datasets::iris().unwrap();
     let diabetes = ml_datasets::diabetes().unwrap();
-    assert!(Pipeline::from_params("linear", &[], None).unwrap().fit_pipeline(&iris).is_err());
-    assert!(Pipeline::from_params("logistic", &[], None).unwrap().fit_pipeline(&diabetes).is_err());
+    assert!(
+        Pipeline::from_params("linear", &[], None)
+            .unwrap()
+            .fit_pipeline(&iris)
+            .is_err()
+    );
+    assert!(
+        Pipeline::from_params("logistic", &[], None)
+            .unwrap()
+            .fit_pipeline(&diabetes)
+            .is_err()
+    );
     assert!(Pipeline::from_params("nope", &[], None).is_err());
     assert!(Pipeline::from_params("logistic", &params(&[("c", "-1")]), None).is_err());
     assert!(Pipeline::from_params("logistic", &params(&[("alpha", "1")]), None).is_err());
     assert!(Pipeline::from_params("forest", &params(&[("max_features", "2.5")]), None).is_err());
     assert!(Pipeline::from_params("kmeans", &params(&[("k", "0")]), None).is_err());
     let few = iris.select_rows(&[0, 1]).unwrap();
-    assert!(Pipeline::from_params("kmeans", &params(&[("k", "3")]), None).unwrap().fit_pipeline(&few).is_err());
+    assert!(
+        Pipeline::from_params("kmeans", &params(&[("k", "3")]), None)
+            .unwrap()
+            .fit_pipeline(&few)
+            .is_err()
+    );
 }
 
 #[test]
@@ -194,7 +247,9 @@ fn forests_are_reproducible_per_seed_and_record_covers() {
     };
     assert_eq!(fit(3), fit(3));
     assert_ne!(fit(3), fit(4));
-    let ml_core::Estimator::TreeEnsemble { trees, .. } = fit(3).estimator else { panic!() };
+    let ml_core::Estimator::TreeEnsemble { trees, .. } = fit(3).estimator else {
+        panic!()
+    };
     for t in &trees {
         // Bootstrap counts sum to the number of rows at the root; children's covers add up.
         assert_eq!(t.nodes[0].cover, 150.0);
@@ -216,9 +271,15 @@ fn weighted_tree_follows_the_weights() {
         .unwrap()
         .with_weights(vec![1.0, 3.0, 3.0, 1.0])
         .unwrap();
-    let model = Pipeline::from_params("tree", &[], None).unwrap().fit_pipeline(&data).unwrap();
+    let model = Pipeline::from_params("tree", &[], None)
+        .unwrap()
+        .fit_pipeline(&data)
+        .unwrap();
     let probe = Array2::from_shape_vec((2, 1), vec![0.0, 1.0]).unwrap();
-    let Predictions::Classification { labels, probabilities, .. } = model.predict(ArrayView2::from(&probe)).unwrap() else {
+    let Predictions::Classification {
+        labels, probabilities, ..
+    } = model.predict(ArrayView2::from(&probe)).unwrap()
+    else {
         panic!()
     };
     assert_eq!(labels.to_vec(), vec![1, 0]);

@@ -1,1 +1,52 @@
-//! placeholder
+//! # ml-sdk
+//!
+//! The machine-learning lifecycle for Rust applications, without Python:
+//! load real data, train, evaluate, persist, and (as the crates arrive)
+//! export to ONNX, explain, check fairness, protect privacy, encrypt inference,
+//! track experiments and deploy. This facade mounts each capability crate as a
+//! module behind a cargo feature of the same name, so an application links
+//! only what it uses.
+//!
+//! ```
+//! use ml_sdk::prelude::*;
+//!
+//! let data = ml_sdk::datasets::load("breast_cancer")?;
+//! let (train, test) = train_test_split(&data, 0.25, 42, true)?;
+//! let trainer = Pipeline::from_params("logistic", &[], None)?;
+//! let model = trainer.fit(&train)?;
+//! let scores = ml_sdk::core::metrics::evaluate(&test, &model.predict(test.features())?)?;
+//! assert!(scores["accuracy"] > 0.9);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! | feature | module | what it brings |
+//! | --- | --- | --- |
+//! | (always) | [`core`] | `Dataset`, CSV loading, `ModelSpec`, metrics, splits, the five traits |
+//! | `learn` (default) | `learn` | linear and logistic models, trees, forests, k-means, pipelines, persistence |
+//! | `datasets` (default) | `datasets` | the bundled real data sets |
+#![deny(missing_docs)]
+
+pub use ml_core as core;
+pub use ndarray;
+
+/// Classical training (`ml-learn`).
+#[cfg(feature = "learn")]
+pub mod learn {
+    pub use ml_learn::*;
+}
+
+/// The bundled data sets (`ml-datasets`).
+#[cfg(feature = "datasets")]
+pub mod datasets {
+    pub use ml_datasets::*;
+}
+
+/// The names most programs need.
+pub mod prelude {
+    pub use ml_core::{
+        Dataset, Deployer, Explainer, Frame, KFold, LoadOptions, Model, ModelSpec, Predictions, Signature, Task,
+        Tracker, Trainer, cross_validate, default_score, train_test_split,
+    };
+    #[cfg(feature = "learn")]
+    pub use ml_learn::{Algorithm, FittedPipeline, Pipeline, SavedModel};
+}

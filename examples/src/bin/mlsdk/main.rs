@@ -1,0 +1,68 @@
+//! `mlsdk`: the command-line face of ml-sdk.
+//!
+//! Every subcommand prints a human-readable table, or JSON with `--json`; bad
+//! input ends with a one-line `error: ...` on stderr and a non-zero exit code.
+
+mod data;
+mod output;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "mlsdk", version, about = "Train, evaluate and use models with ml-sdk")]
+struct Cli {
+    /// Print JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fit a pipeline (one-hot encoding, scaling, model) on a CSV file and save it.
+    Train(train::TrainArgs),
+    /// Score a saved model on a labelled CSV file.
+    Evaluate(train::EvaluateArgs),
+    /// Write predictions (and class probabilities) for a CSV file.
+    Predict(train::PredictArgs),
+    /// Show a saved model's signature, preprocessing and estimator.
+    Inspect(train::InspectArgs),
+    /// The bundled data sets.
+    #[command(subcommand)]
+    Datasets(data::DatasetsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output { json: cli.json };
+    let result = match cli.command {
+        Command::Train(a) => train::train(&a, &out),
+        Command::Evaluate(a) => train::evaluate(&a, &out),
+        Command::Predict(a) => train::predict(&a, &out),
+        Command::Inspect(a) => train::inspect(&a, &out),
+        Command::Datasets(c) => data::run(&c, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Each cause once: some errors repeat their source in their own message.
+            let mut message = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    if !message.is_empty() {
+                        message.push_str(": ");
+                    }
+                    message.push_str(&text);
+                }
+            }
+            let message = message.replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! `mlsdk train | evaluate | predict | inspect`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use ml_sdk::core::{
+    Dataset, Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Predictions, Preprocess, TaskKind, Trainer,
+    cross_validate, default_score, io, metrics,
+};
+use ml_sdk::learn::{Pipeline, SavedModel, inertia};
+use serde_json::{Value, json};
+
+use crate::output::{Output, metric_rows, num, table};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TaskArg {
+    Classification,
+    Regression,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training data: CSV with a header.
+    #[arg(long)]
+    data: PathBuf,
+    /// The target column (not needed for kmeans).
+    #[arg(long)]
+    target: Option<String>,
+    /// logistic | linear | ridge | tree | forest | kmeans
+    #[arg(long)]
+    model: String,
+    /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Seed of the random algorithms (forest, kmeans, tree feature order) and of --cv shuffling.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Read the target as classes or values (default: inferred from the column).
+    #[arg(long, value_enum)]
+    task: Option<TaskArg>,
+    /// Columns to read as categories even if numeric (comma separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    categorical: Vec<String>,
+    /// Columns to leave out (comma separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    drop: Vec<String>,
+    /// Sensitive-attribute columns, kept out of the features (comma separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    sensitive: Vec<String>,
+    /// Also report K-fold cross-validation scores (stratified for classifiers).
+    #[arg(long, value_name = "K")]
+    cv: Option<usize>,
+    /// Directory to save the fitted model in.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model directory (or model file) written by `mlsdk train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled data: CSV with a header.
+    #[arg(long)]
+    data: PathBuf,
+    /// The target column (not needed for clustering models).
+    #[arg(long)]
+    target: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Model directory (or model file) written by `mlsdk train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Data: CSV with a header; columns matched by name, extras ignored.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output CSV (`-` or absent: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Model directory (or model file).
+    #[arg(long)]
+    model: PathBuf,
+}
+
+fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            _ => bail!("--param '{p}' is not KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn read_csv(path: &std::path::Path) -> Result<Frame> {
+    Frame::read_csv(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Training-set or test-set metrics of any model kind.
+fn score(model: &dyn Model, data: &Dataset) -> Result<BTreeMap<String, f64>> {
+    let pred = model.predict(data.features())?;
+    if let Predictions::Clustering { .. } = pred {
+        let spec = model.describe()?;
+        let Estimator::Centroids { centroids } = &spec.estimator else {
+            bail!("clustering model without centroids")
+        };
+        let design = spec.transform(data.features())?;
+        return Ok(BTreeMap::from([(
+            "inertia".to_string(),
+            inertia(design.view(), centroids.view()),
+        )]));
+    }
+    Ok(metrics::evaluate(data, &pred)?)
+}
+
+pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
+    let params = parse_params(&args.params)?;
+    let trainer = Pipeline::from_params(&args.model, &params, args.seed)?;
+    if args.target.is_none() && args.model != "kmeans" {
+        bail!("--target is required for model '{}'", args.model);
+    }
+    let frame = read_csv(&args.data)?;
+    let data = frame.to_dataset(&LoadOptions {
+        target: args.target.clone(),
+        task: args.task.map(|t| match t {
+            TaskArg::Classification => TaskKind::Classification,
+            TaskArg::Regression => TaskKind::Regression,
+        }),
+        sensitive: args.sensitive.clone(),
+        drop: args.drop.clone(),
+        categorical: args.categorical.clone(),
+    })?;
+    let model = trainer.fit_pipeline(&data)?;
+    let train_metrics = score(&model, &data)?;
+    let cv = match args.cv {
+        Some(k) if args.model != "kmeans" => {
+            let stratified = matches!(model.signature().task, ml_sdk::core::Task::Classification { .. });
+            let mut folds = KFold::new(k).stratified(stratified);
+            if let Some(seed) = args.seed {
+                folds = folds.shuffle(seed);
+            }
+            let scores = cross_validate(&trainer, &data, &folds.split(&data)?, &default_score)?;
+            Some(json!({
+                "k": k, "metric": if stratified { "accuracy" } else { "r2" },
+                "scores": scores.scores, "mean": scores.mean(), "std": scores.std(),
+            }))
+        }
+        Some(_) => bail!("--cv needs a supervised model"),
+        None => None,
+    };
+    let saved = SavedModel::from_model(&model, trainer.name(), trainer.params())?;
+    let path = saved.save(&args.out)?;
+    let value = json!({
+        "model": args.model,
+        "task": model.signature().task,
+        "rows": data.n_samples(),
+        "features": data.feature_names(),
+        "metrics": train_metrics,
+        "cv": cv,
+        "params": params_map(&trainer.params()),
+        "saved": path,
+    });
+    out.emit(&value, || {
+        let mut s = format!(
+            "trained {} on {} rows x {} features ({})\ntraining metrics:\n{}",
+            args.model,
+            data.n_samples(),
+            data.n_features(),
+            model.signature().task.name(),
+            table(&metric_rows(&train_metrics))
+        );
+        if let Some(cv) = &cv {
+            s += &format!(
+                "{}-fold cross-validation {}: {} ± {}\n",
+                cv["k"],
+                cv["metric"].as_str().unwrap_or(""),
+                num(cv["mean"].as_f64().unwrap_or(f64::NAN)),
+                num(cv["std"].as_f64().unwrap_or(f64::NAN))
+            );
+        }
+        s + &format!("saved to {}\n", path.display())
+    });
+    Ok(())
+}
+
+fn params_map(params: &[(String, String)]) -> Value {
+    Value::Object(
+        params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+fn load_model(path: &std::path::Path) -> Result<SavedModel> {
+    SavedModel::load(path).with_context(|| format!("loading model {}", path.display()))
+}
+
+pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
+    let model = load_model(&args.model)?;
+    let frame = read_csv(&args.data)?;
+    let is_clustering = matches!(model.signature().task, ml_sdk::core::Task::Clustering { .. });
+    if args.target.is_none() && !is_clustering {
+        bail!(
+            "--target is required to evaluate a {} model",
+            model.signature().task.name()
+        );
+    }
+    let data = frame.dataset_for(
+        model.signature(),
+        args.target.as_deref().filter(|_| !is_clustering),
+        &[],
+    )?;
+    let m = score(&model, &data)?;
+    let value = json!({ "metrics": m, "rows": data.n_samples() });
+    out.emit(&value, || {
+        format!("{} rows\n{}", data.n_samples(), table(&metric_rows(&m)))
+    });
+    Ok(())
+}
+
+pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
+    let model = load_model(&args.model)?;
+    let frame = read_csv(&args.data)?;
+    let x = frame.encode(&model.signature().inputs, model.signature().unknown_category)?;
+    let pred = model.predict(x.view())?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    match &pred {
+        Predictions::Classification {
+            labels,
+            probabilities,
+            classes,
+        } => {
+            let mut header = vec!["prediction".to_string()];
+            if probabilities.is_some() {
+                header.extend(classes.iter().map(|c| format!("proba_{c}")));
+            }
+            w.write_record(&header)?;
+            for (i, &l) in labels.iter().enumerate() {
+                let mut row = vec![classes[l].clone()];
+                if let Some(p) = probabilities {
+                    row.extend(p.row(i).iter().map(|v| format!("{v}")));
+                }
+                w.write_record(&row)?;
+            }
+        }
+        Predictions::Regression { values } => {
+            w.write_record(["prediction"])?;
+            for v in values {
+                w.write_record([format!("{v}")])?;
+            }
+        }
+        Predictions::Clustering { clusters } => {
+            w.write_record(["prediction"])?;
+            for c in clusters {
+                w.write_record([c.to_string()])?;
+            }
+        }
+    }
+    let bytes = w.into_inner().context("writing predictions")?;
+    match args.out.as_deref().filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            io::write_atomic(path, &bytes)?;
+            let value = json!({ "rows": pred.len(), "out": path });
+            out.emit(&value, || {
+                format!("wrote {} predictions to {}\n", pred.len(), path.display())
+            });
+        }
+        None => print!("{}", String::from_utf8_lossy(&bytes)),
+    }
+    Ok(())
+}
+
+pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
+    let model = load_model(&args.model)?;
+    let spec: &ModelSpec = &model.spec;
+    let steps: Vec<&str> = spec
+        .preprocessing
+        .iter()
+        .map(|p| match p {
+            Preprocess::OneHot { .. } => "one_hot",
+            Preprocess::StandardScale { .. } => "standard_scale",
+            Preprocess::MinMaxScale { .. } => "min_max_scale",
+        })
+        .collect();
+    let estimator = match &spec.estimator {
+        Estimator::Linear { coefficients, link, .. } => {
+            json!({"kind": "linear", "outputs": coefficients.nrows(), "features": coefficients.ncols(), "link": link})
+        }
+        Estimator::TreeEnsemble { trees, aggregation, .. } => json!({
+            "kind": "tree_ensemble", "trees": trees.len(), "aggregation": aggregation,
+            "max_depth": trees.iter().map(|t| t.depth()).max(),
+            "nodes": trees.iter().map(|t| t.nodes.len()).sum::<usize>(),
+        }),
+        Estimator::Centroids { centroids } => json!({"kind": "centroids", "clusters": centroids.nrows()}),
+    };
+    let value = json!({
+        "trainer": model.trainer, "sdk_version": model.sdk_version, "params": params_map(&model.params),
+        "signature": spec.signature, "preprocessing": steps, "estimator": estimator,
+        "features_after_preprocessing": spec.transformed_feature_names(),
+    });
+    out.emit(&value, || {
+        table(&[
+            ("trainer".into(), model.trainer.clone()),
+            ("task".into(), spec.signature.task.name().into()),
+            ("inputs".into(), spec.signature.input_names().join(", ")),
+            ("preprocessing".into(), steps.join(" -> ")),
+            ("estimator".into(), estimator.to_string()),
+        ])
+    });
+    Ok(())
+}
