@@ -7,13 +7,21 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn mlsdk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlsdk")).args(args).output().expect("mlsdk runs")
+    Command::new(env!("CARGO_BIN_EXE_mlsdk"))
+        .args(args)
+        .output()
+        .expect("mlsdk runs")
 }
 
 fn ok_json(args: &[&str]) -> Value {
     let out = mlsdk(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn fails(args: &[&str], needle: &str) {
@@ -21,7 +29,10 @@ fn fails(args: &[&str], needle: &str) {
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected, got: {err}");
-    assert!(err.contains(needle), "{args:?}: error '{err}' should mention '{needle}'");
+    assert!(
+        err.contains(needle),
+        "{args:?}: error '{err}' should mention '{needle}'"
+    );
 }
 
 fn export(dir: &Path, name: &str) -> String {
@@ -36,19 +47,32 @@ fn train_evaluate_predict_round_trip() {
     let data = export(dir.path(), "breast_cancer");
     let model = dir.path().join("lr");
     let m = model.to_str().unwrap();
-    let trained = ok_json(&["--json", "train", "--data", &data, "--target", "target", "--model", "logistic", "--cv", "5", "--out", m]);
+    let trained = ok_json(&[
+        "--json", "train", "--data", &data, "--target", "target", "--model", "logistic", "--cv", "5", "--out", m,
+    ]);
     assert!(trained["metrics"]["accuracy"].as_f64().unwrap() > 0.95);
     assert_eq!(trained["cv"]["scores"].as_array().unwrap().len(), 5);
     assert!(model.join("model.mlsdk").exists());
 
-    let eval = ok_json(&["--json", "evaluate", "--model", m, "--data", &data, "--target", "target"]);
+    let eval = ok_json(&[
+        "--json", "evaluate", "--model", m, "--data", &data, "--target", "target",
+    ]);
     for key in ["accuracy", "f1", "log_loss", "roc_auc"] {
         assert!(eval["metrics"][key].is_f64(), "evaluate lacks {key}: {eval}");
     }
     assert_eq!(eval["metrics"]["accuracy"], trained["metrics"]["accuracy"]);
 
     let preds = dir.path().join("p.csv");
-    ok_json(&["--json", "predict", "--model", m, "--data", &data, "--out", preds.to_str().unwrap()]);
+    ok_json(&[
+        "--json",
+        "predict",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--out",
+        preds.to_str().unwrap(),
+    ]);
     let text = std::fs::read_to_string(&preds).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next().unwrap(), "prediction,proba_benign,proba_malignant");
@@ -62,20 +86,39 @@ fn regression_and_clustering_models() {
     for model in ["linear", "ridge", "tree", "forest"] {
         let out = dir.path().join(model);
         let o = out.to_str().unwrap();
-        let mut args = vec!["--json", "train", "--data", &data, "--target", "target", "--model", model, "--out", o];
+        let mut args = vec![
+            "--json", "train", "--data", &data, "--target", "target", "--model", model, "--out", o,
+        ];
         if matches!(model, "tree" | "forest") {
             args.extend(["--param", "max_depth=4"]);
         }
         let t = ok_json(&args);
         assert_eq!(t["task"]["kind"], "regression", "{model}");
-        let e = ok_json(&["--json", "evaluate", "--model", o, "--data", &data, "--target", "target"]);
+        let e = ok_json(&[
+            "--json", "evaluate", "--model", o, "--data", &data, "--target", "target",
+        ]);
         for key in ["r2", "mse", "mae"] {
             assert!(e["metrics"][key].is_f64(), "{model} lacks {key}");
         }
     }
     let iris = export(dir.path(), "iris");
     let km = dir.path().join("km");
-    let t = ok_json(&["--json", "train", "--data", &iris, "--model", "kmeans", "--param", "k=3", "--drop", "target", "--seed", "1", "--out", km.to_str().unwrap()]);
+    let t = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &iris,
+        "--model",
+        "kmeans",
+        "--param",
+        "k=3",
+        "--drop",
+        "target",
+        "--seed",
+        "1",
+        "--out",
+        km.to_str().unwrap(),
+    ]);
     assert!(t["metrics"]["inertia"].as_f64().unwrap() > 0.0);
     let out = mlsdk(&["predict", "--model", km.to_str().unwrap(), "--data", &iris]);
     assert!(out.status.success());
@@ -88,9 +131,30 @@ fn categorical_data_and_column_matching() {
     let data = export(dir.path(), "german_credit");
     let model = dir.path().join("m");
     let m = model.to_str().unwrap();
-    ok_json(&["--json", "train", "--data", &data, "--target", "risk", "--sensitive", "sex", "--model", "logistic", "--param", "unknown=ignore", "--out", m]);
+    ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--model",
+        "logistic",
+        "--param",
+        "unknown=ignore",
+        "--out",
+        m,
+    ]);
     let inspect = ok_json(&["--json", "inspect", "--model", m]);
-    assert!(inspect["features_after_preprocessing"].as_array().unwrap().iter().any(|f| f == "housing=own"));
+    assert!(
+        inspect["features_after_preprocessing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "housing=own")
+    );
 
     // Columns in another order, without the target, with an unseen category: still predicts.
     let shuffled = dir.path().join("new.csv");
@@ -115,32 +179,120 @@ fn bad_input_gives_one_line_errors() {
     let data = export(dir.path(), "iris");
     let out = dir.path().join("m");
     let o = out.to_str().unwrap();
-    fails(&["train", "--data", &data, "--target", "nope", "--model", "tree", "--out", o], "nope");
-    fails(&["train", "--data", &data, "--target", "target", "--model", "svm", "--out", o], "svm");
-    fails(&["train", "--data", &data, "--target", "target", "--model", "tree", "--param", "depth", "--out", o], "KEY=VALUE");
-    fails(&["train", "--data", &data, "--target", "target", "--model", "tree", "--param", "c=1", "--out", o], "c");
-    fails(&["train", "--data", "/no/such.csv", "--target", "target", "--model", "tree", "--out", o], "/no/such.csv");
+    fails(
+        &[
+            "train", "--data", &data, "--target", "nope", "--model", "tree", "--out", o,
+        ],
+        "nope",
+    );
+    fails(
+        &[
+            "train", "--data", &data, "--target", "target", "--model", "svm", "--out", o,
+        ],
+        "svm",
+    );
+    fails(
+        &[
+            "train", "--data", &data, "--target", "target", "--model", "tree", "--param", "depth", "--out", o,
+        ],
+        "KEY=VALUE",
+    );
+    fails(
+        &[
+            "train", "--data", &data, "--target", "target", "--model", "tree", "--param", "c=1", "--out", o,
+        ],
+        "c",
+    );
+    fails(
+        &[
+            "train",
+            "--data",
+            "/no/such.csv",
+            "--target",
+            "target",
+            "--model",
+            "tree",
+            "--out",
+            o,
+        ],
+        "/no/such.csv",
+    );
 
     let nan = dir.path().join("nan.csv");
     std::fs::write(&nan, "a,b,y\n1,2,0\n3,NaN,1\n").unwrap();
-    fails(&["train", "--data", nan.to_str().unwrap(), "--target", "y", "--model", "tree", "--out", o], "line 3");
+    fails(
+        &[
+            "train",
+            "--data",
+            nan.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            "tree",
+            "--out",
+            o,
+        ],
+        "line 3",
+    );
     let ragged = dir.path().join("ragged.csv");
     std::fs::write(&ragged, "a,b,y\n1,2,0\n3,1\n").unwrap();
-    fails(&["train", "--data", ragged.to_str().unwrap(), "--target", "y", "--model", "tree", "--out", o], "line 3");
+    fails(
+        &[
+            "train",
+            "--data",
+            ragged.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            "tree",
+            "--out",
+            o,
+        ],
+        "line 3",
+    );
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "a,b,y\n").unwrap();
-    fails(&["train", "--data", empty.to_str().unwrap(), "--target", "y", "--model", "tree", "--out", o], "empty");
+    fails(
+        &[
+            "train",
+            "--data",
+            empty.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            "tree",
+            "--out",
+            o,
+        ],
+        "empty",
+    );
 
     // A truncated model file.
-    ok_json(&["--json", "train", "--data", &data, "--target", "target", "--model", "tree", "--out", o]);
+    ok_json(&[
+        "--json", "train", "--data", &data, "--target", "target", "--model", "tree", "--out", o,
+    ]);
     let file = out.join("model.mlsdk");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() - 7]).unwrap();
-    fails(&["evaluate", "--model", o, "--data", &data, "--target", "target"], "truncated");
+    fails(
+        &["evaluate", "--model", o, "--data", &data, "--target", "target"],
+        "truncated",
+    );
     // An unknown class in the evaluation data names its line.
     std::fs::write(&file, &bytes).unwrap();
     let odd = dir.path().join("odd.csv");
     let text = std::fs::read_to_string(&data).unwrap().replacen("setosa", "unicorn", 1);
     std::fs::write(&odd, text).unwrap();
-    fails(&["evaluate", "--model", o, "--data", odd.to_str().unwrap(), "--target", "target"], "unicorn");
+    fails(
+        &[
+            "evaluate",
+            "--model",
+            o,
+            "--data",
+            odd.to_str().unwrap(),
+            "--target",
+            "target",
+        ],
+        "unicorn",
+    );
 }

@@ -497,6 +497,49 @@ fn csv_error(e: csv::Error, line: u64) -> Error {
     Error::Csv { line, message }
 }
 
+/// Write a data set as CSV with a header: feature columns (categories as their
+/// names), then sensitive columns, then the target (class names or values).
+/// [`Frame::from_csv_reader`] reads it back to the same data set.
+///
+/// # Errors
+/// [`Error::Csv`] when writing fails.
+pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
+    let err = |e: csv::Error| Error::Csv {
+        line: 0,
+        message: format!("write failed: {e}"),
+    };
+    let mut w = csv::Writer::from_writer(writer);
+    let mut header = data.feature_names();
+    header.extend(data.sensitive().iter().map(|s| s.name.clone()));
+    let target_name = data.target_name().unwrap_or("target").to_string();
+    if data.target().is_some() {
+        header.push(target_name);
+    }
+    w.write_record(&header).map_err(err)?;
+    let x = data.features();
+    let mut record = Vec::with_capacity(header.len());
+    for i in 0..data.n_samples() {
+        record.clear();
+        for (j, c) in data.columns().iter().enumerate() {
+            record.push(match &c.kind {
+                FeatureKind::Numeric => format!("{}", x[[i, j]]),
+                FeatureKind::Categorical { categories } => categories[x[[i, j]] as usize].clone(),
+            });
+        }
+        record.extend(data.sensitive().iter().map(|s| s.values[i].clone()));
+        match data.target() {
+            Some(crate::Target::Classes { labels, names }) => record.push(names[labels[i]].clone()),
+            Some(crate::Target::Values { values }) => record.push(format!("{}", values[i])),
+            None => {}
+        }
+        w.write_record(&record).map_err(err)?;
+    }
+    w.flush().map_err(|e| Error::Csv {
+        line: 0,
+        message: format!("write failed: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,47 +635,4 @@ mod tests {
             Err(Error::MissingColumn { .. })
         ));
     }
-}
-
-/// Write a data set as CSV with a header: feature columns (categories as their
-/// names), then sensitive columns, then the target (class names or values).
-/// [`Frame::from_csv_reader`] reads it back to the same data set.
-///
-/// # Errors
-/// [`Error::Csv`] when writing fails.
-pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
-    let err = |e: csv::Error| Error::Csv {
-        line: 0,
-        message: format!("write failed: {e}"),
-    };
-    let mut w = csv::Writer::from_writer(writer);
-    let mut header = data.feature_names();
-    header.extend(data.sensitive().iter().map(|s| s.name.clone()));
-    let target_name = data.target_name().unwrap_or("target").to_string();
-    if data.target().is_some() {
-        header.push(target_name);
-    }
-    w.write_record(&header).map_err(err)?;
-    let x = data.features();
-    let mut record = Vec::with_capacity(header.len());
-    for i in 0..data.n_samples() {
-        record.clear();
-        for (j, c) in data.columns().iter().enumerate() {
-            record.push(match &c.kind {
-                FeatureKind::Numeric => format!("{}", x[[i, j]]),
-                FeatureKind::Categorical { categories } => categories[x[[i, j]] as usize].clone(),
-            });
-        }
-        record.extend(data.sensitive().iter().map(|s| s.values[i].clone()));
-        match data.target() {
-            Some(crate::Target::Classes { labels, names }) => record.push(names[labels[i]].clone()),
-            Some(crate::Target::Values { values }) => record.push(format!("{}", values[i])),
-            None => {}
-        }
-        w.write_record(&record).map_err(err)?;
-    }
-    w.flush().map_err(|e| Error::Csv {
-        line: 0,
-        message: format!("write failed: {e}"),
-    })
 }

@@ -370,7 +370,7 @@ impl Preprocess {
                 if a.iter().chain(b).any(|v| !v.is_finite()) {
                     return bad("non-finite scaler parameter".into());
                 }
-                if matches!(self, Preprocess::StandardScale { .. }) && b.iter().any(|&s| s == 0.0) {
+                if matches!(self, Preprocess::StandardScale { .. }) && b.contains(&0.0) {
                     return bad("zero scale".into());
                 }
             }

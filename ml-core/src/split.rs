@@ -150,6 +150,7 @@ impl KFold {
     /// # Errors
     /// `k < 2`, more folds than rows (or than members of a class, stratified),
     /// stratifying without class labels.
+    #[allow(clippy::needless_range_loop)] // `c` indexes classes in several tables at once
     pub fn split(&self, data: &Dataset) -> Result<Vec<Fold>> {
         let n = data.n_samples();
         let k = self.k;

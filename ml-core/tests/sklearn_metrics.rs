@@ -52,8 +52,8 @@ fn classification_metrics_equal_sklearn() {
             .iter()
             .map(usizes)
             .collect();
-        for i in 0..k {
-            assert_eq!(cm.row(i).to_vec(), expected[i], "confusion matrix row {i}");
+        for (i, row) in expected.iter().enumerate() {
+            assert_eq!(&cm.row(i).to_vec(), row, "confusion matrix row {i}");
         }
         close(
             metrics::log_loss(&t, proba.view()).unwrap(),

@@ -10,8 +10,11 @@ fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
+/// An algorithm name, its parameters, and data it suits.
+type Case = (&'static str, Vec<(String, String)>, Dataset);
+
 /// Every algorithm on data it suits, with and without scaling.
-fn cases() -> Vec<(&'static str, Vec<(String, String)>, Dataset)> {
+fn cases() -> Vec<Case> {
     let bc = ml_datasets::breast_cancer().unwrap();
     let iris = ml_datasets::iris().unwrap();
     let diabetes = ml_datasets::diabetes().unwrap();

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, docs, the Rust tests, and the
+# interop suite that regenerates the reference values with the real Python
+# tools and checks our code against the fresh copy.
+#
+# Build outputs and the Python environment live in a cache outside the checkout
+# ($MLSDK_CACHE, default ~/.cache/ml-sdk), so a fresh clone reuses them.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CACHE=${MLSDK_CACHE:-$HOME/.cache/ml-sdk}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+export CARGO_TERM_COLOR=never
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "python reference tools"
+bash scripts/setup-python.sh
+
+step "interop: regenerate scikit-learn fixtures"
+fresh=$(mktemp -d)
+trap 'rm -rf "$fresh"' EXIT
+.venv/bin/python scripts/gen_sklearn.py "$fresh"
+committed=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["meta"]["scikit-learn"])' testdata/sklearn_models.json)
+installed=$(.venv/bin/python -c 'import sklearn; print(sklearn.__version__)')
+if [ "$committed" != "$installed" ]; then
+  echo "note: committed fixtures are from scikit-learn $committed, installed is $installed"
+fi
+
+step "interop: our metrics and models against the fresh fixtures"
+MLSDK_FIXTURES="$fresh" cargo test --locked -p ml-core --test sklearn_metrics -p ml-learn --test sklearn_quality
+
+step "tests"
+cargo test --workspace --locked
