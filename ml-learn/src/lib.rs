@@ -4,10 +4,11 @@
 //! [`ml_core::Model`], describes itself as a [`ml_core::ModelSpec`] and saves
 //! to a versioned file.
 //!
-//! linfa does the fitting where it has the algorithm (logistic and least
-//! squares regression, k-means); trees, forests and ridge are our own, because
-//! linfa 0.8 lacks regression trees and node sample counts. linfa's ndarray 0.16
-//! never crosses this crate's boundary.
+//! linfa does the fitting where it serves (logistic and least squares
+//! regression). Trees, forests, ridge and k-means are our own: linfa 0.8 lacks
+//! regression trees and node sample counts, and its k-means was 2-3x slower than
+//! scikit-learn's (BENCHMARKS.md). linfa's ndarray 0.16 never crosses this
+//! crate's boundary.
 //!
 //! ```
 //! use ml_core::{KFold, Model, Trainer, cross_validate, default_score};

@@ -21,7 +21,8 @@ pub struct LogisticRegression {
     pub c: f64,
     /// Maximum L-BFGS iterations.
     pub max_iter: u64,
-    /// Gradient-norm tolerance.
+    /// Convergence tolerance on the gradient of the per-sample mean loss
+    /// (scikit-learn's `tol` for `lbfgs`).
     pub tol: f64,
 }
 
@@ -78,11 +79,14 @@ impl LogisticRegression {
             algorithm: "logistic regression",
             message: e.to_string(),
         };
+        // linfa's objective is the summed loss; its gradient is n times that of
+        // the mean loss whose tolerance `tol` is stated for.
+        let gradient_tolerance = self.tol * labels.len() as f64;
         if n_classes == 2 {
             let model = linfa_logistic::LogisticRegression::default()
                 .alpha(1.0 / self.c)
                 .max_iterations(self.max_iter)
-                .gradient_tolerance(self.tol)
+                .gradient_tolerance(gradient_tolerance)
                 .fit(&ds)
                 .map_err(fail)?;
             Ok(FittedEstimator::Binary(model))
@@ -90,7 +94,7 @@ impl LogisticRegression {
             let model = linfa_logistic::MultiLogisticRegression::default()
                 .alpha(1.0 / self.c)
                 .max_iterations(self.max_iter)
-                .gradient_tolerance(self.tol)
+                .gradient_tolerance(gradient_tolerance)
                 .fit(&ds)
                 .map_err(fail)?;
             Ok(FittedEstimator::Multinomial(model))

@@ -7,7 +7,7 @@ use ml_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bridge::{contiguous, mat2, view16};
+use crate::bridge::{contiguous, view16};
 use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
@@ -279,7 +279,7 @@ impl Pipeline {
             steps.push(step);
         }
         let estimator = match (&self.algorithm, data.target()) {
-            (Algorithm::KMeans(k), _) => k.fit_design(x.view())?,
+            (Algorithm::KMeans(k), _) => FittedEstimator::Own(k.fit_design(x.view())?),
             (Algorithm::Logistic(p), Some(Target::Classes { labels, names })) => {
                 p.fit_design(x.view(), labels.as_slice().unwrap_or(&labels.to_vec()), names.len())?
             }
@@ -360,7 +360,6 @@ pub(crate) enum FittedEstimator {
     Binary(linfa_logistic::FittedLogisticRegression<f64, usize>),
     Multinomial(linfa_logistic::MultiFittedLogisticRegression<f64, usize>),
     Ols(linfa_linear::FittedLinearRegression<f64>),
-    KMeans(linfa_clustering::KMeans<f64, linfa_nn::distance::L2Dist>),
     Own(Estimator),
 }
 
@@ -370,9 +369,6 @@ impl FittedEstimator {
             FittedEstimator::Binary(m) => binary_spec(m),
             FittedEstimator::Multinomial(m) => multinomial_spec(m),
             FittedEstimator::Ols(m) => ols_spec(m),
-            FittedEstimator::KMeans(m) => Estimator::Centroids {
-                centroids: mat2(m.centroids()),
-            },
             FittedEstimator::Own(e) => e.clone(),
         }
     }
@@ -449,9 +445,6 @@ impl Model for FittedPipeline {
             }
             FittedEstimator::Ols(m) => Predictions::Regression {
                 values: m.predict(&x16).iter().copied().collect(),
-            },
-            FittedEstimator::KMeans(m) => Predictions::Clustering {
-                clusters: m.predict(&x16).iter().copied().collect(),
             },
             FittedEstimator::Own(e) => e.predict(&self.signature.task, view)?,
         })
