@@ -1,0 +1,85 @@
+//! Experiment tracking for ml-sdk, readable by MLflow and TensorBoard:
+//! [`MlflowStore`] (a local `mlruns/` directory in MLflow's file-store layout),
+//! [`TensorBoardWriter`] (event files with scalars, histograms, hparams),
+//! [`FanOutTracker`] (several back ends at once) and [`Provenance`] (git commit,
+//! `Cargo.lock`, compiler, host, command line, data digest). All implement or
+//! feed [`ml_core::Tracker`].
+//!
+//! ```
+//! use ml_core::{MetricPoint, RunStatus, Tracker};
+//! use ml_track::MlflowStore;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = MlflowStore::open(dir.path().join("mlruns"))?;
+//! let run = store.start_run("demo", Some("first"))?;
+//! store.log_params(&run, &[("c".into(), "1.0".into())])?;
+//! store.log_metrics(&run, &[MetricPoint { key: "loss".into(), value: 0.5, step: 1, timestamp_ms: 0 }])?;
+//! store.end_run(&run, RunStatus::Finished)?;
+//! let record = store.run(&run.0)?;
+//! assert_eq!(record.params["c"], "1.0");
+//! assert_eq!(record.info.status, RunStatus::Finished);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `MLFLOW_TRACKING_URI` and `MLFLOW_EXPERIMENT_NAME` are read by
+//! [`tracker_from_uri`] and [`experiment_name`] as MLflow's clients read them.
+#![deny(missing_docs)]
+
+mod error;
+mod fanout;
+mod provenance;
+mod store;
+mod tensorboard;
+pub mod validate;
+mod yaml;
+
+pub use error::{Error, Result};
+pub use fanout::FanOutTracker;
+pub use provenance::{Provenance, RunGuard};
+pub use store::{ExperimentInfo, MlflowStore, RunInfo, RunRecord, now_ms};
+pub use tensorboard::{EventFile, TensorBoardWriter, frame_record, masked_crc32c};
+
+/// The default store location when no URI is given: `./mlruns`, as MLflow.
+pub const DEFAULT_TRACKING_URI: &str = "mlruns";
+
+/// The tracking URI: the argument, else `MLFLOW_TRACKING_URI`, else `mlruns`.
+pub fn tracking_uri(explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
+}
+
+/// The experiment name: the argument, else `MLFLOW_EXPERIMENT_NAME`, else `Default`.
+pub fn experiment_name(explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var("MLFLOW_EXPERIMENT_NAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "Default".to_string())
+}
+
+/// The local store a URI names: a plain path or a `file:` URI.
+///
+/// # Errors
+/// [`Error::UnsupportedUri`] for `http(s)://` (the MLflow REST back end is not
+/// in this build yet) and other schemes; I/O failures opening the store.
+pub fn open_store(uri: &str) -> Result<MlflowStore> {
+    let path = if let Some(rest) = uri.strip_prefix("file://") {
+        rest
+    } else if let Some(rest) = uri.strip_prefix("file:") {
+        rest
+    } else if uri.contains("://") {
+        return Err(Error::UnsupportedUri(uri.to_string()));
+    } else {
+        uri
+    };
+    MlflowStore::open(path)
+}
+
+/// A tracker for a URI (see [`open_store`]).
+///
+/// # Errors
+/// As [`open_store`].
+pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
+    Ok(Box::new(open_store(uri)?))
+}

@@ -1,0 +1,396 @@
+//! [`TensorBoardWriter`]: TensorBoard event files (`events.out.tfevents.*`)
+//! with scalars (`simple_value`), histograms and hyper-parameters (the hparams
+//! plugin's session-start record), framed as TFRecords with masked CRC-32C.
+//!
+//! The few protobuf messages involved (`Event`, `Summary`, `HistogramProto`,
+//! `SummaryMetadata`, `HParamsPluginData`) are encoded by hand: fields are
+//! written in number order with their standard wire types, which is all a
+//! protobuf reader needs.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ml_core::{MetricPoint, RunId, RunStatus, Tracker};
+
+use crate::error::{Error, Result};
+use crate::store::now_ms;
+use crate::validate;
+
+/// TFRecord's CRC: CRC-32C, rotated and offset so that CRCs of data that
+/// contain CRCs stay well distributed.
+pub fn masked_crc32c(data: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(data);
+    crc.rotate_right(15).wrapping_add(0xa282_ead8)
+}
+
+/// One TFRecord: length, its masked CRC, data, the data's masked CRC.
+pub fn frame_record(data: &[u8]) -> Vec<u8> {
+    let len = (data.len() as u64).to_le_bytes();
+    let mut out = Vec::with_capacity(data.len() + 16);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&masked_crc32c(&len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&masked_crc32c(data).to_le_bytes());
+    out
+}
+
+/// Minimal protobuf writer.
+#[derive(Default)]
+struct Proto(Vec<u8>);
+
+impl Proto {
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
+    fn key(&mut self, field: u32, wire: u8) {
+        self.varint(u64::from(field << 3 | u32::from(wire)));
+    }
+    fn double(&mut self, field: u32, v: f64) -> &mut Self {
+        self.key(field, 1);
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn float(&mut self, field: u32, v: f32) -> &mut Self {
+        self.key(field, 5);
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn int(&mut self, field: u32, v: i64) -> &mut Self {
+        self.key(field, 0);
+        self.varint(v as u64);
+        self
+    }
+    fn bytes(&mut self, field: u32, v: &[u8]) -> &mut Self {
+        self.key(field, 2);
+        self.varint(v.len() as u64);
+        self.0.extend_from_slice(v);
+        self
+    }
+    fn packed_doubles(&mut self, field: u32, vs: &[f64]) -> &mut Self {
+        let bytes: Vec<u8> = vs.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.bytes(field, &bytes)
+    }
+    fn done(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// `Event { wall_time, step, summary { value } }`.
+fn summary_event(wall_time: f64, step: i64, value: &[u8]) -> Vec<u8> {
+    let summary = Proto::default().bytes(1, value).done();
+    Proto::default()
+        .double(1, wall_time)
+        .int(2, step)
+        .bytes(5, &summary)
+        .done()
+}
+
+/// `Summary.Value { tag, simple_value }`.
+fn scalar_value(tag: &str, v: f64) -> Vec<u8> {
+    Proto::default().bytes(1, tag.as_bytes()).float(2, v as f32).done()
+}
+
+/// `Summary.Value { tag, histo }` with TensorFlow's default bucketing idea:
+/// `buckets` equal-width buckets between min and max, right edges as limits.
+fn histogram_value(tag: &str, values: &[f64], buckets: usize) -> Vec<u8> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (min, max) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (min, max) = if finite.is_empty() { (0.0, 0.0) } else { (min, max) };
+    let n = buckets.max(1);
+    let width = if max > min { (max - min) / n as f64 } else { 1.0 };
+    let mut counts = vec![0.0; n];
+    for &v in &finite {
+        let i = (((v - min) / width) as usize).min(n - 1);
+        counts[i] += 1.0;
+    }
+    let limits: Vec<f64> = (1..=n)
+        .map(|i| if i == n { max } else { min + width * i as f64 })
+        .collect();
+    let histo = Proto::default()
+        .double(1, min)
+        .double(2, max)
+        .double(3, finite.len() as f64)
+        .double(4, finite.iter().sum())
+        .double(5, finite.iter().map(|v| v * v).sum())
+        .packed_doubles(6, &limits)
+        .packed_doubles(7, &counts)
+        .done();
+    Proto::default().bytes(1, tag.as_bytes()).bytes(5, &histo).done()
+}
+
+/// The hparams plugin's session-start summary value for these parameters
+/// (numbers as `number_value`, `true`/`false` as `bool_value`, anything else
+/// as `string_value`).
+fn hparams_value(params: &[(String, String)]) -> Vec<u8> {
+    let mut start = Proto::default();
+    for (k, v) in params {
+        let value = match (v.parse::<f64>(), v.as_str()) {
+            (Ok(x), _) if x.is_finite() => Proto::default().double(2, x).done(),
+            (_, "true") => Proto::default().int(4, 1).done(),
+            (_, "false") => {
+                let mut p = Proto::default();
+                p.key(4, 0);
+                p.varint(0);
+                p.done()
+            }
+            _ => Proto::default().bytes(3, v.as_bytes()).done(),
+        };
+        let entry = Proto::default().bytes(1, k.as_bytes()).bytes(2, &value).done();
+        start.bytes(1, &entry);
+    }
+    start.double(5, now_ms() as f64 / 1000.0);
+    let plugin_data = Proto::default().bytes(3, &start.done()).done(); // version 0 is the default
+    let plugin = Proto::default().bytes(1, b"hparams").bytes(2, &plugin_data).done();
+    let metadata = Proto::default().bytes(1, &plugin).done();
+    const NULL_TENSOR: [u8; 6] = [0x08, 0x01, 0x12, 0x02, 0x12, 0x00];
+    Proto::default()
+        .bytes(1, b"_hparams_/session_start_info")
+        .bytes(8, &NULL_TENSOR)
+        .bytes(9, &metadata)
+        .done()
+}
+
+/// One event file being written.
+#[derive(Debug)]
+pub struct EventFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl EventFile {
+    /// Create `events.out.tfevents.<secs>.<host>.<pid>.<n>` in `dir` and write
+    /// the file-version record.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn create(dir: &Path) -> Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+        let host = fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        let name = format!(
+            "events.out.tfevents.{}.{host}.{}.{}",
+            now_ms() / 1000,
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        let file = File::create(&path).map_err(Error::io("create", &path))?;
+        let mut ef = Self {
+            path,
+            out: BufWriter::new(file),
+        };
+        let version = Proto::default()
+            .double(1, now_ms() as f64 / 1000.0)
+            .bytes(3, b"brain.Event:2")
+            .done();
+        ef.write_event(&version)?;
+        Ok(ef)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_event(&mut self, event: &[u8]) -> Result<()> {
+        self.out
+            .write_all(&frame_record(event))
+            .map_err(Error::io("write", &self.path))
+    }
+
+    /// A scalar at a step.
+    ///
+    /// # Errors
+    /// An invalid tag, I/O failures.
+    pub fn scalar(&mut self, tag: &str, value: f64, step: i64, wall_time_ms: i64) -> Result<()> {
+        validate::key("scalar tag", tag)?;
+        self.write_event(&summary_event(
+            wall_time_ms as f64 / 1000.0,
+            step,
+            &scalar_value(tag, value),
+        ))
+    }
+
+    /// A histogram of `values` in `buckets` equal-width buckets.
+    ///
+    /// # Errors
+    /// An invalid tag, I/O failures.
+    pub fn histogram(&mut self, tag: &str, values: &[f64], buckets: usize, step: i64) -> Result<()> {
+        validate::key("histogram tag", tag)?;
+        self.write_event(&summary_event(
+            now_ms() as f64 / 1000.0,
+            step,
+            &histogram_value(tag, values, buckets),
+        ))
+    }
+
+    /// Hyper-parameters, shown by TensorBoard's HPARAMS tab.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn hparams(&mut self, params: &[(String, String)]) -> Result<()> {
+        self.write_event(&summary_event(now_ms() as f64 / 1000.0, 0, &hparams_value(params)))
+    }
+
+    /// Push buffered records to the file.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(Error::io("flush", &self.path))
+    }
+}
+
+/// A [`Tracker`] writing one TensorBoard run directory per run:
+/// `<logdir>/<experiment>/<run name>`. Metrics become scalars and params
+/// hyper-parameters. TensorBoard has no tags or artifacts: they are validated
+/// and not stored here (pair this writer with an [`crate::MlflowStore`]
+/// through [`crate::FanOutTracker`] to keep them).
+#[derive(Debug)]
+pub struct TensorBoardWriter {
+    logdir: PathBuf,
+    runs: Mutex<HashMap<String, EventFile>>,
+}
+
+impl TensorBoardWriter {
+    /// Write under `logdir` (created if needed).
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn new(logdir: impl AsRef<Path>) -> Result<Self> {
+        let logdir = logdir.as_ref().to_path_buf();
+        fs::create_dir_all(&logdir).map_err(Error::io("create", &logdir))?;
+        Ok(Self {
+            logdir,
+            runs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Run something on a run's event file.
+    ///
+    /// # Errors
+    /// An unknown run, or what `f` returns.
+    pub fn with_run<T>(&self, run: &RunId, f: impl FnOnce(&mut EventFile) -> Result<T>) -> Result<T> {
+        let mut runs = self
+            .runs
+            .lock()
+            .map_err(|_| Error::Conflict("tensorboard writer lock poisoned".into()))?;
+        let file = runs.get_mut(&run.0).ok_or_else(|| Error::NotFound {
+            what: "run",
+            id: run.0.clone(),
+        })?;
+        f(file)
+    }
+}
+
+impl Tracker for TensorBoardWriter {
+    fn start_run(&self, experiment: &str, run_name: Option<&str>) -> ml_core::Result<RunId> {
+        validate::name("experiment name", experiment)?;
+        let safe = |s: &str| {
+            s.chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+        };
+        let base = safe(run_name.unwrap_or("run"));
+        let mut runs = self
+            .runs
+            .lock()
+            .map_err(|_| Error::Conflict("tensorboard writer lock poisoned".into()))?;
+        let mut n = 0;
+        let (id, dir) = loop {
+            let name = if n == 0 { base.clone() } else { format!("{base}-{n}") };
+            let dir = self.logdir.join(safe(experiment)).join(&name);
+            let id = format!("{}/{name}", safe(experiment));
+            if !runs.contains_key(&id) && !dir.exists() {
+                break (id, dir);
+            }
+            n += 1;
+        };
+        let file = EventFile::create(&dir)?;
+        runs.insert(id.clone(), file);
+        Ok(RunId(id))
+    }
+
+    fn log_params(&self, run: &RunId, params: &[(String, String)]) -> ml_core::Result<()> {
+        Ok(self.with_run(run, |f| f.hparams(params))?)
+    }
+
+    fn log_metrics(&self, run: &RunId, metrics: &[MetricPoint]) -> ml_core::Result<()> {
+        Ok(self.with_run(run, |f| {
+            for m in metrics {
+                f.scalar(&m.key, m.value, m.step, m.timestamp_ms)?;
+            }
+            Ok(())
+        })?)
+    }
+
+    fn set_tags(&self, run: &RunId, tags: &[(String, String)]) -> ml_core::Result<()> {
+        for (k, _) in tags {
+            validate::key("tag key", k)?;
+        }
+        self.with_run(run, |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn log_artifact(&self, run: &RunId, path: &str, _contents: &[u8]) -> ml_core::Result<()> {
+        validate::artifact_path(path)?;
+        self.with_run(run, |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn end_run(&self, run: &RunId, _status: RunStatus) -> ml_core::Result<()> {
+        let mut runs = self
+            .runs
+            .lock()
+            .map_err(|_| Error::Conflict("tensorboard writer lock poisoned".into()))?;
+        let mut file = runs.remove(&run.0).ok_or_else(|| Error::NotFound {
+            what: "run",
+            id: run.0.clone(),
+        })?;
+        Ok(file.flush()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_and_hparams_bytes_match_references() {
+        // CRC-32C check value of "123456789" is 0xE3069283.
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        // The hparams plugin data TensorBoard's own Python writes for
+        // {"lr": 0.5, "opt": "adam"} (without start time).
+        let mut start = Proto::default();
+        for (k, v) in [
+            ("lr", Proto::default().double(2, 0.5).done()),
+            ("opt", Proto::default().bytes(3, b"adam").done()),
+        ] {
+            let entry = Proto::default().bytes(1, k.as_bytes()).bytes(2, &v).done();
+            start.bytes(1, &entry);
+        }
+        let data = Proto::default().bytes(3, &start.done()).done();
+        assert_eq!(
+            ml_core::io::hex(&data),
+            "1a200a0f0a026c72120911000000000000e03f0a0d0a036f707412061a046164616d"
+        );
+    }
+}
