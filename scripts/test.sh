@@ -38,5 +38,8 @@ fi
 step "interop: our metrics and models against the fresh fixtures"
 MLSDK_FIXTURES="$fresh" cargo test --locked -p ml-core --test sklearn_metrics -p ml-learn --test sklearn_quality
 
+step "interop: MLflow and TensorBoard read what ml-track writes"
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_tools -- --include-ignored
+
 step "tests"
 cargo test --workspace --locked

@@ -343,7 +343,7 @@ impl MlflowStore {
                 out.push(Self::run_info_at(&path)?);
             }
         }
-        out.sort_by(|a, b| b.start_time.cmp(&a.start_time));
+        out.sort_by_key(|r| std::cmp::Reverse(r.start_time));
         Ok(out)
     }
 

@@ -1,0 +1,237 @@
+//! The MLflow file store on its own: round trips, MLflow's rules, concurrent
+//! writers (threads and processes), runs that end by panic.
+
+mod common;
+
+use std::sync::Arc;
+
+use ml_core::{MetricPoint, RunId, RunStatus, Tracker};
+use ml_track::{Error, FanOutTracker, MlflowStore, Provenance, RunGuard, TensorBoardWriter};
+
+fn metric(key: &str, value: f64, step: i64) -> MetricPoint {
+    MetricPoint {
+        key: key.into(),
+        value,
+        step,
+        timestamp_ms: 1_700_000_000_000 + step,
+    }
+}
+
+fn track_err(e: ml_core::Error) -> Error {
+    match e {
+        ml_core::Error::Backend { source, .. } => *source.downcast::<Error>().expect("an ml-track error"),
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+#[ignore = "a helper that other tests spawn as a separate process"]
+fn child_writer() {
+    // Only does work when spawned by another test (see common::spawn_writer).
+    common::child_writer_body();
+}
+
+#[test]
+fn logs_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("exp one", Some("first")).unwrap();
+    store
+        .log_params(&run, &[("c".into(), "0.5".into()), ("nested/key".into(), "x y".into())])
+        .unwrap();
+    store
+        .log_metrics(
+            &run,
+            &[
+                metric("loss", 1.5, 0),
+                metric("loss", 0.25, 1),
+                metric("acc", f64::NAN, 0),
+            ],
+        )
+        .unwrap();
+    store.set_tags(&run, &[("team".into(), "ml".into())]).unwrap();
+    store.log_artifact(&run, "model/model.mlsdk", b"bytes").unwrap();
+    store.end_run(&run, RunStatus::Finished).unwrap();
+
+    let rec = store.run(&run.0).unwrap();
+    assert_eq!(rec.info.run_name, "first");
+    assert_eq!(rec.info.status, RunStatus::Finished);
+    assert!(rec.info.end_time.is_some());
+    assert_eq!(rec.params["nested/key"], "x y");
+    assert_eq!(rec.tags["team"], "ml");
+    assert_eq!(rec.tags["mlflow.runName"], "first");
+    let loss: Vec<(i64, f64)> = rec.metrics["loss"].iter().map(|m| (m.step, m.value)).collect();
+    assert_eq!(loss, vec![(0, 1.5), (1, 0.25)]);
+    assert!(rec.metrics["acc"][0].value.is_nan());
+    let art = store
+        .root()
+        .join(&rec.info.experiment_id)
+        .join(&run.0)
+        .join("artifacts/model/model.mlsdk");
+    assert_eq!(std::fs::read(art).unwrap(), b"bytes");
+
+    // The same experiment name resolves to the same experiment.
+    let again = store.start_run("exp one", None).unwrap();
+    assert_eq!(store.run(&again.0).unwrap().info.experiment_id, rec.info.experiment_id);
+    let names: Vec<String> = store.experiments().unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, vec!["Default", "exp one"]);
+    assert_eq!(store.runs(&rec.info.experiment_id).unwrap().len(), 2);
+}
+
+#[test]
+fn mlflow_rules_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("e", None).unwrap();
+    store.log_params(&run, &[("p".into(), "1".into())]).unwrap();
+    store.log_params(&run, &[("p".into(), "1".into())]).unwrap(); // same value: fine, as in MLflow
+    let e = track_err(store.log_params(&run, &[("p".into(), "2".into())]).unwrap_err());
+    assert!(
+        matches!(e, Error::Conflict(_)) && e.error_code() == "INVALID_PARAMETER_VALUE",
+        "{e}"
+    );
+
+    for bad in ["", "../x", "a//b", "a*b"] {
+        let e = track_err(store.log_metrics(&run, &[metric(bad, 1.0, 0)]).unwrap_err());
+        assert!(matches!(e, Error::Invalid { .. }), "{bad}: {e}");
+    }
+    let long = "v".repeat(6001);
+    assert!(matches!(
+        track_err(store.log_params(&run, &[("q".into(), long)]).unwrap_err()),
+        Error::Invalid { .. }
+    ));
+    assert!(matches!(
+        track_err(store.log_artifact(&run, "../../escape", b"x").unwrap_err()),
+        Error::Invalid { .. }
+    ));
+    let ghost = RunId("0123456789abcdef0123456789abcdef".into());
+    let e = track_err(store.log_metrics(&ghost, &[metric("m", 1.0, 0)]).unwrap_err());
+    assert_eq!(e.error_code(), "RESOURCE_DOES_NOT_EXIST");
+    assert!(matches!(
+        track_err(store.start_run("two\nlines", None).unwrap_err()),
+        Error::Invalid { .. }
+    ));
+    // Nothing invalid reached the disk.
+    let rec = store.run(&run.0).unwrap();
+    assert_eq!(rec.params.len(), 1);
+    assert!(rec.metrics.is_empty());
+}
+
+#[test]
+fn deleted_experiments_move_to_trash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("doomed", None).unwrap();
+    let id = store.run(&run.0).unwrap().info.experiment_id;
+    store.delete_experiment(&id).unwrap();
+    assert!(dir.path().join(".trash").join(&id).join("meta.yaml").exists());
+    assert!(store.experiment_by_name("doomed").unwrap().is_none());
+    // A new experiment of the same name is a different one.
+    let run2 = store.start_run("doomed", None).unwrap();
+    assert_ne!(store.run(&run2.0).unwrap().info.experiment_id, id);
+}
+
+#[test]
+fn eight_threads_and_two_processes_lose_no_metric_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MlflowStore::open(dir.path()).unwrap());
+    let run = store.start_run("concurrent", None).unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| common::spawn_writer(dir.path(), &run, "shared", 500))
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = Arc::clone(&store);
+            let run = run.clone();
+            s.spawn(move || {
+                for i in 0..500 {
+                    store
+                        .log_metrics(&run, &[metric("shared", (t * 1000 + i) as f64, i)])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let rec = store.run(&run.0).unwrap();
+    assert_eq!(rec.metrics["shared"].len(), 8 * 500 + 2 * 500);
+    // Every thread's values are all there.
+    for t in 0..8 {
+        let mine = rec.metrics["shared"]
+            .iter()
+            .filter(|m| (m.value as i64) / 1000 == t && m.value >= 1000.0 * t as f64)
+            .count();
+        assert!(mine >= 500, "thread {t}: {mine}");
+    }
+}
+
+#[test]
+fn a_killed_writer_leaves_a_readable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("killed", None).unwrap();
+    let mut child = common::spawn_writer(dir.path(), &run, "steps", 0);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rec = store.run(&run.0).unwrap();
+    assert_eq!(rec.info.status, RunStatus::Running);
+    assert!(!rec.metrics["steps"].is_empty());
+    // Steps are consecutive from 0: no torn or lost line before the kill.
+    for (i, m) in rec.metrics["steps"].iter().enumerate() {
+        assert_eq!(m.step, i as i64);
+    }
+}
+
+#[test]
+fn run_guard_marks_panics_killed_and_forgotten_runs_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("guarded", None).unwrap();
+    let id = run.0.clone();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _guard = RunGuard::new(&store, run);
+        panic!("training blew up");
+    }));
+    assert!(result.is_err());
+    assert_eq!(store.run(&id).unwrap().info.status, RunStatus::Killed);
+
+    let run = store.start_run("guarded", None).unwrap();
+    let id = run.0.clone();
+    drop(RunGuard::new(&store, run));
+    assert_eq!(store.run(&id).unwrap().info.status, RunStatus::Failed);
+
+    let run = store.start_run("guarded", None).unwrap();
+    let id = run.0.clone();
+    RunGuard::new(&store, run).end(RunStatus::Finished).unwrap();
+    assert_eq!(store.run(&id).unwrap().info.status, RunStatus::Finished);
+}
+
+#[test]
+fn fan_out_logs_to_every_back_end_with_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let fan = FanOutTracker::new(vec![
+        Box::new(MlflowStore::open(dir.path().join("mlruns")).unwrap()),
+        Box::new(TensorBoardWriter::new(dir.path().join("tb")).unwrap()),
+    ]);
+    let run = fan.start_run("fan", Some("both")).unwrap();
+    fan.log_metrics(&run, &[metric("loss", 1.0, 0)]).unwrap();
+    Provenance::collect()
+        .with_data_bytes(b"a,b\n1,2\n")
+        .record(&fan, &run)
+        .unwrap();
+    let ids = fan.backend_runs(&run).unwrap();
+    fan.end_run(&run, RunStatus::Finished).unwrap();
+
+    let store = MlflowStore::open(dir.path().join("mlruns")).unwrap();
+    let rec = store.run(&ids[0].0).unwrap();
+    assert_eq!(rec.metrics["loss"][0].value, 1.0);
+    assert_eq!(rec.tags["mlsdk.data.sha256"], ml_core::io::sha256_hex(b"a,b\n1,2\n"));
+    assert!(rec.tags["mlsdk.rustc"].starts_with("rustc "));
+    assert!(rec.tags.contains_key("mlsdk.command"));
+    let tb_dir = dir.path().join("tb").join("fan").join("both");
+    let files: Vec<_> = std::fs::read_dir(tb_dir).unwrap().collect();
+    assert_eq!(files.len(), 1);
+}
