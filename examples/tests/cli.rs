@@ -296,3 +296,90 @@ fn bad_input_gives_one_line_errors() {
         "unicorn",
     );
 }
+
+#[test]
+fn training_logs_a_run_that_runs_list_and_show_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "breast_cancer");
+    let store = dir.path().join("mlruns");
+    let s = store.to_str().unwrap();
+    let m = dir.path().join("m");
+    let trained = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "logistic",
+        "--cv",
+        "3",
+        "--tracking-uri",
+        s,
+        "--experiment",
+        "cli",
+        "--run-name",
+        "lr",
+        "--out",
+        m.to_str().unwrap(),
+    ]);
+    let run_id = trained["run"]["run_id"].as_str().unwrap().to_string();
+
+    let list = ok_json(&["--json", "runs", "list", "--tracking-uri", s, "--experiment", "cli"]);
+    let runs = list["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["run_id"], run_id.as_str());
+    assert_eq!(runs[0]["status"], "FINISHED");
+    assert_eq!(runs[0]["metrics"]["train_accuracy"], trained["metrics"]["accuracy"]);
+
+    let show = ok_json(&["--json", "runs", "show", &run_id, "--tracking-uri", s]);
+    assert_eq!(show["params"]["model"], "logistic");
+    assert_eq!(show["metrics"]["cv_accuracy"].as_array().unwrap().len(), 3);
+    assert!(show["tags"]["mlsdk.data.sha256"].as_str().unwrap().len() == 64);
+    let exp = show["info"]["experiment_id"].as_str().unwrap();
+    assert!(
+        store
+            .join(exp)
+            .join(&run_id)
+            .join("artifacts/model/model.mlsdk")
+            .exists()
+    );
+
+    // A failing training run is recorded as FAILED, and the error is still one line.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "a,target\n1,x\n2,y\n").unwrap();
+    fails(
+        &[
+            "train",
+            "--data",
+            bad.to_str().unwrap(),
+            "--target",
+            "target",
+            "--model",
+            "linear",
+            "--tracking-uri",
+            s,
+            "--experiment",
+            "cli",
+            "--out",
+            m.to_str().unwrap(),
+        ],
+        "target",
+    );
+    let list = ok_json(&["--json", "runs", "list", "--tracking-uri", s, "--experiment", "cli"]);
+    assert!(list["runs"].as_array().unwrap().iter().any(|r| r["status"] == "FAILED"));
+    fails(
+        &["runs", "show", "0123456789abcdef0123456789abcdef", "--tracking-uri", s],
+        "does not exist",
+    );
+    fails(
+        &[
+            "runs",
+            "list",
+            "--tracking-uri",
+            dir.path().join("nowhere").to_str().unwrap(),
+        ],
+        "no tracking store",
+    );
+}

@@ -24,6 +24,7 @@
 //! | (always) | [`core`] | `Dataset`, CSV loading, `ModelSpec`, metrics, splits, the five traits |
 //! | `learn` (default) | `learn` | linear and logistic models, trees, forests, k-means, pipelines, persistence |
 //! | `datasets` (default) | `datasets` | the bundled real data sets |
+//! | `track` (default) | `track` | MLflow-compatible `mlruns/` store, TensorBoard event files, fan-out, run provenance |
 #![deny(missing_docs)]
 
 pub use ml_core as core;
@@ -41,6 +42,12 @@ pub mod datasets {
     pub use ml_datasets::*;
 }
 
+/// Experiment tracking (`ml-track`).
+#[cfg(feature = "track")]
+pub mod track {
+    pub use ml_track::*;
+}
+
 /// The names most programs need.
 pub mod prelude {
     pub use ml_core::{
@@ -49,4 +56,6 @@ pub mod prelude {
     };
     #[cfg(feature = "learn")]
     pub use ml_learn::{Algorithm, FittedPipeline, Pipeline, SavedModel};
+    #[cfg(feature = "track")]
+    pub use ml_track::{FanOutTracker, MlflowStore, Provenance, RunGuard, TensorBoardWriter};
 }

@@ -5,6 +5,7 @@
 
 mod data;
 mod output;
+mod track;
 mod train;
 
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ enum Command {
     /// The bundled data sets.
     #[command(subcommand)]
     Datasets(data::DatasetsCommand),
+    /// Runs logged to an MLflow store.
+    #[command(subcommand)]
+    Runs(track::RunsCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => train::predict(&a, &out),
         Command::Inspect(a) => train::inspect(&a, &out),
         Command::Datasets(c) => data::run(&c, &out),
+        Command::Runs(c) => track::run(&c, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Dataset, Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Predictions, Preprocess, TaskKind, Trainer,
-    cross_validate, default_score, io, metrics,
+    Dataset, Estimator, Frame, KFold, LoadOptions, MetricPoint, Model, ModelSpec, Predictions, Preprocess, RunStatus,
+    TaskKind, Trainer, cross_validate, default_score, io, metrics,
 };
 use ml_sdk::learn::{Pipeline, SavedModel, inertia};
+use ml_sdk::track::Provenance;
 use serde_json::{Value, json};
 
 use crate::output::{Output, metric_rows, num, table};
+use crate::track::TrackingArgs;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TaskArg {
@@ -55,6 +57,8 @@ pub struct TrainArgs {
     /// Directory to save the fitted model in.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    tracking: TrackingArgs,
 }
 
 #[derive(Debug, Args)]
@@ -126,7 +130,10 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     if args.target.is_none() && args.model != "kmeans" {
         bail!("--target is required for model '{}'", args.model);
     }
-    let frame = read_csv(&args.data)?;
+    let raw = std::fs::read(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
+    let active = args.tracking.start()?;
+    let guard = active.as_ref().map(|a| a.guard());
+    let frame = Frame::from_csv_reader(&raw[..]).with_context(|| format!("reading {}", args.data.display()))?;
     let data = frame.to_dataset(&LoadOptions {
         target: args.target.clone(),
         task: args.task.map(|t| match t {
@@ -157,6 +164,45 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     };
     let saved = SavedModel::from_model(&model, trainer.name(), trainer.params())?;
     let path = saved.save(&args.out)?;
+    if let (Some(active), Some(guard)) = (&active, guard) {
+        let t = active.tracker.as_ref();
+        let mut params = trainer.params();
+        params.push(("data".into(), args.data.display().to_string()));
+        params.push(("target".into(), args.target.clone().unwrap_or_default()));
+        t.log_params(&active.run, &params)?;
+        active.log_map("train_", &train_metrics)?;
+        if let Some(cv) = &cv {
+            let metric = format!("cv_{}", cv["metric"].as_str().unwrap_or("score"));
+            let now = ml_sdk::track::now_ms();
+            let folds: Vec<MetricPoint> = cv["scores"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, v)| MetricPoint {
+                    key: metric.clone(),
+                    value: v.as_f64().unwrap_or(f64::NAN),
+                    step: i as i64,
+                    timestamp_ms: now,
+                })
+                .collect();
+            t.log_metrics(&active.run, &folds)?;
+            active.log_map(
+                "",
+                &BTreeMap::from([(format!("{metric}_mean"), cv["mean"].as_f64().unwrap_or(f64::NAN))]),
+            )?;
+        }
+        t.log_artifact(&active.run, "model/model.mlsdk", &saved.to_bytes()?)?;
+        t.set_tags(
+            &active.run,
+            &[
+                ("mlsdk.model".into(), args.model.clone()),
+                ("mlsdk.task".into(), model.signature().task.name().into()),
+            ],
+        )?;
+        Provenance::collect().with_data_bytes(&raw).record(t, &active.run)?;
+        guard.end(RunStatus::Finished)?;
+    }
     let value = json!({
         "model": args.model,
         "task": model.signature().task,
@@ -166,6 +212,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         "cv": cv,
         "params": params_map(&trainer.params()),
         "saved": path,
+        "run": active.as_ref().map(|a| a.describe()),
     });
     out.emit(&value, || {
         let mut s = format!(
@@ -185,7 +232,14 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
                 num(cv["std"].as_f64().unwrap_or(f64::NAN))
             );
         }
-        s + &format!("saved to {}\n", path.display())
+        let mut s = s + &format!("saved to {}\n", path.display());
+        if let Some(a) = &active {
+            s += &format!(
+                "logged run {} to experiment '{}' in {}\n",
+                a.mlflow_run.0, a.experiment, a.uri
+            );
+        }
+        s
     });
     Ok(())
 }
