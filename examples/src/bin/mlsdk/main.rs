@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Fit a pipeline (one-hot encoding, scaling, model) on a CSV file and save it.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Score a saved model on a labelled CSV file.
     Evaluate(train::EvaluateArgs),
     /// Write predictions (and class probabilities) for a CSV file.
