@@ -32,6 +32,7 @@ def check_mlflow(root, expected):
     from mlflow.tracking import MlflowClient
 
     uri = pathlib.Path(root).resolve().as_uri()
+    mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     for exp in expected["experiments"]:
         e = client.get_experiment_by_name(exp["name"])
@@ -66,6 +67,26 @@ def check_mlflow(root, expected):
                 local = client.download_artifacts(run.info.run_id, a, tempfile.mkdtemp())
                 if pathlib.Path(local).read_text() != want["artifact_text"][a]:
                     fail(f"artifact {a} content differs")
+    reg = expected.get("registry")
+    if reg:
+        models = {m.name: m for m in client.search_registered_models()}
+        if reg["name"] not in models:
+            fail(f"registered model {reg['name']} not listed ({sorted(models)})")
+        versions = sorted(client.search_model_versions(f"name='{reg['name']}'"), key=lambda v: int(v.version))
+        got = [(int(v.version), v.run_id, v.source) for v in versions]
+        want = [(v["version"], v["run_id"], v["source"]) for v in reg["versions"]]
+        if got != want:
+            fail(f"model versions {got} != {want}")
+        for alias, version in reg["aliases"].items():
+            mv = client.get_model_version_by_alias(reg["name"], alias)
+            if int(mv.version) != version:
+                fail(f"alias {alias} -> {mv.version}, expected {version}")
+        info = mlflow.models.get_model_info(reg["model_uri"])
+        names = [c.name for c in info.signature.inputs.inputs]
+        if names != reg["signature_inputs"]:
+            fail(f"signature inputs {names} != {reg['signature_inputs']}")
+        if "mlsdk" not in info.flavors:
+            fail(f"flavors {sorted(info.flavors)} lack mlsdk")
     deleted = expected.get("deleted_experiment")
     if deleted:
         e = client.get_experiment(deleted)

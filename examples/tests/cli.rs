@@ -383,3 +383,111 @@ fn training_logs_a_run_that_runs_list_and_show_read_back() {
         "no tracking store",
     );
 }
+
+#[test]
+fn registered_models_resolve_by_alias_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "iris");
+    let store = dir.path().join("mlruns");
+    let run = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
+            .args(args)
+            .env("MLFLOW_TRACKING_URI", &store)
+            .env_remove("MLFLOW_EXPERIMENT_NAME")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let m1 = dir.path().join("m1");
+    let m2 = dir.path().join("m2");
+    let t1 = run(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "logistic",
+        "--register",
+        "iris",
+        "--out",
+        m1.to_str().unwrap(),
+    ]);
+    let t2 = run(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "tree",
+        "--param",
+        "max_depth=1",
+        "--register",
+        "iris",
+        "--out",
+        m2.to_str().unwrap(),
+    ]);
+    assert_eq!(t1["registered"]["version"], 1);
+    assert_eq!(t2["registered"]["version"], 2);
+    run(&["--json", "models", "alias", "iris", "champion", "1"]);
+    assert_eq!(run(&["--json", "models", "resolve", "iris", "champion"])["version"], 1);
+    assert_eq!(run(&["--json", "models", "resolve", "iris", "latest"])["version"], 2);
+    let versions = run(&["--json", "models", "versions", "iris"]);
+    assert_eq!(versions["versions"][0]["aliases"][0], "champion");
+
+    // Evaluating through the registry gives each version's own figures.
+    let by_alias = run(&[
+        "--json",
+        "evaluate",
+        "--model",
+        "models:/iris@champion",
+        "--data",
+        &data,
+        "--target",
+        "target",
+    ]);
+    assert_eq!(by_alias["metrics"]["accuracy"], t1["metrics"]["accuracy"]);
+    let by_version = run(&[
+        "--json",
+        "evaluate",
+        "--model",
+        "models:/iris/2",
+        "--data",
+        &data,
+        "--target",
+        "target",
+    ]);
+    assert_eq!(by_version["metrics"]["accuracy"], t2["metrics"]["accuracy"]);
+    let run_id = t1["run"]["run_id"].as_str().unwrap();
+    let by_run = run(&[
+        "--json",
+        "evaluate",
+        "--model",
+        &format!("runs:/{run_id}/model"),
+        "--data",
+        &data,
+        "--target",
+        "target",
+    ]);
+    assert_eq!(by_run["metrics"]["accuracy"], t1["metrics"]["accuracy"]);
+    fails(
+        &[
+            "models",
+            "alias",
+            "iris",
+            "latest",
+            "1",
+            "--tracking-uri",
+            store.to_str().unwrap(),
+        ],
+        "reserved",
+    );
+}

@@ -1,7 +1,8 @@
 //! Experiment tracking for ml-sdk, readable by MLflow and TensorBoard:
 //! [`MlflowStore`] (a local `mlruns/` directory in MLflow's file-store layout),
 //! [`TensorBoardWriter`] (event files with scalars, histograms, hparams),
-//! [`FanOutTracker`] (several back ends at once) and [`Provenance`] (git commit,
+//! [`FanOutTracker`] (several back ends at once), a model registry (versions
+//! and aliases, in MLflow's `models/` layout) and [`Provenance`] (git commit,
 //! `Cargo.lock`, compiler, host, command line, data digest). All implement or
 //! feed [`ml_core::Tracker`].
 //!
@@ -27,7 +28,9 @@
 
 mod error;
 mod fanout;
+mod mlmodel;
 mod provenance;
+mod registry;
 mod store;
 mod tensorboard;
 pub mod validate;
@@ -35,7 +38,9 @@ mod yaml;
 
 pub use error::{Error, Result};
 pub use fanout::FanOutTracker;
+pub use mlmodel::{log_model, mlmodel_text, signature_json};
 pub use provenance::{Provenance, RunGuard};
+pub use registry::ModelVersionInfo;
 pub use store::{ExperimentInfo, MlflowStore, RunInfo, RunRecord, now_ms};
 pub use tensorboard::{EventFile, TensorBoardWriter, frame_record, masked_crc32c};
 

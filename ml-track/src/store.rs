@@ -139,7 +139,13 @@ impl MlflowStore {
     }
 
     fn lock(&self) -> Result<LockGuard> {
-        let path = self.root.join(LOCK_FILE);
+        self.lock_file(&self.root.join(LOCK_FILE))
+    }
+
+    /// Hold an exclusive lock file (created atomically; a stale one left by a
+    /// killed process is taken over after 30 s).
+    pub(crate) fn lock_file(&self, path: &Path) -> Result<LockGuard> {
+        let path = path.to_path_buf();
         let start = Instant::now();
         loop {
             match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -180,7 +186,7 @@ impl MlflowStore {
         Ok(())
     }
 
-    fn read_meta(path: &Path) -> Result<BTreeMap<String, String>> {
+    pub(crate) fn read_meta(path: &Path) -> Result<BTreeMap<String, String>> {
         let text = fs::read_to_string(path).map_err(Error::io("read", path))?;
         yaml::read(&text).ok_or_else(|| Error::Malformed {
             path: path.to_path_buf(),
@@ -283,7 +289,7 @@ impl MlflowStore {
         Ok(())
     }
 
-    fn run_dir(&self, run_id: &str) -> Result<PathBuf> {
+    pub(crate) fn run_dir(&self, run_id: &str) -> Result<PathBuf> {
         validate::id("run id", run_id)?;
         if let Some(exp) = self
             .run_experiment
@@ -676,7 +682,7 @@ fn read_tree(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     Ok(out)
 }
 
-struct LockGuard(PathBuf);
+pub(crate) struct LockGuard(PathBuf);
 
 impl Drop for LockGuard {
     fn drop(&mut self) {

@@ -12,6 +12,9 @@ pub(crate) enum Scalar {
     Int(i64),
     Null,
     EmptyList,
+    EmptyMap,
+    /// Written as-is (PyYAML's spelling of a bare word such as `None`).
+    Plain(String),
 }
 
 pub(crate) fn write(entries: &[(&str, Scalar)]) -> String {
@@ -28,6 +31,8 @@ pub(crate) fn write(entries: &[(&str, Scalar)]) -> String {
             Scalar::Int(i) => out.push_str(&i.to_string()),
             Scalar::Null => out.push_str("null"),
             Scalar::EmptyList => out.push_str("[]"),
+            Scalar::EmptyMap => out.push_str("{}"),
+            Scalar::Plain(p) => out.push_str(p),
         }
         out.push('\n');
     }

@@ -100,6 +100,38 @@ fn mlflow_reads_and_migrates_our_store() {
     child.wait().unwrap();
     let killed_steps = store.run(&killed.0).unwrap().metrics["steps"].clone();
 
+    // A logged model with its MLmodel, registered twice, with an alias.
+    let signature = ml_core::Signature {
+        inputs: vec![
+            ml_core::InputColumn::numeric("mean radius"),
+            ml_core::InputColumn {
+                name: "color".into(),
+                kind: ml_core::FeatureKind::Categorical {
+                    categories: vec!["red".into(), "blue".into()],
+                },
+            },
+        ],
+        unknown_category: Default::default(),
+        task: ml_core::Task::Classification {
+            classes: vec!["a".into(), "b".into()],
+        },
+    };
+    ml_track::log_model(
+        &store,
+        &run,
+        "model",
+        "model.mlsdk",
+        b"model bytes",
+        &signature,
+        &[("trainer", "logistic")],
+    )
+    .unwrap();
+    let v1 = store.register_model("breast-cancer", &run, "model").unwrap();
+    let v2 = store.register_model("breast-cancer", &run, "model").unwrap();
+    store.set_alias("breast-cancer", "champion", v1.version).unwrap();
+    store.set_alias("breast-cancer", "challenger", v2.version).unwrap();
+    assert_eq!(store.resolve_alias("breast-cancer", "latest").unwrap().version, 2);
+
     let doomed = store.start_run("to delete", None).unwrap();
     let doomed_exp = store.run(&doomed.0).unwrap().info.experiment_id;
     store.delete_experiment(&doomed_exp).unwrap();
@@ -138,6 +170,16 @@ fn mlflow_reads_and_migrates_our_store() {
             ],
         }],
         "deleted_experiment": doomed_exp,
+        "registry": {
+            "name": "breast-cancer",
+            "versions": [
+                {"version": 1, "run_id": run.0, "source": format!("runs:/{}/model", run.0)},
+                {"version": 2, "run_id": run.0, "source": format!("runs:/{}/model", run.0)},
+            ],
+            "aliases": {"champion": 1, "challenger": 2},
+            "model_uri": format!("runs:/{}/model", run.0),
+            "signature_inputs": ["mean radius", "color"],
+        },
     });
     check("mlflow", &root, &expected);
 }

@@ -235,3 +235,44 @@ fn fan_out_logs_to_every_back_end_with_provenance() {
     let files: Vec<_> = std::fs::read_dir(tb_dir).unwrap().collect();
     assert_eq!(files.len(), 1);
 }
+
+#[test]
+fn registry_versions_and_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("reg", None).unwrap();
+    // Registering needs the artifact to exist.
+    assert!(matches!(
+        store.register_model("m", &run, "model").unwrap_err(),
+        Error::NotFound { .. }
+    ));
+    store.log_artifact(&run, "model/model.mlsdk", b"x").unwrap();
+    let v1 = store.register_model("m", &run, "model").unwrap();
+    let v2 = store.register_model("m", &run, "model").unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    assert_eq!(v2.source, format!("runs:/{}/model", run.0));
+    store.set_alias("m", "champion", 1).unwrap();
+    assert_eq!(store.resolve_alias("m", "champion").unwrap().version, 1);
+    assert_eq!(store.resolve_alias("m", "latest").unwrap().version, 2);
+    store.set_alias("m", "champion", 2).unwrap();
+    let versions = store.model_versions("m").unwrap();
+    assert_eq!(versions[1].aliases, vec!["champion"]);
+    assert!(versions[0].aliases.is_empty());
+    for bad in ["latest", "v3", "has space", ""] {
+        assert!(
+            matches!(store.set_alias("m", bad, 1).unwrap_err(), Error::Invalid { .. }),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        store.set_alias("m", "gold", 9).unwrap_err(),
+        Error::NotFound { .. }
+    ));
+    assert!(matches!(
+        store.register_model("a/b", &run, "model").unwrap_err(),
+        Error::Invalid { .. }
+    ));
+    store.delete_alias("m", "champion").unwrap();
+    assert!(store.resolve_alias("m", "champion").is_err());
+    assert_eq!(store.registered_models().unwrap(), vec!["m"]);
+}

@@ -38,6 +38,9 @@ enum Command {
     /// Runs logged to an MLflow store.
     #[command(subcommand)]
     Runs(track::RunsCommand),
+    /// The model registry of an MLflow store.
+    #[command(subcommand)]
+    Models(track::ModelsCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => train::inspect(&a, &out),
         Command::Datasets(c) => data::run(&c, &out),
         Command::Runs(c) => track::run(&c, &out),
+        Command::Models(c) => track::models(&c, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

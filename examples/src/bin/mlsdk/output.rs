@@ -11,14 +11,21 @@ impl Output {
     /// Print `value` as JSON, or the human rendering.
     pub fn emit(&self, value: &Value, human: impl FnOnce() -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-            );
+            let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+            text.push('\n');
+            write_stdout(text.as_bytes());
         } else {
-            print!("{}", human());
+            write_stdout(human().as_bytes());
         }
     }
+}
+
+/// Write to stdout; a closed pipe (`mlsdk ... | head`) ends output quietly
+/// instead of panicking as `print!` does.
+pub fn write_stdout(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
 }
 
 /// Two aligned columns.

@@ -28,11 +28,15 @@ pub struct TrackingArgs {
     /// Also write TensorBoard event files under this directory.
     #[arg(long)]
     pub tensorboard: Option<PathBuf>,
+    /// Register the logged model as a new version of this registered model.
+    #[arg(long)]
+    pub register: Option<String>,
 }
 
 /// A run being logged by a command.
 pub struct ActiveRun {
     pub tracker: Box<dyn Tracker>,
+    pub store_uri: String,
     pub run: RunId,
     pub mlflow_run: RunId,
     pub uri: String,
@@ -43,6 +47,7 @@ impl TrackingArgs {
     fn enabled(&self) -> bool {
         self.tracking_uri.is_some()
             || self.experiment.is_some()
+            || self.register.is_some()
             || self.tensorboard.is_some()
             || std::env::var("MLFLOW_TRACKING_URI").is_ok_and(|v| !v.is_empty())
     }
@@ -70,6 +75,7 @@ impl TrackingArgs {
         };
         Ok(Some(ActiveRun {
             tracker,
+            store_uri: uri.clone(),
             run,
             mlflow_run,
             uri,
@@ -97,6 +103,13 @@ impl ActiveRun {
     /// A guard that marks the run FAILED unless finished.
     pub fn guard(&self) -> RunGuard<'_> {
         RunGuard::new(self.tracker.as_ref(), self.run.clone())
+    }
+
+    /// Register `runs:/<run>/<artifact_path>` under `name`.
+    pub fn register(&self, name: &str, artifact_path: &str) -> Result<Value> {
+        let store = open_store(&self.store_uri)?;
+        let v = store.register_model(name, &self.mlflow_run, artifact_path)?;
+        Ok(json!({"name": v.name, "version": v.version, "source": v.source}))
     }
 
     pub fn describe(&self) -> Value {
@@ -220,4 +233,141 @@ pub fn run(cmd: &RunsCommand, out: &Output) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Registered model names.
+    List {
+        /// The MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+        #[arg(long)]
+        tracking_uri: Option<String>,
+    },
+    /// The versions of a registered model, with their aliases.
+    Versions {
+        /// Registered model name.
+        name: String,
+        /// The MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+        #[arg(long)]
+        tracking_uri: Option<String>,
+    },
+    /// Point an alias (e.g. champion) at a version.
+    Alias {
+        /// Registered model name.
+        name: String,
+        /// Alias.
+        alias: String,
+        /// Version number.
+        version: u64,
+        /// The MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+        #[arg(long)]
+        tracking_uri: Option<String>,
+    },
+    /// The version an alias (or `latest`) points at.
+    Resolve {
+        /// Registered model name.
+        name: String,
+        /// Alias.
+        alias: String,
+        /// The MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+        #[arg(long)]
+        tracking_uri: Option<String>,
+    },
+}
+
+fn version_json(v: &ml_sdk::track::ModelVersionInfo) -> Value {
+    json!({"name": v.name, "version": v.version, "source": v.source, "run_id": v.run_id, "aliases": v.aliases})
+}
+
+pub fn models(cmd: &ModelsCommand, out: &Output) -> Result<()> {
+    match cmd {
+        ModelsCommand::List { tracking_uri } => {
+            let names = open_existing(tracking_uri.as_deref())?.registered_models()?;
+            out.emit(&json!({"models": names}), || {
+                names.iter().map(|n| format!("  {n}\n")).collect()
+            });
+        }
+        ModelsCommand::Versions { name, tracking_uri } => {
+            let versions = open_existing(tracking_uri.as_deref())?.model_versions(name)?;
+            let rows: Vec<Value> = versions.iter().map(version_json).collect();
+            out.emit(&json!({"versions": rows}), || {
+                versions
+                    .iter()
+                    .map(|v| format!("  {:>4}  {}  {}\n", v.version, v.source, v.aliases.join(",")))
+                    .collect()
+            });
+        }
+        ModelsCommand::Alias {
+            name,
+            alias,
+            version,
+            tracking_uri,
+        } => {
+            let store = open_existing(tracking_uri.as_deref())?;
+            store.set_alias(name, alias, *version)?;
+            let v = store.resolve_alias(name, alias)?;
+            out.emit(&version_json(&v), || {
+                format!("{name}@{alias} -> version {}\n", v.version)
+            });
+        }
+        ModelsCommand::Resolve {
+            name,
+            alias,
+            tracking_uri,
+        } => {
+            let v = open_existing(tracking_uri.as_deref())?.resolve_alias(name, alias)?;
+            out.emit(&version_json(&v), || {
+                format!("{name}@{alias} -> version {} ({})\n", v.version, v.source)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The local directory of a `models:/NAME/VERSION`, `models:/NAME@ALIAS` or
+/// `runs:/RUN_ID/PATH` URI in the store named by `$MLFLOW_TRACKING_URI`
+/// (else ./mlruns); other paths are returned as they are.
+pub fn resolve_model_path(path: &std::path::Path) -> Result<PathBuf> {
+    let text = path.to_string_lossy();
+    let (run_id, artifact) = if let Some(rest) = text.strip_prefix("models:/") {
+        let store = open_existing(None)?;
+        let v = match rest.split_once('@') {
+            Some((name, alias)) => store.resolve_alias(name, alias)?,
+            None => {
+                let (name, version) = rest
+                    .rsplit_once('/')
+                    .with_context(|| format!("'{text}' is not models:/NAME/VERSION or models:/NAME@ALIAS"))?;
+                let version: u64 = version.parse().with_context(|| format!("bad version in '{text}'"))?;
+                store
+                    .model_versions(name)?
+                    .into_iter()
+                    .find(|v| v.version == version)
+                    .with_context(|| format!("no version {version} of '{name}'"))?
+            }
+        };
+        let rest = v
+            .source
+            .strip_prefix("runs:/")
+            .with_context(|| format!("unsupported model source '{}'", v.source))?
+            .to_string();
+        let (run, art) = rest
+            .split_once('/')
+            .with_context(|| format!("bad source '{}'", v.source))?;
+        (run.to_string(), art.to_string())
+    } else if let Some(rest) = text.strip_prefix("runs:/") {
+        let (run, art) = rest
+            .split_once('/')
+            .with_context(|| format!("'{text}' is not runs:/RUN_ID/PATH"))?;
+        (run.to_string(), art.to_string())
+    } else {
+        return Ok(path.to_path_buf());
+    };
+    let store = open_existing(None)?;
+    let rec = store.run(&run_id)?;
+    Ok(store
+        .root()
+        .join(&rec.info.experiment_id)
+        .join(&run_id)
+        .join("artifacts")
+        .join(artifact))
 }

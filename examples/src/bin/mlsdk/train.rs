@@ -164,6 +164,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     };
     let saved = SavedModel::from_model(&model, trainer.name(), trainer.params())?;
     let path = saved.save(&args.out)?;
+    let mut registered = None;
     if let (Some(active), Some(guard)) = (&active, guard) {
         let t = active.tracker.as_ref();
         let mut params = trainer.params();
@@ -192,7 +193,15 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
                 &BTreeMap::from([(format!("{metric}_mean"), cv["mean"].as_f64().unwrap_or(f64::NAN))]),
             )?;
         }
-        t.log_artifact(&active.run, "model/model.mlsdk", &saved.to_bytes()?)?;
+        ml_sdk::track::log_model(
+            t,
+            &active.run,
+            "model",
+            ml_sdk::learn::MODEL_FILE,
+            &saved.to_bytes()?,
+            model.signature(),
+            &[("trainer", trainer.name())],
+        )?;
         t.set_tags(
             &active.run,
             &[
@@ -202,6 +211,9 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         )?;
         Provenance::collect().with_data_bytes(&raw).record(t, &active.run)?;
         guard.end(RunStatus::Finished)?;
+        if let Some(name) = &args.tracking.register {
+            registered = Some(active.register(name, "model")?);
+        }
     }
     let value = json!({
         "model": args.model,
@@ -213,6 +225,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         "params": params_map(&trainer.params()),
         "saved": path,
         "run": active.as_ref().map(|a| a.describe()),
+        "registered": registered,
     });
     out.emit(&value, || {
         let mut s = format!(
@@ -253,8 +266,10 @@ fn params_map(params: &[(String, String)]) -> Value {
     )
 }
 
+/// Load from a model directory or file, or a `models:/` or `runs:/` URI.
 fn load_model(path: &std::path::Path) -> Result<SavedModel> {
-    SavedModel::load(path).with_context(|| format!("loading model {}", path.display()))
+    let resolved = crate::track::resolve_model_path(path)?;
+    SavedModel::load(&resolved).with_context(|| format!("loading model {}", path.display()))
 }
 
 pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
@@ -327,7 +342,7 @@ pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
                 format!("wrote {} predictions to {}\n", pred.len(), path.display())
             });
         }
-        None => print!("{}", String::from_utf8_lossy(&bytes)),
+        None => crate::output::write_stdout(&bytes),
     }
     Ok(())
 }
