@@ -31,7 +31,8 @@ def check_mlflow(root, expected):
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    uri = pathlib.Path(root).resolve().as_uri()
+    remote = root.startswith("http://") or root.startswith("https://")
+    uri = root if remote else pathlib.Path(root).resolve().as_uri()
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     for exp in expected["experiments"]:
@@ -81,17 +82,21 @@ def check_mlflow(root, expected):
             mv = client.get_model_version_by_alias(reg["name"], alias)
             if int(mv.version) != version:
                 fail(f"alias {alias} -> {mv.version}, expected {version}")
-        info = mlflow.models.get_model_info(reg["model_uri"])
-        names = [c.name for c in info.signature.inputs.inputs]
-        if names != reg["signature_inputs"]:
-            fail(f"signature inputs {names} != {reg['signature_inputs']}")
-        if "mlsdk" not in info.flavors:
-            fail(f"flavors {sorted(info.flavors)} lack mlsdk")
+        if "model_uri" in reg:
+            info = mlflow.models.get_model_info(reg["model_uri"])
+            names = [c.name for c in info.signature.inputs.inputs]
+            if names != reg["signature_inputs"]:
+                fail(f"signature inputs {names} != {reg['signature_inputs']}")
+            if "mlsdk" not in info.flavors:
+                fail(f"flavors {sorted(info.flavors)} lack mlsdk")
     deleted = expected.get("deleted_experiment")
     if deleted:
         e = client.get_experiment(deleted)
         if e.lifecycle_stage != "deleted":
             fail(f"experiment {deleted} is {e.lifecycle_stage}, expected deleted")
+    if remote:
+        print(f"mlflow {mlflow.__version__}: MlflowClient reads what we sent to the server")
+        return
     # migrate-filestore converts the whole store to a database.
     db = pathlib.Path(tempfile.mkdtemp()) / "mlflow.db"
     proc = subprocess.run(
@@ -163,6 +168,28 @@ def check_tensorboard(logdir, expected):
     print(f"tensorboard {tensorboard.__version__}: EventAccumulator and tbparse agree")
 
 
+def write_with_mlflow(uri, out_path):
+    """The other direction: the Python client writes a run for our client to read."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("written by python")
+    run = client.create_run(exp, run_name="python run")
+    rid = run.info.run_id
+    client.log_batch(
+        rid,
+        metrics=[mlflow.entities.Metric("loss", 1.0 / (i + 1), 1_700_000_000_000 + i, i) for i in range(1500)],
+        params=[mlflow.entities.Param(f"p{i}", str(i * 3)) for i in range(120)],
+        tags=[mlflow.entities.RunTag("origin", "python")],
+    )
+    client.set_terminated(rid, "KILLED")
+    pathlib.Path(out_path).write_text(json.dumps({"run_id": rid, "experiment_id": exp}))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "write":
+        write_with_mlflow(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     kind, root, expected = sys.argv[1], sys.argv[2], json.loads(pathlib.Path(sys.argv[3]).read_text())
     {"mlflow": check_mlflow, "tensorboard": check_tensorboard}[kind](root, expected)

@@ -41,5 +41,8 @@ MLSDK_FIXTURES="$fresh" cargo test --locked -p ml-core --test sklearn_metrics -p
 step "interop: MLflow and TensorBoard read what ml-track writes"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_tools -- --include-ignored
 
+step "interop: a real mlflow server and our REST client"
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_server -- --include-ignored
+
 step "tests"
 cargo test --workspace --locked

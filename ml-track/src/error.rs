@@ -53,14 +53,33 @@ pub enum Error {
     /// A tracking URI this build cannot serve.
     #[error("unsupported tracking URI '{0}'")]
     UnsupportedUri(String),
+    /// An MLflow tracking server refused a request, with MLflow's `error_code`.
+    #[error("MLflow server: {error_code} (HTTP {status}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// MLflow's `error_code` (`RESOURCE_DOES_NOT_EXIST`, ...).
+        error_code: String,
+        /// MLflow's message.
+        message: String,
+    },
+    /// The server could not be reached, even after retries.
+    #[error("MLflow server unreachable at {url}: {reason}")]
+    Transport {
+        /// The request URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl Error {
     /// MLflow's `error_code` for this error, as its REST API reports it.
-    pub fn error_code(&self) -> &'static str {
+    pub fn error_code(&self) -> &str {
         match self {
             Error::Invalid { .. } | Error::Conflict(_) => "INVALID_PARAMETER_VALUE",
             Error::NotFound { .. } => "RESOURCE_DOES_NOT_EXIST",
+            Error::Server { error_code, .. } => error_code,
             _ => "INTERNAL_ERROR",
         }
     }

@@ -31,6 +31,8 @@ mod fanout;
 mod mlmodel;
 mod provenance;
 mod registry;
+#[cfg(feature = "rest")]
+mod rest;
 mod store;
 mod tensorboard;
 pub mod validate;
@@ -41,6 +43,8 @@ pub use fanout::FanOutTracker;
 pub use mlmodel::{log_model, mlmodel_text, signature_json};
 pub use provenance::{Provenance, RunGuard};
 pub use registry::ModelVersionInfo;
+#[cfg(feature = "rest")]
+pub use rest::{MlflowRestClient, RetryPolicy};
 pub use store::{ExperimentInfo, MlflowStore, RunInfo, RunRecord, now_ms};
 pub use tensorboard::{EventFile, TensorBoardWriter, frame_record, masked_crc32c};
 
@@ -81,10 +85,16 @@ pub fn open_store(uri: &str) -> Result<MlflowStore> {
     MlflowStore::open(path)
 }
 
-/// A tracker for a URI (see [`open_store`]).
+/// A tracker for a URI: `http(s)://` → [`MlflowRestClient`] (with the `rest`
+/// feature), a path or `file:` URI → [`MlflowStore`].
 ///
 /// # Errors
-/// As [`open_store`].
+/// As [`open_store`] for local stores; [`Error::UnsupportedUri`] for a scheme
+/// this build lacks.
 pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
+    #[cfg(feature = "rest")]
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        return Ok(Box::new(MlflowRestClient::new(uri)));
+    }
     Ok(Box::new(open_store(uri)?))
 }

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use ml_sdk::core::{MetricPoint, RunId, Tracker};
 use ml_sdk::track::{
-    FanOutTracker, MlflowStore, RunGuard, TensorBoardWriter, experiment_name, now_ms, open_store, tracking_uri,
+    FanOutTracker, MlflowRestClient, MlflowStore, RunGuard, RunInfo, RunRecord, TensorBoardWriter, experiment_name,
+    now_ms, open_store, tracker_from_uri, tracking_uri,
 };
 use serde_json::{Value, json};
 
@@ -15,7 +16,7 @@ use crate::output::{Output, num, table};
 
 #[derive(Debug, Args)]
 pub struct TrackingArgs {
-    /// Log the run to this MLflow store: a path or file: URI (default: $MLFLOW_TRACKING_URI;
+    /// Log the run to an MLflow store (a path or file: URI) or server (http://...) (default: $MLFLOW_TRACKING_URI;
     /// without either, and without --experiment or --tensorboard, nothing is logged).
     #[arg(long)]
     pub tracking_uri: Option<String>,
@@ -59,18 +60,18 @@ impl TrackingArgs {
         }
         let uri = tracking_uri(self.tracking_uri.as_deref());
         let experiment = experiment_name(self.experiment.as_deref());
-        let store = open_store(&uri).with_context(|| format!("opening tracking store {uri}"))?;
+        let store = tracker_from_uri(&uri).with_context(|| format!("opening tracking store {uri}"))?;
         let name = self.run_name.as_deref();
         let (tracker, run, mlflow_run): (Box<dyn Tracker>, RunId, RunId) = match &self.tensorboard {
             Some(dir) => {
-                let fan = FanOutTracker::new(vec![Box::new(store), Box::new(TensorBoardWriter::new(dir)?)]);
+                let fan = FanOutTracker::new(vec![store, Box::new(TensorBoardWriter::new(dir)?)]);
                 let run = fan.start_run(&experiment, name)?;
                 let mlflow_run = fan.backend_runs(&run)?[0].clone();
                 (Box::new(fan), run, mlflow_run)
             }
             None => {
                 let run = store.start_run(&experiment, name)?;
-                (Box::new(store), run.clone(), run)
+                (store, run.clone(), run)
             }
         };
         Ok(Some(ActiveRun {
@@ -107,8 +108,11 @@ impl ActiveRun {
 
     /// Register `runs:/<run>/<artifact_path>` under `name`.
     pub fn register(&self, name: &str, artifact_path: &str) -> Result<Value> {
-        let store = open_store(&self.store_uri)?;
-        let v = store.register_model(name, &self.mlflow_run, artifact_path)?;
+        let v = if is_remote(&self.store_uri) {
+            MlflowRestClient::new(&self.store_uri).register_model(name, &self.mlflow_run, artifact_path)?
+        } else {
+            open_store(&self.store_uri)?.register_model(name, &self.mlflow_run, artifact_path)?
+        };
         Ok(json!({"name": v.name, "version": v.version, "source": v.source}))
     }
 
@@ -150,35 +154,82 @@ fn open_existing(uri: Option<&str>) -> Result<MlflowStore> {
     Ok(open_store(&uri)?)
 }
 
+fn is_remote(uri: &str) -> bool {
+    uri.starts_with("http://") || uri.starts_with("https://")
+}
+
+/// Where `runs` reads from: a local store or a tracking server.
+enum RunSource {
+    Local(MlflowStore),
+    Remote(MlflowRestClient),
+}
+
+impl RunSource {
+    fn open(uri: Option<&str>) -> Result<Self> {
+        let uri = tracking_uri(uri);
+        if is_remote(&uri) {
+            Ok(RunSource::Remote(MlflowRestClient::new(&uri)))
+        } else {
+            Ok(RunSource::Local(open_existing(Some(&uri))?))
+        }
+    }
+
+    /// (experiment name, its runs) for one experiment, or all of a local store.
+    fn runs(&self, experiment: Option<&str>) -> Result<Vec<(String, Vec<RunInfo>)>> {
+        match self {
+            RunSource::Local(store) => {
+                let experiments = match experiment {
+                    Some(name) => vec![
+                        store
+                            .experiment_by_name(name)?
+                            .with_context(|| format!("no experiment named '{name}'"))?,
+                    ],
+                    None => store.experiments()?,
+                };
+                experiments
+                    .into_iter()
+                    .map(|e| Ok((e.name.clone(), store.runs(&e.experiment_id)?)))
+                    .collect()
+            }
+            RunSource::Remote(client) => {
+                let name = experiment.unwrap_or("Default");
+                let id = client
+                    .experiment_id(name)?
+                    .with_context(|| format!("no experiment named '{name}'"))?;
+                Ok(vec![(name.to_string(), client.search_runs(&[id], "")?)])
+            }
+        }
+    }
+
+    fn run(&self, run_id: &str) -> Result<RunRecord> {
+        Ok(match self {
+            RunSource::Local(store) => store.run(run_id)?,
+            RunSource::Remote(client) => client.get_run(run_id)?,
+        })
+    }
+}
+
 pub fn run(cmd: &RunsCommand, out: &Output) -> Result<()> {
     match cmd {
         RunsCommand::List {
             tracking_uri,
             experiment,
         } => {
-            let store = open_existing(tracking_uri.as_deref())?;
+            let source = RunSource::open(tracking_uri.as_deref())?;
             let wanted = experiment
                 .clone()
                 .or_else(|| std::env::var("MLFLOW_EXPERIMENT_NAME").ok().filter(|s| !s.is_empty()));
-            let experiments = match &wanted {
-                Some(name) => vec![
-                    store
-                        .experiment_by_name(name)?
-                        .with_context(|| format!("no experiment named '{name}'"))?,
-                ],
-                None => store.experiments()?,
-            };
             let mut rows = Vec::new();
-            for e in &experiments {
-                for r in store.runs(&e.experiment_id)? {
-                    let rec = store.run(&r.run_id)?;
+            for (experiment, runs) in source.runs(wanted.as_deref())? {
+                for r in runs {
+                    let rec = source.run(&r.run_id)?;
                     let latest: BTreeMap<String, f64> = rec
                         .metrics
                         .iter()
                         .filter_map(|(k, v)| v.last().map(|m| (k.clone(), m.value)))
                         .collect();
                     rows.push(json!({
-                        "run_id": r.run_id, "run_name": r.run_name, "experiment": e.name,
+                        "run_id": r.run_id, "run_name": r.run_name, "experiment": experiment,
                         "status": r.status, "start_time": r.start_time, "end_time": r.end_time, "metrics": latest,
                     }));
                 }
@@ -199,8 +250,7 @@ pub fn run(cmd: &RunsCommand, out: &Output) -> Result<()> {
             });
         }
         RunsCommand::Show { run_id, tracking_uri } => {
-            let store = open_existing(tracking_uri.as_deref())?;
-            let rec = store.run(run_id)?;
+            let rec = RunSource::open(tracking_uri.as_deref())?.run(run_id)?;
             let metrics: BTreeMap<&String, Vec<Value>> = rec
                 .metrics
                 .iter()

@@ -1,0 +1,284 @@
+//! The REST back end against a real `mlflow server` (SQLite backend, artifact
+//! serving) on 127.0.0.1: our client writes and the Python MlflowClient reads
+//! the same values; the Python client writes and our client reads; server
+//! errors arrive typed with MLflow's error_code; a lost response is retried
+//! without duplicating what was logged.
+//!
+//! Needs the Python reference tools: `scripts/test.sh` runs these tests with
+//! `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ml_core::{MetricPoint, RunId, RunStatus, Tracker};
+use ml_track::{Error, MlflowRestClient, RetryPolicy};
+use serde_json::json;
+
+fn python() -> String {
+    std::env::var("MLSDK_PYTHON").expect("set MLSDK_PYTHON to the .venv python (scripts/test.sh does)")
+}
+
+fn script() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_tracking.py")
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(python())
+        .args([
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--workers",
+            "1",
+        ])
+        .arg("--backend-store-uri")
+        .arg(format!("sqlite:///{}", dir.path().join("mlflow.db").display()))
+        .arg("--artifacts-destination")
+        .arg(dir.path().join("artifacts"))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mlflow server");
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Server { child, url, _dir: dir };
+    let probe = MlflowRestClient::new(&server.url).with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    });
+    let start = Instant::now();
+    while probe.experiment_id("Default").is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "mlflow server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    server
+}
+
+fn point(key: &str, value: f64, step: i64) -> MetricPoint {
+    MetricPoint {
+        key: key.into(),
+        value,
+        step,
+        timestamp_ms: 1_700_000_000_000 + step,
+    }
+}
+
+/// A proxy that forwards each HTTP request to `upstream` on its own connection
+/// and, for the first request whose path contains `drop_path`, throws the
+/// response away and closes the connection: the request took effect but the
+/// client never heard.
+fn lossy_proxy(upstream: String, drop_path: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&dropped);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { continue };
+            let upstream = upstream.clone();
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || {
+                // One request per connection: read headers and body.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                let header_end = loop {
+                    let n = client.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break p + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                while buf.len() < header_end + len {
+                    let n = client.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = head.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n");
+                let mut up = TcpStream::connect(upstream.trim_start_matches("http://")).unwrap();
+                up.write_all(head.as_bytes()).unwrap();
+                up.write_all(&buf[header_end..]).unwrap();
+                let mut response = Vec::new();
+                let _ = up.read_to_end(&mut response);
+                let first_line = head.lines().next().unwrap_or("");
+                if first_line.contains(drop_path) && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return; // lose the response
+                }
+                let _ = client.write_all(&response);
+            });
+        }
+    });
+    (url, dropped)
+}
+
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn rest_client_and_python_client_read_each_other() {
+    let server = start_server();
+    let client = MlflowRestClient::new(&server.url);
+
+    // Ours writes: 2,500 metrics and 150 params in one call each, chunked by the client.
+    let run = client.start_run("rest interop", Some("from rust")).unwrap();
+    let metrics: Vec<MetricPoint> = (0..2500).map(|i| point("loss", 1.0 / (1.0 + i as f64), i)).collect();
+    client.log_metrics(&run, &metrics).unwrap();
+    let params: Vec<(String, String)> = (0..150).map(|i| (format!("p{i:03}"), format!("{}", i * 7))).collect();
+    client.log_params(&run, &params).unwrap();
+    client.set_tags(&run, &[("team".into(), "ml-sdk".into())]).unwrap();
+    client.log_artifact(&run, "model/model.mlsdk", b"model bytes").unwrap();
+    assert_eq!(
+        client.download_artifact(&run, "model/model.mlsdk").unwrap(),
+        b"model bytes"
+    );
+    client.end_run(&run, RunStatus::Finished).unwrap();
+    let v = client.register_model("rest-model", &run, "model").unwrap();
+    client.set_alias("rest-model", "champion", v.version).unwrap();
+    assert_eq!(
+        client.resolve_alias("rest-model", "champion").unwrap().version,
+        v.version
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let expected = json!({"experiments": [{"name": "rest interop", "runs": [{
+        "run_id": run.0, "run_name": "from rust", "status": "FINISHED",
+        "params": params.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "tags": {"team": "ml-sdk"},
+        "metrics": {"loss": metrics.iter().map(|m| json!({"step": m.step, "timestamp_ms": m.timestamp_ms, "value": m.value})).collect::<Vec<_>>()},
+        "artifact_dir": "model", "artifacts": ["model/model.mlsdk"], "artifact_text": {"model/model.mlsdk": "model bytes"},
+    }]}], "registry": {"name": "rest-model", "versions": [{"version": 1, "run_id": run.0, "source": format!("runs:/{}/model", run.0)}], "aliases": {"champion": 1}}});
+    let file = dir.path().join("expected.json");
+    std::fs::write(&file, serde_json::to_vec(&expected).unwrap()).unwrap();
+    let out = Command::new(python())
+        .args([script(), "mlflow", &server.url, file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Python writes, ours reads.
+    let ids = dir.path().join("ids.json");
+    let out = Command::new(python())
+        .args([script(), "write", &server.url, ids.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids: serde_json::Value = serde_json::from_slice(&std::fs::read(&ids).unwrap()).unwrap();
+    let rec = client.get_run(ids["run_id"].as_str().unwrap()).unwrap();
+    assert_eq!(rec.info.status, RunStatus::Killed);
+    assert_eq!(rec.info.run_name, "python run");
+    assert_eq!(rec.params.len(), 120);
+    assert_eq!(rec.params["p7"], "21");
+    assert_eq!(rec.tags["origin"], "python");
+    let loss = &rec.metrics["loss"];
+    assert_eq!(loss.len(), 1500);
+    let mut by_step: Vec<_> = loss.iter().map(|m| (m.step, m.value, m.timestamp_ms)).collect();
+    by_step.sort_by_key(|p| p.0);
+    assert_eq!(by_step[10], (10, 1.0 / 11.0, 1_700_000_000_010));
+    let runs = client
+        .search_runs(&[ids["experiment_id"].as_str().unwrap().to_string()], "")
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+
+    // Server errors are typed with MLflow's error_code.
+    let e = client.get_run("0123456789abcdef0123456789abcdef").unwrap_err();
+    assert_eq!(e.error_code(), "RESOURCE_DOES_NOT_EXIST", "{e}");
+    let e = client
+        .log_batch(&run, &[], &[("p001".into(), "changed".into())], &[])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Server { status: 400, .. }) && e.error_code() == "INVALID_PARAMETER_VALUE",
+        "{e}"
+    );
+    // Invalid keys never leave the client.
+    assert!(matches!(
+        client.log_batch(&run, &[point("../x", 1.0, 0)], &[], &[]).unwrap_err(),
+        Error::Invalid { .. }
+    ));
+}
+
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn lost_responses_are_retried_without_duplicates() {
+    let server = start_server();
+    let (proxy, dropped) = lossy_proxy(server.url.clone(), "log-batch");
+    let retry = RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+    };
+    let client = MlflowRestClient::new(&proxy).with_retry(retry);
+    let run = client.start_run("retries", None).unwrap();
+    let metrics: Vec<MetricPoint> = (0..300).map(|i| point("acc", i as f64 / 300.0, i)).collect();
+    client
+        .log_batch(&run, &metrics, &[("lr".into(), "0.1".into())], &[])
+        .unwrap();
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        2,
+        "one response lost, then the retry answered"
+    );
+    let direct = MlflowRestClient::new(&server.url);
+    let rec = direct.get_run(&run.0).unwrap();
+    assert_eq!(rec.metrics["acc"].len(), 300, "no metric logged twice");
+    assert_eq!(rec.params["lr"], "0.1");
+
+    // Nothing listening: a typed transport error after the configured attempts.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let client = MlflowRestClient::new(&dead).with_retry(RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+    });
+    let start = Instant::now();
+    let e = client
+        .log_batch(&RunId("r".into()), &[point("m", 1.0, 0)], &[], &[])
+        .unwrap_err();
+    assert!(matches!(e, Error::Transport { .. }), "{e}");
+    assert!(start.elapsed() >= Duration::from_millis(20), "two backoffs waited");
+}
