@@ -7,6 +7,9 @@
   file store: mlflow.log_metric on MLflow's file store vs ml-sdk's MlflowStore.
 - N_SCALARS (default 100,000) TensorBoard scalars: TensorBoard's own
   EventFileWriter (the writer PyTorch's SummaryWriter uses) vs ml-sdk's EventFile.
+- N_SERVER (default 20,000) metric values sent in batches of 1,000 to a real
+  `mlflow server` (SQLite backend, started here on 127.0.0.1): MlflowClient.log_batch
+  vs ml-sdk's MlflowRestClient (which chunks one call into batches itself).
 """
 import json
 import os
@@ -47,16 +50,65 @@ def tensorboard_side(n):
     return time.perf_counter() - start
 
 
+def start_server():
+    import socket
+    import urllib.request
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    d = tempfile.mkdtemp()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{d}/mlflow.db", "--artifacts-destination", f"{d}/artifacts"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1)
+            return proc, url
+        except Exception:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("mlflow server did not start")
+
+
+def server_side(url, n):
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    exp = client.create_experiment(f"bench-python-{time.time_ns()}")
+    run = client.create_run(exp).info.run_id
+    now = int(time.time() * 1000)
+    metrics = [Metric("loss", 1.0 / (1.0 + i), now, i) for i in range(n)]
+    start = time.perf_counter()
+    for k in range(0, n, 1000):
+        client.log_batch(run, metrics=metrics[k : k + 1000])
+    return time.perf_counter() - start
+
+
 def main():
     n_metrics = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     n_scalars = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
-    cmd = ["cargo", "run", "--release", "--quiet", "-p", "ml-sdk-benches", "--bin", "compare_tracking", "--", str(n_metrics), str(n_scalars)]
-    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    ours = {r["workload"]: r for r in map(json.loads, out.strip().splitlines())}
-    theirs = {
-        "mlflow_store_log_metric_one_per_call": mlflow_side(n_metrics),
-        "tensorboard_scalars": tensorboard_side(n_scalars),
-    }
+    n_server = int(sys.argv[3]) if len(sys.argv) > 3 else 20_000
+    proc, url = start_server()
+    # A fresh server is slow on its first requests: warm it before timing either side.
+    server_side(url, 5000)
+    try:
+        cmd = ["cargo", "run", "--release", "--quiet", "-p", "ml-sdk-benches", "--bin", "compare_tracking", "--",
+               str(n_metrics), str(n_scalars), url, str(n_server)]
+        out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        ours = {r["workload"]: r for r in map(json.loads, out.strip().splitlines())}
+        theirs = {
+            "mlflow_store_log_metric_one_per_call": mlflow_side(n_metrics),
+            "tensorboard_scalars": tensorboard_side(n_scalars),
+            "server_log_batch": server_side(url, n_server),
+        }
+    finally:
+        proc.kill()
     import mlflow
     import tensorboard
 

@@ -104,7 +104,15 @@ pub struct MlflowStore {
     root: PathBuf,
     root_uri: String,
     run_experiment: Mutex<HashMap<String, String>>,
+    /// Per run: the `meta.yaml` modification time last seen and whether the
+    /// run was active then, so a log call costs one `stat`, not a parse.
+    run_state: Mutex<HashMap<String, (SystemTime, bool)>>,
+    /// Open append handles of metric files, reused across calls.
+    metric_files: Mutex<HashMap<PathBuf, fs::File>>,
 }
+
+/// Most metric files kept open at once.
+const MAX_OPEN_METRIC_FILES: usize = 256;
 
 const DEFAULT_EXPERIMENT_ID: &str = "0";
 const LOCK_FILE: &str = ".mlsdk-experiments.lock";
@@ -123,6 +131,8 @@ impl MlflowStore {
             root_uri: format!("file://{}", root.display()),
             root,
             run_experiment: Mutex::new(HashMap::new()),
+            run_state: Mutex::new(HashMap::new()),
+            metric_files: Mutex::new(HashMap::new()),
         };
         if !store.root.join(DEFAULT_EXPERIMENT_ID).join("meta.yaml").exists() {
             let _lock = store.lock()?;
@@ -401,7 +411,22 @@ impl MlflowStore {
 
     fn active_run_dir(&self, run: &RunId) -> Result<PathBuf> {
         let dir = self.run_dir(&run.0)?;
-        if Self::run_info_at(&dir)?.lifecycle_stage != "active" {
+        let meta = dir.join("meta.yaml");
+        let mtime = fs::metadata(&meta)
+            .and_then(|m| m.modified())
+            .map_err(Error::io("stat", &meta))?;
+        let cached = self.run_state.lock().ok().and_then(|m| m.get(&run.0).copied());
+        let active = match cached {
+            Some((seen, active)) if seen == mtime => active,
+            _ => {
+                let active = Self::run_info_at(&dir)?.lifecycle_stage == "active";
+                if let Ok(mut m) = self.run_state.lock() {
+                    m.insert(run.0.clone(), (mtime, active));
+                }
+                active
+            }
+        };
+        if !active {
             return Err(Error::Conflict(format!("run '{}' is deleted", run.0)));
         }
         Ok(dir)
@@ -532,17 +557,31 @@ impl MlflowStore {
             let line = by_key.entry(&m.key).or_default();
             line.push_str(&format!("{} {} {}\n", m.timestamp_ms, format_float(m.value), m.step));
         }
+        let mut files = self
+            .metric_files
+            .lock()
+            .map_err(|_| Error::Conflict("metric file cache poisoned".into()))?;
         for (key, lines) in by_key {
             let path = dir.join("metrics").join(key);
-            create_parent(&path)?;
-            let mut f = fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(Error::io("open", &path))?;
-            // One write call per batch: appends from other threads or processes
-            // land before or after it, never inside it.
-            f.write_all(lines.as_bytes()).map_err(Error::io("append", &path))?;
+            if !files.contains_key(&path) {
+                if files.len() >= MAX_OPEN_METRIC_FILES {
+                    files.clear();
+                }
+                create_parent(&path)?;
+                let f = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(Error::io("open", &path))?;
+                files.insert(path.clone(), f);
+            }
+            let f = files.get_mut(&path).expect("inserted above");
+            // One write call per batch: appends (O_APPEND) from other threads
+            // or processes land before or after it, never inside it.
+            if let Err(e) = f.write_all(lines.as_bytes()) {
+                files.remove(&path);
+                return Err(Error::io("append", &path)(e));
+            }
         }
         Ok(())
     }

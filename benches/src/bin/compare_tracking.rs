@@ -1,11 +1,12 @@
 //! Times the tracking workloads of `benches/compare_tracking.py` and prints
 //! one JSON object per workload: `{"workload", "seconds", "count"}`.
+//! Arguments: N_METRICS N_SCALARS [SERVER_URL N_SERVER_METRICS].
 
 use std::time::Instant;
 
 use anyhow::Result;
 use ml_sdk::core::{MetricPoint, RunStatus, Tracker};
-use ml_sdk::track::{EventFile, MlflowStore, now_ms};
+use ml_sdk::track::{EventFile, MlflowRestClient, MlflowStore, now_ms};
 use serde_json::json;
 
 fn main() -> Result<()> {
@@ -53,5 +54,29 @@ fn main() -> Result<()> {
         json!({"workload": "tensorboard_scalars", "seconds": secs, "count": n_scalars})
     );
     std::fs::remove_dir_all(&dir)?;
+
+    // Batched logging to a tracking server, when one is given.
+    if let (Some(url), Some(n)) = (std::env::args().nth(3), std::env::args().nth(4)) {
+        let n: usize = n.parse()?;
+        let client = MlflowRestClient::new(&url);
+        let run = client.start_run("bench-rust", None)?;
+        let now = now_ms();
+        let points: Vec<MetricPoint> = (0..n)
+            .map(|i| MetricPoint {
+                key: "loss".into(),
+                value: 1.0 / (1.0 + i as f64),
+                step: i as i64,
+                timestamp_ms: now,
+            })
+            .collect();
+        let start = Instant::now();
+        client.log_metrics(&run, &points)?;
+        let secs = start.elapsed().as_secs_f64();
+        client.end_run(&run, RunStatus::Finished)?;
+        println!(
+            "{}",
+            json!({"workload": "server_log_batch", "seconds": secs, "count": n})
+        );
+    }
     Ok(())
 }
