@@ -92,6 +92,12 @@ pub fn open_store(uri: &str) -> Result<MlflowStore> {
 /// As [`open_store`] for local stores; [`Error::UnsupportedUri`] for a scheme
 /// this build lacks.
 pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
+    #[cfg(not(feature = "rest-tls"))]
+    if uri.starts_with("https://") {
+        return Err(Error::UnsupportedUri(format!(
+            "{uri} (HTTPS needs ml-track's `rest-tls` feature)"
+        )));
+    }
     #[cfg(feature = "rest")]
     if uri.starts_with("http://") || uri.starts_with("https://") {
         return Ok(Box::new(MlflowRestClient::new(uri)));
