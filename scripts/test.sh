@@ -44,5 +44,8 @@ MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test rea
 step "interop: a real mlflow server and our REST client"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_server -- --include-ignored
 
+step "interop: onnx.checker and onnxruntime run our ONNX exports"
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-onnx --test onnxruntime -- --include-ignored
+
 step "tests"
 cargo test --workspace --locked

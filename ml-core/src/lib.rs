@@ -48,7 +48,9 @@ pub use dataset::{Dataset, FeatureKind, InputColumn, SensitiveColumn, Target};
 pub use error::{Error, Result};
 pub use frame::{ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory, write_csv};
 pub use model::{Predictions, Signature, Task, argmax};
-pub use spec::{Aggregation, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, sigmoid};
+pub use spec::{
+    Aggregation, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, goes_left, sigmoid,
+};
 pub use split::{
     CvScores, Fold, KFold, SeededRng, cross_validate, default_score, seeded_rng, train_test_indices, train_test_split,
 };

@@ -126,7 +126,8 @@ pub struct TreeNode {
     pub cover: f64,
 }
 
-/// The test of an internal node: rows with `x[feature] <= threshold` go left.
+/// The test of an internal node: rows whose value, rounded to `f32`, is at
+/// most the threshold (rounded to `f32`) go left; see [`goes_left`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Split {
     /// Feature index in the preprocessed matrix.
@@ -139,12 +140,24 @@ pub struct Split {
     pub right: usize,
 }
 
+/// The split rule of every tree: compare in single precision, as
+/// scikit-learn's trees and ONNX's tree ensembles do. Our trainers put
+/// thresholds on `f32` values, so a tree exported to ONNX (whose inputs and
+/// thresholds are `float`) takes exactly the same path as here.
+pub fn goes_left(x: f64, threshold: f64) -> bool {
+    (x as f32) <= (threshold as f32)
+}
+
 impl Tree {
     /// Index of the leaf a row reaches.
     pub fn leaf(&self, row: ArrayView1<'_, f64>) -> usize {
         let mut i = 0;
         while let Some(s) = &self.nodes[i].split {
-            i = if row[s.feature] <= s.threshold { s.left } else { s.right };
+            i = if goes_left(row[s.feature], s.threshold) {
+                s.left
+            } else {
+                s.right
+            };
         }
         i
     }

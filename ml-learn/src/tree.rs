@@ -3,7 +3,7 @@
 //! TreeSHAP needs). Trees are grown directly as [`ml_core::Tree`]s.
 
 use ml_core::ndarray::ArrayView2;
-use ml_core::{Aggregation, Estimator, Link, SeededRng, Split, Tree, TreeNode, seeded_rng};
+use ml_core::{Aggregation, Estimator, Link, SeededRng, Split, Tree, TreeNode, goes_left, seeded_rng};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -287,8 +287,8 @@ impl Grower<'_> {
                 buf.clear();
                 buf.extend(node_samples.iter().map(|&s| (self.columns[f][s as usize], s)));
                 buf.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                if buf[0].0 == buf[m - 1].0 {
-                    continue; // constant here: does not count towards max_features
+                if buf[0].0 as f32 == buf[m - 1].0 as f32 {
+                    continue; // constant here (in f32): does not count towards max_features
                 }
                 visited += 1;
                 if let Some(c) = self.best_split(&buf, f)
@@ -303,7 +303,7 @@ impl Grower<'_> {
             let col = &self.columns[best.feature];
             let mut left = 0;
             for i in 0..slice.len() {
-                if col[slice[i] as usize] <= best.threshold {
+                if goes_left(col[slice[i] as usize], best.threshold) {
                     slice.swap(i, left);
                     left += 1;
                 }
@@ -383,7 +383,7 @@ impl Grower<'_> {
                     right[c] -= w;
                     w_left += w;
                     w_right -= w;
-                    if sorted[i].0 == sorted[i + 1].0 || i + 1 < min_leaf || m - i - 1 < min_leaf {
+                    if sorted[i].0 as f32 == sorted[i + 1].0 as f32 || i + 1 < min_leaf || m - i - 1 < min_leaf {
                         continue;
                     }
                     let score = sq_left / w_left + sq_right / w_right;
@@ -406,7 +406,7 @@ impl Grower<'_> {
                     s_right -= w * v;
                     w_left += w;
                     w_right -= w;
-                    if sorted[i].0 == sorted[i + 1].0 || i + 1 < min_leaf || m - i - 1 < min_leaf {
+                    if sorted[i].0 as f32 == sorted[i + 1].0 as f32 || i + 1 < min_leaf || m - i - 1 < min_leaf {
                         continue;
                     }
                     let score = s_left * s_left / w_left + s_right * s_right / w_right;
@@ -416,10 +416,12 @@ impl Grower<'_> {
                 }
             }
         }
+        // Thresholds are midpoints of f32 values, themselves f32 (see `goes_left`);
+        // values equal in f32 are never separated.
         best.map(|(score, i)| {
-            let (a, b) = (sorted[i].0, sorted[i + 1].0);
+            let (a, b) = (sorted[i].0 as f32, sorted[i + 1].0 as f32);
             let mid = a / 2.0 + b / 2.0;
-            let threshold = if mid >= b || !mid.is_finite() { a } else { mid };
+            let threshold = f64::from(if mid >= b || !mid.is_finite() { a } else { mid });
             Candidate {
                 feature,
                 threshold,

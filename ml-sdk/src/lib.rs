@@ -24,7 +24,8 @@
 //! | (always) | [`core`] | `Dataset`, CSV loading, `ModelSpec`, metrics, splits, the five traits |
 //! | `learn` (default) | `learn` | linear and logistic models, trees, forests, k-means, pipelines, persistence |
 //! | `datasets` (default) | `datasets` | the bundled real data sets |
-//! | `track` (default) | `track` | MLflow-compatible `mlruns/` store, TensorBoard event files, fan-out, run provenance |
+//! | `track` (default) | `track` | MLflow-compatible `mlruns/` store and REST client, TensorBoard event files, model registry, run provenance |
+//! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
 #![deny(missing_docs)]
 
 pub use ml_core as core;
@@ -46,6 +47,12 @@ pub mod datasets {
 #[cfg(feature = "track")]
 pub mod track {
     pub use ml_track::*;
+}
+
+/// ONNX export (`ml-onnx`).
+#[cfg(feature = "onnx")]
+pub mod onnx {
+    pub use ml_onnx::*;
 }
 
 /// The names most programs need.

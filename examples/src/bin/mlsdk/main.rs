@@ -32,6 +32,8 @@ enum Command {
     Predict(train::PredictArgs),
     /// Show a saved model's signature, preprocessing and estimator.
     Inspect(train::InspectArgs),
+    /// Export a saved model to ONNX (opset 17 and ai.onnx.ml).
+    ExportOnnx(train::ExportOnnxArgs),
     /// The bundled data sets.
     #[command(subcommand)]
     Datasets(data::DatasetsCommand),
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => train::evaluate(&a, &out),
         Command::Predict(a) => train::predict(&a, &out),
         Command::Inspect(a) => train::inspect(&a, &out),
+        Command::ExportOnnx(a) => train::export_onnx(&a, &out),
         Command::Datasets(c) => data::run(&c, &out),
         Command::Runs(c) => track::run(&c, &out),
         Command::Models(c) => track::models(&c, &out),

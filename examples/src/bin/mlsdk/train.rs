@@ -88,6 +88,35 @@ pub struct PredictArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportOnnxArgs {
+    /// Model directory, model file, or models:/ or runs:/ URI.
+    #[arg(long)]
+    model: PathBuf,
+    /// The ONNX file to write.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn export_onnx(args: &ExportOnnxArgs, out: &Output) -> Result<()> {
+    let model = load_model(&args.model)?;
+    let bytes = ml_sdk::onnx::export(&model.spec)?;
+    io::write_atomic(&args.out, &bytes)?;
+    let value = json!({
+        "out": args.out, "bytes": bytes.len(), "opset": ml_sdk::onnx::OPSET, "ml_opset": ml_sdk::onnx::ML_OPSET,
+        "input": {"name": ml_sdk::onnx::INPUT, "columns": model.spec.signature.input_names()},
+    });
+    out.emit(&value, || {
+        format!(
+            "wrote {} ({} bytes, opset {})\n",
+            args.out.display(),
+            bytes.len(),
+            ml_sdk::onnx::OPSET
+        )
+    });
+    Ok(())
+}
+
+#[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Model directory (or model file).
     #[arg(long)]

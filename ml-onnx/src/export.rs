@@ -1,0 +1,476 @@
+//! [`ModelSpec`] → ONNX.
+
+use ml_core::{Aggregation, Estimator, FeatureKind, Link, ModelSpec, Preprocess, Task};
+
+use crate::proto::{Attr, DataType, Dim, Msg, node, tensor_f64, tensor_i64, value_info};
+use crate::{Error, Result};
+
+/// The default-domain opset the exporter targets.
+pub const OPSET: i64 = 17;
+/// The `ai.onnx.ml` opset.
+pub const ML_OPSET: i64 = 3;
+/// ONNX IR version written (the one opset 17 belongs to).
+pub const IR_VERSION: i64 = 8;
+/// Name of the input tensor: `double [N, inputs]`, columns in signature order,
+/// categorical columns as category codes (`-1` for unknown).
+pub const INPUT: &str = "input";
+
+struct Graph {
+    nodes: Vec<Msg>,
+    initializers: Vec<Msg>,
+    counter: usize,
+}
+
+impl Graph {
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}_{}", self.counter)
+    }
+
+    fn const_f64(&mut self, prefix: &str, dims: &[i64], data: &[f64]) -> String {
+        let name = self.fresh(prefix);
+        self.initializers.push(tensor_f64(&name, dims, data));
+        name
+    }
+
+    fn cast(&mut self, x: &str, to: DataType) -> String {
+        self.op("Cast", &[x], &[("to", Attr::Int(to as i64))])
+    }
+
+    fn const_i64(&mut self, prefix: &str, dims: &[i64], data: &[i64]) -> String {
+        let name = self.fresh(prefix);
+        self.initializers.push(tensor_i64(&name, dims, data));
+        name
+    }
+
+    fn op(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)]) -> String {
+        let out = self.fresh(&op.to_lowercase());
+        self.op_to(op, "", inputs, &[&out], attrs);
+        out
+    }
+
+    fn op_to(&mut self, op: &str, domain: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) {
+        let name = self.fresh(&format!("{op}_node"));
+        self.nodes.push(node(op, domain, &name, inputs, outputs, attrs));
+    }
+}
+
+fn f32s(v: impl IntoIterator<Item = f64>) -> Vec<f32> {
+    v.into_iter().map(|x| x as f32).collect()
+}
+
+/// The largest `f32` not above `t`: with it, `x <= threshold` decides the
+/// same for every `f32` input as `x <= t` does.
+fn f32_at_most(t: f64) -> f32 {
+    let f = t as f32;
+    if f64::from(f) > t { f.next_down() } else { f }
+}
+
+/// Export a spec as an ONNX model.
+///
+/// Inputs and outputs:
+/// - input `input`: `double [N, n_inputs]`, the model's input columns in
+///   signature order (categorical columns as codes, see
+///   [`ml_core::Frame::encode`]);
+/// - classifiers: `label` (`int64 [N]`, the class index; names in the
+///   `classes` metadata) and `probabilities` (`double [N, classes]`);
+/// - regressors: `variable` (`double [N, 1]`);
+/// - k-means: `label` (`int64 [N]`) and `scores` (`double [N, clusters]`,
+///   squared distances).
+///
+/// The graph computes in double what the spec computes in `f64`, so outputs
+/// match [`ModelSpec`]'s predictions to rounding; tree ensembles take their
+/// input rounded to `float`, exactly as [`ml_core::goes_left`] compares.
+///
+/// Metadata (`metadata_props`): `task`, `feature_names`, `categories`,
+/// `classes` (JSON), as well as producer name and version.
+///
+/// # Errors
+/// [`Error::Unsupported`] for estimator/link combinations without an export
+/// (tree ensembles with a logistic link), and an invalid spec.
+pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
+    spec.validate()?;
+    let mut g = Graph {
+        nodes: Vec::new(),
+        initializers: Vec::new(),
+        counter: 0,
+    };
+    let mut x = INPUT.to_string();
+    let mut width = spec.signature.n_inputs();
+    // The graph computes in double what ModelSpec computes in f64, op for op,
+    // so preprocessing is bit-identical; trees then round to float exactly as
+    // `goes_left` does.
+    let (steps, estimator) = (&spec.preprocessing, &spec.estimator);
+    for step in steps {
+        x = match step {
+            Preprocess::OneHot { columns, n_categories } => {
+                let mut pieces = Vec::new();
+                let mut numeric_run: Vec<i64> = Vec::new();
+                let flush = |g: &mut Graph, run: &mut Vec<i64>, pieces: &mut Vec<String>, x: &str| {
+                    if !run.is_empty() {
+                        let idx = g.const_i64("cols", &[run.len() as i64], run);
+                        pieces.push(g.op("Gather", &[x, &idx], &[("axis", Attr::Int(1))]));
+                        run.clear();
+                    }
+                };
+                for j in 0..width {
+                    match columns.iter().position(|&c| c == j) {
+                        None => numeric_run.push(j as i64),
+                        Some(k) => {
+                            flush(&mut g, &mut numeric_run, &mut pieces, &x);
+                            let idx = g.const_i64("col", &[1], &[j as i64]);
+                            let col = g.op("Gather", &[&x, &idx], &[("axis", Attr::Int(1))]);
+                            let n = n_categories[k];
+                            let codes =
+                                g.const_f64("codes", &[1, n as i64], &(0..n).map(|c| c as f64).collect::<Vec<_>>());
+                            let eq = g.op("Equal", &[&col, &codes], &[]);
+                            pieces.push(g.cast(&eq, DataType::Double));
+                        }
+                    }
+                }
+                flush(&mut g, &mut numeric_run, &mut pieces, &x);
+                let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+                let out = g.op("Concat", &refs, &[("axis", Attr::Int(1))]);
+                width = step.output_width(width);
+                out
+            }
+            Preprocess::StandardScale { mean, scale } => {
+                let m = g.const_f64("mean", &[1, width as i64], mean);
+                let s = g.const_f64("scale", &[1, width as i64], scale);
+                let centred = g.op("Sub", &[&x, &m], &[]);
+                g.op("Div", &[&centred, &s], &[])
+            }
+            Preprocess::MinMaxScale { scale, offset } => {
+                let s = g.const_f64("scale", &[1, width as i64], scale);
+                let o = g.const_f64("offset", &[1, width as i64], offset);
+                let scaled = g.op("Mul", &[&x, &s], &[]);
+                g.op("Add", &[&scaled, &o], &[])
+            }
+        };
+    }
+
+    let n_dim = Dim::Named("N");
+    let mut outputs = Vec::new();
+    match (&spec.signature.task, &estimator) {
+        (
+            task,
+            Estimator::Linear {
+                coefficients,
+                intercepts,
+                link,
+            },
+        ) => {
+            let k = coefficients.nrows();
+            let w = g.const_f64(
+                "coef",
+                &[width as i64, k as i64],
+                &coefficients.t().iter().copied().collect::<Vec<_>>(),
+            );
+            let b = g.const_f64("intercept", &[k as i64], &intercepts.to_vec());
+            let xw = g.op("MatMul", &[&x, &w], &[]);
+            let margins = g.op("Add", &[&xw, &b], &[]);
+            match (task, link) {
+                (Task::Regression, Link::Identity) => {
+                    g.op_to("Identity", "", &[&margins], &["variable"], &[]);
+                    outputs.push(value_info("variable", DataType::Double, &[n_dim, Dim::Fixed(1)]));
+                }
+                (Task::Classification { classes }, link) => {
+                    let proba = match link {
+                        Link::Logistic => {
+                            let p1 = g.op("Sigmoid", &[&margins], &[]);
+                            let one = g.const_f64("one", &[1], &[1.0]);
+                            let p0 = g.op("Sub", &[&one, &p1], &[]);
+                            g.op("Concat", &[&p0, &p1], &[("axis", Attr::Int(1))])
+                        }
+                        Link::Softmax => g.op("Softmax", &[&margins], &[("axis", Attr::Int(1))]),
+                        Link::Identity => margins,
+                    };
+                    classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
+                }
+                _ => return Err(Error::Unsupported(format!("linear {link:?} model for {}", task.name()))),
+            }
+        }
+        (
+            task,
+            Estimator::TreeEnsemble {
+                trees,
+                aggregation,
+                base_values,
+                link,
+            },
+        ) => {
+            let x32 = g.cast(&x, DataType::Float);
+            let mut a = TreeAttrs::default();
+            let binary_classifier =
+                matches!(task, Task::Classification { classes } if classes.len() == 2) && *link == Link::Identity;
+            let scale = match aggregation {
+                Aggregation::Average => 1.0 / trees.len() as f64,
+                Aggregation::Sum => 1.0,
+            };
+            for (t, tree) in trees.iter().enumerate() {
+                for (i, n) in tree.nodes.iter().enumerate() {
+                    a.tree_ids.push(t as i64);
+                    a.node_ids.push(i as i64);
+                    match &n.split {
+                        Some(s) => {
+                            a.features.push(s.feature as i64);
+                            a.values.push(f32_at_most(s.threshold));
+                            a.modes.push("BRANCH_LEQ".into());
+                            a.true_ids.push(s.left as i64);
+                            a.false_ids.push(s.right as i64);
+                        }
+                        None => {
+                            a.features.push(0);
+                            a.values.push(0.0);
+                            a.modes.push("LEAF".into());
+                            a.true_ids.push(0);
+                            a.false_ids.push(0);
+                            for (c, v) in n.value.iter().enumerate() {
+                                // ONNX Runtime reads two-class ensembles specially: listing
+                                // both classes does not return the summed weights. List
+                                // class 1 only; its score is P(class 1) and the graph
+                                // completes [1 - p, p] itself.
+                                if binary_classifier && c == 0 {
+                                    continue;
+                                }
+                                a.leaf_tree.push(t as i64);
+                                a.leaf_node.push(i as i64);
+                                a.leaf_target.push(c as i64);
+                                a.leaf_weight.push((v * scale) as f32);
+                            }
+                        }
+                    }
+                }
+            }
+            if binary_classifier && base_values.iter().any(|&b| b != 0.0) {
+                return Err(Error::Unsupported("two-class tree ensemble with base values".into()));
+            }
+            let mut attrs = vec![
+                ("nodes_treeids", Attr::Ints(a.tree_ids)),
+                ("nodes_nodeids", Attr::Ints(a.node_ids)),
+                ("nodes_featureids", Attr::Ints(a.features)),
+                ("nodes_values", Attr::Floats(a.values)),
+                ("nodes_modes", Attr::Strs(a.modes)),
+                ("nodes_truenodeids", Attr::Ints(a.true_ids)),
+                ("nodes_falsenodeids", Attr::Ints(a.false_ids)),
+            ];
+            if base_values.iter().any(|&b| b != 0.0) {
+                attrs.push(("base_values", Attr::Floats(f32s(base_values.iter().copied()))));
+            }
+            match (task, link) {
+                (Task::Regression, Link::Identity) => {
+                    attrs.extend([
+                        ("target_treeids", Attr::Ints(a.leaf_tree)),
+                        ("target_nodeids", Attr::Ints(a.leaf_node)),
+                        ("target_ids", Attr::Ints(a.leaf_target)),
+                        ("target_weights", Attr::Floats(a.leaf_weight)),
+                        ("n_targets", Attr::Int(1)),
+                        ("aggregate_function", Attr::Str("SUM".into())),
+                        ("post_transform", Attr::Str("NONE".into())),
+                    ]);
+                    let raw = g.fresh("tree_value");
+                    g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
+                    g.op_to(
+                        "Cast",
+                        "",
+                        &[&raw],
+                        &["variable"],
+                        &[("to", Attr::Int(DataType::Double as i64))],
+                    );
+                    outputs.push(value_info("variable", DataType::Double, &[n_dim, Dim::Fixed(1)]));
+                }
+                (Task::Classification { classes }, Link::Identity | Link::Softmax) => {
+                    let post = if *link == Link::Softmax { "SOFTMAX" } else { "NONE" };
+                    attrs.extend([
+                        ("class_treeids", Attr::Ints(a.leaf_tree)),
+                        ("class_nodeids", Attr::Ints(a.leaf_node)),
+                        ("class_ids", Attr::Ints(a.leaf_target)),
+                        ("class_weights", Attr::Floats(a.leaf_weight)),
+                        ("classlabels_int64s", Attr::Ints((0..classes.len() as i64).collect())),
+                        ("post_transform", Attr::Str(post.into())),
+                    ]);
+                    let label = g.fresh("tree_label");
+                    let raw = g.fresh("tree_proba");
+                    g.op_to("TreeEnsembleClassifier", "ai.onnx.ml", &[&x32], &[&label, &raw], &attrs);
+                    let mut proba = g.cast(&raw, DataType::Double);
+                    if binary_classifier {
+                        let one_idx = g.const_i64("class1", &[1], &[1]);
+                        let p1 = g.op("Gather", &[&proba, &one_idx], &[("axis", Attr::Int(1))]);
+                        let one = g.const_f64("one", &[1], &[1.0]);
+                        let p0 = g.op("Sub", &[&one, &p1], &[]);
+                        proba = g.op("Concat", &[&p0, &p1], &[("axis", Attr::Int(1))]);
+                    }
+                    classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
+                }
+                _ => {
+                    return Err(Error::Unsupported(format!(
+                        "tree ensemble with a {link:?} link for {}",
+                        task.name()
+                    )));
+                }
+            }
+        }
+        (Task::Clustering { n_clusters }, Estimator::Centroids { centroids }) => {
+            let k = *n_clusters as i64;
+            let ct = g.const_f64(
+                "centroids_t",
+                &[width as i64, k],
+                &centroids.t().iter().copied().collect::<Vec<_>>(),
+            );
+            let cc = g.const_f64(
+                "centroid_norms",
+                &[1, k],
+                &centroids.outer_iter().map(|c| c.dot(&c)).collect::<Vec<_>>(),
+            );
+            let xx = g.op(
+                "ReduceSumSquare",
+                &[&x],
+                &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))],
+            );
+            let cross = g.op("MatMul", &[&x, &ct], &[]);
+            let minus_two = g.const_f64("minus_two", &[1], &[-2.0]);
+            let scaled = g.op("Mul", &[&cross, &minus_two], &[]);
+            let partial = g.op("Add", &[&scaled, &xx], &[]);
+            g.op_to("Add", "", &[&partial, &cc], &["scores"], &[]);
+            g.op_to(
+                "ArgMin",
+                "",
+                &["scores"],
+                &["label"],
+                &[("axis", Attr::Int(1)), ("keepdims", Attr::Int(0))],
+            );
+            outputs.push(value_info("label", DataType::Int64, std::slice::from_ref(&n_dim)));
+            outputs.push(value_info("scores", DataType::Double, &[n_dim, Dim::Fixed(k)]));
+        }
+        (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
+    }
+
+    let input = value_info(
+        INPUT,
+        DataType::Double,
+        &[Dim::Named("N"), Dim::Fixed(spec.signature.n_inputs() as i64)],
+    );
+    let mut graph = Msg::default();
+    for n in &g.nodes {
+        graph = graph.msg(1, n);
+    }
+    graph = graph.str(2, "ml_sdk_model");
+    for t in &g.initializers {
+        graph = graph.msg(5, t);
+    }
+    graph = graph.msg(11, &input);
+    for o in &outputs {
+        graph = graph.msg(12, o);
+    }
+
+    let categories: serde_json::Map<String, serde_json::Value> = spec
+        .signature
+        .inputs
+        .iter()
+        .filter_map(|c| match &c.kind {
+            FeatureKind::Categorical { categories } => Some((c.name.clone(), serde_json::json!(categories))),
+            FeatureKind::Numeric => None,
+        })
+        .collect();
+    let classes = match &spec.signature.task {
+        Task::Classification { classes } => serde_json::json!(classes),
+        _ => serde_json::Value::Null,
+    };
+    let metadata = [
+        ("task", spec.signature.task.name().to_string()),
+        (
+            "feature_names",
+            serde_json::json!(spec.signature.input_names()).to_string(),
+        ),
+        ("categories", serde_json::Value::Object(categories).to_string()),
+        ("classes", classes.to_string()),
+    ];
+    let mut model = Msg::default()
+        .int(1, IR_VERSION)
+        .str(2, "ml-sdk")
+        .str(3, env!("CARGO_PKG_VERSION"))
+        .str(4, "org.ml-sdk")
+        .int(5, 1)
+        .str(6, "exported by ml-sdk from a ModelSpec")
+        .msg(7, &graph)
+        .msg(8, &Msg::default().str(1, "").int(2, OPSET))
+        .msg(8, &Msg::default().str(1, "ai.onnx.ml").int(2, ML_OPSET));
+    for (k, v) in metadata {
+        model = model.msg(14, &Msg::default().str(1, k).str(2, &v));
+    }
+    Ok(model.into_bytes())
+}
+
+#[derive(Default)]
+struct TreeAttrs {
+    tree_ids: Vec<i64>,
+    node_ids: Vec<i64>,
+    features: Vec<i64>,
+    values: Vec<f32>,
+    modes: Vec<String>,
+    true_ids: Vec<i64>,
+    false_ids: Vec<i64>,
+    leaf_tree: Vec<i64>,
+    leaf_node: Vec<i64>,
+    leaf_target: Vec<i64>,
+    leaf_weight: Vec<f32>,
+}
+
+/// `probabilities` (named) and `label` = the first most probable class, as
+/// our own predictions break ties.
+fn classifier_outputs(g: &mut Graph, proba: &str, k: usize, outputs: &mut Vec<Msg>) {
+    g.op_to("Identity", "", &[proba], &["probabilities"], &[]);
+    g.op_to(
+        "ArgMax",
+        "",
+        &["probabilities"],
+        &["label"],
+        &[("axis", Attr::Int(1)), ("keepdims", Attr::Int(0))],
+    );
+    outputs.push(value_info("label", DataType::Int64, &[Dim::Named("N")]));
+    outputs.push(value_info(
+        "probabilities",
+        DataType::Double,
+        &[Dim::Named("N"), Dim::Fixed(k as i64)],
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_round_down_to_f32() {
+        for t in [0.1, 1.0 / 3.0, 2.5, -7.3, 1e-30, 123_456.789] {
+            let f = f32_at_most(t);
+            assert!(f64::from(f) <= t);
+            assert!(f64::from(f.next_up()) > t, "{t}: {f} is not the largest f32 at most t");
+        }
+    }
+
+    #[test]
+    fn invalid_specs_are_refused() {
+        let mut spec = ModelSpec {
+            signature: ml_core::Signature {
+                inputs: vec![ml_core::InputColumn::numeric("x")],
+                unknown_category: Default::default(),
+                task: Task::Regression,
+            },
+            preprocessing: vec![],
+            estimator: Estimator::Linear {
+                coefficients: ml_core::ndarray::array![[1.0, 2.0]],
+                intercepts: ml_core::ndarray::array![0.0],
+                link: Link::Identity,
+            },
+        };
+        assert!(export(&spec).is_err());
+        spec.estimator = Estimator::Linear {
+            coefficients: ml_core::ndarray::array![[1.0]],
+            intercepts: ml_core::ndarray::array![0.0],
+            link: Link::Identity,
+        };
+        let bytes = export(&spec).unwrap();
+        // ModelProto starts with ir_version (field 1, varint) = 8.
+        assert_eq!(&bytes[..2], &[0x08, IR_VERSION as u8]);
+    }
+}

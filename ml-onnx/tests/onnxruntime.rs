@@ -1,0 +1,101 @@
+//! Every kind of model we train, exported and run by the real onnx checker and
+//! onnxruntime on the bundled data sets, compared with our own predictions.
+//!
+//! Needs the Python reference tools: `scripts/test.sh` runs this with
+//! `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`.
+
+use std::process::Command;
+
+use ml_core::{Dataset, Model, Predictions};
+use ml_learn::Pipeline;
+use serde_json::json;
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// File name, algorithm, parameters, data.
+type Case<'a> = (&'a str, &'a str, Vec<(String, String)>, &'a Dataset);
+
+fn write_case(dir: &std::path::Path, name: &str, model: &dyn Model, data: &Dataset) {
+    let spec = model.describe().unwrap();
+    let bytes = ml_onnx::export(&spec).unwrap();
+    std::fs::write(dir.join(format!("{name}.onnx")), bytes).unwrap();
+    let x = data.features();
+    let rows: Vec<Vec<f64>> = x.outer_iter().map(|r| r.to_vec()).collect();
+    let mut expected = json!({"input": rows});
+    match model.predict(x).unwrap() {
+        Predictions::Classification {
+            labels, probabilities, ..
+        } => {
+            let p = probabilities.unwrap();
+            expected["probabilities"] = json!(p.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+            expected["labels"] = json!(labels.to_vec());
+        }
+        Predictions::Regression { values } => expected["values"] = json!(values.to_vec()),
+        Predictions::Clustering { clusters } => expected["clusters"] = json!(clusters.to_vec()),
+    }
+    std::fs::write(dir.join(format!("{name}.json")), serde_json::to_vec(&expected).unwrap()).unwrap();
+}
+
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn exports_pass_the_checker_and_match_onnxruntime() {
+    let python = std::env::var("MLSDK_PYTHON").expect("set MLSDK_PYTHON to the .venv python (scripts/test.sh does)");
+    // MLSDK_ONNX_OUT keeps the exported models for inspection.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir_path = std::env::var("MLSDK_ONNX_OUT").map_or_else(|_| tmp.path().to_path_buf(), std::path::PathBuf::from);
+    std::fs::create_dir_all(&dir_path).unwrap();
+    let bc = ml_datasets::breast_cancer().unwrap();
+    let iris = ml_datasets::iris().unwrap();
+    let digits = ml_datasets::digits().unwrap();
+    let diabetes = ml_datasets::diabetes().unwrap();
+    let german = ml_datasets::german_credit().unwrap();
+    let cases: Vec<Case<'_>> = vec![
+        ("logistic_breast_cancer", "logistic", params(&[]), &bc),
+        ("softmax_iris_minmax", "logistic", params(&[("scale", "minmax")]), &iris),
+        ("logistic_german_onehot", "logistic", params(&[]), &german),
+        ("linear_diabetes", "linear", params(&[]), &diabetes),
+        ("ridge_diabetes", "ridge", params(&[("alpha", "2")]), &diabetes),
+        ("tree_iris", "tree", params(&[]), &iris),
+        (
+            "tree_regression_diabetes",
+            "tree",
+            params(&[("max_depth", "6")]),
+            &diabetes,
+        ),
+        (
+            "forest_digits",
+            "forest",
+            params(&[("n_trees", "100"), ("max_depth", "8")]),
+            &digits,
+        ),
+        ("forest_german_onehot", "forest", params(&[("n_trees", "50")]), &german),
+        (
+            "forest_regression_diabetes",
+            "forest",
+            params(&[("n_trees", "30"), ("scale", "standard")]),
+            &diabetes,
+        ),
+        ("kmeans_iris", "kmeans", params(&[("k", "3")]), &iris),
+    ];
+    for (name, algorithm, ps, data) in cases {
+        let model = Pipeline::from_params(algorithm, &ps, Some(3))
+            .unwrap()
+            .fit_pipeline(data)
+            .unwrap();
+        write_case(&dir_path, name, &model, data);
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_onnx.py");
+    let out = Command::new(python)
+        .args([script, dir_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    println!("{text}");
+}
