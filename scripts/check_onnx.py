@@ -10,6 +10,7 @@ onnxruntime's outputs must equal ours: probabilities and values within 1e-5
 (relative for values), labels exactly (except on probability ties within 1e-5).
 """
 import json
+import os
 import pathlib
 import sys
 
@@ -21,6 +22,25 @@ import onnxruntime as ort
 def fail(msg):
     print(f"MISMATCH: {msg}", file=sys.stderr)
     sys.exit(1)
+
+
+def check_pyfunc(directory, path, expected, x):
+    """The same export, logged with MLflow's onnx flavor, loads and predicts in mlflow.pyfunc."""
+    import mlflow
+
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    mlflow.set_tracking_uri((pathlib.Path(directory) / "mlruns").resolve().as_uri())
+    model = mlflow.pyfunc.load_model(f"runs:/{expected['mlflow_run']}/model")
+    out = model.predict(x)
+    if "probabilities" in expected:
+        err = np.abs(np.asarray(out["probabilities"]) - np.asarray(expected["probabilities"])).max()
+    elif "values" in expected:
+        want = np.asarray(expected["values"])
+        err = (np.abs(np.asarray(out["variable"])[:, 0] - want) / np.maximum(1.0, np.abs(want))).max()
+    else:
+        err = float((np.asarray(out["label"]) != np.asarray(expected["clusters"])).sum())
+    if err > 1e-5:
+        fail(f"{path.name}: mlflow.pyfunc predictions differ by {err}")
 
 
 def main(directory):
@@ -60,7 +80,9 @@ def main(directory):
         meta = {p.key: p.value for p in model.metadata_props}
         if model.producer_name != "ml-sdk" or "feature_names" not in meta:
             fail(f"{path.name}: metadata {model.producer_name} {sorted(meta)}")
-        print(f"{path.name}: checker full_check ok, onnxruntime agrees on {len(x)} rows")
+        if "mlflow_run" in expected:
+            check_pyfunc(directory, path, expected, x)
+        print(f"{path.name}: checker full_check ok, onnxruntime and mlflow.pyfunc agree on {len(x)} rows")
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}: {len(models)} models agree")
 
 

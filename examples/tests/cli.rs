@@ -491,3 +491,63 @@ fn registered_models_resolve_by_alias_and_version() {
         "reserved",
     );
 }
+
+#[test]
+fn export_onnx_writes_a_model_and_training_can_log_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "iris");
+    let m = dir.path().join("m");
+    let store = dir.path().join("mlruns");
+    let t = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "forest",
+        "--param",
+        "n_trees=5",
+        "--tracking-uri",
+        store.to_str().unwrap(),
+        "--log-onnx",
+        "--out",
+        m.to_str().unwrap(),
+    ]);
+    let onnx = dir.path().join("m.onnx");
+    let e = ok_json(&[
+        "--json",
+        "export-onnx",
+        "--model",
+        m.to_str().unwrap(),
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    assert_eq!(e["input"]["columns"].as_array().unwrap().len(), 4);
+    let bytes = std::fs::read(&onnx).unwrap();
+    assert_eq!(bytes.len() as u64, e["bytes"].as_u64().unwrap());
+    // The logged ONNX model is the same export.
+    let run_id = t["run"]["run_id"].as_str().unwrap();
+    let show = ok_json(&[
+        "--json",
+        "runs",
+        "show",
+        run_id,
+        "--tracking-uri",
+        store.to_str().unwrap(),
+    ]);
+    let exp = show["info"]["experiment_id"].as_str().unwrap();
+    let logged = std::fs::read(store.join(exp).join(run_id).join("artifacts/onnx-model/model.onnx")).unwrap();
+    assert_eq!(logged, bytes);
+    fails(
+        &[
+            "export-onnx",
+            "--model",
+            dir.path().join("nope").to_str().unwrap(),
+            "--out",
+            onnx.to_str().unwrap(),
+        ],
+        "nope",
+    );
+}

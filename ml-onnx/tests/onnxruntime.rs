@@ -17,13 +17,16 @@ fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// File name, algorithm, parameters, data.
 type Case<'a> = (&'a str, &'a str, Vec<(String, String)>, &'a Dataset);
 
-fn write_case(dir: &std::path::Path, name: &str, model: &dyn Model, data: &Dataset) {
+fn write_case(dir: &std::path::Path, store: &ml_track::MlflowStore, name: &str, model: &dyn Model, data: &Dataset) {
     let spec = model.describe().unwrap();
     let bytes = ml_onnx::export(&spec).unwrap();
-    std::fs::write(dir.join(format!("{name}.onnx")), bytes).unwrap();
+    std::fs::write(dir.join(format!("{name}.onnx")), &bytes).unwrap();
+    // The same model logged with MLflow's onnx flavor, for mlflow.pyfunc.
+    let run = ml_core::Tracker::start_run(store, "onnx flavor", Some(name)).unwrap();
+    ml_track::log_onnx_model(store, &run, "model", &bytes, &spec.signature).unwrap();
     let x = data.features();
     let rows: Vec<Vec<f64>> = x.outer_iter().map(|r| r.to_vec()).collect();
-    let mut expected = json!({"input": rows});
+    let mut expected = json!({"input": rows, "mlflow_run": run.0});
     match model.predict(x).unwrap() {
         Predictions::Classification {
             labels, probabilities, ..
@@ -46,6 +49,7 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
     let tmp = tempfile::tempdir().unwrap();
     let dir_path = std::env::var("MLSDK_ONNX_OUT").map_or_else(|_| tmp.path().to_path_buf(), std::path::PathBuf::from);
     std::fs::create_dir_all(&dir_path).unwrap();
+    let store = ml_track::MlflowStore::open(dir_path.join("mlruns")).unwrap();
     let bc = ml_datasets::breast_cancer().unwrap();
     let iris = ml_datasets::iris().unwrap();
     let digits = ml_datasets::digits().unwrap();
@@ -84,7 +88,7 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             .unwrap()
             .fit_pipeline(data)
             .unwrap();
-        write_case(&dir_path, name, &model, data);
+        write_case(&dir_path, &store, name, &model, data);
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_onnx.py");
     let out = Command::new(python)

@@ -40,7 +40,7 @@ mod yaml;
 
 pub use error::{Error, Result};
 pub use fanout::FanOutTracker;
-pub use mlmodel::{log_model, mlmodel_text, signature_json};
+pub use mlmodel::{log_model, log_onnx_model, mlmodel_text, onnx_signature_json, signature_json};
 pub use provenance::{Provenance, RunGuard};
 pub use registry::ModelVersionInfo;
 #[cfg(feature = "rest")]

@@ -88,6 +88,59 @@ fn utc(secs: i64) -> String {
     )
 }
 
+/// MLflow's tensor-spec signature of an ONNX export: one `float64 [-1, inputs]`
+/// tensor in; `label` and `probabilities`, `variable`, or `label` and
+/// `scores` out (see `ml_onnx::export`).
+pub fn onnx_signature_json(signature: &Signature) -> (String, String) {
+    let n = signature.n_inputs() as i64;
+    let inputs =
+        serde_json::json!([{"type": "tensor", "name": "input", "tensor-spec": {"dtype": "float64", "shape": [-1, n]}}]);
+    let outputs = match &signature.task {
+        Task::Classification { classes } => serde_json::json!([
+            {"type": "tensor", "name": "label", "tensor-spec": {"dtype": "int64", "shape": [-1]}},
+            {"type": "tensor", "name": "probabilities", "tensor-spec": {"dtype": "float64", "shape": [-1, classes.len()]}},
+        ]),
+        Task::Regression => {
+            serde_json::json!([{"type": "tensor", "name": "variable", "tensor-spec": {"dtype": "float64", "shape": [-1, 1]}}])
+        }
+        Task::Clustering { n_clusters } => serde_json::json!([
+            {"type": "tensor", "name": "label", "tensor-spec": {"dtype": "int64", "shape": [-1]}},
+            {"type": "tensor", "name": "scores", "tensor-spec": {"dtype": "float64", "shape": [-1, n_clusters]}},
+        ]),
+    };
+    (inputs.to_string(), outputs.to_string())
+}
+
+/// Log an ONNX model as an MLflow model with MLflow's `onnx` flavor and a
+/// `python_function` flavor (loader `mlflow.onnx`), so `mlflow.pyfunc.load_model`
+/// runs it with ONNX Runtime. `onnx_bytes` is the exported model.
+///
+/// # Errors
+/// Tracker failures.
+pub fn log_onnx_model(
+    tracker: &dyn Tracker,
+    run: &RunId,
+    artifact_path: &str,
+    onnx_bytes: &[u8],
+    signature: &Signature,
+) -> ml_core::Result<()> {
+    tracker.log_artifact(run, &format!("{artifact_path}/model.onnx"), onnx_bytes)?;
+    let (inputs, outputs) = onnx_signature_json(signature);
+    let mut bytes = [0u8; 16];
+    rand::RngExt::fill(&mut rand::rng(), &mut bytes);
+    let text = format!(
+        "artifact_path: {}\nflavors:\n  onnx:\n    code: null\n    data: model.onnx\n    providers:\n    - CPUExecutionProvider\n  python_function:\n    data: model.onnx\n    loader_module: mlflow.onnx\n  mlsdk:\n    sdk_version: {}\nmodel_uuid: {}\nrun_id: {}\nsignature:\n  inputs: {}\n  outputs: {}\n  params: null\nutc_time_created: {}\n",
+        quoted(artifact_path),
+        quoted(env!("CARGO_PKG_VERSION")),
+        quoted(&ml_core::io::hex(&bytes)),
+        quoted(&run.0),
+        quoted(&inputs),
+        quoted(&outputs),
+        quoted(&utc(now_ms() / 1000)),
+    );
+    tracker.log_artifact(run, &format!("{artifact_path}/MLmodel"), text.as_bytes())
+}
+
 /// Log a model: its file and an `MLmodel` beside it under `artifact_path`.
 ///
 /// # Errors

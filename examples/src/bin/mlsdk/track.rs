@@ -32,6 +32,10 @@ pub struct TrackingArgs {
     /// Register the logged model as a new version of this registered model.
     #[arg(long)]
     pub register: Option<String>,
+    /// Also log the model's ONNX export as an MLflow model with the `onnx`
+    /// flavor (artifact path `onnx-model`), loadable by `mlflow.pyfunc`.
+    #[arg(long)]
+    pub log_onnx: bool,
 }
 
 /// A run being logged by a command.

@@ -238,6 +238,10 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
                 ("mlsdk.task".into(), model.signature().task.name().into()),
             ],
         )?;
+        if args.tracking.log_onnx {
+            let onnx = ml_sdk::onnx::export(&saved.spec)?;
+            ml_sdk::track::log_onnx_model(t, &active.run, "onnx-model", &onnx, model.signature())?;
+        }
         Provenance::collect().with_data_bytes(&raw).record(t, &active.run)?;
         guard.end(RunStatus::Finished)?;
         if let Some(name) = &args.tracking.register {
