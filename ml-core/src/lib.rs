@@ -40,6 +40,7 @@ mod frame;
 pub mod io;
 pub mod metrics;
 mod model;
+pub mod protobuf;
 mod spec;
 mod split;
 mod traits;

@@ -350,7 +350,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         DataType::Double,
         &[Dim::Named("N"), Dim::Fixed(spec.signature.n_inputs() as i64)],
     );
-    let mut graph = Msg::default();
+    let mut graph = Msg::new();
     for n in &g.nodes {
         graph = graph.msg(1, n);
     }
@@ -385,7 +385,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         ("categories", serde_json::Value::Object(categories).to_string()),
         ("classes", classes.to_string()),
     ];
-    let mut model = Msg::default()
+    let mut model = Msg::new()
         .int(1, IR_VERSION)
         .str(2, "ml-sdk")
         .str(3, env!("CARGO_PKG_VERSION"))
@@ -393,10 +393,10 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         .int(5, 1)
         .str(6, "exported by ml-sdk from a ModelSpec")
         .msg(7, &graph)
-        .msg(8, &Msg::default().str(1, "").int(2, OPSET))
-        .msg(8, &Msg::default().str(1, "ai.onnx.ml").int(2, ML_OPSET));
+        .msg(8, &Msg::new().str(1, "").int(2, OPSET))
+        .msg(8, &Msg::new().str(1, "ai.onnx.ml").int(2, ML_OPSET));
     for (k, v) in metadata {
-        model = model.msg(14, &Msg::default().str(1, k).str(2, &v));
+        model = model.msg(14, &Msg::new().str(1, k).str(2, &v));
     }
     Ok(model.into_bytes())
 }

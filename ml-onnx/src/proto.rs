@@ -1,62 +1,7 @@
 //! Just enough of the ONNX protobuf schema (`onnx.proto`, IR version 8) to
-//! write models, encoded by hand: no `protoc`, no generated code. Fields are
-//! written with their schema numbers and wire types.
+//! write models, with ml-core's protobuf writer: no `protoc`, no generated code.
 
-/// A protobuf message being written.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Msg(Vec<u8>);
-
-impl Msg {
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-
-    fn key(&mut self, field: u32, wire: u8) {
-        self.varint(u64::from(field << 3 | u32::from(wire)));
-    }
-
-    pub(crate) fn int(mut self, field: u32, v: i64) -> Self {
-        self.key(field, 0);
-        self.varint(v as u64);
-        self
-    }
-
-    pub(crate) fn bytes(mut self, field: u32, v: &[u8]) -> Self {
-        self.key(field, 2);
-        self.varint(v.len() as u64);
-        self.0.extend_from_slice(v);
-        self
-    }
-
-    pub(crate) fn str(self, field: u32, v: &str) -> Self {
-        self.bytes(field, v.as_bytes())
-    }
-
-    pub(crate) fn msg(self, field: u32, m: &Msg) -> Self {
-        self.bytes(field, &m.0)
-    }
-
-    pub(crate) fn packed_floats(self, field: u32, vs: &[f32]) -> Self {
-        let b: Vec<u8> = vs.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.bytes(field, &b)
-    }
-
-    pub(crate) fn packed_ints(self, field: u32, vs: &[i64]) -> Self {
-        let mut inner = Msg::default();
-        for &v in vs {
-            inner.varint(v as u64);
-        }
-        self.bytes(field, &inner.0)
-    }
-
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-}
+pub(crate) use ml_core::protobuf::ProtoWriter as Msg;
 
 /// `TensorProto.DataType`.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +23,7 @@ pub(crate) enum Attr {
 
 /// `AttributeProto`: name=1, i=3, s=4, floats=7, ints=8, strings=9, type=20.
 pub(crate) fn attribute(name: &str, value: &Attr) -> Msg {
-    let m = Msg::default().str(1, name);
+    let m = Msg::new().str(1, name);
     match value {
         Attr::Int(i) => m.int(3, *i).int(20, 2),
         Attr::Str(s) => m.str(4, s).int(20, 3),
@@ -97,7 +42,7 @@ pub(crate) fn node(
     outputs: &[&str],
     attrs: &[(&str, Attr)],
 ) -> Msg {
-    let mut m = Msg::default();
+    let mut m = Msg::new();
     for i in inputs {
         m = m.str(1, i);
     }
@@ -118,7 +63,7 @@ pub(crate) fn node(
 /// A double tensor (`double_data`=10).
 pub(crate) fn tensor_f64(name: &str, dims: &[i64], data: &[f64]) -> Msg {
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    Msg::default()
+    Msg::new()
         .packed_ints(1, dims)
         .int(2, DataType::Double as i64)
         .bytes(10, &bytes)
@@ -126,7 +71,7 @@ pub(crate) fn tensor_f64(name: &str, dims: &[i64], data: &[f64]) -> Msg {
 }
 
 pub(crate) fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> Msg {
-    Msg::default()
+    Msg::new()
         .packed_ints(1, dims)
         .int(2, DataType::Int64 as i64)
         .packed_ints(7, data)
@@ -143,15 +88,15 @@ pub(crate) enum Dim {
 /// `ValueInfoProto` name=1, type=2 → `TypeProto.tensor_type`=1 → elem_type=1,
 /// shape=2 → `TensorShapeProto.dim`=1 → dim_value=1 | dim_param=2.
 pub(crate) fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> Msg {
-    let mut shape = Msg::default();
+    let mut shape = Msg::new();
     for d in dims {
         let dm = match d {
-            Dim::Fixed(v) => Msg::default().int(1, *v),
-            Dim::Named(p) => Msg::default().str(2, p),
+            Dim::Fixed(v) => Msg::new().int(1, *v),
+            Dim::Named(p) => Msg::new().str(2, p),
         };
         shape = shape.msg(1, &dm);
     }
-    let tensor = Msg::default().int(1, elem as i64).msg(2, &shape);
-    let ty = Msg::default().msg(1, &tensor);
-    Msg::default().str(1, name).msg(2, &ty)
+    let tensor = Msg::new().int(1, elem as i64).msg(2, &shape);
+    let ty = Msg::new().msg(1, &tensor);
+    Msg::new().str(1, name).msg(2, &ty)
 }

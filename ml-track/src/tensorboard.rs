@@ -13,6 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use ml_core::protobuf::ProtoWriter as Proto;
 use ml_core::{MetricPoint, RunId, RunStatus, Tracker};
 
 use crate::error::{Error, Result};
@@ -37,64 +38,19 @@ pub fn frame_record(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Minimal protobuf writer.
-#[derive(Default)]
-struct Proto(Vec<u8>);
-
-impl Proto {
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-    fn key(&mut self, field: u32, wire: u8) {
-        self.varint(u64::from(field << 3 | u32::from(wire)));
-    }
-    fn double(&mut self, field: u32, v: f64) -> &mut Self {
-        self.key(field, 1);
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn float(&mut self, field: u32, v: f32) -> &mut Self {
-        self.key(field, 5);
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn int(&mut self, field: u32, v: i64) -> &mut Self {
-        self.key(field, 0);
-        self.varint(v as u64);
-        self
-    }
-    fn bytes(&mut self, field: u32, v: &[u8]) -> &mut Self {
-        self.key(field, 2);
-        self.varint(v.len() as u64);
-        self.0.extend_from_slice(v);
-        self
-    }
-    fn packed_doubles(&mut self, field: u32, vs: &[f64]) -> &mut Self {
-        let bytes: Vec<u8> = vs.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.bytes(field, &bytes)
-    }
-    fn done(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.0)
-    }
-}
-
 /// `Event { wall_time, step, summary { value } }`.
 fn summary_event(wall_time: f64, step: i64, value: &[u8]) -> Vec<u8> {
-    let summary = Proto::default().bytes(1, value).done();
-    Proto::default()
+    let summary = Proto::new().bytes(1, value).into_bytes();
+    Proto::new()
         .double(1, wall_time)
         .int(2, step)
         .bytes(5, &summary)
-        .done()
+        .into_bytes()
 }
 
 /// `Summary.Value { tag, simple_value }`.
 fn scalar_value(tag: &str, v: f64) -> Vec<u8> {
-    Proto::default().bytes(1, tag.as_bytes()).float(2, v as f32).done()
+    Proto::new().bytes(1, tag.as_bytes()).float(2, v as f32).into_bytes()
 }
 
 /// `Summary.Value { tag, histo }` with TensorFlow's default bucketing idea:
@@ -115,7 +71,7 @@ fn histogram_value(tag: &str, values: &[f64], buckets: usize) -> Vec<u8> {
     let limits: Vec<f64> = (1..=n)
         .map(|i| if i == n { max } else { min + width * i as f64 })
         .collect();
-    let histo = Proto::default()
+    let histo = Proto::new()
         .double(1, min)
         .double(2, max)
         .double(3, finite.len() as f64)
@@ -123,40 +79,35 @@ fn histogram_value(tag: &str, values: &[f64], buckets: usize) -> Vec<u8> {
         .double(5, finite.iter().map(|v| v * v).sum())
         .packed_doubles(6, &limits)
         .packed_doubles(7, &counts)
-        .done();
-    Proto::default().bytes(1, tag.as_bytes()).bytes(5, &histo).done()
+        .into_bytes();
+    Proto::new().bytes(1, tag.as_bytes()).bytes(5, &histo).into_bytes()
 }
 
 /// The hparams plugin's session-start summary value for these parameters
 /// (numbers as `number_value`, `true`/`false` as `bool_value`, anything else
 /// as `string_value`).
 fn hparams_value(params: &[(String, String)]) -> Vec<u8> {
-    let mut start = Proto::default();
+    let mut start = Proto::new();
     for (k, v) in params {
         let value = match (v.parse::<f64>(), v.as_str()) {
-            (Ok(x), _) if x.is_finite() => Proto::default().double(2, x).done(),
-            (_, "true") => Proto::default().int(4, 1).done(),
-            (_, "false") => {
-                let mut p = Proto::default();
-                p.key(4, 0);
-                p.varint(0);
-                p.done()
-            }
-            _ => Proto::default().bytes(3, v.as_bytes()).done(),
+            (Ok(x), _) if x.is_finite() => Proto::new().double(2, x).into_bytes(),
+            (_, "true") => Proto::new().int(4, 1).into_bytes(),
+            (_, "false") => Proto::new().int(4, 0).into_bytes(),
+            _ => Proto::new().bytes(3, v.as_bytes()).into_bytes(),
         };
-        let entry = Proto::default().bytes(1, k.as_bytes()).bytes(2, &value).done();
-        start.bytes(1, &entry);
+        let entry = Proto::new().bytes(1, k.as_bytes()).bytes(2, &value).into_bytes();
+        start = start.bytes(1, &entry);
     }
-    start.double(5, now_ms() as f64 / 1000.0);
-    let plugin_data = Proto::default().bytes(3, &start.done()).done(); // version 0 is the default
-    let plugin = Proto::default().bytes(1, b"hparams").bytes(2, &plugin_data).done();
-    let metadata = Proto::default().bytes(1, &plugin).done();
+    start = start.double(5, now_ms() as f64 / 1000.0);
+    let plugin_data = Proto::new().bytes(3, &start.into_bytes()).into_bytes(); // version 0 is the default
+    let plugin = Proto::new().bytes(1, b"hparams").bytes(2, &plugin_data).into_bytes();
+    let metadata = Proto::new().bytes(1, &plugin).into_bytes();
     const NULL_TENSOR: [u8; 6] = [0x08, 0x01, 0x12, 0x02, 0x12, 0x00];
-    Proto::default()
+    Proto::new()
         .bytes(1, b"_hparams_/session_start_info")
         .bytes(8, &NULL_TENSOR)
         .bytes(9, &metadata)
-        .done()
+        .into_bytes()
 }
 
 /// One event file being written.
@@ -191,10 +142,10 @@ impl EventFile {
             path,
             out: BufWriter::new(file),
         };
-        let version = Proto::default()
+        let version = Proto::new()
             .double(1, now_ms() as f64 / 1000.0)
             .bytes(3, b"brain.Event:2")
-            .done();
+            .into_bytes();
         ef.write_event(&version)?;
         Ok(ef)
     }
@@ -379,15 +330,15 @@ mod tests {
         assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
         // The hparams plugin data TensorBoard's own Python writes for
         // {"lr": 0.5, "opt": "adam"} (without start time).
-        let mut start = Proto::default();
+        let mut start = Proto::new();
         for (k, v) in [
-            ("lr", Proto::default().double(2, 0.5).done()),
-            ("opt", Proto::default().bytes(3, b"adam").done()),
+            ("lr", Proto::new().double(2, 0.5).into_bytes()),
+            ("opt", Proto::new().bytes(3, b"adam").into_bytes()),
         ] {
-            let entry = Proto::default().bytes(1, k.as_bytes()).bytes(2, &v).done();
-            start.bytes(1, &entry);
+            let entry = Proto::new().bytes(1, k.as_bytes()).bytes(2, &v).into_bytes();
+            start = start.bytes(1, &entry);
         }
-        let data = Proto::default().bytes(3, &start.done()).done();
+        let data = Proto::new().bytes(3, &start.into_bytes()).into_bytes();
         assert_eq!(
             ml_core::io::hex(&data),
             "1a200a0f0a026c72120911000000000000e03f0a0d0a036f707412061a046164616d"
