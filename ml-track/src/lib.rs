@@ -28,6 +28,7 @@
 
 mod error;
 mod fanout;
+mod fit;
 mod mlmodel;
 mod provenance;
 mod registry;
@@ -40,6 +41,7 @@ mod yaml;
 
 pub use error::{Error, Result};
 pub use fanout::FanOutTracker;
+pub use fit::fit_and_log;
 pub use mlmodel::{log_model, log_onnx_model, mlmodel_text, onnx_signature_json, signature_json};
 pub use provenance::{Provenance, RunGuard};
 pub use registry::ModelVersionInfo;

@@ -536,6 +536,38 @@ impl MlflowRestClient {
         }
     }
 
+    /// The versions of a registered model, oldest first.
+    ///
+    /// # Errors
+    /// Server or transport failures.
+    pub fn model_versions(&self, name: &str) -> Result<Vec<ModelVersionInfo>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![
+                ("filter", format!("name='{}'", name.replace('\'', "\\'"))),
+                ("max_results", "1000".to_string()),
+            ];
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let v = self.api("GET", "model-versions/search", &q, None)?;
+            out.extend(
+                v["model_versions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(Self::version_info),
+            );
+            match v["next_page_token"].as_str() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        out.sort_by_key(|v| v.version);
+        Ok(out)
+    }
+
     /// Point an alias at a version.
     ///
     /// # Errors

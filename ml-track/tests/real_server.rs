@@ -187,7 +187,9 @@ fn rest_client_and_python_client_read_each_other() {
         "tags": {"team": "ml-sdk"},
         "metrics": {"loss": metrics.iter().map(|m| json!({"step": m.step, "timestamp_ms": m.timestamp_ms, "value": m.value})).collect::<Vec<_>>()},
         "artifact_dir": "model", "artifacts": ["model/model.mlsdk"], "artifact_text": {"model/model.mlsdk": "model bytes"},
-    }]}], "registry": {"name": "rest-model", "versions": [{"version": 1, "run_id": run.0, "source": format!("runs:/{}/model", run.0)}], "aliases": {"champion": 1}}});
+    }]}], "registry": {"name": "rest-model", "versions": [
+        {"version": 1, "run_id": run.0, "source": format!("runs:/{}/model", run.0)},
+    ], "aliases": {"champion": 1}}});
     let file = dir.path().join("expected.json");
     std::fs::write(&file, serde_json::to_vec(&expected).unwrap()).unwrap();
     let out = Command::new(python())

@@ -276,3 +276,38 @@ fn registry_versions_and_aliases() {
     assert!(store.resolve_alias("m", "champion").is_err());
     assert_eq!(store.registered_models().unwrap(), vec!["m"]);
 }
+
+#[test]
+fn fit_and_log_records_a_training_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let data = ml_datasets::iris().unwrap();
+    let trainer = ml_learn::Pipeline::from_params("tree", &[("max_depth".into(), "3".into())], Some(1)).unwrap();
+    let (model, run) = ml_track::fit_and_log(&store, "library", Some("tree"), &trainer, &data).unwrap();
+    let rec = store.run(&run.0).unwrap();
+    assert_eq!(rec.info.status, RunStatus::Finished);
+    assert_eq!(rec.params["max_depth"], "3");
+    assert_eq!(rec.params["seed"], "1");
+    assert_eq!(rec.params["trainer"], "tree");
+    let acc = rec.metrics["train_accuracy"][0].value;
+    let pred = model.predict(data.features()).unwrap();
+    assert_eq!(acc, ml_core::metrics::evaluate(&data, &pred).unwrap()["accuracy"]);
+    assert!(rec.tags.contains_key("mlsdk.data.sha256"));
+    let exp = rec.info.experiment_id;
+    let spec: ml_core::ModelSpec = serde_json::from_slice(
+        &std::fs::read(dir.path().join(exp).join(&run.0).join("artifacts/model/spec.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec, model.describe().unwrap());
+
+    // A trainer that fails leaves a FAILED run.
+    let linear = ml_learn::Pipeline::from_params("linear", &[], None).unwrap();
+    assert!(ml_track::fit_and_log(&store, "library", Some("bad"), &linear, &data).is_err());
+    let runs = store
+        .runs(&store.experiment_by_name("library").unwrap().unwrap().experiment_id)
+        .unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.run_name == "bad" && r.status == RunStatus::Failed)
+    );
+}
