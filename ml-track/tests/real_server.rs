@@ -39,6 +39,10 @@ impl Drop for Server {
     }
 }
 
+/// One server at a time: two starting together compete for the 2 cores
+/// and could be handed the same free port.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -157,6 +161,7 @@ fn lossy_proxy(upstream: String, drop_path: &'static str) -> (String, Arc<Atomic
 #[test]
 #[ignore = "needs the Python reference tools (scripts/test.sh)"]
 fn rest_client_and_python_client_read_each_other() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = start_server();
     let client = MlflowRestClient::new(&server.url);
 
@@ -247,6 +252,7 @@ fn rest_client_and_python_client_read_each_other() {
 #[test]
 #[ignore = "needs the Python reference tools (scripts/test.sh)"]
 fn lost_responses_are_retried_without_duplicates() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = start_server();
     let (proxy, dropped) = lossy_proxy(server.url.clone(), "log-batch");
     let retry = RetryPolicy {
