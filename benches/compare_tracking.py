@@ -13,6 +13,7 @@
 """
 import json
 import os
+import signal
 import pathlib
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import tempfile
 import time
 
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -62,7 +65,7 @@ def start_server():
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{d}/mlflow.db", "--artifacts-destination", f"{d}/artifacts"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -108,7 +111,8 @@ def main():
             "server_log_batch": server_side(url, n_server),
         }
     finally:
-        proc.kill()
+        # The server's uvicorn and job runners share its session: stop them all.
+        os.killpg(proc.pid, signal.SIGKILL)
     import mlflow
     import tensorboard
 

@@ -16,6 +16,8 @@ import sys
 import tempfile
 
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
 
 
 def fail(msg):

@@ -11,6 +11,8 @@ cd "$ROOT"
 CACHE=${MLSDK_CACHE:-$HOME/.cache/ml-sdk}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 export CARGO_TERM_COLOR=never
+# The reference tools run without network: no telemetry (it would only wait on timeouts).
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
 
 step "format"
