@@ -69,6 +69,11 @@ pub fn experiment_name(explicit: Option<&str>) -> String {
         .unwrap_or_else(|| "Default".to_string())
 }
 
+/// Whether a tracking URI names an MLflow server (`http://`, `https://`).
+pub fn is_remote_uri(uri: &str) -> bool {
+    uri.starts_with("http://") || uri.starts_with("https://")
+}
+
 /// The local store a URI names: a plain path or a `file:` URI.
 ///
 /// # Errors
@@ -101,7 +106,7 @@ pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
         )));
     }
     #[cfg(feature = "rest")]
-    if uri.starts_with("http://") || uri.starts_with("https://") {
+    if is_remote_uri(uri) {
         return Ok(Box::new(MlflowRestClient::new(uri)));
     }
     Ok(Box::new(open_store(uri)?))

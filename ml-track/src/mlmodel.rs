@@ -43,26 +43,30 @@ pub fn mlmodel_text(
     signature: &Signature,
     extra: &[(&str, &str)],
 ) -> String {
-    let (inputs, outputs) = signature_json(signature);
-    let mut bytes = [0u8; 16];
-    rand::RngExt::fill(&mut rand::rng(), &mut bytes);
-    let secs = now_ms() / 1000;
-    let mut flavor = format!(
+    let mut flavors = format!(
         "  mlsdk:\n    data: {}\n    sdk_version: {}\n",
         quoted(data_file),
         quoted(env!("CARGO_PKG_VERSION"))
     );
     for (k, v) in extra {
-        flavor.push_str(&format!("    {k}: {}\n", quoted(v)));
+        flavors.push_str(&format!("    {k}: {}\n", quoted(v)));
     }
+    mlmodel_file(artifact_path, &flavors, run, signature_json(signature))
+}
+
+/// An `MLmodel` file: the flavors block (already indented YAML), a fresh
+/// model UUID, the run, the signature, the creation time.
+fn mlmodel_file(artifact_path: &str, flavors: &str, run: &RunId, (inputs, outputs): (String, String)) -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngExt::fill(&mut rand::rng(), &mut bytes);
     format!(
-        "artifact_path: {}\nflavors:\n{flavor}model_uuid: {}\nrun_id: {}\nsignature:\n  inputs: {}\n  outputs: {}\n  params: null\nutc_time_created: {}\n",
+        "artifact_path: {}\nflavors:\n{flavors}model_uuid: {}\nrun_id: {}\nsignature:\n  inputs: {}\n  outputs: {}\n  params: null\nutc_time_created: {}\n",
         quoted(artifact_path),
         quoted(&ml_core::io::hex(&bytes)),
         quoted(&run.0),
         quoted(&inputs),
         quoted(&outputs),
-        quoted(&utc(secs)),
+        quoted(&utc(now_ms() / 1000)),
     )
 }
 
@@ -125,19 +129,11 @@ pub fn log_onnx_model(
     signature: &Signature,
 ) -> ml_core::Result<()> {
     tracker.log_artifact(run, &format!("{artifact_path}/model.onnx"), onnx_bytes)?;
-    let (inputs, outputs) = onnx_signature_json(signature);
-    let mut bytes = [0u8; 16];
-    rand::RngExt::fill(&mut rand::rng(), &mut bytes);
-    let text = format!(
-        "artifact_path: {}\nflavors:\n  onnx:\n    code: null\n    data: model.onnx\n    providers:\n    - CPUExecutionProvider\n  python_function:\n    data: model.onnx\n    loader_module: mlflow.onnx\n  mlsdk:\n    sdk_version: {}\nmodel_uuid: {}\nrun_id: {}\nsignature:\n  inputs: {}\n  outputs: {}\n  params: null\nutc_time_created: {}\n",
-        quoted(artifact_path),
-        quoted(env!("CARGO_PKG_VERSION")),
-        quoted(&ml_core::io::hex(&bytes)),
-        quoted(&run.0),
-        quoted(&inputs),
-        quoted(&outputs),
-        quoted(&utc(now_ms() / 1000)),
+    let flavors = format!(
+        "  onnx:\n    code: null\n    data: model.onnx\n    providers:\n    - CPUExecutionProvider\n  python_function:\n    data: model.onnx\n    loader_module: mlflow.onnx\n  mlsdk:\n    sdk_version: {}\n",
+        quoted(env!("CARGO_PKG_VERSION"))
     );
+    let text = mlmodel_file(artifact_path, &flavors, run, onnx_signature_json(signature));
     tracker.log_artifact(run, &format!("{artifact_path}/MLmodel"), text.as_bytes())
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use ml_sdk::core::{MetricPoint, RunId, Tracker};
 use ml_sdk::track::{
     FanOutTracker, MlflowRestClient, MlflowStore, RunGuard, RunInfo, RunRecord, TensorBoardWriter, experiment_name,
-    now_ms, open_store, tracker_from_uri, tracking_uri,
+    is_remote_uri, now_ms, open_store, tracker_from_uri, tracking_uri,
 };
 use serde_json::{Value, json};
 
@@ -112,7 +112,7 @@ impl ActiveRun {
 
     /// Register `runs:/<run>/<artifact_path>` under `name`.
     pub fn register(&self, name: &str, artifact_path: &str) -> Result<Value> {
-        let v = if is_remote(&self.store_uri) {
+        let v = if is_remote_uri(&self.store_uri) {
             MlflowRestClient::new(&self.store_uri).register_model(name, &self.mlflow_run, artifact_path)?
         } else {
             open_store(&self.store_uri)?.register_model(name, &self.mlflow_run, artifact_path)?
@@ -158,10 +158,6 @@ fn open_existing(uri: Option<&str>) -> Result<MlflowStore> {
     Ok(open_store(&uri)?)
 }
 
-fn is_remote(uri: &str) -> bool {
-    uri.starts_with("http://") || uri.starts_with("https://")
-}
-
 /// Where `runs` reads from: a local store or a tracking server.
 enum RunSource {
     Local(MlflowStore),
@@ -171,7 +167,7 @@ enum RunSource {
 impl RunSource {
     fn open(uri: Option<&str>) -> Result<Self> {
         let uri = tracking_uri(uri);
-        if is_remote(&uri) {
+        if is_remote_uri(&uri) {
             Ok(RunSource::Remote(MlflowRestClient::new(&uri)))
         } else {
             Ok(RunSource::Local(open_existing(Some(&uri))?))
