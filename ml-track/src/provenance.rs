@@ -32,6 +32,14 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// This machine's host name, if it can be read.
+pub(crate) fn hostname() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
 fn find_upwards(start: &Path, name: &str) -> Option<PathBuf> {
     start.ancestors().map(|d| d.join(name)).find(|p| p.is_file())
 }
@@ -50,9 +58,7 @@ impl Provenance {
             git_dirty,
             cargo_lock: find_upwards(&cwd, "Cargo.lock").and_then(|p| std::fs::read_to_string(p).ok()),
             rustc: env!("MLSDK_RUSTC_VERSION").to_string(),
-            host: std::fs::read_to_string("/etc/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "unknown".into()),
+            host: hostname().unwrap_or_else(|| "unknown".into()),
             command: std::env::args().collect::<Vec<_>>().join(" "),
             data_sha256: None,
         }

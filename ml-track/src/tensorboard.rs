@@ -127,9 +127,7 @@ impl EventFile {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
-        let host = fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+        let host = crate::provenance::hostname().unwrap_or_else(|| "localhost".into());
         let name = format!(
             "events.out.tfevents.{}.{host}.{}.{}",
             now_ms() / 1000,
