@@ -155,6 +155,12 @@ def check_tensorboard(logdir, expected):
                 got[k] = {"number_value": v.number_value, "string_value": v.string_value, "bool_value": v.bool_value}[kind]
             if got != run["hparams"]:
                 fail(f"hparams {got} != {run['hparams']}")
+            if "session_status" in run:
+                from tensorboard.plugins.hparams import api_pb2
+                end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
+                status = api_pb2.Status.Name(end.session_end_info.status)
+                if status != run["session_status"] or end.session_end_info.end_time_secs <= 0:
+                    fail(f"session end {status} at {end.session_end_info.end_time_secs}, expected {run['session_status']}")
         df = SummaryReader(str(path)).scalars
         for tag, points in run["scalars"].items():
             rows = df[df["tag"] == tag].sort_values("step")

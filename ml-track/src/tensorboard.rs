@@ -99,12 +99,35 @@ fn hparams_value(params: &[(String, String)]) -> Vec<u8> {
         start = start.bytes(1, &entry);
     }
     start = start.double(5, now_ms() as f64 / 1000.0);
-    let plugin_data = Proto::new().bytes(3, &start.into_bytes()).into_bytes(); // version 0 is the default
-    let plugin = Proto::new().bytes(1, b"hparams").bytes(2, &plugin_data).into_bytes();
+    // HParamsPluginData field 3: session_start_info (version 0 is the default).
+    hparams_summary(
+        "_hparams_/session_start_info",
+        &Proto::new().bytes(3, &start.into_bytes()).into_bytes(),
+    )
+}
+
+/// The hparams plugin's session-end summary value: how the run ended, so the
+/// HPARAMS tab shows its status.
+fn session_end_value(status: RunStatus, end_time_secs: f64) -> Vec<u8> {
+    // tensorboard.hparams.Status: UNKNOWN 0, SUCCESS 1, FAILURE 2, RUNNING 3.
+    let code = match status {
+        RunStatus::Finished => 1,
+        RunStatus::Failed | RunStatus::Killed => 2,
+        RunStatus::Running => 3,
+    };
+    let end = Proto::new().int(1, code).double(2, end_time_secs).into_bytes();
+    // HParamsPluginData field 4: session_end_info.
+    hparams_summary("_hparams_/session_end_info", &Proto::new().bytes(4, &end).into_bytes())
+}
+
+/// A summary value carrying hparams plugin data under `tag`, with the null
+/// tensor the plugin's own writer attaches.
+fn hparams_summary(tag: &str, plugin_data: &[u8]) -> Vec<u8> {
+    let plugin = Proto::new().bytes(1, b"hparams").bytes(2, plugin_data).into_bytes();
     let metadata = Proto::new().bytes(1, &plugin).into_bytes();
     const NULL_TENSOR: [u8; 6] = [0x08, 0x01, 0x12, 0x02, 0x12, 0x00];
     Proto::new()
-        .bytes(1, b"_hparams_/session_start_info")
+        .bytes(1, tag.as_bytes())
         .bytes(8, &NULL_TENSOR)
         .bytes(9, &metadata)
         .into_bytes()
@@ -115,6 +138,8 @@ fn hparams_value(params: &[(String, String)]) -> Vec<u8> {
 pub struct EventFile {
     path: PathBuf,
     out: BufWriter<File>,
+    /// Whether a session-start record was written, so the end gets one too.
+    session_started: bool,
 }
 
 impl EventFile {
@@ -139,6 +164,7 @@ impl EventFile {
         let mut ef = Self {
             path,
             out: BufWriter::new(file),
+            session_started: false,
         };
         let version = Proto::new()
             .double(1, now_ms() as f64 / 1000.0)
@@ -190,7 +216,22 @@ impl EventFile {
     /// # Errors
     /// I/O failures.
     pub fn hparams(&mut self, params: &[(String, String)]) -> Result<()> {
-        self.write_event(&summary_event(now_ms() as f64 / 1000.0, 0, &hparams_value(params)))
+        self.write_event(&summary_event(now_ms() as f64 / 1000.0, 0, &hparams_value(params)))?;
+        self.session_started = true;
+        Ok(())
+    }
+
+    /// Record how the hyper-parameter session ended (only after
+    /// [`EventFile::hparams`]; the plugin pairs the two records).
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn session_end(&mut self, status: RunStatus) -> Result<()> {
+        if !self.session_started {
+            return Ok(());
+        }
+        let now = now_ms() as f64 / 1000.0;
+        self.write_event(&summary_event(now, 0, &session_end_value(status, now)))
     }
 
     /// Push buffered records to the file.
@@ -305,7 +346,7 @@ impl Tracker for TensorBoardWriter {
         Ok(())
     }
 
-    fn end_run(&self, run: &RunId, _status: RunStatus) -> ml_core::Result<()> {
+    fn end_run(&self, run: &RunId, status: RunStatus) -> ml_core::Result<()> {
         let mut runs = self
             .runs
             .lock()
@@ -314,6 +355,7 @@ impl Tracker for TensorBoardWriter {
             what: "run",
             id: run.0.clone(),
         })?;
+        file.session_end(status)?;
         Ok(file.flush()?)
     }
 }
@@ -341,5 +383,10 @@ mod tests {
             ml_core::io::hex(&data),
             "1a200a0f0a026c72120911000000000000e03f0a0d0a036f707412061a046164616d"
         );
+        // HParamsPluginData(session_end_info=SessionEndInfo(status=STATUS_SUCCESS,
+        // end_time_secs=2.5)) as TensorBoard's protobuf classes serialize it.
+        let end = session_end_value(RunStatus::Finished, 2.5);
+        assert!(ml_core::io::hex(&end).contains("220b0801110000000000000440"));
+        assert!(ml_core::io::hex(&end).contains(&ml_core::io::hex(b"_hparams_/session_end_info")));
     }
 }

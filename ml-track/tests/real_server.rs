@@ -1,3 +1,4 @@
+#![cfg(unix)]
 //! The REST back end against a real `mlflow server` (SQLite backend, artifact
 //! serving) on 127.0.0.1: our client writes and the Python MlflowClient reads
 //! the same values; the Python client writes and our client reads; server
@@ -9,6 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +36,11 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The server runs uvicorn and job-runner children in its own process
+        // group (see start_server); SIGKILL to the group takes them all.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -67,6 +74,7 @@ fn start_server() -> Server {
         .arg("--artifacts-destination")
         .arg(dir.path().join("artifacts"))
         .current_dir(dir.path())
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -179,6 +187,17 @@ fn rest_client_and_python_client_read_each_other() {
     );
     client.end_run(&run, RunStatus::Finished).unwrap();
     let v = client.register_model("rest-model", &run, "model").unwrap();
+    let v2 = client.register_model("rest-model", &run, "model").unwrap();
+    assert_eq!((v.version, v2.version), (1, 2));
+    assert_eq!(
+        client
+            .model_versions("rest-model")
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
     client.set_alias("rest-model", "champion", v.version).unwrap();
     assert_eq!(
         client.resolve_alias("rest-model", "champion").unwrap().version,
@@ -194,6 +213,7 @@ fn rest_client_and_python_client_read_each_other() {
         "artifact_dir": "model", "artifacts": ["model/model.mlsdk"], "artifact_text": {"model/model.mlsdk": "model bytes"},
     }]}], "registry": {"name": "rest-model", "versions": [
         {"version": 1, "run_id": run.0, "source": format!("runs:/{}/model", run.0)},
+        {"version": 2, "run_id": run.0, "source": format!("runs:/{}/model", run.0)},
     ], "aliases": {"champion": 1}}});
     let file = dir.path().join("expected.json");
     std::fs::write(&file, serde_json::to_vec(&expected).unwrap()).unwrap();

@@ -211,6 +211,7 @@ fn tensorboard_and_tbparse_read_our_events() {
         "scalars": {"loss": scalars.iter().map(|m| json!({"step": m.step, "value": m.value as f32 as f64})).collect::<Vec<_>>()},
         "histograms": {"weights": {"num": 1000.0, "sum": values.iter().sum::<f64>(), "min": 0.0, "max": values[999]}},
         "hparams": {"lr": 0.01, "optimizer": "adam", "trees": 100.0},
+        "session_status": "STATUS_SUCCESS",
     }]});
     check("tensorboard", &logdir, &expected);
 }
