@@ -384,6 +384,19 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         ),
         ("categories", serde_json::Value::Object(categories).to_string()),
         ("classes", classes.to_string()),
+        (
+            "unknown_category",
+            serde_json::to_value(spec.signature.unknown_category)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ),
+        // The spec itself, so importing gives back exactly this model (checked
+        // against the graph on import, see `import::to_spec`).
+        (
+            crate::import::SPEC_METADATA,
+            serde_json::to_string(spec).map_err(|e| Error::Unsupported(format!("spec as JSON: {e}")))?,
+        ),
     ];
     let mut model = Msg::new()
         .int(1, IR_VERSION)

@@ -1,10 +1,31 @@
-//! ONNX for ml-sdk: export any [`ml_core::ModelSpec`] (pipelines with one-hot
-//! encoding and scaling, linear, logistic and softmax models, decision trees
-//! and random forests, k-means) to a standard ONNX model: default-domain
-//! opset 17 plus `ai.onnx.ml` opset 3 for tree ensembles. The protobuf is
-//! written by this crate itself, so no `protoc` or generated code is needed.
-//! Exports are checked by `onnx.checker` (full check) and run by ONNX Runtime
-//! in the test suite, against our own predictions.
+//! ONNX for ml-sdk, both directions.
+//!
+//! - **Export** any [`ml_core::ModelSpec`] (pipelines with one-hot encoding
+//!   and scaling, linear, logistic and softmax models, decision trees and
+//!   random forests, k-means) to a standard ONNX model: default-domain
+//!   opset 17 plus `ai.onnx.ml` opset 3 for tree ensembles. Exports are
+//!   checked by `onnx.checker` (full check) and run by ONNX Runtime in the
+//!   test suite, against our own predictions.
+//! - **Run** standard ONNX models as an [`ml_core::Model`]: [`OnnxModel`],
+//!   on tract (pure Rust, feature `tract`, the default) or ONNX Runtime
+//!   (feature `ort`, see [`Runtime`]). Graphs from scikit-learn's skl2onnx
+//!   run as exported: `ZipMap` outputs are replaced by their probability
+//!   tensors, and for tract `Scaler` and `TreeEnsembleRegressor` are
+//!   rewritten into operators it has ([`rewrite`]).
+//! - **Import** linear and tree-ensemble graphs as a [`ml_core::ModelSpec`]
+//!   ([`OnnxModel`]'s `describe`, [`import::to_spec`]).
+//!
+//! The protobuf is read and written by this crate itself (ml-core's
+//! protobuf codec), so no `protoc` or generated code is needed.
+//!
+//! # Pointing `ort` at ONNX Runtime
+//! With the `ort` feature, ONNX Runtime (>= 1.31) is loaded when the first
+//! model is, from `Runtime::Ort { library: Some(path) }` or else from the
+//! `ORT_DYLIB_PATH` environment variable. The `onnxruntime` wheel from PyPI
+//! ships the library as `site-packages/onnxruntime/capi/libonnxruntime.so.*`
+//! (`scripts/setup-python.sh` installs it into `.venv/`); a system install
+//! works the same way. A missing file, a file that is not ONNX Runtime, or a
+//! version older than 1.31 is an [`Error::Runtime`], not a panic.
 //!
 //! ```
 //! use ml_core::Trainer;
@@ -17,9 +38,17 @@
 #![deny(missing_docs)]
 
 mod export;
+pub mod graph;
+pub mod import;
+mod model;
 mod proto;
+pub mod rewrite;
+mod runtime;
 
 pub use export::{INPUT, IR_VERSION, ML_OPSET, OPSET, export};
+pub use graph::OnnxGraph;
+pub use model::{MAX_MODEL_BYTES, OnnxModel};
+pub use runtime::Runtime;
 
 /// Everything that can go wrong in `ml-onnx`.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +57,20 @@ pub enum Error {
     /// An error from `ml-core` (an invalid spec).
     #[error(transparent)]
     Core(#[from] ml_core::Error),
-    /// A model this exporter cannot express.
-    #[error("ONNX export: unsupported {0}")]
+    /// A model or graph feature this crate does not handle (named).
+    #[error("ONNX: unsupported {0}")]
     Unsupported(String),
+    /// Bytes that are not a well-formed ONNX model, or an inconsistent one.
+    #[error("invalid ONNX model: {0}")]
+    Invalid(String),
+    /// The runtime failed to load or run the model.
+    #[error("{runtime}: {message}")]
+    Runtime {
+        /// `tract`, `ort` or `onnx` (output interpretation).
+        runtime: &'static str,
+        /// What it said.
+        message: String,
+    },
 }
 
 /// `Result` with [`Error`].

@@ -1,0 +1,206 @@
+//! Graph rewrites on load, so models exported elsewhere run as they are:
+//!
+//! - `ZipMap` (skl2onnx's default classifier output, a sequence of maps) is
+//!   replaced by an `Identity` of its input, so the probabilities come out as
+//!   the `float [N, classes]` tensor they were before zipping. Both runtimes
+//!   get this one: neither the [`crate::OnnxModel`] interface nor tract has a
+//!   use for a list of maps.
+//! - For tract, which lacks them: `Scaler` becomes `Cast` + `Sub` + `Mul`
+//!   (its definition, `(x - offset) * scale` in float), and
+//!   `TreeEnsembleRegressor` becomes a `TreeEnsembleClassifier` whose classes
+//!   are the targets, followed by a `Slice` to the targets' columns. The
+//!   classifier always sums its leaves, so for `AVERAGE` each leaf weight is
+//!   divided by the tree count first; a float sum of pre-divided weights
+//!   differs from ONNX Runtime's divided sum by rounding only.
+
+use crate::graph::{AttrValue, Dim, Graph, Node, OnnxGraph, ValueInfo};
+use crate::proto::{Attr, DataType};
+use crate::{Error, Result};
+
+/// Replace every `ZipMap` by an `Identity`, turning its graph output into
+/// a float tensor.
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed `ZipMap`.
+pub fn strip_zipmap(model: &mut OnnxGraph) -> Result<()> {
+    model.ensure_default_opset(crate::OPSET);
+    let g = &mut model.graph;
+    for i in 0..g.nodes.len() {
+        if g.nodes[i].op_type != "ZipMap" {
+            continue;
+        }
+        let n = &g.nodes[i];
+        let classes = match (n.attr("classlabels_int64s"), n.attr("classlabels_strings")) {
+            (Some(AttrValue::Ints(v)), _) => v.len(),
+            (_, Some(AttrValue::Strs(v))) => v.len(),
+            _ => return Err(Error::Invalid(format!("ZipMap node '{}' without class labels", n.name))),
+        };
+        let (Some(input), Some(output)) = (n.inputs.first(), n.outputs.first()) else {
+            return Err(Error::Invalid(format!("ZipMap node '{}' without input or output", n.name)));
+        };
+        let output = output.clone();
+        let identity = Node::new("Identity", "", &n.name, &[input], &[&output], &[])?;
+        g.nodes[i] = identity;
+        if let Some(o) = g.outputs.iter_mut().find(|o| o.name == output) {
+            *o = ValueInfo::tensor(
+                &output,
+                DataType::Float,
+                &[
+                    crate::proto::Dim::Named("N"),
+                    crate::proto::Dim::Fixed(classes as i64),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The rewrites tract needs: [`strip_zipmap`], `Scaler` and
+/// `TreeEnsembleRegressor`.
+///
+/// # Errors
+/// [`Error::Unsupported`] for variants with no equivalent (a regressor
+/// aggregating by `MIN`/`MAX`, a post-transform other than `NONE`),
+/// [`Error::Invalid`] for malformed nodes.
+pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
+    strip_zipmap(model)?;
+    let opset = model.opset("").unwrap_or(crate::OPSET);
+    let g = &mut model.graph;
+    let mut i = 0;
+    while i < g.nodes.len() {
+        let replacement = match (g.nodes[i].op_type.as_str(), g.nodes[i].is_ml()) {
+            ("Scaler", true) => Some(scaler(g, i)?),
+            ("TreeEnsembleRegressor", true) => Some(tree_regressor(g, i, opset)?),
+            _ => None,
+        };
+        match replacement {
+            Some(nodes) => {
+                let n = nodes.len();
+                g.nodes.splice(i..=i, nodes);
+                i += n;
+            }
+            None => i += 1,
+        }
+    }
+    Ok(())
+}
+
+fn single_io(n: &Node) -> Result<(String, String)> {
+    match (n.inputs.as_slice(), n.outputs.as_slice()) {
+        ([x], [y, ..]) => Ok((x.clone(), y.clone())),
+        _ => Err(Error::Invalid(format!(
+            "{} node '{}' needs one input and an output",
+            n.op_type, n.name
+        ))),
+    }
+}
+
+fn scaler(g: &mut Graph, i: usize) -> Result<Vec<Node>> {
+    let n = g.nodes[i].clone();
+    let (x, y) = single_io(&n)?;
+    let offset = n.floats_opt("offset").map_or_else(|| vec![0.0], <[f32]>::to_vec);
+    let scale = n.floats_opt("scale").map_or_else(|| vec![1.0], <[f32]>::to_vec);
+    let off = g.add_f32("scaler_offset", &[offset.len() as i64], &offset);
+    let sc = g.add_f32("scaler_scale", &[scale.len() as i64], &scale);
+    let cast = g.fresh_name("scaler_cast");
+    let centred = g.fresh_name("scaler_centred");
+    Ok(vec![
+        Node::new(
+            "Cast",
+            "",
+            &format!("{}_cast", n.name),
+            &[&x],
+            &[&cast],
+            &[("to", Attr::Int(DataType::Float as i64))],
+        )?,
+        Node::new("Sub", "", &format!("{}_sub", n.name), &[&cast, &off], &[&centred], &[])?,
+        Node::new("Mul", "", &n.name, &[&centred, &sc], &[&y], &[])?,
+    ])
+}
+
+fn tree_regressor(g: &mut Graph, i: usize, opset: i64) -> Result<Vec<Node>> {
+    let n = g.nodes[i].clone();
+    let (_, y) = single_io(&n)?;
+    let targets = n.int_or("n_targets", 1)?;
+    if targets < 1 {
+        return Err(Error::Invalid(format!("TreeEnsembleRegressor '{}': n_targets {targets}", n.name)));
+    }
+    let post = n.str_or("post_transform", "NONE")?;
+    if post != "NONE" {
+        return Err(Error::Unsupported(format!(
+            "TreeEnsembleRegressor with post_transform {post} (tract)"
+        )));
+    }
+    let aggregate = n.str_or("aggregate_function", "SUM")?;
+    let trees = {
+        let mut ids = n.ints("nodes_treeids")?.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len().max(1)
+    };
+    let divide = match aggregate.as_str() {
+        "SUM" => 1.0,
+        "AVERAGE" => trees as f32,
+        other => {
+            return Err(Error::Unsupported(format!(
+                "TreeEnsembleRegressor aggregating by {other} (tract)"
+            )));
+        }
+    };
+    if n.attr("base_values_as_tensor").is_some() || n.attr("target_weights_as_tensor").is_some() {
+        return Err(Error::Unsupported(
+            "TreeEnsembleRegressor with *_as_tensor attributes (tract)".into(),
+        ));
+    }
+    // Three or more classes keep tract from its two-class output layout.
+    let classes = targets.max(3);
+    let weights: Vec<f32> = n.floats("target_weights")?.iter().map(|w| w / divide).collect();
+    let mut base = n.floats_opt("base_values").map(<[f32]>::to_vec).unwrap_or_default();
+    let mut extra = vec![
+        ("class_treeids", Attr::Ints(n.ints("target_treeids")?.to_vec())),
+        ("class_nodeids", Attr::Ints(n.ints("target_nodeids")?.to_vec())),
+        ("class_ids", Attr::Ints(n.ints("target_ids")?.to_vec())),
+        ("class_weights", Attr::Floats(weights)),
+        ("classlabels_int64s", Attr::Ints((0..classes).collect())),
+        ("post_transform", Attr::Str("NONE".into())),
+    ];
+    if !base.is_empty() {
+        if base.len() != targets as usize {
+            return Err(Error::Invalid(format!(
+                "TreeEnsembleRegressor '{}': {} base values for {targets} targets",
+                n.name,
+                base.len()
+            )));
+        }
+        base.resize(classes as usize, 0.0);
+        extra.push(("base_values", Attr::Floats(base)));
+    }
+    let label = g.fresh_name("regressor_label");
+    let scores = g.fresh_name("regressor_scores");
+    let keep = |a: &str| a.starts_with("nodes_");
+    let classifier = n.rebuilt("TreeEnsembleClassifier", &[&label, &scores], keep, &extra)?;
+    let name = format!("{}_targets", n.name);
+    let slice = if opset >= 10 {
+        let starts = g.add_i64("slice_start", &[1], &[0]);
+        let ends = g.add_i64("slice_end", &[1], &[targets]);
+        let axes = g.add_i64("slice_axis", &[1], &[1]);
+        Node::new("Slice", "", &name, &[&scores, &starts, &ends, &axes], &[&y], &[])?
+    } else {
+        // Opsets 1-9 take the bounds as attributes.
+        let attrs = [
+            ("starts", Attr::Ints(vec![0])),
+            ("ends", Attr::Ints(vec![targets])),
+            ("axes", Attr::Ints(vec![1])),
+        ];
+        Node::new("Slice", "", &name, &[&scores], &[&y], &attrs)?
+    };
+    Ok(vec![classifier, slice])
+}
+
+/// Fixed width of a `[N, width]` value, when declared.
+pub(crate) fn declared_width(v: &ValueInfo) -> Option<usize> {
+    match v.dims.as_deref() {
+        Some([_, Dim::Value(w)]) if *w >= 0 => Some(*w as usize),
+        _ => None,
+    }
+}

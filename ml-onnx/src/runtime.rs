@@ -1,0 +1,265 @@
+//! The runtimes behind [`crate::OnnxModel`]: tract (pure Rust, the default)
+//! and ONNX Runtime through `ort` (feature `ort`), loaded at run time from a
+//! shared library such as the one in the `onnxruntime` PyPI wheel.
+
+use std::fmt::Debug;
+
+use crate::{Error, Result};
+
+/// Which runtime executes a model.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Runtime {
+    /// tract: pure Rust, no native dependency.
+    #[default]
+    Tract,
+    /// ONNX Runtime (feature `ort`), loaded from `library`, or when `None`
+    /// from `ORT_DYLIB_PATH`.
+    Ort {
+        /// Path of `libonnxruntime.so` / `.dylib` / `onnxruntime.dll`.
+        library: Option<std::path::PathBuf>,
+    },
+}
+
+impl Runtime {
+    /// `"tract"` or `"ort"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Tract => "tract",
+            Runtime::Ort { .. } => "ort",
+        }
+    }
+
+    /// Parse `tract` or `ort` (ONNX Runtime from `ORT_DYLIB_PATH`).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for other names.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "tract" => Ok(Runtime::Tract),
+            "ort" | "onnxruntime" => Ok(Runtime::Ort { library: None }),
+            other => Err(Error::Unsupported(format!("runtime '{other}' (tract, ort)"))),
+        }
+    }
+}
+
+/// An input batch: `rows × width`, row-major.
+pub(crate) enum Input<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+/// One output tensor, copied out of the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OutData {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Str(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Output {
+    pub shape: Vec<usize>,
+    pub data: OutData,
+}
+
+/// A loaded model ready to run.
+pub(crate) trait Session: Send + Sync + Debug {
+    /// Run on `rows` rows of `width` values; outputs in graph order.
+    fn run(&self, input: Input<'_>, rows: usize, width: usize) -> Result<Vec<Output>>;
+}
+
+fn runtime_error(runtime: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Runtime {
+        runtime,
+        message: format!("{e:#}"),
+    }
+}
+
+/// Turn a panic inside a runtime into an error: hostile graphs must not
+/// take the process down.
+fn guarded<T>(runtime: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Err(runtime_error(runtime, format!("the runtime failed: {msg}")))
+        }
+    }
+}
+
+#[cfg(feature = "tract")]
+pub(crate) mod tract {
+    use tract_onnx::prelude::*;
+
+    use super::{Input, OutData, Output, guarded, runtime_error};
+    use crate::Result;
+
+    type Plan = std::sync::Arc<TypedRunnableModel>;
+
+    #[derive(Debug)]
+    pub(crate) struct TractSession {
+        plan: Plan,
+    }
+
+    fn err(e: impl std::fmt::Display) -> crate::Error {
+        runtime_error("tract", e)
+    }
+
+    /// Load `bytes` (already rewritten for tract) with a `[N, width]` input
+    /// of `f32` or `f64`.
+    pub(crate) fn load(bytes: &[u8], width: usize, f64_input: bool) -> Result<TractSession> {
+        guarded("tract", || {
+            let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(err)?;
+            let n = model.sym("N");
+            let dt = if f64_input { f64::datum_type() } else { f32::datum_type() };
+            model = model
+                .with_input_fact(0, InferenceFact::dt_shape(dt, tvec![n.to_dim(), width.to_dim()]))
+                .map_err(err)?;
+            let plan = model
+                .into_optimized()
+                .map_err(err)?
+                .into_runnable()
+                .map_err(err)?;
+            Ok(TractSession { plan })
+        })
+    }
+
+    impl super::Session for TractSession {
+        fn run(&self, input: Input<'_>, rows: usize, width: usize) -> Result<Vec<Output>> {
+            guarded("tract", || {
+                let t = match input {
+                    Input::F32(x) => Tensor::from_shape(&[rows, width], x),
+                    Input::F64(x) => Tensor::from_shape(&[rows, width], x),
+                }
+                .map_err(err)?;
+                let outs = self.plan.run(tvec![t.into_tvalue()]).map_err(err)?;
+                outs.iter()
+                    .map(|o| {
+                        let shape = o.shape().to_vec();
+                        let plain = o.try_as_plain_ram().map_err(err)?;
+                        let data = match o.datum_type() {
+                            DatumType::F32 => OutData::F32(plain.as_slice::<f32>().map_err(err)?.to_vec()),
+                            DatumType::F64 => OutData::F64(plain.as_slice::<f64>().map_err(err)?.to_vec()),
+                            DatumType::I64 => OutData::I64(plain.as_slice::<i64>().map_err(err)?.to_vec()),
+                            DatumType::I32 => OutData::I64(
+                                plain.as_slice::<i32>().map_err(err)?.iter().map(|&v| i64::from(v)).collect(),
+                            ),
+                            DatumType::String => OutData::Str(plain.as_slice::<String>().map_err(err)?.to_vec()),
+                            other => return Err(err(format!("output of type {other:?}"))),
+                        };
+                        Ok(Output { shape, data })
+                    })
+                    .collect()
+            })
+        }
+    }
+}
+
+#[cfg(feature = "ort")]
+pub(crate) mod onnxruntime {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    use ort::session::Session as OrtSession;
+    use ort::value::TensorRef;
+
+    use super::{Input, OutData, Output, guarded, runtime_error};
+    use crate::{Error, Result};
+
+    fn err(e: impl std::fmt::Display) -> Error {
+        runtime_error("ort", e)
+    }
+
+    /// The process-wide environment: ONNX Runtime loads once per process,
+    /// from the first library that loads; failures are not remembered, so a
+    /// corrected path works on the next try.
+    static ENV: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
+
+    fn environment(library: Option<&Path>) -> Result<ort::environment::Environment> {
+        let wanted = match library {
+            Some(p) => p.to_path_buf(),
+            None => std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).ok_or_else(|| {
+                err("no ONNX Runtime library: set ORT_DYLIB_PATH to libonnxruntime (for instance the one in the \
+                     onnxruntime wheel: site-packages/onnxruntime/capi/libonnxruntime.so.*)")
+            })?,
+        };
+        let mut env = ENV.lock().map_err(|_| err("environment lock poisoned"))?;
+        if let Some((loaded, e)) = env.as_ref() {
+            if *loaded != wanted {
+                return Err(err(format!(
+                    "ONNX Runtime is already loaded from {} in this process; cannot also load {}",
+                    loaded.display(),
+                    wanted.display()
+                )));
+            }
+            return Ok(e.clone());
+        }
+        if !wanted.is_file() {
+            return Err(err(format!("ONNX Runtime library {} does not exist", wanted.display())));
+        }
+        let builder = ort::init_from(&wanted).map_err(|e| err(format!("loading {}: {e}", wanted.display())))?;
+        let e = builder.with_name("ml-sdk").with_telemetry(false).build().map_err(err)?;
+        *env = Some((wanted, e.clone()));
+        Ok(e)
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct OrtRunner {
+        session: Mutex<OrtSession>,
+        input: String,
+    }
+
+    pub(crate) fn load(bytes: &[u8], library: Option<&Path>, input: &str) -> Result<OrtRunner> {
+        let env = environment(library)?;
+        guarded("ort", || {
+            let session = OrtSession::builder(&env)
+                .map_err(err)?
+                .with_intra_threads(1)
+                .map_err(err)?
+                .commit_from_memory(bytes)
+                .map_err(err)?;
+            Ok(OrtRunner {
+                session: Mutex::new(session),
+                input: input.to_string(),
+            })
+        })
+    }
+
+    impl super::Session for OrtRunner {
+        fn run(&self, input: Input<'_>, rows: usize, width: usize) -> Result<Vec<Output>> {
+            let mut session = self.session.lock().map_err(|_| err("session lock poisoned"))?;
+            let shape = [rows as i64, width as i64];
+            let value = match input {
+                Input::F32(x) => TensorRef::from_array_view((shape, x)).map_err(err)?.into_dyn(),
+                Input::F64(x) => TensorRef::from_array_view((shape, x)).map_err(err)?.into_dyn(),
+            };
+            let outputs = session
+                .run(ort::inputs![self.input.as_str() => value])
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for (_, v) in outputs.iter() {
+                let (shape, data) = if let Ok((s, d)) = v.try_extract_tensor::<f32>() {
+                    (s.clone(), OutData::F32(d.to_vec()))
+                } else if let Ok((s, d)) = v.try_extract_tensor::<f64>() {
+                    (s.clone(), OutData::F64(d.to_vec()))
+                } else if let Ok((s, d)) = v.try_extract_tensor::<i64>() {
+                    (s.clone(), OutData::I64(d.to_vec()))
+                } else if let Ok((s, d)) = v.try_extract_strings() {
+                    (s.clone(), OutData::Str(d))
+                } else {
+                    return Err(err(format!("output of type {:?}", v.dtype())));
+                };
+                out.push(Output {
+                    shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                    data,
+                });
+            }
+            Ok(out)
+        }
+    }
+}
