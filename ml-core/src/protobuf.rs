@@ -323,7 +323,10 @@ impl<'a> ProtoReader<'a> {
             return Err(ProtoError::FieldZero(start));
         }
         let take = |pos: &mut usize, n: usize, buf: &'a [u8]| -> Result<&'a [u8], ProtoError> {
-            let end = pos.checked_add(n).filter(|&e| e <= buf.len()).ok_or(ProtoError::Truncated(*pos))?;
+            let end = pos
+                .checked_add(n)
+                .filter(|&e| e <= buf.len())
+                .ok_or(ProtoError::Truncated(*pos))?;
             let out = &buf[*pos..end];
             *pos = end;
             Ok(out)
@@ -402,7 +405,9 @@ mod tests {
         assert_eq!(fields[0].as_i64().unwrap(), -5);
         assert_eq!(fields[1].as_f64().unwrap(), 2.5);
         assert_eq!(fields[2].as_f32().unwrap(), 1.5);
-        let sub: Vec<_> = ProtoReader::new(fields[3].as_bytes().unwrap()).collect::<Result<_, _>>().unwrap();
+        let sub: Vec<_> = ProtoReader::new(fields[3].as_bytes().unwrap())
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(sub[0].as_str().unwrap(), "x");
         let mut ints = Vec::new();
         fields[4].extend_i64(&mut ints).unwrap();
@@ -414,7 +419,10 @@ mod tests {
         fields[6].extend_f64(&mut ds).unwrap();
         assert_eq!(ds, [1e300]);
         // Raw bytes of all fields concatenate back to the message.
-        assert_eq!(fields.iter().flat_map(|f| f.raw.iter().copied()).collect::<Vec<_>>(), msg);
+        assert_eq!(
+            fields.iter().flat_map(|f| f.raw.iter().copied()).collect::<Vec<_>>(),
+            msg
+        );
         assert!(fields[0].as_str().is_err());
     }
 
@@ -426,9 +434,18 @@ mod tests {
             assert!(matches!(r, Err(ProtoError::Truncated(_))), "cut at {cut}");
         }
         let overlong = [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
-        assert!(matches!(ProtoReader::new(&overlong).next(), Some(Err(ProtoError::Varint(1)))));
-        assert!(matches!(ProtoReader::new(&[0x0b]).next(), Some(Err(ProtoError::WireType { wire: 3, .. }))));
-        assert!(matches!(ProtoReader::new(&[0x00]).next(), Some(Err(ProtoError::FieldZero(0)))));
+        assert!(matches!(
+            ProtoReader::new(&overlong).next(),
+            Some(Err(ProtoError::Varint(1)))
+        ));
+        assert!(matches!(
+            ProtoReader::new(&[0x0b]).next(),
+            Some(Err(ProtoError::WireType { wire: 3, .. }))
+        ));
+        assert!(matches!(
+            ProtoReader::new(&[0x00]).next(),
+            Some(Err(ProtoError::FieldZero(0)))
+        ));
         // A length far past the end.
         assert!(matches!(
             ProtoReader::new(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]).next(),

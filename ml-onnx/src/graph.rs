@@ -214,7 +214,10 @@ impl OnnxGraph {
                 }
                 14 => {
                     let (mut k, mut v) = (String::new(), String::new());
-                    for g in fields("metadata_props", f.as_bytes().map_err(|e| corrupt("metadata_props", e))?) {
+                    for g in fields(
+                        "metadata_props",
+                        f.as_bytes().map_err(|e| corrupt("metadata_props", e))?,
+                    ) {
                         let g = g?;
                         match g.number {
                             1 => k = string("metadata key", &g)?,
@@ -344,7 +347,9 @@ impl Graph {
     /// A value name not used in the graph yet.
     pub(crate) fn fresh_name(&self, prefix: &str) -> String {
         let taken = |n: &str| {
-            self.nodes.iter().any(|x| x.outputs.iter().any(|o| o == n) || x.name == n)
+            self.nodes
+                .iter()
+                .any(|x| x.outputs.iter().any(|o| o == n) || x.name == n)
                 || self.initializers.iter().any(|t| t.name == n)
                 || self.inputs.iter().any(|i| i.name == n)
         };
@@ -675,7 +680,10 @@ impl Tensor {
                 10 => f.extend_f64(&mut out).map_err(e)?,
                 9 => raw_data = Some(f.as_bytes().map_err(e)?),
                 14 if f.as_i64().map_err(e)? == 1 => {
-                    return Err(Error::Invalid(format!("tensor '{}' keeps its data in an external file", self.name)));
+                    return Err(Error::Invalid(format!(
+                        "tensor '{}' keeps its data in an external file",
+                        self.name
+                    )));
                 }
                 _ => {}
             }

@@ -56,11 +56,14 @@ pub fn to_spec(model: &OnnxGraph, signature: &Signature) -> Result<ModelSpec> {
         match (node.op_type.as_str(), node.is_ml()) {
             ("Cast" | "Identity", false) => {}
             ("Scaler", true) => preprocessing.push(scaler(node, width)?),
-            (
-                "LinearRegressor" | "LinearClassifier" | "TreeEnsembleRegressor" | "TreeEnsembleClassifier",
-                true,
-            ) => break node,
-            (op, _) => return Err(Error::Unsupported(format!("importing a graph with {op} before the estimator"))),
+            ("LinearRegressor" | "LinearClassifier" | "TreeEnsembleRegressor" | "TreeEnsembleClassifier", true) => {
+                break node;
+            }
+            (op, _) => {
+                return Err(Error::Unsupported(format!(
+                    "importing a graph with {op} before the estimator"
+                )));
+            }
         }
         value = node.outputs.first().cloned().unwrap_or_default();
     };
@@ -71,9 +74,16 @@ pub fn to_spec(model: &OnnxGraph, signature: &Signature) -> Result<ModelSpec> {
         _ => {
             let k = match &signature.task {
                 Task::Classification { classes } => classes.len(),
-                _ => return Err(Error::Invalid("a TreeEnsembleClassifier outside a classification".into())),
+                _ => {
+                    return Err(Error::Invalid(
+                        "a TreeEnsembleClassifier outside a classification".into(),
+                    ));
+                }
             };
-            (trees(estimator_node, width, Some(k))?, estimator_node.outputs.get(1).cloned())
+            (
+                trees(estimator_node, width, Some(k))?,
+                estimator_node.outputs.get(1).cloned(),
+            )
         }
     };
     if let Some(p) = probabilities {
@@ -92,7 +102,9 @@ fn single_consumer<'a>(model: &'a OnnxGraph, value: &'a str) -> Result<&'a Node>
     let mut it = model.graph.consumers(value);
     match (it.next(), it.next()) {
         (Some(n), None) => Ok(n),
-        (None, _) => Err(Error::Unsupported(format!("importing a graph where '{value}' feeds no estimator"))),
+        (None, _) => Err(Error::Unsupported(format!(
+            "importing a graph where '{value}' feeds no estimator"
+        ))),
         (Some(_), Some(_)) => Err(Error::Unsupported(format!(
             "importing a graph where '{value}' feeds several operators"
         ))),
@@ -176,7 +188,9 @@ fn coefficient_matrix(node: &Node, width: usize) -> Result<(Array2<f64>, Array1<
 fn linear_regressor(node: &Node, width: usize) -> Result<Estimator> {
     let post = node.str_or("post_transform", "NONE")?;
     if post != "NONE" {
-        return Err(Error::Unsupported(format!("importing a LinearRegressor with post_transform {post}")));
+        return Err(Error::Unsupported(format!(
+            "importing a LinearRegressor with post_transform {post}"
+        )));
     }
     let (coefficients, intercepts) = coefficient_matrix(node, width)?;
     if coefficients.nrows() != 1 {
@@ -205,7 +219,11 @@ fn linear_classifier(node: &Node, width: usize, task: &Task) -> Result<(Estimato
         ("SOFTMAX", _, r) if r == k => (w, b, Link::Softmax),
         // One row, or the two-row [-w, w] form: the logistic of the second.
         ("LOGISTIC", 2, 1) => (w, b, Link::Logistic),
-        ("LOGISTIC", 2, 2) if negated => (w.slice(ml_core::ndarray::s![1..2, ..]).to_owned(), b.slice(ml_core::ndarray::s![1..2]).to_owned(), Link::Logistic),
+        ("LOGISTIC", 2, 2) if negated => (
+            w.slice(ml_core::ndarray::s![1..2, ..]).to_owned(),
+            b.slice(ml_core::ndarray::s![1..2]).to_owned(),
+            Link::Logistic,
+        ),
         ("NONE", _, r) if r == k && k > 2 => (w, b, Link::Identity),
         (post, k, rows) => {
             return Err(Error::Unsupported(format!(
@@ -235,9 +253,16 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
     let true_ids = node.ints("nodes_truenodeids")?;
     let false_ids = node.ints("nodes_falsenodeids")?;
     let n = tree_ids.len();
-    if [node_ids.len(), features.len(), values.len(), modes.len(), true_ids.len(), false_ids.len()]
-        .iter()
-        .any(|&l| l != n)
+    if [
+        node_ids.len(),
+        features.len(),
+        values.len(),
+        modes.len(),
+        true_ids.len(),
+        false_ids.len(),
+    ]
+    .iter()
+    .any(|&l| l != n)
     {
         return Err(invalid("node attributes of different lengths".into()));
     }
@@ -245,7 +270,10 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
     let leaf_node = node.ints(&format!("{prefix}_nodeids"))?;
     let leaf_ids = node.ints(&format!("{prefix}_ids"))?;
     let leaf_w = node.floats(&format!("{prefix}_weights"))?;
-    if [leaf_node.len(), leaf_ids.len(), leaf_w.len()].iter().any(|&l| l != leaf_tree.len()) {
+    if [leaf_node.len(), leaf_ids.len(), leaf_w.len()]
+        .iter()
+        .any(|&l| l != leaf_tree.len())
+    {
         return Err(invalid("leaf attributes of different lengths".into()));
     }
     let post = node.str_or("post_transform", "NONE")?;
@@ -254,7 +282,9 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
         None => {
             let targets = node.int_or("n_targets", 1)?;
             if targets != 1 {
-                return Err(Error::Unsupported(format!("importing a TreeEnsembleRegressor with {targets} targets")));
+                return Err(Error::Unsupported(format!(
+                    "importing a TreeEnsembleRegressor with {targets} targets"
+                )));
             }
             let agg = match node.str_or("aggregate_function", "SUM")?.as_str() {
                 "SUM" => Aggregation::Sum,
@@ -270,34 +300,57 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
     used.sort_unstable();
     used.dedup();
     let binary_one_class = classes == Some(2) && used.len() == 1;
-    let width_out = if binary_one_class { 1 } else { k };
-    if leaf_ids.iter().any(|&c| c < 0 || (!binary_one_class && c as usize >= k)) {
+    let width_out = k;
+    if leaf_ids
+        .iter()
+        .any(|&c| c < 0 || (!binary_one_class && c as usize >= k))
+    {
         return Err(invalid("leaf class id out of range".into()));
     }
     let mut base: Vec<f64> = match node.floats_opt("base_values") {
         None => vec![0.0; k],
         Some(b) if b.len() == k => b.iter().map(|&x| f64::from(x)).collect(),
+        // The one-class layout may give the one class's base only.
+        Some(&[b]) if binary_one_class => vec![f64::from(b); 2],
         Some(b) => return Err(invalid(format!("{} base values for {k} outputs", b.len()))),
     };
-    let link = match (post.as_str(), classes, binary_one_class) {
-        ("NONE", _, false) => Link::Identity,
-        ("SOFTMAX", Some(_), false) => Link::Softmax,
-        ("LOGISTIC", Some(2), true) => Link::Logistic,
+    let all_positive = leaf_w.iter().all(|&w| w >= 0.0);
+    // The one-class two-class layout, as ONNX Runtime completes it: with
+    // NONE, [1 - s, s] when all weights are positive, else [-s, s]; with
+    // LOGISTIC, the logistic of [-s, s].
+    let (link, leaf_sign, complement) = match (post.as_str(), classes, binary_one_class) {
+        ("NONE", _, false) => (Link::Identity, false, false),
+        ("SOFTMAX", Some(_), false) => (Link::Softmax, false, false),
+        ("LOGISTIC", Some(2), true) => (Link::Logistic, false, false),
+        ("NONE", Some(2), true) => (Link::Identity, true, all_positive),
         (p, _, _) => {
             return Err(Error::Unsupported(format!(
                 "importing a {} with post_transform {p}{}",
                 node.op_type,
-                if binary_one_class { " on a one-class two-class layout" } else { "" }
+                if binary_one_class {
+                    " on a one-class two-class layout"
+                } else {
+                    ""
+                }
             )));
         }
     };
+    let width_out = if binary_one_class && link == Link::Logistic {
+        1
+    } else {
+        width_out
+    };
     if binary_one_class {
-        base = vec![base[used[0] as usize % 2]];
-        if link == Link::Identity {
-            return Err(Error::Unsupported(
-                "importing a two-class TreeEnsembleClassifier that lists one class without a logistic".into(),
-            ));
-        }
+        let b = base[used[0] as usize % 2];
+        base = match link {
+            Link::Logistic => vec![b],
+            _ if b != 0.0 => {
+                return Err(Error::Unsupported(
+                    "importing a two-class TreeEnsembleClassifier that lists one class, with base values".into(),
+                ));
+            }
+            _ => vec![if complement { 1.0 } else { 0.0 }, 0.0],
+        };
     }
 
     // Group the node rows by tree.
@@ -320,7 +373,11 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
             .filter(|&&r| modes[r] != "LEAF")
             .flat_map(|&r| [true_ids[r], false_ids[r]])
             .collect();
-        let roots: Vec<i64> = rows.iter().map(|&r| node_ids[r]).filter(|id| !children.contains(id)).collect();
+        let roots: Vec<i64> = rows
+            .iter()
+            .map(|&r| node_ids[r])
+            .filter(|id| !children.contains(id))
+            .collect();
         let [root] = roots.as_slice() else {
             return Err(invalid(format!("tree {t} has {} roots", roots.len())));
         };
@@ -373,8 +430,14 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
             let mut value = vec![0.0; width_out];
             if split.is_none() {
                 for &l in leaf_rows.get(&(t, *id)).map(Vec::as_slice).unwrap_or(&[]) {
-                    let c = if binary_one_class { 0 } else { leaf_ids[l] as usize };
-                    value[c] += f64::from(leaf_w[l]);
+                    let w = f64::from(leaf_w[l]);
+                    if leaf_sign {
+                        value[0] -= w;
+                        value[1] += w;
+                    } else {
+                        let c = if binary_one_class { 0 } else { leaf_ids[l] as usize };
+                        value[c] += w;
+                    }
                 }
             }
             nodes.push(TreeNode {

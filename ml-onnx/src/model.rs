@@ -106,14 +106,15 @@ impl OnnxModel {
                     dtype_name(t)
                 )));
             }
-            None => return Err(Error::Unsupported(format!("input '{}' that is not a tensor", input.name))),
+            None => {
+                return Err(Error::Unsupported(format!(
+                    "input '{}' that is not a tensor",
+                    input.name
+                )));
+            }
         };
-        let width = rewrite::declared_width(&input).ok_or_else(|| {
-            Error::Unsupported(format!(
-                "input '{}' without a fixed [N, features] shape",
-                input.name
-            ))
-        })?;
+        let width = rewrite::declared_width(&input)
+            .ok_or_else(|| Error::Unsupported(format!("input '{}' without a fixed [N, features] shape", input.name)))?;
         if width == 0 {
             return Err(Error::Invalid(format!("input '{}' has no columns", input.name)));
         }
@@ -234,7 +235,10 @@ impl Model for OnnxModel {
         self.signature.validate_input(x)?;
         let rows = x.nrows();
         let outs = self.run(x)?;
-        let get = |i: usize| outs.get(i).ok_or_else(|| runtime_output(&format!("missing output {i}")));
+        let get = |i: usize| {
+            outs.get(i)
+                .ok_or_else(|| runtime_output(&format!("missing output {i}")))
+        };
         Ok(match (&self.plan, &self.signature.task) {
             (OutputPlan::Regression { value }, _) => {
                 let m = matrix(get(*value)?, rows)?;
@@ -265,8 +269,12 @@ impl Model for OnnxModel {
                 {
                     return Err(runtime_output(&format!("{} scores for {} classes", p.ncols(), classes.len())).into());
                 }
+                // Labels are the first most probable class, as ONNX Runtime's
+                // classifiers pick them (tract's two-class tree layout picks
+                // from the scores before completing them).
                 let labels: Array1<usize> = match (label, &probabilities) {
-                    (Some(l), _) => {
+                    (_, Some(p)) => p.outer_iter().map(|r| ml_core::argmax(r.iter().copied())).collect(),
+                    (Some(l), None) => {
                         let raw = labels_as_strings(get(*l)?);
                         if raw.len() != rows {
                             return Err(runtime_output(&format!("{} labels for {rows} rows", raw.len())).into());
@@ -280,7 +288,6 @@ impl Model for OnnxModel {
                             })
                             .collect::<Result<_>>()?
                     }
-                    (None, Some(p)) => p.outer_iter().map(|r| ml_core::argmax(r.iter().copied())).collect(),
                     (None, None) => return Err(runtime_output("neither labels nor scores").into()),
                 };
                 Predictions::Classification {
@@ -373,12 +380,17 @@ fn signature(graph: &OnnxGraph, width: usize) -> Result<(Signature, bool)> {
     ))
 }
 
-/// The class labels of the graph's classifier node, as strings.
+/// The class labels of the graph's classifier node, or else of its
+/// `ZipMap` (networks compute their labels with ordinary operators), as
+/// strings.
 fn class_labels(graph: &OnnxGraph) -> Result<Option<Vec<String>>> {
-    for n in &graph.graph.nodes {
-        if !(n.is_ml() && CLASSIFIERS.contains(&n.op_type.as_str())) {
-            continue;
-        }
+    let classifiers = graph
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.is_ml() && CLASSIFIERS.contains(&n.op_type.as_str()));
+    let zipmaps = graph.graph.nodes.iter().filter(|n| n.is_ml() && n.op_type == "ZipMap");
+    if let Some(n) = classifiers.chain(zipmaps).next() {
         return Ok(Some(match (n.attr("classlabels_int64s"), n.attr("classlabels_ints")) {
             (Some(AttrValue::Ints(v)), _) | (_, Some(AttrValue::Ints(v))) => v.iter().map(i64::to_string).collect(),
             _ => n.strings("classlabels_strings")?,
@@ -412,9 +424,7 @@ fn plan(original: &OnnxGraph, runnable: &OnnxGraph, signature: &Signature) -> Re
             let label = outputs.iter().position(|o| is_label(o.elem_type));
             let scores = outputs.iter().position(|o| is_real(o.elem_type));
             if label.is_none() && scores.is_none() {
-                return Err(Error::Unsupported(
-                    "a classifier without label or score outputs".into(),
-                ));
+                return Err(Error::Unsupported("a classifier without label or score outputs".into()));
             }
             // ml-sdk's exports emit the class index; others emit the label.
             let label_values = match class_labels(original)? {

@@ -36,7 +36,10 @@ pub fn strip_zipmap(model: &mut OnnxGraph) -> Result<()> {
             _ => return Err(Error::Invalid(format!("ZipMap node '{}' without class labels", n.name))),
         };
         let (Some(input), Some(output)) = (n.inputs.first(), n.outputs.first()) else {
-            return Err(Error::Invalid(format!("ZipMap node '{}' without input or output", n.name)));
+            return Err(Error::Invalid(format!(
+                "ZipMap node '{}' without input or output",
+                n.name
+            )));
         };
         let output = output.clone();
         let identity = Node::new("Identity", "", &n.name, &[input], &[&output], &[])?;
@@ -45,10 +48,7 @@ pub fn strip_zipmap(model: &mut OnnxGraph) -> Result<()> {
             *o = ValueInfo::tensor(
                 &output,
                 DataType::Float,
-                &[
-                    crate::proto::Dim::Named("N"),
-                    crate::proto::Dim::Fixed(classes as i64),
-                ],
+                &[crate::proto::Dim::Named("N"), crate::proto::Dim::Fixed(classes as i64)],
             )?;
         }
     }
@@ -71,6 +71,7 @@ pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
         let replacement = match (g.nodes[i].op_type.as_str(), g.nodes[i].is_ml()) {
             ("Scaler", true) => Some(scaler(g, i)?),
             ("TreeEnsembleRegressor", true) => Some(tree_regressor(g, i, opset)?),
+            ("TreeEnsembleClassifier", true) => classifier_base_values(&g.nodes[i])?.map(|n| vec![n]),
             _ => None,
         };
         match replacement {
@@ -83,6 +84,33 @@ pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// ONNX Runtime accepts one base value for a two-class ensemble whose
+/// leaves name one class; tract wants one per class. The other class's
+/// base is zero.
+fn classifier_base_values(n: &Node) -> Result<Option<Node>> {
+    let classes = match (n.attr("classlabels_int64s"), n.attr("classlabels_strings")) {
+        (Some(AttrValue::Ints(v)), _) => v.len(),
+        (_, Some(AttrValue::Strs(v))) => v.len(),
+        _ => return Ok(None),
+    };
+    let Some(base) = n.floats_opt("base_values") else {
+        return Ok(None);
+    };
+    if base.len() >= classes {
+        return Ok(None);
+    }
+    let mut padded = base.to_vec();
+    padded.resize(classes, 0.0);
+    let outputs: Vec<&str> = n.outputs.iter().map(String::as_str).collect();
+    n.rebuilt(
+        "TreeEnsembleClassifier",
+        &outputs,
+        |a| a != "base_values",
+        &[("base_values", Attr::Floats(padded))],
+    )
+    .map(Some)
 }
 
 fn single_io(n: &Node) -> Result<(String, String)> {
@@ -123,7 +151,10 @@ fn tree_regressor(g: &mut Graph, i: usize, opset: i64) -> Result<Vec<Node>> {
     let (_, y) = single_io(&n)?;
     let targets = n.int_or("n_targets", 1)?;
     if targets < 1 {
-        return Err(Error::Invalid(format!("TreeEnsembleRegressor '{}': n_targets {targets}", n.name)));
+        return Err(Error::Invalid(format!(
+            "TreeEnsembleRegressor '{}': n_targets {targets}",
+            n.name
+        )));
     }
     let post = n.str_or("post_transform", "NONE")?;
     if post != "NONE" {

@@ -116,15 +116,15 @@ pub(crate) mod tract {
         guarded("tract", || {
             let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(err)?;
             let n = model.sym("N");
-            let dt = if f64_input { f64::datum_type() } else { f32::datum_type() };
+            let dt = if f64_input {
+                f64::datum_type()
+            } else {
+                f32::datum_type()
+            };
             model = model
                 .with_input_fact(0, InferenceFact::dt_shape(dt, tvec![n.to_dim(), width.to_dim()]))
                 .map_err(err)?;
-            let plan = model
-                .into_optimized()
-                .map_err(err)?
-                .into_runnable()
-                .map_err(err)?;
+            let plan = model.into_optimized().map_err(err)?.into_runnable().map_err(err)?;
             Ok(TractSession { plan })
         })
     }
@@ -146,10 +146,14 @@ pub(crate) mod tract {
                             DatumType::F32 => OutData::F32(plain.as_slice::<f32>().map_err(err)?.to_vec()),
                             DatumType::F64 => OutData::F64(plain.as_slice::<f64>().map_err(err)?.to_vec()),
                             DatumType::I64 => OutData::I64(plain.as_slice::<i64>().map_err(err)?.to_vec()),
-                            DatumType::I32 => OutData::I64(
-                                plain.as_slice::<i32>().map_err(err)?.iter().map(|&v| i64::from(v)).collect(),
-                            ),
                             DatumType::String => OutData::Str(plain.as_slice::<String>().map_err(err)?.to_vec()),
+                            // Other integers, and constant labels tract folds into
+                            // symbolic dimensions (TDim).
+                            dt if dt.is_integer() || dt == DatumType::TDim => {
+                                let as_i64 = o.cast_to::<i64>().map_err(err)?;
+                                let plain = as_i64.try_as_plain_ram().map_err(err)?;
+                                OutData::I64(plain.as_slice::<i64>().map_err(err)?.to_vec())
+                            }
                             other => return Err(err(format!("output of type {other:?}"))),
                         };
                         Ok(Output { shape, data })
@@ -184,8 +188,10 @@ pub(crate) mod onnxruntime {
         let wanted = match library {
             Some(p) => p.to_path_buf(),
             None => std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).ok_or_else(|| {
-                err("no ONNX Runtime library: set ORT_DYLIB_PATH to libonnxruntime (for instance the one in the \
-                     onnxruntime wheel: site-packages/onnxruntime/capi/libonnxruntime.so.*)")
+                err(
+                    "no ONNX Runtime library: set ORT_DYLIB_PATH to libonnxruntime (for instance the one in the \
+                     onnxruntime wheel: site-packages/onnxruntime/capi/libonnxruntime.so.*)",
+                )
             })?,
         };
         let mut env = ENV.lock().map_err(|_| err("environment lock poisoned"))?;
@@ -238,9 +244,7 @@ pub(crate) mod onnxruntime {
                 Input::F32(x) => TensorRef::from_array_view((shape, x)).map_err(err)?.into_dyn(),
                 Input::F64(x) => TensorRef::from_array_view((shape, x)).map_err(err)?.into_dyn(),
             };
-            let outputs = session
-                .run(ort::inputs![self.input.as_str() => value])
-                .map_err(err)?;
+            let outputs = session.run(ort::inputs![self.input.as_str() => value]).map_err(err)?;
             let mut out = Vec::new();
             for (_, v) in outputs.iter() {
                 let (shape, data) = if let Ok((s, d)) = v.try_extract_tensor::<f32>() {

@@ -1,0 +1,106 @@
+//! Models exported by skl2onnx with its defaults (`scripts/gen_onnx_models.py`,
+//! versions in `testdata/onnx/expected.json`): tract runs them as they are
+//! and gives onnxruntime's outputs; the linear and tree ones import to a
+//! `ModelSpec` that predicts the same.
+
+use ml_core::ndarray::Array2;
+use ml_core::{Model, Predictions};
+use ml_onnx::{OnnxModel, Runtime};
+use serde_json::Value;
+
+fn dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx")
+}
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir().join("expected.json")).unwrap()).unwrap()
+}
+
+fn rows(case: &Value) -> Array2<f64> {
+    let rows: Vec<Vec<f64>> = serde_json::from_value(case["rows"].clone()).unwrap();
+    let w = rows[0].len();
+    Array2::from_shape_vec((rows.len(), w), rows.into_iter().flatten().collect()).unwrap()
+}
+
+/// Compare predictions with onnxruntime's; `tol` on probabilities/values
+/// (relative for values).
+pub fn check(name: &str, case: &Value, got: &Predictions, tol: f64) {
+    match got {
+        Predictions::Classification {
+            labels,
+            probabilities,
+            classes,
+        } => {
+            let want_classes: Vec<String> = serde_json::from_value(case["classes"].clone()).unwrap();
+            assert_eq!(classes, &want_classes, "{name}: classes");
+            let want_p: Vec<Vec<f64>> = serde_json::from_value(case["probabilities"].clone()).unwrap();
+            let p = probabilities
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no probabilities"));
+            for (i, (row, want)) in p.outer_iter().zip(&want_p).enumerate() {
+                for (a, b) in row.iter().zip(want) {
+                    assert!((a - b).abs() <= tol, "{name} row {i}: {row} vs {want:?}");
+                }
+            }
+            let want_l: Vec<String> = serde_json::from_value(case["labels"].clone()).unwrap();
+            for (i, (l, w)) in labels.iter().zip(&want_l).enumerate() {
+                // A label may only differ where the top two probabilities tie to rounding.
+                if &classes[*l] != w {
+                    let r = p.row(i);
+                    let mut s: Vec<f64> = r.to_vec();
+                    s.sort_by(|a, b| b.total_cmp(a));
+                    assert!(s[0] - s[1] < 1e-5, "{name} row {i}: label {} vs {w}", classes[*l]);
+                }
+            }
+        }
+        Predictions::Regression { values } => {
+            let want: Vec<f64> = serde_json::from_value(case["values"].clone()).unwrap();
+            assert_eq!(values.len(), want.len());
+            for (i, (a, b)) in values.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() <= tol * b.abs().max(1.0), "{name} row {i}: {a} vs {b}");
+            }
+        }
+        Predictions::Clustering { .. } => panic!("{name}: clustering"),
+    }
+}
+
+#[test]
+fn tract_runs_skl2onnx_models_as_onnxruntime_does() {
+    let exp = expected();
+    let models = exp["models"].as_object().unwrap();
+    assert!(models.len() >= 12);
+    for (name, case) in models {
+        let model = OnnxModel::load_with(dir().join(format!("{name}.onnx")), Runtime::Tract)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!model.has_feature_names());
+        assert_eq!(
+            model.signature().n_inputs(),
+            case["n_features"].as_u64().unwrap() as usize
+        );
+        let x = rows(case);
+        let got = model.predict(x.view()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check(name, case, &got, 1e-5);
+    }
+}
+
+#[test]
+fn linear_and_tree_graphs_import_to_equal_specs() {
+    let exp = expected();
+    let mut imported = Vec::new();
+    for (name, case) in exp["models"].as_object().unwrap() {
+        let model = OnnxModel::load(dir().join(format!("{name}.onnx"))).unwrap();
+        match model.describe() {
+            Ok(spec) => {
+                let got = spec.predict(rows(case).view()).unwrap();
+                check(&format!("{name} (imported spec)"), case, &got, 1e-5);
+                imported.push(name.clone());
+            }
+            Err(e) => {
+                // Only the neural network has no spec form.
+                assert_eq!(name, "mlp", "{name}: {e}");
+                assert!(e.to_string().contains("MatMul"), "{e}");
+            }
+        }
+    }
+    assert_eq!(imported.len(), 11, "{imported:?}");
+}
