@@ -11,7 +11,8 @@
 //!   are the targets, followed by a `Slice` to the targets' columns. The
 //!   classifier always sums its leaves, so for `AVERAGE` each leaf weight is
 //!   divided by the tree count first; a float sum of pre-divided weights
-//!   differs from ONNX Runtime's divided sum by rounding only.
+//!   differs from ONNX Runtime's divided sum by rounding only. `Sigmoid`
+//!   becomes `1 / (1 + exp(-x))`, since tract's own takes float only.
 
 use crate::graph::{AttrValue, Dim, Graph, Node, OnnxGraph, ValueInfo};
 use crate::proto::{Attr, DataType};
@@ -72,6 +73,7 @@ pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
             ("Scaler", true) => Some(scaler(g, i)?),
             ("TreeEnsembleRegressor", true) => Some(tree_regressor(g, i, opset)?),
             ("TreeEnsembleClassifier", true) => classifier_base_values(&g.nodes[i])?.map(|n| vec![n]),
+            ("Sigmoid", false) => Some(sigmoid(g, i)?),
             _ => None,
         };
         match replacement {
@@ -111,6 +113,30 @@ fn classifier_base_values(n: &Node) -> Result<Option<Node>> {
         &[("base_values", Attr::Floats(padded))],
     )
     .map(Some)
+}
+
+/// tract's `Sigmoid` takes float only; its definition, `1 / (1 + exp(-x))`,
+/// runs on doubles too (ml-sdk's logistic exports compute in double).
+fn sigmoid(g: &mut Graph, i: usize) -> Result<Vec<Node>> {
+    let n = g.nodes[i].clone();
+    let (x, y) = single_io(&n)?;
+    let (neg, exp, denom) = (
+        g.fresh_name("sig_neg"),
+        g.fresh_name("sig_exp"),
+        g.fresh_name("sig_denom"),
+    );
+    // A one-element tensor of the input's type: Exp(0) = 1, in the input's type.
+    let zero = g.fresh_name("sig_zero");
+    let one = g.fresh_name("sig_one");
+    let p = &n.name;
+    Ok(vec![
+        Node::new("Neg", "", &format!("{p}_neg"), &[&x], &[&neg], &[])?,
+        Node::new("Exp", "", &format!("{p}_exp"), &[&neg], &[&exp], &[])?,
+        Node::new("Sub", "", &format!("{p}_zero"), &[&x, &x], &[&zero], &[])?,
+        Node::new("Exp", "", &format!("{p}_one"), &[&zero], &[&one], &[])?,
+        Node::new("Add", "", &format!("{p}_denom"), &[&one, &exp], &[&denom], &[])?,
+        Node::new("Div", "", p, &[&one, &denom], &[&y], &[])?,
+    ])
 }
 
 fn single_io(n: &Node) -> Result<(String, String)> {

@@ -1,0 +1,236 @@
+//! `OnnxModel` on our own exports and on hostile bytes; ONNX Runtime (feature
+//! `ort`) against tract and against Python onnxruntime's outputs.
+
+use ml_core::ndarray::Array2;
+use ml_core::{Dataset, Model, Predictions};
+use ml_learn::Pipeline;
+use ml_onnx::{OnnxModel, Runtime};
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Every kind of model we train, fitted on bundled data.
+fn trained() -> Vec<(&'static str, Box<dyn Model>, Dataset)> {
+    let bc = ml_datasets::breast_cancer().unwrap();
+    let iris = ml_datasets::iris().unwrap();
+    let diabetes = ml_datasets::diabetes().unwrap();
+    let german = ml_datasets::german_credit().unwrap();
+    let cases = [
+        ("logistic", "logistic", params(&[]), &bc),
+        ("softmax_minmax", "logistic", params(&[("scale", "minmax")]), &iris),
+        ("logistic_onehot", "logistic", params(&[]), &german),
+        ("linear", "linear", params(&[]), &diabetes),
+        ("tree", "tree", params(&[]), &iris),
+        ("tree_regression", "tree", params(&[("max_depth", "6")]), &diabetes),
+        ("forest_binary_onehot", "forest", params(&[("n_trees", "20")]), &german),
+        (
+            "forest_regression",
+            "forest",
+            params(&[("n_trees", "10"), ("scale", "standard")]),
+            &diabetes,
+        ),
+        ("kmeans", "kmeans", params(&[("k", "3")]), &iris),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, algorithm, ps, data)| {
+            let model = Pipeline::from_params(algorithm, &ps, Some(3))
+                .unwrap()
+                .fit_pipeline(data)
+                .unwrap();
+            (name, Box::new(model) as Box<dyn Model>, data.clone())
+        })
+        .collect()
+}
+
+fn assert_close(name: &str, a: &Predictions, b: &Predictions, tol: f64) {
+    match (a, b) {
+        (
+            Predictions::Classification {
+                labels: la,
+                probabilities: pa,
+                classes: ca,
+            },
+            Predictions::Classification {
+                labels: lb,
+                probabilities: pb,
+                classes: cb,
+            },
+        ) => {
+            assert_eq!(ca, cb, "{name}");
+            let (pa, pb) = (pa.as_ref().unwrap(), pb.as_ref().unwrap());
+            assert_eq!(pa.dim(), pb.dim(), "{name}");
+            for (i, (x, y)) in pa.iter().zip(pb).enumerate() {
+                assert!((x - y).abs() <= tol, "{name} element {i}: {x} vs {y}");
+            }
+            // Labels may differ only where the two most probable classes tie
+            // to rounding (a forest's 10 votes of 20).
+            for (i, (x, y)) in la.iter().zip(lb).enumerate() {
+                if x != y {
+                    let (p, q) = (pa[[i, *x]], pa[[i, *y]]);
+                    assert!((p - q).abs() <= tol, "{name} row {i}: label {x} ({p}) vs {y} ({q})");
+                }
+            }
+        }
+        (Predictions::Regression { values: va }, Predictions::Regression { values: vb }) => {
+            for (i, (x, y)) in va.iter().zip(vb).enumerate() {
+                assert!((x - y).abs() <= tol * y.abs().max(1.0), "{name} row {i}: {x} vs {y}");
+            }
+        }
+        (Predictions::Clustering { clusters: ca }, Predictions::Clustering { clusters: cb }) => {
+            assert_eq!(ca, cb, "{name}");
+        }
+        _ => panic!("{name}: different prediction kinds"),
+    }
+}
+
+#[test]
+fn our_exports_run_on_tract_and_import_back_exactly() {
+    for (name, model, data) in trained() {
+        let spec = model.describe().unwrap();
+        let bytes = ml_onnx::export(&spec).unwrap();
+        let onnx = OnnxModel::from_bytes(&bytes, Runtime::Tract).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(onnx.has_feature_names(), "{name}");
+        assert_eq!(onnx.signature(), &spec.signature, "{name}");
+        let x = data.features();
+        assert_close(name, &onnx.predict(x).unwrap(), &model.predict(x).unwrap(), 1e-5);
+        assert_eq!(onnx.describe().unwrap(), spec, "{name}: imported spec");
+    }
+}
+
+#[test]
+fn an_embedded_spec_that_disagrees_with_the_graph_is_refused() {
+    let bc = ml_datasets::breast_cancer().unwrap();
+    let model = Pipeline::from_params("logistic", &[], Some(1))
+        .unwrap()
+        .fit_pipeline(&bc)
+        .unwrap();
+    let mut forged = ml_onnx::export(&model.describe().unwrap()).unwrap();
+    // Change one digit of the intercept in the embedded spec (same length,
+    // so the protobuf stays well-formed): the metadata now claims another model.
+    let at = find(&forged, b"\"intercepts\"").unwrap();
+    let at = at + find(&forged[at..], b"\"data\":[").unwrap();
+    let digit = at + forged[at..].iter().position(u8::is_ascii_digit).unwrap();
+    forged[digit] = if forged[digit] == b'1' { b'2' } else { b'1' };
+    let onnx = OnnxModel::from_bytes(&forged, Runtime::Tract).unwrap();
+    let err = onnx.describe().unwrap_err().to_string();
+    assert!(err.contains("does not describe this graph"), "{err}");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn hostile_bytes_and_bad_input_are_typed_errors() {
+    let iris = ml_datasets::iris().unwrap();
+    let model = Pipeline::from_params("forest", &params(&[("n_trees", "3")]), Some(1))
+        .unwrap()
+        .fit_pipeline(&iris)
+        .unwrap();
+    let bytes = ml_onnx::export(&model.describe().unwrap()).unwrap();
+    assert!(OnnxModel::from_bytes(&[], Runtime::Tract).is_err());
+    assert!(OnnxModel::from_bytes(b"not an onnx model at all", Runtime::Tract).is_err());
+    // Every truncation: an error, never a panic (or, rarely, a shorter valid model).
+    for cut in (0..bytes.len()).step_by(7) {
+        let _ = OnnxModel::from_bytes(&bytes[..cut], Runtime::Tract);
+    }
+    // Flipped bytes throughout.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..300 {
+        let mut b = bytes.clone();
+        for _ in 0..3 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let i = (state % b.len() as u64) as usize;
+            b[i] ^= (state >> 32) as u8 | 1;
+        }
+        if let Ok(m) = OnnxModel::from_bytes(&b, Runtime::Tract) {
+            let _ = m.predict(iris.features());
+        }
+    }
+    let onnx = OnnxModel::from_bytes(&bytes, Runtime::Tract).unwrap();
+    let narrow = Array2::<f64>::zeros((2, 3));
+    assert!(
+        onnx.predict(narrow.view())
+            .unwrap_err()
+            .to_string()
+            .contains("4 input columns")
+    );
+    let mut nan = Array2::<f64>::zeros((2, 4));
+    nan[[1, 2]] = f64::NAN;
+    assert!(onnx.predict(nan.view()).is_err());
+    assert!(onnx.predict(Array2::<f64>::zeros((0, 4)).view()).is_err());
+    let missing = OnnxModel::load("/nonexistent/model.onnx").unwrap_err().to_string();
+    assert!(missing.contains("/nonexistent/model.onnx"), "{missing}");
+}
+
+#[test]
+#[cfg(not(feature = "ort"))]
+fn ort_without_its_feature_is_an_error() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/onnx/linreg.onnx")).unwrap();
+    let err = OnnxModel::from_bytes(&bytes, Runtime::Ort { library: None }).unwrap_err();
+    assert!(err.to_string().contains("`ort` feature"), "{err}");
+}
+
+/// ONNX Runtime from `ORT_DYLIB_PATH` (scripts/test.sh points it at the
+/// onnxruntime wheel in .venv): bad libraries are errors; skl2onnx's models
+/// give Python onnxruntime's outputs; our exports give tract's.
+#[test]
+#[cfg(feature = "ort")]
+#[ignore = "needs ORT_DYLIB_PATH (scripts/test.sh)"]
+fn ort_matches_tract_and_python_onnxruntime() {
+    let lib = std::path::PathBuf::from(std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH"));
+    let linreg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/onnx/linreg.onnx")).unwrap();
+    let missing = OnnxModel::from_bytes(
+        &linreg,
+        Runtime::Ort {
+            library: Some("/nonexistent/libonnxruntime.so".into()),
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("does not exist"), "{missing}");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a library").unwrap();
+    let bogus = OnnxModel::from_bytes(&linreg, Runtime::Ort { library: Some(fake) })
+        .unwrap_err()
+        .to_string();
+    assert!(bogus.contains("loading"), "{bogus}");
+
+    let ort = || Runtime::Ort {
+        library: Some(lib.clone()),
+    };
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx");
+    let exp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap()).unwrap();
+    for (name, case) in exp["models"].as_object().unwrap() {
+        let model = OnnxModel::load_with(fixtures.join(format!("{name}.onnx")), ort()).unwrap();
+        let rows: Vec<Vec<f64>> = serde_json::from_value(case["rows"].clone()).unwrap();
+        let x = Array2::from_shape_vec((rows.len(), rows[0].len()), rows.concat()).unwrap();
+        let got = model.predict(x.view()).unwrap();
+        let tract = OnnxModel::load(fixtures.join(format!("{name}.onnx"))).unwrap();
+        assert_close(name, &got, &tract.predict(x.view()).unwrap(), 1e-5);
+        if let Predictions::Classification { probabilities, .. } = &got {
+            let want: Vec<Vec<f64>> = serde_json::from_value(case["probabilities"].clone()).unwrap();
+            for (r, w) in probabilities.as_ref().unwrap().outer_iter().zip(&want) {
+                // The same library as Python's; tree sums may group
+                // differently with another thread count (we run one).
+                for (a, b) in r.iter().zip(w) {
+                    assert!((a - b).abs() <= 1e-6, "{name}: {r} vs {w:?}");
+                }
+            }
+        }
+    }
+    for (name, model, data) in trained() {
+        let bytes = ml_onnx::export(&model.describe().unwrap()).unwrap();
+        let on_ort = OnnxModel::from_bytes(&bytes, ort()).unwrap();
+        let on_tract = OnnxModel::from_bytes(&bytes, Runtime::Tract).unwrap();
+        let x = data.features();
+        assert_close(name, &on_ort.predict(x).unwrap(), &on_tract.predict(x).unwrap(), 1e-5);
+        assert_close(name, &on_ort.predict(x).unwrap(), &model.predict(x).unwrap(), 1e-5);
+    }
+}
