@@ -14,15 +14,18 @@ export CARGO_TERM_COLOR=never
 # The reference tools run without network: no telemetry (it would only wait on timeouts).
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
+# One feature set for every build, so clippy, docs and tests share one
+# compilation: ml-onnx with its ONNX Runtime back end.
+FEATURES=(--features ml-onnx/ort)
 
 step "format"
 cargo fmt --all -- --check
 
 step "clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 
 step "docs"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked "${FEATURES[@]}"
 
 step "python reference tools"
 bash scripts/setup-python.sh
@@ -47,7 +50,13 @@ step "interop: a real mlflow server and our REST client"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_server -- --include-ignored
 
 step "interop: onnx.checker and onnxruntime run our ONNX exports"
-MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-onnx --test onnxruntime -- --include-ignored
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked "${FEATURES[@]}" -p ml-onnx --test onnxruntime -- --include-ignored
+
+step "interop: skl2onnx models, re-exported now, on tract and on ONNX Runtime (the wheel's library)"
+.venv/bin/python scripts/gen_onnx_models.py "$fresh/onnx"
+ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
+export ORT_DYLIB_PATH
+MLSDK_ONNX_FIXTURES="$fresh/onnx" cargo test --locked "${FEATURES[@]}" -p ml-onnx --test skl2onnx --test runtimes -- --include-ignored
 
 step "tests"
-cargo test --workspace --locked
+cargo test --workspace --locked "${FEATURES[@]}"

@@ -551,3 +551,70 @@ fn export_onnx_writes_a_model_and_training_can_log_it() {
         "nope",
     );
 }
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = mlsdk(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn predict_and_evaluate_run_onnx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "iris");
+    let m = dir.path().join("forest");
+    let m = m.to_str().unwrap();
+    ok_json(&[
+        "--json", "train", "--data", &data, "--target", "target", "--model", "forest", "--out", m,
+    ]);
+    let onnx = dir.path().join("forest.onnx");
+    let onnx = onnx.to_str().unwrap();
+    ok_json(&["--json", "export-onnx", "--model", m, "--out", onnx]);
+
+    // Our own export names its columns: the same predictions and metrics as the model itself.
+    let native = stdout_of(&["predict", "--model", m, "--data", &data]);
+    let via_onnx = stdout_of(&["predict", "--model", onnx, "--data", &data]);
+    let labels = |s: &str| {
+        s.lines()
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels(&native), labels(&via_onnx));
+    assert!(via_onnx.starts_with("prediction,proba_setosa,proba_versicolor,proba_virginica\n"));
+    let a = ok_json(&[
+        "--json", "evaluate", "--model", m, "--data", &data, "--target", "target",
+    ]);
+    let b = ok_json(&[
+        "--json", "evaluate", "--model", onnx, "--data", &data, "--target", "target",
+    ]);
+    assert_eq!(a["metrics"]["accuracy"], b["metrics"]["accuracy"]);
+
+    // A skl2onnx model names no columns: it takes the CSV's columns in order.
+    let sk = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/onnx/logreg_multi.onnx");
+    let numeric = dir.path().join("numeric.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let stripped: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    std::fs::write(&numeric, stripped).unwrap();
+    let out = stdout_of(&["predict", "--model", sk, "--data", numeric.to_str().unwrap()]);
+    assert!(out.starts_with("prediction,proba_0,proba_1,proba_2\n"), "{out}");
+    assert_eq!(out.lines().count(), 151);
+    // With the target column too, only evaluate (which sets the target aside) accepts it.
+    fails(
+        &["predict", "--model", sk, "--data", &data],
+        "reads the CSV's columns in order",
+    );
+
+    let truncated = dir.path().join("truncated.onnx");
+    std::fs::write(&truncated, &std::fs::read(onnx).unwrap()[..200]).unwrap();
+    fails(
+        &["predict", "--model", truncated.to_str().unwrap(), "--data", &data],
+        "invalid ONNX model",
+    );
+}

@@ -210,7 +210,7 @@ fn matrix(out: &Output, rows: usize) -> Result<Array2<f64>> {
         OutData::I64(v) => v.iter().map(|&x| x as f64).collect(),
         OutData::Str(_) => return Err(runtime_output("strings where numbers were expected")),
     };
-    let cols = if rows == 0 { 0 } else { data.len() / rows };
+    let cols = data.len().checked_div(rows).unwrap_or(0);
     if cols * rows != data.len() || out.shape.first().is_some_and(|&r| r != rows) {
         return Err(runtime_output(&format!("shape {:?} for {rows} rows", out.shape)));
     }

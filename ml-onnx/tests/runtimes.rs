@@ -204,7 +204,10 @@ fn ort_matches_tract_and_python_onnxruntime() {
     let ort = || Runtime::Ort {
         library: Some(lib.clone()),
     };
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx");
+    let fixtures = std::env::var_os("MLSDK_ONNX_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx"),
+        std::path::PathBuf::from,
+    );
     let exp: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap()).unwrap();
     for (name, case) in exp["models"].as_object().unwrap() {

@@ -1,15 +1,21 @@
 //! Models exported by skl2onnx with its defaults (`scripts/gen_onnx_models.py`,
 //! versions in `testdata/onnx/expected.json`): tract runs them as they are
 //! and gives onnxruntime's outputs; the linear and tree ones import to a
-//! `ModelSpec` that predicts the same.
+//! `ModelSpec` that predicts the same. `MLSDK_ONNX_FIXTURES` points the
+//! tests at a freshly generated set instead of the committed one.
 
 use ml_core::ndarray::Array2;
 use ml_core::{Model, Predictions};
 use ml_onnx::{OnnxModel, Runtime};
 use serde_json::Value;
 
-fn dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx")
+/// The committed fixtures, or a fresh set in `MLSDK_ONNX_FIXTURES`
+/// (scripts/test.sh regenerates them with the pinned tools).
+pub fn dir() -> std::path::PathBuf {
+    std::env::var_os("MLSDK_ONNX_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx"),
+        std::path::PathBuf::from,
+    )
 }
 
 fn expected() -> Value {

@@ -61,11 +61,25 @@ pub struct TrainArgs {
     tracking: TrackingArgs,
 }
 
+/// How to run ONNX models.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum RuntimeArg {
+    /// tract, pure Rust.
+    #[default]
+    Tract,
+    /// ONNX Runtime, loaded from ORT_DYLIB_PATH.
+    Ort,
+}
+
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Model directory (or model file) written by `mlsdk train`.
+    /// Model directory or file written by `mlsdk train`, a models:/ or
+    /// runs:/ URI, or an ONNX file (`.onnx`).
     #[arg(long)]
     model: PathBuf,
+    /// Runtime for ONNX models.
+    #[arg(long, value_enum, default_value_t)]
+    runtime: RuntimeArg,
     /// Labelled data: CSV with a header.
     #[arg(long)]
     data: PathBuf,
@@ -76,12 +90,18 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Model directory (or model file) written by `mlsdk train`.
+    /// Model directory or file written by `mlsdk train`, a models:/ or
+    /// runs:/ URI, or an ONNX file (`.onnx`).
     #[arg(long)]
     model: PathBuf,
     /// Data: CSV with a header; columns matched by name, extras ignored.
+    /// An ONNX model that does not name its inputs takes all columns, in
+    /// order (all numeric).
     #[arg(long)]
     data: PathBuf,
+    /// Runtime for ONNX models.
+    #[arg(long, value_enum, default_value_t)]
+    runtime: RuntimeArg,
     /// Output CSV (`-` or absent: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -305,8 +325,74 @@ fn load_model(path: &std::path::Path) -> Result<SavedModel> {
     SavedModel::load(&resolved).with_context(|| format!("loading model {}", path.display()))
 }
 
+/// An ONNX file, directly or as the `model.onnx` of a logged ONNX model
+/// (MLflow's onnx flavor) without an ml-sdk model beside it.
+fn onnx_path(resolved: &std::path::Path) -> Option<PathBuf> {
+    let is_onnx = |p: &std::path::Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if resolved.is_file() && is_onnx(resolved) {
+        return Some(resolved.to_path_buf());
+    }
+    let inner = resolved.join("model.onnx");
+    (resolved.is_dir() && inner.is_file() && !resolved.join("model.mlsdk").exists()).then_some(inner)
+}
+
+/// A model to predict with: ml-sdk's own or any ONNX model.
+fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<Box<dyn Model>> {
+    let resolved = crate::track::resolve_model_path(path)?;
+    if let Some(file) = onnx_path(&resolved) {
+        let runtime = match runtime {
+            RuntimeArg::Tract => ml_sdk::onnx::Runtime::Tract,
+            RuntimeArg::Ort => ml_sdk::onnx::Runtime::Ort { library: None },
+        };
+        let model = ml_sdk::onnx::OnnxModel::load_with(&file, runtime)
+            .with_context(|| format!("loading ONNX model {}", file.display()))?;
+        return Ok(Box::new(model));
+    }
+    Ok(Box::new(load_model(path)?))
+}
+
+/// The signature to read a CSV with: the model's own, or for a positional
+/// ONNX model the CSV's columns (bar the target) in order, all numeric,
+/// which must be as many as the model takes.
+fn reading_signature(
+    model: &dyn Model,
+    positional: bool,
+    frame: &Frame,
+    target: Option<&str>,
+) -> Result<ml_sdk::core::Signature> {
+    let sig = model.signature().clone();
+    if !positional {
+        return Ok(sig);
+    }
+    let names: Vec<&String> = frame.names().iter().filter(|n| Some(n.as_str()) != target).collect();
+    if names.len() != sig.n_inputs() {
+        bail!(
+            "the ONNX model takes {} input columns and does not name them, so it reads the CSV's columns in order; \
+             the data has {} (besides the target)",
+            sig.n_inputs(),
+            names.len()
+        );
+    }
+    Ok(ml_sdk::core::Signature {
+        inputs: names
+            .into_iter()
+            .map(|n| ml_sdk::core::InputColumn::numeric(n.clone()))
+            .collect(),
+        ..sig
+    })
+}
+
+fn is_positional(path: &std::path::Path) -> bool {
+    crate::track::resolve_model_path(path)
+        .ok()
+        .and_then(|r| onnx_path(&r))
+        .and_then(|f| ml_sdk::onnx::OnnxGraph::parse(&std::fs::read(f).ok()?).ok())
+        .is_some_and(|g| g.metadata("feature_names").is_none())
+}
+
 pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let model = load_any(&args.model, args.runtime)?;
+    let positional = is_positional(&args.model);
     let frame = read_csv(&args.data)?;
     let is_clustering = matches!(model.signature().task, ml_sdk::core::Task::Clustering { .. });
     if args.target.is_none() && !is_clustering {
@@ -315,12 +401,10 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
             model.signature().task.name()
         );
     }
-    let data = frame.dataset_for(
-        model.signature(),
-        args.target.as_deref().filter(|_| !is_clustering),
-        &[],
-    )?;
-    let m = score(&model, &data)?;
+    let target = args.target.as_deref().filter(|_| !is_clustering);
+    let signature = reading_signature(model.as_ref(), positional, &frame, target)?;
+    let data = frame.dataset_for(&signature, target, &[])?;
+    let m = score(model.as_ref(), &data)?;
     let value = json!({ "metrics": m, "rows": data.n_samples() });
     out.emit(&value, || {
         format!("{} rows\n{}", data.n_samples(), table(&metric_rows(&m)))
@@ -329,9 +413,11 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
 }
 
 pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let model = load_any(&args.model, args.runtime)?;
+    let positional = is_positional(&args.model);
     let frame = read_csv(&args.data)?;
-    let x = frame.encode(&model.signature().inputs, model.signature().unknown_category)?;
+    let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
+    let x = frame.encode(&signature.inputs, signature.unknown_category)?;
     let pred = model.predict(x.view())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     match &pred {
