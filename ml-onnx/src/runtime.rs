@@ -101,9 +101,17 @@ pub(crate) mod tract {
 
     type Plan = std::sync::Arc<TypedRunnableModel>;
 
-    #[derive(Debug)]
     pub(crate) struct TractSession {
         plan: Plan,
+        /// A run state kept between calls: spawning one allocates every
+        /// value slot of the plan, which dominates one-row latency.
+        state: std::sync::Mutex<Option<TypedSimpleState>>,
+    }
+
+    impl std::fmt::Debug for TractSession {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("TractSession").finish_non_exhaustive()
+        }
     }
 
     fn err(e: impl std::fmt::Display) -> crate::Error {
@@ -125,7 +133,10 @@ pub(crate) mod tract {
                 .with_input_fact(0, InferenceFact::dt_shape(dt, tvec![n.to_dim(), width.to_dim()]))
                 .map_err(err)?;
             let plan = model.into_optimized().map_err(err)?.into_runnable().map_err(err)?;
-            Ok(TractSession { plan })
+            Ok(TractSession {
+                plan,
+                state: std::sync::Mutex::new(None),
+            })
         })
     }
 
@@ -137,7 +148,16 @@ pub(crate) mod tract {
                     Input::F64(x) => Tensor::from_shape(&[rows, width], x),
                 }
                 .map_err(err)?;
-                let outs = self.plan.run(tvec![t.into_tvalue()]).map_err(err)?;
+                // Reuse the idle state; a concurrent caller spawns its own.
+                let idle = self.state.lock().ok().and_then(|mut s| s.take());
+                let mut state = match idle {
+                    Some(s) => s,
+                    None => self.plan.spawn().map_err(err)?,
+                };
+                let outs = state.run(tvec![t.into_tvalue()]).map_err(err)?;
+                if let Ok(mut slot) = self.state.lock() {
+                    *slot = Some(state);
+                }
                 outs.iter()
                     .map(|o| {
                         let shape = o.shape().to_vec();
@@ -223,9 +243,8 @@ pub(crate) mod onnxruntime {
     pub(crate) fn load(bytes: &[u8], library: Option<&Path>, input: &str) -> Result<OrtRunner> {
         let env = environment(library)?;
         guarded("ort", || {
+            // ONNX Runtime's default threading, as its Python API has.
             let session = OrtSession::builder(&env)
-                .map_err(err)?
-                .with_intra_threads(1)
                 .map_err(err)?
                 .commit_from_memory(bytes)
                 .map_err(err)?;
@@ -247,17 +266,30 @@ pub(crate) mod onnxruntime {
             let outputs = session.run(ort::inputs![self.input.as_str() => value]).map_err(err)?;
             let mut out = Vec::new();
             for (_, v) in outputs.iter() {
-                let (shape, data) = if let Ok((s, d)) = v.try_extract_tensor::<f32>() {
-                    (s.clone(), OutData::F32(d.to_vec()))
-                } else if let Ok((s, d)) = v.try_extract_tensor::<f64>() {
-                    (s.clone(), OutData::F64(d.to_vec()))
-                } else if let Ok((s, d)) = v.try_extract_tensor::<i64>() {
-                    (s.clone(), OutData::I64(d.to_vec()))
-                } else if let Ok((s, d)) = v.try_extract_strings() {
-                    (s.clone(), OutData::Str(d))
-                } else {
-                    return Err(err(format!("output of type {:?}", v.dtype())));
+                // Dispatch on the element type: a failed extraction builds an
+                // error message, which costs more than the whole run.
+                use ort::value::{TensorElementType as T, ValueType};
+                let ty = match v.dtype() {
+                    ValueType::Tensor { ty, .. } => *ty,
+                    other => return Err(err(format!("output of type {other:?}"))),
                 };
+                let (shape, data) = match ty {
+                    T::Float32 => v
+                        .try_extract_tensor::<f32>()
+                        .map(|(s, d)| (s.clone(), OutData::F32(d.to_vec()))),
+                    T::Float64 => v
+                        .try_extract_tensor::<f64>()
+                        .map(|(s, d)| (s.clone(), OutData::F64(d.to_vec()))),
+                    T::Int64 => v
+                        .try_extract_tensor::<i64>()
+                        .map(|(s, d)| (s.clone(), OutData::I64(d.to_vec()))),
+                    T::Int32 => v
+                        .try_extract_tensor::<i32>()
+                        .map(|(s, d)| (s.clone(), OutData::I64(d.iter().map(|&x| i64::from(x)).collect()))),
+                    T::String => v.try_extract_strings().map(|(s, d)| (s.clone(), OutData::Str(d))),
+                    other => return Err(err(format!("output of type {other:?}"))),
+                }
+                .map_err(err)?;
                 out.push(Output {
                     shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
                     data,

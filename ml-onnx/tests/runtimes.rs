@@ -168,6 +168,26 @@ fn hostile_bytes_and_bad_input_are_typed_errors() {
 }
 
 #[test]
+fn unsupported_operators_and_inputs_are_named() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx");
+    let linreg = std::fs::read(fixtures.join("linreg.onnx")).unwrap();
+    // An operator no runtime knows (same length, so the protobuf stays valid).
+    let at = find(&linreg, b"LinearRegressor").unwrap();
+    let mut unknown = linreg.clone();
+    unknown[at..at + 15].copy_from_slice(b"LinearRegressoX");
+    let err = OnnxModel::from_bytes(&unknown, Runtime::Tract).unwrap_err().to_string();
+    assert!(err.contains("LinearRegressoX"), "{err}");
+    // An integer input: the element type is named.
+    let at = find(&linreg, b"float_input").unwrap();
+    // ValueInfoProto: name, then type { tensor_type { elem_type: 1 (float) ...
+    let elem = at + 11 + linreg[at + 11..].windows(2).position(|w| w == [0x08, 0x01]).unwrap();
+    let mut ints = linreg.clone();
+    ints[elem + 1] = 7; // int64
+    let err = OnnxModel::from_bytes(&ints, Runtime::Tract).unwrap_err().to_string();
+    assert!(err.contains("int64"), "{err}");
+}
+
+#[test]
 #[cfg(not(feature = "ort"))]
 fn ort_without_its_feature_is_an_error() {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/onnx/linreg.onnx")).unwrap();

@@ -138,7 +138,7 @@ pub fn export_onnx(args: &ExportOnnxArgs, out: &Output) -> Result<()> {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Model directory (or model file).
+    /// Model directory or file, models:/ or runs:/ URI, or an ONNX file.
     #[arg(long)]
     model: PathBuf,
 }
@@ -466,19 +466,54 @@ pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
     Ok(())
 }
 
-pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
-    let model = load_model(&args.model)?;
-    let spec: &ModelSpec = &model.spec;
-    let steps: Vec<&str> = spec
-        .preprocessing
+/// An ONNX file: what the graph holds, the signature read from it, and
+/// whether (and as what) it imports to a ModelSpec.
+fn inspect_onnx(file: &std::path::Path, out: &Output) -> Result<()> {
+    let model =
+        ml_sdk::onnx::OnnxModel::load(file).with_context(|| format!("loading ONNX model {}", file.display()))?;
+    let g = model.graph();
+    let mut ops: Vec<String> = g.graph.nodes.iter().map(|n| n.op_type.clone()).collect();
+    ops.sort();
+    ops.dedup();
+    let spec = match model.describe() {
+        Ok(spec) => json!({"importable": true, "estimator": estimator_summary(&spec.estimator),
+                           "preprocessing": preprocessing_names(&spec)}),
+        Err(e) => json!({"importable": false, "reason": e.to_string()}),
+    };
+    let value = json!({
+        "format": "onnx", "producer": g.producer.0, "producer_version": g.producer.1, "ir_version": g.ir_version,
+        "opsets": g.opsets.iter().map(|(d, v)| json!({"domain": d, "version": v})).collect::<Vec<_>>(),
+        "input": model.input_name(), "named_columns": model.has_feature_names(), "operators": ops,
+        "signature": model.signature(), "spec": spec,
+    });
+    out.emit(&value, || {
+        table(&[
+            (
+                "format".into(),
+                format!("ONNX (IR {}) from {} {}", g.ir_version, g.producer.0, g.producer.1),
+            ),
+            ("task".into(), model.signature().task.name().into()),
+            ("inputs".into(), model.signature().input_names().join(", ")),
+            ("operators".into(), ops.join(", ")),
+            ("as ModelSpec".into(), spec.to_string()),
+        ])
+    });
+    Ok(())
+}
+
+fn preprocessing_names(spec: &ModelSpec) -> Vec<&'static str> {
+    spec.preprocessing
         .iter()
         .map(|p| match p {
             Preprocess::OneHot { .. } => "one_hot",
             Preprocess::StandardScale { .. } => "standard_scale",
             Preprocess::MinMaxScale { .. } => "min_max_scale",
         })
-        .collect();
-    let estimator = match &spec.estimator {
+        .collect()
+}
+
+fn estimator_summary(estimator: &Estimator) -> Value {
+    match estimator {
         Estimator::Linear { coefficients, link, .. } => {
             json!({"kind": "linear", "outputs": coefficients.nrows(), "features": coefficients.ncols(), "link": link})
         }
@@ -488,7 +523,17 @@ pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
             "nodes": trees.iter().map(|t| t.nodes.len()).sum::<usize>(),
         }),
         Estimator::Centroids { centroids } => json!({"kind": "centroids", "clusters": centroids.nrows()}),
-    };
+    }
+}
+
+pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
+    if let Some(file) = onnx_path(&crate::track::resolve_model_path(&args.model)?) {
+        return inspect_onnx(&file, out);
+    }
+    let model = load_model(&args.model)?;
+    let spec: &ModelSpec = &model.spec;
+    let steps = preprocessing_names(spec);
+    let estimator = estimator_summary(&spec.estimator);
     let value = json!({
         "trainer": model.trainer, "sdk_version": model.sdk_version, "params": params_map(&model.params),
         "signature": spec.signature, "preprocessing": steps, "estimator": estimator,
