@@ -85,6 +85,64 @@ pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
             None => i += 1,
         }
     }
+    for n in g
+        .nodes
+        .iter()
+        .filter(|n| n.is_ml() && n.op_type == "TreeEnsembleClassifier")
+    {
+        check_tree_ensemble(n)?;
+    }
+    Ok(())
+}
+
+/// tract evaluates tree ensembles with unchecked indexing: a class id past
+/// the class list or a child id naming no node of its tree would read and
+/// write out of bounds. Found by fuzzing (`ml-onnx/fuzz`); checked here so
+/// such files are errors.
+fn check_tree_ensemble(n: &Node) -> Result<()> {
+    let bad = |msg: String| Error::Invalid(format!("{} node '{}': {msg}", n.op_type, n.name));
+    let classes = match (n.attr("classlabels_int64s"), n.attr("classlabels_strings")) {
+        (Some(AttrValue::Ints(v)), _) => v.len(),
+        (_, Some(AttrValue::Strs(v))) => v.len(),
+        _ => return Err(bad("no class labels".into())),
+    };
+    if let Some(c) = n.ints("class_ids")?.iter().find(|&&c| c < 0 || c as usize >= classes) {
+        return Err(bad(format!("class id {c} of {classes} classes")));
+    }
+    let trees = n.ints("nodes_treeids")?;
+    let ids = n.ints("nodes_nodeids")?;
+    let modes = n.strings("nodes_modes")?;
+    let (t_ids, f_ids) = (n.ints("nodes_truenodeids")?, n.ints("nodes_falsenodeids")?);
+    let features = n.ints("nodes_featureids")?;
+    let len = trees.len();
+    if [ids.len(), modes.len(), t_ids.len(), f_ids.len(), features.len()]
+        .iter()
+        .any(|&l| l != len)
+    {
+        return Err(bad("node attributes of different lengths".into()));
+    }
+    let known: std::collections::HashSet<(i64, i64)> = trees.iter().copied().zip(ids.iter().copied()).collect();
+    for k in 0..len {
+        if modes[k] == "LEAF" {
+            continue;
+        }
+        if features[k] < 0 {
+            return Err(bad(format!("negative feature id {}", features[k])));
+        }
+        for child in [t_ids[k], f_ids[k]] {
+            if !known.contains(&(trees[k], child)) {
+                return Err(bad(format!("tree {} branches to missing node {child}", trees[k])));
+            }
+        }
+    }
+    let (leaf_trees, leaf_nodes) = (n.ints("class_treeids")?, n.ints("class_nodeids")?);
+    if let Some((t, id)) = leaf_trees
+        .iter()
+        .zip(leaf_nodes)
+        .find(|&(&t, &id)| !known.contains(&(t, id)))
+    {
+        return Err(bad(format!("a leaf weight for missing node {id} of tree {t}")));
+    }
     Ok(())
 }
 
