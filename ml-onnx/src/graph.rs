@@ -360,39 +360,22 @@ impl Graph {
     }
 
     /// Add a float initializer and return its name.
-    pub(crate) fn add_f32(&mut self, prefix: &str, dims: &[i64], data: &[f32]) -> String {
+    pub(crate) fn add_f32(&mut self, prefix: &str, dims: &[i64], data: &[f32]) -> Result<String> {
         let name = self.fresh_name(prefix);
-        let raw = Msg::new()
-            .packed_ints(1, dims)
-            .int(2, dtype::FLOAT)
-            .packed_floats(4, data)
-            .str(8, &name)
-            .into_bytes();
-        self.initializers.push(Tensor {
-            name: name.clone(),
-            dims: dims.to_vec(),
-            data_type: dtype::FLOAT,
-            raw,
-        });
-        name
+        self.add_initializer(crate::proto::tensor_f32(&name, dims, data))
     }
 
     /// Add an int64 initializer and return its name.
-    pub(crate) fn add_i64(&mut self, prefix: &str, dims: &[i64], data: &[i64]) -> String {
+    pub(crate) fn add_i64(&mut self, prefix: &str, dims: &[i64], data: &[i64]) -> Result<String> {
         let name = self.fresh_name(prefix);
-        let raw = Msg::new()
-            .packed_ints(1, dims)
-            .int(2, dtype::INT64)
-            .packed_ints(7, data)
-            .str(8, &name)
-            .into_bytes();
-        self.initializers.push(Tensor {
-            name: name.clone(),
-            dims: dims.to_vec(),
-            data_type: dtype::INT64,
-            raw,
-        });
-        name
+        self.add_initializer(crate::proto::tensor_i64(&name, dims, data))
+    }
+
+    fn add_initializer(&mut self, tensor: Msg) -> Result<String> {
+        let t = Tensor::parse(tensor.as_bytes())?;
+        let name = t.name.clone();
+        self.initializers.push(t);
+        Ok(name)
     }
 }
 
@@ -536,6 +519,24 @@ impl Node {
             None => Ok(default.to_string()),
             Some(AttrValue::Str(v)) => String::from_utf8(v.clone()).map_err(|_| self.attr_err(name, "UTF-8")),
             _ => Err(self.attr_err(name, "a string")),
+        }
+    }
+
+    /// The class labels of a classifier or `ZipMap` node, as strings:
+    /// `classlabels_int64s` (`classlabels_ints` in `LinearClassifier`) or
+    /// `classlabels_strings`; `None` when it has none.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for labels that are not UTF-8.
+    pub fn class_labels(&self) -> Result<Option<Vec<String>>> {
+        match (
+            self.attr("classlabels_int64s")
+                .or_else(|| self.attr("classlabels_ints")),
+            self.attr("classlabels_strings"),
+        ) {
+            (Some(AttrValue::Ints(v)), _) => Ok(Some(v.iter().map(i64::to_string).collect())),
+            (_, Some(AttrValue::Strs(_))) => self.strings("classlabels_strings").map(Some),
+            _ => Ok(None),
         }
     }
 

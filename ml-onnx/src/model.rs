@@ -5,7 +5,7 @@ use std::path::Path;
 use ml_core::ndarray::{Array1, Array2, ArrayView2};
 use ml_core::{FeatureKind, InputColumn, Model, ModelSpec, Predictions, Signature, Task, UnknownCategory};
 
-use crate::graph::{AttrValue, OnnxGraph, dtype, dtype_name};
+use crate::graph::{OnnxGraph, dtype, dtype_name};
 use crate::rewrite;
 use crate::runtime::{Input, OutData, Output, Runtime, Session};
 use crate::{Error, Result};
@@ -390,13 +390,13 @@ fn class_labels(graph: &OnnxGraph) -> Result<Option<Vec<String>>> {
         .iter()
         .filter(|n| n.is_ml() && CLASSIFIERS.contains(&n.op_type.as_str()));
     let zipmaps = graph.graph.nodes.iter().filter(|n| n.is_ml() && n.op_type == "ZipMap");
-    if let Some(n) = classifiers.chain(zipmaps).next() {
-        return Ok(Some(match (n.attr("classlabels_int64s"), n.attr("classlabels_ints")) {
-            (Some(AttrValue::Ints(v)), _) | (_, Some(AttrValue::Ints(v))) => v.iter().map(i64::to_string).collect(),
-            _ => n.strings("classlabels_strings")?,
-        }));
+    match classifiers.chain(zipmaps).next() {
+        Some(n) => n
+            .class_labels()?
+            .map(Some)
+            .ok_or_else(|| Error::Invalid(format!("{} node '{}' without class labels", n.op_type, n.name))),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Which runtime output carries what. Outputs are matched on the graph as

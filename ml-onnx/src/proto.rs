@@ -70,6 +70,14 @@ pub(crate) fn tensor_f64(name: &str, dims: &[i64], data: &[f64]) -> Msg {
         .str(8, name)
 }
 
+pub(crate) fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> Msg {
+    Msg::new()
+        .packed_ints(1, dims)
+        .int(2, DataType::Float as i64)
+        .packed_floats(4, data)
+        .str(8, name)
+}
+
 pub(crate) fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> Msg {
     Msg::new()
         .packed_ints(1, dims)

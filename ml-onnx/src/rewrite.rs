@@ -14,7 +14,7 @@
 //!   differs from ONNX Runtime's divided sum by rounding only. `Sigmoid`
 //!   becomes `1 / (1 + exp(-x))`, since tract's own takes float only.
 
-use crate::graph::{AttrValue, Dim, Graph, Node, OnnxGraph, ValueInfo};
+use crate::graph::{Dim, Graph, Node, OnnxGraph, ValueInfo};
 use crate::proto::{Attr, DataType};
 use crate::{Error, Result};
 
@@ -31,10 +31,8 @@ pub fn strip_zipmap(model: &mut OnnxGraph) -> Result<()> {
             continue;
         }
         let n = &g.nodes[i];
-        let classes = match (n.attr("classlabels_int64s"), n.attr("classlabels_strings")) {
-            (Some(AttrValue::Ints(v)), _) => v.len(),
-            (_, Some(AttrValue::Strs(v))) => v.len(),
-            _ => return Err(Error::Invalid(format!("ZipMap node '{}' without class labels", n.name))),
+        let Some(classes) = n.class_labels()?.map(|l| l.len()) else {
+            return Err(Error::Invalid(format!("ZipMap node '{}' without class labels", n.name)));
         };
         let (Some(input), Some(output)) = (n.inputs.first(), n.outputs.first()) else {
             return Err(Error::Invalid(format!(
@@ -101,10 +99,8 @@ pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
 /// such files are errors.
 fn check_tree_ensemble(n: &Node) -> Result<()> {
     let bad = |msg: String| Error::Invalid(format!("{} node '{}': {msg}", n.op_type, n.name));
-    let classes = match (n.attr("classlabels_int64s"), n.attr("classlabels_strings")) {
-        (Some(AttrValue::Ints(v)), _) => v.len(),
-        (_, Some(AttrValue::Strs(v))) => v.len(),
-        _ => return Err(bad("no class labels".into())),
+    let Some(classes) = n.class_labels()?.map(|l| l.len()) else {
+        return Err(bad("no class labels".into()));
     };
     if let Some(c) = n.ints("class_ids")?.iter().find(|&&c| c < 0 || c as usize >= classes) {
         return Err(bad(format!("class id {c} of {classes} classes")));
@@ -150,10 +146,8 @@ fn check_tree_ensemble(n: &Node) -> Result<()> {
 /// leaves name one class; tract wants one per class. The other class's
 /// base is zero.
 fn classifier_base_values(n: &Node) -> Result<Option<Node>> {
-    let classes = match (n.attr("classlabels_int64s"), n.attr("classlabels_strings")) {
-        (Some(AttrValue::Ints(v)), _) => v.len(),
-        (_, Some(AttrValue::Strs(v))) => v.len(),
-        _ => return Ok(None),
+    let Some(classes) = n.class_labels()?.map(|l| l.len()) else {
+        return Ok(None);
     };
     let Some(base) = n.floats_opt("base_values") else {
         return Ok(None);
@@ -212,8 +206,8 @@ fn scaler(g: &mut Graph, i: usize) -> Result<Vec<Node>> {
     let (x, y) = single_io(&n)?;
     let offset = n.floats_opt("offset").map_or_else(|| vec![0.0], <[f32]>::to_vec);
     let scale = n.floats_opt("scale").map_or_else(|| vec![1.0], <[f32]>::to_vec);
-    let off = g.add_f32("scaler_offset", &[offset.len() as i64], &offset);
-    let sc = g.add_f32("scaler_scale", &[scale.len() as i64], &scale);
+    let off = g.add_f32("scaler_offset", &[offset.len() as i64], &offset)?;
+    let sc = g.add_f32("scaler_scale", &[scale.len() as i64], &scale)?;
     let cast = g.fresh_name("scaler_cast");
     let centred = g.fresh_name("scaler_centred");
     Ok(vec![
@@ -296,9 +290,9 @@ fn tree_regressor(g: &mut Graph, i: usize, opset: i64) -> Result<Vec<Node>> {
     let classifier = n.rebuilt("TreeEnsembleClassifier", &[&label, &scores], keep, &extra)?;
     let name = format!("{}_targets", n.name);
     let slice = if opset >= 10 {
-        let starts = g.add_i64("slice_start", &[1], &[0]);
-        let ends = g.add_i64("slice_end", &[1], &[targets]);
-        let axes = g.add_i64("slice_axis", &[1], &[1]);
+        let starts = g.add_i64("slice_start", &[1], &[0])?;
+        let ends = g.add_i64("slice_end", &[1], &[targets])?;
+        let axes = g.add_i64("slice_axis", &[1], &[1])?;
         Node::new("Slice", "", &name, &[&scores, &starts, &ends, &axes], &[&y], &[])?
     } else {
         // Opsets 1-9 take the bounds as attributes.

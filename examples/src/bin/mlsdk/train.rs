@@ -336,8 +336,9 @@ fn onnx_path(resolved: &std::path::Path) -> Option<PathBuf> {
     (resolved.is_dir() && inner.is_file() && !resolved.join("model.mlsdk").exists()).then_some(inner)
 }
 
-/// A model to predict with: ml-sdk's own or any ONNX model.
-fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<Box<dyn Model>> {
+/// A model to predict with: ml-sdk's own or any ONNX model, and whether it
+/// reads its columns by position (an ONNX model that does not name them).
+fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<(Box<dyn Model>, bool)> {
     let resolved = crate::track::resolve_model_path(path)?;
     if let Some(file) = onnx_path(&resolved) {
         let runtime = match runtime {
@@ -346,9 +347,10 @@ fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<Box<dyn Model
         };
         let model = ml_sdk::onnx::OnnxModel::load_with(&file, runtime)
             .with_context(|| format!("loading ONNX model {}", file.display()))?;
-        return Ok(Box::new(model));
+        let positional = !model.has_feature_names();
+        return Ok((Box::new(model), positional));
     }
-    Ok(Box::new(load_model(path)?))
+    Ok((Box::new(load_model(path)?), false))
 }
 
 /// The signature to read a CSV with: the model's own, or for a positional
@@ -382,17 +384,8 @@ fn reading_signature(
     })
 }
 
-fn is_positional(path: &std::path::Path) -> bool {
-    crate::track::resolve_model_path(path)
-        .ok()
-        .and_then(|r| onnx_path(&r))
-        .and_then(|f| ml_sdk::onnx::OnnxGraph::parse(&std::fs::read(f).ok()?).ok())
-        .is_some_and(|g| g.metadata("feature_names").is_none())
-}
-
 pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
-    let model = load_any(&args.model, args.runtime)?;
-    let positional = is_positional(&args.model);
+    let (model, positional) = load_any(&args.model, args.runtime)?;
     let frame = read_csv(&args.data)?;
     let is_clustering = matches!(model.signature().task, ml_sdk::core::Task::Clustering { .. });
     if args.target.is_none() && !is_clustering {
@@ -413,8 +406,7 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
 }
 
 pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
-    let model = load_any(&args.model, args.runtime)?;
-    let positional = is_positional(&args.model);
+    let (model, positional) = load_any(&args.model, args.runtime)?;
     let frame = read_csv(&args.data)?;
     let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
     let x = frame.encode(&signature.inputs, signature.unknown_category)?;
