@@ -88,9 +88,7 @@ def main():
         for name, path, rows, x32, batch, calls in workloads:
             py = python_side(path, x32, rounds, calls)
             ort = rust_side(path, rows, "ort", batch, rounds, calls)
-            # tract's tree ensembles are slow enough (see BENCHMARKS.md) that one call is timed.
-            tract_rounds, tract_calls = (1, 1) if name.startswith("forest") else (rounds, calls)
-            tract = rust_side(path, rows, "tract", batch, tract_rounds, tract_calls)
+            tract = rust_side(path, rows, "tract", batch, rounds, calls)
             print(f"{name:<30} {py * 1e6:>9.1f}us {ort * 1e6:>9.1f}us {ort / py:>6.3f} {tract * 1e6:>11.1f}us {tract / py:>6.3f}")
 
 

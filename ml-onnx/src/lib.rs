@@ -44,6 +44,8 @@ mod model;
 mod proto;
 pub mod rewrite;
 mod runtime;
+#[cfg(feature = "tract")]
+mod trees;
 
 pub use export::{INPUT, IR_VERSION, ML_OPSET, OPSET, export};
 pub use graph::OnnxGraph;

@@ -132,7 +132,9 @@ pub(crate) mod tract {
             model = model
                 .with_input_fact(0, InferenceFact::dt_shape(dt, tvec![n.to_dim(), width.to_dim()]))
                 .map_err(err)?;
-            let plan = model.into_optimized().map_err(err)?.into_runnable().map_err(err)?;
+            let mut typed = model.into_optimized().map_err(err)?;
+            crate::trees::accelerate(&mut typed).map_err(err)?;
+            let plan = typed.into_runnable().map_err(err)?;
             Ok(TractSession {
                 plan,
                 state: std::sync::Mutex::new(None),
