@@ -1,0 +1,69 @@
+//! Differential privacy for ml-sdk.
+//!
+//! - [`exact`]: integer samplers with exactly the stated distributions
+//!   (Bernoulli(exp(-γ)), discrete Laplace, discrete Gaussian, geometric),
+//!   after Canonne, Kamath and Steinke 2020.
+//! - [`mechanisms`]: Laplace and Gaussian mechanisms for real and integer
+//!   answers (real answers through a lattice whose rounding slack is in the
+//!   privacy map), the exponential mechanism, report-noisy-max and
+//!   randomized response. Each release returns its value and the privacy
+//!   it spent ([`Release`]).
+//! - [`aggregates`]: count, sum, mean, variance, histogram and quantiles of
+//!   a data column with bounds-derived sensitivity.
+//! - [`accounting`]: pure, approximate, zCDP and Rényi measures with their
+//!   conversions; a thread-safe [`PrivacyLedger`] (odometer or filter) with
+//!   exact totals; the Rényi accountant for DP-SGD's Poisson-subsampled
+//!   Gaussian mechanism.
+//!
+//! Randomness comes from [`DpRng`]: ChaCha20 keyed by the operating system
+//! unless a test asks for [`DpRng::insecure_seeded_for_tests`].
+//!
+//! # Trust boundary
+//! Constructors whose guarantee depends on the caller stating a true
+//! sensitivity ([`Laplace::new`], [`Gaussian::new`] and the other
+//! mechanism constructors) are the building blocks; [`aggregates`] derives
+//! sensitivities from clamping bounds itself and is what most applications
+//! need. The `honest-but-curious` feature marks further caller-trusting
+//! shortcuts, as OpenDP's feature of that name does.
+
+pub mod accounting;
+pub mod aggregates;
+pub mod exact;
+pub mod mechanisms;
+mod ratio;
+pub mod rng;
+
+pub use accounting::ledger::{Budget, LedgerEntry, PrivacyLedger, Spent};
+pub use accounting::rdp::RdpAccountant;
+pub use accounting::{PrivacyLoss, zcdp_to_approximate};
+pub use mechanisms::{ExponentialMechanism, Gaussian, Laplace, RandomizedResponse, Release, ReportNoisyMax};
+pub use rng::DpRng;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A parameter outside its domain (ε <= 0, a negative bound, ...).
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// Data the operation cannot use (non-finite, empty, unknown column).
+    #[error("invalid data: {0}")]
+    InvalidData(String),
+    /// A charge the ledger's budget cannot cover; nothing was recorded.
+    #[error("privacy budget exceeded: {0}")]
+    BudgetExceeded(String),
+    /// A parameter whose exact arithmetic would not fit the sampler's integers.
+    #[error("out of range: {0}")]
+    Overflow(String),
+    /// The operating system's generator failed.
+    #[error("randomness: {0}")]
+    Randomness(String),
+    /// The ledger's state is unusable (a thread panicked holding it).
+    #[error("ledger: {0}")]
+    Ledger(String),
+    /// An error from ml-core (data loading, tracking).
+    #[error(transparent)]
+    Core(#[from] ml_core::Error),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,605 @@
+//! Mechanisms: exact noise added to a query's answer, with the privacy the
+//! release spends.
+//!
+//! Real-valued answers go through a lattice (the snapping idea of Mironov
+//! 2012, in the discrete form OpenDP uses): the answer is rounded to a
+//! multiple of a power of two `2^k`, exact integer noise in those units is
+//! added, and the sum is scaled back. Rounding two neighbouring answers can
+//! move them apart by one more unit than their sensitivity, so the privacy
+//! map charges `ceil(sensitivity / 2^k) + 1` units: the slack is in the
+//! reported ε or ρ, never left out. `k` is chosen from the sensitivity so
+//! that the slack costs about 2^-20 (Laplace) or 2^-12 (Gaussian) of it.
+//! The noise parameters are rounded so that the spent ε or ρ is at most the
+//! one asked for; the loss reported is the exact spent value rounded up to
+//! a double.
+
+use serde::Serialize;
+
+use crate::accounting::{PrivacyLoss, up, zcdp_for_approximate};
+use crate::exact::{DiscreteGaussian, bernoulli_exp, discrete_laplace};
+use crate::ratio::{Ratio, ceil_u128, decompose};
+use crate::rng::DpRng;
+use crate::{Error, Result};
+
+/// A released value and the privacy it spent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release<T> {
+    /// The differentially private value.
+    pub value: T,
+    /// What releasing it spent.
+    pub loss: PrivacyLoss,
+}
+
+/// Denominator of the Laplace scale `t / s`: scales are multiples of 2^-20
+/// of a unit, rounded up.
+const LAPLACE_S: u128 = 1 << 20;
+/// Denominator of the discrete Gaussian's variance `a / b` in units.
+const GAUSS_B: u128 = 1 << 8;
+
+/// The grid real answers are rounded to: multiples of `2^exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lattice {
+    exp: i32,
+    /// Integer queries: answers are already integers, no rounding slack.
+    integer: bool,
+}
+
+impl Lattice {
+    fn integers() -> Self {
+        Lattice { exp: 0, integer: true }
+    }
+
+    /// A grid `2^-bits` of the sensitivity's leading power of two.
+    fn for_sensitivity(sensitivity: f64, bits: i32) -> Result<Self> {
+        if !(sensitivity.is_finite() && sensitivity >= 1e-290 && sensitivity <= 1e290) {
+            return Err(Error::InvalidParameter(format!(
+                "sensitivity must be finite and in [1e-290, 1e290], got {sensitivity}"
+            )));
+        }
+        let (m, e) = decompose(sensitivity);
+        let log2 = e + 63 - m.leading_zeros() as i32;
+        Ok(Lattice {
+            exp: log2 - bits,
+            integer: false,
+        })
+    }
+
+    /// The sensitivity in lattice units, with one unit of rounding slack
+    /// for real answers.
+    fn sensitivity_units(&self, sensitivity: f64) -> Result<u128> {
+        let r = Ratio::from_f64(sensitivity, "sensitivity")?;
+        let unit = self.unit();
+        let units = ceil_u128(&Ratio::new(&r.num * &unit.den, &r.den * &unit.num), "sensitivity in lattice units")?;
+        Ok(if self.integer { units } else { units + 1 })
+    }
+
+    fn unit(&self) -> Ratio {
+        if self.exp >= 0 {
+            Ratio::new(num_bigint::BigUint::from(1u8) << self.exp as usize, 1u8)
+        } else {
+            Ratio::new(1u8, num_bigint::BigUint::from(1u8) << (-self.exp) as usize)
+        }
+    }
+
+    /// `x` rounded to the nearest lattice point, in units.
+    fn to_units(&self, x: f64) -> Result<i128> {
+        if !x.is_finite() {
+            return Err(Error::InvalidData(format!("non-finite value {x}")));
+        }
+        let (m, e) = decompose(x.abs());
+        let shift = e - self.exp;
+        let u: i128 = if shift >= 0 {
+            if shift > 70 {
+                return Err(Error::InvalidData(format!(
+                    "value {x} is more than 2^120 noise-lattice units; clamp it first"
+                )));
+            }
+            i128::from(m) << shift
+        } else if -shift >= 64 {
+            0
+        } else {
+            let s = -shift;
+            i128::from((m >> s) + ((m >> (s - 1)) & 1))
+        };
+        Ok(if x < 0.0 { -u } else { u })
+    }
+
+    fn from_units(&self, u: i128) -> f64 {
+        let half = self.exp / 2;
+        (u as f64) * 2f64.powi(half) * 2f64.powi(self.exp - half)
+    }
+}
+
+/// The Laplace mechanism with exact discrete Laplace noise (the two-sided
+/// geometric mechanism of Ghosh, Roughgarden and Sundararajan 2009 on an
+/// integer grid; Canonne, Kamath and Steinke 2020 for the sampler).
+///
+/// Guarantee: ε-DP for a query whose answers on neighbouring data sets
+/// differ by at most `sensitivity` in L1 norm (summed over a vector).
+#[derive(Debug, Clone)]
+pub struct Laplace {
+    lattice: Lattice,
+    /// Noise scale in lattice units: t / LAPLACE_S.
+    t: u128,
+    epsilon: f64,
+}
+
+impl Laplace {
+    /// For real-valued answers with L1 `sensitivity`, spending at most `epsilon`.
+    pub fn new(sensitivity: f64, epsilon: f64) -> Result<Self> {
+        Self::build(Lattice::for_sensitivity(sensitivity, 20)?, sensitivity, epsilon)
+    }
+
+    /// For integer answers (counts, integer sums) with integer sensitivity.
+    pub fn integer(sensitivity: u64, epsilon: f64) -> Result<Self> {
+        if sensitivity == 0 {
+            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+        }
+        Self::build(Lattice::integers(), sensitivity as f64, epsilon)
+    }
+
+    fn build(lattice: Lattice, sensitivity: f64, epsilon: f64) -> Result<Self> {
+        if !(epsilon > 0.0 && epsilon.is_finite()) {
+            return Err(Error::InvalidParameter(format!("epsilon must be finite and > 0, got {epsilon}")));
+        }
+        let du = lattice.sensitivity_units(sensitivity)?;
+        let eps = Ratio::from_f64(epsilon, "epsilon")?;
+        // scale = du / eps units, as t / S with t rounded up.
+        let t = ceil_u128(
+            &Ratio::new(du * LAPLACE_S * &eps.den, eps.num.clone()),
+            "Laplace scale (epsilon too small for this sensitivity)",
+        )?;
+        // Spent: du * S / t <= epsilon.
+        let spent = Ratio::new(du * LAPLACE_S, t).to_f64_up();
+        Ok(Laplace {
+            lattice,
+            t,
+            epsilon: spent,
+        })
+    }
+
+    /// The ε one release spends.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// The noise scale in the answer's units.
+    pub fn scale(&self) -> f64 {
+        self.t as f64 / LAPLACE_S as f64 * self.lattice.from_units(1)
+    }
+
+    fn noise_units(&self, rng: &mut DpRng) -> i128 {
+        discrete_laplace(rng, self.t, LAPLACE_S)
+    }
+
+    /// Release one real answer.
+    pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
+        let u = self.lattice.to_units(value)?;
+        let noisy = u.saturating_add(self.noise_units(rng));
+        Ok(Release {
+            value: self.lattice.from_units(noisy),
+            loss: PrivacyLoss::Pure { epsilon: self.epsilon },
+        })
+    }
+
+    /// Release a vector whose L1 sensitivity is the mechanism's.
+    pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
+        let units = values.iter().map(|&v| self.lattice.to_units(v)).collect::<Result<Vec<_>>>()?;
+        let value = units
+            .into_iter()
+            .map(|u| self.lattice.from_units(u.saturating_add(self.noise_units(rng))))
+            .collect();
+        Ok(Release {
+            value,
+            loss: PrivacyLoss::Pure { epsilon: self.epsilon },
+        })
+    }
+
+    /// Release an integer answer (mechanisms built with [`Laplace::integer`]).
+    pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
+        if !self.lattice.integer {
+            return Err(Error::InvalidParameter("release_integer needs Laplace::integer".into()));
+        }
+        let noisy = i128::from(value).saturating_add(self.noise_units(rng));
+        Ok(Release {
+            value: noisy.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            loss: PrivacyLoss::Pure { epsilon: self.epsilon },
+        })
+    }
+
+    /// `n` raw noise draws in the answer's units (for tests and benchmarks).
+    pub fn sample_noise(&self, rng: &mut DpRng, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.lattice.from_units(self.noise_units(rng))).collect()
+    }
+}
+
+/// The Gaussian mechanism with exact discrete Gaussian noise (Canonne,
+/// Kamath and Steinke 2020).
+///
+/// Guarantee: ρ-zCDP for a scalar query with `sensitivity` (Theorem 4 of
+/// the paper); a vector release adds the paper's Theorem 14 term for
+/// independent coordinates. [`Gaussian::approximate`] calibrates ρ to an
+/// (ε, δ) target through [`crate::accounting::zcdp_to_approximate`].
+#[derive(Debug, Clone)]
+pub struct Gaussian {
+    lattice: Lattice,
+    du: u128,
+    /// sigma^2 = a / GAUSS_B in lattice units.
+    a: u128,
+    sampler: DiscreteGaussian,
+    rho: f64,
+    /// Set when calibrated to (ε, δ): the loss is then reported that way.
+    approximate: Option<(f64, f64)>,
+}
+
+impl Gaussian {
+    /// For real-valued answers with L2 `sensitivity`, spending at most `rho` (zCDP).
+    pub fn new(sensitivity: f64, rho: f64) -> Result<Self> {
+        Self::build(Lattice::for_sensitivity(sensitivity, 12)?, sensitivity, rho)
+    }
+
+    /// For integer answers with integer sensitivity.
+    pub fn integer(sensitivity: u64, rho: f64) -> Result<Self> {
+        if sensitivity == 0 {
+            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+        }
+        Self::build(Lattice::integers(), sensitivity as f64, rho)
+    }
+
+    /// For real-valued answers, calibrated to (ε, δ)-DP.
+    pub fn approximate(sensitivity: f64, epsilon: f64, delta: f64) -> Result<Self> {
+        let rho = zcdp_for_approximate(epsilon, delta)?;
+        let mut g = Self::new(sensitivity, rho)?;
+        g.approximate = Some((epsilon, delta));
+        Ok(g)
+    }
+
+    /// For integer answers, calibrated to (ε, δ)-DP.
+    pub fn integer_approximate(sensitivity: u64, epsilon: f64, delta: f64) -> Result<Self> {
+        let rho = zcdp_for_approximate(epsilon, delta)?;
+        let mut g = Self::integer(sensitivity, rho)?;
+        g.approximate = Some((epsilon, delta));
+        Ok(g)
+    }
+
+    fn build(lattice: Lattice, sensitivity: f64, rho: f64) -> Result<Self> {
+        if !(rho > 0.0 && rho.is_finite()) {
+            return Err(Error::InvalidParameter(format!("rho must be finite and > 0, got {rho}")));
+        }
+        let du = lattice.sensitivity_units(sensitivity)?;
+        let r = Ratio::from_f64(rho, "rho")?;
+        // sigma^2 = du^2 / (2 rho) units^2 = a / B with a rounded up.
+        let du2 = num_bigint::BigUint::from(du) * du;
+        let a = ceil_u128(
+            &Ratio::new(&du2 * GAUSS_B * &r.den, &r.num * 2u8),
+            "Gaussian variance (rho too small for this sensitivity)",
+        )?;
+        let sampler = DiscreteGaussian::new(a, GAUSS_B)?;
+        // Spent: du^2 B / (2 a) <= rho.
+        let spent = Ratio::new(du2 * GAUSS_B, num_bigint::BigUint::from(a) * 2u8).to_f64_up();
+        Ok(Gaussian {
+            lattice,
+            du,
+            a,
+            sampler,
+            rho: spent,
+            approximate: None,
+        })
+    }
+
+    /// The ρ (zCDP) one scalar release spends.
+    pub fn rho(&self) -> f64 {
+        self.rho
+    }
+
+    /// The noise's standard deviation parameter σ in the answer's units.
+    pub fn sigma(&self) -> f64 {
+        (self.a as f64 / GAUSS_B as f64).sqrt() * self.lattice.from_units(1)
+    }
+
+    fn loss(&self, rho: f64) -> PrivacyLoss {
+        match self.approximate {
+            Some((epsilon, delta)) if rho <= self.rho => PrivacyLoss::Approximate { epsilon, delta },
+            _ => PrivacyLoss::Zcdp { rho },
+        }
+    }
+
+    /// Release one real answer.
+    pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
+        let u = self.lattice.to_units(value)?;
+        Ok(Release {
+            value: self.lattice.from_units(u.saturating_add(self.sampler.sample(rng))),
+            loss: self.loss(self.rho),
+        })
+    }
+
+    /// Release a vector whose L2 sensitivity is the mechanism's, with
+    /// independent noise per coordinate. ρ grows by Theorem 14's term
+    /// (negligible once σ is a few units).
+    pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
+        let units = values.iter().map(|&v| self.lattice.to_units(v)).collect::<Result<Vec<_>>>()?;
+        let value = units
+            .into_iter()
+            .map(|u| self.lattice.from_units(u.saturating_add(self.sampler.sample(rng))))
+            .collect();
+        Ok(Release {
+            value,
+            loss: self.loss(self.vector_rho(values.len())),
+        })
+    }
+
+    /// ρ of a d-coordinate release: with ε² = du²/σ², τ = 10 Σ_{k=1}^{d-1}
+    /// exp(-2π²σ² k/(k+1)) per coordinate, ε̂ = min(sqrt(ε² + 5dτ), ε + 10dτ)
+    /// and ρ = ε̂²/2 (Canonne, Kamath, Steinke 2020, Theorem 14).
+    fn vector_rho(&self, d: usize) -> f64 {
+        if d <= 1 {
+            return self.rho;
+        }
+        let sigma2 = self.a as f64 / GAUSS_B as f64;
+        let tau: f64 = (1..d)
+            .map(|k| (-2.0 * std::f64::consts::PI.powi(2) * sigma2 * k as f64 / (k as f64 + 1.0)).exp())
+            .sum::<f64>()
+            * 10.0;
+        let eps2 = 2.0 * self.rho;
+        let total_tau = up(d as f64 * tau);
+        let eps_hat = (eps2 + 5.0 * total_tau).sqrt().min(eps2.sqrt() + 10.0 * total_tau);
+        up(eps_hat * eps_hat / 2.0).max(self.rho)
+    }
+
+    /// Release an integer answer (mechanisms built with [`Gaussian::integer`]).
+    pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
+        if !self.lattice.integer {
+            return Err(Error::InvalidParameter("release_integer needs Gaussian::integer".into()));
+        }
+        let noisy = i128::from(value).saturating_add(self.sampler.sample(rng));
+        Ok(Release {
+            value: noisy.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            loss: self.loss(self.rho),
+        })
+    }
+
+    /// `n` raw noise draws in the answer's units (for tests and benchmarks).
+    pub fn sample_noise(&self, rng: &mut DpRng, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.lattice.from_units(self.sampler.sample(rng))).collect()
+    }
+
+    /// The sensitivity in lattice units the privacy map charges.
+    pub fn sensitivity_units(&self) -> u128 {
+        self.du
+    }
+}
+
+/// ε rounded down to a multiple of 2^-40, as an exact `n / 2^40`.
+fn epsilon_grid(epsilon: f64) -> Result<(u128, f64)> {
+    if !(epsilon > 0.0 && epsilon < 1e9) {
+        return Err(Error::InvalidParameter(format!("epsilon must be in (0, 1e9), got {epsilon}")));
+    }
+    let n = (epsilon * (1u64 << 40) as f64).floor() as u128;
+    if n == 0 {
+        return Err(Error::InvalidParameter(format!("epsilon {epsilon} is below 2^-40")));
+    }
+    Ok((n, n as f64 / (1u64 << 40) as f64))
+}
+
+/// Selection from integer scores: candidate `i`'s weight is
+/// `exp(-(max - score_i) / scale)`, `scale = 2Δ/ε` (`Δ/ε` when scores are
+/// monotone in the data, as counts are).
+#[derive(Debug, Clone)]
+struct Selection {
+    /// exp(-diff * num / den).
+    num: u128,
+    den: u128,
+    epsilon: f64,
+}
+
+impl Selection {
+    fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
+        if sensitivity == 0 {
+            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+        }
+        let (n, spent) = epsilon_grid(epsilon)?;
+        let factor = if monotonic { 1 } else { 2 };
+        Ok(Selection {
+            num: n,
+            den: u128::from(sensitivity) * factor * (1u128 << 40),
+            epsilon: spent,
+        })
+    }
+
+    fn check(scores: &[i64]) -> Result<i64> {
+        scores
+            .iter()
+            .copied()
+            .max()
+            .ok_or_else(|| Error::InvalidData("no candidates to select from".into()))
+    }
+
+    /// Whether candidate with `score` passes its Bernoulli(weight) trial.
+    fn trial(&self, rng: &mut DpRng, max: i64, score: i64) -> bool {
+        let diff = (i128::from(max) - i128::from(score)) as u128;
+        match diff.checked_mul(self.num) {
+            Some(num) => bernoulli_exp(rng, num, self.den),
+            // exp(-g) for g >= 2^64: a success probability below any double.
+            None => false,
+        }
+    }
+}
+
+/// The exponential mechanism (McSherry and Talwar 2007) over integer
+/// scores, sampled exactly: propose a uniform candidate and accept it with
+/// probability `exp(-(max - score) ε / (2Δ))`, which draws candidate `i`
+/// with probability proportional to `exp(ε score_i / (2Δ))`.
+///
+/// Guarantee: ε-DP when each score changes by at most `sensitivity`
+/// between neighbours (ε/2Δ becomes ε/Δ for monotone scores).
+#[derive(Debug, Clone)]
+pub struct ExponentialMechanism {
+    sel: Selection,
+}
+
+impl ExponentialMechanism {
+    /// `monotonic`: all scores move in the same direction between neighbours.
+    pub fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
+        Ok(ExponentialMechanism {
+            sel: Selection::new(sensitivity, epsilon, monotonic)?,
+        })
+    }
+
+    /// The ε one selection spends.
+    pub fn epsilon(&self) -> f64 {
+        self.sel.epsilon
+    }
+
+    /// The index of the selected candidate.
+    pub fn select(&self, rng: &mut DpRng, scores: &[i64]) -> Result<Release<usize>> {
+        let max = Selection::check(scores)?;
+        let n = scores.len() as u128;
+        loop {
+            let i = rng.below(n) as usize;
+            if self.sel.trial(rng, max, scores[i]) {
+                return Ok(Release {
+                    value: i,
+                    loss: PrivacyLoss::Pure {
+                        epsilon: self.sel.epsilon,
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// Report-noisy-max with exponential noise, sampled exactly as
+/// permute-and-flip (McKenna and Sheldon, NeurIPS 2020; Ding, Kifer et al.
+/// 2021 show the two have the same output distribution): visit the
+/// candidates in a uniformly random order and stop at the first whose
+/// Bernoulli(`exp(-(max - score) ε / (2Δ))`) succeeds. The best candidate
+/// always succeeds, so one pass suffices.
+///
+/// Guarantee: ε-DP under the same conditions as [`ExponentialMechanism`],
+/// whose expected score it never falls below.
+#[derive(Debug, Clone)]
+pub struct ReportNoisyMax {
+    sel: Selection,
+}
+
+impl ReportNoisyMax {
+    /// `monotonic`: all scores move in the same direction between neighbours.
+    pub fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
+        Ok(ReportNoisyMax {
+            sel: Selection::new(sensitivity, epsilon, monotonic)?,
+        })
+    }
+
+    /// The ε one selection spends.
+    pub fn epsilon(&self) -> f64 {
+        self.sel.epsilon
+    }
+
+    /// The index of the selected candidate.
+    pub fn select(&self, rng: &mut DpRng, scores: &[i64]) -> Result<Release<usize>> {
+        let max = Selection::check(scores)?;
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        // Fisher-Yates with exact uniform indices, visiting as it shuffles.
+        for k in 0..order.len() {
+            let j = k + rng.below((order.len() - k) as u128) as usize;
+            order.swap(k, j);
+            let i = order[k];
+            if self.sel.trial(rng, max, scores[i]) {
+                return Ok(Release {
+                    value: i,
+                    loss: PrivacyLoss::Pure {
+                        epsilon: self.sel.epsilon,
+                    },
+                });
+            }
+        }
+        unreachable!("the best candidate's trial always succeeds")
+    }
+}
+
+/// k-ary randomized response (Warner 1965): the true category with
+/// probability `e^ε / (e^ε + k - 1)`, each other one with `1 / (e^ε + k - 1)`,
+/// sampled exactly by proposing a uniform category and accepting a wrong
+/// one with probability `exp(-ε)`.
+///
+/// Guarantee: ε-local DP for one respondent's category.
+#[derive(Debug, Clone)]
+pub struct RandomizedResponse {
+    categories: usize,
+    num: u128,
+    epsilon: f64,
+}
+
+impl RandomizedResponse {
+    /// Over `categories >= 2` categories.
+    pub fn new(categories: usize, epsilon: f64) -> Result<Self> {
+        if categories < 2 {
+            return Err(Error::InvalidParameter(format!(
+                "randomized response needs at least 2 categories, got {categories}"
+            )));
+        }
+        let (num, spent) = epsilon_grid(epsilon)?;
+        Ok(RandomizedResponse {
+            categories,
+            num,
+            epsilon: spent,
+        })
+    }
+
+    /// The ε one response spends.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// The randomized category for a respondent whose true one is `truth`.
+    pub fn respond(&self, rng: &mut DpRng, truth: usize) -> Result<Release<usize>> {
+        if truth >= self.categories {
+            return Err(Error::InvalidData(format!(
+                "category {truth} of {}",
+                self.categories
+            )));
+        }
+        loop {
+            let j = rng.below(self.categories as u128) as usize;
+            if j == truth || bernoulli_exp(rng, self.num, 1u128 << 40) {
+                return Ok(Release {
+                    value: j,
+                    loss: PrivacyLoss::Pure { epsilon: self.epsilon },
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lattice_rounds_to_nearest_and_back() {
+        let l = Lattice::for_sensitivity(1.0, 20).unwrap();
+        assert_eq!(l.exp, -20);
+        assert_eq!(l.to_units(1.0).unwrap(), 1 << 20);
+        assert_eq!(l.to_units(-0.5).unwrap(), -(1 << 19));
+        assert_eq!(l.from_units(3 << 19), 1.5);
+        assert_eq!(l.sensitivity_units(1.0).unwrap(), (1 << 20) + 1);
+        assert!(l.to_units(f64::NAN).is_err());
+        assert!(l.to_units(1e300).is_err());
+        assert!(Lattice::for_sensitivity(0.0, 20).is_err());
+    }
+
+    #[test]
+    fn spent_privacy_never_exceeds_the_request() {
+        for eps in [0.01, 0.1, 0.3, 1.0, 7.5] {
+            let m = Laplace::new(2.5, eps).unwrap();
+            assert!(m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5), "{eps}: {}", m.epsilon());
+            let m = Laplace::integer(1, eps).unwrap();
+            assert!(m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5));
+            let g = Gaussian::new(2.5, eps).unwrap();
+            assert!(g.rho() <= eps && g.rho() > eps * (1.0 - 1e-2), "{eps}: {}", g.rho());
+        }
+        assert!(Laplace::new(1.0, 0.0).is_err());
+        assert!(Laplace::new(1.0, f64::NAN).is_err());
+        assert!(Gaussian::new(-1.0, 1.0).is_err());
+    }
+}
