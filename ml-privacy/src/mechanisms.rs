@@ -38,20 +38,20 @@ const GAUSS_B: u128 = 1 << 8;
 
 /// The grid real answers are rounded to: multiples of `2^exp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Lattice {
-    exp: i32,
+pub(crate) struct Lattice {
+    pub(crate) exp: i32,
     /// Integer queries: answers are already integers, no rounding slack.
-    integer: bool,
+    pub(crate) integer: bool,
 }
 
 impl Lattice {
-    fn integers() -> Self {
+    pub(crate) fn integers() -> Self {
         Lattice { exp: 0, integer: true }
     }
 
     /// A grid `2^-bits` of the sensitivity's leading power of two.
-    fn for_sensitivity(sensitivity: f64, bits: i32) -> Result<Self> {
-        if !(sensitivity.is_finite() && sensitivity >= 1e-290 && sensitivity <= 1e290) {
+    pub(crate) fn for_sensitivity(sensitivity: f64, bits: i32) -> Result<Self> {
+        if !(sensitivity.is_finite() && (1e-290..=1e290).contains(&sensitivity)) {
             return Err(Error::InvalidParameter(format!(
                 "sensitivity must be finite and in [1e-290, 1e290], got {sensitivity}"
             )));
@@ -69,7 +69,10 @@ impl Lattice {
     fn sensitivity_units(&self, sensitivity: f64) -> Result<u128> {
         let r = Ratio::from_f64(sensitivity, "sensitivity")?;
         let unit = self.unit();
-        let units = ceil_u128(&Ratio::new(&r.num * &unit.den, &r.den * &unit.num), "sensitivity in lattice units")?;
+        let units = ceil_u128(
+            &Ratio::new(&r.num * &unit.den, &r.den * &unit.num),
+            "sensitivity in lattice units",
+        )?;
         Ok(if self.integer { units } else { units + 1 })
     }
 
@@ -82,7 +85,7 @@ impl Lattice {
     }
 
     /// `x` rounded to the nearest lattice point, in units.
-    fn to_units(&self, x: f64) -> Result<i128> {
+    pub(crate) fn units_of(self, x: f64) -> Result<i128> {
         if !x.is_finite() {
             return Err(Error::InvalidData(format!("non-finite value {x}")));
         }
@@ -104,7 +107,7 @@ impl Lattice {
         Ok(if x < 0.0 { -u } else { u })
     }
 
-    fn from_units(&self, u: i128) -> f64 {
+    pub(crate) fn value_of(self, u: i128) -> f64 {
         let half = self.exp / 2;
         (u as f64) * 2f64.powi(half) * 2f64.powi(self.exp - half)
     }
@@ -139,10 +142,20 @@ impl Laplace {
     }
 
     fn build(lattice: Lattice, sensitivity: f64, epsilon: f64) -> Result<Self> {
-        if !(epsilon > 0.0 && epsilon.is_finite()) {
-            return Err(Error::InvalidParameter(format!("epsilon must be finite and > 0, got {epsilon}")));
-        }
         let du = lattice.sensitivity_units(sensitivity)?;
+        Self::from_units(lattice, du, epsilon)
+    }
+
+    /// On `lattice`, for answers whose sensitivity is `du` units.
+    pub(crate) fn from_units(lattice: Lattice, du: u128, epsilon: f64) -> Result<Self> {
+        if !(epsilon > 0.0 && epsilon.is_finite()) {
+            return Err(Error::InvalidParameter(format!(
+                "epsilon must be finite and > 0, got {epsilon}"
+            )));
+        }
+        if du == 0 {
+            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+        }
         let eps = Ratio::from_f64(epsilon, "epsilon")?;
         // scale = du / eps units, as t / S with t rounded up.
         let t = ceil_u128(
@@ -165,29 +178,37 @@ impl Laplace {
 
     /// The noise scale in the answer's units.
     pub fn scale(&self) -> f64 {
-        self.t as f64 / LAPLACE_S as f64 * self.lattice.from_units(1)
+        self.t as f64 / LAPLACE_S as f64 * self.lattice.value_of(1)
     }
 
     fn noise_units(&self, rng: &mut DpRng) -> i128 {
         discrete_laplace(rng, self.t, LAPLACE_S)
     }
 
+    /// `units` plus noise, as a real number.
+    pub(crate) fn release_units(&self, rng: &mut DpRng, units: i128) -> f64 {
+        self.lattice.value_of(units.saturating_add(self.noise_units(rng)))
+    }
+
     /// Release one real answer.
     pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
-        let u = self.lattice.to_units(value)?;
+        let u = self.lattice.units_of(value)?;
         let noisy = u.saturating_add(self.noise_units(rng));
         Ok(Release {
-            value: self.lattice.from_units(noisy),
+            value: self.lattice.value_of(noisy),
             loss: PrivacyLoss::Pure { epsilon: self.epsilon },
         })
     }
 
     /// Release a vector whose L1 sensitivity is the mechanism's.
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
-        let units = values.iter().map(|&v| self.lattice.to_units(v)).collect::<Result<Vec<_>>>()?;
+        let units = values
+            .iter()
+            .map(|&v| self.lattice.units_of(v))
+            .collect::<Result<Vec<_>>>()?;
         let value = units
             .into_iter()
-            .map(|u| self.lattice.from_units(u.saturating_add(self.noise_units(rng))))
+            .map(|u| self.lattice.value_of(u.saturating_add(self.noise_units(rng))))
             .collect();
         Ok(Release {
             value,
@@ -209,7 +230,7 @@ impl Laplace {
 
     /// `n` raw noise draws in the answer's units (for tests and benchmarks).
     pub fn sample_noise(&self, rng: &mut DpRng, n: usize) -> Vec<f64> {
-        (0..n).map(|_| self.lattice.from_units(self.noise_units(rng))).collect()
+        (0..n).map(|_| self.lattice.value_of(self.noise_units(rng))).collect()
     }
 }
 
@@ -263,10 +284,20 @@ impl Gaussian {
     }
 
     fn build(lattice: Lattice, sensitivity: f64, rho: f64) -> Result<Self> {
-        if !(rho > 0.0 && rho.is_finite()) {
-            return Err(Error::InvalidParameter(format!("rho must be finite and > 0, got {rho}")));
-        }
         let du = lattice.sensitivity_units(sensitivity)?;
+        Self::from_units(lattice, du, rho)
+    }
+
+    /// On `lattice`, for answers whose L2 sensitivity is `du` units.
+    pub(crate) fn from_units(lattice: Lattice, du: u128, rho: f64) -> Result<Self> {
+        if !(rho > 0.0 && rho.is_finite()) {
+            return Err(Error::InvalidParameter(format!(
+                "rho must be finite and > 0, got {rho}"
+            )));
+        }
+        if du == 0 {
+            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+        }
         let r = Ratio::from_f64(rho, "rho")?;
         // sigma^2 = du^2 / (2 rho) units^2 = a / B with a rounded up.
         let du2 = num_bigint::BigUint::from(du) * du;
@@ -294,7 +325,7 @@ impl Gaussian {
 
     /// The noise's standard deviation parameter σ in the answer's units.
     pub fn sigma(&self) -> f64 {
-        (self.a as f64 / GAUSS_B as f64).sqrt() * self.lattice.from_units(1)
+        (self.a as f64 / GAUSS_B as f64).sqrt() * self.lattice.value_of(1)
     }
 
     fn loss(&self, rho: f64) -> PrivacyLoss {
@@ -304,11 +335,16 @@ impl Gaussian {
         }
     }
 
+    /// `units` plus noise, as a real number.
+    pub(crate) fn release_units(&self, rng: &mut DpRng, units: i128) -> f64 {
+        self.lattice.value_of(units.saturating_add(self.sampler.sample(rng)))
+    }
+
     /// Release one real answer.
     pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
-        let u = self.lattice.to_units(value)?;
+        let u = self.lattice.units_of(value)?;
         Ok(Release {
-            value: self.lattice.from_units(u.saturating_add(self.sampler.sample(rng))),
+            value: self.release_units(rng, u),
             loss: self.loss(self.rho),
         })
     }
@@ -317,10 +353,13 @@ impl Gaussian {
     /// independent noise per coordinate. ρ grows by Theorem 14's term
     /// (negligible once σ is a few units).
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
-        let units = values.iter().map(|&v| self.lattice.to_units(v)).collect::<Result<Vec<_>>>()?;
+        let units = values
+            .iter()
+            .map(|&v| self.lattice.units_of(v))
+            .collect::<Result<Vec<_>>>()?;
         let value = units
             .into_iter()
-            .map(|u| self.lattice.from_units(u.saturating_add(self.sampler.sample(rng))))
+            .map(|u| self.lattice.value_of(u.saturating_add(self.sampler.sample(rng))))
             .collect();
         Ok(Release {
             value,
@@ -331,7 +370,7 @@ impl Gaussian {
     /// ρ of a d-coordinate release: with ε² = du²/σ², τ = 10 Σ_{k=1}^{d-1}
     /// exp(-2π²σ² k/(k+1)) per coordinate, ε̂ = min(sqrt(ε² + 5dτ), ε + 10dτ)
     /// and ρ = ε̂²/2 (Canonne, Kamath, Steinke 2020, Theorem 14).
-    fn vector_rho(&self, d: usize) -> f64 {
+    pub(crate) fn vector_rho(&self, d: usize) -> f64 {
         if d <= 1 {
             return self.rho;
         }
@@ -349,7 +388,9 @@ impl Gaussian {
     /// Release an integer answer (mechanisms built with [`Gaussian::integer`]).
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
         if !self.lattice.integer {
-            return Err(Error::InvalidParameter("release_integer needs Gaussian::integer".into()));
+            return Err(Error::InvalidParameter(
+                "release_integer needs Gaussian::integer".into(),
+            ));
         }
         let noisy = i128::from(value).saturating_add(self.sampler.sample(rng));
         Ok(Release {
@@ -360,7 +401,9 @@ impl Gaussian {
 
     /// `n` raw noise draws in the answer's units (for tests and benchmarks).
     pub fn sample_noise(&self, rng: &mut DpRng, n: usize) -> Vec<f64> {
-        (0..n).map(|_| self.lattice.from_units(self.sampler.sample(rng))).collect()
+        (0..n)
+            .map(|_| self.lattice.value_of(self.sampler.sample(rng)))
+            .collect()
     }
 
     /// The sensitivity in lattice units the privacy map charges.
@@ -372,7 +415,9 @@ impl Gaussian {
 /// ε rounded down to a multiple of 2^-40, as an exact `n / 2^40`.
 fn epsilon_grid(epsilon: f64) -> Result<(u128, f64)> {
     if !(epsilon > 0.0 && epsilon < 1e9) {
-        return Err(Error::InvalidParameter(format!("epsilon must be in (0, 1e9), got {epsilon}")));
+        return Err(Error::InvalidParameter(format!(
+            "epsilon must be in (0, 1e9), got {epsilon}"
+        )));
     }
     let n = (epsilon * (1u64 << 40) as f64).floor() as u128;
     if n == 0 {
@@ -554,10 +599,7 @@ impl RandomizedResponse {
     /// The randomized category for a respondent whose true one is `truth`.
     pub fn respond(&self, rng: &mut DpRng, truth: usize) -> Result<Release<usize>> {
         if truth >= self.categories {
-            return Err(Error::InvalidData(format!(
-                "category {truth} of {}",
-                self.categories
-            )));
+            return Err(Error::InvalidData(format!("category {truth} of {}", self.categories)));
         }
         loop {
             let j = rng.below(self.categories as u128) as usize;
@@ -579,12 +621,12 @@ mod tests {
     fn lattice_rounds_to_nearest_and_back() {
         let l = Lattice::for_sensitivity(1.0, 20).unwrap();
         assert_eq!(l.exp, -20);
-        assert_eq!(l.to_units(1.0).unwrap(), 1 << 20);
-        assert_eq!(l.to_units(-0.5).unwrap(), -(1 << 19));
-        assert_eq!(l.from_units(3 << 19), 1.5);
+        assert_eq!(l.units_of(1.0).unwrap(), 1 << 20);
+        assert_eq!(l.units_of(-0.5).unwrap(), -(1 << 19));
+        assert_eq!(l.value_of(3 << 19), 1.5);
         assert_eq!(l.sensitivity_units(1.0).unwrap(), (1 << 20) + 1);
-        assert!(l.to_units(f64::NAN).is_err());
-        assert!(l.to_units(1e300).is_err());
+        assert!(l.units_of(f64::NAN).is_err());
+        assert!(l.units_of(1e300).is_err());
         assert!(Lattice::for_sensitivity(0.0, 20).is_err());
     }
 
@@ -592,7 +634,11 @@ mod tests {
     fn spent_privacy_never_exceeds_the_request() {
         for eps in [0.01, 0.1, 0.3, 1.0, 7.5] {
             let m = Laplace::new(2.5, eps).unwrap();
-            assert!(m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5), "{eps}: {}", m.epsilon());
+            assert!(
+                m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5),
+                "{eps}: {}",
+                m.epsilon()
+            );
             let m = Laplace::integer(1, eps).unwrap();
             assert!(m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5));
             let g = Gaussian::new(2.5, eps).unwrap();

@@ -32,7 +32,9 @@ impl Ratio {
     /// The exact value of a finite, non-negative double.
     pub fn from_f64(x: f64, what: &str) -> Result<Self> {
         if !x.is_finite() || x < 0.0 {
-            return Err(Error::InvalidParameter(format!("{what} must be finite and >= 0, got {x}")));
+            return Err(Error::InvalidParameter(format!(
+                "{what} must be finite and >= 0, got {x}"
+            )));
         }
         let (m, e) = decompose(x);
         Ok(if e >= 0 {
@@ -73,29 +75,9 @@ impl Ratio {
         f
     }
 
-    /// The largest double `<= self`.
-    pub fn to_f64_down(&self) -> f64 {
-        let mut f = approx(&self.num, &self.den);
-        if f.is_infinite() {
-            f = f64::MAX;
-        }
-        while f > 0.0 && self.lt_f64(f) {
-            f = f.next_down();
-        }
-        while f.next_up().is_finite() && !self.lt_f64(f.next_up()) {
-            f = f.next_up();
-        }
-        f
-    }
-
     fn le_f64(&self, f: f64) -> bool {
         Ratio::from_f64(f, "bound").is_ok_and(|r| self.le(&r))
     }
-
-    fn lt_f64(&self, f: f64) -> bool {
-        Ratio::from_f64(f, "bound").is_ok_and(|r| !r.le(self))
-    }
-
 }
 
 /// `x = m * 2^e` with `m` an integer (`x` finite, non-negative).
@@ -136,12 +118,9 @@ mod tests {
     fn rounding_is_directed_and_tight() {
         let third = Ratio::new(1u8, 3u8);
         let up = third.to_f64_up();
-        let down = third.to_f64_down();
-        assert!(down < up && down.next_up() == up);
         assert!(third.le(&Ratio::from_f64(up, "x").unwrap()));
-        assert!(!third.le(&Ratio::from_f64(down, "x").unwrap()));
+        assert!(!third.le(&Ratio::from_f64(up.next_down(), "x").unwrap()));
         assert_eq!(Ratio::from_f64(0.1, "x").unwrap().to_f64_up(), 0.1);
-        assert_eq!(Ratio::from_f64(0.1, "x").unwrap().to_f64_down(), 0.1);
         assert_eq!(Ratio::integer(0).to_f64_up(), 0.0);
     }
 

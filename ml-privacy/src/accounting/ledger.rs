@@ -86,7 +86,10 @@ impl PrivacyLedger {
                 if delta > 1.0 {
                     return Err(Error::InvalidParameter(format!("delta budget {delta} above 1")));
                 }
-                (Ratio::from_f64(epsilon, "epsilon budget")?, Ratio::from_f64(delta, "delta budget")?)
+                (
+                    Ratio::from_f64(epsilon, "epsilon budget")?,
+                    Ratio::from_f64(delta, "delta budget")?,
+                )
             }
             Budget::Zcdp { rho } => (Ratio::from_f64(rho, "rho budget")?, Ratio::integer(0)),
         };
@@ -114,12 +117,15 @@ impl PrivacyLedger {
     fn amounts(&self, loss: &PrivacyLoss) -> Result<(Ratio, Ratio)> {
         let r = |x: f64, what: &str| Ratio::from_f64(x, what);
         match (self.measure, *loss) {
-            (Budget::Approximate { .. }, PrivacyLoss::Pure { epsilon }) => Ok((r(epsilon, "epsilon")?, Ratio::integer(0))),
+            (Budget::Approximate { .. }, PrivacyLoss::Pure { epsilon }) => {
+                Ok((r(epsilon, "epsilon")?, Ratio::integer(0)))
+            }
             (Budget::Approximate { .. }, PrivacyLoss::Approximate { epsilon, delta }) => {
                 Ok((r(epsilon, "epsilon")?, r(delta, "delta")?))
             }
             (Budget::Approximate { .. }, PrivacyLoss::Zcdp { .. }) => Err(Error::InvalidParameter(
-                "an (epsilon, delta) ledger cannot take a zCDP loss; convert it with PrivacyLoss::to_approximate".into(),
+                "an (epsilon, delta) ledger cannot take a zCDP loss; convert it with PrivacyLoss::to_approximate"
+                    .into(),
             )),
             (Budget::Zcdp { .. }, PrivacyLoss::Pure { epsilon }) => {
                 let e = r(epsilon, "epsilon")?;
@@ -136,7 +142,10 @@ impl PrivacyLedger {
     /// nothing) when the new total would exceed the budget.
     pub fn charge(&self, label: &str, loss: PrivacyLoss) -> Result<Spent> {
         let (first, delta) = self.amounts(&loss)?;
-        let mut st = self.state.lock().map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
         let new_first = st.first.add(&first);
         let new_delta = st.delta.add(&delta);
         if let Some((lf, ld)) = &self.limit
@@ -181,14 +190,20 @@ impl PrivacyLedger {
 
     /// The totals so far.
     pub fn spent(&self) -> Result<Spent> {
-        let st = self.state.lock().map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
         Ok(self.spent_of(&st))
     }
 
     /// Whether `loss` would still fit (always true for an odometer).
     pub fn can_afford(&self, loss: &PrivacyLoss) -> Result<bool> {
         let (first, delta) = self.amounts(loss)?;
-        let st = self.state.lock().map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
         Ok(match &self.limit {
             None => true,
             Some((lf, ld)) => st.first.add(&first).le(lf) && st.delta.add(&delta).le(ld),
@@ -197,7 +212,10 @@ impl PrivacyLedger {
 
     /// The accepted charges, in order.
     pub fn entries(&self) -> Result<Vec<LedgerEntry>> {
-        let st = self.state.lock().map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
         Ok(st.entries.clone())
     }
 
@@ -290,7 +308,17 @@ mod tests {
                 },
             )
             .unwrap();
-        assert!(ledger.charge("d", PrivacyLoss::Approximate { epsilon: 0.0, delta: 1e-300 }).is_err());
+        assert!(
+            ledger
+                .charge(
+                    "d",
+                    PrivacyLoss::Approximate {
+                        epsilon: 0.0,
+                        delta: 1e-300
+                    }
+                )
+                .is_err()
+        );
         assert!(ledger.charge("e", PrivacyLoss::Zcdp { rho: 0.1 }).is_err());
     }
 

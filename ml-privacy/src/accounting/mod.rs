@@ -65,7 +65,7 @@ impl PrivacyLoss {
         match *self {
             PrivacyLoss::Pure { epsilon } => Ok(up(epsilon * epsilon / 2.0)),
             PrivacyLoss::Zcdp { rho } => Ok(rho),
-            PrivacyLoss::Approximate { delta, .. } if delta == 0.0 => PrivacyLoss::Pure {
+            PrivacyLoss::Approximate { delta: 0.0, .. } => PrivacyLoss::Pure {
                 epsilon: self.epsilon().unwrap_or(f64::INFINITY),
             }
             .to_zcdp(),
@@ -95,7 +95,9 @@ pub(crate) fn up(x: f64) -> f64 {
 /// above Bun and Steinke's ρ + 2 sqrt(ρ ln(1/δ)).
 pub fn zcdp_to_approximate(rho: f64, delta: f64) -> Result<f64> {
     if !(rho >= 0.0 && rho.is_finite()) {
-        return Err(Error::InvalidParameter(format!("rho must be finite and >= 0, got {rho}")));
+        return Err(Error::InvalidParameter(format!(
+            "rho must be finite and >= 0, got {rho}"
+        )));
     }
     if !(delta > 0.0 && delta < 1.0) {
         return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
@@ -145,7 +147,9 @@ pub fn rdp_to_epsilon(alpha: f64, r: f64, delta: f64) -> f64 {
 /// release is calibrated to an (ε, δ) target.
 pub fn zcdp_for_approximate(epsilon: f64, delta: f64) -> Result<f64> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
-        return Err(Error::InvalidParameter(format!("epsilon must be finite and > 0, got {epsilon}")));
+        return Err(Error::InvalidParameter(format!(
+            "epsilon must be finite and > 0, got {epsilon}"
+        )));
     }
     let (mut lo, mut hi) = (0.0f64, epsilon);
     while zcdp_to_approximate(hi, delta)? <= epsilon {

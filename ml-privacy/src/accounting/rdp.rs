@@ -47,7 +47,7 @@ impl RdpAccountant {
 
     /// An accountant over the given orders (each > 1).
     pub fn with_orders(orders: Vec<f64>) -> Result<Self> {
-        if orders.is_empty() || orders.iter().any(|&a| !(a > 1.0)) {
+        if orders.is_empty() || orders.iter().any(|&a| a.is_nan() || a <= 1.0) {
             return Err(Error::InvalidParameter("RDP orders must be non-empty and > 1".into()));
         }
         let rdp = vec![0.0; orders.len()];
@@ -78,7 +78,7 @@ impl RdpAccountant {
                 "sampling rate must be in [0, 1], got {sampling_rate}"
             )));
         }
-        if !(noise_multiplier >= 0.0) || noise_multiplier.is_infinite() {
+        if !noise_multiplier.is_finite() || noise_multiplier < 0.0 {
             return Err(Error::InvalidParameter(format!(
                 "noise multiplier must be finite and >= 0, got {noise_multiplier}"
             )));
@@ -101,7 +101,11 @@ impl RdpAccountant {
             return Err(Error::InvalidParameter(format!("delta must be in [0, 1], got {delta}")));
         }
         if delta == 0.0 {
-            let eps = if self.rdp.iter().all(|&r| r == 0.0) { 0.0 } else { f64::INFINITY };
+            let eps = if self.rdp.iter().all(|&r| r == 0.0) {
+                0.0
+            } else {
+                f64::INFINITY
+            };
             return Ok((eps, 0.0));
         }
         let mut best = (f64::INFINITY, self.orders[0]);
@@ -126,7 +130,7 @@ impl RdpAccountant {
     /// The smallest δ over the orders for which the composition is
     /// (ε, δ)-DP, and the order that gives it.
     pub fn delta(&self, epsilon: f64) -> Result<(f64, f64)> {
-        if !(epsilon >= 0.0) {
+        if epsilon.is_nan() || epsilon < 0.0 {
             return Err(Error::InvalidParameter(format!("epsilon must be >= 0, got {epsilon}")));
         }
         let mut best = (f64::INFINITY, self.orders[0]);
