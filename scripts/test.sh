@@ -58,5 +58,9 @@ ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/li
 export ORT_DYLIB_PATH
 MLSDK_ONNX_FIXTURES="$fresh/onnx" cargo test --locked "${FEATURES[@]}" -p ml-onnx --test skl2onnx --test runtimes -- --include-ignored
 
+step "interop: our privacy accountants against dp-accounting, regenerated now"
+.venv/bin/python scripts/gen_privacy.py "$fresh/privacy" 2>/dev/null
+MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test --locked "${FEATURES[@]}" -p ml-privacy --test accounting
+
 step "tests"
 cargo test --workspace --locked "${FEATURES[@]}"

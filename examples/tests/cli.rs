@@ -618,3 +618,129 @@ fn predict_and_evaluate_run_onnx_files() {
         "invalid ONNX model",
     );
 }
+
+#[test]
+fn privacy_stats_release_values_with_their_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "diabetes");
+    let base = ["--json", "privacy", "stats", "--data", data.as_str(), "--column", "age"];
+    let run = |extra: &[&str]| ok_json(&[&base[..], extra].concat());
+    let mean = run(&["--stat", "mean", "--bounds", "0,100", "--epsilon", "5"]);
+    assert_eq!(mean["stat"], "mean");
+    assert!((mean["value"].as_f64().unwrap() - 48.5).abs() < 3.0, "{mean}");
+    assert!(mean["epsilon"].as_f64().unwrap() <= 5.0);
+    assert!(mean.get("delta").is_none(), "pure releases have no delta: {mean}");
+    let sum = run(&[
+        "--stat",
+        "sum",
+        "--bounds",
+        "0,100",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-6",
+    ]);
+    assert_eq!(sum["delta"].as_f64(), Some(1e-6));
+    assert!(sum["epsilon"].as_f64().unwrap() <= 1.0);
+    let q = run(&["--stat", "quantile:0.5", "--bounds", "0,100", "--epsilon", "2"]);
+    assert!((q["value"].as_f64().unwrap() - 50.0).abs() < 8.0, "{q}");
+    let count = run(&["--stat", "count", "--epsilon", "1", "--neighbouring", "substitute"]);
+    assert_eq!(count["value"].as_f64(), Some(442.0));
+    assert_eq!(count["epsilon"].as_f64(), Some(0.0));
+    let seeded = [
+        "--stat",
+        "var",
+        "--bounds",
+        "0,100",
+        "--epsilon",
+        "1",
+        "--insecure-seed",
+        "3",
+    ];
+    let (var, again) = (run(&seeded), run(&seeded));
+    assert_eq!(var, again, "the insecure seed reproduces a release");
+    let hist = run(&["--stat", "histogram", "--epsilon", "1", "--categories", "30,40,50"]);
+    assert_eq!(hist["value"].as_object().unwrap().len(), 3);
+
+    fn args<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [&base[1..], extra].concat()
+    }
+    fails(&args(&base, &["--stat", "sum", "--epsilon", "1"]), "--bounds");
+    fails(
+        &args(&base, &["--stat", "sum", "--bounds", "5,1", "--epsilon", "1"]),
+        "lo <= hi",
+    );
+    fails(
+        &args(&base, &["--stat", "sum", "--bounds", "0,1", "--epsilon", "-1"]),
+        "epsilon",
+    );
+    fails(&args(&base, &["--stat", "median", "--epsilon", "1"]), "expected count");
+    fails(
+        &args(&base, &["--stat", "quantile:2", "--bounds", "0,1", "--epsilon", "1"]),
+        "quantile",
+    );
+    fails(&args(&base, &["--stat", "histogram", "--epsilon", "1"]), "--delta");
+    fails(
+        &[
+            "privacy",
+            "stats",
+            "--data",
+            data.as_str(),
+            "--column",
+            "nope",
+            "--stat",
+            "sum",
+            "--bounds",
+            "0,1",
+            "--epsilon",
+            "1",
+        ],
+        "nope",
+    );
+}
+
+#[test]
+fn privacy_account_matches_dp_accounting() {
+    let fx: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/privacy/accounting.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let case = fx["rdp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["steps"] == 10000 && c["sampling_rate"] == 0.01 && c["noise_multiplier"] == 1.1)
+        .unwrap();
+    let got = ok_json(&[
+        "--json",
+        "privacy",
+        "account",
+        "--noise-multiplier",
+        "1.1",
+        "--sampling-rate",
+        "0.01",
+        "--steps",
+        "10000",
+        "--delta",
+        &case["delta"].to_string(),
+    ]);
+    assert_eq!(got["accountant"], "rdp");
+    let (e, want) = (got["epsilon"].as_f64().unwrap(), case["epsilon"].as_f64().unwrap());
+    assert!((e - want).abs() <= 1e-6 * want, "{e} vs {want}");
+    fails(
+        &[
+            "privacy",
+            "account",
+            "--noise-multiplier",
+            "1",
+            "--sampling-rate",
+            "2",
+            "--steps",
+            "1",
+            "--delta",
+            "1e-5",
+        ],
+        "sampling rate",
+    );
+}

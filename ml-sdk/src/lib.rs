@@ -26,6 +26,7 @@
 //! | `datasets` (default) | `datasets` | the bundled real data sets |
 //! | `track` (default) | `track` | MLflow-compatible `mlruns/` store and REST client, TensorBoard event files, model registry, run provenance |
 //! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
+//! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger |
 #![deny(missing_docs)]
 
 pub use ml_core as core;
@@ -53,6 +54,12 @@ pub mod track {
 #[cfg(feature = "onnx")]
 pub mod onnx {
     pub use ml_onnx::*;
+}
+
+/// Differential privacy (`ml-privacy`).
+#[cfg(feature = "privacy")]
+pub mod privacy {
+    pub use ml_privacy::*;
 }
 
 /// The names most programs need.

@@ -5,6 +5,7 @@
 
 mod data;
 mod output;
+mod privacy;
 mod track;
 mod train;
 
@@ -43,6 +44,9 @@ enum Command {
     /// The model registry of an MLflow store.
     #[command(subcommand)]
     Models(track::ModelsCommand),
+    /// Differential privacy: private statistics of a column, DP-SGD accounting.
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Datasets(c) => data::run(&c, &out),
         Command::Runs(c) => track::run(&c, &out),
         Command::Models(c) => track::models(&c, &out),
+        Command::Privacy(c) => privacy::run(&c, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
