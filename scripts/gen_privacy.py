@@ -6,7 +6,8 @@ first argument): for a grid of (noise multiplier, sampling rate, steps,
 delta), the epsilon of the Poisson-subsampled Gaussian mechanism composed
 over the steps, from dp-accounting's RDP accountant (with its optimal order)
 and, on a smaller grid, from its PLD accountant; the package versions are
-recorded. ml-privacy's tests compare its accountants against these.
+recorded; and scikit-learn's minimiser of the private logistic regression's
+objective on breast_cancer. ml-privacy's tests compare against these.
 """
 import importlib.metadata
 import json
@@ -14,6 +15,9 @@ import pathlib
 import sys
 
 import dp_accounting
+import numpy as np
+import sklearn
+from sklearn.linear_model import LogisticRegression
 from dp_accounting import dp_event
 from dp_accounting.pld import pld_privacy_accountant
 from dp_accounting.rdp import rdp_privacy_accountant
@@ -42,6 +46,24 @@ def pld_case(sigma, q, steps, delta):
             "epsilon": acc.get_epsilon(delta)}
 
 
+def logistic_case(lam):
+    """scikit-learn's minimiser of ml-privacy's DP logistic regression objective
+    on breast_cancer: mean log-loss + lam/2 |w|^2 over the unit-ball design
+    (columns clamped to their min/max, scaled to [-1, 1], a bias column,
+    all divided by sqrt(d + 1)); C = 1 / (n lam), no separate intercept."""
+    raw = np.loadtxt(ROOT / "ml-datasets" / "data" / "breast_cancer.csv", delimiter=",", skiprows=1)
+    x, y = raw[:, :-1], raw[:, -1]
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    d = x.shape[1]
+    r = np.sqrt(d + 1)
+    design = np.hstack([np.ones((len(x), 1)), (x - (lo + hi) / 2) / ((hi - lo) / 2)]) / r
+    n = len(x)
+    model = LogisticRegression(C=1.0 / (n * lam), fit_intercept=False, tol=1e-14, max_iter=100000)
+    model.fit(design, y)
+    return {"lambda": lam, "bounds": [[float(a), float(b)] for a, b in zip(lo, hi)],
+            "coefficients": model.coef_[0].tolist()}
+
+
 def main():
     out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "testdata" / "privacy"
     out.mkdir(parents=True, exist_ok=True)
@@ -60,8 +82,9 @@ def main():
     ]
     doc = {
         "generator": "scripts/gen_privacy.py",
-        "versions": {"dp-accounting": importlib.metadata.version("dp-accounting")},
+        "versions": {"dp-accounting": importlib.metadata.version("dp-accounting"), "scikit-learn": sklearn.__version__},
         "rdp": rdp,
+        "logistic": [logistic_case(lam) for lam in [0.001, 0.01, 0.1]],
         "pld": pld,
     }
     (out / "accounting.json").write_text(json.dumps(doc, indent=1) + "\n")

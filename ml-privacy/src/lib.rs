@@ -15,6 +15,9 @@
 //!   exact totals; the Rényi accountant for DP-SGD's Poisson-subsampled
 //!   Gaussian mechanism.
 //!
+//! - [`train`]: differentially private logistic regression (output
+//!   perturbation with exact Gaussian noise), a [`ml_core::Trainer`].
+//!
 //! Randomness comes from [`DpRng`]: ChaCha20 keyed by the operating system
 //! unless a test asks for [`DpRng::insecure_seeded_for_tests`].
 //!
@@ -32,12 +35,14 @@ pub mod exact;
 pub mod mechanisms;
 mod ratio;
 pub mod rng;
+pub mod train;
 
 pub use accounting::ledger::{Budget, LedgerEntry, PrivacyLedger, Spent};
 pub use accounting::rdp::RdpAccountant;
 pub use accounting::{PrivacyLoss, zcdp_to_approximate};
 pub use mechanisms::{ExponentialMechanism, Gaussian, Laplace, RandomizedResponse, Release, ReportNoisyMax};
 pub use rng::DpRng;
+pub use train::{DpLogisticModel, DpLogisticRegression};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -331,7 +331,12 @@ impl Gaussian {
     fn loss(&self, rho: f64) -> PrivacyLoss {
         match self.approximate {
             Some((epsilon, delta)) if rho <= self.rho => PrivacyLoss::Approximate { epsilon, delta },
-            _ => PrivacyLoss::Zcdp { rho },
+            // A vector release's extra term: convert what was spent.
+            Some((epsilon, delta)) => PrivacyLoss::Approximate {
+                epsilon: crate::accounting::zcdp_to_approximate(rho, delta).map_or(f64::INFINITY, |e| e.max(epsilon)),
+                delta,
+            },
+            None => PrivacyLoss::Zcdp { rho },
         }
     }
 
