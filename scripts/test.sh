@@ -15,8 +15,9 @@ export CARGO_TERM_COLOR=never
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
 # One feature set for every build, so clippy, docs and tests share one
-# compilation: ml-onnx with its ONNX Runtime back end.
-FEATURES=(--features ml-onnx/ort)
+# compilation: ml-onnx with its ONNX Runtime back end, ml-privacy's
+# caller-trusting constructors (its goodness-of-fit tests use them).
+FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious)
 
 step "format"
 cargo fmt --all -- --check

@@ -372,7 +372,7 @@ pub fn histogram_unknown(
         return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
     }
     let du: u64 = if rel == Neighbouring::AddRemove { 1 } else { 2 };
-    let m = Laplace::integer(du, epsilon)?;
+    let m = Laplace::integer_trusted(du, epsilon)?;
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
     for v in values {
         *counts.entry(v.as_str()).or_default() += 1;
@@ -449,7 +449,7 @@ pub fn quantile(
             -(D * below - a * n).abs()
         })
         .collect();
-    let em = ExponentialMechanism::new(D as u64, epsilon, false)?;
+    let em = ExponentialMechanism::new_trusted(D as u64, epsilon, false)?;
     let pick = em.select(rng, &scores)?;
     Ok(Release {
         value: points[pick.value],

@@ -22,12 +22,14 @@
 //! unless a test asks for [`DpRng::insecure_seeded_for_tests`].
 //!
 //! # Trust boundary
-//! Constructors whose guarantee depends on the caller stating a true
-//! sensitivity ([`Laplace::new`], [`Gaussian::new`] and the other
-//! mechanism constructors) are the building blocks; [`aggregates`] derives
-//! sensitivities from clamping bounds itself and is what most applications
-//! need. The `honest-but-curious` feature marks further caller-trusting
-//! shortcuts, as OpenDP's feature of that name does.
+//! A mechanism constructor that takes a sensitivity (`Laplace::new`,
+//! `Gaussian::integer`, `ExponentialMechanism::new`, ...) is only as good
+//! as the number the caller states, so those constructors exist only with
+//! the `honest-but-curious` feature, as in OpenDP. Without it, the crate
+//! offers what derives its sensitivities itself: [`aggregates`] (from
+//! clamping bounds and the neighbouring relation), [`train`],
+//! [`RandomizedResponse`] (one respondent's own value), the samplers in
+//! [`exact`] and the accountants.
 
 pub mod accounting;
 pub mod aggregates;

@@ -129,12 +129,30 @@ pub struct Laplace {
 
 impl Laplace {
     /// For real-valued answers with L1 `sensitivity`, spending at most `epsilon`.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: f64, epsilon: f64) -> Result<Self> {
+        Self::new_trusted(sensitivity, epsilon)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn new_trusted(sensitivity: f64, epsilon: f64) -> Result<Self> {
         Self::build(Lattice::for_sensitivity(sensitivity, 20)?, sensitivity, epsilon)
     }
 
     /// For integer answers (counts, integer sums) with integer sensitivity.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn integer(sensitivity: u64, epsilon: f64) -> Result<Self> {
+        Self::integer_trusted(sensitivity, epsilon)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn integer_trusted(sensitivity: u64, epsilon: f64) -> Result<Self> {
         if sensitivity == 0 {
             return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
         }
@@ -216,7 +234,7 @@ impl Laplace {
         })
     }
 
-    /// Release an integer answer (mechanisms built with [`Laplace::integer`]).
+    /// Release an integer answer (mechanisms built with `Laplace::integer`).
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
         if !self.lattice.integer {
             return Err(Error::InvalidParameter("release_integer needs Laplace::integer".into()));
@@ -239,7 +257,7 @@ impl Laplace {
 ///
 /// Guarantee: ρ-zCDP for a scalar query with `sensitivity` (Theorem 4 of
 /// the paper); a vector release adds the paper's Theorem 14 term for
-/// independent coordinates. [`Gaussian::approximate`] calibrates ρ to an
+/// independent coordinates. `Gaussian::approximate` calibrates ρ to an
 /// (ε, δ) target through [`crate::accounting::zcdp_to_approximate`].
 #[derive(Debug, Clone)]
 pub struct Gaussian {
@@ -255,12 +273,30 @@ pub struct Gaussian {
 
 impl Gaussian {
     /// For real-valued answers with L2 `sensitivity`, spending at most `rho` (zCDP).
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: f64, rho: f64) -> Result<Self> {
+        Self::new_trusted(sensitivity, rho)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn new_trusted(sensitivity: f64, rho: f64) -> Result<Self> {
         Self::build(Lattice::for_sensitivity(sensitivity, 12)?, sensitivity, rho)
     }
 
     /// For integer answers with integer sensitivity.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn integer(sensitivity: u64, rho: f64) -> Result<Self> {
+        Self::integer_trusted(sensitivity, rho)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn integer_trusted(sensitivity: u64, rho: f64) -> Result<Self> {
         if sensitivity == 0 {
             return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
         }
@@ -268,17 +304,35 @@ impl Gaussian {
     }
 
     /// For real-valued answers, calibrated to (ε, δ)-DP.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn approximate(sensitivity: f64, epsilon: f64, delta: f64) -> Result<Self> {
+        Self::approximate_trusted(sensitivity, epsilon, delta)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn approximate_trusted(sensitivity: f64, epsilon: f64, delta: f64) -> Result<Self> {
         let rho = zcdp_for_approximate(epsilon, delta)?;
-        let mut g = Self::new(sensitivity, rho)?;
+        let mut g = Self::new_trusted(sensitivity, rho)?;
         g.approximate = Some((epsilon, delta));
         Ok(g)
     }
 
     /// For integer answers, calibrated to (ε, δ)-DP.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn integer_approximate(sensitivity: u64, epsilon: f64, delta: f64) -> Result<Self> {
+        Self::integer_approximate_trusted(sensitivity, epsilon, delta)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn integer_approximate_trusted(sensitivity: u64, epsilon: f64, delta: f64) -> Result<Self> {
         let rho = zcdp_for_approximate(epsilon, delta)?;
-        let mut g = Self::integer(sensitivity, rho)?;
+        let mut g = Self::integer_trusted(sensitivity, rho)?;
         g.approximate = Some((epsilon, delta));
         Ok(g)
     }
@@ -390,7 +444,7 @@ impl Gaussian {
         up(eps_hat * eps_hat / 2.0).max(self.rho)
     }
 
-    /// Release an integer answer (mechanisms built with [`Gaussian::integer`]).
+    /// Release an integer answer (mechanisms built with `Gaussian::integer`).
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
         if !self.lattice.integer {
             return Err(Error::InvalidParameter(
@@ -489,7 +543,16 @@ pub struct ExponentialMechanism {
 
 impl ExponentialMechanism {
     /// `monotonic`: all scores move in the same direction between neighbours.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
+        Self::new_trusted(sensitivity, epsilon, monotonic)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn new_trusted(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
         Ok(ExponentialMechanism {
             sel: Selection::new(sensitivity, epsilon, monotonic)?,
         })
@@ -534,7 +597,16 @@ pub struct ReportNoisyMax {
 
 impl ReportNoisyMax {
     /// `monotonic`: all scores move in the same direction between neighbours.
+    ///
+    /// The guarantee rests on the caller: requires the `honest-but-curious`
+    /// feature. [`crate::aggregates`] derives sensitivities itself.
+    #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
+        Self::new_trusted(sensitivity, epsilon, monotonic)
+    }
+
+    #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
+    pub(crate) fn new_trusted(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
         Ok(ReportNoisyMax {
             sel: Selection::new(sensitivity, epsilon, monotonic)?,
         })
@@ -638,19 +710,19 @@ mod tests {
     #[test]
     fn spent_privacy_never_exceeds_the_request() {
         for eps in [0.01, 0.1, 0.3, 1.0, 7.5] {
-            let m = Laplace::new(2.5, eps).unwrap();
+            let m = Laplace::new_trusted(2.5, eps).unwrap();
             assert!(
                 m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5),
                 "{eps}: {}",
                 m.epsilon()
             );
-            let m = Laplace::integer(1, eps).unwrap();
+            let m = Laplace::integer_trusted(1, eps).unwrap();
             assert!(m.epsilon() <= eps && m.epsilon() > eps * (1.0 - 1e-5));
-            let g = Gaussian::new(2.5, eps).unwrap();
+            let g = Gaussian::new_trusted(2.5, eps).unwrap();
             assert!(g.rho() <= eps && g.rho() > eps * (1.0 - 1e-2), "{eps}: {}", g.rho());
         }
-        assert!(Laplace::new(1.0, 0.0).is_err());
-        assert!(Laplace::new(1.0, f64::NAN).is_err());
-        assert!(Gaussian::new(-1.0, 1.0).is_err());
+        assert!(Laplace::new_trusted(1.0, 0.0).is_err());
+        assert!(Laplace::new_trusted(1.0, f64::NAN).is_err());
+        assert!(Gaussian::new_trusted(-1.0, 1.0).is_err());
     }
 }

@@ -270,7 +270,7 @@ impl DpLogisticRegression {
         let w = fit_newton(&x, &y, self.lambda)?;
         let n = data.n_samples() as f64;
         let sensitivity = 2.0 / (n * self.lambda) + 2.0 * TOL / self.lambda;
-        let mech = Gaussian::approximate(sensitivity, self.epsilon, self.delta)?;
+        let mech = Gaussian::approximate_trusted(sensitivity, self.epsilon, self.delta)?;
         let mut rng = match self.insecure_seed {
             Some(s) => DpRng::insecure_seeded_for_tests(s),
             None => DpRng::secure()?,
