@@ -40,6 +40,7 @@ pub mod rng;
 pub mod train;
 
 pub use accounting::ledger::{Budget, LedgerEntry, PrivacyLedger, Spent};
+pub use accounting::pld::PldAccountant;
 pub use accounting::rdp::RdpAccountant;
 pub use accounting::{PrivacyLoss, zcdp_to_approximate};
 pub use mechanisms::{ExponentialMechanism, Gaussian, Laplace, RandomizedResponse, Release, ReportNoisyMax};

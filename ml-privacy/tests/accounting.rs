@@ -2,7 +2,7 @@
 //! version in `testdata/privacy/accounting.json`). `MLSDK_PRIVACY_FIXTURES`
 //! points the tests at a freshly generated file instead of the committed one.
 
-use ml_privacy::RdpAccountant;
+use ml_privacy::{PldAccountant, RdpAccountant};
 use serde_json::Value;
 
 fn fixtures() -> Value {
@@ -44,4 +44,25 @@ fn rdp_epsilon_equals_dp_accounting() {
         assert_eq!(order, f(case, "order"), "{case}: optimal order");
     }
     println!("{} RDP cases, worst relative difference {worst:e}", cases.len());
+}
+
+#[test]
+fn pld_epsilon_equals_dp_accounting() {
+    let fx = fixtures();
+    let cases = fx["pld"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    let acc = PldAccountant::default();
+    for case in cases {
+        let eps = acc
+            .epsilon(
+                f(case, "noise_multiplier"),
+                f(case, "sampling_rate"),
+                case["steps"].as_u64().unwrap(),
+                f(case, "delta"),
+            )
+            .unwrap();
+        let want = f(case, "epsilon");
+        // The issue asks for 1%; the same construction agrees far closer.
+        assert!((eps - want).abs() <= 1e-6 * want, "{case}: epsilon {eps}");
+    }
 }

@@ -14,6 +14,7 @@
 //! never smaller than the exact value of the bound it comes from.
 
 pub mod ledger;
+pub mod pld;
 pub mod rdp;
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ml_sdk::prelude::Frame;
 use ml_sdk::privacy::aggregates::{self, Bounds, Neighbouring, NoiseSpec};
-use ml_sdk::privacy::{DpRng, PrivacyLoss, RdpAccountant};
+use ml_sdk::privacy::{DpRng, PldAccountant, PrivacyLoss, RdpAccountant};
 use serde_json::{Value, json};
 
 use crate::output::{Output, num, table};
@@ -69,6 +69,8 @@ pub struct StatsArgs {
 pub enum AccountantKind {
     /// Rényi DP at dp-accounting's default orders.
     Rdp,
+    /// Privacy loss distributions (connect-the-dots, FFT composition): tighter.
+    Pld,
 }
 
 #[derive(Debug, Args)]
@@ -222,20 +224,32 @@ fn stats(a: &StatsArgs, out: &Output) -> Result<()> {
 }
 
 fn account(a: &AccountArgs, out: &Output) -> Result<()> {
-    let mut acc = RdpAccountant::new();
-    acc.compose_poisson_subsampled_gaussian(a.noise_multiplier, a.sampling_rate, a.steps)?;
-    let (epsilon, order) = acc.epsilon(a.delta)?;
-    let doc = json!({
+    let (epsilon, name, detail) = match a.accountant {
+        AccountantKind::Rdp => {
+            let mut acc = RdpAccountant::new();
+            acc.compose_poisson_subsampled_gaussian(a.noise_multiplier, a.sampling_rate, a.steps)?;
+            let (epsilon, order) = acc.epsilon(a.delta)?;
+            (epsilon, "rdp", json!({"order": order}))
+        }
+        AccountantKind::Pld => {
+            let acc = PldAccountant::default();
+            let epsilon = acc.epsilon(a.noise_multiplier, a.sampling_rate, a.steps, a.delta)?;
+            (epsilon, "pld", json!({"discretization": acc.discretization}))
+        }
+    };
+    let mut doc = json!({
         "epsilon": epsilon,
         "delta": a.delta,
-        "accountant": "rdp",
-        "order": order,
+        "accountant": name,
     });
+    if let (Value::Object(d), Value::Object(extra)) = (&mut doc, detail.clone()) {
+        d.extend(extra);
+    }
     out.emit(&doc, || {
         table(&[
             ("epsilon".into(), num(epsilon)),
             ("delta".into(), format!("{:e}", a.delta)),
-            ("accountant".into(), format!("rdp (best order {order})")),
+            ("accountant".into(), format!("{name} {detail}")),
         ])
     });
     Ok(())
