@@ -4,7 +4,7 @@
 //! standard deviation over REPEATS noise draws, for a few fixed λ, with the
 //! non-private minimiser of the same objective as the ε = ∞ row. The feature
 //! bounds are each column's range, assumed public.
-//! Arguments: [REPEATS [ROW_SCALE]].
+//! Arguments: `[REPEATS [ROW_SCALE]]`.
 
 use anyhow::Result;
 use ml_sdk::core::{Model, Predictions, Target, train_test_split};
