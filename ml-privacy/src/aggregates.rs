@@ -112,11 +112,16 @@ enum Mech {
 
 impl Mech {
     fn new(spec: NoiseSpec, parts: u32, lattice: Lattice, du: u128) -> Result<Self> {
+        Self::for_vectors(spec, parts, lattice, du, 1)
+    }
+
+    /// For `d`-coordinate releases (a histogram's counts).
+    fn for_vectors(spec: NoiseSpec, parts: u32, lattice: Lattice, du: u128, d: usize) -> Result<Self> {
         Ok(match spec {
             NoiseSpec::Laplace { epsilon } => Mech::Laplace(Laplace::from_units(lattice, du, share(epsilon, parts))?),
             NoiseSpec::Gaussian { epsilon, delta } => {
                 let rho = zcdp_for_approximate(epsilon, delta)?;
-                Mech::Gaussian(Gaussian::from_units(lattice, du, share(rho, parts))?)
+                Mech::Gaussian(Gaussian::for_vectors(lattice, du, share(rho, parts), d)?)
             }
         })
     }
@@ -337,15 +342,18 @@ pub fn histogram(
         }
     }
     let du = if rel == Neighbouring::AddRemove { 1 } else { 2 };
-    let m = Mech::new(spec, 1, Lattice::integers(), du)?;
+    let m = Mech::for_vectors(spec, 1, Lattice::integers(), du, categories.len())?;
     let value = counts.iter().map(|&c| m.release(rng, c)).collect();
     let loss = match (&m, spec) {
         // Charged at L2 sensitivity du (sqrt(2) would do under
-        // substitution), plus Theorem 14's term for independent coordinates.
+        // substitution), plus Theorem 14's term for independent coordinates;
+        // the noise was calibrated so that this stays within the budget.
         (Mech::Gaussian(g), NoiseSpec::Gaussian { epsilon, delta }) => {
             let rho = g.vector_rho(categories.len());
+            let converted = zcdp_to_approximate(rho, delta)?;
             PrivacyLoss::Approximate {
-                epsilon: zcdp_to_approximate(rho, delta)?.min(epsilon),
+                // Both are valid bounds: rho <= the budget's rho.
+                epsilon: converted.min(epsilon),
                 delta,
             }
         }

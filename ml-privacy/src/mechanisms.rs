@@ -122,6 +122,8 @@ impl Lattice {
 #[derive(Debug, Clone)]
 pub struct Laplace {
     lattice: Lattice,
+    /// Charged sensitivity of a scalar answer, in lattice units.
+    du: u128,
     /// Noise scale in lattice units: t / LAPLACE_S.
     t: u128,
     epsilon: f64,
@@ -184,6 +186,7 @@ impl Laplace {
         let spent = Ratio::new(du * LAPLACE_S, t).to_f64_up();
         Ok(Laplace {
             lattice,
+            du,
             t,
             epsilon: spent,
         })
@@ -218,7 +221,10 @@ impl Laplace {
         })
     }
 
-    /// Release a vector whose L1 sensitivity is the mechanism's.
+    /// Release a vector whose L1 sensitivity is the mechanism's. Rounding
+    /// each of d real coordinates to the lattice can add one unit each to
+    /// the L1 distance, so the loss charges `d - 1` units more than a
+    /// scalar release (nothing more for integer answers).
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
         let units = values
             .iter()
@@ -228,9 +234,15 @@ impl Laplace {
             .into_iter()
             .map(|u| self.lattice.value_of(u.saturating_add(self.noise_units(rng))))
             .collect();
+        let epsilon = if self.lattice.integer || values.len() <= 1 {
+            self.epsilon
+        } else {
+            let du = self.du + values.len() as u128 - 1;
+            Ratio::new(du * LAPLACE_S, self.t).to_f64_up()
+        };
         Ok(Release {
             value,
-            loss: PrivacyLoss::Pure { epsilon: self.epsilon },
+            loss: PrivacyLoss::Pure { epsilon },
         })
     }
 
@@ -268,7 +280,8 @@ pub struct Gaussian {
     sampler: DiscreteGaussian,
     rho: f64,
     /// Set when calibrated to (ε, δ): the loss is then reported that way.
-    approximate: Option<(f64, f64)>,
+    /// With the ρ budget that (ε, δ) converts from.
+    approximate: Option<(f64, f64, f64)>,
 }
 
 impl Gaussian {
@@ -316,7 +329,7 @@ impl Gaussian {
     pub(crate) fn approximate_trusted(sensitivity: f64, epsilon: f64, delta: f64) -> Result<Self> {
         let rho = zcdp_for_approximate(epsilon, delta)?;
         let mut g = Self::new_trusted(sensitivity, rho)?;
-        g.approximate = Some((epsilon, delta));
+        g.approximate = Some((epsilon, delta, rho));
         Ok(g)
     }
 
@@ -329,17 +342,46 @@ impl Gaussian {
         Self::integer_approximate_trusted(sensitivity, epsilon, delta)
     }
 
+    /// Real `d`-coordinate answers with L2 `sensitivity`, calibrated so
+    /// that a vector release spends at most (ε, δ).
+    pub(crate) fn approximate_vector_trusted(sensitivity: f64, d: usize, epsilon: f64, delta: f64) -> Result<Self> {
+        let rho = zcdp_for_approximate(epsilon, delta)?;
+        let lattice = Lattice::for_sensitivity(sensitivity, 12)?;
+        let du = lattice.sensitivity_units(sensitivity)?;
+        let mut g = Self::for_vectors(lattice, du, rho, d)?;
+        g.approximate = Some((epsilon, delta, rho));
+        Ok(g)
+    }
+
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn integer_approximate_trusted(sensitivity: u64, epsilon: f64, delta: f64) -> Result<Self> {
         let rho = zcdp_for_approximate(epsilon, delta)?;
         let mut g = Self::integer_trusted(sensitivity, rho)?;
-        g.approximate = Some((epsilon, delta));
+        g.approximate = Some((epsilon, delta, rho));
         Ok(g)
     }
 
     fn build(lattice: Lattice, sensitivity: f64, rho: f64) -> Result<Self> {
         let du = lattice.sensitivity_units(sensitivity)?;
         Self::from_units(lattice, du, rho)
+    }
+
+    /// On `lattice`, for `d`-coordinate answers whose L2 sensitivity is
+    /// `du` units, with the noise set so that a vector release (rounding
+    /// slack and Theorem 14's term included) spends at most `rho`.
+    pub(crate) fn for_vectors(lattice: Lattice, du: u128, rho: f64, d: usize) -> Result<Self> {
+        let mut target = rho;
+        for _ in 0..50 {
+            let g = Self::from_units(lattice, du, target)?;
+            let spent = g.vector_rho(d);
+            if spent <= rho {
+                return Ok(g);
+            }
+            target *= (rho / spent) * (1.0 - 1e-9);
+        }
+        Err(Error::InvalidParameter(format!(
+            "no Gaussian noise fits rho {rho} for {d} coordinates"
+        )))
     }
 
     /// On `lattice`, for answers whose L2 sensitivity is `du` units.
@@ -384,9 +426,10 @@ impl Gaussian {
 
     fn loss(&self, rho: f64) -> PrivacyLoss {
         match self.approximate {
-            Some((epsilon, delta)) if rho <= self.rho => PrivacyLoss::Approximate { epsilon, delta },
-            // A vector release's extra term: convert what was spent.
-            Some((epsilon, delta)) => PrivacyLoss::Approximate {
+            // Within the ρ that (ε, δ) was calibrated from: (ε, δ) holds.
+            Some((epsilon, delta, budget)) if rho <= budget => PrivacyLoss::Approximate { epsilon, delta },
+            // A release past it (a vector from a scalar calibration): convert what was spent.
+            Some((epsilon, delta, _)) => PrivacyLoss::Approximate {
                 epsilon: crate::accounting::zcdp_to_approximate(rho, delta).map_or(f64::INFINITY, |e| e.max(epsilon)),
                 delta,
             },
@@ -409,8 +452,10 @@ impl Gaussian {
     }
 
     /// Release a vector whose L2 sensitivity is the mechanism's, with
-    /// independent noise per coordinate. ρ grows by Theorem 14's term
-    /// (negligible once σ is a few units).
+    /// independent noise per coordinate. Rounding d real coordinates to the
+    /// lattice can add `sqrt(d)` units to the L2 distance (one for a
+    /// scalar), which the loss charges; ρ also grows by a bound on
+    /// Theorem 14's term (negligible once σ is a few units).
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
         let units = values
             .iter()
@@ -426,22 +471,31 @@ impl Gaussian {
         })
     }
 
-    /// ρ of a d-coordinate release: with ε² = du²/σ², τ = 10 Σ_{k=1}^{d-1}
-    /// exp(-2π²σ² k/(k+1)) per coordinate, ε̂ = min(sqrt(ε² + 5dτ), ε + 10dτ)
-    /// and ρ = ε̂²/2 (Canonne, Kamath, Steinke 2020, Theorem 14).
+    /// ρ of a d-coordinate release: with ε² = du²/σ² (du including the
+    /// vector's rounding slack), τ = 10 Σ_{k=1}^{d-1} exp(-2π²σ² k/(k+1))
+    /// per coordinate, ε̂ = min(sqrt(ε² + 5dτ), ε + 10dτ) and ρ = ε̂²/2: at
+    /// least the bound of Canonne, Kamath and Steinke 2020, Theorem 14.
     pub(crate) fn vector_rho(&self, d: usize) -> f64 {
         if d <= 1 {
             return self.rho;
         }
+        let base = if self.lattice.integer {
+            self.rho
+        } else {
+            // One unit of slack is in du already; a vector needs sqrt(d).
+            let du = self.du - 1 + crate::exact::isqrt(d as u128 - 1) + 1;
+            let du2 = num_bigint::BigUint::from(du) * du;
+            Ratio::new(du2 * GAUSS_B, num_bigint::BigUint::from(self.a) * 2u8).to_f64_up()
+        };
         let sigma2 = self.a as f64 / GAUSS_B as f64;
         let tau: f64 = (1..d)
             .map(|k| (-2.0 * std::f64::consts::PI.powi(2) * sigma2 * k as f64 / (k as f64 + 1.0)).exp())
             .sum::<f64>()
             * 10.0;
-        let eps2 = 2.0 * self.rho;
+        let eps2 = 2.0 * base;
         let total_tau = up(d as f64 * tau);
         let eps_hat = (eps2 + 5.0 * total_tau).sqrt().min(eps2.sqrt() + 10.0 * total_tau);
-        up(eps_hat * eps_hat / 2.0).max(self.rho)
+        up(eps_hat * eps_hat / 2.0).max(base)
     }
 
     /// Release an integer answer (mechanisms built with `Gaussian::integer`).
@@ -705,6 +759,24 @@ mod tests {
         assert!(l.units_of(f64::NAN).is_err());
         assert!(l.units_of(1e300).is_err());
         assert!(Lattice::for_sensitivity(0.0, 20).is_err());
+    }
+
+    #[test]
+    fn vector_releases_charge_their_rounding_slack() {
+        let mut rng = DpRng::insecure_seeded_for_tests(1);
+        let m = Laplace::new_trusted(1.0, 1.0).unwrap();
+        let one = m.release_vector(&mut rng, &[0.5]).unwrap().loss.epsilon().unwrap();
+        let many = m.release_vector(&mut rng, &[0.5; 100]).unwrap().loss.epsilon().unwrap();
+        assert_eq!(one, m.epsilon());
+        // 99 more units on a sensitivity of 2^20 + 1.
+        assert!(
+            many > one && (many / one - 1.0 - 99.0 / f64::from(1 << 20)).abs() < 1e-9,
+            "{one} {many}"
+        );
+        let g = Gaussian::new_trusted(1.0, 0.5).unwrap();
+        assert!(g.vector_rho(100) > g.rho());
+        let gi = Gaussian::integer_trusted(1, 0.5).unwrap();
+        assert!(gi.vector_rho(1) == gi.rho());
     }
 
     #[test]

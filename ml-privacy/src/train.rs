@@ -270,13 +270,13 @@ impl DpLogisticRegression {
         let w = fit_newton(&x, &y, self.lambda)?;
         let n = data.n_samples() as f64;
         let sensitivity = 2.0 / (n * self.lambda) + 2.0 * TOL / self.lambda;
-        let mech = Gaussian::approximate_trusted(sensitivity, self.epsilon, self.delta)?;
+        let d = self.feature_bounds.len();
+        let mech = Gaussian::approximate_vector_trusted(sensitivity, d + 1, self.epsilon, self.delta)?;
         let mut rng = match self.insecure_seed {
             Some(s) => DpRng::insecure_seeded_for_tests(s),
             None => DpRng::secure()?,
         };
         let noisy = mech.release_vector(&mut rng, w.as_slice().unwrap_or(&w.to_vec()))?;
-        let d = self.feature_bounds.len();
         let mut wv = noisy.value;
         // Constant columns carry no information; their (noise-only)
         // coefficients are dropped, which is post-processing.
