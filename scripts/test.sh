@@ -14,23 +14,22 @@ export CARGO_TERM_COLOR=never
 # The reference tools run without network: no telemetry (it would only wait on timeouts).
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
-# One feature set for the workspace builds, so clippy, docs and tests share
-# one compilation: ml-onnx with its ONNX Runtime back end, ml-privacy's
-# caller-trusting constructors (its goodness-of-fit tests use them). Steps
-# that select one package name only that package's features (cargo refuses
-# another package's), which compiles the same crates the same way.
+# One feature set for every build: ml-onnx with its ONNX Runtime back end,
+# ml-privacy's caller-trusting constructors (its goodness-of-fit tests use
+# them). The interop steps pick their test targets with --workspace rather
+# than -p, so every step resolves dependency features the same way and the
+# final test run reuses their compilation instead of building the tree again.
 FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious)
-ONNX_FEATURES=(--features ml-onnx/ort)
-PRIVACY_FEATURES=(--features ml-privacy/honest-but-curious)
+WS=(--workspace --locked "${FEATURES[@]}")
 
 step "format"
 cargo fmt --all -- --check
 
 step "clippy"
-cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
+cargo clippy "${WS[@]}" --all-targets -- -D warnings
 
 step "docs"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked "${FEATURES[@]}"
+RUSTDOCFLAGS="-D warnings" cargo doc "${WS[@]}" --no-deps
 
 step "python reference tools"
 bash scripts/setup-python.sh
@@ -46,26 +45,26 @@ if [ "$committed" != "$installed" ]; then
 fi
 
 step "interop: our metrics and models against the fresh fixtures"
-MLSDK_FIXTURES="$fresh" cargo test --locked -p ml-core --test sklearn_metrics -p ml-learn --test sklearn_quality
+MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test sklearn_quality
 
 step "interop: MLflow and TensorBoard read what ml-track writes"
-MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_tools -- --include-ignored
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_tools -- --include-ignored
 
 step "interop: a real mlflow server and our REST client"
-MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked -p ml-track --test real_server -- --include-ignored
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_server -- --include-ignored
 
 step "interop: onnx.checker and onnxruntime run our ONNX exports"
-MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test --locked "${ONNX_FEATURES[@]}" -p ml-onnx --test onnxruntime -- --include-ignored
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test onnxruntime -- --include-ignored
 
 step "interop: skl2onnx models, re-exported now, on tract and on ONNX Runtime (the wheel's library)"
 .venv/bin/python scripts/gen_onnx_models.py "$fresh/onnx"
 ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
 export ORT_DYLIB_PATH
-MLSDK_ONNX_FIXTURES="$fresh/onnx" cargo test --locked "${ONNX_FEATURES[@]}" -p ml-onnx --test skl2onnx --test runtimes -- --include-ignored
+MLSDK_ONNX_FIXTURES="$fresh/onnx" cargo test "${WS[@]}" --test skl2onnx --test runtimes -- --include-ignored
 
 step "interop: our privacy accountants against dp-accounting, regenerated now"
 .venv/bin/python scripts/gen_privacy.py "$fresh/privacy" 2>/dev/null
-MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test --locked "${PRIVACY_FEATURES[@]}" -p ml-privacy --test accounting
+MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting
 
 step "tests"
-cargo test --workspace --locked "${FEATURES[@]}"
+cargo test "${WS[@]}"
