@@ -12,9 +12,8 @@
 //!   a data column with bounds-derived sensitivity.
 //! - [`accounting`]: pure, approximate, zCDP and Rényi measures with their
 //!   conversions; a thread-safe [`PrivacyLedger`] (odometer or filter) with
-//!   exact totals; the Rényi accountant for DP-SGD's Poisson-subsampled
-//!   Gaussian mechanism.
-//!
+//!   exact totals; the Rényi (RDP) and privacy-loss-distribution (PLD)
+//!   accountants for DP-SGD's Poisson-subsampled Gaussian mechanism.
 //! - [`train`]: differentially private logistic regression (output
 //!   perturbation with exact Gaussian noise), a [`ml_core::Trainer`].
 //!

@@ -8,7 +8,8 @@
 //!   Differential Privacy: Simplifications, Extensions, and Lower Bounds",
 //!   TCC 2016);
 //! - Rényi DP of order α (Mironov, "Rényi Differential Privacy", CSF 2017),
-//!   used by [`rdp`].
+//!   used by [`rdp`]; [`pld`] composes privacy loss distributions
+//!   directly and gives tighter (ε, δ).
 //!
 //! Every conversion rounds toward the weaker claim: a reported ε or ρ is
 //! never smaller than the exact value of the bound it comes from.
