@@ -2,9 +2,11 @@
 //! comparison with scikit-learn (`compare_sklearn.py`), so both measure the
 //! same thing.
 
+use std::time::Instant;
+
 use anyhow::{Context, Result};
 use ml_sdk::core::{Dataset, Model, Predictions, metrics};
-use ml_sdk::learn::{Algorithm, FittedPipeline, KMeans, Pipeline};
+use ml_sdk::learn::{Algorithm, KMeans, Pipeline};
 
 /// The digits train/test split scikit-learn used for the fixtures.
 pub fn digits_split() -> Result<(Dataset, Dataset)> {
@@ -44,9 +46,22 @@ pub fn kmeans(seed: u64) -> Pipeline {
 }
 
 /// Accuracy of a classifier on a labelled data set.
-pub fn accuracy(model: &FittedPipeline, data: &Dataset) -> Result<f64> {
+pub fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
     let Predictions::Classification { labels, .. } = model.predict(data.features())? else {
         anyhow::bail!("not a classifier")
     };
     Ok(metrics::accuracy(&data.classes()?.0.to_vec(), &labels.to_vec())?)
+}
+
+/// Median wall time of `runs` calls of `f`, after one warm-up call.
+pub fn median_seconds<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
+    f()?;
+    let mut t = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        std::hint::black_box(f()?);
+        t.push(start.elapsed().as_secs_f64());
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[t.len() / 2])
 }

@@ -107,7 +107,8 @@ fn share(x: f64, parts: u32) -> f64 {
 /// One noisy statistic in lattice units, from a share of the budget.
 enum Mech {
     Laplace(Laplace),
-    Gaussian(Gaussian),
+    /// With the number of coordinates each release has.
+    Gaussian(Gaussian, usize),
 }
 
 impl Mech {
@@ -121,7 +122,7 @@ impl Mech {
             NoiseSpec::Laplace { epsilon } => Mech::Laplace(Laplace::from_units(lattice, du, share(epsilon, parts))?),
             NoiseSpec::Gaussian { epsilon, delta } => {
                 let rho = zcdp_for_approximate(epsilon, delta)?;
-                Mech::Gaussian(Gaussian::for_vectors(lattice, du, share(rho, parts), d)?)
+                Mech::Gaussian(Gaussian::for_vectors(lattice, du, share(rho, parts), d)?, d)
             }
         })
     }
@@ -129,15 +130,17 @@ impl Mech {
     fn release(&self, rng: &mut DpRng, units: i128) -> f64 {
         match self {
             Mech::Laplace(m) => m.release_units(rng, units),
-            Mech::Gaussian(m) => m.release_units(rng, units),
+            Mech::Gaussian(m, _) => m.release_units(rng, units),
         }
     }
 
-    /// ε (Laplace) or ρ (Gaussian) one release spends.
+    /// ε (Laplace) or ρ (Gaussian) one release spends. A Gaussian vector
+    /// release includes Theorem 14's term for independent coordinates; a
+    /// Laplace one on the integer grid costs what a scalar does.
     fn spent(&self) -> f64 {
         match self {
             Mech::Laplace(m) => m.epsilon(),
-            Mech::Gaussian(m) => m.rho(),
+            Mech::Gaussian(m, d) => m.vector_rho(*d),
         }
     }
 }
@@ -344,21 +347,9 @@ pub fn histogram(
     let du = if rel == Neighbouring::AddRemove { 1 } else { 2 };
     let m = Mech::for_vectors(spec, 1, Lattice::integers(), du, categories.len())?;
     let value = counts.iter().map(|&c| m.release(rng, c)).collect();
-    let loss = match (&m, spec) {
-        // Charged at L2 sensitivity du (sqrt(2) would do under
-        // substitution), plus Theorem 14's term for independent coordinates;
-        // the noise was calibrated so that this stays within the budget.
-        (Mech::Gaussian(g), NoiseSpec::Gaussian { epsilon, delta }) => {
-            let rho = g.vector_rho(categories.len());
-            let converted = zcdp_to_approximate(rho, delta)?;
-            PrivacyLoss::Approximate {
-                // Both are valid bounds: rho <= the budget's rho.
-                epsilon: converted.min(epsilon),
-                delta,
-            }
-        }
-        _ => total(spec, &[&m])?,
-    };
+    // Charged at L2 sensitivity du (sqrt(2) would do under substitution);
+    // the noise was calibrated so that the vector stays within the budget.
+    let loss = total(spec, &[&m])?;
     Ok(Release { value, loss })
 }
 

@@ -64,6 +64,19 @@ impl Lattice {
         })
     }
 
+    /// The grid for real answers with `sensitivity` (2^-bits of its leading
+    /// power of two), and that sensitivity in its units.
+    fn real(sensitivity: f64, bits: i32) -> Result<(Self, u128)> {
+        let l = Self::for_sensitivity(sensitivity, bits)?;
+        Ok((l, l.sensitivity_units(sensitivity)?))
+    }
+
+    /// The integer grid and an integer sensitivity (0 is refused by the
+    /// mechanisms' constructors).
+    fn integer(sensitivity: u64) -> (Self, u128) {
+        (Self::integers(), u128::from(sensitivity))
+    }
+
     /// The sensitivity in lattice units, with one unit of rounding slack
     /// for real answers.
     fn sensitivity_units(&self, sensitivity: f64) -> Result<u128> {
@@ -107,6 +120,23 @@ impl Lattice {
         Ok(if x < 0.0 { -u } else { u })
     }
 
+    /// Every value of `values` in units (all or an error).
+    fn units_of_all(self, values: &[f64]) -> Result<Vec<i128>> {
+        values.iter().map(|&v| self.units_of(v)).collect()
+    }
+
+    /// `value + noise` for an integer answer, saturated to `i64`; refused on
+    /// a real lattice.
+    fn noisy_integer(self, value: i64, noise: i128, mechanism: &str) -> Result<i64> {
+        if !self.integer {
+            return Err(Error::InvalidParameter(format!(
+                "release_integer needs {mechanism}::integer"
+            )));
+        }
+        let noisy = i128::from(value).saturating_add(noise);
+        Ok(noisy.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+    }
+
     pub(crate) fn value_of(self, u: i128) -> f64 {
         let half = self.exp / 2;
         (u as f64) * 2f64.powi(half) * 2f64.powi(self.exp - half)
@@ -141,7 +171,8 @@ impl Laplace {
 
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn new_trusted(sensitivity: f64, epsilon: f64) -> Result<Self> {
-        Self::build(Lattice::for_sensitivity(sensitivity, 20)?, sensitivity, epsilon)
+        let (lattice, du) = Lattice::real(sensitivity, 20)?;
+        Self::from_units(lattice, du, epsilon)
     }
 
     /// For integer answers (counts, integer sums) with integer sensitivity.
@@ -155,14 +186,7 @@ impl Laplace {
 
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn integer_trusted(sensitivity: u64, epsilon: f64) -> Result<Self> {
-        if sensitivity == 0 {
-            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
-        }
-        Self::build(Lattice::integers(), sensitivity as f64, epsilon)
-    }
-
-    fn build(lattice: Lattice, sensitivity: f64, epsilon: f64) -> Result<Self> {
-        let du = lattice.sensitivity_units(sensitivity)?;
+        let (lattice, du) = Lattice::integer(sensitivity);
         Self::from_units(lattice, du, epsilon)
     }
 
@@ -214,9 +238,8 @@ impl Laplace {
     /// Release one real answer.
     pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
         let u = self.lattice.units_of(value)?;
-        let noisy = u.saturating_add(self.noise_units(rng));
         Ok(Release {
-            value: self.lattice.value_of(noisy),
+            value: self.release_units(rng, u),
             loss: PrivacyLoss::Pure { epsilon: self.epsilon },
         })
     }
@@ -226,14 +249,8 @@ impl Laplace {
     /// the L1 distance, so the loss charges `d - 1` units more than a
     /// scalar release (nothing more for integer answers).
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
-        let units = values
-            .iter()
-            .map(|&v| self.lattice.units_of(v))
-            .collect::<Result<Vec<_>>>()?;
-        let value = units
-            .into_iter()
-            .map(|u| self.lattice.value_of(u.saturating_add(self.noise_units(rng))))
-            .collect();
+        let units = self.lattice.units_of_all(values)?;
+        let value = units.into_iter().map(|u| self.release_units(rng, u)).collect();
         let epsilon = if self.lattice.integer || values.len() <= 1 {
             self.epsilon
         } else {
@@ -248,12 +265,8 @@ impl Laplace {
 
     /// Release an integer answer (mechanisms built with `Laplace::integer`).
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
-        if !self.lattice.integer {
-            return Err(Error::InvalidParameter("release_integer needs Laplace::integer".into()));
-        }
-        let noisy = i128::from(value).saturating_add(self.noise_units(rng));
         Ok(Release {
-            value: noisy.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            value: self.lattice.noisy_integer(value, self.noise_units(rng), "Laplace")?,
             loss: PrivacyLoss::Pure { epsilon: self.epsilon },
         })
     }
@@ -296,7 +309,8 @@ impl Gaussian {
 
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn new_trusted(sensitivity: f64, rho: f64) -> Result<Self> {
-        Self::build(Lattice::for_sensitivity(sensitivity, 12)?, sensitivity, rho)
+        let (lattice, du) = Lattice::real(sensitivity, 12)?;
+        Self::from_units(lattice, du, rho)
     }
 
     /// For integer answers with integer sensitivity.
@@ -310,10 +324,8 @@ impl Gaussian {
 
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn integer_trusted(sensitivity: u64, rho: f64) -> Result<Self> {
-        if sensitivity == 0 {
-            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
-        }
-        Self::build(Lattice::integers(), sensitivity as f64, rho)
+        let (lattice, du) = Lattice::integer(sensitivity);
+        Self::from_units(lattice, du, rho)
     }
 
     /// For real-valued answers, calibrated to (ε, δ)-DP.
@@ -327,10 +339,8 @@ impl Gaussian {
 
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn approximate_trusted(sensitivity: f64, epsilon: f64, delta: f64) -> Result<Self> {
-        let rho = zcdp_for_approximate(epsilon, delta)?;
-        let mut g = Self::new_trusted(sensitivity, rho)?;
-        g.approximate = Some((epsilon, delta, rho));
-        Ok(g)
+        let (lattice, du) = Lattice::real(sensitivity, 12)?;
+        Self::calibrated(lattice, du, 1, epsilon, delta)
     }
 
     /// For integer answers, calibrated to (ε, δ)-DP.
@@ -345,25 +355,23 @@ impl Gaussian {
     /// Real `d`-coordinate answers with L2 `sensitivity`, calibrated so
     /// that a vector release spends at most (ε, δ).
     pub(crate) fn approximate_vector_trusted(sensitivity: f64, d: usize, epsilon: f64, delta: f64) -> Result<Self> {
-        let rho = zcdp_for_approximate(epsilon, delta)?;
-        let lattice = Lattice::for_sensitivity(sensitivity, 12)?;
-        let du = lattice.sensitivity_units(sensitivity)?;
-        let mut g = Self::for_vectors(lattice, du, rho, d)?;
-        g.approximate = Some((epsilon, delta, rho));
-        Ok(g)
+        let (lattice, du) = Lattice::real(sensitivity, 12)?;
+        Self::calibrated(lattice, du, d, epsilon, delta)
     }
 
     #[cfg_attr(not(feature = "honest-but-curious"), allow(dead_code))]
     pub(crate) fn integer_approximate_trusted(sensitivity: u64, epsilon: f64, delta: f64) -> Result<Self> {
-        let rho = zcdp_for_approximate(epsilon, delta)?;
-        let mut g = Self::integer_trusted(sensitivity, rho)?;
-        g.approximate = Some((epsilon, delta, rho));
-        Ok(g)
+        let (lattice, du) = Lattice::integer(sensitivity);
+        Self::calibrated(lattice, du, 1, epsilon, delta)
     }
 
-    fn build(lattice: Lattice, sensitivity: f64, rho: f64) -> Result<Self> {
-        let du = lattice.sensitivity_units(sensitivity)?;
-        Self::from_units(lattice, du, rho)
+    /// Noise for `d`-coordinate releases within (ε, δ), through the ρ that
+    /// converts to it; losses are then reported as (ε, δ).
+    fn calibrated(lattice: Lattice, du: u128, d: usize, epsilon: f64, delta: f64) -> Result<Self> {
+        let rho = zcdp_for_approximate(epsilon, delta)?;
+        let mut g = Self::for_vectors(lattice, du, rho, d)?;
+        g.approximate = Some((epsilon, delta, rho));
+        Ok(g)
     }
 
     /// On `lattice`, for `d`-coordinate answers whose L2 sensitivity is
@@ -457,14 +465,8 @@ impl Gaussian {
     /// scalar), which the loss charges; ρ also grows by a bound on
     /// Theorem 14's term (negligible once σ is a few units).
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
-        let units = values
-            .iter()
-            .map(|&v| self.lattice.units_of(v))
-            .collect::<Result<Vec<_>>>()?;
-        let value = units
-            .into_iter()
-            .map(|u| self.lattice.value_of(u.saturating_add(self.sampler.sample(rng))))
-            .collect();
+        let units = self.lattice.units_of_all(values)?;
+        let value = units.into_iter().map(|u| self.release_units(rng, u)).collect();
         Ok(Release {
             value,
             loss: self.loss(self.vector_rho(values.len())),
@@ -500,14 +502,10 @@ impl Gaussian {
 
     /// Release an integer answer (mechanisms built with `Gaussian::integer`).
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
-        if !self.lattice.integer {
-            return Err(Error::InvalidParameter(
-                "release_integer needs Gaussian::integer".into(),
-            ));
-        }
-        let noisy = i128::from(value).saturating_add(self.sampler.sample(rng));
         Ok(Release {
-            value: noisy.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            value: self
+                .lattice
+                .noisy_integer(value, self.sampler.sample(rng), "Gaussian")?,
             loss: self.loss(self.rho),
         })
     }

@@ -40,10 +40,7 @@ fn accuracy(model: &dyn Model, data: &ml_core::Dataset) -> f64 {
     let Predictions::Classification { labels, .. } = model.predict(data.features()).unwrap() else {
         panic!("classification expected");
     };
-    let Some(ml_core::Target::Classes { labels: truth, .. }) = data.target() else {
-        panic!("classes expected");
-    };
-    labels.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64
+    ml_core::metrics::accuracy(&data.classes().unwrap().0.to_vec(), &labels.to_vec()).unwrap()
 }
 
 #[test]

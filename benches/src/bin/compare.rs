@@ -2,25 +2,11 @@
 //! `{"workload", "seconds" (median), "runs", "quality"}`. Driven by
 //! `benches/compare_sklearn.py`, which runs scikit-learn on the same data.
 
-use std::time::Instant;
-
 use anyhow::Result;
 use ml_sdk::core::Estimator;
 use ml_sdk::learn::inertia;
-use ml_sdk_benches::{accuracy, digits_split, forest, kmeans, logistic};
+use ml_sdk_benches::{accuracy, digits_split, forest, kmeans, logistic, median_seconds};
 use serde_json::json;
-
-fn median_seconds(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?; // warm-up
-    let mut t = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        f()?;
-        t.push(start.elapsed().as_secs_f64());
-    }
-    t.sort_by(f64::total_cmp);
-    Ok(t[t.len() / 2])
-}
 
 fn main() -> Result<()> {
     let runs: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(20);

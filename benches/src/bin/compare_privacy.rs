@@ -9,28 +9,11 @@
 //! - `rdp`: ε of 1000 Poisson-subsampled Gaussian steps (σ 1.1, q 0.01) at
 //!   δ 1e-5, from a fresh accountant.
 
-use std::time::Instant;
-
 use anyhow::Result;
 use ml_sdk::privacy::aggregates::{self, Bounds, Neighbouring, NoiseSpec};
 use ml_sdk::privacy::{DpRng, Gaussian, Laplace, RdpAccountant};
+use ml_sdk_benches::median_seconds;
 use serde_json::json;
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn time<T>(rounds: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
-    f()?;
-    let mut secs = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let start = Instant::now();
-        std::hint::black_box(f()?);
-        secs.push(start.elapsed().as_secs_f64());
-    }
-    Ok(median(secs))
-}
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -45,25 +28,25 @@ fn main() -> Result<()> {
 
     let bounds = Bounds::new(0.0, 10.0)?;
     let spec = NoiseSpec::Laplace { epsilon: 1.0 };
-    let s = time(rounds, || {
+    let s = median_seconds(rounds, || {
         Ok(aggregates::sum(&mut rng, &data, bounds, spec, Neighbouring::AddRemove)?)
     })?;
     println!("{}", json!({"workload": "sum", "seconds": s, "count": n}));
 
     // Scale 3 on the integers: epsilon 1/3 at sensitivity 1.
     let lap = Laplace::integer(1, 1.0 / 3.0)?;
-    let s = time(rounds, || Ok(lap.sample_noise(&mut rng, n)))?;
+    let s = median_seconds(rounds, || Ok(lap.sample_noise(&mut rng, n)))?;
     println!("{}", json!({"workload": "discrete_laplace", "seconds": s, "count": n}));
 
     // sigma 3: rho = 1 / (2 * 9).
     let gauss = Gaussian::integer(1, 1.0 / 18.0)?;
-    let s = time(rounds, || Ok(gauss.sample_noise(&mut rng, n)))?;
+    let s = median_seconds(rounds, || Ok(gauss.sample_noise(&mut rng, n)))?;
     println!(
         "{}",
         json!({"workload": "discrete_gaussian", "seconds": s, "count": n, "sigma": gauss.sigma()})
     );
 
-    let s = time(rounds.max(20), || {
+    let s = median_seconds(rounds.max(20), || {
         let mut acc = RdpAccountant::new();
         acc.compose_poisson_subsampled_gaussian(1.1, 0.01, 1000)?;
         Ok(acc.epsilon(1e-5)?)

@@ -7,15 +7,9 @@
 //! Arguments: `[REPEATS [ROW_SCALE]]`.
 
 use anyhow::Result;
-use ml_sdk::core::{Model, Predictions, Target, train_test_split};
+use ml_sdk::core::train_test_split;
 use ml_sdk::privacy::DpLogisticRegression;
-
-fn accuracy(p: &Predictions, truth: &[usize]) -> f64 {
-    let Predictions::Classification { labels, .. } = p else {
-        return f64::NAN;
-    };
-    labels.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
-}
+use ml_sdk_benches::accuracy;
 
 fn main() -> Result<()> {
     let repeats: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(50);
@@ -34,10 +28,6 @@ fn main() -> Result<()> {
             )
         })
         .collect();
-    let Some(Target::Classes { labels, .. }) = test.target() else {
-        anyhow::bail!("breast_cancer has classes");
-    };
-    let truth = labels.to_vec();
     let lambdas = [0.001, 0.01, 0.1];
     let epsilons = [0.1, 0.3, 1.0, 3.0, 10.0];
     print!("| ε |");
@@ -59,7 +49,7 @@ fn main() -> Result<()> {
                         insecure_seed: Some(seed),
                     };
                     let m = t.fit_private(&train)?;
-                    Ok(accuracy(&m.predict(test.features())?, &truth))
+                    accuracy(&m, &test)
                 })
                 .collect::<Result<_>>()?;
             let mean = accs.iter().sum::<f64>() / accs.len() as f64;
@@ -80,7 +70,7 @@ fn main() -> Result<()> {
             insecure_seed: Some(0),
         };
         let m = t.fit_private(&train)?;
-        print!(" {:.3} |", accuracy(&m.predict(test.features())?, &truth));
+        print!(" {:.3} |", accuracy(&m, &test)?);
     }
     println!();
     Ok(())
