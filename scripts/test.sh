@@ -62,9 +62,9 @@ ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/li
 export ORT_DYLIB_PATH
 MLSDK_ONNX_FIXTURES="$fresh/onnx" cargo test "${WS[@]}" --test skl2onnx --test runtimes -- --include-ignored
 
-step "interop: our privacy accountants against dp-accounting, regenerated now"
+step "interop: our privacy accountants against dp-accounting, our private logistic solver against scikit-learn, regenerated now"
 .venv/bin/python scripts/gen_privacy.py "$fresh/privacy" 2>/dev/null
-MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting
+MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting --test train
 
 step "tests"
 cargo test "${WS[@]}"
