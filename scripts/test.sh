@@ -19,7 +19,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # them). The interop steps pick their test targets with --workspace rather
 # than -p, so every step resolves dependency features the same way and the
 # final test run reuses their compilation instead of building the tree again.
-FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious)
+FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy)
 WS=(--workspace --locked "${FEATURES[@]}")
 
 step "format"

@@ -744,3 +744,61 @@ fn privacy_account_matches_dp_accounting() {
         "sampling rate",
     );
 }
+
+#[test]
+fn train_private_logistic_regression_through_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "german_credit");
+    let out = dir.path().join("dp");
+    let o = out.to_str().unwrap();
+    let base = [
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--drop",
+        "sex",
+        "--model",
+        "dp_logistic",
+        "--out",
+        o,
+    ];
+    let params = [
+        "--param",
+        "epsilon=3",
+        "--param",
+        "delta=1e-6",
+        "--param",
+        "bounds=0:100",
+        "--param",
+        "bounds.credit_amount=0:20000",
+    ];
+    let run = ok_json(&[&["--json"], &base[..], &params[..]].concat());
+    assert_eq!(run["model"], "dp_logistic");
+    let spent = &run["privacy"];
+    assert!(spent["epsilon"].as_f64().unwrap() <= 3.0, "{run}");
+    assert_eq!(spent["delta"].as_f64(), Some(1e-6));
+    // Categorical columns are one-hot encoded: the saved model takes the
+    // CSV's columns and predicts with them.
+    let inspect = ok_json(&["--json", "inspect", "--model", o]);
+    assert!(inspect.to_string().contains("one_hot"), "{inspect}");
+    let pred = mlsdk(&["predict", "--model", o, "--data", &data]);
+    assert!(pred.status.success(), "{}", String::from_utf8_lossy(&pred.stderr));
+    assert_eq!(String::from_utf8_lossy(&pred.stdout).lines().count(), 1001);
+
+    fails(&base, "no public bounds for column 'job'");
+    fails(
+        &[&base[..], &params[..], &["--param", "scale=standard"]].concat(),
+        "not be private",
+    );
+    fails(
+        &[&base[..], &params[..], &["--param", "bounds.nope=0:1"]].concat(),
+        "nope",
+    );
+    fails(
+        &[&base[..], &params[..], &["--param", "bounds=5:1"]].concat(),
+        "LO <= HI",
+    );
+    fails(&[&base[..], &params[..], &["--param", "epsilon=0"]].concat(), "epsilon");
+}

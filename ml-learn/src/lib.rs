@@ -36,6 +36,8 @@ mod linear;
 mod persist;
 mod pipeline;
 mod preprocess;
+#[cfg(feature = "privacy")]
+mod private;
 mod tree;
 
 pub use error::{Error, Result};
@@ -44,4 +46,6 @@ pub use linear::{LinearRegression, LogisticRegression, Ridge};
 pub use persist::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};
 pub use preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
+#[cfg(feature = "privacy")]
+pub use private::DpLogistic;
 pub use tree::{DecisionTree, MaxFeatures, RandomForest};

@@ -12,6 +12,8 @@ use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
 use crate::preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
+#[cfg(feature = "privacy")]
+use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
 use crate::tree::{DecisionTree, MaxFeatures, RandomForest, TreeTarget, fit_forest, fit_tree};
 
 /// The estimator at the end of a pipeline, with its hyper-parameters.
@@ -30,11 +32,20 @@ pub enum Algorithm {
     Forest(RandomForest),
     /// [`KMeans`] (clustering; the target, if any, is ignored).
     KMeans(KMeans),
+    /// [`DpLogistic`] (binary classification with differential privacy;
+    /// feature `privacy`).
+    #[cfg(feature = "privacy")]
+    DpLogistic(DpLogistic),
 }
 
 impl Algorithm {
     /// The names the CLI and [`Pipeline::from_params`] accept.
-    pub const NAMES: [&'static str; 6] = ["logistic", "linear", "ridge", "tree", "forest", "kmeans"];
+    #[cfg(not(feature = "privacy"))]
+    pub const NAMES: &'static [&'static str] = &["logistic", "linear", "ridge", "tree", "forest", "kmeans"];
+    /// The names the CLI and [`Pipeline::from_params`] accept.
+    #[cfg(feature = "privacy")]
+    pub const NAMES: &'static [&'static str] =
+        &["logistic", "linear", "ridge", "tree", "forest", "kmeans", "dp_logistic"];
 
     /// The algorithm's name.
     pub fn name(&self) -> &'static str {
@@ -45,12 +56,16 @@ impl Algorithm {
             Algorithm::Tree(_) => "tree",
             Algorithm::Forest(_) => "forest",
             Algorithm::KMeans(_) => "kmeans",
+            #[cfg(feature = "privacy")]
+            Algorithm::DpLogistic(_) => "dp_logistic",
         }
     }
 
     /// The scaling a pipeline uses unless told otherwise: standard for linear
     /// models (it conditions the solver), none for trees (splits are scale-free)
-    /// and k-means (scaling would change the clustering objective).
+    /// and k-means (scaling would change the clustering objective), none for
+    /// private models (they scale by public bounds; scaling fitted on the
+    /// data would not be private).
     pub fn default_scaling(&self) -> Scaling {
         match self {
             Algorithm::Logistic(_) | Algorithm::Linear(_) | Algorithm::Ridge(_) => Scaling::Standard,
@@ -103,7 +118,10 @@ impl Pipeline {
     /// `alpha` (ridge); `max_depth`, `min_samples_split`, `min_samples_leaf`,
     /// `max_features` (tree, forest); `n_trees` (alias `n_estimators`),
     /// `bootstrap` (forest); `n_clusters` (alias `k`), `n_init`, `max_iter`,
-    /// `tol` (kmeans). `seed` sets the seed of the random algorithms.
+    /// `tol` (kmeans); with feature `privacy`, `epsilon`, `delta`, `lambda`,
+    /// `row_scale`, `insecure_seed`, `bounds=LO:HI` (every numeric column)
+    /// and `bounds.COLUMN=LO:HI` (dp_logistic). `seed` sets the seed of the
+    /// random algorithms (never a private model's noise).
     ///
     /// # Errors
     /// An unknown algorithm or key, a value that does not parse or is out of range.
@@ -125,6 +143,10 @@ impl Pipeline {
                 seed,
                 ..KMeans::default()
             }),
+            // `seed` does not reach the noise: a private model's noise is
+            // seeded only by the explicit `insecure_seed`.
+            #[cfg(feature = "privacy")]
+            "dp_logistic" | "dp-logistic" => Algorithm::DpLogistic(DpLogistic::default()),
             _ => {
                 return Err(invalid(
                     "model",
@@ -168,6 +190,25 @@ impl Pipeline {
                 (Algorithm::KMeans(m), "n_init") => m.n_init = parse(k, v)?,
                 (Algorithm::KMeans(m), "max_iter") => m.max_iter = parse(k, v)?,
                 (Algorithm::KMeans(m), "tol") => m.tol = parse(k, v)?,
+                #[cfg(feature = "privacy")]
+                (Algorithm::DpLogistic(p), _) if k == "bounds" || k.starts_with("bounds.") => {
+                    match k.strip_prefix("bounds.") {
+                        Some(col) => {
+                            p.bounds.insert(col.to_string(), parse_bounds(k, v)?);
+                        }
+                        None => p.default_bounds = Some(parse_bounds(k, v)?),
+                    }
+                }
+                #[cfg(feature = "privacy")]
+                (Algorithm::DpLogistic(p), "epsilon") => p.epsilon = parse(k, v)?,
+                #[cfg(feature = "privacy")]
+                (Algorithm::DpLogistic(p), "delta") => p.delta = parse(k, v)?,
+                #[cfg(feature = "privacy")]
+                (Algorithm::DpLogistic(p), "lambda") => p.lambda = parse(k, v)?,
+                #[cfg(feature = "privacy")]
+                (Algorithm::DpLogistic(p), "row_scale") => p.row_scale = Some(parse(k, v)?),
+                #[cfg(feature = "privacy")]
+                (Algorithm::DpLogistic(p), "insecure_seed") => p.insecure_seed = Some(parse(k, v)?),
                 (a, _) => {
                     return Err(invalid(
                         k,
@@ -197,6 +238,16 @@ impl Pipeline {
             Algorithm::Tree(p) => p.validate(),
             Algorithm::Forest(p) => p.validate(),
             Algorithm::KMeans(p) => p.validate(),
+            #[cfg(feature = "privacy")]
+            Algorithm::DpLogistic(p) => {
+                if self.scaling != Scaling::None {
+                    return Err(invalid(
+                        "scale",
+                        "a private model scales by its public bounds; scaling fitted on the data would not be private",
+                    ));
+                }
+                p.validate()
+            }
         }
     }
 
@@ -230,6 +281,10 @@ impl Pipeline {
             (Algorithm::Logistic(_), Some(Target::Classes { names, .. })) => {
                 Task::Classification { classes: names.clone() }
             }
+            #[cfg(feature = "privacy")]
+            (Algorithm::DpLogistic(_), Some(Target::Classes { names, .. })) => {
+                Task::Classification { classes: names.clone() }
+            }
             (Algorithm::Linear(_) | Algorithm::Ridge(_), Some(Target::Values { .. })) => Task::Regression,
             (Algorithm::Tree(_) | Algorithm::Forest(_), Some(t)) => match t {
                 Target::Classes { names, .. } => Task::Classification { classes: names.clone() },
@@ -237,7 +292,7 @@ impl Pipeline {
             },
             (a, None) => return Err(invalid("target", format!("'{}' needs a target column", a.name()))),
             (a, Some(_)) => {
-                let need = if matches!(a, Algorithm::Logistic(_)) {
+                let need = if a.name().ends_with("logistic") {
                     "class labels"
                 } else {
                     "real values"
@@ -278,8 +333,20 @@ impl Pipeline {
             x = step.apply(x.view())?;
             steps.push(step);
         }
+        #[cfg_attr(not(feature = "privacy"), allow(unused_mut))]
+        let mut privacy = None;
         let estimator = match (&self.algorithm, data.target()) {
             (Algorithm::KMeans(k), _) => FittedEstimator::Own(k.fit_design(x.view())?),
+            #[cfg(feature = "privacy")]
+            (Algorithm::DpLogistic(p), Some(Target::Classes { labels, names })) => {
+                let fitted = p
+                    .trainer(data.columns())?
+                    .fit_matrix(x.view(), &labels.to_vec(), names.len())
+                    .map_err(privacy_error)?;
+                privacy = Some(spent(fitted.loss)?);
+                steps.push(fitted.scaling);
+                FittedEstimator::Own(fitted.estimator)
+            }
             (Algorithm::Logistic(p), Some(Target::Classes { labels, names })) => {
                 p.fit_design(x.view(), labels.as_slice().unwrap_or(&labels.to_vec()), names.len())?
             }
@@ -316,6 +383,7 @@ impl Pipeline {
             estimator,
             trainer: self.algorithm.name().to_string(),
             params: self.param_list(),
+            privacy,
         })
     }
 }
@@ -382,6 +450,7 @@ pub struct FittedPipeline {
     estimator: FittedEstimator,
     trainer: String,
     params: Vec<(String, String)>,
+    privacy: Option<(f64, f64)>,
 }
 
 impl FittedPipeline {
@@ -393,6 +462,12 @@ impl FittedPipeline {
     /// The hyper-parameters it was fitted with.
     pub fn params(&self) -> &[(String, String)] {
         &self.params
+    }
+
+    /// The (ε, δ) that fitting spent, for a private algorithm (`None`: the
+    /// model is not private).
+    pub fn privacy_spent(&self) -> Option<(f64, f64)> {
+        self.privacy
     }
 
     /// The full spec (infallible for pipelines).

@@ -44,7 +44,7 @@ pub use accounting::rdp::RdpAccountant;
 pub use accounting::{PrivacyLoss, zcdp_to_approximate};
 pub use mechanisms::{ExponentialMechanism, Gaussian, Laplace, RandomizedResponse, Release, ReportNoisyMax};
 pub use rng::DpRng;
-pub use train::{DpLogisticModel, DpLogisticRegression};
+pub use train::{DpLogisticModel, DpLogisticRegression, PrivateLinear};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -207,18 +207,17 @@ impl DpLogisticRegression {
             .unwrap_or_else(|| ((self.feature_bounds.len() + 1) as f64).sqrt())
     }
 
-    fn check(&self, data: &Dataset) -> Result<(Vec<f64>, Vec<String>)> {
+    fn check_params(&self, n_features: usize) -> Result<()> {
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
             return Err(Error::InvalidParameter(format!(
                 "lambda must be > 0, got {}",
                 self.lambda
             )));
         }
-        if self.feature_bounds.len() != data.n_features() {
+        if self.feature_bounds.len() != n_features {
             return Err(Error::InvalidParameter(format!(
-                "{} feature bounds for {} columns",
+                "{} feature bounds for {n_features} columns",
                 self.feature_bounds.len(),
-                data.n_features()
             )));
         }
         if let Some((lo, hi)) = self
@@ -233,21 +232,42 @@ impl DpLogisticRegression {
         {
             return Err(Error::InvalidParameter(format!("row scale must be > 0, got {r}")));
         }
-        if data.n_samples() == 0 {
+        Ok(())
+    }
+
+    /// Checks the parameters against the matrix, the matrix's values and the
+    /// labels; returns the labels as ±1.
+    fn check_matrix(&self, x: ArrayView2<'_, f64>, labels: &[usize], n_classes: usize) -> Result<Vec<f64>> {
+        self.check_params(x.ncols())?;
+        if x.nrows() == 0 {
             return Err(Error::InvalidData("no rows to train on".into()));
         }
-        if let Some(v) = data.features().iter().find(|v| !v.is_finite()) {
+        if labels.len() != x.nrows() {
+            return Err(Error::InvalidData(format!(
+                "{} labels for {} rows",
+                labels.len(),
+                x.nrows()
+            )));
+        }
+        if let Some(v) = x.iter().find(|v| !v.is_finite()) {
             return Err(Error::InvalidData(format!("non-finite feature value {v}")));
         }
+        if n_classes != 2 {
+            return Err(Error::InvalidData(format!(
+                "private logistic regression is binary; the target has {n_classes} classes"
+            )));
+        }
+        if let Some(l) = labels.iter().find(|&&l| l > 1) {
+            return Err(Error::InvalidData(format!("label {l} of a binary target")));
+        }
+        Ok(labels.iter().map(|&l| if l == 1 { 1.0 } else { -1.0 }).collect())
+    }
+
+    fn check(&self, data: &Dataset) -> Result<Vec<f64>> {
         match data.target() {
-            Some(Target::Classes { labels, names }) if names.len() == 2 => Ok((
-                labels.iter().map(|&l| if l == 1 { 1.0 } else { -1.0 }).collect(),
-                names.clone(),
-            )),
-            Some(Target::Classes { names, .. }) => Err(Error::InvalidData(format!(
-                "private logistic regression is binary; the target has {} classes",
-                names.len()
-            ))),
+            Some(Target::Classes { labels, names }) => {
+                self.check_matrix(data.features(), &labels.to_vec(), names.len())
+            }
             _ => Err(Error::InvalidData(
                 "private logistic regression needs a class target".into(),
             )),
@@ -257,18 +277,25 @@ impl DpLogisticRegression {
     /// The exact minimiser on the unit-ball design (bias first), without
     /// noise. NOT private: for comparisons and tests.
     pub fn minimiser_without_privacy(&self, data: &Dataset) -> Result<Vec<f64>> {
-        let (y, _) = self.check(data)?;
+        let y = self.check(data)?;
         let x = design(data.features(), &self.feature_bounds, self.row_scale());
         Ok(fit_newton(&x, &y, self.lambda)?.to_vec())
     }
 
-    /// Fit, spending (ε, δ).
-    pub fn fit_private(&self, data: &Dataset) -> Result<DpLogisticModel> {
-        let (y, classes) = self.check(data)?;
+    /// Fit on a numeric matrix (rows × columns, `feature_bounds` one per
+    /// column) with class labels 0/1, spending (ε, δ). This is the step a
+    /// pipeline calls after its data-independent preprocessing (one-hot
+    /// encoding over public category lists).
+    ///
+    /// # Errors
+    /// Invalid parameters, non-finite values, labels that are not binary, a
+    /// solver failure.
+    pub fn fit_matrix(&self, x: ArrayView2<'_, f64>, labels: &[usize], n_classes: usize) -> Result<PrivateLinear> {
+        let y = self.check_matrix(x, labels, n_classes)?;
         let r = self.row_scale();
-        let x = design(data.features(), &self.feature_bounds, r);
-        let w = fit_newton(&x, &y, self.lambda)?;
-        let n = data.n_samples() as f64;
+        let design = design(x, &self.feature_bounds, r);
+        let w = fit_newton(&design, &y, self.lambda)?;
+        let n = x.nrows() as f64;
         let sensitivity = 2.0 / (n * self.lambda) + 2.0 * TOL / self.lambda;
         let d = self.feature_bounds.len();
         let mech = Gaussian::approximate_vector_trusted(sensitivity, d + 1, self.epsilon, self.delta)?;
@@ -286,29 +313,63 @@ impl DpLogisticRegression {
             }
         }
         // Back to raw features: the design's affine map becomes a standard scaling.
-        let spec = ModelSpec {
-            signature: Signature {
-                inputs: data.columns().to_vec(),
-                unknown_category: Default::default(),
-                task: Task::Classification { classes },
-            },
-            preprocessing: vec![Preprocess::StandardScale {
+        Ok(PrivateLinear {
+            scaling: Preprocess::StandardScale {
                 mean: self.feature_bounds.iter().map(|(lo, hi)| (lo + hi) / 2.0).collect(),
                 scale: self
                     .feature_bounds
                     .iter()
                     .map(|(lo, hi)| if hi > lo { (hi - lo) / 2.0 * r } else { 1.0 })
                     .collect(),
-            }],
+            },
             estimator: Estimator::Linear {
                 coefficients: Array2::from_shape_vec((1, d), wv[1..].to_vec())
                     .map_err(|e| Error::InvalidData(e.to_string()))?,
                 intercepts: Array1::from(vec![wv[0] / r]),
                 link: Link::Logistic,
             },
-        };
-        Ok(DpLogisticModel { spec, loss: noisy.loss })
+            loss: noisy.loss,
+        })
     }
+
+    /// Fit, spending (ε, δ).
+    ///
+    /// # Errors
+    /// As [`fit_matrix`](Self::fit_matrix), and a target that is not two classes.
+    pub fn fit_private(&self, data: &Dataset) -> Result<DpLogisticModel> {
+        let Some(Target::Classes { labels, names }) = data.target() else {
+            return Err(Error::InvalidData(
+                "private logistic regression needs a class target".into(),
+            ));
+        };
+        let fitted = self.fit_matrix(data.features(), &labels.to_vec(), names.len())?;
+        let classes = names.clone();
+        let spec = ModelSpec {
+            signature: Signature {
+                inputs: data.columns().to_vec(),
+                unknown_category: Default::default(),
+                task: Task::Classification { classes },
+            },
+            preprocessing: vec![fitted.scaling],
+            estimator: fitted.estimator,
+        };
+        Ok(DpLogisticModel {
+            spec,
+            loss: fitted.loss,
+        })
+    }
+}
+
+/// What [`DpLogisticRegression::fit_matrix`] releases: a scaling and a
+/// linear estimator over the matrix's columns, and the privacy spent.
+#[derive(Debug, Clone)]
+pub struct PrivateLinear {
+    /// The public-bounds scaling the coefficients apply to.
+    pub scaling: Preprocess,
+    /// The noisy logistic model.
+    pub estimator: Estimator,
+    /// What the release spent.
+    pub loss: PrivacyLoss,
 }
 
 impl Trainer for DpLogisticRegression {

@@ -45,3 +45,86 @@ fn a_filter_refuses_overspend_and_logs_to_a_run() {
     assert_eq!(doc["entries"].as_array().unwrap().len(), 3);
     assert_eq!(doc["budget"]["epsilon"], 1.0);
 }
+
+#[test]
+fn a_renyi_filter_composes_one_order_exactly() {
+    use ml_privacy::PrivacyLoss;
+    let alpha = 10.0;
+    let ledger = PrivacyLedger::filter(Budget::Renyi { alpha, epsilon: 2.25 }).unwrap();
+    // ρ = 0.125 zCDP is (10, 1.25)-RDP, exactly representable: one fits.
+    let spent = ledger.charge("g1", PrivacyLoss::Zcdp { rho: 0.125 }).unwrap();
+    assert!(spent.epsilon.is_none() && spent.rho.is_none());
+    assert_eq!(spent.renyi_epsilon, Some(1.25));
+    // ρ = 0.1 as a double is a little above 1/10 (though 1.25 + 10 · 0.1
+    // rounds to 2.25 in doubles): the exact total is past the budget.
+    let err = ledger.charge("g2", PrivacyLoss::Zcdp { rho: 0.1 }).unwrap_err();
+    assert!(err.to_string().contains("order 10"), "{err}");
+    assert!(!ledger.can_afford(&PrivacyLoss::Zcdp { rho: 0.1 }).unwrap());
+    assert!(ledger.can_afford(&PrivacyLoss::Zcdp { rho: 0.0999 }).unwrap());
+
+    let odometer = PrivacyLedger::odometer(Budget::Renyi { alpha, epsilon: 0.0 }).unwrap();
+    // Pure ε = 0.2 counts as min(0.2, 10 · 0.04 / 2) = 0.2; ε = 0.05 as 0.0125.
+    odometer.charge("p", PrivacyLoss::Pure { epsilon: 0.2 }).unwrap();
+    odometer.charge("q", PrivacyLoss::Pure { epsilon: 0.05 }).unwrap();
+    // A Rényi loss of a higher order holds at 10; of a lower one it does not.
+    odometer
+        .charge(
+            "r",
+            PrivacyLoss::Renyi {
+                alpha: 32.0,
+                epsilon: 0.5,
+            },
+        )
+        .unwrap();
+    assert!(
+        odometer
+            .charge(
+                "s",
+                PrivacyLoss::Renyi {
+                    alpha: 2.0,
+                    epsilon: 0.5
+                }
+            )
+            .is_err()
+    );
+    assert!(
+        odometer
+            .charge(
+                "t",
+                PrivacyLoss::Approximate {
+                    epsilon: 1.0,
+                    delta: 1e-6
+                }
+            )
+            .is_err()
+    );
+    let total = odometer.spent().unwrap().renyi_epsilon.unwrap();
+    assert!((total - 0.7125).abs() < 1e-12, "{total}");
+    assert_eq!(odometer.entries().unwrap().len(), 3);
+    assert!(
+        PrivacyLedger::odometer(Budget::Renyi {
+            alpha: 1.0,
+            epsilon: 0.0
+        })
+        .is_err()
+    );
+    assert!(
+        PrivacyLedger::filter(Budget::Renyi {
+            alpha: 2.0,
+            epsilon: f64::NAN
+        })
+        .is_err()
+    );
+    // An (ε, δ) ledger takes a Rényi loss only once converted.
+    let approx = PrivacyLedger::filter(Budget::Approximate {
+        epsilon: 10.0,
+        delta: 1e-5,
+    })
+    .unwrap();
+    let loss = PrivacyLoss::Renyi { alpha, epsilon: 1.0 };
+    assert!(approx.charge("r", loss).is_err());
+    let (eps, delta) = loss.to_approximate(Some(1e-6)).unwrap();
+    approx
+        .charge("r", PrivacyLoss::Approximate { epsilon: eps, delta })
+        .unwrap();
+}

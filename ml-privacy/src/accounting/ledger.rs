@@ -7,7 +7,8 @@
 //! 0.1 + 0.2 + 0.7 as doubles sums to a little more than 1, and a budget of
 //! 1.0 refuses the third charge every time. Composition is sequential
 //! (basic): ε and δ add for (ε, δ)-DP, ρ adds for zCDP (Bun and Steinke
-//! 2016, Lemma 2.3).
+//! 2016, Lemma 2.3), ε of one order adds for Rényi DP (Mironov 2017,
+//! Proposition 1).
 
 use std::sync::Mutex;
 
@@ -21,6 +22,7 @@ use crate::{Error, Result};
 /// How the ledger composes, and in which measure a budget is stated.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "measure", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Budget {
     /// Total (ε, δ); accepts pure and approximate losses.
     Approximate {
@@ -33,6 +35,14 @@ pub enum Budget {
     Zcdp {
         /// ρ.
         rho: f64,
+    },
+    /// Total Rényi ε at one order α; accepts Rényi losses of that order or
+    /// higher, zCDP (αρ) and pure losses (min(ε, αε²/2)).
+    Renyi {
+        /// The order α > 1.
+        alpha: f64,
+        /// ε at that order.
+        epsilon: f64,
     },
 }
 
@@ -57,6 +67,10 @@ pub struct Spent {
     /// Total ρ (zCDP ledgers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rho: Option<f64>,
+    /// Total Rényi ε (Rényi ledgers; `epsilon` stays `None`, as it is not
+    /// an (ε, δ) figure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renyi_epsilon: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -92,13 +106,21 @@ impl PrivacyLedger {
                 )
             }
             Budget::Zcdp { rho } => (Ratio::from_f64(rho, "rho budget")?, Ratio::integer(0)),
+            Budget::Renyi { alpha, epsilon } => {
+                super::check_renyi(alpha, epsilon)?;
+                (Ratio::from_f64(epsilon, "Renyi epsilon budget")?, Ratio::integer(0))
+            }
         };
         Ok(Self::make(budget, Some(limit)))
     }
 
-    /// An odometer composing in `measure` (its numbers are ignored).
-    pub fn odometer(measure: Budget) -> Self {
-        Self::make(measure, None)
+    /// An odometer composing in `measure` (its numbers are ignored but a
+    /// Rényi order, which must be finite and > 1).
+    pub fn odometer(measure: Budget) -> Result<Self> {
+        if let Budget::Renyi { alpha, .. } = measure {
+            super::check_renyi(alpha, 0.0)?;
+        }
+        Ok(Self::make(measure, None))
     }
 
     fn make(measure: Budget, limit: Option<(Ratio, Ratio)>) -> Self {
@@ -132,9 +154,28 @@ impl PrivacyLedger {
                 Ok((e.mul(&e).mul(&Ratio::new(1u8, 2u8)), Ratio::integer(0)))
             }
             (Budget::Zcdp { .. }, PrivacyLoss::Zcdp { rho }) => Ok((r(rho, "rho")?, Ratio::integer(0))),
-            (Budget::Zcdp { .. }, l @ PrivacyLoss::Approximate { .. }) => {
+            (Budget::Zcdp { .. }, l @ (PrivacyLoss::Approximate { .. } | PrivacyLoss::Renyi { .. })) => {
                 Ok((r(l.to_zcdp()?, "rho")?, Ratio::integer(0)))
             }
+            (
+                Budget::Renyi { alpha, .. },
+                PrivacyLoss::Pure { epsilon } | PrivacyLoss::Approximate { epsilon, delta: 0.0 },
+            ) => {
+                // min(ε, αε²/2), exactly.
+                let e = r(epsilon, "epsilon")?;
+                let via_zcdp = e.mul(&e).mul(&r(alpha, "alpha")?).mul(&Ratio::new(1u8, 2u8));
+                Ok((if via_zcdp.le(&e) { via_zcdp } else { e }, Ratio::integer(0)))
+            }
+            (Budget::Renyi { alpha, .. }, PrivacyLoss::Zcdp { rho }) => {
+                Ok((r(rho, "rho")?.mul(&r(alpha, "alpha")?), Ratio::integer(0)))
+            }
+            (Budget::Renyi { alpha, .. }, l @ (PrivacyLoss::Renyi { .. } | PrivacyLoss::Approximate { .. })) => {
+                Ok((r(l.to_renyi(alpha)?, "Renyi epsilon")?, Ratio::integer(0)))
+            }
+            (Budget::Approximate { .. }, PrivacyLoss::Renyi { .. }) => Err(Error::InvalidParameter(
+                "an (epsilon, delta) ledger cannot take a Renyi loss; convert it with PrivacyLoss::to_approximate"
+                    .into(),
+            )),
         }
     }
 
@@ -170,6 +211,7 @@ impl PrivacyLedger {
         match self.measure {
             Budget::Approximate { .. } => format!("epsilon {:e}, delta {:e}", first.to_f64_up(), delta.to_f64_up()),
             Budget::Zcdp { .. } => format!("rho {:e}", first.to_f64_up()),
+            Budget::Renyi { alpha, .. } => format!("Renyi epsilon {:e} at order {alpha}", first.to_f64_up()),
         }
     }
 
@@ -179,11 +221,19 @@ impl PrivacyLedger {
                 epsilon: Some(st.first.to_f64_up()),
                 delta: Some(st.delta.to_f64_up()),
                 rho: None,
+                renyi_epsilon: None,
             },
             Budget::Zcdp { .. } => Spent {
                 epsilon: None,
                 delta: None,
                 rho: Some(st.first.to_f64_up()),
+                renyi_epsilon: None,
+            },
+            Budget::Renyi { .. } => Spent {
+                epsilon: None,
+                delta: None,
+                rho: None,
+                renyi_epsilon: Some(st.first.to_f64_up()),
             },
         }
     }
@@ -233,7 +283,8 @@ impl PrivacyLedger {
     }
 
     /// Log the totals as metrics (`privacy_epsilon_spent`,
-    /// `privacy_delta_spent` or `privacy_rho_spent`) and the ledger as the
+    /// `privacy_delta_spent`, `privacy_rho_spent` or
+    /// `privacy_renyi_epsilon_spent`) and the ledger as the
     /// artifact `privacy/ledger.json`.
     pub fn log_to(&self, tracker: &dyn Tracker, run: &RunId) -> Result<()> {
         let spent = self.spent()?;
@@ -246,6 +297,7 @@ impl PrivacyLedger {
             ("privacy_epsilon_spent", spent.epsilon),
             ("privacy_delta_spent", spent.delta),
             ("privacy_rho_spent", spent.rho),
+            ("privacy_renyi_epsilon_spent", spent.renyi_epsilon),
         ]
         .into_iter()
         .filter_map(|(k, v)| {

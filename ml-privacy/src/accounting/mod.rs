@@ -7,9 +7,11 @@
 //! - ρ-zCDP, zero-concentrated DP (Bun and Steinke, "Concentrated
 //!   Differential Privacy: Simplifications, Extensions, and Lower Bounds",
 //!   TCC 2016);
-//! - Rényi DP of order α (Mironov, "Rényi Differential Privacy", CSF 2017),
-//!   used by [`rdp`]; [`pld`] composes privacy loss distributions
-//!   directly and gives tighter (ε, δ).
+//! - Rényi DP of order α (Mironov, "Rényi Differential Privacy", CSF 2017):
+//!   a loss ([`PrivacyLoss::Renyi`]), a ledger measure
+//!   ([`ledger::Budget::Renyi`]), and over a grid of orders in [`rdp`];
+//!   [`pld`] composes privacy loss distributions directly and gives
+//!   tighter (ε, δ).
 //!
 //! Every conversion rounds toward the weaker claim: a reported ε or ρ is
 //! never smaller than the exact value of the bound it comes from.
@@ -25,6 +27,7 @@ use crate::{Error, Result};
 /// What one release spent, in the measure its mechanism is analysed in.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "measure", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PrivacyLoss {
     /// ε-differential privacy.
     Pure {
@@ -43,6 +46,14 @@ pub enum PrivacyLoss {
         /// ρ.
         rho: f64,
     },
+    /// (α, ε)-Rényi differential privacy: the Rényi divergence of order α
+    /// between the outputs on neighbouring data sets is at most ε.
+    Renyi {
+        /// The order α > 1.
+        alpha: f64,
+        /// ε at that order.
+        epsilon: f64,
+    },
 }
 
 impl PrivacyLoss {
@@ -58,6 +69,39 @@ impl PrivacyLoss {
                 })?;
                 Ok((zcdp_to_approximate(rho, delta)?, delta))
             }
+            PrivacyLoss::Renyi { alpha, epsilon } => {
+                let delta = delta_for_zcdp.ok_or_else(|| {
+                    Error::InvalidParameter("a Renyi loss needs a delta to be stated as (epsilon, delta)".into())
+                })?;
+                check_renyi(alpha, epsilon)?;
+                if !(delta > 0.0 && delta < 1.0) {
+                    return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
+                }
+                Ok((up(rdp_to_epsilon(alpha, epsilon, delta)).max(0.0), delta))
+            }
+        }
+    }
+
+    /// The loss as Rényi DP of order `alpha`, the smallest ε these standard
+    /// implications give: ε-DP is (α, min(ε, αε²/2))-RDP (directly, and
+    /// through ε²/2-zCDP); ρ-zCDP is (α, αρ)-RDP for every α (Bun and
+    /// Steinke 2016, Definition 1.1); (α', ε)-RDP is (α, ε)-RDP for α ≤ α'
+    /// (Rényi divergences grow with the order; Mironov 2017, Proposition
+    /// 9). (ε, δ)-DP with δ > 0 implies no RDP bound.
+    pub fn to_renyi(&self, alpha: f64) -> Result<f64> {
+        check_renyi(alpha, 0.0)?;
+        match *self {
+            PrivacyLoss::Pure { epsilon } | PrivacyLoss::Approximate { epsilon, delta: 0.0 } => {
+                Ok(epsilon.min(up(alpha * epsilon * epsilon / 2.0)))
+            }
+            PrivacyLoss::Zcdp { rho } => Ok(up(alpha * rho)),
+            PrivacyLoss::Renyi { alpha: a, epsilon } if alpha <= a => Ok(epsilon),
+            PrivacyLoss::Renyi { alpha: a, .. } => Err(Error::InvalidParameter(format!(
+                "a Renyi loss of order {a} implies nothing at the higher order {alpha}"
+            ))),
+            PrivacyLoss::Approximate { .. } => Err(Error::InvalidParameter(
+                "an (epsilon, delta) loss with delta > 0 has no Renyi bound".into(),
+            )),
         }
     }
 
@@ -74,6 +118,9 @@ impl PrivacyLoss {
             PrivacyLoss::Approximate { .. } => Err(Error::InvalidParameter(
                 "an (epsilon, delta) loss with delta > 0 has no zCDP bound".into(),
             )),
+            PrivacyLoss::Renyi { .. } => Err(Error::InvalidParameter(
+                "a Renyi loss at one order has no zCDP bound".into(),
+            )),
         }
     }
 
@@ -81,9 +128,24 @@ impl PrivacyLoss {
     pub fn epsilon(&self) -> Option<f64> {
         match *self {
             PrivacyLoss::Pure { epsilon } | PrivacyLoss::Approximate { epsilon, .. } => Some(epsilon),
-            PrivacyLoss::Zcdp { .. } => None,
+            PrivacyLoss::Zcdp { .. } | PrivacyLoss::Renyi { .. } => None,
         }
     }
+}
+
+/// An order α > 1 (finite) and an ε ≥ 0 (finite).
+pub(crate) fn check_renyi(alpha: f64, epsilon: f64) -> Result<()> {
+    if !(alpha > 1.0 && alpha.is_finite()) {
+        return Err(Error::InvalidParameter(format!(
+            "Renyi order must be finite and > 1, got {alpha}"
+        )));
+    }
+    if !(epsilon >= 0.0 && epsilon.is_finite()) {
+        return Err(Error::InvalidParameter(format!(
+            "Renyi epsilon must be finite and >= 0, got {epsilon}"
+        )));
+    }
+    Ok(())
 }
 
 /// A float computed in a few roundings, moved up past their error.
@@ -190,5 +252,54 @@ mod tests {
         assert_eq!(PrivacyLoss::Pure { epsilon: 1.0 }.to_zcdp().unwrap(), up(0.5));
         assert!(zcdp_to_approximate(1.0, 0.0).is_err());
         assert!(zcdp_to_approximate(f64::NAN, 1e-5).is_err());
+    }
+
+    #[test]
+    fn renyi_conversions() {
+        // Pure: the zCDP route is tighter for small epsilon, the direct one
+        // for large.
+        assert_eq!(
+            PrivacyLoss::Pure { epsilon: 0.1 }.to_renyi(2.0).unwrap(),
+            up(2.0 * 0.1 * 0.1 / 2.0)
+        );
+        assert_eq!(PrivacyLoss::Pure { epsilon: 3.0 }.to_renyi(2.0).unwrap(), 3.0);
+        assert_eq!(PrivacyLoss::Zcdp { rho: 0.5 }.to_renyi(4.0).unwrap(), up(2.0));
+        let r = PrivacyLoss::Renyi {
+            alpha: 8.0,
+            epsilon: 1.5,
+        };
+        assert_eq!(r.to_renyi(2.0).unwrap(), 1.5);
+        assert!(r.to_renyi(16.0).is_err());
+        assert!(
+            PrivacyLoss::Approximate {
+                epsilon: 1.0,
+                delta: 1e-6
+            }
+            .to_renyi(2.0)
+            .is_err()
+        );
+        assert!(r.to_zcdp().is_err() && r.epsilon().is_none());
+        // zCDP through a single order is never better than through the best.
+        let (rho, delta) = (0.5, 1e-6);
+        let best = zcdp_to_approximate(rho, delta).unwrap();
+        for alpha in [2.0, 5.0, 10.0, 40.0] {
+            let (eps, d) = PrivacyLoss::Renyi {
+                alpha,
+                epsilon: alpha * rho,
+            }
+            .to_approximate(Some(delta))
+            .unwrap();
+            assert_eq!(d, delta);
+            assert!(eps >= best * (1.0 - 1e-9), "order {alpha}: {eps} < {best}");
+        }
+        assert!(
+            PrivacyLoss::Renyi {
+                alpha: 1.0,
+                epsilon: 1.0
+            }
+            .to_approximate(Some(1e-6))
+            .is_err()
+        );
+        assert!(r.to_approximate(None).is_err());
     }
 }

@@ -117,6 +117,8 @@ fn loss_json(loss: &PrivacyLoss) -> Value {
         PrivacyLoss::Pure { epsilon } => json!({"epsilon": epsilon}),
         PrivacyLoss::Approximate { epsilon, delta } => json!({"epsilon": epsilon, "delta": delta}),
         PrivacyLoss::Zcdp { rho } => json!({"rho": rho}),
+        PrivacyLoss::Renyi { alpha, epsilon } => json!({"alpha": alpha, "renyi_epsilon": epsilon}),
+        _ => serde_json::to_value(loss).unwrap_or(Value::Null),
     }
 }
 

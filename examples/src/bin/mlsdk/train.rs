@@ -30,7 +30,7 @@ pub struct TrainArgs {
     /// The target column (not needed for kmeans).
     #[arg(long)]
     target: Option<String>,
-    /// logistic | linear | ridge | tree | forest | kmeans
+    /// logistic | linear | ridge | tree | forest | kmeans | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI)
     #[arg(long)]
     model: String,
     /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore.
@@ -221,6 +221,15 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         params.push(("target".into(), args.target.clone().unwrap_or_default()));
         t.log_params(&active.run, &params)?;
         active.log_map("train_", &train_metrics)?;
+        if let Some((epsilon, delta)) = model.privacy_spent() {
+            active.log_map(
+                "privacy_",
+                &BTreeMap::from([
+                    ("epsilon_spent".to_string(), epsilon),
+                    ("delta_spent".to_string(), delta),
+                ]),
+            )?;
+        }
         if let Some(cv) = &cv {
             let metric = format!("cv_{}", cv["metric"].as_str().unwrap_or("score"));
             let now = ml_sdk::track::now_ms();
@@ -275,6 +284,9 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         "features": data.feature_names(),
         "metrics": train_metrics,
         "cv": cv,
+        // The model's guarantee; the metrics above are computed on the data
+        // and are not private.
+        "privacy": model.privacy_spent().map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta})),
         "params": params_map(&trainer.params()),
         "saved": path,
         "run": active.as_ref().map(|a| a.describe()),
@@ -296,6 +308,13 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
                 cv["metric"].as_str().unwrap_or(""),
                 num(cv["mean"].as_f64().unwrap_or(f64::NAN)),
                 num(cv["std"].as_f64().unwrap_or(f64::NAN))
+            );
+        }
+        if let Some((epsilon, delta)) = model.privacy_spent() {
+            s += &format!(
+                "the model is ({}, {})-differentially private; the metrics above are not\n",
+                num(epsilon),
+                num(delta)
             );
         }
         let mut s = s + &format!("saved to {}\n", path.display());
