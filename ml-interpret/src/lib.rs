@@ -1,0 +1,21 @@
+//! Explanations and fairness for ml-sdk models.
+//!
+//! Explanations implement [`ml_core::Explainer`]: exact methods read the
+//! model's [`ml_core::ModelSpec`] (so they serve models trained here and
+//! models imported from ONNX alike), black-box methods call
+//! [`ml_core::Model::predict`] only.
+//!
+//! - [`TreeShap`]: exact TreeSHAP, path-dependent (node covers) or
+//!   interventional (a background sample), on the raw ensemble output.
+//! - [`LinearShap`]: closed-form SHAP of linear models.
+//! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
+//!   oracle of the tests.
+#![deny(missing_docs)]
+
+mod explain;
+pub mod shapley;
+pub mod tree;
+
+pub use explain::{LinearShap, TreeShap, raw_output_names};
+pub use shapley::exact_shapley;
+pub use tree::TreeEnsemble;
