@@ -66,5 +66,9 @@ step "interop: our privacy accountants against dp-accounting, our private logist
 .venv/bin/python scripts/gen_privacy.py "$fresh/privacy" 2>/dev/null
 MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting --test train
 
+step "interop: shap and Fairlearn, regenerated now, against TreeSHAP, linear and kernel SHAP and MetricFrame"
+.venv/bin/python scripts/gen_interpret.py "$fresh/interpret"
+MLSDK_INTERPRET_FIXTURES="$fresh/interpret" cargo test "${WS[@]}" --test references -- --nocapture
+
 step "tests"
 cargo test "${WS[@]}"

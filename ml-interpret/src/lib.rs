@@ -8,14 +8,19 @@
 //! - [`TreeShap`]: exact TreeSHAP, path-dependent (node covers) or
 //!   interventional (a background sample), on the raw ensemble output.
 //! - [`LinearShap`]: closed-form SHAP of linear models.
+//! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
 #![deny(missing_docs)]
 
 mod explain;
+pub mod fairness;
+mod kernel;
 pub mod shapley;
 pub mod tree;
 
 pub use explain::{LinearShap, TreeShap, raw_output_names};
+pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
+pub use kernel::KernelShap;
 pub use shapley::exact_shapley;
 pub use tree::TreeEnsemble;

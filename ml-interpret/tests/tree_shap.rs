@@ -2,6 +2,9 @@
 //! local accuracy, on every tree model we train (bootstrapped forests
 //! included), for classification and regression.
 
+// Index loops read as the formulas they check.
+#![allow(clippy::needless_range_loop)]
+
 use ml_core::ndarray::{Array2, ArrayView1, s};
 use ml_core::{Dataset, Estimator, Explainer, Model, Target, Trainer, Tree};
 use ml_interpret::{TreeEnsemble, TreeShap, exact_shapley};

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Reference explanations and fairness figures from shap and Fairlearn.
+
+Writes testdata/interpret/reference.json (or into the directory given as the
+first argument), with the package versions:
+- tree: scikit-learn random forests (bootstrapped; a classifier on
+  breast_cancer, a regressor on diabetes) dumped node by node (split, value,
+  cover), the rows explained and a background, scikit-learn's predictions,
+  and shap's TreeExplainer values, path-dependent and interventional;
+- linear: a logistic regression on standardized breast_cancer and shap's
+  LinearExplainer values against a background;
+- kernel: a multinomial logistic regression on iris and shap's
+  KernelExplainer values on its probabilities (4 features: every coalition
+  is enumerated, so the values are exact and deterministic);
+- fairness: a logistic regression's predictions on German credit and
+  Fairlearn's MetricFrame (overall, by group, min, max, differences and
+  ratios both ways) and parity measures, by sex and by sex x housing.
+ml-interpret's tests rebuild each model from these numbers and compare.
+"""
+import importlib.metadata
+import json
+import math
+import pathlib
+import sys
+
+import numpy as np
+import pandas as pd
+import shap
+import sklearn
+from fairlearn import metrics as fm
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, precision_score
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def f32_threshold(t):
+    """The largest float32 at most t: scikit-learn sends a row left when
+    float32(x) <= t (t a double); ml-core compares float32(x) with float32(t).
+    With t rounded down to a float32 the two rules agree on every x."""
+    v = np.float32(t)
+    if float(v) > t:
+        v = np.nextafter(v, np.float32(-np.inf))
+    return float(v)
+
+
+def dump_forest(forest, classifier):
+    trees = []
+    for est in forest.estimators_:
+        t = est.tree_
+        nodes = []
+        for i in range(t.node_count):
+            leaf = t.children_left[i] == -1
+            v = t.value[i][0]
+            value = (v / v.sum()).tolist() if classifier else [float(v[0])]
+            split = None if leaf else {
+                "feature": int(t.feature[i]), "threshold": f32_threshold(t.threshold[i]),
+                "left": int(t.children_left[i]), "right": int(t.children_right[i]),
+            }
+            nodes.append({"split": split, "value": value, "cover": float(t.weighted_n_node_samples[i])})
+        trees.append({"nodes": nodes})
+    return trees
+
+
+def as_rows_features_outputs(values):
+    a = np.asarray(values)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return a.tolist()
+
+
+def exact_interventional(predict, x, bg):
+    """Shapley values of v(S) = mean_z f(x_S, z_rest) by enumerating every
+    coalition (only for a few features): the reference shap's interventional
+    TreeExplainer is compared with, from the model's own predictions."""
+    m = x.shape[0]
+    masks = np.array([[(s >> j) & 1 for j in range(m)] for s in range(1 << m)], dtype=bool)
+    mixed = np.where(masks[:, None, :], x[None, None, :], bg[None, :, :]).reshape(-1, m)
+    out = np.asarray(predict(mixed))
+    out = out.reshape(1 << m, bg.shape[0], -1).mean(axis=1)
+    phi = np.zeros((m, out.shape[1]))
+    for s in range(1 << m):
+        k = bin(s).count("1")
+        for i in range(m):
+            if not (s >> i) & 1:
+                w = math.factorial(k) * math.factorial(m - k - 1) / math.factorial(m)
+                phi[i] += w * (out[s | 1 << i] - out[s])
+    return phi.tolist()
+
+
+def tree_case(name, X, y, classifier):
+    Model = RandomForestClassifier if classifier else RandomForestRegressor
+    model = Model(n_estimators=20, max_depth=6, bootstrap=True, random_state=0).fit(X, y)
+    rows, bg = X[:30], X[-100:]
+    path = shap.TreeExplainer(model)
+    interv = shap.TreeExplainer(model, data=bg, feature_perturbation="interventional")
+    pred = model.predict_proba(rows) if classifier else model.predict(rows)[:, None]
+    predict = model.predict_proba if classifier else (lambda a: model.predict(a)[:, None])
+    exact = [exact_interventional(predict, r, bg) for r in rows[:5]] if X.shape[1] <= 12 else None
+    return {
+        "name": name,
+        "classifier": classifier,
+        "trees": dump_forest(model, classifier),
+        "n_outputs": int(model.n_classes_) if classifier else 1,
+        "rows": rows.tolist(),
+        "background": bg.tolist(),
+        "predictions": np.asarray(pred).tolist(),
+        "path_dependent": {
+            "expected_value": np.atleast_1d(path.expected_value).tolist(),
+            "values": as_rows_features_outputs(path.shap_values(rows)),
+        },
+        "interventional": {
+            "expected_value": np.atleast_1d(interv.expected_value).tolist(),
+            "values": as_rows_features_outputs(interv.shap_values(rows, check_additivity=False)),
+            "exact_first_rows": exact,
+        },
+    }
+
+
+def linear_case():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    rows, bg = X[:20], X[-100:]
+    ex = shap.LinearExplainer(model, shap.maskers.Independent(bg, max_samples=100))
+    return {
+        "coefficients": model.coef_.tolist(), "intercepts": model.intercept_.tolist(),
+        "rows": rows.tolist(), "background": bg.tolist(),
+        "expected_value": np.atleast_1d(ex.expected_value).tolist(),
+        "values": as_rows_features_outputs(ex.shap_values(rows)),
+    }
+
+
+def kernel_case():
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    rows, bg = X[::15], X[1::7]
+    ex = shap.KernelExplainer(model.predict_proba, bg)
+    values = ex.shap_values(rows, nsamples=2048, silent=True)
+    return {
+        "coefficients": model.coef_.tolist(), "intercepts": model.intercept_.tolist(),
+        "rows": rows.tolist(), "background": bg.tolist(),
+        "expected_value": np.atleast_1d(ex.expected_value).tolist(),
+        "values": as_rows_features_outputs(values),
+    }
+
+
+def frame_json(mf):
+    def table(df):
+        out = {}
+        for key, row in df.iterrows():
+            key = [str(k) for k in (key if isinstance(key, tuple) else (key,))]
+            out["|".join(key)] = {k: float(v) for k, v in row.items()}
+        return out
+    return {
+        "overall": {k: float(v) for k, v in mf.overall.items()},
+        "by_group": table(mf.by_group),
+        "group_min": {k: float(v) for k, v in mf.group_min().items()},
+        "group_max": {k: float(v) for k, v in mf.group_max().items()},
+        "difference_between_groups": {k: float(v) for k, v in mf.difference(method="between_groups").items()},
+        "difference_to_overall": {k: float(v) for k, v in mf.difference(method="to_overall").items()},
+        "ratio_between_groups": {k: float(v) for k, v in mf.ratio(method="between_groups").items()},
+        "ratio_to_overall": {k: float(v) for k, v in mf.ratio(method="to_overall").items()},
+    }
+
+
+def fairness_case():
+    df = pd.read_csv(ROOT / "ml-datasets" / "data" / "german.csv")
+    y = df["risk"].to_numpy()
+    X = pd.get_dummies(df.drop(columns=["risk", "sex"]), dtype=float)
+    X = (X - X.mean()) / X.std()
+    y_pred = LogisticRegression(max_iter=1000).fit(X, y).predict(X)
+    metrics = {
+        "count": fm.count,
+        "accuracy": accuracy_score,
+        "selection_rate": fm.selection_rate,
+        "true_positive_rate": fm.true_positive_rate,
+        "false_positive_rate": fm.false_positive_rate,
+        "false_negative_rate": fm.false_negative_rate,
+        "true_negative_rate": fm.true_negative_rate,
+        "precision": lambda t, p: precision_score(t, p, zero_division=0),
+        "f1": lambda t, p: f1_score(t, p, zero_division=0),
+    }
+    cases = {}
+    for label, cols in [("sex", ["sex"]), ("sex_housing", ["sex", "housing"])]:
+        sf = df[cols] if len(cols) > 1 else df[cols[0]]
+        mf = fm.MetricFrame(metrics=metrics, y_true=y, y_pred=y_pred, sensitive_features=sf)
+        parity = {
+            name: float(getattr(fm, name)(y, y_pred, sensitive_features=sf))
+            for name in ["demographic_parity_difference", "demographic_parity_ratio",
+                         "equalized_odds_difference", "equalized_odds_ratio",
+                         "equal_opportunity_difference", "equal_opportunity_ratio"]
+        }
+        cases[label] = {"sensitive": cols, **frame_json(mf), "parity": parity}
+    return {
+        "y_true": y.tolist(), "y_pred": [int(v) for v in y_pred],
+        "sensitive": {c: df[c].astype(str).tolist() for c in ["sex", "housing"]},
+        "cases": cases,
+    }
+
+
+def main():
+    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "testdata" / "interpret"
+    out.mkdir(parents=True, exist_ok=True)
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xd, yd = load_diabetes(return_X_y=True)
+    ref = {
+        "meta": {p: importlib.metadata.version(p) for p in ["shap", "fairlearn", "scikit-learn", "numpy"]},
+        "tree": [tree_case("breast_cancer", Xb, yb, True), tree_case("diabetes", Xd, yd, False)],
+        "linear": linear_case(),
+        "kernel": kernel_case(),
+        "fairness": fairness_case(),
+    }
+    (out / "reference.json").write_text(json.dumps(ref))
+    print(f"wrote {out / 'reference.json'} ({ref['meta']})")
+
+
+if __name__ == "__main__":
+    main()
