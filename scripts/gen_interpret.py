@@ -14,7 +14,9 @@ first argument), with the package versions:
   is enumerated, so the values are exact and deterministic);
 - fairness: a logistic regression's predictions on German credit and
   Fairlearn's MetricFrame (overall, by group, min, max, differences and
-  ratios both ways) and parity measures, by sex and by sex x housing.
+  ratios both ways) and parity measures, by sex and by sex x housing;
+- pdp: scikit-learn's partial dependence and ICE curves of a binary and a
+  multi-class logistic regression.
 ml-interpret's tests rebuild each model from these numbers and compare.
 """
 import importlib.metadata
@@ -30,6 +32,7 @@ import sklearn
 from fairlearn import metrics as fm
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.inspection import partial_dependence
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score
 
@@ -147,6 +150,27 @@ def kernel_case():
     }
 
 
+def pdp_case():
+    """partial_dependence (brute, kind="both") of a binary and a multi-class
+    logistic regression: the binary one reports the positive class only."""
+    out = []
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xb = (Xb - Xb.mean(axis=0)) / Xb.std(axis=0)
+    Xi, yi = load_iris(return_X_y=True)
+    for name, X, y, feature in [("breast_cancer", Xb, yb, 0), ("iris", Xi, yi, 1)]:
+        model = LogisticRegression(max_iter=1000).fit(X, y)
+        rows = X[:120]
+        pd_ = partial_dependence(model, rows, [feature], kind="both", grid_resolution=25)
+        out.append({
+            "name": name, "feature": feature,
+            "coefficients": model.coef_.tolist(), "intercepts": model.intercept_.tolist(),
+            "rows": rows.tolist(), "grid_resolution": 25,
+            "grid": pd_["grid_values"][0].tolist(),
+            "average": pd_["average"].tolist(), "individual": pd_["individual"].tolist(),
+        })
+    return out
+
+
 def frame_json(mf):
     def table(df):
         out = {}
@@ -212,6 +236,7 @@ def main():
         "linear": linear_case(),
         "kernel": kernel_case(),
         "fairness": fairness_case(),
+        "pdp": pdp_case(),
     }
     (out / "reference.json").write_text(json.dumps(ref))
     print(f"wrote {out / 'reference.json'} ({ref['meta']})")

@@ -8,17 +8,21 @@
 //! - [`TreeShap`]: exact TreeSHAP, path-dependent (node covers) or
 //!   interventional (a background sample), on the raw ensemble output.
 //! - [`LinearShap`]: closed-form SHAP of linear models.
+//! - [`PermutationImportance`], [`PartialDependence`] (with ICE): black-box
+//!   global methods, on scikit-learn's definitions.
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
 #![deny(missing_docs)]
 
+mod blackbox;
 mod explain;
 pub mod fairness;
 mod kernel;
 pub mod shapley;
 pub mod tree;
 
+pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance, default_score};
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;

@@ -347,3 +347,46 @@ fn metric_frame_equals_fairlearn_on_german_credit() {
         assert_eq!(parity.len(), case["parity"].as_object().unwrap().len());
     }
 }
+
+#[test]
+fn partial_dependence_equals_scikit_learn() {
+    use ml_interpret::PartialDependence;
+    for case in fixtures()["pdp"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let coefficients = matrix(&case["coefficients"]);
+        let binary = coefficients.nrows() == 1;
+        let (link, k) = if binary {
+            (Link::Logistic, 2)
+        } else {
+            (Link::Softmax, coefficients.nrows())
+        };
+        let spec = linear_spec(case, link, classes(k));
+        let rows = matrix(&case["rows"]);
+        let feature = case["feature"].as_u64().unwrap() as usize;
+        let pd = PartialDependence {
+            grid_resolution: case["grid_resolution"].as_u64().unwrap() as usize,
+            ..Default::default()
+        };
+        let c = pd.curves(&spec, &dataset(&rows), feature).unwrap();
+        let grid = floats(&case["grid"]);
+        assert_eq!(c.grid.len(), grid.len(), "{name}: grid size");
+        for (a, b) in c.grid.iter().zip(&grid) {
+            assert!((a - b).abs() < 1e-12 * (1.0 + b.abs()), "{name}: grid {a} vs {b}");
+        }
+        // scikit-learn reports the positive class alone for a binary model.
+        let outputs: Vec<usize> = if binary { vec![1] } else { (0..k).collect() };
+        let avg: Vec<Vec<f64>> = serde_json::from_value(case["average"].clone()).unwrap();
+        let ind: Vec<Vec<Vec<f64>>> = serde_json::from_value(case["individual"].clone()).unwrap();
+        for (oi, &o) in outputs.iter().enumerate() {
+            for g in 0..grid.len() {
+                assert!((c.average[g][o] - avg[oi][g]).abs() < 1e-12, "{name}: average at {g}");
+                for i in 0..rows.nrows() {
+                    assert!(
+                        (c.individual[i][g][o] - ind[oi][i][g]).abs() < 1e-12,
+                        "{name}: ICE row {i} at {g}"
+                    );
+                }
+            }
+        }
+    }
+}

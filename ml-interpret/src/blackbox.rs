@@ -1,0 +1,266 @@
+//! Model-agnostic global methods on any [`Model`]: permutation importance
+//! (Breiman 2001; scikit-learn's `permutation_importance`) and partial
+//! dependence with individual conditional expectation curves (Friedman
+//! 2001; Goldstein et al. 2015; scikit-learn's `partial_dependence`, brute
+//! method, with its grid).
+
+use ml_core::ndarray::{Array2, Array3, Axis};
+use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Target, metrics};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+
+use crate::kernel::{output_matrix, output_names};
+
+/// The default score of a model on labelled data: accuracy for
+/// classifiers, R² for regressors (scikit-learn's `score`).
+///
+/// # Errors
+/// Data without a target, predictions that do not match it.
+pub fn default_score(model: &dyn Model, data: &Dataset, x: ml_core::ndarray::ArrayView2<'_, f64>) -> Result<f64> {
+    let pred = model.predict(x)?;
+    match (data.target(), &pred) {
+        (Some(Target::Classes { labels, .. }), Predictions::Classification { labels: p, .. }) => {
+            metrics::accuracy(&labels.to_vec(), &p.to_vec())
+        }
+        (Some(Target::Values { values }), Predictions::Regression { values: p }) => {
+            metrics::r2_score(values.view(), p.view())
+        }
+        (None, _) => Err(Error::invalid(
+            "target",
+            "permutation importance needs a target to score against",
+        )),
+        _ => Err(Error::invalid("target", "the target does not match the model's task")),
+    }
+}
+
+/// Permutation importance: the drop of the model's score when one column is
+/// shuffled, over `n_repeats` shuffles.
+#[derive(Debug, Clone)]
+pub struct PermutationImportance {
+    /// Shuffles per feature.
+    pub n_repeats: usize,
+    /// Seed of the shuffles.
+    pub seed: u64,
+}
+
+impl Default for PermutationImportance {
+    fn default() -> Self {
+        PermutationImportance { n_repeats: 5, seed: 0 }
+    }
+}
+
+/// The importances, as scikit-learn reports them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Importances {
+    /// Score on the unshuffled data.
+    pub baseline: f64,
+    /// Mean drop per feature.
+    pub mean: Vec<f64>,
+    /// Standard deviation (population) of the drops per feature.
+    pub std: Vec<f64>,
+    /// `features × repeats` drops.
+    pub all: Vec<Vec<f64>>,
+}
+
+impl PermutationImportance {
+    /// Compute the importances.
+    ///
+    /// # Errors
+    /// No repeats, no rows, data without a target.
+    pub fn importances(&self, model: &dyn Model, data: &Dataset) -> Result<Importances> {
+        if self.n_repeats == 0 {
+            return Err(Error::invalid("n_repeats", "must be at least 1"));
+        }
+        if data.n_samples() == 0 {
+            return Err(Error::invalid("data", "no rows"));
+        }
+        let x = data.features();
+        let baseline = default_score(model, data, x)?;
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut all = Vec::with_capacity(x.ncols());
+        let mut shuffled = x.to_owned();
+        let mut order: Vec<usize> = (0..x.nrows()).collect();
+        for j in 0..x.ncols() {
+            let mut drops = Vec::with_capacity(self.n_repeats);
+            for _ in 0..self.n_repeats {
+                order.shuffle(&mut rng);
+                for (i, &from) in order.iter().enumerate() {
+                    shuffled[[i, j]] = x[[from, j]];
+                }
+                drops.push(baseline - default_score(model, data, shuffled.view())?);
+            }
+            shuffled.column_mut(j).assign(&x.column(j));
+            all.push(drops);
+        }
+        let mean: Vec<f64> = all.iter().map(|d| d.iter().sum::<f64>() / d.len() as f64).collect();
+        let std = all
+            .iter()
+            .zip(&mean)
+            .map(|(d, m)| (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt())
+            .collect();
+        Ok(Importances {
+            baseline,
+            mean,
+            std,
+            all,
+        })
+    }
+}
+
+impl Explainer for PermutationImportance {
+    fn name(&self) -> &str {
+        "permutation"
+    }
+
+    /// One row: the mean drop per feature; the base value is the baseline score.
+    fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
+        let imp = self.importances(model, data)?;
+        let m = imp.mean.len();
+        Ok(Explanation {
+            method: "permutation".into(),
+            scope: ExplanationScope::Global,
+            feature_names: data.feature_names(),
+            output_names: vec!["score_drop".into()],
+            base_values: Array2::from_elem((1, 1), imp.baseline),
+            values: Array3::from_shape_fn((1, m, 1), |(_, j, _)| imp.mean[j]),
+        })
+    }
+}
+
+/// Partial dependence and ICE of one feature at a time.
+#[derive(Debug, Clone)]
+pub struct PartialDependence {
+    /// Grid points between the percentiles (fewer when the column has
+    /// fewer distinct values: then those values).
+    pub grid_resolution: usize,
+    /// The grid's ends as quantiles of the column.
+    pub percentiles: (f64, f64),
+}
+
+impl Default for PartialDependence {
+    fn default() -> Self {
+        PartialDependence {
+            grid_resolution: 100,
+            percentiles: (0.05, 0.95),
+        }
+    }
+}
+
+/// One feature's curves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curves {
+    /// The feature's name.
+    pub feature: String,
+    /// The grid.
+    pub grid: Vec<f64>,
+    /// Names of the outputs (class names, or `value`).
+    pub outputs: Vec<String>,
+    /// `grid × outputs`: the mean prediction with the feature set to each point.
+    pub average: Vec<Vec<f64>>,
+    /// `rows × grid × outputs`: each row's prediction at each point (ICE).
+    pub individual: Vec<Vec<Vec<f64>>>,
+}
+
+/// scipy's `mquantiles` with its default plotting positions (α = β = 0.4),
+/// which scikit-learn's grid uses.
+fn mquantile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len() as f64;
+    let (a, b) = (0.4, 0.4);
+    let m = a + p * (1.0 - a - b);
+    let aleph = n * p + m;
+    let k = aleph.clamp(1.0, n - 1.0).floor();
+    let gamma = (aleph - k).clamp(0.0, 1.0);
+    let k = k as usize;
+    (1.0 - gamma) * sorted[k - 1] + gamma * sorted[k]
+}
+
+impl PartialDependence {
+    /// The grid of one column, as scikit-learn builds it.
+    ///
+    /// # Errors
+    /// A bad resolution or percentiles, an empty or non-finite column, or
+    /// percentiles that meet.
+    pub fn grid(&self, column: &[f64]) -> Result<Vec<f64>> {
+        let (lo, hi) = self.percentiles;
+        if !(0.0..=1.0).contains(&lo) || !(0.0..=1.0).contains(&hi) || lo >= hi {
+            return Err(Error::invalid(
+                "percentiles",
+                format!("need 0 <= lo < hi <= 1, got ({lo}, {hi})"),
+            ));
+        }
+        if self.grid_resolution <= 1 {
+            return Err(Error::invalid("grid_resolution", "must be greater than 1"));
+        }
+        if column.is_empty() {
+            return Err(Error::invalid("data", "no rows"));
+        }
+        if let Some(v) = column.iter().find(|v| !v.is_finite()) {
+            return Err(Error::invalid("data", format!("non-finite value {v}")));
+        }
+        let mut sorted = column.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let mut uniques = sorted.clone();
+        uniques.dedup();
+        if uniques.len() < self.grid_resolution {
+            return Ok(uniques);
+        }
+        let (a, b) = (mquantile(&sorted, lo), mquantile(&sorted, hi));
+        if (a - b).abs() <= 1e-8 + 1e-5 * b.abs() {
+            return Err(Error::invalid(
+                "percentiles",
+                "the percentiles are too close to build a grid",
+            ));
+        }
+        let r = self.grid_resolution;
+        // numpy's linspace: start + i * step, the last point exactly `b`.
+        let step = (b - a) / (r - 1) as f64;
+        Ok((0..r)
+            .map(|i| if i == r - 1 { b } else { a + i as f64 * step })
+            .collect())
+    }
+
+    /// The curves of `feature` (a column index of the data).
+    ///
+    /// # Errors
+    /// An unknown feature, as [`grid`](Self::grid), prediction failures.
+    pub fn curves(&self, model: &dyn Model, data: &Dataset, feature: usize) -> Result<Curves> {
+        let x = data.features();
+        if feature >= x.ncols() {
+            return Err(Error::invalid(
+                "feature",
+                format!("column {feature} of {} columns", x.ncols()),
+            ));
+        }
+        let col = x.column(feature).to_vec();
+        let grid = self.grid(&col)?;
+        let n = x.nrows();
+        // Every row at every grid point, predicted in one call.
+        let mut big = Array2::<f64>::zeros((n * grid.len(), x.ncols()));
+        for (g, &v) in grid.iter().enumerate() {
+            let mut block = big.slice_mut(ml_core::ndarray::s![g * n..(g + 1) * n, ..]);
+            block.assign(&x);
+            block.column_mut(feature).fill(v);
+        }
+        let out = output_matrix(model, big.view())?;
+        let k = out.ncols();
+        let individual = (0..n)
+            .map(|i| (0..grid.len()).map(|g| out.row(g * n + i).to_vec()).collect())
+            .collect();
+        let average = (0..grid.len())
+            .map(|g| {
+                out.slice(ml_core::ndarray::s![g * n..(g + 1) * n, ..])
+                    .mean_axis(Axis(0))
+                    .map_or_else(|| vec![0.0; k], |m| m.to_vec())
+            })
+            .collect();
+        Ok(Curves {
+            feature: data.feature_names()[feature].clone(),
+            grid,
+            outputs: output_names(model),
+            average,
+            individual,
+        })
+    }
+}

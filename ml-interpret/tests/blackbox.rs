@@ -1,0 +1,154 @@
+//! KernelSHAP, permutation importance and partial dependence on models we
+//! train: exactness where it is provable, properties where it is not, and
+//! typed errors.
+
+use ml_core::ndarray::{Array2, s};
+use ml_core::{Dataset, Explainer, Model, Trainer};
+use ml_interpret::{KernelShap, LinearShap, PartialDependence, PermutationImportance, exact_shapley};
+use ml_learn::Pipeline;
+
+fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn sampled_kernel_shap_is_exact_on_an_additive_model() {
+    // A linear regression's prediction is additive in its inputs, so every
+    // coalition's value is too and the weighted regression fits exactly,
+    // even from a sample of the 2^10 coalitions.
+    let data = ml_datasets::load("diabetes").unwrap();
+    let model = Pipeline::from_params("linear", &[], None).unwrap().fit(&data).unwrap();
+    let x = data.features();
+    let bg = x.slice(s![..40, ..]).to_owned();
+    let rows = Dataset::new(x.slice(s![100..110, ..]).to_owned(), data.feature_names()).unwrap();
+    let kernel = KernelShap {
+        n_samples: Some(200),
+        ..KernelShap::new(bg.clone())
+    }
+    .explain(model.as_ref(), &rows)
+    .unwrap();
+    // Linear SHAP on the raw inputs: scaling is linear, so w_j (x_j - mean).
+    let linear = LinearShap { background: Some(bg) }
+        .explain(model.as_ref(), &rows)
+        .unwrap();
+    let d = (&kernel.values - &linear.values)
+        .mapv(f64::abs)
+        .fold(0.0, |a: f64, &b| a.max(b));
+    assert!(d < 1e-8, "KernelSHAP differs from linear SHAP by {d}");
+}
+
+#[test]
+fn kernel_shap_equals_enumeration_on_a_forest() {
+    let data = ml_datasets::load("iris").unwrap();
+    let model = Pipeline::from_params("forest", &params(&[("n_trees", "8")]), Some(2))
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let x = data.features();
+    let bg = x.slice(s![..;15, ..]).to_owned();
+    let rows = Dataset::new(x.slice(s![60..66, ..]).to_owned(), data.feature_names()).unwrap();
+    let e = KernelShap::new(bg.clone()).explain(model.as_ref(), &rows).unwrap();
+    for i in 0..rows.n_samples() {
+        let row = rows.features().row(i).to_owned();
+        let exact = exact_shapley(4, 3, |in_s| {
+            let mut mixed = bg.clone();
+            for mut z in mixed.outer_iter_mut() {
+                for j in 0..4 {
+                    if in_s[j] {
+                        z[j] = row[j];
+                    }
+                }
+            }
+            let ml_core::Predictions::Classification {
+                probabilities: Some(p), ..
+            } = model.predict(mixed.view()).unwrap()
+            else {
+                panic!("probabilities expected")
+            };
+            (0..3).map(|o| p.column(o).mean().unwrap()).collect()
+        })
+        .unwrap();
+        for (j, ex) in exact.iter().enumerate() {
+            for (o, v) in ex.iter().enumerate() {
+                assert!((e.values[[i, j, o]] - v).abs() < 1e-10, "row {i} feature {j} class {o}");
+            }
+        }
+    }
+    // Feature-count regularization keeps at most k non-zero values and still
+    // sums to f(x) - E f.
+    let e2 = KernelShap {
+        max_features: Some(2),
+        ..KernelShap::new(bg)
+    }
+    .explain(model.as_ref(), &rows)
+    .unwrap();
+    for i in 0..rows.n_samples() {
+        for o in 0..3 {
+            let col: Vec<f64> = (0..4).map(|j| e2.values[[i, j, o]]).collect();
+            assert!(col.iter().filter(|v| **v != 0.0).count() <= 2);
+            let full: f64 = (0..4).map(|j| e.values[[i, j, o]]).sum();
+            assert!((col.iter().sum::<f64>() - full).abs() < 1e-10);
+        }
+    }
+}
+
+#[test]
+fn permutation_importance_ignores_unused_features() {
+    let data = ml_datasets::load("breast_cancer").unwrap();
+    // A depth-1 tree uses one feature: every other importance is exactly 0.
+    let model = Pipeline::from_params("tree", &params(&[("max_depth", "1")]), None)
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let imp = PermutationImportance::default()
+        .importances(model.as_ref(), &data)
+        .unwrap();
+    let used: Vec<usize> = (0..30).filter(|&j| imp.mean[j] != 0.0).collect();
+    assert_eq!(used.len(), 1, "{:?}", imp.mean);
+    assert!(imp.mean[used[0]] > 0.1, "{:?}", imp.mean);
+    assert!(imp.all.iter().all(|d| d.len() == 5));
+    let again = PermutationImportance::default()
+        .importances(model.as_ref(), &data)
+        .unwrap();
+    assert_eq!(imp.mean, again.mean, "seeded shuffles repeat");
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let data = ml_datasets::load("iris").unwrap();
+    let model = Pipeline::from_params("logistic", &[], None)
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    assert!(
+        KernelShap::new(Array2::zeros((0, 4)))
+            .explain(model.as_ref(), &data)
+            .is_err()
+    );
+    assert!(
+        KernelShap::new(Array2::zeros((3, 2)))
+            .explain(model.as_ref(), &data)
+            .is_err()
+    );
+    let mut nan = Array2::zeros((3, 4));
+    nan[[1, 1]] = f64::NAN;
+    assert!(KernelShap::new(nan).explain(model.as_ref(), &data).is_err());
+    let unlabeled = Dataset::new(data.features().to_owned(), data.feature_names()).unwrap();
+    let err = PermutationImportance::default()
+        .importances(model.as_ref(), &unlabeled)
+        .unwrap_err();
+    assert!(err.to_string().contains("target"), "{err}");
+    let pd = PartialDependence::default();
+    assert!(pd.curves(model.as_ref(), &data, 9).is_err());
+    let bad = PartialDependence {
+        percentiles: (0.9, 0.1),
+        ..Default::default()
+    };
+    assert!(bad.curves(model.as_ref(), &data, 0).is_err());
+    // Linear SHAP refuses a forest; TreeSHAP-only errors are in tree_shap.rs.
+    let forest = Pipeline::from_params("forest", &params(&[("n_trees", "2")]), None)
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    assert!(LinearShap::default().explain(forest.as_ref(), &data).is_err());
+}
