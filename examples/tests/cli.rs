@@ -802,3 +802,340 @@ fn train_private_logistic_regression_through_the_pipeline() {
     );
     fails(&[&base[..], &params[..], &["--param", "epsilon=0"]].concat(), "epsilon");
 }
+
+#[test]
+fn explain_prints_shap_values_that_add_up_to_the_prediction() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "breast_cancer");
+    let forest = dir.path().join("forest");
+    let f = forest.to_str().unwrap();
+    ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "forest",
+        "--param",
+        "n_trees=8",
+        "--param",
+        "max_depth=4",
+        "--out",
+        f,
+    ]);
+    let probs = |model: &str, rows: usize| -> Vec<Vec<f64>> {
+        let out = mlsdk(&["predict", "--model", model, "--data", &data]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .skip(1)
+            .take(rows)
+            .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let p = probs(f, 4);
+    let check = |e: &Value, what: &str| {
+        let values = e["values"].as_array().unwrap();
+        assert_eq!(values.len(), 4, "{what}");
+        for (i, row) in values.iter().enumerate() {
+            let row = row.as_array().unwrap();
+            assert_eq!(row.len(), 30, "{what}: one value per feature");
+            for class in 0..2 {
+                let sum: f64 = row.iter().map(|v| v[class].as_f64().unwrap()).sum();
+                let base = e["base_values"][i][class].as_f64().unwrap();
+                assert!((sum + base - p[i][class]).abs() < 1e-9, "{what}: row {i} class {class}");
+            }
+        }
+    };
+    let path = ok_json(&["--json", "explain", "--model", f, "--data", &data, "--rows", "4"]);
+    assert_eq!(path["method"], "tree_shap_path_dependent");
+    assert_eq!(path["output_names"], serde_json::json!(["benign", "malignant"]));
+    check(&path, "path-dependent");
+    let inter = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--rows",
+        "4",
+        "--background",
+        &data,
+    ]);
+    assert_eq!(inter["method"], "tree_shap_interventional");
+    check(&inter, "interventional");
+    let kernel = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--rows",
+        "4",
+        "--method",
+        "kernel-shap",
+        "--n-samples",
+        "300",
+    ]);
+    assert_eq!(kernel["method"], "kernel_shap");
+    check(&kernel, "kernel");
+
+    // Our ONNX export carries its spec (covers included), checked against
+    // the graph on load: the same explanations come back from the file.
+    let onnx = dir.path().join("forest.onnx");
+    let o = onnx.to_str().unwrap();
+    ok_json(&["--json", "export-onnx", "--model", f, "--out", o]);
+    let from_onnx = ok_json(&["--json", "explain", "--model", o, "--data", &data, "--rows", "4"]);
+    assert_eq!(from_onnx["values"], path["values"]);
+    let from_onnx = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        o,
+        "--data",
+        &data,
+        "--rows",
+        "4",
+        "--background",
+        &data,
+    ]);
+    assert_eq!(from_onnx["values"], inter["values"]);
+
+    // A foreign ONNX model (scikit-learn's gradient boosting via skl2onnx)
+    // has no covers and reads columns by position: interventional TreeSHAP
+    // explains its log-odds.
+    let gboost = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx/gboost_binary.onnx");
+    let g = gboost.to_str().unwrap();
+    let base = [
+        "--json", "explain", "--model", g, "--data", &data, "--target", "target", "--rows", "3",
+    ];
+    let err = mlsdk(&base[1..]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("background"));
+    let e = ok_json(&[&base[..], &["--background", &data]].concat());
+    // predict reads every column by position: give it the features alone.
+    let text = std::fs::read_to_string(&data).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let t = header.iter().position(|h| *h == "target").unwrap();
+    let features_only: String = text
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            cells.remove(t);
+            cells.join(",") + "\n"
+        })
+        .collect();
+    let fpath = dir.path().join("features.csv");
+    std::fs::write(&fpath, features_only).unwrap();
+    let out = mlsdk(&["predict", "--model", g, "--data", fpath.to_str().unwrap()]);
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    for i in 0..3 {
+        let p1: f64 = lines[i + 1].split(',').nth(2).unwrap().parse().unwrap();
+        let sum: f64 = e["values"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        let logit = (p1 / (1.0 - p1)).ln();
+        // ONNX Runtime's probabilities are single precision.
+        assert!(
+            (sum + e["base_values"][i].as_f64().unwrap() - logit).abs() < 1e-4,
+            "row {i}"
+        );
+    }
+
+    let logistic = dir.path().join("logistic");
+    let l = logistic.to_str().unwrap();
+    ok_json(&[
+        "--json", "train", "--data", &data, "--target", "target", "--model", "logistic", "--out", l,
+    ]);
+    let lin = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        l,
+        "--data",
+        &data,
+        "--method",
+        "linear-shap",
+    ]);
+    assert_eq!(lin["values"].as_array().unwrap().len(), 569);
+    assert_eq!(
+        lin["values"][0].as_array().unwrap().len(),
+        30,
+        "rows x features for one output"
+    );
+    assert_eq!(lin["output_names"], serde_json::json!(["malignant"]));
+    let perm = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--method",
+        "permutation",
+        "--target",
+        "target",
+    ]);
+    assert_eq!(perm["importances_mean"].as_array().unwrap().len(), 30);
+    assert!(perm["baseline"].as_f64().unwrap() > 0.9);
+    let pdp = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--method",
+        "pdp",
+        "--features",
+        "worst radius",
+        "--grid-resolution",
+        "10",
+    ]);
+    assert_eq!(pdp["curves"][0]["grid"].as_array().unwrap().len(), 10);
+    assert_eq!(pdp["curves"][0]["individual"].as_array().unwrap().len(), 569);
+
+    fails(&["explain", "--model", l, "--data", &data], "tree");
+    fails(
+        &["explain", "--model", f, "--data", &data, "--method", "permutation"],
+        "--target",
+    );
+    fails(
+        &[
+            "explain",
+            "--model",
+            f,
+            "--data",
+            &data,
+            "--method",
+            "pdp",
+            "--features",
+            "nope",
+        ],
+        "nope",
+    );
+    fails(&["explain", "--model", f, "--data", &data, "--rows", "0"], "--rows");
+}
+
+#[test]
+fn fairness_prints_group_metrics_and_parity_measures() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "german_credit");
+    let model = dir.path().join("m");
+    let m = model.to_str().unwrap();
+    ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--model",
+        "logistic",
+        "--out",
+        m,
+    ]);
+    let f = ok_json(&[
+        "--json",
+        "fairness",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+    ]);
+    let groups = f["by_group"].as_object().unwrap();
+    assert_eq!(groups.len(), 2);
+    let total: f64 = groups.values().map(|g| g["count"].as_f64().unwrap()).sum();
+    assert_eq!(total, 1000.0);
+    let rates: Vec<f64> = groups.values().map(|g| g["selection_rate"].as_f64().unwrap()).collect();
+    let dpd = f["demographic_parity_difference"].as_f64().unwrap();
+    assert!((dpd - (rates[0] - rates[1]).abs()).abs() < 1e-12);
+    for k in [
+        "demographic_parity_ratio",
+        "equalized_odds_difference",
+        "equalized_odds_ratio",
+        "equal_opportunity_difference",
+        "equal_opportunity_ratio",
+    ] {
+        let v = f[k].as_f64().unwrap_or_else(|| panic!("{k} in {f}"));
+        assert!((0.0..=1.0).contains(&v), "{k} = {v}");
+    }
+    assert_eq!(f["overall"]["count"].as_f64(), Some(1000.0));
+    let both = ok_json(&[
+        "--json",
+        "fairness",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex,housing",
+        "--metrics",
+        "selection_rate,tpr",
+    ]);
+    assert_eq!(both["by_group"].as_object().unwrap().len(), 6);
+    assert!(
+        both["by_group"]["female|own"]["true_positive_rate"].is_number(),
+        "{both}"
+    );
+
+    fails(
+        &[
+            "fairness",
+            "--model",
+            m,
+            "--data",
+            &data,
+            "--target",
+            "risk",
+            "--sensitive",
+            "nope",
+        ],
+        "nope",
+    );
+    fails(
+        &[
+            "fairness",
+            "--model",
+            m,
+            "--data",
+            &data,
+            "--target",
+            "risk",
+            "--sensitive",
+            "sex",
+            "--metrics",
+            "auc",
+        ],
+        "unknown metric",
+    );
+    fails(
+        &[
+            "fairness",
+            "--model",
+            m,
+            "--data",
+            &data,
+            "--target",
+            "risk",
+            "--sensitive",
+            "sex",
+            "--pos-label",
+            "7",
+        ],
+        "not a class",
+    );
+}

@@ -214,6 +214,19 @@ fn bad_input_is_a_typed_error() {
             .explain(forest.as_ref(), &data)
             .is_err()
     );
+    // Trees without covers (as imported from a foreign ONNX file) have no
+    // path-dependent form; the interventional one needs none.
+    let mut spec = forest.describe().unwrap();
+    if let Estimator::TreeEnsemble { trees, .. } = &mut spec.estimator {
+        trees
+            .iter_mut()
+            .flat_map(|t| t.nodes.iter_mut())
+            .for_each(|n| n.cover = 0.0);
+    }
+    let err = TreeShap::path_dependent().explain(&spec, &data).unwrap_err();
+    assert!(err.to_string().contains("background"), "{err}");
+    let bg = data.features().to_owned();
+    assert!(TreeShap::interventional(bg).explain(&spec, &data).is_ok());
     // Data sets refuse NaN on construction; a background is a bare matrix.
     let mut bad = data.features().to_owned();
     bad[[0, 0]] = f64::NAN;

@@ -26,7 +26,8 @@
 //! | `datasets` (default) | `datasets` | the bundled real data sets |
 //! | `track` (default) | `track` | MLflow-compatible `mlruns/` store and REST client, TensorBoard event files, model registry, run provenance |
 //! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
-//! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger |
+//! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger, private logistic regression in pipelines |
+//! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, permutation importance, partial dependence and ICE, Fairlearn-style group metrics |
 #![deny(missing_docs)]
 
 pub use ml_core as core;
@@ -60,6 +61,12 @@ pub mod onnx {
 #[cfg(feature = "privacy")]
 pub mod privacy {
     pub use ml_privacy::*;
+}
+
+/// Explanations and fairness (`ml-interpret`).
+#[cfg(feature = "interpret")]
+pub mod interpret {
+    pub use ml_interpret::*;
 }
 
 /// The names most programs need.

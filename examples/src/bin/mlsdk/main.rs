@@ -4,6 +4,7 @@
 //! input ends with a one-line `error: ...` on stderr and a non-zero exit code.
 
 mod data;
+mod interpret;
 mod output;
 mod privacy;
 mod track;
@@ -35,6 +36,10 @@ enum Command {
     Inspect(train::InspectArgs),
     /// Export a saved model to ONNX (opset 17 and ai.onnx.ml).
     ExportOnnx(train::ExportOnnxArgs),
+    /// Explain a model's predictions: SHAP values, permutation importance, partial dependence.
+    Explain(Box<interpret::ExplainArgs>),
+    /// Group fairness metrics and parity measures of a classifier.
+    Fairness(interpret::FairnessArgs),
     /// The bundled data sets.
     #[command(subcommand)]
     Datasets(data::DatasetsCommand),
@@ -58,6 +63,8 @@ fn main() -> ExitCode {
         Command::Predict(a) => train::predict(&a, &out),
         Command::Inspect(a) => train::inspect(&a, &out),
         Command::ExportOnnx(a) => train::export_onnx(&a, &out),
+        Command::Explain(a) => interpret::explain(&a, &out),
+        Command::Fairness(a) => interpret::fairness(&a, &out),
         Command::Datasets(c) => data::run(&c, &out),
         Command::Runs(c) => track::run(&c, &out),
         Command::Models(c) => track::models(&c, &out),

@@ -152,7 +152,7 @@ fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn read_csv(path: &std::path::Path) -> Result<Frame> {
+pub(crate) fn read_csv(path: &std::path::Path) -> Result<Frame> {
     Frame::read_csv(path).with_context(|| format!("reading {}", path.display()))
 }
 
@@ -357,7 +357,7 @@ fn onnx_path(resolved: &std::path::Path) -> Option<PathBuf> {
 
 /// A model to predict with: ml-sdk's own or any ONNX model, and whether it
 /// reads its columns by position (an ONNX model that does not name them).
-fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<(Box<dyn Model>, bool)> {
+pub(crate) fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<(Box<dyn Model>, bool)> {
     let resolved = crate::track::resolve_model_path(path)?;
     if let Some(file) = onnx_path(&resolved) {
         let runtime = match runtime {
@@ -375,7 +375,7 @@ fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<(Box<dyn Mode
 /// The signature to read a CSV with: the model's own, or for a positional
 /// ONNX model the CSV's columns (bar the target) in order, all numeric,
 /// which must be as many as the model takes.
-fn reading_signature(
+pub(crate) fn reading_signature(
     model: &dyn Model,
     positional: bool,
     frame: &Frame,

@@ -1,0 +1,374 @@
+//! `mlsdk explain` and `mlsdk fairness`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use ml_sdk::core::ndarray::{Array2, Axis, s};
+use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
+use ml_sdk::interpret::{
+    Comparison, GroupMetric, KernelShap, LinearShap, MetricFrame, PartialDependence, PermutationImportance, TreeShap,
+    parity_measures,
+};
+use serde_json::{Value, json};
+
+use crate::output::{Output, num, table};
+use crate::train::{RuntimeArg, load_any, read_csv, reading_signature};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Method {
+    /// Exact TreeSHAP: path-dependent, or interventional with --background.
+    TreeShap,
+    /// KernelSHAP on the model's outputs (any model).
+    KernelShap,
+    /// Closed-form SHAP of a linear model's margin.
+    LinearShap,
+    /// Permutation importance (needs --target).
+    Permutation,
+    /// Partial dependence and ICE curves.
+    Pdp,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model directory or file, models:/ or runs:/ URI, or an ONNX file.
+    #[arg(long)]
+    model: PathBuf,
+    /// The rows to explain: CSV with a header.
+    #[arg(long)]
+    data: PathBuf,
+    /// Background rows (CSV): interventional TreeSHAP, linear and kernel SHAP
+    /// (default for those two: up to 100 rows of --data, evenly spaced).
+    #[arg(long)]
+    background: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "tree-shap")]
+    method: Method,
+    /// Explain only the first N rows.
+    #[arg(long)]
+    rows: Option<usize>,
+    /// The target column: permutation importance scores against it; the other
+    /// methods skip it (a model reading columns by position needs to be told).
+    #[arg(long)]
+    target: Option<String>,
+    /// Features for partial dependence (comma separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// Grid points for partial dependence.
+    #[arg(long, default_value_t = 100)]
+    grid_resolution: usize,
+    /// Coalitions per row for KernelSHAP (default 2M + 2048).
+    #[arg(long)]
+    n_samples: Option<usize>,
+    /// Keep at most K features per KernelSHAP explanation.
+    #[arg(long)]
+    max_features: Option<usize>,
+    /// Shuffles per feature for permutation importance.
+    #[arg(long, default_value_t = 5)]
+    n_repeats: usize,
+    /// Seed of the sampling methods.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Runtime for ONNX models.
+    #[arg(long, value_enum, default_value_t)]
+    runtime: RuntimeArg,
+}
+
+/// Read a CSV as the model's inputs, and the target where `with_target`
+/// (a model that reads columns by position skips the target column
+/// either way, where the file has it).
+fn read_for(
+    model: &dyn Model,
+    positional: bool,
+    path: &std::path::Path,
+    target: Option<&str>,
+    with_target: bool,
+) -> Result<Dataset> {
+    let frame = read_csv(path)?;
+    let present = target.filter(|t| frame.names().iter().any(|n| n == t));
+    let signature = reading_signature(model, positional, &frame, present)?;
+    Ok(frame.dataset_for(&signature, if with_target { target } else { None }, &[])?)
+}
+
+fn first_rows(data: Dataset, rows: Option<usize>) -> Result<Dataset> {
+    match rows {
+        Some(0) => bail!("--rows must be at least 1"),
+        Some(n) if n < data.n_samples() => Ok(data.select_rows(&(0..n).collect::<Vec<_>>())?),
+        _ => Ok(data),
+    }
+}
+
+/// Up to 100 rows, evenly spaced.
+fn default_background(data: &Dataset) -> Array2<f64> {
+    let n = data.n_samples();
+    let step = n.div_ceil(100).max(1);
+    data.features().slice(s![..;step, ..]).to_owned()
+}
+
+/// SHAP values as JSON: `rows × features` (and base values per row) for
+/// one output, `rows × features × outputs` for several.
+fn explanation_json(e: &Explanation) -> Value {
+    let (n, m, k) = e.values.dim();
+    let (values, base): (Value, Value) = if k == 1 {
+        (
+            json!(
+                (0..n)
+                    .map(|i| (0..m).map(|j| e.values[[i, j, 0]]).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            ),
+            json!(e.base_values.column(0).to_vec()),
+        )
+    } else {
+        (
+            json!(
+                (0..n)
+                    .map(|i| (0..m)
+                        .map(|j| e.values.slice(s![i, j, ..]).to_vec())
+                        .collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            ),
+            json!(e.base_values.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>()),
+        )
+    };
+    json!({
+        "method": e.method, "feature_names": e.feature_names, "output_names": e.output_names,
+        "base_values": base, "values": values,
+    })
+}
+
+/// Mean |value| per feature and output, largest first: the text summary.
+fn importance_rows(e: &Explanation) -> Vec<(String, String)> {
+    let mean_abs = e.values.mapv(f64::abs).mean_axis(Axis(0));
+    let mut rows: Vec<(f64, String, String)> = Vec::new();
+    if let Some(ma) = mean_abs {
+        for (j, f) in e.feature_names.iter().enumerate() {
+            let total: f64 = ma.row(j).sum();
+            let per: Vec<String> = ma.row(j).iter().map(|v| num(*v)).collect();
+            rows.push((total, f.clone(), per.join(", ")));
+        }
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    rows.into_iter().map(|(_, f, v)| (f, v)).collect()
+}
+
+pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
+    let (model, positional) = load_any(&args.model, args.runtime)?;
+    let model = model.as_ref();
+    let target = match args.method {
+        Method::Permutation => Some(args.target.as_deref().context("--method permutation needs --target")?),
+        _ => args.target.as_deref(),
+    };
+    // Only permutation importance scores against the target; the others
+    // merely skip its column.
+    let scored = matches!(args.method, Method::Permutation);
+    let data = first_rows(read_for(model, positional, &args.data, target, scored)?, args.rows)?;
+    let background = match &args.background {
+        Some(p) => Some(read_for(model, positional, p, target, false)?.features().to_owned()),
+        None => None,
+    };
+    let value = match args.method {
+        Method::TreeShap | Method::KernelShap | Method::LinearShap => {
+            let explainer: Box<dyn Explainer> = match args.method {
+                Method::TreeShap => Box::new(TreeShap { background }),
+                Method::LinearShap => Box::new(LinearShap { background }),
+                _ => Box::new(KernelShap {
+                    background: background.unwrap_or_else(|| default_background(&data)),
+                    n_samples: args.n_samples,
+                    max_features: args.max_features,
+                    seed: args.seed,
+                }),
+            };
+            let e = explainer.explain(model, &data)?;
+            let value = explanation_json(&e);
+            out.emit(&value, || {
+                format!(
+                    "{} on {} rows; mean |value| per feature ({}):\n{}",
+                    e.method,
+                    data.n_samples(),
+                    e.output_names.join(", "),
+                    table(&importance_rows(&e))
+                )
+            });
+            return Ok(());
+        }
+        Method::Permutation => {
+            let imp = PermutationImportance {
+                n_repeats: args.n_repeats,
+                seed: args.seed,
+            }
+            .importances(model, &data)?;
+            json!({
+                "method": "permutation", "feature_names": data.feature_names(),
+                "baseline": imp.baseline, "base_values": [imp.baseline], "values": [imp.mean],
+                "importances_mean": imp.mean, "importances_std": imp.std, "importances": imp.all,
+            })
+        }
+        Method::Pdp => {
+            let names = data.feature_names();
+            let chosen: Vec<usize> = if args.features.is_empty() {
+                (0..names.len()).collect()
+            } else {
+                args.features
+                    .iter()
+                    .map(|f| {
+                        names.iter().position(|n| n == f).with_context(|| {
+                            format!("unknown feature '{f}' (the model's inputs: {})", names.join(", "))
+                        })
+                    })
+                    .collect::<Result<_>>()?
+            };
+            let pd = PartialDependence {
+                grid_resolution: args.grid_resolution,
+                ..Default::default()
+            };
+            let curves = chosen
+                .iter()
+                .map(|&j| pd.curves(model, &data, j))
+                .collect::<ml_sdk::core::Result<Vec<_>>>()?;
+            json!({
+                "method": "pdp",
+                "feature_names": curves.iter().map(|c| c.feature.clone()).collect::<Vec<_>>(),
+                "curves": curves,
+            })
+        }
+    };
+    out.emit(&value, || match args.method {
+        Method::Permutation => {
+            let mut rows: Vec<(String, String)> = value["feature_names"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .zip(value["importances_mean"].as_array().into_iter().flatten())
+                .zip(value["importances_std"].as_array().into_iter().flatten())
+                .map(|((f, m), s)| {
+                    (
+                        f.as_str().unwrap_or("").to_string(),
+                        format!(
+                            "{} ± {}",
+                            num(m.as_f64().unwrap_or(f64::NAN)),
+                            num(s.as_f64().unwrap_or(f64::NAN))
+                        ),
+                    )
+                })
+                .collect();
+            rows.sort_by(|a, b| b.1.cmp(&a.1));
+            format!(
+                "baseline score {}; drop when shuffled:\n{}",
+                num(value["baseline"].as_f64().unwrap_or(f64::NAN)),
+                table(&rows)
+            )
+        }
+        _ => format!(
+            "partial dependence of {} feature(s) over {} rows (use --json for the curves)\n",
+            chosen_len(&value),
+            data.n_samples()
+        ),
+    });
+    Ok(())
+}
+
+fn chosen_len(v: &Value) -> usize {
+    v["feature_names"].as_array().map_or(0, Vec::len)
+}
+
+#[derive(Debug, Args)]
+pub struct FairnessArgs {
+    /// Model directory or file, models:/ or runs:/ URI, or an ONNX file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled data: CSV with a header, holding the sensitive columns.
+    #[arg(long)]
+    data: PathBuf,
+    /// The target column.
+    #[arg(long)]
+    target: String,
+    /// Sensitive columns (comma separated; several give intersectional groups).
+    #[arg(long, value_delimiter = ',', required = true)]
+    sensitive: Vec<String>,
+    /// Metrics (comma separated; default: all of count, accuracy,
+    /// selection_rate, true/false positive/negative rates, precision, f1).
+    #[arg(long, value_delimiter = ',')]
+    metrics: Vec<String>,
+    /// The positive class (default: the second of two classes).
+    #[arg(long)]
+    pos_label: Option<String>,
+    /// Runtime for ONNX models.
+    #[arg(long, value_enum, default_value_t)]
+    runtime: RuntimeArg,
+}
+
+pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
+    let (model, positional) = load_any(&args.model, args.runtime)?;
+    let Task::Classification { classes } = &model.signature().task else {
+        bail!("fairness metrics need a classifier");
+    };
+    let frame = read_csv(&args.data)?;
+    for s in &args.sensitive {
+        frame.column(s).with_context(|| format!("sensitive column '{s}'"))?;
+    }
+    let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
+    let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
+    let Some(Target::Classes { labels, .. }) = data.target() else {
+        bail!("the target '{}' is not read as classes", args.target);
+    };
+    let y_true = labels.to_vec();
+    let Predictions::Classification { labels: pred, .. } = model.predict(data.features())? else {
+        bail!("the model does not predict classes");
+    };
+    let y_pred = pred.to_vec();
+    let pos = match &args.pos_label {
+        Some(p) => classes
+            .iter()
+            .position(|c| c == p)
+            .with_context(|| format!("--pos-label '{p}' is not a class ({})", classes.join(", ")))?,
+        None if classes.len() == 2 => 1,
+        None => bail!("{} classes: name the positive one with --pos-label", classes.len()),
+    };
+    let columns: Vec<(&str, &[String])> = args
+        .sensitive
+        .iter()
+        .map(|s| Ok((s.as_str(), frame.column(s)?)))
+        .collect::<ml_sdk::core::Result<_>>()?;
+    let metrics = if args.metrics.is_empty() {
+        GroupMetric::all()
+    } else {
+        args.metrics
+            .iter()
+            .map(|m| GroupMetric::parse(m))
+            .collect::<ml_sdk::core::Result<_>>()?
+    };
+    let f = MetricFrame::new(&metrics, &y_true, &y_pred, &columns, pos)?;
+    let per = |g: &dyn Fn(&str) -> ml_sdk::core::Result<f64>| -> Result<BTreeMap<String, f64>> {
+        f.metrics.iter().map(|m| Ok((m.clone(), g(m)?))).collect()
+    };
+    let by_group: serde_json::Map<String, Value> = f
+        .by_group
+        .iter()
+        .map(|(key, vals)| (key.join("|"), json!(vals)))
+        .collect();
+    let parity = parity_measures(&y_true, &y_pred, &columns, pos)?;
+    let mut value = json!({
+        "sensitive": args.sensitive, "positive_class": classes[pos], "rows": y_true.len(),
+        "overall": f.overall, "by_group": by_group,
+        "group_min": per(&|m| f.group_min(m))?, "group_max": per(&|m| f.group_max(m))?,
+        "difference": per(&|m| f.difference(m, Comparison::BetweenGroups))?,
+        "difference_to_overall": per(&|m| f.difference(m, Comparison::ToOverall))?,
+        "ratio": per(&|m| f.ratio(m, Comparison::BetweenGroups))?,
+        "ratio_to_overall": per(&|m| f.ratio(m, Comparison::ToOverall))?,
+    });
+    for (k, v) in &parity {
+        value[k] = json!(v);
+    }
+    out.emit(&value, || {
+        let mut rows = vec![("group".to_string(), f.metrics.join(" | "))];
+        let fmt = |vals: &BTreeMap<String, f64>| f.metrics.iter().map(|m| num(vals[m])).collect::<Vec<_>>().join(" | ");
+        rows.push(("(overall)".into(), fmt(&f.overall)));
+        for (key, vals) in &f.by_group {
+            rows.push((key.join(", "), fmt(vals)));
+        }
+        let mut s = table(&rows);
+        s += &table(&parity.iter().map(|(k, v)| (k.clone(), num(*v))).collect::<Vec<_>>());
+        s
+    });
+    Ok(())
+}
