@@ -16,7 +16,7 @@
 //! feature-count regularization in the spirit of shap's `num_features(k)`,
 //! which selects by LARS).
 
-use ml_core::ndarray::{Array2, Array3, ArrayView2};
+use ml_core::ndarray::{Array2, Array3, ArrayView1, ArrayView2, s};
 use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Task};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -36,7 +36,87 @@ pub struct KernelShap {
     pub seed: u64,
 }
 
+/// Synthetic rows evaluated per model call: large enough to amortize the
+/// call, small enough to stay in cache.
+const CHUNK_ROWS: usize = 4096;
+
+/// Explained rows with their flattened `features × outputs` values.
+type RowValues = Vec<(usize, Vec<f64>)>;
+
 impl KernelShap {
+    /// One row's attributions, `features × outputs` flattened.
+    #[allow(clippy::too_many_arguments)]
+    fn explain_row(
+        &self,
+        model: &dyn Model,
+        row: ArrayView1<'_, f64>,
+        bg: ArrayView2<'_, f64>,
+        fx: ArrayView1<'_, f64>,
+        fnull: &[f64],
+        budget: usize,
+        rng: &mut StdRng,
+        buf: &mut Array2<f64>,
+    ) -> Result<Vec<f64>> {
+        let (m, nb, k) = (row.len(), bg.nrows(), fnull.len());
+        let mut phi_out = vec![0.0; m * k];
+        let vars: Vec<usize> = (0..m).filter(|&j| bg.column(j).iter().any(|&b| b != row[j])).collect();
+        let p = vars.len();
+        if p == 0 {
+            return Ok(phi_out);
+        }
+        let (masks, weights) = if p == 1 {
+            (Vec::new(), Vec::new())
+        } else {
+            coalitions(p, budget, rng)
+        };
+        // v(S) - E f for every coalition: the model on the row's values in S
+        // and each background row's elsewhere, averaged, in chunks.
+        let mut ey = vec![vec![0.0; masks.len()]; k];
+        let per_chunk = (CHUNK_ROWS / nb).max(1);
+        for (c0, group) in masks.chunks(per_chunk).enumerate().map(|(g, ms)| (g * per_chunk, ms)) {
+            let rows = group.len() * nb;
+            if buf.nrows() < rows {
+                *buf = Array2::zeros((rows, m));
+            }
+            for (c, mask) in group.iter().enumerate() {
+                let mut block = buf.slice_mut(s![c * nb..(c + 1) * nb, ..]);
+                block.assign(&bg);
+                for (t, &j) in vars.iter().enumerate() {
+                    if mask[t] {
+                        block.column_mut(j).fill(row[j]);
+                    }
+                }
+            }
+            let out = output_matrix(model, buf.slice(s![..rows, ..]))?;
+            for c in 0..group.len() {
+                for (o, e) in ey.iter_mut().enumerate() {
+                    let sum: f64 = (0..nb).map(|b| out[[c * nb + b, o]]).sum();
+                    e[c0 + c] = sum / nb as f64 - fnull[o];
+                }
+            }
+        }
+        let idx: Vec<usize> = (0..p).collect();
+        for (o, ey) in ey.iter().enumerate() {
+            let total = fx[o] - fnull[o];
+            let mut phi = regress(&masks, &weights, ey, &idx, total)?;
+            if let Some(keep) = self.max_features.filter(|&kf| kf < p) {
+                let mut order: Vec<usize> = (0..p).collect();
+                order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
+                let mut chosen: Vec<usize> = order[..keep].to_vec();
+                chosen.sort_unstable();
+                let refit = regress(&masks, &weights, ey, &chosen, total)?;
+                phi = vec![0.0; p];
+                for (&j, v) in chosen.iter().zip(refit) {
+                    phi[j] = v;
+                }
+            }
+            for (t, &j) in vars.iter().enumerate() {
+                phi_out[j * k + o] = phi[t];
+            }
+        }
+        Ok(phi_out)
+    }
+
     /// KernelSHAP against `background` with shap's defaults.
     pub fn new(background: Array2<f64>) -> Self {
         KernelShap {
@@ -302,58 +382,47 @@ impl Explainer for KernelShap {
         let nb = bg.nrows();
         let fnull: Vec<f64> = (0..k).map(|o| fbg.column(o).sum() / nb as f64).collect();
         let budget = self.n_samples.unwrap_or(2 * m + 2048);
-        let mut rng = StdRng::seed_from_u64(self.seed);
-        let mut values = Array3::<f64>::zeros((x.nrows(), m, k));
-        for (i, row) in x.outer_iter().enumerate() {
-            let vars: Vec<usize> = (0..m).filter(|&j| bg.column(j).iter().any(|&b| b != row[j])).collect();
-            let p = vars.len();
-            if p == 0 {
-                continue;
-            }
-            let (masks, weights) = if p == 1 {
-                (Vec::new(), Vec::new())
-            } else {
-                coalitions(p, budget, &mut rng)
-            };
-            // v(S) for every coalition: the model on the row's values in S
-            // and each background row's elsewhere, averaged.
-            let mut synth = Array2::<f64>::zeros((masks.len() * nb, m));
-            for (c, mask) in masks.iter().enumerate() {
-                for (b, z) in bg.outer_iter().enumerate() {
-                    let mut r = synth.row_mut(c * nb + b);
-                    r.assign(&z);
-                    for (t, &j) in vars.iter().enumerate() {
-                        if mask[t] {
-                            r[j] = row[j];
+        let n = x.nrows();
+        // Rows are explained in parallel, each with its own generator seeded
+        // from (seed, row), so the result does not depend on the threads.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |p| p.get())
+            .min(n.max(1));
+        let per = n.div_ceil(threads.max(1)).max(1);
+        let results: Vec<Result<RowValues>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .step_by(per)
+                .map(|start| {
+                    let (fx, fnull) = (&fx, &fnull);
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        let mut buf = Array2::<f64>::zeros((0, m));
+                        for i in start..(start + per).min(n) {
+                            let mut rng =
+                                StdRng::seed_from_u64(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                            let phi =
+                                self.explain_row(model, x.row(i), bg, fx.row(i), fnull, budget, &mut rng, &mut buf)?;
+                            out.push((i, phi));
                         }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::invalid("kernel_shap", "a worker thread panicked")))
+                })
+                .collect()
+        });
+        let mut values = Array3::<f64>::zeros((n, m, k));
+        for part in results {
+            for (i, phi) in part? {
+                for j in 0..m {
+                    for o in 0..k {
+                        values[[i, j, o]] = phi[j * k + o];
                     }
-                }
-            }
-            let fs = if masks.is_empty() {
-                Array2::zeros((0, k))
-            } else {
-                output_matrix(model, synth.view())?
-            };
-            let idx: Vec<usize> = (0..p).collect();
-            for o in 0..k {
-                let ey: Vec<f64> = (0..masks.len())
-                    .map(|c| (0..nb).map(|b| fs[[c * nb + b, o]]).sum::<f64>() / nb as f64 - fnull[o])
-                    .collect();
-                let total = fx[[i, o]] - fnull[o];
-                let mut phi = regress(&masks, &weights, &ey, &idx, total)?;
-                if let Some(keep) = self.max_features.filter(|&kf| kf < p) {
-                    let mut order: Vec<usize> = (0..p).collect();
-                    order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
-                    let mut chosen: Vec<usize> = order[..keep].to_vec();
-                    chosen.sort_unstable();
-                    let refit = regress(&masks, &weights, &ey, &chosen, total)?;
-                    phi = vec![0.0; p];
-                    for (&j, v) in chosen.iter().zip(refit) {
-                        phi[j] = v;
-                    }
-                }
-                for (t, &j) in vars.iter().enumerate() {
-                    values[[i, j, o]] = phi[t];
                 }
             }
         }

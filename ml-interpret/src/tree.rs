@@ -227,11 +227,32 @@ impl TreeEnsemble {
         self.check_width(x)?;
         let (n, m, k) = (x.nrows(), x.ncols(), self.n_outputs());
         let max_depth = self.trees.iter().map(|t| t.depth).max().unwrap_or(0);
-        Ok(par_rows(n, m, k, |i, phi| {
-            let row = x.row(i).to_vec();
+        let recip: Vec<f64> = (0..max_depth + 3).map(|i| 1.0 / i as f64).collect();
+        // Tree by tree over a block of rows, so that each tree stays in
+        // cache while the block's rows walk it.
+        Ok(par_blocks(n, m, k, |rows, phi| {
+            let block = m * k;
+            let xs: Vec<Vec<f64>> = rows.clone().map(|i| x.row(i).to_vec()).collect();
             let mut buf = vec![Elem::default(); (max_depth + 2) * (max_depth + 3) / 2 + max_depth + 2];
+            let mut scratch = LeafScratch::default();
             for t in &self.trees {
-                recurse(t, &row, phi, &mut buf, 0, 0, 0, 1.0, 1.0, usize::MAX);
+                for (r, row) in xs.iter().enumerate() {
+                    let out = &mut phi[r * block..(r + 1) * block];
+                    recurse(
+                        t,
+                        row,
+                        out,
+                        &mut buf,
+                        &recip,
+                        &mut scratch,
+                        0,
+                        0,
+                        0,
+                        1.0,
+                        1.0,
+                        usize::MAX,
+                    );
+                }
             }
             phi.iter_mut().for_each(|p| *p *= self.scale);
         }))
@@ -262,13 +283,15 @@ impl TreeEnsemble {
         let weights = PairWeights::new(max_depth);
         let bg: Vec<Vec<f64>> = background.outer_iter().map(|r| r.to_vec()).collect();
         let scale = self.scale / bg.len() as f64;
-        Ok(par_rows(n, m, k, |i, phi| {
-            let row = x.row(i).to_vec();
+        Ok(par_blocks(n, m, k, |rows, phi| {
             let mut side = vec![Side::Free; m];
             let mut path = Vec::with_capacity(max_depth);
-            for z in &bg {
-                for t in &self.trees {
-                    interventional(t, &row, z, phi, &mut side, &mut path, &weights, 0, 0, 0);
+            for (i, out) in rows.zip(phi.chunks_mut(m * k)) {
+                let row = x.row(i).to_vec();
+                for z in &bg {
+                    for t in &self.trees {
+                        interventional(t, &row, z, out, &mut side, &mut path, &weights, 0, 0, 0);
+                    }
                 }
             }
             phi.iter_mut().for_each(|p| *p *= scale);
@@ -289,26 +312,32 @@ impl TreeEnsemble {
     }
 }
 
-/// Runs `f(row, phi)` for every row over the machine's threads, each row
-/// writing its own `features × outputs` block.
-pub(crate) fn par_rows(n: usize, m: usize, k: usize, f: impl Fn(usize, &mut [f64]) + Sync) -> Array3<f64> {
+/// Runs `f(rows, phi)` over blocks of rows on the machine's threads, each
+/// block writing its rows' `features × outputs` values, row after row.
+pub(crate) fn par_blocks(
+    n: usize,
+    m: usize,
+    k: usize,
+    f: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync,
+) -> Array3<f64> {
+    const ROWS_PER_BLOCK: usize = 32;
     let mut out = vec![0.0; n * m * k];
     let block = m * k;
-    if block == 0 || n == 0 {
-        return Array3::from_shape_vec((n, m, k), out).unwrap_or_else(|_| Array3::zeros((n, m, k)));
+    if block > 0 && n > 0 {
+        let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n);
+        let per = n.div_ceil(threads);
+        std::thread::scope(|s| {
+            for (c, chunk) in out.chunks_mut(per * block).enumerate() {
+                let f = &f;
+                s.spawn(move || {
+                    for (b, part) in chunk.chunks_mut(ROWS_PER_BLOCK * block).enumerate() {
+                        let start = c * per + b * ROWS_PER_BLOCK;
+                        f(start..start + part.len() / block, part);
+                    }
+                });
+            }
+        });
     }
-    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n);
-    let per = n.div_ceil(threads);
-    std::thread::scope(|s| {
-        for (c, chunk) in out.chunks_mut(per * block).enumerate() {
-            let f = &f;
-            s.spawn(move || {
-                for (j, phi) in chunk.chunks_mut(block).enumerate() {
-                    f(c * per + j, phi);
-                }
-            });
-        }
-    });
     Array3::from_shape_vec((n, m, k), out).unwrap_or_else(|_| Array3::zeros((n, m, k)))
 }
 
@@ -321,31 +350,39 @@ struct Elem {
     weight: f64,
 }
 
-fn extend(p: &mut [Elem], depth: usize, zero: f64, one: f64, feature: usize) {
+// `recip[i]` is `1 / i`: the recursions divide by small integers at every
+// step, and multiplying by a stored reciprocal is several times faster.
+
+fn extend(p: &mut [Elem], depth: usize, zero: f64, one: f64, feature: usize, recip: &[f64]) {
     p[depth] = Elem {
         feature,
         zero,
         one,
         weight: if depth == 0 { 1.0 } else { 0.0 },
     };
-    let d1 = (depth + 1) as f64;
+    let r = recip[depth + 1];
     for i in (0..depth).rev() {
-        p[i + 1].weight += one * p[i].weight * (i + 1) as f64 / d1;
-        p[i].weight = zero * p[i].weight * (depth - i) as f64 / d1;
+        p[i + 1].weight += one * p[i].weight * (i + 1) as f64 * r;
+        p[i].weight = zero * p[i].weight * (depth - i) as f64 * r;
     }
 }
 
-fn unwind(p: &mut [Elem], depth: usize, idx: usize) {
+fn unwind(p: &mut [Elem], depth: usize, idx: usize, recip: &[f64]) {
     let (one, zero) = (p[idx].one, p[idx].zero);
     let d1 = (depth + 1) as f64;
+    let r = recip[depth + 1];
     let mut next = p[depth].weight;
-    for j in (0..depth).rev() {
-        if one != 0.0 {
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        for j in (0..depth).rev() {
             let t = p[j].weight;
-            p[j].weight = next * d1 / ((j + 1) as f64 * one);
-            next = t - p[j].weight * zero * (depth - j) as f64 / d1;
-        } else {
-            p[j].weight = p[j].weight * d1 / (zero * (depth - j) as f64);
+            p[j].weight = next * d1 * recip[j + 1] * inv_one;
+            next = t - p[j].weight * zero * (depth - j) as f64 * r;
+        }
+    } else {
+        let inv_zero = 1.0 / zero;
+        for j in (0..depth).rev() {
+            p[j].weight = p[j].weight * d1 * inv_zero * recip[depth - j];
         }
     }
     for j in idx..depth {
@@ -355,22 +392,53 @@ fn unwind(p: &mut [Elem], depth: usize, idx: usize) {
     }
 }
 
-fn unwound_sum(p: &[Elem], depth: usize, idx: usize) -> f64 {
-    let (one, zero) = (p[idx].one, p[idx].zero);
-    let mut next = p[depth].weight;
-    let mut total = 0.0;
-    if one != 0.0 {
-        for j in (0..depth).rev() {
-            let t = next / ((j + 1) as f64 * one);
-            total += t;
-            next = p[j].weight - t * zero * (depth - j) as f64;
-        }
-    } else if zero != 0.0 {
-        for j in (0..depth).rev() {
-            total += p[j].weight / (zero * (depth - j) as f64);
+/// Per-thread scratch of the leaf computation.
+#[derive(Debug, Default)]
+struct LeafScratch {
+    next: Vec<f64>,
+    total: Vec<f64>,
+    zero: Vec<f64>,
+    idx: Vec<usize>,
+    weights: Vec<f64>,
+}
+
+/// Algorithm 2's `UnwoundPathSum` for every element `1..=depth` of the path
+/// at a leaf, into `s.weights[i]`. The one-fractions of path-dependent
+/// TreeSHAP are 0 or 1. Elements with 0 share one sum
+/// (`Σ_j w_j / (z_i (depth - j))`); those with 1 run their recurrences side
+/// by side, one step of all of them per path position, so the steps do not
+/// wait on each other as they do one element at a time.
+fn leaf_weights(p: &[Elem], depth: usize, recip: &[f64], s: &mut LeafScratch) {
+    s.weights.clear();
+    s.weights.resize(depth + 1, 0.0);
+    let d1 = (depth + 1) as f64;
+    let cold_sum: f64 = (0..depth).map(|j| p[j].weight * recip[depth - j]).sum();
+    s.idx.clear();
+    s.zero.clear();
+    for (i, e) in p.iter().enumerate().take(depth + 1).skip(1) {
+        if e.one != 0.0 {
+            s.idx.push(i);
+            s.zero.push(e.zero);
+        } else if e.zero != 0.0 {
+            s.weights[i] = cold_sum / e.zero * d1;
         }
     }
-    total * (depth + 1) as f64
+    let h = s.idx.len();
+    s.next.clear();
+    s.next.resize(h, p[depth].weight);
+    s.total.clear();
+    s.total.resize(h, 0.0);
+    for j in (0..depth).rev() {
+        let (rj, dj, wj) = (recip[j + 1], (depth - j) as f64, p[j].weight);
+        for ((n, t), z) in s.next.iter_mut().zip(s.total.iter_mut()).zip(&s.zero) {
+            let step = *n * rj;
+            *t += step;
+            *n = wj - step * z * dj;
+        }
+    }
+    for (&i, t) in s.idx.iter().zip(&s.total) {
+        s.weights[i] = t * d1;
+    }
 }
 
 /// Algorithm 2's recursion: `parent` is where the parent's path starts in
@@ -381,6 +449,8 @@ fn recurse(
     x: &[f64],
     phi: &mut [f64],
     buf: &mut [Elem],
+    recip: &[f64],
+    scratch: &mut LeafScratch,
     node: usize,
     parent: usize,
     depth: usize,
@@ -391,13 +461,12 @@ fn recurse(
     let start = parent + depth + 1;
     buf.copy_within(parent..parent + depth + 1, start);
     let path = &mut buf[start..];
-    extend(path, depth, zero, one, feature);
+    extend(path, depth, zero, one, feature, recip);
     let k = t.n_out;
     if t.is_leaf(node) {
         let v = t.value(node);
-        for i in 1..=depth {
-            let w = unwound_sum(path, depth, i);
-            let e = path[i];
+        leaf_weights(path, depth, recip, scratch);
+        for (e, w) in path[1..=depth].iter().zip(&scratch.weights[1..]) {
             let scale = w * (e.one - e.zero);
             for (p, vj) in phi[e.feature * k..(e.feature + 1) * k].iter_mut().zip(v) {
                 *p += scale * vj;
@@ -416,15 +485,30 @@ fn recurse(
     if let Some(idx) = (1..=depth).find(|&i| path[i].feature == f) {
         in_zero = path[idx].zero;
         in_one = path[idx].one;
-        unwind(path, depth, idx);
+        unwind(path, depth, idx, recip);
         depth -= 1;
     }
-    recurse(t, x, phi, buf, hot, start, depth + 1, hot_share * in_zero, in_one, f);
     recurse(
         t,
         x,
         phi,
         buf,
+        recip,
+        scratch,
+        hot,
+        start,
+        depth + 1,
+        hot_share * in_zero,
+        in_one,
+        f,
+    );
+    recurse(
+        t,
+        x,
+        phi,
+        buf,
+        recip,
+        scratch,
         cold,
         start,
         depth + 1,
