@@ -35,6 +35,21 @@ fn fails(args: &[&str], needle: &str) {
     );
 }
 
+/// The first file named `name` under `dir`, depth first.
+fn find_file(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            if let Some(found) = find_file(&p, name) {
+                return Some(found);
+            }
+        } else if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+    }
+    None
+}
+
 fn export(dir: &Path, name: &str) -> String {
     let path = dir.join(format!("{name}.csv"));
     ok_json(&["--json", "datasets", "export", name, "--out", path.to_str().unwrap()]);
@@ -848,7 +863,26 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
             }
         }
     };
-    let path = ok_json(&["--json", "explain", "--model", f, "--data", &data, "--rows", "4"]);
+    let mlruns = dir.path().join("mlruns");
+    let uri = mlruns.to_str().unwrap();
+    let path = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--rows",
+        "4",
+        "--tracking-uri",
+        uri,
+    ]);
+    // Logged: the explanation as an artifact, mean |SHAP| per feature as metrics.
+    let run = path["run"]["run_id"].as_str().unwrap();
+    let found = find_file(&mlruns, "tree_shap_path_dependent.json").expect("explanation artifact");
+    assert!(found.to_string_lossy().contains(run));
+    let metric = find_file(&mlruns, "worst radius").expect("per-feature metric");
+    assert!(metric.to_string_lossy().contains("tree_shap_path_dependent_mean_abs"));
     assert_eq!(path["method"], "tree_shap_path_dependent");
     assert_eq!(path["output_names"], serde_json::json!(["benign", "malignant"]));
     check(&path, "path-dependent");
@@ -1042,6 +1076,7 @@ fn fairness_prints_group_metrics_and_parity_measures() {
         "--out",
         m,
     ]);
+    let mlruns = dir.path().join("mlruns");
     let f = ok_json(&[
         "--json",
         "fairness",
@@ -1053,7 +1088,13 @@ fn fairness_prints_group_metrics_and_parity_measures() {
         "risk",
         "--sensitive",
         "sex",
+        "--tracking-uri",
+        mlruns.to_str().unwrap(),
     ]);
+    assert!(find_file(&mlruns, "report.json").is_some());
+    let logged = std::fs::read_to_string(find_file(&mlruns, "demographic_parity_difference").unwrap()).unwrap();
+    let logged: f64 = logged.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(logged, f["demographic_parity_difference"].as_f64().unwrap());
     let groups = f["by_group"].as_object().unwrap();
     assert_eq!(groups.len(), 2);
     let total: f64 = groups.values().map(|g| g["count"].as_f64().unwrap()).sum();

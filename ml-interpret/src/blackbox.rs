@@ -109,23 +109,30 @@ impl PermutationImportance {
     }
 }
 
+impl Importances {
+    /// As an [`Explanation`]: one row, the mean drop per feature; the base
+    /// value is the baseline score.
+    pub fn to_explanation(&self, feature_names: Vec<String>) -> Explanation {
+        let m = self.mean.len();
+        Explanation {
+            method: "permutation".into(),
+            scope: ExplanationScope::Global,
+            feature_names,
+            output_names: vec!["score_drop".into()],
+            base_values: Array2::from_elem((1, 1), self.baseline),
+            values: Array3::from_shape_fn((1, m, 1), |(_, j, _)| self.mean[j]),
+        }
+    }
+}
+
 impl Explainer for PermutationImportance {
     fn name(&self) -> &str {
         "permutation"
     }
 
-    /// One row: the mean drop per feature; the base value is the baseline score.
+    /// See [`Importances::to_explanation`].
     fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
-        let imp = self.importances(model, data)?;
-        let m = imp.mean.len();
-        Ok(Explanation {
-            method: "permutation".into(),
-            scope: ExplanationScope::Global,
-            feature_names: data.feature_names(),
-            output_names: vec!["score_drop".into()],
-            base_values: Array2::from_elem((1, 1), imp.baseline),
-            values: Array3::from_shape_fn((1, m, 1), |(_, j, _)| imp.mean[j]),
-        })
+        Ok(self.importances(model, data)?.to_explanation(data.feature_names()))
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`PermutationImportance`], [`PartialDependence`] (with ICE): black-box
 //!   global methods, on scikit-learn's definitions.
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
+//! - [`track`]: explanations and fairness reports logged to a run.
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@ mod explain;
 pub mod fairness;
 mod kernel;
 pub mod shapley;
+pub mod track;
 pub mod tree;
 
 pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance, default_score};
@@ -27,4 +29,5 @@ pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;
 pub use shapley::exact_shapley;
+pub use track::{log_explanation, log_fairness};
 pub use tree::TreeEnsemble;

@@ -9,11 +9,12 @@ use ml_sdk::core::ndarray::{Array2, Axis, s};
 use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
 use ml_sdk::interpret::{
     Comparison, GroupMetric, KernelShap, LinearShap, MetricFrame, PartialDependence, PermutationImportance, TreeShap,
-    parity_measures,
+    log_explanation, log_fairness, parity_measures,
 };
 use serde_json::{Value, json};
 
 use crate::output::{Output, num, table};
+use crate::track::TrackingArgs;
 use crate::train::{RuntimeArg, load_any, read_csv, reading_signature};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,6 +73,23 @@ pub struct ExplainArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     runtime: RuntimeArg,
+    #[command(flatten)]
+    tracking: TrackingArgs,
+}
+
+/// Log to a run, when tracking is asked for: `log` writes the results; the
+/// run's description goes into the JSON output.
+fn with_run(
+    tracking: &TrackingArgs,
+    log: impl FnOnce(&dyn ml_sdk::core::Tracker, &ml_sdk::core::RunId) -> ml_sdk::core::Result<()>,
+) -> Result<Option<Value>> {
+    let Some(active) = tracking.start()? else {
+        return Ok(None);
+    };
+    let guard = active.guard();
+    log(active.tracker.as_ref(), &active.run)?;
+    guard.end(ml_sdk::core::RunStatus::Finished)?;
+    Ok(Some(active.describe()))
 }
 
 /// Read a CSV as the model's inputs, and the target where `with_target`
@@ -179,7 +197,8 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 }),
             };
             let e = explainer.explain(model, &data)?;
-            let value = explanation_json(&e);
+            let mut value = explanation_json(&e);
+            value["run"] = json!(with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?);
             out.emit(&value, || {
                 format!(
                     "{} on {} rows; mean |value| per feature ({}):\n{}",
@@ -197,7 +216,10 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 seed: args.seed,
             }
             .importances(model, &data)?;
+            let e = imp.to_explanation(data.feature_names());
+            let run = with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?;
             json!({
+                "run": run,
                 "method": "permutation", "feature_names": data.feature_names(),
                 "baseline": imp.baseline, "base_values": [imp.baseline], "values": [imp.mean],
                 "importances_mean": imp.mean, "importances_std": imp.std, "importances": imp.all,
@@ -225,10 +247,16 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 .iter()
                 .map(|&j| pd.curves(model, &data, j))
                 .collect::<ml_sdk::core::Result<Vec<_>>>()?;
+            let run = with_run(&args.tracking, |t, r| {
+                let bytes =
+                    serde_json::to_vec(&curves).map_err(|e| ml_sdk::core::Error::invalid("curves", e.to_string()))?;
+                t.log_artifact(r, "explanations/pdp.json", &bytes)
+            })?;
             json!({
                 "method": "pdp",
                 "feature_names": curves.iter().map(|c| c.feature.clone()).collect::<Vec<_>>(),
                 "curves": curves,
+                "run": run,
             })
         }
     };
@@ -295,6 +323,8 @@ pub struct FairnessArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     runtime: RuntimeArg,
+    #[command(flatten)]
+    tracking: TrackingArgs,
 }
 
 pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
@@ -359,6 +389,7 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
     for (k, v) in &parity {
         value[k] = json!(v);
     }
+    value["run"] = json!(with_run(&args.tracking, |t, r| log_fairness(t, r, &f, &parity))?);
     out.emit(&value, || {
         let mut rows = vec![("group".to_string(), f.metrics.join(" | "))];
         let fmt = |vals: &BTreeMap<String, f64>| f.metrics.iter().map(|m| num(vals[m])).collect::<Vec<_>>().join(" | ");
