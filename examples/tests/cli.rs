@@ -1034,6 +1034,22 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
     assert_eq!(pdp["curves"][0]["grid"].as_array().unwrap().len(), 10);
     assert_eq!(pdp["curves"][0]["individual"].as_array().unwrap().len(), 569);
 
+    let lime = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--method",
+        "lime",
+        "--rows",
+        "2",
+        "--n-samples",
+        "500",
+    ]);
+    assert_eq!(lime["method"], "lime");
+    assert_eq!(lime["values"].as_array().unwrap().len(), 2);
     fails(&["explain", "--model", l, "--data", &data], "tree");
     fails(
         &["explain", "--model", f, "--data", &data, "--method", "permutation"],

@@ -281,7 +281,7 @@ fn for_each_subset(m: usize, s: usize, mut f: impl FnMut(&[bool])) {
 }
 
 /// Solve `a z = b` by Gaussian elimination with partial pivoting.
-fn solve(mut a: Array2<f64>, mut b: Vec<f64>) -> Result<Vec<f64>> {
+pub(crate) fn solve(mut a: Array2<f64>, mut b: Vec<f64>) -> Result<Vec<f64>> {
     let n = b.len();
     for c in 0..n {
         let p = (c..n)
@@ -290,7 +290,7 @@ fn solve(mut a: Array2<f64>, mut b: Vec<f64>) -> Result<Vec<f64>> {
         if a[[p, c]].abs() < 1e-300 {
             return Err(Error::invalid(
                 "kernel_shap",
-                "singular system: too few coalitions for the features",
+                "singular linear system (too few samples for the features)",
             ));
         }
         if p != c {

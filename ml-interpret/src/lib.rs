@@ -8,6 +8,7 @@
 //! - [`TreeShap`]: exact TreeSHAP, path-dependent (node covers) or
 //!   interventional (a background sample), on the raw ensemble output.
 //! - [`LinearShap`]: closed-form SHAP of linear models.
+//! - [`KernelShap`], [`Lime`]: black-box local methods on any model.
 //! - [`PermutationImportance`], [`PartialDependence`] (with ICE): black-box
 //!   global methods, on scikit-learn's definitions.
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
@@ -20,6 +21,7 @@ mod blackbox;
 mod explain;
 pub mod fairness;
 mod kernel;
+mod lime;
 pub mod shapley;
 pub mod track;
 pub mod tree;
@@ -28,6 +30,7 @@ pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;
+pub use lime::Lime;
 pub use shapley::exact_shapley;
 pub use track::{log_explanation, log_fairness};
 pub use tree::TreeEnsemble;

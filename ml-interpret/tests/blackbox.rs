@@ -152,3 +152,41 @@ fn bad_input_is_a_typed_error() {
         .unwrap();
     assert!(LinearShap::default().explain(forest.as_ref(), &data).is_err());
 }
+
+#[test]
+fn lime_finds_the_one_feature_a_stump_uses() {
+    use ml_interpret::Lime;
+    let data = ml_datasets::load("breast_cancer").unwrap();
+    let model = Pipeline::from_params("tree", &params(&[("max_depth", "1")]), None)
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let used = model.describe().unwrap().estimator.clone();
+    let ml_core::Estimator::TreeEnsemble { trees, .. } = used else {
+        panic!("tree expected")
+    };
+    let feature = trees[0].nodes[0].split.unwrap().feature;
+    let rows = Dataset::new(data.features().slice(s![..5, ..]).to_owned(), data.feature_names()).unwrap();
+    let lime = Lime::new(data.features().to_owned());
+    let e = lime.explain(model.as_ref(), &rows).unwrap();
+    assert_eq!(e.values.shape(), &[5, 30, 2]);
+    for i in 0..5 {
+        let w: Vec<f64> = (0..30).map(|j| e.values[[i, j, 1]].abs()).collect();
+        let top = (0..30).max_by(|&a, &b| w[a].total_cmp(&w[b])).unwrap();
+        assert_eq!(top, feature, "row {i}: {w:?}");
+        let rest = (0..30).filter(|&j| j != feature).map(|j| w[j]).fold(0.0, f64::max);
+        // The others only pick up sampling noise.
+        assert!(
+            rest < 0.2 * w[feature],
+            "row {i}: other weights up to {rest} against {}",
+            w[feature]
+        );
+    }
+    assert_eq!(lime.explain(model.as_ref(), &rows).unwrap(), e, "seeded");
+    assert!(
+        Lime::new(Array2::zeros((0, 30)))
+            .explain(model.as_ref(), &rows)
+            .is_err()
+    );
+    assert!(Lime::new(Array2::zeros((4, 3))).explain(model.as_ref(), &rows).is_err());
+}

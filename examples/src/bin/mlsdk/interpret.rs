@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use ml_sdk::core::ndarray::{Array2, Axis, s};
 use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
 use ml_sdk::interpret::{
-    Comparison, GroupMetric, KernelShap, LinearShap, MetricFrame, PartialDependence, PermutationImportance, TreeShap,
-    log_explanation, log_fairness, parity_measures,
+    Comparison, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
+    TreeShap, log_explanation, log_fairness, parity_measures,
 };
 use serde_json::{Value, json};
 
@@ -29,6 +29,9 @@ pub enum Method {
     Permutation,
     /// Partial dependence and ICE curves.
     Pdp,
+    /// LIME: local weighted ridge on quartile bins (--background: the
+    /// training rows whose bins it samples; default --data).
+    Lime,
 }
 
 #[derive(Debug, Args)]
@@ -58,7 +61,8 @@ pub struct ExplainArgs {
     /// Grid points for partial dependence.
     #[arg(long, default_value_t = 100)]
     grid_resolution: usize,
-    /// Coalitions per row for KernelSHAP (default 2M + 2048).
+    /// Coalitions per row for KernelSHAP (default 2M + 2048), perturbations
+    /// for LIME (default 5000).
     #[arg(long)]
     n_samples: Option<usize>,
     /// Keep at most K features per KernelSHAP explanation.
@@ -185,10 +189,20 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
         None => None,
     };
     let value = match args.method {
-        Method::TreeShap | Method::KernelShap | Method::LinearShap => {
+        Method::TreeShap | Method::KernelShap | Method::LinearShap | Method::Lime => {
             let explainer: Box<dyn Explainer> = match args.method {
                 Method::TreeShap => Box::new(TreeShap { background }),
                 Method::LinearShap => Box::new(LinearShap { background }),
+                Method::Lime => Box::new(Lime {
+                    n_samples: args.n_samples.unwrap_or(5000),
+                    seed: args.seed,
+                    ..Lime::new(match background {
+                        Some(b) => b,
+                        None => read_for(model, positional, &args.data, target, false)?
+                            .features()
+                            .to_owned(),
+                    })
+                }),
                 _ => Box::new(KernelShap {
                     background: background.unwrap_or_else(|| default_background(&data)),
                     n_samples: args.n_samples,
