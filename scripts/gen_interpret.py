@@ -14,7 +14,9 @@ first argument), with the package versions:
   is enumerated, so the values are exact and deterministic);
 - fairness: a logistic regression's predictions on German credit and
   Fairlearn's MetricFrame (overall, by group, min, max, differences and
-  ratios both ways) and parity measures, by sex and by sex x housing;
+  ratios both ways) and parity measures, by sex and by sex x housing, and
+  ThresholdOptimizer's rules and positive probabilities (demographic parity,
+  equalized odds, true-positive-rate parity, by sex);
 - pdp: scikit-learn's partial dependence and ICE curves of a binary and a
   multi-class logistic regression.
 ml-interpret's tests rebuild each model from these numbers and compare.
@@ -30,6 +32,7 @@ import pandas as pd
 import shap
 import sklearn
 from fairlearn import metrics as fm
+from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.inspection import partial_dependence
@@ -195,7 +198,8 @@ def fairness_case():
     y = df["risk"].to_numpy()
     X = pd.get_dummies(df.drop(columns=["risk", "sex"]), dtype=float)
     X = (X - X.mean()) / X.std()
-    y_pred = LogisticRegression(max_iter=1000).fit(X, y).predict(X)
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    y_pred = lr.predict(X)
     metrics = {
         "count": fm.count,
         "accuracy": accuracy_score,
@@ -218,7 +222,23 @@ def fairness_case():
                          "equal_opportunity_difference", "equal_opportunity_ratio"]
         }
         cases[label] = {"sensitive": cols, **frame_json(mf), "parity": parity}
+    thresholds = {}
+    for constraint in ["demographic_parity", "equalized_odds", "true_positive_rate_parity"]:
+        to = ThresholdOptimizer(estimator=lr, constraints=constraint, prefit=True,
+                                predict_method="predict_proba").fit(X, y, sensitive_features=df["sex"])
+        rules = {}
+        for group, r in to.interpolated_thresholder_.interpolation_dict.items():
+            rules[str(group)] = {
+                "p0": float(r.p0), "op0": [r.operation0.operator, float(r.operation0.threshold)],
+                "p1": float(r.p1), "op1": [r.operation1.operator, float(r.operation1.threshold)],
+                "p_ignore": float(r.get("p_ignore", 0.0)),
+                "constant": float(r.get("prediction_constant", 0.0)),
+            }
+        pmf = to._pmf_predict(X, sensitive_features=df["sex"])[:, 1]
+        thresholds[constraint] = {"x_best": float(to._x_best), "y_best": float(to._y_best),
+                                  "rules": rules, "positive_probability": pmf.tolist()}
     return {
+        "scores": lr.predict_proba(X)[:, 1].tolist(), "thresholds": thresholds,
         "y_true": y.tolist(), "y_pred": [int(v) for v in y_pred],
         "sensitive": {c: df[c].astype(str).tolist() for c in ["sex", "housing"]},
         "cases": cases,

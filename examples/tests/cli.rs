@@ -1149,6 +1149,37 @@ fn fairness_prints_group_metrics_and_parity_measures() {
         "{both}"
     );
 
+    // Mitigation: demographic parity by post-processing.
+    let mdir = dir.path().join("mitigated");
+    let md = mdir.to_str().unwrap();
+    let base = [
+        "--json",
+        "mitigate",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+    ];
+    let mi = ok_json(&[&base[..], &["--out", md]].concat());
+    let (before, after) = (
+        mi["before"]["demographic_parity_difference"].as_f64().unwrap(),
+        mi["after"]["demographic_parity_difference"].as_f64().unwrap(),
+    );
+    assert!(after < before.max(0.05), "{mi}");
+    assert!(mi["after"]["accuracy"].as_f64().unwrap() > 0.65, "{mi}");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(mdir.join("mitigation.json")).unwrap()).unwrap();
+    assert_eq!(saved["thresholds"]["constraint"], "demographic_parity");
+    assert!(saved["thresholds"]["rules"]["female"]["p0"].is_number());
+    let eo = ok_json(&[&base[..], &["--constraint", "equalized_odds", "--out", md]].concat());
+    assert_eq!(eo["constraint"], "equalized_odds");
+    fails(
+        &[&base[1..], &["--constraint", "nope", "--out", md]].concat(),
+        "unknown constraint",
+    );
     fails(
         &[
             "fairness",

@@ -12,6 +12,7 @@
 //! - [`PermutationImportance`], [`PartialDependence`] (with ICE): black-box
 //!   global methods, on scikit-learn's definitions.
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
+//! - [`mitigation`]: Fairlearn's `ThresholdOptimizer` (post-processing).
 //! - [`track`]: explanations and fairness reports logged to a run.
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
@@ -22,6 +23,7 @@ mod explain;
 pub mod fairness;
 mod kernel;
 mod lime;
+pub mod mitigation;
 pub mod shapley;
 pub mod track;
 pub mod tree;
@@ -31,6 +33,7 @@ pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;
 pub use lime::Lime;
+pub use mitigation::{FairThresholds, ParityConstraint, ThresholdOptimizer};
 pub use shapley::exact_shapley;
 pub use track::{log_explanation, log_fairness};
 pub use tree::TreeEnsemble;

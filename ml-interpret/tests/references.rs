@@ -390,3 +390,41 @@ fn partial_dependence_equals_scikit_learn() {
         }
     }
 }
+
+#[test]
+fn threshold_optimizer_equals_fairlearn() {
+    use ml_interpret::{ParityConstraint, ThresholdOptimizer};
+    let fx = &fixtures()["fairness"];
+    let scores = floats(&fx["scores"]);
+    let y: Vec<usize> = serde_json::from_value(fx["y_true"].clone()).unwrap();
+    let sex: Vec<String> = serde_json::from_value(fx["sensitive"]["sex"].clone()).unwrap();
+    for (name, want) in fx["thresholds"].as_object().unwrap() {
+        let t = ThresholdOptimizer::new(ParityConstraint::parse(name).unwrap())
+            .fit(&scores, &y, &sex)
+            .unwrap();
+        let close = |a: f64, b: &Value, what: &str| {
+            let b = b.as_f64().unwrap();
+            assert!(
+                (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                "{name} {what}: {a} vs fairlearn {b}"
+            );
+        };
+        close(t.x_best, &want["x_best"], "x_best");
+        close(t.y_best, &want["y_best"], "y_best");
+        for (group, rule) in want["rules"].as_object().unwrap() {
+            let r = &t.rules[group];
+            close(r.p0, &rule["p0"], "p0");
+            close(r.p1, &rule["p1"], "p1");
+            close(r.p_ignore, &rule["p_ignore"], "p_ignore");
+            close(r.constant, &rule["constant"], "constant");
+            close(r.op0.threshold, &rule["op0"][1], "threshold 0");
+            close(r.op1.threshold, &rule["op1"][1], "threshold 1");
+            assert!(r.op0.greater && rule["op0"][0] == ">" && r.op1.greater && rule["op1"][0] == ">");
+        }
+        let pmf = floats(&want["positive_probability"]);
+        for (i, p) in pmf.iter().enumerate() {
+            let ours = t.positive_probability(scores[i], &sex[i]).unwrap();
+            assert!((ours - p).abs() < 1e-12, "{name} row {i}: {ours} vs {p}");
+        }
+    }
+}

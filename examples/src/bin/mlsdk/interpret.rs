@@ -417,3 +417,138 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
     });
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct MitigateArgs {
+    /// The classifier to post-process (saved model, URI or ONNX file).
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled data holding the sensitive column.
+    #[arg(long)]
+    data: PathBuf,
+    /// The target column.
+    #[arg(long)]
+    target: String,
+    /// The sensitive column (comma separated: intersectional groups).
+    #[arg(long, value_delimiter = ',', required = true)]
+    sensitive: Vec<String>,
+    /// demographic_parity | equalized_odds | true_positive_rate_parity |
+    /// false_positive_rate_parity | true_negative_rate_parity | false_negative_rate_parity
+    #[arg(long, default_value = "demographic_parity")]
+    constraint: String,
+    /// Grid steps over [0, 1].
+    #[arg(long, default_value_t = 1000)]
+    grid_size: usize,
+    /// Seed of the randomized predictions reported.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory to write the mitigation (`mitigation.json`) to.
+    #[arg(long)]
+    out: PathBuf,
+    /// Runtime for ONNX models.
+    #[arg(long, value_enum, default_value_t)]
+    runtime: RuntimeArg,
+}
+
+/// Group keys of every row: the sensitive columns' values joined by `|`.
+fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| columns.iter().map(|(_, v)| v[i].as_str()).collect::<Vec<_>>().join("|"))
+        .collect()
+}
+
+pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
+    use rand::SeedableRng;
+    let (model, positional) = load_any(&args.model, args.runtime)?;
+    let Task::Classification { classes } = &model.signature().task else {
+        bail!("mitigation needs a classifier");
+    };
+    if classes.len() != 2 {
+        bail!(
+            "ThresholdOptimizer needs a binary classifier; the model has {} classes",
+            classes.len()
+        );
+    }
+    let frame = read_csv(&args.data)?;
+    let columns: Vec<(&str, &[String])> = args
+        .sensitive
+        .iter()
+        .map(|s| {
+            Ok((
+                s.as_str(),
+                frame.column(s).with_context(|| format!("sensitive column '{s}'"))?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
+    let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
+    let Some(Target::Classes { labels, .. }) = data.target() else {
+        bail!("the target '{}' is not read as classes", args.target);
+    };
+    let y = labels.to_vec();
+    let Predictions::Classification {
+        labels: base_pred,
+        probabilities: Some(p),
+        ..
+    } = model.predict(data.features())?
+    else {
+        bail!("the model gives no class probabilities to threshold");
+    };
+    let scores: Vec<f64> = p.column(1).to_vec();
+    let groups = group_keys(&columns, y.len());
+    let constraint = ml_sdk::interpret::ParityConstraint::parse(&args.constraint)?;
+    let thresholds = ml_sdk::interpret::ThresholdOptimizer {
+        constraint,
+        grid_size: args.grid_size,
+    }
+    .fit(&scores, &y, &groups)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mitigated = thresholds.predict(&scores, &groups, &mut rng)?;
+    let report = |pred: &[usize]| -> Result<Value> {
+        let f = MetricFrame::new(
+            &[GroupMetric::Accuracy, GroupMetric::SelectionRate],
+            &y,
+            pred,
+            &columns,
+            1,
+        )?;
+        let mut v = json!({"accuracy": f.overall["accuracy"], "selection_rate": f.overall["selection_rate"]});
+        for (k, m) in parity_measures(&y, pred, &columns, 1)? {
+            v[k] = json!(m);
+        }
+        Ok(v)
+    };
+    let before = report(&base_pred.to_vec())?;
+    let after = report(&mitigated)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let path = args.out.join("mitigation.json");
+    let saved = json!({
+        "method": "threshold_optimizer", "base_model": args.model, "sensitive": args.sensitive,
+        "positive_class": classes[1], "thresholds": thresholds,
+    });
+    ml_sdk::core::io::write_atomic(&path, serde_json::to_string_pretty(&saved)?.as_bytes())?;
+    let value = json!({
+        "constraint": args.constraint, "before": before, "after": after, "saved": path,
+        "x_best": thresholds.x_best, "rules": thresholds.rules,
+    });
+    out.emit(&value, || {
+        let row = |name: &str, v: &Value| {
+            (
+                name.to_string(),
+                format!(
+                    "accuracy {}  selection rate {}  demographic parity difference {}  equalized odds difference {}",
+                    num(v["accuracy"].as_f64().unwrap_or(f64::NAN)),
+                    num(v["selection_rate"].as_f64().unwrap_or(f64::NAN)),
+                    num(v["demographic_parity_difference"].as_f64().unwrap_or(f64::NAN)),
+                    num(v["equalized_odds_difference"].as_f64().unwrap_or(f64::NAN)),
+                ),
+            )
+        };
+        format!(
+            "{}saved to {}\n",
+            table(&[row("before", &before), row("after", &after)]),
+            path.display()
+        )
+    });
+    Ok(())
+}

@@ -40,6 +40,8 @@ enum Command {
     Explain(Box<interpret::ExplainArgs>),
     /// Group fairness metrics and parity measures of a classifier.
     Fairness(interpret::FairnessArgs),
+    /// Post-process a classifier for a fairness constraint (ThresholdOptimizer).
+    Mitigate(interpret::MitigateArgs),
     /// The bundled data sets.
     #[command(subcommand)]
     Datasets(data::DatasetsCommand),
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::ExportOnnx(a) => train::export_onnx(&a, &out),
         Command::Explain(a) => interpret::explain(&a, &out),
         Command::Fairness(a) => interpret::fairness(&a, &out),
+        Command::Mitigate(a) => interpret::mitigate(&a, &out),
         Command::Datasets(c) => data::run(&c, &out),
         Command::Runs(c) => track::run(&c, &out),
         Command::Models(c) => track::models(&c, &out),

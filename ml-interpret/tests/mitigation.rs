@@ -1,0 +1,72 @@
+//! ThresholdOptimizer on a model we train: the constraint holds in
+//! expectation on the data it was fitted on, and bad input is refused.
+
+use ml_core::{Model, Predictions, Target, Trainer};
+use ml_interpret::{GroupMetric, MetricFrame, ParityConstraint, ThresholdOptimizer};
+use ml_learn::Pipeline;
+use rand::SeedableRng;
+
+#[test]
+fn demographic_parity_holds_in_expectation_and_costs_little_accuracy() {
+    let data = ml_datasets::load("german_credit").unwrap();
+    let model = Pipeline::from_params("logistic", &[], None)
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    let Some(Target::Classes { labels, .. }) = data.target() else {
+        panic!()
+    };
+    let y = labels.to_vec();
+    let Predictions::Classification {
+        probabilities: Some(p), ..
+    } = model.predict(data.features()).unwrap()
+    else {
+        panic!()
+    };
+    let scores: Vec<f64> = p.column(1).to_vec();
+    let groups = data.sensitive()[0].values.clone();
+    let t = ThresholdOptimizer::new(ParityConstraint::DemographicParity)
+        .fit(&scores, &y, &groups)
+        .unwrap();
+    for g in ["female", "male"] {
+        let (sum, count) = scores
+            .iter()
+            .zip(&groups)
+            .filter(|(_, gg)| *gg == g)
+            .fold((0.0, 0.0), |(s, c), (&sc, _)| {
+                (s + t.positive_probability(sc, g).unwrap(), c + 1.0)
+            });
+        assert!(
+            (sum / count - t.x_best).abs() < 1e-9,
+            "{g}: expected selection rate {} vs {}",
+            sum / count,
+            t.x_best
+        );
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let pred = t.predict(&scores, &groups, &mut rng).unwrap();
+    let sens = [("sex", groups.as_slice())];
+    let f = MetricFrame::new(
+        &[GroupMetric::Accuracy, GroupMetric::SelectionRate],
+        &y,
+        &pred,
+        &sens,
+        1,
+    )
+    .unwrap();
+    assert!(f.overall["accuracy"] > 0.68, "{:?}", f.overall);
+    assert!(t.positive_probability(0.5, "other").is_err());
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let t = ThresholdOptimizer::new(ParityConstraint::EqualizedOdds);
+    let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(t.fit(&[], &[], &[]).is_err());
+    assert!(t.fit(&[0.1, 0.2], &[0, 1], &g(&["a"])).is_err());
+    assert!(t.fit(&[f64::NAN, 0.2], &[0, 1], &g(&["a", "a"])).is_err());
+    assert!(t.fit(&[0.1, 0.2], &[0, 2], &g(&["a", "a"])).is_err());
+    let err = t.fit(&[0.1, 0.2, 0.3], &[0, 1, 1], &g(&["a", "a", "b"])).unwrap_err();
+    assert!(err.to_string().contains("'b'"), "{err}");
+    assert!(ParityConstraint::parse("nope").is_err());
+}
