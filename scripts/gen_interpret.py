@@ -16,7 +16,8 @@ first argument), with the package versions:
   Fairlearn's MetricFrame (overall, by group, min, max, differences and
   ratios both ways) and parity measures, by sex and by sex x housing, and
   ThresholdOptimizer's rules and positive probabilities (demographic parity,
-  equalized odds, true-positive-rate parity, by sex);
+  equalized odds, true-positive-rate parity, by sex), and ExponentiatedGradient's
+  expected accuracy and selection rates (demographic parity, equalized odds);
 - pdp: scikit-learn's partial dependence and ICE curves of a binary and a
   multi-class logistic regression.
 ml-interpret's tests rebuild each model from these numbers and compare.
@@ -33,6 +34,7 @@ import shap
 import sklearn
 from fairlearn import metrics as fm
 from fairlearn.postprocessing import ThresholdOptimizer
+from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.inspection import partial_dependence
@@ -237,7 +239,23 @@ def fairness_case():
         pmf = to._pmf_predict(X, sensitive_features=df["sex"])[:, 1]
         thresholds[constraint] = {"x_best": float(to._x_best), "y_best": float(to._y_best),
                                   "rules": rules, "positive_probability": pmf.tolist()}
+    # ExponentiatedGradient with the same learner: expected accuracy and
+    # disparity of its randomized classifier (from _pmf_predict).
+    reductions = {}
+    for name, moment in [("demographic_parity", DemographicParity()), ("equalized_odds", EqualizedOdds())]:
+        eg = ExponentiatedGradient(LogisticRegression(max_iter=1000), constraints=moment)
+        eg.fit(X, y, sensitive_features=df["sex"])
+        p = eg._pmf_predict(X)[:, 1]
+        sex = df["sex"].to_numpy()
+        rates = {g: float(p[sex == g].mean()) for g in ["female", "male"]}
+        reductions[name] = {
+            "expected_accuracy": float(np.mean(np.where(y == 1, p, 1 - p))),
+            "expected_selection_rate": rates,
+            "demographic_parity_difference": abs(rates["female"] - rates["male"]),
+            "predictors": int((eg.weights_ > 0).sum()),
+        }
     return {
+        "reductions": reductions,
         "scores": lr.predict_proba(X)[:, 1].tolist(), "thresholds": thresholds,
         "y_true": y.tolist(), "y_pred": [int(v) for v in y_pred],
         "sensitive": {c: df[c].astype(str).tolist() for c in ["sex", "housing"]},

@@ -12,7 +12,8 @@
 //! - [`PermutationImportance`], [`PartialDependence`] (with ICE): black-box
 //!   global methods, on scikit-learn's definitions.
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
-//! - [`mitigation`]: Fairlearn's `ThresholdOptimizer` (post-processing).
+//! - [`mitigation`]: Fairlearn's `ThresholdOptimizer` (post-processing);
+//!   [`reductions`]: its `ExponentiatedGradient` over any trainer.
 //! - [`track`]: explanations and fairness reports logged to a run.
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
@@ -24,6 +25,7 @@ pub mod fairness;
 mod kernel;
 mod lime;
 pub mod mitigation;
+pub mod reductions;
 pub mod shapley;
 pub mod track;
 pub mod tree;
@@ -34,6 +36,7 @@ pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;
 pub use lime::Lime;
 pub use mitigation::{FairThresholds, ParityConstraint, ThresholdOptimizer};
+pub use reductions::{ExponentiatedGradient, MitigatedClassifier, Moment};
 pub use shapley::exact_shapley;
 pub use track::{log_explanation, log_fairness};
 pub use tree::TreeEnsemble;

@@ -70,3 +70,64 @@ fn bad_input_is_refused() {
     assert!(err.to_string().contains("'b'"), "{err}");
     assert!(ParityConstraint::parse("nope").is_err());
 }
+
+#[test]
+fn exponentiated_gradient_is_comparable_to_fairlearns() {
+    use ml_interpret::{ExponentiatedGradient, Moment};
+    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
+        std::path::PathBuf::from,
+    );
+    let fx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let data = ml_datasets::load("german_credit").unwrap();
+    let groups = data.sensitive()[0].values.clone();
+    let Some(Target::Classes { labels, .. }) = data.target() else {
+        panic!()
+    };
+    let y = labels.to_vec();
+    // The same learner as Fairlearn's: standardized, one-hot logistic
+    // regression (ours takes no sample weights, so it is fitted on
+    // weighted resamples).
+    let trainer = Pipeline::from_params("logistic", &[], None).unwrap();
+    for (name, moment) in [
+        ("demographic_parity", Moment::DemographicParity),
+        ("equalized_odds", Moment::EqualizedOdds),
+    ] {
+        let eg = ExponentiatedGradient::new(moment)
+            .fit(&trainer, &data, &groups)
+            .unwrap();
+        let p = eg.positive_probability(data.features()).unwrap();
+        let acc = p
+            .iter()
+            .zip(&y)
+            .map(|(&p, &y)| if y == 1 { p } else { 1.0 - p })
+            .sum::<f64>()
+            / y.len() as f64;
+        let rate = |g: &str| {
+            let v: Vec<f64> = p
+                .iter()
+                .zip(&groups)
+                .filter(|(_, gg)| *gg == g)
+                .map(|(&p, _)| p)
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        let dpd = (rate("female") - rate("male")).abs();
+        let want = &fx["fairness"]["reductions"][name];
+        let (w_acc, w_dpd) = (
+            want["expected_accuracy"].as_f64().unwrap(),
+            want["demographic_parity_difference"].as_f64().unwrap(),
+        );
+        println!(
+            "{name}: accuracy {acc:.4} (fairlearn {w_acc:.4}), demographic parity difference {dpd:.4} (fairlearn {w_dpd:.4}), {} iterations, gap {:.2e}",
+            eg.iterations, eg.best_gap
+        );
+        assert!((acc - w_acc).abs() < 0.03, "{name}: accuracy {acc} vs {w_acc}");
+        if moment == Moment::DemographicParity {
+            assert!(dpd <= w_dpd + 0.02, "{name}: disparity {dpd} vs {w_dpd}");
+        }
+        let w: f64 = eg.weights().iter().sum();
+        assert!((w - 1.0).abs() < 1e-9);
+    }
+}

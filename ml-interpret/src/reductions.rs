@@ -1,0 +1,594 @@
+//! Fairness mitigation by reduction: the exponentiated-gradient algorithm
+//! of Agarwal, Beygelzimer, Dudík, Langford, Wallach ("A Reductions
+//! Approach to Fair Classification", ICML 2018), in the form of Fairlearn's
+//! `ExponentiatedGradient`: a zero-sum game between a learner that fits any
+//! [`Trainer`] to reweighted, relabelled data (the best response to the
+//! current Lagrange multipliers) and multipliers updated by exponentiated
+//! gradient on the constraint violations. The result is a randomized
+//! classifier: a distribution over the fitted models.
+//!
+//! Differences from Fairlearn: the final linear-programming step is not
+//! run (the result is the averaged play of the best iteration, Algorithm 1
+//! of the paper), and a trainer that cannot take sample weights is fitted on
+//! a weighted resample instead of being refused.
+
+use ml_core::ndarray::{Array1, Array2, ArrayView2};
+use ml_core::{Dataset, Error, Model, Predictions, Result, Signature, Target, Task, Trainer};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// The constraint, as a moment of the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// Selection rate equal across groups.
+    DemographicParity,
+    /// True- and false-positive rates equal across groups.
+    EqualizedOdds,
+    /// True-positive rate equal across groups.
+    TruePositiveRateParity,
+    /// False-positive rate equal across groups.
+    FalsePositiveRateParity,
+    /// Error rate equal across groups.
+    ErrorRateParity,
+}
+
+impl Moment {
+    /// Parse Fairlearn's name.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "demographic_parity" => Moment::DemographicParity,
+            "equalized_odds" => Moment::EqualizedOdds,
+            "true_positive_rate_parity" | "equal_opportunity" => Moment::TruePositiveRateParity,
+            "false_positive_rate_parity" => Moment::FalsePositiveRateParity,
+            "error_rate_parity" => Moment::ErrorRateParity,
+            _ => {
+                return Err(Error::invalid(
+                    "constraint",
+                    format!(
+                        "unknown constraint '{s}' (known: demographic_parity, equalized_odds, \
+                         true_positive_rate_parity, false_positive_rate_parity, error_rate_parity)"
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// The event of a row with label `y` (`None`: the row is in no constraint).
+    fn event(&self, y: usize) -> Option<usize> {
+        match self {
+            Moment::DemographicParity | Moment::ErrorRateParity => Some(0),
+            Moment::EqualizedOdds => Some(y),
+            Moment::TruePositiveRateParity => (y == 1).then_some(0),
+            Moment::FalsePositiveRateParity => (y == 0).then_some(0),
+        }
+    }
+}
+
+/// The problem's fixed parts: labels, groups, events and their sizes.
+struct Problem {
+    moment: Moment,
+    y: Vec<usize>,
+    group: Vec<usize>,
+    event: Vec<Option<usize>>,
+    n_groups: usize,
+    n_events: usize,
+    /// Rows per (event, group) and per event.
+    n_ge: Vec<f64>,
+    n_e: Vec<f64>,
+    bound: f64,
+}
+
+impl Problem {
+    fn k(&self) -> usize {
+        self.n_events * self.n_groups * 2
+    }
+
+    fn idx(&self, e: usize, g: usize, plus: bool) -> usize {
+        (e * self.n_groups + g) * 2 + usize::from(!plus)
+    }
+
+    /// The utility of row i under prediction h: the prediction, or the error.
+    fn utility(&self, i: usize, h: f64) -> f64 {
+        match self.moment {
+            Moment::ErrorRateParity => {
+                if self.y[i] == 1 {
+                    1.0 - h
+                } else {
+                    h
+                }
+            }
+            _ => h,
+        }
+    }
+
+    /// Error and constraint values (`γ - bound`) of predictions in [0, 1].
+    fn evaluate(&self, h: &[f64]) -> (f64, Vec<f64>) {
+        let n = h.len() as f64;
+        let error = h
+            .iter()
+            .zip(&self.y)
+            .map(|(&p, &y)| if y == 1 { 1.0 - p } else { p })
+            .sum::<f64>()
+            / n;
+        let mut sum_ge = vec![0.0; self.n_events * self.n_groups];
+        let mut sum_e = vec![0.0; self.n_events];
+        for i in 0..h.len() {
+            if let Some(e) = self.event[i] {
+                let u = self.utility(i, h[i]);
+                sum_ge[e * self.n_groups + self.group[i]] += u;
+                sum_e[e] += u;
+            }
+        }
+        let mut gamma = vec![0.0; self.k()];
+        for e in 0..self.n_events {
+            let mu_e = if self.n_e[e] > 0.0 { sum_e[e] / self.n_e[e] } else { 0.0 };
+            for g in 0..self.n_groups {
+                let c = self.n_ge[e * self.n_groups + g];
+                let d = if c > 0.0 {
+                    sum_ge[e * self.n_groups + g] / c - mu_e
+                } else {
+                    0.0
+                };
+                gamma[self.idx(e, g, true)] = d - self.bound;
+                gamma[self.idx(e, g, false)] = -d - self.bound;
+            }
+        }
+        (error, gamma)
+    }
+
+    /// Fairlearn's projection of the multipliers: within an event,
+    /// `Σ_g P(g|e) γ_(e,g)` is 0, so shifting `λ+ - λ-` by a multiple of
+    /// `P(g|e)` keeps `λ·γ`; the weighted median shift has the least L1
+    /// norm, which removes the bound's cost of multipliers that cancel.
+    fn project(&self, lambda: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.k()];
+        for e in 0..self.n_events {
+            let groups: Vec<usize> = (0..self.n_groups)
+                .filter(|&g| self.n_ge[e * self.n_groups + g] > 0.0)
+                .collect();
+            let prob: Vec<f64> = groups
+                .iter()
+                .map(|&g| self.n_ge[e * self.n_groups + g] / self.n_e[e])
+                .collect();
+            let mut signed: Vec<f64> = groups
+                .iter()
+                .map(|&g| lambda[self.idx(e, g, true)] - lambda[self.idx(e, g, false)])
+                .collect();
+            if groups.is_empty() {
+                continue;
+            }
+            let normalized: Vec<f64> = signed.iter().zip(&prob).map(|(s, p)| s / p).collect();
+            let mut order: Vec<usize> = (0..groups.len()).collect();
+            order.sort_by(|&a, &b| normalized[a].total_cmp(&normalized[b]));
+            let half = prob.iter().sum::<f64>() / 2.0;
+            let mut cum = 0.0;
+            let mut at = order[order.len() - 1];
+            for &o in &order {
+                cum += prob[o];
+                if cum >= half {
+                    at = o;
+                    break;
+                }
+            }
+            let shift = normalized[at];
+            for (s, p) in signed.iter_mut().zip(&prob) {
+                *s -= p * shift;
+            }
+            for (&g, s) in groups.iter().zip(signed) {
+                out[self.idx(e, g, true)] = s.max(0.0);
+                out[self.idx(e, g, false)] = (-s).max(0.0);
+            }
+        }
+        out
+    }
+
+    /// Per row, the gain of predicting 1 over 0 in the Lagrangian
+    /// `error + λ·γ` (positive: predicting 1 is better).
+    fn signed_weights(&self, lambda: &[f64]) -> Vec<f64> {
+        let n = self.y.len() as f64;
+        let mut per_event = vec![0.0; self.n_events];
+        for (e, pe) in per_event.iter_mut().enumerate() {
+            if self.n_e[e] > 0.0 {
+                *pe = (0..self.n_groups)
+                    .map(|g| lambda[self.idx(e, g, true)] - lambda[self.idx(e, g, false)])
+                    .sum::<f64>()
+                    / self.n_e[e];
+            }
+        }
+        (0..self.y.len())
+            .map(|i| {
+                let err_cost = if self.y[i] == 1 { -1.0 / n } else { 1.0 / n };
+                let fair_cost = match self.event[i] {
+                    Some(e) => {
+                        let g = self.group[i];
+                        let c = self.n_ge[e * self.n_groups + g];
+                        let du = if self.moment == Moment::ErrorRateParity && self.y[i] == 1 {
+                            -1.0
+                        } else {
+                            1.0
+                        };
+                        let own = (lambda[self.idx(e, g, true)] - lambda[self.idx(e, g, false)]) / c;
+                        du * (own - per_event[e])
+                    }
+                    None => 0.0,
+                };
+                -(err_cost + fair_cost)
+            })
+            .collect()
+    }
+}
+
+/// One fitted learner: a model, or a constant where the reweighted labels
+/// were all one class.
+#[derive(Debug)]
+enum Learner {
+    Model(Box<dyn Model>),
+    Constant(usize),
+}
+
+impl Learner {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        Ok(match self {
+            Learner::Constant(c) => vec![*c as f64; x.nrows()],
+            Learner::Model(m) => match m.predict(x)? {
+                Predictions::Classification { labels, .. } => labels.iter().map(|&l| l as f64).collect(),
+                _ => return Err(Error::Unsupported("the trainer did not fit a classifier".into())),
+            },
+        })
+    }
+}
+
+/// Fairlearn's `ExponentiatedGradient` over any trainer.
+#[derive(Debug, Clone)]
+pub struct ExponentiatedGradient {
+    /// The constraint.
+    pub moment: Moment,
+    /// Allowed violation of each constraint (Fairlearn's `difference_bound`).
+    pub difference_bound: f64,
+    /// `1 / B`, where B bounds the multipliers' L1 norm (Fairlearn's `eps`).
+    pub eps: f64,
+    /// Iterations at most.
+    pub max_iter: usize,
+    /// Initial step size (times 1/B).
+    pub eta0: f64,
+    /// Seed of the weighted resampling (trainers without sample weights).
+    pub seed: u64,
+}
+
+impl ExponentiatedGradient {
+    /// Fairlearn's defaults.
+    pub fn new(moment: Moment) -> Self {
+        ExponentiatedGradient {
+            moment,
+            difference_bound: 0.01,
+            eps: 0.01,
+            max_iter: 50,
+            eta0: 2.0,
+            seed: 0,
+        }
+    }
+
+    /// Fit on `data` (two classes; the second is positive) with `groups`
+    /// (one sensitive value per row).
+    ///
+    /// # Errors
+    /// A target that is not two classes, groups of the wrong length, bad
+    /// parameters, the trainer's failures.
+    pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<MitigatedClassifier> {
+        let Some(Target::Classes { labels, names }) = data.target() else {
+            return Err(Error::invalid("target", "exponentiated gradient needs class labels"));
+        };
+        if names.len() != 2 {
+            return Err(Error::invalid(
+                "target",
+                format!(
+                    "exponentiated gradient is binary; the target has {} classes",
+                    names.len()
+                ),
+            ));
+        }
+        let n = data.n_samples();
+        if groups.len() != n {
+            return Err(Error::invalid(
+                "sensitive",
+                format!("{} group values for {n} rows", groups.len()),
+            ));
+        }
+        if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) || self.max_iter == 0 {
+            return Err(Error::invalid(
+                "exponentiated gradient",
+                "needs eps > 0, bound >= 0, eta0 > 0, max_iter >= 1",
+            ));
+        }
+        let mut keys: Vec<&String> = groups.iter().collect();
+        keys.sort();
+        keys.dedup();
+        let group: Vec<usize> = groups.iter().map(|g| keys.binary_search(&g).unwrap_or(0)).collect();
+        let y = labels.to_vec();
+        let n_events = if self.moment == Moment::EqualizedOdds { 2 } else { 1 };
+        let event: Vec<Option<usize>> = y.iter().map(|&l| self.moment.event(l)).collect();
+        let mut n_ge = vec![0.0; n_events * keys.len()];
+        let mut n_e = vec![0.0; n_events];
+        for i in 0..n {
+            if let Some(e) = event[i] {
+                n_ge[e * keys.len() + group[i]] += 1.0;
+                n_e[e] += 1.0;
+            }
+        }
+        let p = Problem {
+            moment: self.moment,
+            y,
+            group,
+            event,
+            n_groups: keys.len(),
+            n_events,
+            n_ge,
+            n_e,
+            bound: self.difference_bound,
+        };
+        let mut game = Game {
+            p: &p,
+            trainer,
+            data,
+            learners: Vec::new(),
+            outcomes: Vec::new(),
+            rng: StdRng::seed_from_u64(self.seed),
+        };
+        let b = 1.0 / self.eps;
+        let k = p.k();
+        let mut theta = vec![0.0f64; k];
+        let mut lambda_sum = vec![0.0; k];
+        let mut q_sum: Vec<f64> = Vec::new();
+        let (mut nu, mut eta) = (0.0, 0.0);
+        let mut gaps = Vec::new();
+        let mut qs: Vec<Vec<f64>> = Vec::new();
+        let (mut last_checked, mut last_gap) = (5usize, f64::INFINITY);
+        for t in 0..self.max_iter {
+            let ex: Vec<f64> = theta.iter().map(|v| v.exp()).collect();
+            let denom = 1.0 + ex.iter().sum::<f64>();
+            let lambda: Vec<f64> = ex.iter().map(|v| b * v / denom).collect();
+            lambda_sum.iter_mut().zip(&lambda).for_each(|(s, l)| *s += l);
+            let lambda_eg: Vec<f64> = lambda_sum.iter().map(|s| s / (t + 1) as f64).collect();
+            let h = game.best_h(&lambda)?;
+            if t == 0 {
+                // Fairlearn's nu: half the standard deviation of h's errors over sqrt(n).
+                let errs: Vec<f64> = game.outcomes[h]
+                    .preds
+                    .iter()
+                    .zip(&p.y)
+                    .map(|(&a, &y)| (a - y as f64).abs())
+                    .collect();
+                let mean = errs.iter().sum::<f64>() / n as f64;
+                let var = errs.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0);
+                nu = 0.5 * var.sqrt() / (n as f64).sqrt();
+                eta = self.eta0 / b;
+            }
+            if q_sum.len() < game.learners.len() {
+                q_sum.resize(game.learners.len(), 0.0);
+            }
+            q_sum[h] += 1.0;
+            let total: f64 = q_sum.iter().sum();
+            let q: Vec<f64> = q_sum.iter().map(|v| v / total).collect();
+            let gap = game.gap(&q, &lambda_eg, nu, b)?;
+            gaps.push(gap);
+            qs.push(q);
+            if gap < nu && t >= 5 {
+                break;
+            }
+            if t as f64 >= last_checked as f64 * 1.6 {
+                let best = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+                if best > last_gap * 0.8 {
+                    eta *= 0.8;
+                }
+                last_checked = t;
+                last_gap = best;
+            }
+            let gamma = &game.outcomes[h].gamma;
+            theta.iter_mut().zip(gamma).for_each(|(th, g)| *th += eta * g);
+        }
+        let min_gap = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+        let best_iter = gaps.iter().rposition(|&g| g <= min_gap + 1e-8).unwrap_or(0);
+        let mut weights = qs[best_iter].clone();
+        weights.resize(game.learners.len(), 0.0);
+        let Game { learners, .. } = game;
+        Ok(MitigatedClassifier {
+            signature: Signature {
+                inputs: data.columns().to_vec(),
+                unknown_category: Default::default(),
+                task: Task::Classification { classes: names.clone() },
+            },
+            learners,
+            weights,
+            iterations: gaps.len(),
+            best_gap: gaps[best_iter],
+        })
+    }
+}
+
+struct Outcome {
+    preds: Vec<f64>,
+    error: f64,
+    gamma: Vec<f64>,
+}
+
+struct Game<'a> {
+    p: &'a Problem,
+    trainer: &'a dyn Trainer,
+    data: &'a Dataset,
+    learners: Vec<Learner>,
+    outcomes: Vec<Outcome>,
+    rng: StdRng,
+}
+
+impl Game<'_> {
+    /// `error + λ·(γ - bound)` with λ projected (Fairlearn's `opt_lambda`).
+    fn lagrangian(&self, error: f64, gamma: &[f64], lambda: &[f64]) -> f64 {
+        let lambda = self.p.project(lambda);
+        error + gamma.iter().zip(&lambda).map(|(g, l)| g * l).sum::<f64>()
+    }
+
+    /// The best response to `lambda`: a new learner fitted to the reweighted
+    /// data, unless one already played is as good.
+    fn best_h(&mut self, lambda: &[f64]) -> Result<usize> {
+        let sw = self.p.signed_weights(lambda);
+        let red_y: Vec<usize> = sw.iter().map(|&w| usize::from(w > 0.0)).collect();
+        let abs_sum: f64 = sw.iter().map(|w| w.abs()).sum();
+        let n = sw.len() as f64;
+        let learner = if red_y.iter().all(|&c| c == red_y[0]) || abs_sum == 0.0 {
+            Learner::Constant(red_y[0])
+        } else {
+            let w: Vec<f64> = sw.iter().map(|v| n * v.abs() / abs_sum).collect();
+            Learner::Model(self.fit_weighted(&red_y, &w)?)
+        };
+        let preds = learner.predict(self.data.features())?;
+        let (error, gamma) = self.p.evaluate(&preds);
+        let l_new = self.lagrangian(error, &gamma, lambda);
+        let best_old = self
+            .outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (i, self.lagrangian(o.error, &o.gamma, lambda)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, l_old)) = best_old
+            && l_new >= l_old - 1e-8
+        {
+            return Ok(i);
+        }
+        self.learners.push(learner);
+        self.outcomes.push(Outcome { preds, error, gamma });
+        Ok(self.learners.len() - 1)
+    }
+
+    /// Fit to labels with sample weights; a trainer that takes none is fitted
+    /// on a resample drawn with probabilities proportional to the weights.
+    fn fit_weighted(&mut self, labels: &[usize], w: &[f64]) -> Result<Box<dyn Model>> {
+        let names = vec!["0".to_string(), "1".to_string()];
+        let base = Dataset::new(self.data.features().to_owned(), self.data.feature_names())?
+            .with_classes(labels.to_vec(), names.clone())?;
+        match self.trainer.fit(&base.clone().with_weights(w.to_vec())?) {
+            Err(Error::Unsupported(_)) => {}
+            other => return other,
+        }
+        let total: f64 = w.iter().sum();
+        let mut cum = Vec::with_capacity(w.len());
+        let mut acc = 0.0;
+        for v in w {
+            acc += v / total;
+            cum.push(acc);
+        }
+        let mut idx: Vec<usize> = (0..w.len())
+            .map(|_| {
+                let u: f64 = self.rng.random();
+                cum.partition_point(|&c| c < u).min(w.len() - 1)
+            })
+            .collect();
+        idx.sort_unstable();
+        let sample = base.select_rows(&idx)?;
+        // A resample can miss a class the weights hold: keep one row of each.
+        let has = |c: usize| idx.iter().any(|&i| labels[i] == c);
+        if !(has(0) && has(1)) {
+            let mut with: Vec<usize> = idx.clone();
+            for c in 0..2 {
+                if !has(c)
+                    && let Some(i) = labels.iter().position(|&l| l == c)
+                {
+                    with.push(i);
+                }
+            }
+            return self.trainer.fit(&base.select_rows(&with)?);
+        }
+        self.trainer.fit(&sample)
+    }
+
+    fn mix(&self, q: &[f64]) -> (f64, Vec<f64>) {
+        let mut error = 0.0;
+        let mut gamma = vec![0.0; self.p.k()];
+        for (o, &w) in self.outcomes.iter().zip(q) {
+            error += w * o.error;
+            gamma.iter_mut().zip(&o.gamma).for_each(|(g, v)| *g += w * v);
+        }
+        (error, gamma)
+    }
+
+    /// Fairlearn's duality gap of (Q, λ̂).
+    fn gap(&mut self, q: &[f64], lambda: &[f64], nu: f64, b: f64) -> Result<f64> {
+        let (error, gamma) = self.mix(q);
+        let l = self.lagrangian(error, &gamma, lambda);
+        let max_violation = gamma.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let l_high = error + if max_violation > 0.0 { b * max_violation } else { 0.0 };
+        let mut l_low = l;
+        for mul in [1.0, 2.0, 5.0, 10.0] {
+            let scaled: Vec<f64> = lambda.iter().map(|v| v * mul).collect();
+            let h = self.best_h(&scaled)?;
+            let o = &self.outcomes[h];
+            l_low = l_low.min(self.lagrangian(o.error, &o.gamma, lambda));
+            if (l - l_low).max(l_high - l) > nu + 1e-8 {
+                break;
+            }
+        }
+        Ok((l - l_low).max(l_high - l))
+    }
+}
+
+/// The randomized classifier exponentiated gradient returns: each learner
+/// with its probability. [`Model::predict`] gives the probability of the
+/// positive class (`Σ w_t h_t(x)`) and labels it where that is at least
+/// one half; sampling a label with that probability is Fairlearn's
+/// `predict`.
+#[derive(Debug)]
+pub struct MitigatedClassifier {
+    signature: Signature,
+    learners: Vec<Learner>,
+    weights: Vec<f64>,
+    /// Iterations run.
+    pub iterations: usize,
+    /// The duality gap of the returned mix.
+    pub best_gap: f64,
+}
+
+impl MitigatedClassifier {
+    /// The learners' probabilities (one per fitted learner).
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Positive-class probability per row.
+    ///
+    /// # Errors
+    /// Input that does not match the signature.
+    pub fn positive_probability(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        self.signature.validate_input(x)?;
+        let mut p = vec![0.0; x.nrows()];
+        for (l, &w) in self.learners.iter().zip(&self.weights) {
+            if w > 0.0 {
+                for (pi, h) in p.iter_mut().zip(l.predict(x)?) {
+                    *pi += w * h;
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+impl Model for MitigatedClassifier {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
+        let p = self.positive_probability(x)?;
+        let proba = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
+        let classes = match &self.signature.task {
+            Task::Classification { classes } => classes.clone(),
+            _ => vec!["0".into(), "1".into()],
+        };
+        Ok(Predictions::Classification {
+            labels: Array1::from_iter(p.iter().map(|&v| usize::from(v >= 0.5))),
+            probabilities: Some(proba),
+            classes,
+        })
+    }
+}
