@@ -1180,6 +1180,45 @@ fn fairness_prints_group_metrics_and_parity_measures() {
         &[&base[1..], &["--constraint", "nope", "--out", md]].concat(),
         "unknown constraint",
     );
+    let eg = ok_json(&[
+        "--json",
+        "mitigate",
+        "--method",
+        "exponentiated-gradient",
+        "--trainer",
+        "logistic",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--out",
+        md,
+    ]);
+    assert_eq!(eg["method"], "exponentiated_gradient");
+    assert!(
+        eg["after"]["demographic_parity_difference"].as_f64().unwrap() < 0.06,
+        "{eg}"
+    );
+    assert!(eg["members"].as_u64().unwrap() >= 1);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(mdir.join("mitigation.json")).unwrap()).unwrap();
+    assert!(!saved["mix"]["members"].as_array().unwrap().is_empty());
+    // A usage error (clap's own, several lines) names the missing flag.
+    let missing = mlsdk(&[
+        "mitigate",
+        "--method",
+        "exponentiated-gradient",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--out",
+        md,
+    ]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("--trainer"));
     fails(
         &[
             "fairness",

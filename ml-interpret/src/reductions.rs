@@ -13,9 +13,10 @@
 //! a weighted resample instead of being refused.
 
 use ml_core::ndarray::{Array1, Array2, ArrayView2};
-use ml_core::{Dataset, Error, Model, Predictions, Result, Signature, Target, Task, Trainer};
+use ml_core::{Dataset, Error, Model, ModelSpec, Predictions, Result, Signature, Target, Task, Trainer};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 /// The constraint, as a moment of the classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -549,10 +550,91 @@ pub struct MitigatedClassifier {
     pub best_gap: f64,
 }
 
+/// One member of a saved mix: a constant label or a model's spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MixMember {
+    /// Always this label (0 or 1).
+    Constant(usize),
+    /// A model described by its spec.
+    Spec(Box<ModelSpec>),
+}
+
+/// A [`MitigatedClassifier`] as data: its signature and its members with
+/// their probabilities (members of probability 0 are left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedMix {
+    /// Inputs and classes.
+    pub signature: Signature,
+    /// `(probability, member)`.
+    pub members: Vec<(f64, MixMember)>,
+}
+
 impl MitigatedClassifier {
     /// The learners' probabilities (one per fitted learner).
     pub fn weights(&self) -> &[f64] {
         &self.weights
+    }
+
+    /// The mix as data, every member described by its spec.
+    ///
+    /// # Errors
+    /// A member model that cannot describe itself.
+    pub fn to_saved(&self) -> Result<SavedMix> {
+        let mut members = Vec::new();
+        for (l, &w) in self.learners.iter().zip(&self.weights) {
+            if w > 0.0 {
+                members.push((
+                    w,
+                    match l {
+                        Learner::Constant(c) => MixMember::Constant(*c),
+                        Learner::Model(m) => MixMember::Spec(Box::new(m.describe()?)),
+                    },
+                ));
+            }
+        }
+        Ok(SavedMix {
+            signature: self.signature.clone(),
+            members,
+        })
+    }
+
+    /// Rebuild from saved data.
+    ///
+    /// # Errors
+    /// No members, probabilities that are negative or do not sum to 1,
+    /// invalid specs.
+    pub fn from_saved(saved: SavedMix) -> Result<Self> {
+        let total: f64 = saved.members.iter().map(|(w, _)| w).sum();
+        if saved.members.is_empty()
+            || saved.members.iter().any(|(w, _)| w.is_nan() || *w < 0.0)
+            || (total - 1.0).abs() > 1e-9
+        {
+            return Err(Error::invalid(
+                "mix",
+                "member probabilities must be non-negative and sum to 1",
+            ));
+        }
+        let mut learners = Vec::new();
+        let mut weights = Vec::new();
+        for (w, m) in saved.members {
+            learners.push(match m {
+                MixMember::Constant(c) if c <= 1 => Learner::Constant(c),
+                MixMember::Constant(c) => return Err(Error::invalid("mix", format!("constant label {c}"))),
+                MixMember::Spec(spec) => {
+                    spec.validate()?;
+                    Learner::Model(spec)
+                }
+            });
+            weights.push(w);
+        }
+        Ok(MitigatedClassifier {
+            signature: saved.signature,
+            learners,
+            weights,
+            iterations: 0,
+            best_gap: f64::NAN,
+        })
     }
 
     /// Positive-class probability per row.

@@ -129,5 +129,9 @@ fn exponentiated_gradient_is_comparable_to_fairlearns() {
         }
         let w: f64 = eg.weights().iter().sum();
         assert!((w - 1.0).abs() < 1e-9);
+        // Saved as data and rebuilt, the mix predicts the same.
+        let json = serde_json::to_string(&eg.to_saved().unwrap()).unwrap();
+        let back = ml_interpret::MitigatedClassifier::from_saved(serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(back.positive_probability(data.features()).unwrap(), p);
     }
 }

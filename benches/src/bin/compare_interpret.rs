@@ -1,7 +1,8 @@
 //! Times the explanation and fairness workloads of
 //! `benches/compare_interpret.py` on the models and data it wrote to DIR,
 //! and prints one JSON object per workload: `{"workload", "seconds"}` (the
-//! median over ROUNDS runs; TreeSHAP also reports its first row's values so
+//! median over ROUNDS runs; ExponentiatedGradient on the bundled German
+//! credit data; TreeSHAP also reports its first row's values so
 //! the script can check both sides agree). Arguments: DIR ROUNDS.
 
 use anyhow::{Context, Result};
@@ -9,7 +10,7 @@ use ml_sdk::core::ndarray::{Array1, Array2};
 use ml_sdk::core::{
     Aggregation, Dataset, Estimator, Explainer, FeatureKind, InputColumn, Link, ModelSpec, Signature, Task, Tree,
 };
-use ml_sdk::interpret::{GroupMetric, KernelShap, MetricFrame, TreeShap};
+use ml_sdk::interpret::{ExponentiatedGradient, GroupMetric, KernelShap, MetricFrame, Moment, TreeShap};
 use ml_sdk_benches::median_seconds;
 use serde_json::{Value, json};
 
@@ -116,5 +117,12 @@ fn main() -> Result<()> {
     ];
     let s = median_seconds(rounds, || Ok(MetricFrame::new(&metrics, &y, &p, &[("g", &g)], 1)?))?;
     println!("{}", json!({"workload": "metric_frame", "seconds": s}));
+
+    let german = ml_sdk::datasets::load("german_credit")?;
+    let groups = german.sensitive().first().context("sex")?.values.clone();
+    let trainer = ml_sdk::learn::Pipeline::from_params("logistic", &[], None)?;
+    let eg = ExponentiatedGradient::new(Moment::DemographicParity);
+    let s = median_seconds(rounds, || Ok(eg.fit(&trainer, &german, &groups)?))?;
+    println!("{}", json!({"workload": "exponentiated_gradient", "seconds": s}));
     Ok(())
 }

@@ -418,11 +418,27 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MitigationMethod {
+    /// Post-process a fitted classifier's scores (needs --model).
+    ThresholdOptimizer,
+    /// Refit a trainer by reductions (needs --trainer).
+    ExponentiatedGradient,
+}
+
 #[derive(Debug, Args)]
 pub struct MitigateArgs {
+    #[arg(long, value_enum, default_value = "threshold-optimizer")]
+    method: MitigationMethod,
     /// The classifier to post-process (saved model, URI or ONNX file).
-    #[arg(long)]
-    model: PathBuf,
+    #[arg(long, required_if_eq("method", "threshold-optimizer"))]
+    model: Option<PathBuf>,
+    /// The algorithm to refit by exponentiated gradient (as `train --model`).
+    #[arg(long, required_if_eq("method", "exponentiated-gradient"))]
+    trainer: Option<String>,
+    /// The trainer's hyper-parameters as key=value (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
     /// Labelled data holding the sensitive column.
     #[arg(long)]
     data: PathBuf,
@@ -433,13 +449,15 @@ pub struct MitigateArgs {
     #[arg(long, value_delimiter = ',', required = true)]
     sensitive: Vec<String>,
     /// demographic_parity | equalized_odds | true_positive_rate_parity |
-    /// false_positive_rate_parity | true_negative_rate_parity | false_negative_rate_parity
+    /// false_positive_rate_parity | true_negative_rate_parity (threshold
+    /// optimizer) | false_negative_rate_parity (threshold optimizer) |
+    /// error_rate_parity (exponentiated gradient)
     #[arg(long, default_value = "demographic_parity")]
     constraint: String,
-    /// Grid steps over [0, 1].
+    /// Grid steps over [0, 1] (threshold optimizer).
     #[arg(long, default_value_t = 1000)]
     grid_size: usize,
-    /// Seed of the randomized predictions reported.
+    /// Seed of the randomized predictions reported (and of the resampling).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Directory to write the mitigation (`mitigation.json`) to.
@@ -458,17 +476,7 @@ fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
 }
 
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
-    use rand::SeedableRng;
-    let (model, positional) = load_any(&args.model, args.runtime)?;
-    let Task::Classification { classes } = &model.signature().task else {
-        bail!("mitigation needs a classifier");
-    };
-    if classes.len() != 2 {
-        bail!(
-            "ThresholdOptimizer needs a binary classifier; the model has {} classes",
-            classes.len()
-        );
-    }
+    use rand::{RngExt, SeedableRng};
     let frame = read_csv(&args.data)?;
     let columns: Vec<(&str, &[String])> = args
         .sensitive
@@ -480,30 +488,88 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
             ))
         })
         .collect::<Result<_>>()?;
-    let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
-    let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
-    let Some(Target::Classes { labels, .. }) = data.target() else {
-        bail!("the target '{}' is not read as classes", args.target);
-    };
-    let y = labels.to_vec();
-    let Predictions::Classification {
-        labels: base_pred,
-        probabilities: Some(p),
-        ..
-    } = model.predict(data.features())?
-    else {
-        bail!("the model gives no class probabilities to threshold");
-    };
-    let scores: Vec<f64> = p.column(1).to_vec();
-    let groups = group_keys(&columns, y.len());
-    let constraint = ml_sdk::interpret::ParityConstraint::parse(&args.constraint)?;
-    let thresholds = ml_sdk::interpret::ThresholdOptimizer {
-        constraint,
-        grid_size: args.grid_size,
-    }
-    .fit(&scores, &y, &groups)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let mitigated = thresholds.predict(&scores, &groups, &mut rng)?;
+    // (labels, predictions before, randomized predictions after, what to save, what to print)
+    let (y, base_pred, mitigated, saved, extra) = match args.method {
+        MitigationMethod::ThresholdOptimizer => {
+            let path = args.model.as_ref().context("--model is required")?;
+            let (model, positional) = load_any(path, args.runtime)?;
+            let Task::Classification { classes } = &model.signature().task else {
+                bail!("mitigation needs a classifier");
+            };
+            if classes.len() != 2 {
+                bail!(
+                    "ThresholdOptimizer needs a binary classifier; the model has {} classes",
+                    classes.len()
+                );
+            }
+            let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
+            let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
+            let Some(Target::Classes { labels, .. }) = data.target() else {
+                bail!("the target '{}' is not read as classes", args.target);
+            };
+            let y = labels.to_vec();
+            let Predictions::Classification {
+                labels: base_pred,
+                probabilities: Some(p),
+                ..
+            } = model.predict(data.features())?
+            else {
+                bail!("the model gives no class probabilities to threshold");
+            };
+            let scores: Vec<f64> = p.column(1).to_vec();
+            let groups = group_keys(&columns, y.len());
+            let thresholds = ml_sdk::interpret::ThresholdOptimizer {
+                constraint: ml_sdk::interpret::ParityConstraint::parse(&args.constraint)?,
+                grid_size: args.grid_size,
+            }
+            .fit(&scores, &y, &groups)?;
+            let mitigated = thresholds.predict(&scores, &groups, &mut rng)?;
+            let saved = json!({
+                "method": "threshold_optimizer", "base_model": path, "sensitive": args.sensitive,
+                "positive_class": classes[1], "thresholds": thresholds,
+            });
+            let extra = json!({"x_best": thresholds.x_best, "rules": thresholds.rules});
+            (y, base_pred.to_vec(), mitigated, saved, extra)
+        }
+        MitigationMethod::ExponentiatedGradient => {
+            let name = args.trainer.as_deref().context("--trainer is required")?;
+            let trainer = ml_sdk::learn::Pipeline::from_params(
+                name,
+                &crate::train::parse_params(&args.params)?,
+                Some(args.seed),
+            )?;
+            let data = frame.to_dataset(&ml_sdk::core::LoadOptions {
+                target: Some(args.target.clone()),
+                task: Some(ml_sdk::core::TaskKind::Classification),
+                sensitive: args.sensitive.clone(),
+                ..Default::default()
+            })?;
+            let Some(Target::Classes { labels, .. }) = data.target() else {
+                bail!("the target '{}' is not read as classes", args.target);
+            };
+            let y = labels.to_vec();
+            let groups = group_keys(&columns, y.len());
+            let base = ml_sdk::core::Trainer::fit(&trainer, &data)?;
+            let Predictions::Classification { labels: base_pred, .. } = base.predict(data.features())? else {
+                bail!("'{name}' is not a classifier");
+            };
+            let eg = ml_sdk::interpret::ExponentiatedGradient {
+                seed: args.seed,
+                ..ml_sdk::interpret::ExponentiatedGradient::new(ml_sdk::interpret::Moment::parse(&args.constraint)?)
+            }
+            .fit(&trainer, &data, &groups)?;
+            let p = eg.positive_probability(data.features())?;
+            let mitigated: Vec<usize> = p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect();
+            let mix = eg.to_saved()?;
+            let extra = json!({"iterations": eg.iterations, "gap": eg.best_gap, "members": mix.members.len()});
+            let saved = json!({
+                "method": "exponentiated_gradient", "trainer": name, "params": args.params,
+                "sensitive": args.sensitive, "mix": mix,
+            });
+            (y, base_pred.to_vec(), mitigated, saved, extra)
+        }
+    };
     let report = |pred: &[usize]| -> Result<Value> {
         let f = MetricFrame::new(
             &[GroupMetric::Accuracy, GroupMetric::SelectionRate],
@@ -518,19 +584,17 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
         }
         Ok(v)
     };
-    let before = report(&base_pred.to_vec())?;
+    let before = report(&base_pred)?;
     let after = report(&mitigated)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join("mitigation.json");
-    let saved = json!({
-        "method": "threshold_optimizer", "base_model": args.model, "sensitive": args.sensitive,
-        "positive_class": classes[1], "thresholds": thresholds,
-    });
     ml_sdk::core::io::write_atomic(&path, serde_json::to_string_pretty(&saved)?.as_bytes())?;
-    let value = json!({
-        "constraint": args.constraint, "before": before, "after": after, "saved": path,
-        "x_best": thresholds.x_best, "rules": thresholds.rules,
+    let mut value = json!({
+        "method": saved["method"], "constraint": args.constraint, "before": before, "after": after, "saved": path,
     });
+    if let (Some(v), Some(e)) = (value.as_object_mut(), extra.as_object()) {
+        v.extend(e.clone());
+    }
     out.emit(&value, || {
         let row = |name: &str, v: &Value| {
             (

@@ -143,7 +143,7 @@ pub struct InspectArgs {
     model: PathBuf,
 }
 
-fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
     raw.iter()
         .map(|p| match p.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
