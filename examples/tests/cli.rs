@@ -900,6 +900,53 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
     ]);
     assert_eq!(inter["method"], "tree_shap_interventional");
     check(&inter, "interventional");
+    let plots = dir.path().join("plots");
+    let with_plots = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--rows",
+        "20",
+        "--plot",
+        plots.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        with_plots["charts"].as_array().unwrap().len(),
+        12,
+        "3 charts x 2 formats x 2 outputs"
+    );
+    for name in [
+        "summary_malignant.svg",
+        "bar_benign.png",
+        "waterfall_row0_malignant.png",
+    ] {
+        assert!(plots.join(name).is_file(), "{name}");
+    }
+    let svg = std::fs::read_to_string(plots.join("summary_malignant.svg")).unwrap();
+    assert!(
+        svg.contains("<circle") && svg.contains("worst"),
+        "beeswarm drawn with feature names"
+    );
+    let pdp_plots = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        f,
+        "--data",
+        &data,
+        "--method",
+        "pdp",
+        "--features",
+        "worst radius",
+        "--grid-resolution",
+        "10",
+        "--plot",
+        plots.to_str().unwrap(),
+    ]);
+    assert!(plots.join("pdp_worst_radius_malignant.png").is_file(), "{pdp_plots}");
     let kernel = ok_json(&[
         "--json",
         "explain",
@@ -1108,6 +1155,29 @@ fn fairness_prints_group_metrics_and_parity_measures() {
         mlruns.to_str().unwrap(),
     ]);
     assert!(find_file(&mlruns, "report.json").is_some());
+    let report = dir.path().join("report");
+    ok_json(&[
+        "--json",
+        "fairness",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("demographic_parity_difference") && md.contains("| female |"),
+        "{md}"
+    );
+    let page = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(page.contains("<table>") && page.contains("by_group_selection_rate.svg"));
+    assert!(report.join("by_group_selection_rate.png").is_file());
     let logged = std::fs::read_to_string(find_file(&mlruns, "demographic_parity_difference").unwrap()).unwrap();
     let logged: f64 = logged.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert_eq!(logged, f["demographic_parity_difference"].as_f64().unwrap());

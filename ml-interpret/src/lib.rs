@@ -14,12 +14,16 @@
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
 //! - [`mitigation`]: Fairlearn's `ThresholdOptimizer` (post-processing);
 //!   [`reductions`]: its `ExponentiatedGradient` over any trainer.
+//! - [`charts`] (feature `charts`): SHAP summary, bar and waterfall,
+//!   partial dependence with ICE, metrics by group, as SVG or PNG.
 //! - [`track`]: explanations and fairness reports logged to a run.
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
 #![deny(missing_docs)]
 
 mod blackbox;
+#[cfg(feature = "charts")]
+pub mod charts;
 mod explain;
 pub mod fairness;
 mod kernel;

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::ndarray::{Array2, Axis, s};
 use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
+use ml_sdk::interpret::charts::Chart;
 use ml_sdk::interpret::{
     Comparison, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
     TreeShap, log_explanation, log_fairness, parity_measures,
@@ -77,8 +78,61 @@ pub struct ExplainArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     runtime: RuntimeArg,
+    /// Write charts (SVG and PNG) into this directory: SHAP summary, bar and
+    /// the first row's waterfall per output; importances; PDP/ICE per feature.
+    #[arg(long)]
+    plot: Option<PathBuf>,
     #[command(flatten)]
     tracking: TrackingArgs,
+}
+
+/// Save a chart as `DIR/NAME.svg` and `DIR/NAME.png`; returns both paths.
+fn save_chart(dir: &std::path::Path, name: &str, chart: &Chart) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    ["svg", "png"]
+        .iter()
+        .map(|ext| {
+            let path = dir.join(format!("{safe}.{ext}"));
+            chart.save(&path)?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// The explanation's charts: per output, summary, bar and the first row's waterfall.
+fn plot_explanation(dir: &std::path::Path, e: &Explanation, model: &dyn Model, data: &Dataset) -> Result<Vec<PathBuf>> {
+    // Feature values in the explanation's space: the inputs, or for exact
+    // methods the preprocessed matrix.
+    let x = if e.feature_names == data.feature_names() {
+        data.features().to_owned()
+    } else {
+        model.describe()?.transform(data.features())?
+    };
+    let mut files = Vec::new();
+    for (o, name) in e.output_names.iter().enumerate().take(10) {
+        files.extend(save_chart(
+            dir,
+            &format!("summary_{name}"),
+            &Chart::shap_summary(e, x.view(), o, 20)?,
+        )?);
+        files.extend(save_chart(dir, &format!("bar_{name}"), &Chart::shap_bar(e, o, 20)?)?);
+        files.extend(save_chart(
+            dir,
+            &format!("waterfall_row0_{name}"),
+            &Chart::waterfall(e, 0, o, 10)?,
+        )?);
+    }
+    Ok(files)
 }
 
 /// Log to a run, when tracking is asked for: `log` writes the results; the
@@ -212,6 +266,9 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             };
             let e = explainer.explain(model, &data)?;
             let mut value = explanation_json(&e);
+            if let Some(dir) = &args.plot {
+                value["charts"] = json!(plot_explanation(dir, &e, model, &data)?);
+            }
             value["run"] = json!(with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?);
             out.emit(&value, || {
                 format!(
@@ -232,8 +289,23 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             .importances(model, &data)?;
             let e = imp.to_explanation(data.feature_names());
             let run = with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?;
+            let charts = match &args.plot {
+                Some(dir) => {
+                    let mut order: Vec<usize> = (0..imp.mean.len()).collect();
+                    order.sort_by(|&a, &b| imp.mean[b].total_cmp(&imp.mean[a]));
+                    let chart = Chart::Bars {
+                        title: format!("permutation importance (baseline {:.3})", imp.baseline),
+                        x_label: "score drop when shuffled".into(),
+                        labels: order.iter().take(20).map(|&j| e.feature_names[j].clone()).collect(),
+                        values: order.iter().take(20).map(|&j| imp.mean[j]).collect(),
+                    };
+                    save_chart(dir, "permutation_importance", &chart)?
+                }
+                None => Vec::new(),
+            };
             json!({
                 "run": run,
+                "charts": charts,
                 "method": "permutation", "feature_names": data.feature_names(),
                 "baseline": imp.baseline, "base_values": [imp.baseline], "values": [imp.mean],
                 "importances_mean": imp.mean, "importances_std": imp.std, "importances": imp.all,
@@ -266,11 +338,24 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                     serde_json::to_vec(&curves).map_err(|e| ml_sdk::core::Error::invalid("curves", e.to_string()))?;
                 t.log_artifact(r, "explanations/pdp.json", &bytes)
             })?;
+            let mut charts = Vec::new();
+            if let Some(dir) = &args.plot {
+                for c in &curves {
+                    for (o, out_name) in c.outputs.iter().enumerate().take(10) {
+                        charts.extend(save_chart(
+                            dir,
+                            &format!("pdp_{}_{out_name}", c.feature),
+                            &Chart::pdp(c, o, 100)?,
+                        )?);
+                    }
+                }
+            }
             json!({
                 "method": "pdp",
                 "feature_names": curves.iter().map(|c| c.feature.clone()).collect::<Vec<_>>(),
                 "curves": curves,
                 "run": run,
+                "charts": charts,
             })
         }
     };
@@ -337,8 +422,106 @@ pub struct FairnessArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     runtime: RuntimeArg,
+    /// Write a report (report.md, report.html and per-group charts) into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
     #[command(flatten)]
     tracking: TrackingArgs,
+}
+
+/// Escape text for HTML.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The fairness report: Markdown and HTML with the metrics table, the
+/// parity measures and one chart per rate.
+fn write_report(
+    dir: &std::path::Path,
+    args: &FairnessArgs,
+    f: &MetricFrame,
+    parity: &BTreeMap<String, f64>,
+    positive: &str,
+) -> Result<Vec<PathBuf>> {
+    let mut charts = Vec::new();
+    for metric in [
+        "selection_rate",
+        "true_positive_rate",
+        "false_positive_rate",
+        "accuracy",
+    ] {
+        if f.metrics.iter().any(|m| m == metric) {
+            save_chart(dir, &format!("by_group_{metric}"), &Chart::group_metric(f, metric)?)?;
+            charts.push(metric);
+        }
+    }
+    let title = format!("Fairness report: {} on {}", args.model.display(), args.data.display());
+    let header: Vec<String> = std::iter::once("group".to_string())
+        .chain(f.metrics.iter().cloned())
+        .collect();
+    let mut rows: Vec<Vec<String>> = vec![
+        std::iter::once("(overall)".to_string())
+            .chain(f.metrics.iter().map(|m| format!("{:.4}", f.overall[m])))
+            .collect(),
+    ];
+    for (key, vals) in &f.by_group {
+        rows.push(
+            std::iter::once(key.join(", "))
+                .chain(f.metrics.iter().map(|m| format!("{:.4}", vals[m])))
+                .collect(),
+        );
+    }
+    let mut md = format!(
+        "# {title}\n\nTarget `{}`, positive class `{positive}`, sensitive column(s) `{}`.\n\n## Metrics by group\n\n| {} |\n|{}\n",
+        args.target,
+        args.sensitive.join("`, `"),
+        header.join(" | "),
+        " --- |".repeat(header.len())
+    );
+    for r in &rows {
+        md += &format!("| {} |\n", r.join(" | "));
+    }
+    md += "\n## Parity measures (between groups)\n\n| measure | value |\n| --- | --- |\n";
+    for (k, v) in parity {
+        md += &format!("| {k} | {v:.4} |\n");
+    }
+    md += "\n## Charts\n\n";
+    for c in &charts {
+        md += &format!("![{c} by group](by_group_{c}.svg)\n\n");
+    }
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body>\n<h1>{t}</h1>\n<p>Target <code>{}</code>, positive class <code>{}</code>, sensitive column(s) <code>{}</code>.</p>\n<h2>Metrics by group</h2>\n<table><tr>{}</tr>\n",
+        html(&args.target),
+        html(positive),
+        html(&args.sensitive.join(", ")),
+        header
+            .iter()
+            .map(|h| format!("<th>{}</th>", html(h)))
+            .collect::<String>(),
+        t = html(&title),
+    );
+    for r in &rows {
+        page += &format!(
+            "<tr>{}</tr>\n",
+            r.iter().map(|c| format!("<td>{}</td>", html(c))).collect::<String>()
+        );
+    }
+    page += "</table>\n<h2>Parity measures (between groups)</h2>\n<table><tr><th>measure</th><th>value</th></tr>\n";
+    for (k, v) in parity {
+        page += &format!("<tr><td>{}</td><td>{v:.4}</td></tr>\n", html(k));
+    }
+    page += "</table>\n<h2>Charts</h2>\n";
+    for c in &charts {
+        page += &format!("<p><img src=\"by_group_{c}.svg\" alt=\"{c} by group\"></p>\n");
+    }
+    page += "</body></html>\n";
+    let (md_path, html_path) = (dir.join("report.md"), dir.join("report.html"));
+    ml_sdk::core::io::write_atomic(&md_path, md.as_bytes())?;
+    ml_sdk::core::io::write_atomic(&html_path, page.as_bytes())?;
+    Ok(vec![md_path, html_path])
 }
 
 pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
@@ -404,6 +587,9 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
         value[k] = json!(v);
     }
     value["run"] = json!(with_run(&args.tracking, |t, r| log_fairness(t, r, &f, &parity))?);
+    if let Some(dir) = &args.report {
+        value["report"] = json!(write_report(dir, args, &f, &parity, &classes[pos])?);
+    }
     out.emit(&value, || {
         let mut rows = vec![("group".to_string(), f.metrics.join(" | "))];
         let fmt = |vals: &BTreeMap<String, f64>| f.metrics.iter().map(|m| num(vals[m])).collect::<Vec<_>>().join(" | ");
