@@ -11,6 +11,8 @@
 //! - [`KernelShap`], [`Lime`]: black-box local methods on any model.
 //! - [`PermutationImportance`], [`PartialDependence`] (with ICE): black-box
 //!   global methods, on scikit-learn's definitions.
+//! - [`Ebm`]: an explainable boosting machine, a `Trainer` whose model
+//!   describes itself as a tree ensemble (one tree per feature).
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
 //! - [`mitigation`]: Fairlearn's `ThresholdOptimizer` (post-processing);
 //!   [`reductions`]: its `ExponentiatedGradient` over any trainer.
@@ -24,6 +26,7 @@
 mod blackbox;
 #[cfg(feature = "charts")]
 pub mod charts;
+mod ebm;
 mod explain;
 pub mod fairness;
 mod kernel;
@@ -35,6 +38,7 @@ pub mod track;
 pub mod tree;
 
 pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance, default_score};
+pub use ebm::{Ebm, EbmModel, FeatureBins};
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;

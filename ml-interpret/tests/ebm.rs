@@ -1,0 +1,81 @@
+//! The explainable boosting machine: as accurate as InterpretML's on the
+//! same splits (fixture from `scripts/gen_interpret.py`), additive by
+//! construction, and its spec predicts, exports and explains as itself.
+
+use ml_core::metrics::{accuracy, r2_score};
+use ml_core::{Explainer, Model, Predictions, Target, Trainer};
+use ml_interpret::{Ebm, TreeShap};
+use serde_json::Value;
+
+fn fixtures() -> Value {
+    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
+        std::path::PathBuf::from,
+    );
+    serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap()
+}
+
+fn indices(v: &Value) -> Vec<usize> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+#[test]
+fn classification_matches_interpret_and_explains_itself() {
+    let case = &fixtures()["ebm"]["breast_cancer"];
+    let data = ml_datasets::load("breast_cancer").unwrap();
+    let (train, test) = (data.select_rows(&indices(&case["train"])).unwrap(), data.select_rows(&indices(&case["test"])).unwrap());
+    let ebm = Ebm::default().fit_ebm(&train).unwrap();
+    let Predictions::Classification { labels, .. } = ebm.predict(test.features()).unwrap() else { panic!() };
+    let Some(Target::Classes { labels: truth, .. }) = test.target() else { panic!() };
+    let acc = accuracy(&truth.to_vec(), &labels.to_vec()).unwrap();
+    let want = case["accuracy"].as_f64().unwrap();
+    println!("EBM breast_cancer test accuracy {acc:.4} (interpret {want:.4}), rounds {:?}", ebm.rounds);
+    assert!(acc >= want - 0.03, "accuracy {acc} vs interpret's {want}");
+
+    // Additive: intercept plus the contributions is the log-odds.
+    let contrib = ebm.contributions(test.features()).unwrap();
+    let spec = ebm.describe().unwrap();
+    let raw = spec.estimator.raw_output(test.features());
+    for i in 0..test.n_samples() {
+        let sum: f64 = contrib.row(i).sum() + ebm.intercept;
+        assert!((sum - raw[[i, 0]]).abs() < 1e-9, "row {i}");
+    }
+    // Path-dependent TreeSHAP of the spec is each shape's value (the shapes
+    // are centred on the covers).
+    let shap = TreeShap::path_dependent().explain(&ebm, &test).unwrap();
+    for i in 0..test.n_samples() {
+        for j in 0..30 {
+            assert!((shap.values[[i, j, 0]] - contrib[[i, j]]).abs() < 1e-9, "row {i} feature {j}");
+        }
+        assert!((shap.base_values[[i, 0]] - ebm.intercept).abs() < 1e-9);
+    }
+    assert!(ebm.shapes.iter().zip(&ebm.counts).all(|(s, c)| {
+        let mean: f64 = s.iter().zip(c).map(|(v, c)| v * c).sum::<f64>() / c.iter().sum::<f64>();
+        mean.abs() < 1e-9
+    }));
+}
+
+#[test]
+fn regression_matches_interpret() {
+    let case = &fixtures()["ebm"]["diabetes"];
+    let data = ml_datasets::load("diabetes").unwrap();
+    let (train, test) = (data.select_rows(&indices(&case["train"])).unwrap(), data.select_rows(&indices(&case["test"])).unwrap());
+    let model = Ebm::default().fit(&train).unwrap();
+    let Predictions::Regression { values } = model.predict(test.features()).unwrap() else { panic!() };
+    let Some(Target::Values { values: truth }) = test.target() else { panic!() };
+    let r2 = r2_score(truth.view(), values.view()).unwrap();
+    let want = case["r2"].as_f64().unwrap();
+    println!("EBM diabetes test R² {r2:.4} (interpret {want:.4})");
+    assert!(r2 >= want - 0.05, "R² {r2} vs interpret's {want}");
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let iris = ml_datasets::load("iris").unwrap();
+    assert!(matches!(Ebm::default().fit(&iris), Err(ml_core::Error::Unsupported(_))));
+    let bc = ml_datasets::load("breast_cancer").unwrap();
+    assert!(Ebm { outer_bags: 0, ..Ebm::default() }.fit(&bc).is_err());
+    assert!(Ebm { validation_size: 1.0, ..Ebm::default() }.fit(&bc).is_err());
+    let unlabeled = ml_core::Dataset::new(bc.features().to_owned(), bc.feature_names()).unwrap();
+    assert!(Ebm::default().fit(&unlabeled).is_err());
+}
