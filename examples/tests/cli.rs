@@ -1028,6 +1028,58 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
         );
     }
 
+    // An EBM trains from the CLI, explains globally by its shape functions
+    // and locally by TreeSHAP (its shape values), and exports to ONNX.
+    let ebm = dir.path().join("ebm");
+    let eb = ebm.to_str().unwrap();
+    let trained = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "ebm",
+        "--param",
+        "outer_bags=2",
+        "--out",
+        eb,
+    ]);
+    assert!(trained["metrics"]["accuracy"].as_f64().unwrap() > 0.95, "{trained}");
+    let shapes = ok_json(&[
+        "--json",
+        "explain",
+        "--model",
+        eb,
+        "--data",
+        &data,
+        "--method",
+        "shape",
+        "--plot",
+        plots.to_str().unwrap(),
+    ]);
+    assert_eq!(shapes["shapes"].as_array().unwrap().len(), 30);
+    assert!(plots.join("shape_worst_radius.svg").is_file());
+    ok_json(&[
+        "--json",
+        "export-onnx",
+        "--model",
+        eb,
+        "--out",
+        dir.path().join("ebm.onnx").to_str().unwrap(),
+    ]);
+    fails(
+        &[
+            "train", "--data", &data, "--target", "target", "--model", "ebm", "--param", "nope=1", "--out", eb,
+        ],
+        "nope",
+    );
+    fails(
+        &["explain", "--model", f, "--data", &data, "--method", "shape"],
+        "shape functions",
+    );
+
     let logistic = dir.path().join("logistic");
     let l = logistic.to_str().unwrap();
     ok_json(&[

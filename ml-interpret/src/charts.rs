@@ -239,6 +239,39 @@ impl Chart {
         })
     }
 
+    /// An additive model's shape function, as steps over its bins.
+    ///
+    /// # Errors
+    /// A shape without values.
+    pub fn shape(s: &crate::ebm::ShapeFunction) -> Result<Chart> {
+        if s.values.is_empty() || s.values.len() != s.edges.len() + 1 {
+            return Err(Error::invalid("shape", "one value per bin expected"));
+        }
+        let (lo, hi) = match (s.edges.first(), s.edges.last()) {
+            (Some(&a), Some(&b)) => {
+                let pad = if b > a { (b - a) * 0.1 } else { 1.0 };
+                (a - pad, b + pad)
+            }
+            _ => (0.0, 1.0),
+        };
+        let mut x = vec![lo];
+        let mut y = vec![s.values[0]];
+        for (b, &e) in s.edges.iter().enumerate() {
+            x.extend([e, e]);
+            y.extend([s.values[b], s.values[b + 1]]);
+        }
+        x.push(hi);
+        y.push(*s.values.last().unwrap_or(&0.0));
+        Ok(Chart::Curves {
+            title: format!("shape function: {}", s.feature),
+            x_label: s.feature.clone(),
+            y_label: "contribution".into(),
+            x,
+            thin: vec![],
+            thick: y,
+        })
+    }
+
     /// One metric per group.
     ///
     /// # Errors

@@ -18,8 +18,8 @@
 
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
-    Aggregation, Dataset, Error, Estimator, FeatureKind, Link, Model, ModelSpec, Predictions, Result, Signature,
-    Split, Target, Task, Trainer, Tree, TreeNode,
+    Aggregation, Dataset, Error, Estimator, FeatureKind, Link, Model, ModelSpec, Predictions, Result, Signature, Split,
+    Target, Task, Trainer, Tree, TreeNode,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -144,7 +144,9 @@ impl Model for EbmModel {
 /// to `f32`), or one bin per category code.
 fn bins_of(name: &str, col: &[f64], kind: &FeatureKind, max_bins: usize) -> FeatureBins {
     let edges = match kind {
-        FeatureKind::Categorical { categories } => (0..categories.len().saturating_sub(1)).map(|c| c as f64 + 0.5).collect(),
+        FeatureKind::Categorical { categories } => (0..categories.len().saturating_sub(1))
+            .map(|c| c as f64 + 0.5)
+            .collect(),
         FeatureKind::Numeric => {
             let mut v: Vec<f32> = col.iter().map(|&x| x as f32).collect();
             v.sort_by(f32::total_cmp);
@@ -189,7 +191,11 @@ fn boost_bag(
                 if binary {
                     let z = score[i];
                     // log(1 + e^z) - y z, stable
-                    (if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }) - y[i] * z
+                    (if z > 0.0 {
+                        z + (-z).exp().ln_1p()
+                    } else {
+                        z.exp().ln_1p()
+                    }) - y[i] * z
                 } else {
                     (y[i] - score[i]).powi(2)
                 }
@@ -249,7 +255,14 @@ fn boost_bag(
 /// 3) leaves, each split the best by gain (or, in smoothing rounds, one of
 /// the allowed cut points at random), each leaf's value the Newton step
 /// `G / H`.
-fn step_tree(g: &[f64], h: &[f64], cnt: &[usize], min_leaf: usize, max_leaves: usize, mut random: Option<&mut StdRng>) -> Vec<f64> {
+fn step_tree(
+    g: &[f64],
+    h: &[f64],
+    cnt: &[usize],
+    min_leaf: usize,
+    max_leaves: usize,
+    mut random: Option<&mut StdRng>,
+) -> Vec<f64> {
     use rand::RngExt;
     let nb = g.len();
     let seg = |a: usize, b: usize| -> (f64, f64, usize) {
@@ -278,7 +291,10 @@ fn step_tree(g: &[f64], h: &[f64], cnt: &[usize], min_leaf: usize, max_leaves: u
         }
         match random.as_deref_mut() {
             Some(rng) if !allowed.is_empty() => Some(allowed[rng.random_range(0..allowed.len())]),
-            _ => allowed.into_iter().filter(|a| a.1 > 1e-12).max_by(|a, b| a.1.total_cmp(&b.1)),
+            _ => allowed
+                .into_iter()
+                .filter(|a| a.1 > 1e-12)
+                .max_by(|a, b| a.1.total_cmp(&b.1)),
         }
     };
     let mut cuts = vec![0, nb];
@@ -424,7 +440,19 @@ impl Ebm {
                 let handles: Vec<_> = chunk
                     .iter()
                     .map(|(t, v, seed)| {
-                        s.spawn(|| boost_bag(self, (lr, smoothing, *seed), &binned, &n_bins, &y, binary, intercept0, t, v))
+                        s.spawn(|| {
+                            boost_bag(
+                                self,
+                                (lr, smoothing, *seed),
+                                &binned,
+                                &n_bins,
+                                &y,
+                                binary,
+                                intercept0,
+                                t,
+                                v,
+                            )
+                        })
                     })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
@@ -492,9 +520,15 @@ impl Trainer for Ebm {
     fn params(&self) -> Vec<(String, String)> {
         vec![
             ("max_bins".into(), self.max_bins.to_string()),
-            ("learning_rate".into(), self.learning_rate.map_or("auto".into(), |l| l.to_string())),
+            (
+                "learning_rate".into(),
+                self.learning_rate.map_or("auto".into(), |l| l.to_string()),
+            ),
             ("max_leaves".into(), self.max_leaves.to_string()),
-            ("smoothing_rounds".into(), self.smoothing_rounds.map_or("auto".into(), |r| r.to_string())),
+            (
+                "smoothing_rounds".into(),
+                self.smoothing_rounds.map_or("auto".into(), |r| r.to_string()),
+            ),
             ("max_rounds".into(), self.max_rounds.to_string()),
             ("early_stopping_rounds".into(), self.early_stopping_rounds.to_string()),
             ("validation_size".into(), self.validation_size.to_string()),
@@ -507,4 +541,99 @@ impl Trainer for Ebm {
     fn fit(&self, data: &Dataset) -> Result<Box<dyn Model>> {
         Ok(Box::new(self.fit_ebm(data)?))
     }
+}
+
+/// One feature's piecewise-constant term of an additive tree model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShapeFunction {
+    /// The feature (after preprocessing).
+    pub feature: String,
+    /// Bin edges: bin `b` holds values above `edges[b - 1]` and at most `edges[b]`.
+    pub edges: Vec<f64>,
+    /// The term's value in each bin (`edges.len() + 1` values; one output).
+    pub values: Vec<f64>,
+}
+
+/// The global explanation of an additive model: the shape function of
+/// every feature of a tree ensemble whose trees each split on one feature
+/// (an EBM, or any such model), and its base value.
+///
+/// # Errors
+/// A model that is not a one-output tree ensemble, or a tree splitting on
+/// two features (an interaction, not a shape function).
+pub fn shape_functions(spec: &ModelSpec) -> Result<(f64, Vec<ShapeFunction>)> {
+    let Estimator::TreeEnsemble {
+        trees,
+        aggregation,
+        base_values,
+        ..
+    } = &spec.estimator
+    else {
+        return Err(Error::Unsupported("shape functions need a tree ensemble".into()));
+    };
+    if base_values.len() != 1 {
+        return Err(Error::Unsupported(
+            "shape functions of multi-output models are not drawn".into(),
+        ));
+    }
+    let scale = match aggregation {
+        Aggregation::Average => 1.0 / trees.len().max(1) as f64,
+        Aggregation::Sum => 1.0,
+    };
+    let names = spec.transformed_feature_names();
+    let mut by_feature: std::collections::BTreeMap<usize, Vec<&Tree>> = std::collections::BTreeMap::new();
+    let mut constant = 0.0;
+    for t in trees {
+        let mut feats: Vec<usize> = t.nodes.iter().filter_map(|n| n.split.map(|s| s.feature)).collect();
+        feats.sort_unstable();
+        feats.dedup();
+        match feats.as_slice() {
+            [] => constant += t.nodes.first().and_then(|n| n.value.first()).copied().unwrap_or(0.0) * scale,
+            [f] => by_feature.entry(*f).or_default().push(t),
+            _ => {
+                return Err(Error::Unsupported(
+                    "a tree splits on several features: the model is not additive".into(),
+                ));
+            }
+        }
+    }
+    let mut shapes = Vec::new();
+    for (f, ts) in by_feature {
+        let mut edges: Vec<f64> = ts
+            .iter()
+            .flat_map(|t| {
+                t.nodes
+                    .iter()
+                    .filter_map(|n| n.split.map(|s| f64::from(s.threshold as f32)))
+            })
+            .collect();
+        edges.sort_by(f64::total_cmp);
+        edges.dedup();
+        // A point inside each bin under the split rule (compare as f32).
+        let points: Vec<f64> = (0..=edges.len())
+            .map(|b| {
+                if b == 0 {
+                    edges[0]
+                } else {
+                    f64::from((edges[b - 1] as f32).next_up())
+                }
+            })
+            .collect();
+        let width = f + 1;
+        let values = points
+            .iter()
+            .map(|&v| {
+                let mut row = vec![0.0; width];
+                row[f] = v;
+                let row = ml_core::ndarray::ArrayView1::from(&row);
+                ts.iter().map(|t| t.nodes[t.leaf(row)].value[0]).sum::<f64>() * scale
+            })
+            .collect();
+        shapes.push(ShapeFunction {
+            feature: names.get(f).cloned().unwrap_or_else(|| format!("x{f}")),
+            edges,
+            values,
+        });
+    }
+    Ok((base_values[0] + constant, shapes))
 }

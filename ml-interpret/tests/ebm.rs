@@ -23,13 +23,23 @@ fn indices(v: &Value) -> Vec<usize> {
 fn classification_matches_interpret_and_explains_itself() {
     let case = &fixtures()["ebm"]["breast_cancer"];
     let data = ml_datasets::load("breast_cancer").unwrap();
-    let (train, test) = (data.select_rows(&indices(&case["train"])).unwrap(), data.select_rows(&indices(&case["test"])).unwrap());
+    let (train, test) = (
+        data.select_rows(&indices(&case["train"])).unwrap(),
+        data.select_rows(&indices(&case["test"])).unwrap(),
+    );
     let ebm = Ebm::default().fit_ebm(&train).unwrap();
-    let Predictions::Classification { labels, .. } = ebm.predict(test.features()).unwrap() else { panic!() };
-    let Some(Target::Classes { labels: truth, .. }) = test.target() else { panic!() };
+    let Predictions::Classification { labels, .. } = ebm.predict(test.features()).unwrap() else {
+        panic!()
+    };
+    let Some(Target::Classes { labels: truth, .. }) = test.target() else {
+        panic!()
+    };
     let acc = accuracy(&truth.to_vec(), &labels.to_vec()).unwrap();
     let want = case["accuracy"].as_f64().unwrap();
-    println!("EBM breast_cancer test accuracy {acc:.4} (interpret {want:.4}), rounds {:?}", ebm.rounds);
+    println!(
+        "EBM breast_cancer test accuracy {acc:.4} (interpret {want:.4}), rounds {:?}",
+        ebm.rounds
+    );
     assert!(acc >= want - 0.03, "accuracy {acc} vs interpret's {want}");
 
     // Additive: intercept plus the contributions is the log-odds.
@@ -45,7 +55,10 @@ fn classification_matches_interpret_and_explains_itself() {
     let shap = TreeShap::path_dependent().explain(&ebm, &test).unwrap();
     for i in 0..test.n_samples() {
         for j in 0..30 {
-            assert!((shap.values[[i, j, 0]] - contrib[[i, j]]).abs() < 1e-9, "row {i} feature {j}");
+            assert!(
+                (shap.values[[i, j, 0]] - contrib[[i, j]]).abs() < 1e-9,
+                "row {i} feature {j}"
+            );
         }
         assert!((shap.base_values[[i, 0]] - ebm.intercept).abs() < 1e-9);
     }
@@ -59,10 +72,17 @@ fn classification_matches_interpret_and_explains_itself() {
 fn regression_matches_interpret() {
     let case = &fixtures()["ebm"]["diabetes"];
     let data = ml_datasets::load("diabetes").unwrap();
-    let (train, test) = (data.select_rows(&indices(&case["train"])).unwrap(), data.select_rows(&indices(&case["test"])).unwrap());
+    let (train, test) = (
+        data.select_rows(&indices(&case["train"])).unwrap(),
+        data.select_rows(&indices(&case["test"])).unwrap(),
+    );
     let model = Ebm::default().fit(&train).unwrap();
-    let Predictions::Regression { values } = model.predict(test.features()).unwrap() else { panic!() };
-    let Some(Target::Values { values: truth }) = test.target() else { panic!() };
+    let Predictions::Regression { values } = model.predict(test.features()).unwrap() else {
+        panic!()
+    };
+    let Some(Target::Values { values: truth }) = test.target() else {
+        panic!()
+    };
     let r2 = r2_score(truth.view(), values.view()).unwrap();
     let want = case["r2"].as_f64().unwrap();
     println!("EBM diabetes test R² {r2:.4} (interpret {want:.4})");
@@ -74,8 +94,51 @@ fn bad_input_is_refused() {
     let iris = ml_datasets::load("iris").unwrap();
     assert!(matches!(Ebm::default().fit(&iris), Err(ml_core::Error::Unsupported(_))));
     let bc = ml_datasets::load("breast_cancer").unwrap();
-    assert!(Ebm { outer_bags: 0, ..Ebm::default() }.fit(&bc).is_err());
-    assert!(Ebm { validation_size: 1.0, ..Ebm::default() }.fit(&bc).is_err());
+    assert!(
+        Ebm {
+            outer_bags: 0,
+            ..Ebm::default()
+        }
+        .fit(&bc)
+        .is_err()
+    );
+    assert!(
+        Ebm {
+            validation_size: 1.0,
+            ..Ebm::default()
+        }
+        .fit(&bc)
+        .is_err()
+    );
     let unlabeled = ml_core::Dataset::new(bc.features().to_owned(), bc.feature_names()).unwrap();
     assert!(Ebm::default().fit(&unlabeled).is_err());
+}
+
+#[test]
+fn shape_functions_read_back_from_the_spec() {
+    let data = ml_datasets::load("breast_cancer").unwrap();
+    let ebm = Ebm {
+        outer_bags: 2,
+        ..Ebm::default()
+    }
+    .fit_ebm(&data)
+    .unwrap();
+    let (intercept, shapes) = ml_interpret::shape_functions(&ebm.describe().unwrap()).unwrap();
+    assert!((intercept - ebm.intercept).abs() < 1e-12);
+    assert_eq!(shapes.len(), 30);
+    for (j, s) in shapes.iter().enumerate() {
+        // Bins that no tree separates merge, so compare through the rows.
+        for i in (0..data.n_samples()).step_by(7) {
+            let v = data.features()[[i, j]] as f32;
+            let b = s.edges.partition_point(|&e| v > e as f32);
+            let got = s.values[b];
+            let want = ebm.shapes[j][ebm.bins[j].edges.partition_point(|&e| v > e as f32)];
+            assert!((got - want).abs() < 1e-12, "feature {j} row {i}");
+        }
+    }
+    let forest = ml_learn::Pipeline::from_params("forest", &[], None)
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    assert!(ml_interpret::shape_functions(&forest.describe().unwrap()).is_err());
 }

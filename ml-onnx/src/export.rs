@@ -279,6 +279,27 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                     );
                     outputs.push(value_info("variable", DataType::Double, &[n_dim, Dim::Fixed(1)]));
                 }
+                (Task::Classification { classes }, Link::Logistic) if classes.len() == 2 && base_values.len() == 1 => {
+                    // One margin (boosting, EBMs): the summed trees as a
+                    // regressor, then the logistic link in double precision.
+                    attrs.extend([
+                        ("target_treeids", Attr::Ints(a.leaf_tree)),
+                        ("target_nodeids", Attr::Ints(a.leaf_node)),
+                        ("target_ids", Attr::Ints(a.leaf_target)),
+                        ("target_weights", Attr::Floats(a.leaf_weight)),
+                        ("n_targets", Attr::Int(1)),
+                        ("aggregate_function", Attr::Str("SUM".into())),
+                        ("post_transform", Attr::Str("NONE".into())),
+                    ]);
+                    let raw = g.fresh("tree_margin");
+                    g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
+                    let margin = g.cast(&raw, DataType::Double);
+                    let p1 = g.op("Sigmoid", &[&margin], &[]);
+                    let one = g.const_f64("one", &[1], &[1.0]);
+                    let p0 = g.op("Sub", &[&one, &p1], &[]);
+                    let proba = g.op("Concat", &[&p0, &p1], &[("axis", Attr::Int(1))]);
+                    classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
+                }
                 (Task::Classification { classes }, Link::Identity | Link::Softmax) => {
                     let post = if *link == Link::Softmax { "SOFTMAX" } else { "NONE" };
                     attrs.extend([

@@ -1,4 +1,4 @@
-//! Every kind of model we train, exported and run by the real onnx checker and
+//! Every kind of model we train (EBMs from ml-interpret included), exported and run by the real onnx checker and
 //! onnxruntime on the bundled data sets, compared with our own predictions.
 //!
 //! Needs the Python reference tools: `scripts/test.sh` runs this with
@@ -88,6 +88,16 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             .unwrap()
             .fit_pipeline(data)
             .unwrap();
+        write_case(&dir_path, &store, name, &model, data);
+    }
+    // Explainable boosting machines: a sum of one tree per feature, with the
+    // logistic link for two classes.
+    let ebm = ml_interpret::Ebm {
+        outer_bags: 2,
+        ..Default::default()
+    };
+    for (name, data) in [("ebm_breast_cancer", &bc), ("ebm_regression_diabetes", &diabetes)] {
+        let model = ebm.fit_ebm(data).unwrap();
         write_case(&dir_path, &store, name, &model, data);
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_onnx.py");

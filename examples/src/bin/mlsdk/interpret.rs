@@ -33,6 +33,8 @@ pub enum Method {
     /// LIME: local weighted ridge on quartile bins (--background: the
     /// training rows whose bins it samples; default --data).
     Lime,
+    /// Shape functions of an additive model (an EBM): the global explanation.
+    Shape,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +313,20 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 "importances_mean": imp.mean, "importances_std": imp.std, "importances": imp.all,
             })
         }
+        Method::Shape => {
+            let (intercept, shapes) = ml_sdk::interpret::shape_functions(&model.describe()?)?;
+            let mut charts = Vec::new();
+            if let Some(dir) = &args.plot {
+                for sf in &shapes {
+                    charts.extend(save_chart(dir, &format!("shape_{}", sf.feature), &Chart::shape(sf)?)?);
+                }
+            }
+            json!({
+                "method": "shape_functions",
+                "feature_names": shapes.iter().map(|s| s.feature.clone()).collect::<Vec<_>>(),
+                "intercept": intercept, "shapes": shapes, "charts": charts,
+            })
+        }
         Method::Pdp => {
             let names = data.feature_names();
             let chosen: Vec<usize> = if args.features.is_empty() {
@@ -385,6 +401,11 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 table(&rows)
             )
         }
+        Method::Shape => format!(
+            "additive model: intercept {}, shape functions of {} feature(s) (use --json for the values)\n",
+            num(value["intercept"].as_f64().unwrap_or(f64::NAN)),
+            chosen_len(&value)
+        ),
         _ => format!(
             "partial dependence of {} feature(s) over {} rows (use --json for the curves)\n",
             chosen_len(&value),

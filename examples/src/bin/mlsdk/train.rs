@@ -173,9 +173,67 @@ fn score(model: &dyn Model, data: &Dataset) -> Result<BTreeMap<String, f64>> {
     Ok(metrics::evaluate(data, &pred)?)
 }
 
+/// A fitted model and the (ε, δ) it spent, if private.
+type Fitted = (Box<dyn Model>, Option<(f64, f64)>);
+
+/// The trainers `train` knows: ml-learn's pipelines and ml-interpret's
+/// explainable boosting machine.
+enum AnyTrainer {
+    Pipeline(Pipeline),
+    Ebm(ml_sdk::interpret::Ebm),
+}
+
+impl AnyTrainer {
+    fn from_params(name: &str, params: &[(String, String)], seed: Option<u64>) -> Result<Self> {
+        if name != "ebm" {
+            return Ok(AnyTrainer::Pipeline(Pipeline::from_params(name, params, seed)?));
+        }
+        let mut e = ml_sdk::interpret::Ebm {
+            seed: seed.unwrap_or(0),
+            ..Default::default()
+        };
+        for (k, v) in params {
+            let bad = || anyhow::anyhow!("--param {k}={v}: not a valid value");
+            match k.as_str() {
+                "max_bins" => e.max_bins = v.parse().map_err(|_| bad())?,
+                "learning_rate" => e.learning_rate = Some(v.parse().map_err(|_| bad())?),
+                "max_leaves" => e.max_leaves = v.parse().map_err(|_| bad())?,
+                "smoothing_rounds" => e.smoothing_rounds = Some(v.parse().map_err(|_| bad())?),
+                "max_rounds" => e.max_rounds = v.parse().map_err(|_| bad())?,
+                "early_stopping_rounds" => e.early_stopping_rounds = v.parse().map_err(|_| bad())?,
+                "validation_size" => e.validation_size = v.parse().map_err(|_| bad())?,
+                "outer_bags" => e.outer_bags = v.parse().map_err(|_| bad())?,
+                "min_samples_leaf" => e.min_samples_leaf = v.parse().map_err(|_| bad())?,
+                _ => bail!("--param {k}: not a parameter of 'ebm'"),
+            }
+        }
+        Ok(AnyTrainer::Ebm(e))
+    }
+
+    fn as_trainer(&self) -> &dyn Trainer {
+        match self {
+            AnyTrainer::Pipeline(p) => p,
+            AnyTrainer::Ebm(e) => e,
+        }
+    }
+
+    /// The fitted model, and the (ε, δ) it spent if it is private.
+    fn fit_model(&self, data: &Dataset) -> Result<Fitted> {
+        Ok(match self {
+            AnyTrainer::Pipeline(p) => {
+                let m = p.fit_pipeline(data)?;
+                let spent = m.privacy_spent();
+                (Box::new(m), spent)
+            }
+            AnyTrainer::Ebm(e) => (Box::new(e.fit_ebm(data)?), None),
+        })
+    }
+}
+
 pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let params = parse_params(&args.params)?;
-    let trainer = Pipeline::from_params(&args.model, &params, args.seed)?;
+    let any = AnyTrainer::from_params(&args.model, &params, args.seed)?;
+    let trainer = any.as_trainer();
     if args.target.is_none() && args.model != "kmeans" {
         bail!("--target is required for model '{}'", args.model);
     }
@@ -193,8 +251,8 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         drop: args.drop.clone(),
         categorical: args.categorical.clone(),
     })?;
-    let model = trainer.fit_pipeline(&data)?;
-    let train_metrics = score(&model, &data)?;
+    let (model, privacy) = any.fit_model(&data)?;
+    let train_metrics = score(model.as_ref(), &data)?;
     let cv = match args.cv {
         Some(k) if args.model != "kmeans" => {
             let stratified = matches!(model.signature().task, ml_sdk::core::Task::Classification { .. });
@@ -202,7 +260,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
             if let Some(seed) = args.seed {
                 folds = folds.shuffle(seed);
             }
-            let scores = cross_validate(&trainer, &data, &folds.split(&data)?, &default_score)?;
+            let scores = cross_validate(trainer, &data, &folds.split(&data)?, &default_score)?;
             Some(json!({
                 "k": k, "metric": if stratified { "accuracy" } else { "r2" },
                 "scores": scores.scores, "mean": scores.mean(), "std": scores.std(),
@@ -211,7 +269,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         Some(_) => bail!("--cv needs a supervised model"),
         None => None,
     };
-    let saved = SavedModel::from_model(&model, trainer.name(), trainer.params())?;
+    let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;
     let path = saved.save(&args.out)?;
     let mut registered = None;
     if let (Some(active), Some(guard)) = (&active, guard) {
@@ -221,7 +279,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         params.push(("target".into(), args.target.clone().unwrap_or_default()));
         t.log_params(&active.run, &params)?;
         active.log_map("train_", &train_metrics)?;
-        if let Some((epsilon, delta)) = model.privacy_spent() {
+        if let Some((epsilon, delta)) = privacy {
             active.log_map(
                 "privacy_",
                 &BTreeMap::from([
@@ -286,7 +344,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         "cv": cv,
         // The model's guarantee; the metrics above are computed on the data
         // and are not private.
-        "privacy": model.privacy_spent().map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta})),
+        "privacy": privacy.map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta})),
         "params": params_map(&trainer.params()),
         "saved": path,
         "run": active.as_ref().map(|a| a.describe()),
@@ -310,7 +368,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
                 num(cv["std"].as_f64().unwrap_or(f64::NAN))
             );
         }
-        if let Some((epsilon, delta)) = model.privacy_spent() {
+        if let Some((epsilon, delta)) = privacy {
             s += &format!(
                 "the model is ({}, {})-differentially private; the metrics above are not\n",
                 num(epsilon),
