@@ -17,7 +17,8 @@ first argument), with the package versions:
   ratios both ways) and parity measures, by sex and by sex x housing, and
   ThresholdOptimizer's rules and positive probabilities (demographic parity,
   equalized odds, true-positive-rate parity, by sex), and ExponentiatedGradient's
-  expected accuracy and selection rates (demographic parity, equalized odds);
+  expected accuracy and selection rates (demographic parity, equalized odds)
+  and GridSearch's accuracy and disparity (demographic parity);
 - pdp: scikit-learn's partial dependence and ICE curves of a binary and a
   multi-class logistic regression;
 - ebm: InterpretML's explainable boosting machines' test accuracy and R^2
@@ -36,7 +37,7 @@ import shap
 import sklearn
 from fairlearn import metrics as fm
 from fairlearn.postprocessing import ThresholdOptimizer
-from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
+from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient, GridSearch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.inspection import partial_dependence
@@ -280,6 +281,15 @@ def fairness_case():
             "demographic_parity_difference": abs(rates["female"] - rates["male"]),
             "predictors": int((eg.weights_ > 0).sum()),
         }
+    gs = GridSearch(LogisticRegression(max_iter=1000), constraints=DemographicParity())
+    gs.fit(X, y, sensitive_features=df["sex"])
+    pred = gs.predict(X)
+    sex = df["sex"].to_numpy()
+    rates = {g: float(pred[sex == g].mean()) for g in ["female", "male"]}
+    reductions["grid_search_demographic_parity"] = {
+        "accuracy": float(np.mean(pred == y)),
+        "demographic_parity_difference": abs(rates["female"] - rates["male"]),
+    }
     return {
         "reductions": reductions,
         "scores": lr.predict_proba(X)[:, 1].tolist(), "thresholds": thresholds,

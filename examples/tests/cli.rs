@@ -1326,6 +1326,24 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     assert!(eg["members"].as_u64().unwrap() >= 1);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(mdir.join("mitigation.json")).unwrap()).unwrap();
     assert!(!saved["mix"]["members"].as_array().unwrap().is_empty());
+    let gs = ok_json(&[
+        "--json",
+        "mitigate",
+        "--method",
+        "grid-search",
+        "--trainer",
+        "logistic",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--out",
+        md,
+    ]);
+    assert_eq!(gs["method"], "grid_search");
+    assert_eq!(gs["grid"].as_array().unwrap().len(), 10);
     // A usage error (clap's own, several lines) names the missing flag.
     let missing = mlsdk(&[
         "mitigate",

@@ -44,7 +44,9 @@ pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;
 pub use lime::Lime;
 pub use mitigation::{FairThresholds, ParityConstraint, ThresholdOptimizer};
-pub use reductions::{ExponentiatedGradient, MitigatedClassifier, MixMember, Moment, SavedMix};
+pub use reductions::{
+    ExponentiatedGradient, GridPoint, GridSearch, GridSearchResult, MitigatedClassifier, MixMember, Moment, SavedMix,
+};
 pub use shapley::exact_shapley;
 pub use track::{log_explanation, log_fairness};
 pub use tree::TreeEnsemble;

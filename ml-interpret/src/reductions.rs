@@ -83,6 +83,34 @@ struct Problem {
 }
 
 impl Problem {
+    fn new(moment: Moment, y: Vec<usize>, groups: &[String], bound: f64) -> Self {
+        let mut keys: Vec<&String> = groups.iter().collect();
+        keys.sort();
+        keys.dedup();
+        let group: Vec<usize> = groups.iter().map(|g| keys.binary_search(&g).unwrap_or(0)).collect();
+        let n_events = if moment == Moment::EqualizedOdds { 2 } else { 1 };
+        let event: Vec<Option<usize>> = y.iter().map(|&l| moment.event(l)).collect();
+        let mut n_ge = vec![0.0; n_events * keys.len()];
+        let mut n_e = vec![0.0; n_events];
+        for i in 0..y.len() {
+            if let Some(e) = event[i] {
+                n_ge[e * keys.len() + group[i]] += 1.0;
+                n_e[e] += 1.0;
+            }
+        }
+        Problem {
+            moment,
+            y,
+            group,
+            event,
+            n_groups: keys.len(),
+            n_events,
+            n_ge,
+            n_e,
+            bound,
+        }
+    }
+
     fn k(&self) -> usize {
         self.n_events * self.n_groups * 2
     }
@@ -222,6 +250,182 @@ impl Problem {
     }
 }
 
+/// The labels and class names of a two-class target, with one group per row.
+fn binary_target<'a>(data: &'a Dataset, groups: &[String]) -> Result<(Vec<usize>, &'a Vec<String>)> {
+    let Some(Target::Classes { labels, names }) = data.target() else {
+        return Err(Error::invalid("target", "fairness reductions need class labels"));
+    };
+    if names.len() != 2 {
+        return Err(Error::invalid(
+            "target",
+            format!("fairness reductions are binary; the target has {} classes", names.len()),
+        ));
+    }
+    if groups.len() != data.n_samples() {
+        return Err(Error::invalid(
+            "sensitive",
+            format!("{} group values for {} rows", groups.len(), data.n_samples()),
+        ));
+    }
+    Ok((labels.to_vec(), names))
+}
+
+/// Fairlearn's `GridSearch`: best responses to a grid of Lagrange
+/// multipliers (one signed multiplier per group and event, the first group
+/// of each event fixed at 0, on Fairlearn's integer lattice of L1 norm at
+/// most `n` scaled to `grid_limit`), and the one minimizing
+/// `constraint_weight · largest violation + (1 - constraint_weight) · error`
+/// (its "tradeoff_optimization"). The result is one deterministic model.
+#[derive(Debug, Clone)]
+pub struct GridSearch {
+    /// The constraint.
+    pub moment: Moment,
+    /// Grid points.
+    pub grid_size: usize,
+    /// Largest multiplier.
+    pub grid_limit: f64,
+    /// Weight of the disparity against the error in the selection.
+    pub constraint_weight: f64,
+    /// Seed of the weighted resampling (trainers without sample weights).
+    pub seed: u64,
+}
+
+/// One grid point's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridPoint {
+    /// The signed multipliers, per event and group (the first group's left out).
+    pub lambda: Vec<f64>,
+    /// Training error.
+    pub error: f64,
+    /// Largest constraint violation (`max ± (μ_group - μ)`).
+    pub disparity: f64,
+}
+
+/// The model GridSearch selected, and every grid point.
+#[derive(Debug)]
+pub struct GridSearchResult {
+    /// The selected model.
+    pub model: MitigatedClassifier,
+    /// Index of the selected point in `points`.
+    pub best: usize,
+    /// Every point tried.
+    pub points: Vec<GridPoint>,
+}
+
+impl GridSearch {
+    /// Fairlearn's defaults: 10 points, limit 2, equal weights.
+    pub fn new(moment: Moment) -> Self {
+        GridSearch {
+            moment,
+            grid_size: 10,
+            grid_limit: 2.0,
+            constraint_weight: 0.5,
+            seed: 0,
+        }
+    }
+
+    /// Fit on `data` (two classes) with `groups`.
+    ///
+    /// # Errors
+    /// As [`ExponentiatedGradient::fit`].
+    pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<GridSearchResult> {
+        let (labels, names) = binary_target(data, groups)?;
+        if self.grid_size == 0
+            || self.grid_limit.is_nan()
+            || self.grid_limit <= 0.0
+            || !(0.0..=1.0).contains(&self.constraint_weight)
+        {
+            return Err(Error::invalid(
+                "grid search",
+                "needs grid_size >= 1, grid_limit > 0, constraint_weight in [0, 1]",
+            ));
+        }
+        let p = Problem::new(self.moment, labels, groups, 0.0);
+        let dims: Vec<(usize, usize)> = (0..p.n_events)
+            .flat_map(|e| (1..p.n_groups).map(move |g| (e, g)))
+            .collect();
+        let mut game = Game {
+            p: &p,
+            trainer,
+            data,
+            learners: Vec::new(),
+            outcomes: Vec::new(),
+            rng: StdRng::seed_from_u64(self.seed),
+        };
+        let mut points = Vec::new();
+        let mut models = Vec::new();
+        for (units, point) in integer_grid(dims.len(), self.grid_size) {
+            let scale = if units == 0 {
+                0.0
+            } else {
+                self.grid_limit / units as f64
+            };
+            let mut lambda = vec![0.0; p.k()];
+            for (&(e, g), &v) in dims.iter().zip(&point) {
+                let v = v as f64 * scale;
+                lambda[p.idx(e, g, true)] = v.max(0.0);
+                lambda[p.idx(e, g, false)] = (-v).max(0.0);
+            }
+            let learner = game.respond(&lambda)?;
+            let preds = learner.predict(data.features())?;
+            let (error, gamma) = p.evaluate(&preds);
+            points.push(GridPoint {
+                lambda: point.iter().map(|&v| v as f64 * scale).collect(),
+                error,
+                disparity: gamma.iter().copied().fold(0.0, f64::max),
+            });
+            models.push(learner);
+        }
+        let w = self.constraint_weight;
+        let loss = |q: &GridPoint| w * q.disparity + (1.0 - w) * q.error;
+        let best = (0..points.len())
+            .min_by(|&a, &b| loss(&points[a]).total_cmp(&loss(&points[b])))
+            .unwrap_or(0);
+        let model = MitigatedClassifier {
+            signature: Signature {
+                inputs: data.columns().to_vec(),
+                unknown_category: Default::default(),
+                task: Task::Classification { classes: names.clone() },
+            },
+            learners: vec![models.swap_remove(best)],
+            weights: vec![1.0],
+            iterations: points.len(),
+            best_gap: f64::NAN,
+        };
+        Ok(GridSearchResult { model, best, points })
+    }
+}
+
+/// Fairlearn's integer lattice: the first `size` vectors (in its
+/// enumeration order) of integers with L1 norm at most `n`, for the
+/// smallest `n` (from its first guess) that gives `size` of them.
+fn integer_grid(dim: usize, size: usize) -> Vec<(usize, Vec<i64>)> {
+    fn acc(index: usize, max_val: i64, entry: &mut Vec<i64>, out: &mut Vec<Vec<i64>>) {
+        if index == entry.len() {
+            out.push(entry.clone());
+            return;
+        }
+        for v in -max_val..=max_val {
+            entry[index] = v;
+            acc(index + 1, max_val - v.abs(), entry, out);
+        }
+    }
+    if dim == 0 {
+        return vec![(0, vec![])];
+    }
+    let guess = ((size as f64 / 2f64.powi(dim as i32)).powf(1.0 / dim as f64) - 1.0).floor();
+    let mut n = guess.max(0.0) as i64;
+    loop {
+        let mut out = Vec::new();
+        acc(0, n, &mut vec![0; dim], &mut out);
+        if out.len() >= size {
+            out.truncate(size);
+            return out.into_iter().map(|p| (n as usize, p)).collect();
+        }
+        n += 1;
+    }
+}
+
 /// One fitted learner: a model, or a constant where the reweighted labels
 /// were all one class.
 #[derive(Debug)]
@@ -279,57 +483,15 @@ impl ExponentiatedGradient {
     /// A target that is not two classes, groups of the wrong length, bad
     /// parameters, the trainer's failures.
     pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<MitigatedClassifier> {
-        let Some(Target::Classes { labels, names }) = data.target() else {
-            return Err(Error::invalid("target", "exponentiated gradient needs class labels"));
-        };
-        if names.len() != 2 {
-            return Err(Error::invalid(
-                "target",
-                format!(
-                    "exponentiated gradient is binary; the target has {} classes",
-                    names.len()
-                ),
-            ));
-        }
+        let (labels, names) = binary_target(data, groups)?;
         let n = data.n_samples();
-        if groups.len() != n {
-            return Err(Error::invalid(
-                "sensitive",
-                format!("{} group values for {n} rows", groups.len()),
-            ));
-        }
         if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) || self.max_iter == 0 {
             return Err(Error::invalid(
                 "exponentiated gradient",
                 "needs eps > 0, bound >= 0, eta0 > 0, max_iter >= 1",
             ));
         }
-        let mut keys: Vec<&String> = groups.iter().collect();
-        keys.sort();
-        keys.dedup();
-        let group: Vec<usize> = groups.iter().map(|g| keys.binary_search(&g).unwrap_or(0)).collect();
-        let y = labels.to_vec();
-        let n_events = if self.moment == Moment::EqualizedOdds { 2 } else { 1 };
-        let event: Vec<Option<usize>> = y.iter().map(|&l| self.moment.event(l)).collect();
-        let mut n_ge = vec![0.0; n_events * keys.len()];
-        let mut n_e = vec![0.0; n_events];
-        for i in 0..n {
-            if let Some(e) = event[i] {
-                n_ge[e * keys.len() + group[i]] += 1.0;
-                n_e[e] += 1.0;
-            }
-        }
-        let p = Problem {
-            moment: self.moment,
-            y,
-            group,
-            event,
-            n_groups: keys.len(),
-            n_events,
-            n_ge,
-            n_e,
-            bound: self.difference_bound,
-        };
+        let p = Problem::new(self.moment, labels, groups, self.difference_bound);
         let mut game = Game {
             p: &p,
             trainer,
@@ -433,17 +595,23 @@ impl Game<'_> {
 
     /// The best response to `lambda`: a new learner fitted to the reweighted
     /// data, unless one already played is as good.
-    fn best_h(&mut self, lambda: &[f64]) -> Result<usize> {
+    /// A learner fitted to the data relabelled and reweighted by the gain of
+    /// predicting 1 under `lambda` (a constant where all gains agree).
+    fn respond(&mut self, lambda: &[f64]) -> Result<Learner> {
         let sw = self.p.signed_weights(lambda);
         let red_y: Vec<usize> = sw.iter().map(|&w| usize::from(w > 0.0)).collect();
         let abs_sum: f64 = sw.iter().map(|w| w.abs()).sum();
         let n = sw.len() as f64;
-        let learner = if red_y.iter().all(|&c| c == red_y[0]) || abs_sum == 0.0 {
+        Ok(if red_y.iter().all(|&c| c == red_y[0]) || abs_sum == 0.0 {
             Learner::Constant(red_y[0])
         } else {
             let w: Vec<f64> = sw.iter().map(|v| n * v.abs() / abs_sum).collect();
             Learner::Model(self.fit_weighted(&red_y, &w)?)
-        };
+        })
+    }
+
+    fn best_h(&mut self, lambda: &[f64]) -> Result<usize> {
+        let learner = self.respond(lambda)?;
         let preds = learner.predict(self.data.features())?;
         let (error, gamma) = self.p.evaluate(&preds);
         let l_new = self.lagrangian(error, &gamma, lambda);

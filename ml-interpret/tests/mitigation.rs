@@ -135,3 +135,56 @@ fn exponentiated_gradient_is_comparable_to_fairlearns() {
         assert_eq!(back.positive_probability(data.features()).unwrap(), p);
     }
 }
+
+#[test]
+fn grid_search_is_comparable_to_fairlearns() {
+    use ml_interpret::{GridSearch, Moment};
+    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
+        std::path::PathBuf::from,
+    );
+    let fx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let want = &fx["fairness"]["reductions"]["grid_search_demographic_parity"];
+    let data = ml_datasets::load("german_credit").unwrap();
+    let groups = data.sensitive()[0].values.clone();
+    let Some(Target::Classes { labels, .. }) = data.target() else {
+        panic!()
+    };
+    let y = labels.to_vec();
+    let trainer = Pipeline::from_params("logistic", &[], None).unwrap();
+    let result = GridSearch::new(Moment::DemographicParity)
+        .fit(&trainer, &data, &groups)
+        .unwrap();
+    assert_eq!(result.points.len(), 10);
+    let Predictions::Classification { labels: pred, .. } = result.model.predict(data.features()).unwrap() else {
+        panic!()
+    };
+    let pred = pred.to_vec();
+    let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64;
+    let rate = |g: &str| {
+        let v: Vec<usize> = pred
+            .iter()
+            .zip(&groups)
+            .filter(|(_, gg)| *gg == g)
+            .map(|(&p, _)| p)
+            .collect();
+        v.iter().sum::<usize>() as f64 / v.len() as f64
+    };
+    let dpd = (rate("female") - rate("male")).abs();
+    let (w_acc, w_dpd) = (
+        want["accuracy"].as_f64().unwrap(),
+        want["demographic_parity_difference"].as_f64().unwrap(),
+    );
+    println!("grid search: accuracy {acc:.4} (fairlearn {w_acc:.4}), disparity {dpd:.4} (fairlearn {w_dpd:.4})");
+    assert!((acc - w_acc).abs() < 0.03, "accuracy {acc} vs {w_acc}");
+    assert!(dpd <= w_dpd + 0.03, "disparity {dpd} vs {w_dpd}");
+    // The selected point minimizes the trade-off over the grid.
+    let loss = |p: &ml_interpret::GridPoint| 0.5 * p.disparity + 0.5 * p.error;
+    assert!(
+        result
+            .points
+            .iter()
+            .all(|p| loss(p) >= loss(&result.points[result.best]))
+    );
+}

@@ -631,6 +631,8 @@ pub enum MitigationMethod {
     ThresholdOptimizer,
     /// Refit a trainer by reductions (needs --trainer).
     ExponentiatedGradient,
+    /// Best response to a grid of multipliers (needs --trainer).
+    GridSearch,
 }
 
 #[derive(Debug, Args)]
@@ -641,7 +643,7 @@ pub struct MitigateArgs {
     #[arg(long, required_if_eq("method", "threshold-optimizer"))]
     model: Option<PathBuf>,
     /// The algorithm to refit by exponentiated gradient (as `train --model`).
-    #[arg(long, required_if_eq("method", "exponentiated-gradient"))]
+    #[arg(long, required_if_eq_any([("method", "exponentiated-gradient"), ("method", "grid-search")]))]
     trainer: Option<String>,
     /// The trainer's hyper-parameters as key=value (repeatable).
     #[arg(long = "param", value_name = "KEY=VALUE")]
@@ -739,7 +741,7 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
             let extra = json!({"x_best": thresholds.x_best, "rules": thresholds.rules});
             (y, base_pred.to_vec(), mitigated, saved, extra)
         }
-        MitigationMethod::ExponentiatedGradient => {
+        MitigationMethod::ExponentiatedGradient | MitigationMethod::GridSearch => {
             let name = args.trainer.as_deref().context("--trainer is required")?;
             let trainer = ml_sdk::learn::Pipeline::from_params(
                 name,
@@ -761,17 +763,31 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
             let Predictions::Classification { labels: base_pred, .. } = base.predict(data.features())? else {
                 bail!("'{name}' is not a classifier");
             };
-            let eg = ml_sdk::interpret::ExponentiatedGradient {
-                seed: args.seed,
-                ..ml_sdk::interpret::ExponentiatedGradient::new(ml_sdk::interpret::Moment::parse(&args.constraint)?)
-            }
-            .fit(&trainer, &data, &groups)?;
-            let p = eg.positive_probability(data.features())?;
+            let moment = ml_sdk::interpret::Moment::parse(&args.constraint)?;
+            let (mixed, method, extra) = if matches!(args.method, MitigationMethod::GridSearch) {
+                let r = ml_sdk::interpret::GridSearch {
+                    seed: args.seed,
+                    ..ml_sdk::interpret::GridSearch::new(moment)
+                }
+                .fit(&trainer, &data, &groups)?;
+                let extra = json!({"grid": r.points, "best": r.best});
+                (r.model, "grid_search", extra)
+            } else {
+                let eg = ml_sdk::interpret::ExponentiatedGradient {
+                    seed: args.seed,
+                    ..ml_sdk::interpret::ExponentiatedGradient::new(moment)
+                }
+                .fit(&trainer, &data, &groups)?;
+                let extra = json!({"iterations": eg.iterations, "gap": eg.best_gap});
+                (eg, "exponentiated_gradient", extra)
+            };
+            let p = mixed.positive_probability(data.features())?;
             let mitigated: Vec<usize> = p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect();
-            let mix = eg.to_saved()?;
-            let extra = json!({"iterations": eg.iterations, "gap": eg.best_gap, "members": mix.members.len()});
+            let mix = mixed.to_saved()?;
+            let mut extra = extra;
+            extra["members"] = json!(mix.members.len());
             let saved = json!({
-                "method": "exponentiated_gradient", "trainer": name, "params": args.params,
+                "method": method, "trainer": name, "params": args.params,
                 "sensitive": args.sensitive, "mix": mix,
             });
             (y, base_pred.to_vec(), mitigated, saved, extra)
