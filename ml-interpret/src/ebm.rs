@@ -13,8 +13,10 @@
 //! the training counts), with the intercept as base value and the logistic
 //! link for two classes. So it predicts, exports to ONNX and explains
 //! (TreeSHAP gives `f_j(x_j)` minus its mean) like any tree ensemble here.
-//! Binary classification and regression; pairwise interactions are not
-//! fitted.
+//! Binary classification and regression; optional pairwise interactions
+//! (`interactions`): pairs ranked by FAST on the main effects' residuals,
+//! then boosted as tables over coarse bins, each exported as a two-feature
+//! tree.
 
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
@@ -53,6 +55,11 @@ pub struct Ebm {
     pub min_samples_leaf: usize,
     /// Seed of the bags' splits.
     pub seed: u64,
+    /// Pairwise interaction terms to add (0: none), the pairs ranked by
+    /// FAST (Lou et al. 2013) on the main effects' residuals.
+    pub interactions: usize,
+    /// Bins per feature in an interaction term at most.
+    pub max_interaction_bins: usize,
 }
 
 impl Default for Ebm {
@@ -69,6 +76,8 @@ impl Default for Ebm {
             outer_bags: 14,
             min_samples_leaf: 4,
             seed: 0,
+            interactions: 0,
+            max_interaction_bins: 32,
         }
     }
 }
@@ -94,6 +103,17 @@ impl FeatureBins {
     }
 }
 
+/// A pairwise interaction term: a table over two features' coarse bins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairTerm {
+    /// The two features (indices).
+    pub features: (usize, usize),
+    /// Their coarse bins.
+    pub bins: (FeatureBins, FeatureBins),
+    /// `bins.0 × bins.1` values, centred on the training rows.
+    pub values: Vec<Vec<f64>>,
+}
+
 /// A fitted EBM: intercept, bins and shape functions.
 #[derive(Debug, Clone, Serialize)]
 pub struct EbmModel {
@@ -110,11 +130,14 @@ pub struct EbmModel {
     pub counts: Vec<Vec<f64>>,
     /// Boosting rounds run in each bag.
     pub rounds: Vec<usize>,
+    /// Interaction terms (empty unless asked for).
+    pub pairs: Vec<PairTerm>,
 }
 
 impl EbmModel {
-    /// Each row's additive contributions (`rows × features`): the local
-    /// explanation, exact by construction.
+    /// Each row's main-effect contributions (`rows × features`): the local
+    /// explanation, exact by construction (interaction terms, if any, add
+    /// [`pair_contributions`](Self::pair_contributions)).
     ///
     /// # Errors
     /// Input that does not match the model.
@@ -122,6 +145,20 @@ impl EbmModel {
         self.spec.signature.validate_input(x)?;
         Ok(Array2::from_shape_fn((x.nrows(), self.bins.len()), |(i, j)| {
             self.shapes[j][self.bins[j].of(x[[i, j]])]
+        }))
+    }
+}
+
+impl EbmModel {
+    /// Each row's interaction contributions (`rows × pairs`).
+    ///
+    /// # Errors
+    /// Input that does not match the model.
+    pub fn pair_contributions(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.spec.signature.validate_input(x)?;
+        Ok(Array2::from_shape_fn((x.nrows(), self.pairs.len()), |(i, k)| {
+            let p = &self.pairs[k];
+            p.values[p.bins.0.of(x[[i, p.features.0]])][p.bins.1.of(x[[i, p.features.1]])]
         }))
     }
 }
@@ -318,6 +355,230 @@ fn step_tree(
     out
 }
 
+/// FAST's score of a pair: the best gain of one cut on each feature (four
+/// quadrants, Newton values) over the 2-d histogram of gradients.
+fn pair_gain(
+    a: &[usize],
+    b: &[usize],
+    na: usize,
+    nb: usize,
+    g: &[f64],
+    h: &[f64],
+    rows: &[usize],
+) -> (f64, usize, usize) {
+    let (mut hg, mut hh) = (vec![0.0; na * nb], vec![0.0; na * nb]);
+    for &i in rows {
+        hg[a[i] * nb + b[i]] += g[i];
+        hh[a[i] * nb + b[i]] += h[i];
+    }
+    // Prefix sums: P[x][y] = sum over cells (< x, < y).
+    let w = nb + 1;
+    let (mut pg, mut ph) = (vec![0.0; (na + 1) * w], vec![0.0; (na + 1) * w]);
+    for x in 0..na {
+        for y in 0..nb {
+            pg[(x + 1) * w + y + 1] = hg[x * nb + y] + pg[x * w + y + 1] + pg[(x + 1) * w + y] - pg[x * w + y];
+            ph[(x + 1) * w + y + 1] = hh[x * nb + y] + ph[x * w + y + 1] + ph[(x + 1) * w + y] - ph[x * w + y];
+        }
+    }
+    let rect = |p: &[f64], x0: usize, x1: usize, y0: usize, y1: usize| {
+        p[x1 * w + y1] - p[x0 * w + y1] - p[x1 * w + y0] + p[x0 * w + y0]
+    };
+    let score = |g: f64, h: f64| if h > 1e-12 { g * g / h } else { 0.0 };
+    let total = score(rect(&pg, 0, na, 0, nb), rect(&ph, 0, na, 0, nb));
+    let mut best = (0.0, 0, 0);
+    for cx in 1..na {
+        for cy in 1..nb {
+            let quads = [(0, cx, 0, cy), (cx, na, 0, cy), (0, cx, cy, nb), (cx, na, cy, nb)];
+            let gain: f64 = quads
+                .iter()
+                .map(|&(x0, x1, y0, y1)| score(rect(&pg, x0, x1, y0, y1), rect(&ph, x0, x1, y0, y1)))
+                .sum::<f64>()
+                - total;
+            if gain > best.0 {
+                best = (gain, cx, cy);
+            }
+        }
+    }
+    best
+}
+
+/// Gradients and Hessians of the loss at the current scores.
+fn grad_hess(score: &[f64], y: &[f64], binary: bool) -> (Vec<f64>, Vec<f64>) {
+    score
+        .iter()
+        .zip(y)
+        .map(|(&s, &t)| {
+            if binary {
+                let p = 1.0 / (1.0 + (-s).exp());
+                (t - p, (p * (1.0 - p)).max(1e-12))
+            } else {
+                (t - s, 1.0)
+            }
+        })
+        .unzip()
+}
+
+/// One bag's boosting of the interaction tables on top of fixed scores,
+/// early-stopped on its validation rows.
+#[allow(clippy::too_many_arguments)]
+fn boost_pairs(
+    cfg: &Ebm,
+    lr: f64,
+    pairs: &[(usize, usize)],
+    coarse: &[Vec<usize>],
+    n_coarse: &[usize],
+    y: &[f64],
+    binary: bool,
+    base: &[f64],
+    (train, valid): (&[usize], &[usize]),
+) -> Vec<Vec<f64>> {
+    let mut tables: Vec<Vec<f64>> = pairs
+        .iter()
+        .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b]])
+        .collect();
+    let mut score = base.to_vec();
+    let loss = |score: &[f64]| -> f64 {
+        valid
+            .iter()
+            .map(|&i| {
+                let z = score[i];
+                if binary {
+                    (if z > 0.0 {
+                        z + (-z).exp().ln_1p()
+                    } else {
+                        z.exp().ln_1p()
+                    }) - y[i] * z
+                } else {
+                    (y[i] - z).powi(2)
+                }
+            })
+            .sum::<f64>()
+    };
+    let mut best = (loss(&score), tables.clone());
+    let mut since = 0;
+    for _ in 0..cfg.max_rounds {
+        for (k, &(a, b)) in pairs.iter().enumerate() {
+            let (na, nb) = (n_coarse[a], n_coarse[b]);
+            let (g, h) = grad_hess(&score, y, binary);
+            let (gain, cx, cy) = pair_gain(&coarse[a], &coarse[b], na, nb, &g, &h, train);
+            if gain <= 0.0 {
+                continue;
+            }
+            let quad = |x: usize, yb: usize| usize::from(x >= cx) + 2 * usize::from(yb >= cy);
+            let (mut qg, mut qh, mut qn) = ([0.0; 4], [0.0; 4], [0usize; 4]);
+            for &i in train {
+                let q = quad(coarse[a][i], coarse[b][i]);
+                qg[q] += g[i];
+                qh[q] += h[i];
+                qn[q] += 1;
+            }
+            if qn.iter().any(|&c| c < cfg.min_samples_leaf) {
+                continue;
+            }
+            let step: Vec<f64> = (0..4).map(|q| lr * qg[q] / qh[q]).collect();
+            for x in 0..na {
+                for yb in 0..nb {
+                    tables[k][x * nb + yb] += step[quad(x, yb)];
+                }
+            }
+            for (i, sc) in score.iter_mut().enumerate() {
+                *sc += step[quad(coarse[a][i], coarse[b][i])];
+            }
+        }
+        let l = loss(&score);
+        if l < best.0 - cfg.early_stopping_tolerance * best.0.abs() {
+            best = (l, tables.clone());
+            since = 0;
+        } else {
+            since += 1;
+            if since >= cfg.early_stopping_rounds {
+                break;
+            }
+        }
+    }
+    best.1
+}
+
+/// A tree over two features' coarse bins: balanced over the first's edges,
+/// each of its leaves a balanced tree over the second's.
+fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
+    let mut nodes = Vec::new();
+    let (fa, fb) = p.features;
+    let (ea, eb) = (&p.bins.0.edges, &p.bins.1.edges);
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        nodes: &mut Vec<TreeNode>,
+        p: &PairTerm,
+        counts: &[Vec<f64>],
+        (fa, fb): (usize, usize),
+        (ea, eb): (&[f64], &[f64]),
+        (lo, hi): (usize, usize),
+        inner: Option<usize>,
+    ) -> usize {
+        let at = nodes.len();
+        // Cells covered: rows lo..=hi of the first feature (outer level), or
+        // columns lo..=hi of the second at row `inner`.
+        let cells: Vec<(usize, usize)> = match inner {
+            None => (lo..=hi).flat_map(|x| (0..=eb.len()).map(move |y| (x, y))).collect(),
+            Some(x) => (lo..=hi).map(|y| (x, y)).collect(),
+        };
+        let cover: f64 = cells.iter().map(|&(x, y)| counts[x][y]).sum();
+        let mean = if cover > 0.0 {
+            cells.iter().map(|&(x, y)| p.values[x][y] * counts[x][y]).sum::<f64>() / cover
+        } else {
+            cells.iter().map(|&(x, y)| p.values[x][y]).sum::<f64>() / cells.len().max(1) as f64
+        };
+        nodes.push(TreeNode {
+            split: None,
+            value: vec![mean],
+            cover,
+        });
+        match inner {
+            None if lo == hi => {
+                // Descend into the second feature for this row of cells.
+                let child = build(nodes, p, counts, (fa, fb), (ea, eb), (0, eb.len()), Some(lo));
+                // A leaf of the outer level is its inner tree: replace it.
+                let inner_root = nodes[child].clone();
+                nodes[at] = inner_root;
+                let shift = child - at;
+                nodes.remove(child);
+                for n in nodes.iter_mut().skip(at) {
+                    if let Some(s) = &mut n.split {
+                        s.left -= shift;
+                        s.right -= shift;
+                    }
+                }
+            }
+            None => {
+                let mid = (lo + hi) / 2;
+                let left = build(nodes, p, counts, (fa, fb), (ea, eb), (lo, mid), None);
+                let right = build(nodes, p, counts, (fa, fb), (ea, eb), (mid + 1, hi), None);
+                nodes[at].split = Some(Split {
+                    feature: fa,
+                    threshold: ea[mid],
+                    left,
+                    right,
+                });
+            }
+            Some(_) if lo == hi => {}
+            Some(x) => {
+                let mid = (lo + hi) / 2;
+                let left = build(nodes, p, counts, (fa, fb), (ea, eb), (lo, mid), Some(x));
+                let right = build(nodes, p, counts, (fa, fb), (ea, eb), (mid + 1, hi), Some(x));
+                nodes[at].split = Some(Split {
+                    feature: fb,
+                    threshold: eb[mid],
+                    left,
+                    right,
+                });
+            }
+        }
+        at
+    }
+    build(&mut nodes, p, counts, (fa, fb), (ea, eb), (0, ea.len()), None);
+    Tree { nodes }
+}
+
 /// A tree over a feature's bins: balanced splits at the edges, a leaf per bin.
 fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64]) -> Tree {
     fn build(
@@ -360,6 +621,100 @@ fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64])
 }
 
 impl Ebm {
+    /// The interaction stage: rank every pair by FAST on the main effects'
+    /// residuals, boost the best `interactions` pairs' tables in each bag,
+    /// average and centre them.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_pairs(
+        &self,
+        data: &Dataset,
+        binned: &[Vec<usize>],
+        shapes: &[Vec<f64>],
+        intercept: f64,
+        y: &[f64],
+        binary: bool,
+        lr: f64,
+        bags: &[(Vec<usize>, Vec<usize>, u64)],
+    ) -> Result<Vec<PairTerm>> {
+        let x = data.features();
+        let n = data.n_samples();
+        let m = binned.len();
+        let coarse_bins: Vec<FeatureBins> = data
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                bins_of(
+                    &c.name,
+                    &x.column(j).to_vec(),
+                    &c.kind,
+                    self.max_interaction_bins.max(2),
+                )
+            })
+            .collect();
+        let coarse: Vec<Vec<usize>> = coarse_bins
+            .iter()
+            .enumerate()
+            .map(|(j, b)| x.column(j).iter().map(|&v| b.of(v)).collect())
+            .collect();
+        let n_coarse: Vec<usize> = coarse_bins.iter().map(FeatureBins::n_bins).collect();
+        let base: Vec<f64> = (0..n)
+            .map(|i| intercept + (0..m).map(|j| shapes[j][binned[j][i]]).sum::<f64>())
+            .collect();
+        let (g, h) = grad_hess(&base, y, binary);
+        let all: Vec<usize> = (0..n).collect();
+        let mut ranked: Vec<(f64, (usize, usize))> = (0..m)
+            .flat_map(|a| (a + 1..m).map(move |b| (a, b)))
+            .map(|(a, b)| {
+                (
+                    pair_gain(&coarse[a], &coarse[b], n_coarse[a], n_coarse[b], &g, &h, &all).0,
+                    (a, b),
+                )
+            })
+            .collect();
+        ranked.sort_by(|p, q| q.0.total_cmp(&p.0));
+        let chosen: Vec<(usize, usize)> = ranked.iter().take(self.interactions).map(|r| r.1).collect();
+        let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+        let mut tables: Vec<Vec<f64>> = chosen
+            .iter()
+            .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b]])
+            .collect();
+        for chunk in bags.chunks(threads) {
+            let done: Vec<Vec<Vec<f64>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|(t, v, _)| {
+                        let (chosen, coarse, n_coarse, base) = (&chosen, &coarse, &n_coarse, &base);
+                        s.spawn(move || boost_pairs(self, lr, chosen, coarse, n_coarse, y, binary, base, (t, v)))
+                    })
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            });
+            for bag in done {
+                for (t, b) in tables.iter_mut().zip(bag) {
+                    t.iter_mut().zip(b).for_each(|(a, v)| *a += v / bags.len() as f64);
+                }
+            }
+        }
+        Ok(chosen
+            .iter()
+            .zip(tables)
+            .map(|(&(a, b), table)| {
+                let nb = n_coarse[b];
+                // Centre on the training rows (the mean is a constant the
+                // intercept does not need: it is left in the table's cells).
+                let values = (0..n_coarse[a])
+                    .map(|xa| table[xa * nb..(xa + 1) * nb].to_vec())
+                    .collect();
+                PairTerm {
+                    features: (a, b),
+                    bins: (coarse_bins[a].clone(), coarse_bins[b].clone()),
+                    values,
+                }
+            })
+            .collect())
+    }
+
     /// Fit, returning the concrete model.
     ///
     /// # Errors
@@ -484,9 +839,22 @@ impl Ebm {
             s.iter_mut().for_each(|v| *v -= m);
             intercept += m;
         }
-        let trees = (0..bins.len())
+        let mut trees: Vec<Tree> = (0..bins.len())
             .map(|j| shape_tree(j, &bins[j], &shapes[j], &counts[j]))
             .collect();
+        let pairs = if self.interactions > 0 && bins.len() >= 2 {
+            self.fit_pairs(data, &binned, &shapes, intercept, &y, binary, lr, &bags)?
+        } else {
+            Vec::new()
+        };
+        for p in &pairs {
+            let (a, b) = p.features;
+            let mut cell = vec![vec![0.0; p.bins.1.n_bins()]; p.bins.0.n_bins()];
+            for i in 0..n {
+                cell[p.bins.0.of(x[[i, a]])][p.bins.1.of(x[[i, b]])] += 1.0;
+            }
+            trees.push(pair_tree(p, &cell));
+        }
         let spec = ModelSpec {
             signature: Signature {
                 inputs: columns.to_vec(),
@@ -508,6 +876,7 @@ impl Ebm {
             shapes,
             counts,
             rounds: results.iter().map(|r| r.1).collect(),
+            pairs,
         })
     }
 }
@@ -534,6 +903,8 @@ impl Trainer for Ebm {
             ("validation_size".into(), self.validation_size.to_string()),
             ("outer_bags".into(), self.outer_bags.to_string()),
             ("min_samples_leaf".into(), self.min_samples_leaf.to_string()),
+            ("interactions".into(), self.interactions.to_string()),
+            ("max_interaction_bins".into(), self.max_interaction_bins.to_string()),
             ("seed".into(), self.seed.to_string()),
         ]
     }
@@ -554,14 +925,26 @@ pub struct ShapeFunction {
     pub values: Vec<f64>,
 }
 
-/// The global explanation of an additive model: the shape function of
-/// every feature of a tree ensemble whose trees each split on one feature
-/// (an EBM, or any such model), and its base value.
+/// An additive model's terms (see [`shape_functions`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdditiveTerms {
+    /// The base value.
+    pub intercept: f64,
+    /// One shape function per feature with a term.
+    pub shapes: Vec<ShapeFunction>,
+    /// The feature pairs of two-feature terms.
+    pub interactions: Vec<(String, String)>,
+}
+
+/// The global explanation of an additive model: its base value, the shape
+/// function of every feature of a tree ensemble whose trees each split on
+/// one feature (an EBM, or any such model), and the feature pairs of its
+/// two-feature trees (interaction terms, listed, not drawn).
 ///
 /// # Errors
 /// A model that is not a one-output tree ensemble, or a tree splitting on
-/// two features (an interaction, not a shape function).
-pub fn shape_functions(spec: &ModelSpec) -> Result<(f64, Vec<ShapeFunction>)> {
+/// three features or more.
+pub fn shape_functions(spec: &ModelSpec) -> Result<AdditiveTerms> {
     let Estimator::TreeEnsemble {
         trees,
         aggregation,
@@ -583,6 +966,7 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<(f64, Vec<ShapeFunction>)> {
     let names = spec.transformed_feature_names();
     let mut by_feature: std::collections::BTreeMap<usize, Vec<&Tree>> = std::collections::BTreeMap::new();
     let mut constant = 0.0;
+    let mut pairs = Vec::new();
     for t in trees {
         let mut feats: Vec<usize> = t.nodes.iter().filter_map(|n| n.split.map(|s| s.feature)).collect();
         feats.sort_unstable();
@@ -590,6 +974,7 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<(f64, Vec<ShapeFunction>)> {
         match feats.as_slice() {
             [] => constant += t.nodes.first().and_then(|n| n.value.first()).copied().unwrap_or(0.0) * scale,
             [f] => by_feature.entry(*f).or_default().push(t),
+            [a, b] => pairs.push((*a, *b)),
             _ => {
                 return Err(Error::Unsupported(
                     "a tree splits on several features: the model is not additive".into(),
@@ -635,5 +1020,11 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<(f64, Vec<ShapeFunction>)> {
             values,
         });
     }
-    Ok((base_values[0] + constant, shapes))
+    let name = |f: usize| names.get(f).cloned().unwrap_or_else(|| format!("x{f}"));
+    let pairs = pairs.into_iter().map(|(a, b)| (name(a), name(b))).collect();
+    Ok(AdditiveTerms {
+        intercept: base_values[0] + constant,
+        shapes,
+        interactions: pairs,
+    })
 }

@@ -38,7 +38,7 @@ pub mod track;
 pub mod tree;
 
 pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance, default_score};
-pub use ebm::{Ebm, EbmModel, FeatureBins, ShapeFunction, shape_functions};
+pub use ebm::{AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions};
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;

@@ -488,34 +488,42 @@ fn recurse(
         unwind(path, depth, idx, recip);
         depth -= 1;
     }
-    recurse(
-        t,
-        x,
-        phi,
-        buf,
-        recip,
-        scratch,
-        hot,
-        start,
-        depth + 1,
-        hot_share * in_zero,
-        in_one,
-        f,
-    );
-    recurse(
-        t,
-        x,
-        phi,
-        buf,
-        recip,
-        scratch,
-        cold,
-        start,
-        depth + 1,
-        (1.0 - hot_share) * in_zero,
-        0.0,
-        f,
-    );
+    // A branch that neither x follows nor the covers reach adds nothing
+    // (and unwinding by its zero fractions would divide by zero).
+    let hot_zero = hot_share * in_zero;
+    if hot_zero != 0.0 || in_one != 0.0 {
+        recurse(
+            t,
+            x,
+            phi,
+            buf,
+            recip,
+            scratch,
+            hot,
+            start,
+            depth + 1,
+            hot_zero,
+            in_one,
+            f,
+        );
+    }
+    let cold_zero = (1.0 - hot_share) * in_zero;
+    if cold_zero != 0.0 {
+        recurse(
+            t,
+            x,
+            phi,
+            buf,
+            recip,
+            scratch,
+            cold,
+            start,
+            depth + 1,
+            cold_zero,
+            0.0,
+            f,
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

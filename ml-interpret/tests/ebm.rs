@@ -123,7 +123,9 @@ fn shape_functions_read_back_from_the_spec() {
     }
     .fit_ebm(&data)
     .unwrap();
-    let (intercept, shapes) = ml_interpret::shape_functions(&ebm.describe().unwrap()).unwrap();
+    let terms = ml_interpret::shape_functions(&ebm.describe().unwrap()).unwrap();
+    assert!(terms.interactions.is_empty());
+    let (intercept, shapes) = (terms.intercept, terms.shapes);
     assert!((intercept - ebm.intercept).abs() < 1e-12);
     assert_eq!(shapes.len(), 30);
     for (j, s) in shapes.iter().enumerate() {
@@ -141,4 +143,58 @@ fn shape_functions_read_back_from_the_spec() {
         .fit(&data)
         .unwrap();
     assert!(ml_interpret::shape_functions(&forest.describe().unwrap()).is_err());
+}
+
+#[test]
+fn pairwise_interactions_add_exact_terms() {
+    let case = &fixtures()["ebm"]["diabetes"];
+    let data = ml_datasets::load("diabetes").unwrap();
+    let (train, test) = (
+        data.select_rows(&indices(&case["train"])).unwrap(),
+        data.select_rows(&indices(&case["test"])).unwrap(),
+    );
+    let ebm = Ebm {
+        interactions: 3,
+        ..Ebm::default()
+    }
+    .fit_ebm(&train)
+    .unwrap();
+    assert_eq!(ebm.pairs.len(), 3);
+    let terms = ml_interpret::shape_functions(&ebm.describe().unwrap()).unwrap();
+    assert_eq!((terms.shapes.len(), terms.interactions.len()), (10, 3));
+    // The spec (one tree per feature, one per pair) is the additive sum.
+    let spec = ebm.describe().unwrap();
+    let raw = spec.estimator.raw_output(test.features());
+    let (main, pairs) = (
+        ebm.contributions(test.features()).unwrap(),
+        ebm.pair_contributions(test.features()).unwrap(),
+    );
+    for i in 0..test.n_samples() {
+        let sum = ebm.intercept + main.row(i).sum() + pairs.row(i).sum();
+        assert!((sum - raw[[i, 0]]).abs() < 1e-9, "row {i}: {sum} vs {}", raw[[i, 0]]);
+    }
+    let Predictions::Regression { values } = ebm.predict(test.features()).unwrap() else {
+        panic!()
+    };
+    let Some(Target::Values { values: truth }) = test.target() else {
+        panic!()
+    };
+    let r2 = r2_score(truth.view(), values.view()).unwrap();
+    println!(
+        "EBM diabetes with 3 interactions: test R² {r2:.4}, pairs {:?}",
+        ebm.pairs.iter().map(|p| p.features).collect::<Vec<_>>()
+    );
+    assert!(r2 > 0.3, "{r2}");
+    // TreeSHAP stays exact on the pair trees (local accuracy).
+    let shap = TreeShap::path_dependent().explain(&ebm, &test).unwrap();
+    for i in 0..test.n_samples() {
+        let s: f64 = (0..10).map(|j| shap.values[[i, j, 0]]).sum::<f64>() + shap.base_values[[i, 0]];
+        assert!(
+            (s - raw[[i, 0]]).abs() < 1e-9,
+            "row {i}: {s} vs {}: {:?} base {}",
+            raw[[i, 0]],
+            shap.values.slice(ml_core::ndarray::s![i, .., 0]),
+            shap.base_values[[i, 0]]
+        );
+    }
 }

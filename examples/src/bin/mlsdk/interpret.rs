@@ -314,7 +314,8 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             })
         }
         Method::Shape => {
-            let (intercept, shapes) = ml_sdk::interpret::shape_functions(&model.describe()?)?;
+            let terms = ml_sdk::interpret::shape_functions(&model.describe()?)?;
+            let (intercept, shapes, pairs) = (terms.intercept, terms.shapes, terms.interactions);
             let mut charts = Vec::new();
             if let Some(dir) = &args.plot {
                 for sf in &shapes {
@@ -324,7 +325,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             json!({
                 "method": "shape_functions",
                 "feature_names": shapes.iter().map(|s| s.feature.clone()).collect::<Vec<_>>(),
-                "intercept": intercept, "shapes": shapes, "charts": charts,
+                "intercept": intercept, "shapes": shapes, "interactions": pairs, "charts": charts,
             })
         }
         Method::Pdp => {

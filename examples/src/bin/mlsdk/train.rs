@@ -204,6 +204,8 @@ impl AnyTrainer {
                 "validation_size" => e.validation_size = v.parse().map_err(|_| bad())?,
                 "outer_bags" => e.outer_bags = v.parse().map_err(|_| bad())?,
                 "min_samples_leaf" => e.min_samples_leaf = v.parse().map_err(|_| bad())?,
+                "interactions" => e.interactions = v.parse().map_err(|_| bad())?,
+                "max_interaction_bins" => e.max_interaction_bins = v.parse().map_err(|_| bad())?,
                 _ => bail!("--param {k}: not a parameter of 'ebm'"),
             }
         }
