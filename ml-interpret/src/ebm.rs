@@ -205,6 +205,24 @@ fn bins_of(name: &str, col: &[f64], kind: &FeatureKind, max_bins: usize) -> Feat
     }
 }
 
+/// Every column's bins, every row's bin per column, and the bin counts.
+fn binning(data: &Dataset, max_bins: usize) -> (Vec<FeatureBins>, Vec<Vec<usize>>, Vec<usize>) {
+    let x = data.features();
+    let bins: Vec<FeatureBins> = data
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(j, c)| bins_of(&c.name, &x.column(j).to_vec(), &c.kind, max_bins))
+        .collect();
+    let binned = bins
+        .iter()
+        .enumerate()
+        .map(|(j, b)| x.column(j).iter().map(|&v| b.of(v)).collect())
+        .collect();
+    let n_bins = bins.iter().map(FeatureBins::n_bins).collect();
+    (bins, binned, n_bins)
+}
+
 /// One bag's boosting on its training rows, early-stopped on its
 /// validation rows; returns shape functions (bins per feature) and rounds.
 #[allow(clippy::too_many_arguments)]
@@ -636,28 +654,9 @@ impl Ebm {
         lr: f64,
         bags: &[(Vec<usize>, Vec<usize>, u64)],
     ) -> Result<Vec<PairTerm>> {
-        let x = data.features();
         let n = data.n_samples();
         let m = binned.len();
-        let coarse_bins: Vec<FeatureBins> = data
-            .columns()
-            .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                bins_of(
-                    &c.name,
-                    &x.column(j).to_vec(),
-                    &c.kind,
-                    self.max_interaction_bins.max(2),
-                )
-            })
-            .collect();
-        let coarse: Vec<Vec<usize>> = coarse_bins
-            .iter()
-            .enumerate()
-            .map(|(j, b)| x.column(j).iter().map(|&v| b.of(v)).collect())
-            .collect();
-        let n_coarse: Vec<usize> = coarse_bins.iter().map(FeatureBins::n_bins).collect();
+        let (coarse_bins, coarse, n_coarse) = binning(data, self.max_interaction_bins.max(2));
         let base: Vec<f64> = (0..n)
             .map(|i| intercept + (0..m).map(|j| shapes[j][binned[j][i]]).sum::<f64>())
             .collect();
@@ -759,17 +758,7 @@ impl Ebm {
         let smoothing = self.smoothing_rounds.unwrap_or(if binary { 75 } else { 500 });
         let x = data.features();
         let columns = data.columns();
-        let bins: Vec<FeatureBins> = columns
-            .iter()
-            .enumerate()
-            .map(|(j, c)| bins_of(&c.name, &x.column(j).to_vec(), &c.kind, self.max_bins))
-            .collect();
-        let binned: Vec<Vec<usize>> = bins
-            .iter()
-            .enumerate()
-            .map(|(j, b)| x.column(j).iter().map(|&v| b.of(v)).collect())
-            .collect();
-        let n_bins: Vec<usize> = bins.iter().map(FeatureBins::n_bins).collect();
+        let (bins, binned, n_bins) = binning(data, self.max_bins);
         let mean = y.iter().sum::<f64>() / n as f64;
         let intercept0 = if binary {
             let p = mean.clamp(1e-6, 1.0 - 1e-6);
