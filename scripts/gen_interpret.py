@@ -11,7 +11,8 @@ first argument), with the package versions:
   LinearExplainer values against a background;
 - kernel: a multinomial logistic regression on iris and shap's
   KernelExplainer values on its probabilities (4 features: every coalition
-  is enumerated, so the values are exact and deterministic);
+  is enumerated, so the values are exact and deterministic), also with
+  l1_reg="num_features(2)" (LARS feature selection);
 - fairness: a logistic regression's predictions on German credit and
   Fairlearn's MetricFrame (overall, by group, min, max, differences and
   ratios both ways) and parity measures, by sex and by sex x housing, and
@@ -150,7 +151,9 @@ def kernel_case():
     rows, bg = X[::15], X[1::7]
     ex = shap.KernelExplainer(model.predict_proba, bg)
     values = ex.shap_values(rows, nsamples=2048, silent=True)
+    values_k2 = ex.shap_values(rows, nsamples=2048, silent=True, l1_reg="num_features(2)")
     return {
+        "values_num_features_2": as_rows_features_outputs(values_k2),
         "coefficients": model.coef_.tolist(), "intercepts": model.intercept_.tolist(),
         "rows": rows.tolist(), "background": bg.tolist(),
         "expected_value": np.atleast_1d(ex.expected_value).tolist(),

@@ -11,10 +11,11 @@
 //! the result is exact. Features on which the row equals every background
 //! row get 0 and are left out of the regression, as in shap.
 //!
-//! Optionally (`max_features`), the regression keeps only the `k` features
-//! with the largest unregularized attributions and refits on them (a
-//! feature-count regularization in the spirit of shap's `num_features(k)`,
-//! which selects by LARS).
+//! Optionally (`max_features`), the regression keeps only `k` features,
+//! chosen as shap's `l1_reg="num_features(k)"` chooses them: the first `k`
+//! to enter a least-angle regression (LARS) path on the coalitions, with
+//! each coalition also entered as its complement so the selection respects
+//! the efficiency constraint; the kept features are then refitted.
 
 use ml_core::ndarray::{Array2, Array3, ArrayView1, ArrayView2, s};
 use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Task};
@@ -100,10 +101,7 @@ impl KernelShap {
             let total = fx[o] - fnull[o];
             let mut phi = regress(&masks, &weights, ey, &idx, total)?;
             if let Some(keep) = self.max_features.filter(|&kf| kf < p) {
-                let mut order: Vec<usize> = (0..p).collect();
-                order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
-                let mut chosen: Vec<usize> = order[..keep].to_vec();
-                chosen.sort_unstable();
+                let chosen = lars_select(&masks, &weights, ey, total, p, keep)?;
                 let refit = regress(&masks, &weights, ey, &chosen, total)?;
                 phi = vec![0.0; p];
                 for (&j, v) in chosen.iter().zip(refit) {
@@ -315,6 +313,86 @@ pub(crate) fn solve(mut a: Array2<f64>, mut b: Vec<f64>) -> Result<Vec<f64>> {
         z[r] = (b[r] - s) / a[[r, r]];
     }
     Ok(z)
+}
+
+/// The first `keep` features to enter the LARS path (Efron, Hastie,
+/// Johnstone, Tibshirani 2004; scikit-learn's `lars_path`, method "lar",
+/// no intercept) of shap's augmented problem: rows `sqrt(w (M - |S|))·z` with
+/// targets `ey`, and `sqrt(w |S|)·(z - 1)` with targets `ey - total`.
+fn lars_select(
+    masks: &[Vec<bool>],
+    weights: &[f64],
+    ey: &[f64],
+    total: f64,
+    p: usize,
+    keep: usize,
+) -> Result<Vec<usize>> {
+    let mut x = Vec::with_capacity(2 * masks.len());
+    let mut y = Vec::with_capacity(2 * masks.len());
+    for ((mask, &w), &e) in masks.iter().zip(weights).zip(ey) {
+        let size = mask.iter().filter(|&&b| b).count() as f64;
+        let (a, b) = ((w * (p as f64 - size)).sqrt(), (w * size).sqrt());
+        x.push(mask.iter().map(|&m| a * f64::from(u8::from(m))).collect::<Vec<f64>>());
+        y.push(a * e);
+        x.push(
+            mask.iter()
+                .map(|&m| b * (f64::from(u8::from(m)) - 1.0))
+                .collect::<Vec<f64>>(),
+        );
+        y.push(b * (e - total));
+    }
+    let n = x.len();
+    let xr = &x;
+    let col = |j: usize| (0..n).map(move |i| xr[i][j]);
+    let mut active: Vec<usize> = Vec::new();
+    let mut signs: Vec<f64> = Vec::new();
+    let mut residual = y.clone();
+    while active.len() < keep.min(p) {
+        let c: Vec<f64> = (0..p)
+            .map(|j| col(j).zip(&residual).map(|(a, r)| a * r).sum())
+            .collect();
+        let cmax = (0..p)
+            .filter(|j| !active.contains(j))
+            .max_by(|&a, &b| c[a].abs().total_cmp(&c[b].abs()));
+        let Some(j) = cmax else { break };
+        let big_c = c[j].abs();
+        if big_c <= 1e-14 {
+            break;
+        }
+        active.push(j);
+        signs.push(c[j].signum());
+        // Equiangular direction of the active, signed columns.
+        let q = active.len();
+        let xa: Vec<Vec<f64>> = active
+            .iter()
+            .zip(&signs)
+            .map(|(&a, &sg)| col(a).map(|v| v * sg).collect())
+            .collect();
+        let mut gram = Array2::<f64>::zeros((q, q));
+        for r in 0..q {
+            for s in 0..q {
+                gram[[r, s]] = xa[r].iter().zip(&xa[s]).map(|(u, v)| u * v).sum();
+            }
+        }
+        let g1 = solve(gram, vec![1.0; q])?;
+        let aa = 1.0 / g1.iter().sum::<f64>().max(1e-300).sqrt();
+        let w: Vec<f64> = g1.iter().map(|v| v * aa).collect();
+        let u: Vec<f64> = (0..n).map(|i| (0..q).map(|r| xa[r][i] * w[r]).sum()).collect();
+        let mut gamma = big_c / aa;
+        for k in (0..p).filter(|k| !active.contains(k)) {
+            let ak: f64 = col(k).zip(&u).map(|(a, b)| a * b).sum();
+            for cand in [(big_c - c[k]) / (aa - ak), (big_c + c[k]) / (aa + ak)] {
+                if cand > 1e-12 && cand < gamma {
+                    gamma = cand;
+                }
+            }
+        }
+        for (r, ui) in residual.iter_mut().zip(&u) {
+            *r -= gamma * ui;
+        }
+    }
+    active.sort_unstable();
+    Ok(active)
 }
 
 /// The constrained weighted least squares: attributions of the `vars`

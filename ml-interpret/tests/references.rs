@@ -275,6 +275,20 @@ fn kernel_shap_equals_shap_kernel_explainer_when_every_coalition_is_enumerated()
     for (o, ev) in floats(&case["expected_value"]).iter().enumerate() {
         assert!((e.base_values[[0, o]] - ev).abs() < 1e-12);
     }
+    // Feature-count regularization: the same two features per row and
+    // class as shap's LARS selection, with the same refitted values.
+    let e2 = KernelShap {
+        max_features: Some(2),
+        ..KernelShap::new(matrix(&case["background"]))
+    }
+    .explain(&spec, &dataset(&matrix(&case["rows"])))
+    .unwrap();
+    let (d, at) = worst(&e2.values, &cube(&case["values_num_features_2"]));
+    println!("kernel, num_features(2): largest difference to shap {d:e} at {at:?}");
+    assert!(
+        d < 1e-9,
+        "KernelSHAP with 2 features differs from shap by {d} at {at:?}"
+    );
 }
 
 #[test]
