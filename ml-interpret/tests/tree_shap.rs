@@ -40,6 +40,18 @@ fn models(data: &Dataset) -> Vec<(String, Box<dyn Model>)> {
         let trainer = Pipeline::from_params(name, &params(&p), Some(3)).unwrap();
         (format!("{name} {p:?}"), trainer.fit(data).unwrap())
     })
+    .chain(
+        // EBMs (two classes or regression), with an interaction term whose
+        // table has empty cells (zero-cover nodes).
+        ml_interpret::Ebm {
+            outer_bags: 2,
+            interactions: 1,
+            ..Default::default()
+        }
+        .fit(data)
+        .ok()
+        .map(|m| ("ebm with one interaction".to_string(), m)),
+    )
     .collect()
 }
 
@@ -58,9 +70,11 @@ fn cond_exp(t: &Tree, node: usize, x: ArrayView1<'_, f64>, in_s: &[bool], out: &
             cond_exp(t, next, x, in_s, out, w);
         }
         Some(sp) => {
+            // Children without training rows share equally.
             let (cl, cr) = (t.nodes[sp.left].cover, t.nodes[sp.right].cover);
-            cond_exp(t, sp.left, x, in_s, out, w * cl / (cl + cr));
-            cond_exp(t, sp.right, x, in_s, out, w * cr / (cl + cr));
+            let l = if cl + cr > 0.0 { cl / (cl + cr) } else { 0.5 };
+            cond_exp(t, sp.left, x, in_s, out, w * l);
+            cond_exp(t, sp.right, x, in_s, out, w * (1.0 - l));
         }
     }
 }

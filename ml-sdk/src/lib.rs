@@ -27,7 +27,7 @@
 //! | `track` (default) | `track` | MLflow-compatible `mlruns/` store and REST client, TensorBoard event files, model registry, run provenance |
 //! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
 //! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger, private logistic regression in pipelines |
-//! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, permutation importance, partial dependence and ICE, Fairlearn-style group metrics |
+//! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, LIME, permutation importance, partial dependence and ICE, explainable boosting machines, Fairlearn's group metrics, threshold optimizer and reductions, charts and reports |
 #![deny(missing_docs)]
 
 pub use ml_core as core;
