@@ -66,9 +66,9 @@ step "interop: our privacy accountants against dp-accounting, our private logist
 .venv/bin/python scripts/gen_privacy.py "$fresh/privacy" 2>/dev/null
 MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting --test train
 
-step "interop: shap and Fairlearn, regenerated now, against TreeSHAP, linear and kernel SHAP and MetricFrame"
+step "interop: shap, Fairlearn, scikit-learn and InterpretML, regenerated now, against our explanations, fairness metrics, mitigation and EBM"
 .venv/bin/python scripts/gen_interpret.py "$fresh/interpret"
-MLSDK_INTERPRET_FIXTURES="$fresh/interpret" cargo test "${WS[@]}" --test references -- --nocapture
+MLSDK_INTERPRET_FIXTURES="$fresh/interpret" cargo test "${WS[@]}" --test references --test mitigation --test ebm -- --nocapture
 
 step "tests"
 cargo test "${WS[@]}"
