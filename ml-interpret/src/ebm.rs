@@ -110,7 +110,8 @@ pub struct PairTerm {
     pub features: (usize, usize),
     /// Their coarse bins.
     pub bins: (FeatureBins, FeatureBins),
-    /// `bins.0 × bins.1` values, centred on the training rows.
+    /// `bins.0 × bins.1` values (boosted on top of the centred main
+    /// effects, so their training mean is small but not removed).
     pub values: Vec<Vec<f64>>,
 }
 
@@ -700,8 +701,8 @@ impl Ebm {
             .zip(tables)
             .map(|(&(a, b), table)| {
                 let nb = n_coarse[b];
-                // Centre on the training rows (the mean is a constant the
-                // intercept does not need: it is left in the table's cells).
+                // The tables stay as boosted: moving their mean into the
+                // intercept would change no prediction.
                 let values = (0..n_coarse[a])
                     .map(|xa| table[xa * nb..(xa + 1) * nb].to_vec())
                     .collect();
