@@ -188,3 +188,46 @@ fn grid_search_is_comparable_to_fairlearns() {
             .all(|p| loss(p) >= loss(&result.points[result.best]))
     );
 }
+
+#[test]
+fn rate_parity_constraints_reduce_their_disparity() {
+    use ml_interpret::{ExponentiatedGradient, GridSearch, Moment};
+    let data = ml_datasets::load("german_credit").unwrap();
+    let groups = data.sensitive()[0].values.clone();
+    let Some(Target::Classes { labels, .. }) = data.target() else {
+        panic!()
+    };
+    let y = labels.to_vec();
+    let trainer = Pipeline::from_params("tree", &[("max_depth".into(), "4".into())], None).unwrap();
+    // Expected per-group rate of a positive-probability vector over the rows
+    // selected by `keep`, and the gap between the groups.
+    let gap = |p: &[f64], keep: &dyn Fn(usize) -> bool, value: &dyn Fn(usize, f64) -> f64| {
+        let rate = |g: &str| {
+            let rows: Vec<usize> = (0..y.len()).filter(|&i| groups[i] == g && keep(i)).collect();
+            rows.iter().map(|&i| value(i, p[i])).sum::<f64>() / rows.len() as f64
+        };
+        (rate("female") - rate("male")).abs()
+    };
+    let base = trainer.fit(&data).unwrap();
+    let Predictions::Classification { labels: bl, .. } = base.predict(data.features()).unwrap() else {
+        panic!()
+    };
+    let base_p: Vec<f64> = bl.iter().map(|&l| l as f64).collect();
+    let tpr = |p: &[f64]| gap(p, &|i| y[i] == 1, &|_, v| v);
+    let err = |p: &[f64]| gap(p, &|_| true, &|i, v| if y[i] == 1 { 1.0 - v } else { v });
+    for (moment, metric) in [
+        (Moment::TruePositiveRateParity, &tpr as &dyn Fn(&[f64]) -> f64),
+        (Moment::ErrorRateParity, &err),
+    ] {
+        let eg = ExponentiatedGradient::new(moment)
+            .fit(&trainer, &data, &groups)
+            .unwrap();
+        let p = eg.positive_probability(data.features()).unwrap();
+        let (before, after) = (metric(&base_p), metric(&p));
+        println!("{moment:?}: disparity {before:.4} -> {after:.4}");
+        assert!(after <= before.max(0.02) + 1e-9, "{moment:?}: {before} -> {after}");
+        assert!(after < 0.03, "{moment:?}: {after}");
+        let gs = GridSearch::new(moment).fit(&trainer, &data, &groups).unwrap();
+        assert_eq!(gs.points.len(), 10);
+    }
+}
