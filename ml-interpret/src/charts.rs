@@ -373,22 +373,7 @@ impl Chart {
                     all.fold(f64::NEG_INFINITY, f64::max),
                 );
                 let n = features.len();
-                let mut chart = ChartBuilder::on(root)
-                    .caption(title, ("sans-serif", 20))
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(label_width(features))
-                    .build_cartesian_2d(lo..hi, -0.5..(n as f64 - 0.5))
-                    .map_err(e)?;
-                chart
-                    .configure_mesh()
-                    .disable_y_mesh()
-                    .y_labels(n)
-                    .y_label_formatter(&|y| row_label(features, n, *y))
-                    .x_desc(x_label.as_str())
-                    .label_style(font)
-                    .draw()
-                    .map_err(e)?;
+                let mut chart = row_chart(root, title, x_label, features, (lo, hi))?;
                 for (r, row) in points.iter().enumerate() {
                     let y0 = (n - 1 - r) as f64;
                     // Deterministic jitter: spread by rank within the row.
@@ -412,22 +397,7 @@ impl Chart {
                     values.iter().copied().fold(0.0, f64::max),
                 );
                 let n = labels.len();
-                let mut chart = ChartBuilder::on(root)
-                    .caption(title, ("sans-serif", 20))
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(label_width(labels))
-                    .build_cartesian_2d(lo..hi, -0.5..(n as f64 - 0.5))
-                    .map_err(e)?;
-                chart
-                    .configure_mesh()
-                    .disable_y_mesh()
-                    .y_labels(n)
-                    .y_label_formatter(&|y| row_label(labels, n, *y))
-                    .x_desc(x_label.as_str())
-                    .label_style(font)
-                    .draw()
-                    .map_err(e)?;
+                let mut chart = row_chart(root, title, x_label, labels, (lo, hi))?;
                 chart
                     .draw_series(values.iter().enumerate().map(|(i, &v)| {
                         let y = (n - 1 - i) as f64;
@@ -449,22 +419,8 @@ impl Chart {
                 );
                 let labels: Vec<String> = steps.iter().map(|(l, v)| format!("{l} ({v:+.3})")).collect();
                 let n = labels.len();
-                let mut chart = ChartBuilder::on(root)
-                    .caption(format!("{title}: {base:.3} -> {cum:.3}"), ("sans-serif", 20))
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(label_width(&labels))
-                    .build_cartesian_2d(lo..hi, -0.5..(n as f64 - 0.5))
-                    .map_err(e)?;
-                chart
-                    .configure_mesh()
-                    .disable_y_mesh()
-                    .y_labels(n)
-                    .y_label_formatter(&|y| row_label(&labels, n, *y))
-                    .x_desc("output")
-                    .label_style(font)
-                    .draw()
-                    .map_err(e)?;
+                let caption = format!("{title}: {base:.3} -> {cum:.3}");
+                let mut chart = row_chart(root, &caption, "output", &labels, (lo, hi))?;
                 chart
                     .draw_series(spans.iter().enumerate().map(|(i, &(a, b))| {
                         let y = (n - 1 - i) as f64;
@@ -529,6 +485,39 @@ impl Chart {
         }
         Ok(())
     }
+}
+
+/// A chart with one labelled row per entry (top first) over `x` in
+/// `[lo, hi]`: the frame of the beeswarm, bar and waterfall charts.
+fn row_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    labels: &[String],
+    (lo, hi): (f64, f64),
+) -> std::result::Result<
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    String,
+> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let n = labels.len();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(label_width(labels))
+        .build_cartesian_2d(lo..hi, -0.5..(n as f64 - 0.5))
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|y| row_label(labels, n, *y))
+        .x_desc(x_label)
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(e)?;
+    Ok(chart)
 }
 
 /// A range around [lo, hi] with a margin (and some width when they meet).

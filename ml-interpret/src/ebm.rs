@@ -241,24 +241,7 @@ fn boost_bag(
     let m = binned.len();
     let mut shapes: Vec<Vec<f64>> = n_bins.iter().map(|&b| vec![0.0; b]).collect();
     let mut score = vec![intercept; y.len()];
-    let loss = |score: &[f64], rows: &[usize]| -> f64 {
-        rows.iter()
-            .map(|&i| {
-                if binary {
-                    let z = score[i];
-                    // log(1 + e^z) - y z, stable
-                    (if z > 0.0 {
-                        z + (-z).exp().ln_1p()
-                    } else {
-                        z.exp().ln_1p()
-                    }) - y[i] * z
-                } else {
-                    (y[i] - score[i]).powi(2)
-                }
-            })
-            .sum::<f64>()
-            / rows.len().max(1) as f64
-    };
+    let loss = |score: &[f64], rows: &[usize]| mean_loss(score, y, rows, binary);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut best = (loss(&score, valid), shapes.clone(), 0usize);
     let mut since = 0;
@@ -274,14 +257,9 @@ fn boost_bag(
             let mut cnt = vec![0usize; nb];
             for &i in train {
                 let b = binned[j][i];
-                if binary {
-                    let p = 1.0 / (1.0 + (-score[i]).exp());
-                    g[b] += y[i] - p;
-                    h[b] += (p * (1.0 - p)).max(1e-12);
-                } else {
-                    g[b] += y[i] - score[i];
-                    h[b] += 1.0;
-                }
+                let (gi, hi) = point_grad_hess(score[i], y[i], binary);
+                g[b] += gi;
+                h[b] += hi;
                 cnt[b] += 1;
             }
             let random = (round <= smoothing).then_some(&mut rng);
@@ -421,19 +399,42 @@ fn pair_gain(
     best
 }
 
+/// The mean loss over `rows`: logistic (`log(1 + e^z) - y z`, stable) for
+/// two classes, squared error otherwise.
+fn mean_loss(score: &[f64], y: &[f64], rows: &[usize], binary: bool) -> f64 {
+    rows.iter()
+        .map(|&i| {
+            let z = score[i];
+            if binary {
+                (if z > 0.0 {
+                    z + (-z).exp().ln_1p()
+                } else {
+                    z.exp().ln_1p()
+                }) - y[i] * z
+            } else {
+                (y[i] - z).powi(2)
+            }
+        })
+        .sum::<f64>()
+        / rows.len().max(1) as f64
+}
+
+/// The negative gradient and the Hessian of one row's loss at score `s`.
+fn point_grad_hess(s: f64, t: f64, binary: bool) -> (f64, f64) {
+    if binary {
+        let p = 1.0 / (1.0 + (-s).exp());
+        (t - p, (p * (1.0 - p)).max(1e-12))
+    } else {
+        (t - s, 1.0)
+    }
+}
+
 /// Gradients and Hessians of the loss at the current scores.
 fn grad_hess(score: &[f64], y: &[f64], binary: bool) -> (Vec<f64>, Vec<f64>) {
     score
         .iter()
         .zip(y)
-        .map(|(&s, &t)| {
-            if binary {
-                let p = 1.0 / (1.0 + (-s).exp());
-                (t - p, (p * (1.0 - p)).max(1e-12))
-            } else {
-                (t - s, 1.0)
-            }
-        })
+        .map(|(&s, &t)| point_grad_hess(s, t, binary))
         .unzip()
 }
 
@@ -456,23 +457,7 @@ fn boost_pairs(
         .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b]])
         .collect();
     let mut score = base.to_vec();
-    let loss = |score: &[f64]| -> f64 {
-        valid
-            .iter()
-            .map(|&i| {
-                let z = score[i];
-                if binary {
-                    (if z > 0.0 {
-                        z + (-z).exp().ln_1p()
-                    } else {
-                        z.exp().ln_1p()
-                    }) - y[i] * z
-                } else {
-                    (y[i] - z).powi(2)
-                }
-            })
-            .sum::<f64>()
-    };
+    let loss = |score: &[f64]| mean_loss(score, y, valid, binary);
     let mut best = (loss(&score), tables.clone());
     let mut since = 0;
     for _ in 0..cfg.max_rounds {

@@ -123,20 +123,22 @@ impl GroupMetric {
             GroupMetric::TrueNegativeRate => ratio(c.tn, c.fp + c.tn),
             GroupMetric::Precision => ratio(c.tp, c.tp + c.fp),
             GroupMetric::F1 => ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn_),
-            // Accuracy counts exact agreement (multi-class too), kept apart.
-            GroupMetric::Accuracy | GroupMetric::Custom(..) => return None,
+            GroupMetric::Accuracy => ratio(c.correct, c.n()),
+            GroupMetric::Custom(..) => return None,
         })
     }
 }
 
 /// Binary confusion counts with `pos_label` positive (on multi-class data
-/// every other label is negative).
+/// every other label is negative), and the exact agreements (accuracy
+/// counts a wrong class as wrong even where both labels are negative).
 #[derive(Debug, Clone, Copy, Default)]
 struct Confusion {
     tp: u64,
     fp: u64,
     tn: u64,
     fn_: u64,
+    correct: u64,
 }
 
 impl Confusion {
@@ -145,6 +147,7 @@ impl Confusion {
     }
 
     fn add(&mut self, t: usize, p: usize, pos: usize) {
+        self.correct += u64::from(t == p);
         match (t == pos, p == pos) {
             (true, true) => self.tp += 1,
             (false, true) => self.fp += 1,
@@ -229,15 +232,12 @@ impl MetricFrame {
         let n_groups = keys.len();
         let mut counts = vec![Confusion::default(); n_groups];
         let mut overall_c = Confusion::default();
-        let mut correct = vec![0u64; n_groups];
         for i in 0..n {
             counts[group[i]].add(y_true[i], y_pred[i], pos_label);
             overall_c.add(y_true[i], y_pred[i], pos_label);
-            correct[group[i]] += u64::from(y_true[i] == y_pred[i]);
         }
-        let eval = |m: &GroupMetric, c: &Confusion, correct: u64, rows: Option<&[usize]>| -> f64 {
+        let eval = |m: &GroupMetric, c: &Confusion, rows: Option<&[usize]>| -> f64 {
             match m {
-                GroupMetric::Accuracy => correct as f64 / c.n().max(1) as f64,
                 GroupMetric::Custom(_, f) => match rows {
                     Some(r) => {
                         let t: Vec<usize> = r.iter().map(|&i| y_true[i]).collect();
@@ -256,11 +256,7 @@ impl MetricFrame {
                 members[g].push(i);
             }
         }
-        let total_correct: u64 = correct.iter().sum();
-        let overall = metrics
-            .iter()
-            .map(|m| (m.name(), eval(m, &overall_c, total_correct, None)))
-            .collect();
+        let overall = metrics.iter().map(|m| (m.name(), eval(m, &overall_c, None))).collect();
         let by_group = keys
             .keys()
             .enumerate()
@@ -269,7 +265,7 @@ impl MetricFrame {
                     .iter()
                     .map(|m| {
                         let rows = members.get(g).map(Vec::as_slice);
-                        (m.name(), eval(m, &counts[g], correct[g], rows))
+                        (m.name(), eval(m, &counts[g], rows))
                     })
                     .collect();
                 (key.iter().map(|s| s.to_string()).collect(), vals)

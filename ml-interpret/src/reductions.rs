@@ -344,14 +344,7 @@ impl GridSearch {
         let dims: Vec<(usize, usize)> = (0..p.n_events)
             .flat_map(|e| (1..p.n_groups).map(move |g| (e, g)))
             .collect();
-        let mut game = Game {
-            p: &p,
-            trainer,
-            data,
-            learners: Vec::new(),
-            outcomes: Vec::new(),
-            rng: StdRng::seed_from_u64(self.seed),
-        };
+        let mut game = Game::new(&p, trainer, data, self.seed);
         let mut points = Vec::new();
         let mut models = Vec::new();
         for (units, point) in integer_grid(dims.len(), self.grid_size) {
@@ -492,14 +485,7 @@ impl ExponentiatedGradient {
             ));
         }
         let p = Problem::new(self.moment, labels, groups, self.difference_bound);
-        let mut game = Game {
-            p: &p,
-            trainer,
-            data,
-            learners: Vec::new(),
-            outcomes: Vec::new(),
-            rng: StdRng::seed_from_u64(self.seed),
-        };
+        let mut game = Game::new(&p, trainer, data, self.seed);
         let b = 1.0 / self.eps;
         let k = p.k();
         let mut theta = vec![0.0f64; k];
@@ -586,7 +572,18 @@ struct Game<'a> {
     rng: StdRng,
 }
 
-impl Game<'_> {
+impl<'a> Game<'a> {
+    fn new(p: &'a Problem, trainer: &'a dyn Trainer, data: &'a Dataset, seed: u64) -> Self {
+        Game {
+            p,
+            trainer,
+            data,
+            learners: Vec::new(),
+            outcomes: Vec::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
     /// `error + λ·(γ - bound)` with λ projected (Fairlearn's `opt_lambda`).
     fn lagrangian(&self, error: f64, gamma: &[f64], lambda: &[f64]) -> f64 {
         let lambda = self.p.project(lambda);

@@ -7,9 +7,8 @@ use ml_core::{Dataset, Explainer, Model, Trainer};
 use ml_interpret::{KernelShap, LinearShap, PartialDependence, PermutationImportance, exact_shapley};
 use ml_learn::Pipeline;
 
-fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
+mod common;
+use common::params;
 
 #[test]
 fn sampled_kernel_shap_is_exact_on_an_additive_model() {

@@ -7,13 +7,8 @@ use ml_core::{Explainer, Model, Predictions, Target, Trainer};
 use ml_interpret::{Ebm, TreeShap};
 use serde_json::Value;
 
-fn fixtures() -> Value {
-    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
-        std::path::PathBuf::from,
-    );
-    serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap()
-}
+mod common;
+use common::fixtures;
 
 fn indices(v: &Value) -> Vec<usize> {
     serde_json::from_value(v.clone()).unwrap()

@@ -6,6 +6,8 @@ use ml_interpret::{GroupMetric, MetricFrame, ParityConstraint, ThresholdOptimize
 use ml_learn::Pipeline;
 use rand::SeedableRng;
 
+mod common;
+
 #[test]
 fn demographic_parity_holds_in_expectation_and_costs_little_accuracy() {
     let data = ml_datasets::load("german_credit").unwrap();
@@ -74,12 +76,7 @@ fn bad_input_is_refused() {
 #[test]
 fn exponentiated_gradient_is_comparable_to_fairlearns() {
     use ml_interpret::{ExponentiatedGradient, Moment};
-    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
-        std::path::PathBuf::from,
-    );
-    let fx: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let fx = common::fixtures();
     let data = ml_datasets::load("german_credit").unwrap();
     let groups = data.sensitive()[0].values.clone();
     let Some(Target::Classes { labels, .. }) = data.target() else {
@@ -139,12 +136,7 @@ fn exponentiated_gradient_is_comparable_to_fairlearns() {
 #[test]
 fn grid_search_is_comparable_to_fairlearns() {
     use ml_interpret::{GridSearch, Moment};
-    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
-        std::path::PathBuf::from,
-    );
-    let fx: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let fx = common::fixtures();
     let want = &fx["fairness"]["reductions"]["grid_search_demographic_parity"];
     let data = ml_datasets::load("german_credit").unwrap();
     let groups = data.sensitive()[0].values.clone();

@@ -16,14 +16,8 @@ use ml_interpret::{
 };
 use serde_json::Value;
 
-fn fixtures() -> Value {
-    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
-        std::path::PathBuf::from,
-    );
-    let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+mod common;
+use common::fixtures;
 
 fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();

@@ -10,9 +10,8 @@ use ml_core::{Dataset, Estimator, Explainer, Model, Target, Trainer, Tree};
 use ml_interpret::{TreeEnsemble, TreeShap, exact_shapley};
 use ml_learn::Pipeline;
 
-fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
+mod common;
+use common::params;
 
 /// The first `m` columns of a bundled data set, with its target.
 fn narrow(name: &str, m: usize) -> Dataset {
@@ -104,6 +103,22 @@ fn assert_close(got: f64, want: f64, tol: f64, what: &str) {
     );
 }
 
+/// Values plus base value equal the raw output on every row, to 1e-9.
+fn assert_local_accuracy(e: &ml_core::Explanation, raw: &Array2<f64>, what: &str) {
+    let (n, m, k) = e.values.dim();
+    for i in 0..n {
+        for o in 0..k {
+            let sum: f64 = (0..m).map(|j| e.values[[i, j, o]]).sum();
+            assert_close(
+                sum + e.base_values[[i, o]],
+                raw[[i, o]],
+                1e-9,
+                &format!("{what}: local accuracy row {i}"),
+            );
+        }
+    }
+}
+
 fn check(data: &Dataset, rows: usize) {
     let x = data.features();
     let m = x.ncols();
@@ -116,17 +131,7 @@ fn check(data: &Dataset, rows: usize) {
         // Path-dependent.
         let e = TreeShap::path_dependent().explain(model.as_ref(), data).unwrap();
         assert_eq!(e.values.shape(), &[x.nrows(), m, k]);
-        for i in 0..x.nrows() {
-            for o in 0..k {
-                let sum: f64 = (0..m).map(|j| e.values[[i, j, o]]).sum();
-                assert_close(
-                    sum + e.base_values[[i, o]],
-                    raw[[i, o]],
-                    1e-9,
-                    &format!("{label}: local accuracy row {i}"),
-                );
-            }
-        }
+        assert_local_accuracy(&e, &raw, &format!("{label}: path-dependent"));
         for i in 0..rows {
             let row = x.row(i);
             let exact = exact_shapley(m, k, |in_s| {
@@ -154,17 +159,7 @@ fn check(data: &Dataset, rows: usize) {
         let e = TreeShap::interventional(bg.clone())
             .explain(model.as_ref(), data)
             .unwrap();
-        for i in 0..x.nrows() {
-            for o in 0..k {
-                let sum: f64 = (0..m).map(|j| e.values[[i, j, o]]).sum();
-                assert_close(
-                    sum + e.base_values[[i, o]],
-                    raw[[i, o]],
-                    1e-9,
-                    &format!("{label}: interventional local accuracy row {i}"),
-                );
-            }
-        }
+        assert_local_accuracy(&e, &raw, &format!("{label}: interventional"));
         for i in 0..rows {
             let row = x.row(i);
             let exact = exact_shapley(m, k, |in_s| {

@@ -178,9 +178,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                     let proba = match link {
                         Link::Logistic => {
                             let p1 = g.op("Sigmoid", &[&margins], &[]);
-                            let one = g.const_f64("one", &[1], &[1.0]);
-                            let p0 = g.op("Sub", &[&one, &p1], &[]);
-                            g.op("Concat", &[&p0, &p1], &[("axis", Attr::Int(1))])
+                            with_complement(&mut g, &p1)
                         }
                         Link::Softmax => g.op("Softmax", &[&margins], &[("axis", Attr::Int(1))]),
                         Link::Identity => margins,
@@ -259,15 +257,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
             }
             match (task, link) {
                 (Task::Regression, Link::Identity) => {
-                    attrs.extend([
-                        ("target_treeids", Attr::Ints(a.leaf_tree)),
-                        ("target_nodeids", Attr::Ints(a.leaf_node)),
-                        ("target_ids", Attr::Ints(a.leaf_target)),
-                        ("target_weights", Attr::Floats(a.leaf_weight)),
-                        ("n_targets", Attr::Int(1)),
-                        ("aggregate_function", Attr::Str("SUM".into())),
-                        ("post_transform", Attr::Str("NONE".into())),
-                    ]);
+                    attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
                     let raw = g.fresh("tree_value");
                     g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
                     g.op_to(
@@ -282,22 +272,12 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                 (Task::Classification { classes }, Link::Logistic) if classes.len() == 2 && base_values.len() == 1 => {
                     // One margin (boosting, EBMs): the summed trees as a
                     // regressor, then the logistic link in double precision.
-                    attrs.extend([
-                        ("target_treeids", Attr::Ints(a.leaf_tree)),
-                        ("target_nodeids", Attr::Ints(a.leaf_node)),
-                        ("target_ids", Attr::Ints(a.leaf_target)),
-                        ("target_weights", Attr::Floats(a.leaf_weight)),
-                        ("n_targets", Attr::Int(1)),
-                        ("aggregate_function", Attr::Str("SUM".into())),
-                        ("post_transform", Attr::Str("NONE".into())),
-                    ]);
+                    attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
                     let raw = g.fresh("tree_margin");
                     g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
                     let margin = g.cast(&raw, DataType::Double);
                     let p1 = g.op("Sigmoid", &[&margin], &[]);
-                    let one = g.const_f64("one", &[1], &[1.0]);
-                    let p0 = g.op("Sub", &[&one, &p1], &[]);
-                    let proba = g.op("Concat", &[&p0, &p1], &[("axis", Attr::Int(1))]);
+                    let proba = with_complement(&mut g, &p1);
                     classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
                 }
                 (Task::Classification { classes }, Link::Identity | Link::Softmax) => {
@@ -317,9 +297,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                     if binary_classifier {
                         let one_idx = g.const_i64("class1", &[1], &[1]);
                         let p1 = g.op("Gather", &[&proba, &one_idx], &[("axis", Attr::Int(1))]);
-                        let one = g.const_f64("one", &[1], &[1.0]);
-                        let p0 = g.op("Sub", &[&one, &p1], &[]);
-                        proba = g.op("Concat", &[&p0, &p1], &[("axis", Attr::Int(1))]);
+                        proba = with_complement(&mut g, &p1);
                     }
                     classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
                 }
@@ -448,6 +426,27 @@ struct TreeAttrs {
     leaf_node: Vec<i64>,
     leaf_target: Vec<i64>,
     leaf_weight: Vec<f32>,
+}
+
+/// The attributes of a `TreeEnsembleRegressor` summing the leaf weights
+/// into one target (regression, or a classifier's one margin).
+fn summed_targets(tree: Vec<i64>, node: Vec<i64>, target: Vec<i64>, weight: Vec<f32>) -> [(&'static str, Attr); 7] {
+    [
+        ("target_treeids", Attr::Ints(tree)),
+        ("target_nodeids", Attr::Ints(node)),
+        ("target_ids", Attr::Ints(target)),
+        ("target_weights", Attr::Floats(weight)),
+        ("n_targets", Attr::Int(1)),
+        ("aggregate_function", Attr::Str("SUM".into())),
+        ("post_transform", Attr::Str("NONE".into())),
+    ]
+}
+
+/// Two-class probabilities `[1 - p1, p1]` from the positive class's column.
+fn with_complement(g: &mut Graph, p1: &str) -> String {
+    let one = g.const_f64("one", &[1], &[1.0]);
+    let p0 = g.op("Sub", &[&one, p1], &[]);
+    g.op("Concat", &[&p0, p1], &[("axis", Attr::Int(1))])
 }
 
 /// `probabilities` (named) and `label` = the first most probable class, as

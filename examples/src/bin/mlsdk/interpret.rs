@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::ndarray::{Array2, Axis, s};
-use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
+use ml_sdk::core::{Dataset, Explainer, Explanation, Frame, Model, Predictions, Target, Task};
 use ml_sdk::interpret::charts::Chart;
 use ml_sdk::interpret::{
     Comparison, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
@@ -552,9 +552,7 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
         bail!("fairness metrics need a classifier");
     };
     let frame = read_csv(&args.data)?;
-    for s in &args.sensitive {
-        frame.column(s).with_context(|| format!("sensitive column '{s}'"))?;
-    }
+    let columns = sensitive_columns(&frame, &args.sensitive)?;
     let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
     let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
     let Some(Target::Classes { labels, .. }) = data.target() else {
@@ -573,11 +571,6 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
         None if classes.len() == 2 => 1,
         None => bail!("{} classes: name the positive one with --pos-label", classes.len()),
     };
-    let columns: Vec<(&str, &[String])> = args
-        .sensitive
-        .iter()
-        .map(|s| Ok((s.as_str(), frame.column(s)?)))
-        .collect::<ml_sdk::core::Result<_>>()?;
     let metrics = if args.metrics.is_empty() {
         GroupMetric::all()
     } else {
@@ -678,6 +671,19 @@ pub struct MitigateArgs {
     runtime: RuntimeArg,
 }
 
+/// The sensitive columns by name, with their values.
+fn sensitive_columns<'a>(frame: &'a Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
+    names
+        .iter()
+        .map(|s| {
+            Ok((
+                s.as_str(),
+                frame.column(s).with_context(|| format!("sensitive column '{s}'"))?,
+            ))
+        })
+        .collect()
+}
+
 /// Group keys of every row: the sensitive columns' values joined by `|`.
 fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
     (0..n)
@@ -688,16 +694,7 @@ fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
     use rand::{RngExt, SeedableRng};
     let frame = read_csv(&args.data)?;
-    let columns: Vec<(&str, &[String])> = args
-        .sensitive
-        .iter()
-        .map(|s| {
-            Ok((
-                s.as_str(),
-                frame.column(s).with_context(|| format!("sensitive column '{s}'"))?,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let columns = sensitive_columns(&frame, &args.sensitive)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
     // (labels, predictions before, randomized predictions after, what to save, what to print)
     let (y, base_pred, mitigated, saved, extra) = match args.method {

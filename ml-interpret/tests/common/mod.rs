@@ -1,0 +1,21 @@
+//! Helpers shared by the test files (each uses some of them).
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+/// The reference values of `scripts/gen_interpret.py`: the committed
+/// `testdata/interpret/reference.json`, or the copy in
+/// `$MLSDK_INTERPRET_FIXTURES` (test.sh points it at a fresh one).
+pub fn fixtures() -> Value {
+    let dir = std::env::var_os("MLSDK_INTERPRET_FIXTURES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/interpret"),
+        std::path::PathBuf::from,
+    );
+    let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `key=value` parameters as `Pipeline::from_params` takes them.
+pub fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
