@@ -39,6 +39,21 @@ enum OutputPlan {
     },
 }
 
+impl OutputPlan {
+    /// The graph outputs a prediction reads: a classifier's labels only
+    /// when it has no scores (labels are the scores' argmax otherwise).
+    fn reads(&self) -> Vec<usize> {
+        match self {
+            OutputPlan::Classification { scores: Some(s), .. } => vec![*s],
+            OutputPlan::Classification {
+                label, scores: None, ..
+            } => label.iter().copied().collect(),
+            OutputPlan::Regression { value } => vec![*value],
+            OutputPlan::Clustering { label } => vec![*label],
+        }
+    }
+}
+
 /// An ONNX model loaded into a runtime.
 ///
 /// Its [`Signature`] comes from the metadata ml-sdk's exporter writes
@@ -54,8 +69,13 @@ pub struct OnnxModel {
     f64_input: bool,
     named_features: bool,
     plan: OutputPlan,
+    /// Which graph outputs `plan` reads; the others are not copied out.
+    wanted: Vec<bool>,
     runtime: Runtime,
     session: Box<dyn Session>,
+    /// The `f32` copy of the last call's rows, kept for the next call: a
+    /// fresh buffer per call costs page faults on large batches.
+    scratch: std::sync::Mutex<Vec<f32>>,
 }
 
 impl OnnxModel {
@@ -126,6 +146,10 @@ impl OnnxModel {
         }
         let (signature, named_features) = signature(&graph, width)?;
         let plan = plan(&graph, &runnable, &signature)?;
+        let mut wanted = vec![false; runnable.graph.outputs.len()];
+        for i in plan.reads() {
+            wanted[i] = true;
+        }
         let session: Box<dyn Session> = match &runtime {
             #[cfg(feature = "tract")]
             Runtime::Tract => Box::new(crate::runtime::tract::load(&runnable.to_bytes(), width, f64_input)?),
@@ -155,8 +179,10 @@ impl OnnxModel {
             f64_input,
             named_features,
             plan,
+            wanted,
             runtime,
             session,
+            scratch: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -182,16 +208,24 @@ impl OnnxModel {
     }
 
     /// Run the graph on raw rows and return its outputs.
-    fn run(&self, x: ArrayView2<'_, f64>) -> Result<Vec<Output>> {
+    fn run(&self, x: ArrayView2<'_, f64>) -> Result<Vec<Option<Output>>> {
         let (rows, width) = x.dim();
-        let outs = if self.f64_input {
-            let data: Vec<f64> = x.iter().copied().collect();
-            self.session.run(Input::F64(&data), rows, width)?
-        } else {
-            let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-            self.session.run(Input::F32(&data), rows, width)?
-        };
-        Ok(outs)
+        if self.f64_input {
+            return match x.as_slice() {
+                Some(data) => self.session.run(Input::F64(data), rows, width, &self.wanted),
+                None => {
+                    let data: Vec<f64> = x.iter().copied().collect();
+                    self.session.run(Input::F64(&data), rows, width, &self.wanted)
+                }
+            };
+        }
+        // A concurrent caller finds the buffer taken and converts into its own.
+        let mut own = Vec::new();
+        let mut held = self.scratch.try_lock().ok();
+        let data = held.as_deref_mut().unwrap_or(&mut own);
+        data.clear();
+        data.extend(x.iter().map(|&v| v as f32));
+        self.session.run(Input::F32(data), rows, width, &self.wanted)
     }
 }
 
@@ -237,6 +271,7 @@ impl Model for OnnxModel {
         let outs = self.run(x)?;
         let get = |i: usize| {
             outs.get(i)
+                .and_then(Option::as_ref)
                 .ok_or_else(|| runtime_output(&format!("missing output {i}")))
         };
         Ok(match (&self.plan, &self.signature.task) {

@@ -65,8 +65,9 @@ pub(crate) struct Output {
 
 /// A loaded model ready to run.
 pub(crate) trait Session: Send + Sync + Debug {
-    /// Run on `rows` rows of `width` values; outputs in graph order.
-    fn run(&self, input: Input<'_>, rows: usize, width: usize) -> Result<Vec<Output>>;
+    /// Run on `rows` rows of `width` values; outputs in graph order, those
+    /// whose `wanted` flag is false (or lies past its end) not copied out.
+    fn run(&self, input: Input<'_>, rows: usize, width: usize, wanted: &[bool]) -> Result<Vec<Option<Output>>>;
 }
 
 fn runtime_error(runtime: &'static str, e: impl std::fmt::Display) -> Error {
@@ -143,7 +144,7 @@ pub(crate) mod tract {
     }
 
     impl super::Session for TractSession {
-        fn run(&self, input: Input<'_>, rows: usize, width: usize) -> Result<Vec<Output>> {
+        fn run(&self, input: Input<'_>, rows: usize, width: usize, wanted: &[bool]) -> Result<Vec<Option<Output>>> {
             guarded("tract", || {
                 let t = match input {
                     Input::F32(x) => Tensor::from_shape(&[rows, width], x),
@@ -161,7 +162,11 @@ pub(crate) mod tract {
                     *slot = Some(state);
                 }
                 outs.iter()
-                    .map(|o| {
+                    .enumerate()
+                    .map(|(i, o)| {
+                        if !wanted.get(i).copied().unwrap_or(false) {
+                            return Ok(None);
+                        }
                         let shape = o.shape().to_vec();
                         let plain = o.try_as_plain_ram().map_err(err)?;
                         let data = match o.datum_type() {
@@ -178,7 +183,7 @@ pub(crate) mod tract {
                             }
                             other => return Err(err(format!("output of type {other:?}"))),
                         };
-                        Ok(Output { shape, data })
+                        Ok(Some(Output { shape, data }))
                     })
                     .collect()
             })
@@ -258,7 +263,7 @@ pub(crate) mod onnxruntime {
     }
 
     impl super::Session for OrtRunner {
-        fn run(&self, input: Input<'_>, rows: usize, width: usize) -> Result<Vec<Output>> {
+        fn run(&self, input: Input<'_>, rows: usize, width: usize, wanted: &[bool]) -> Result<Vec<Option<Output>>> {
             let mut session = self.session.lock().map_err(|_| err("session lock poisoned"))?;
             let shape = [rows as i64, width as i64];
             let value = match input {
@@ -267,7 +272,11 @@ pub(crate) mod onnxruntime {
             };
             let outputs = session.run(ort::inputs![self.input.as_str() => value]).map_err(err)?;
             let mut out = Vec::new();
-            for (_, v) in outputs.iter() {
+            for (i, (_, v)) in outputs.iter().enumerate() {
+                if !wanted.get(i).copied().unwrap_or(false) {
+                    out.push(None);
+                    continue;
+                }
                 // Dispatch on the element type: a failed extraction builds an
                 // error message, which costs more than the whole run.
                 use ort::value::{TensorElementType as T, ValueType};
@@ -292,10 +301,10 @@ pub(crate) mod onnxruntime {
                     other => return Err(err(format!("output of type {other:?}"))),
                 }
                 .map_err(err)?;
-                out.push(Output {
+                out.push(Some(Output {
                     shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
                     data,
-                });
+                }));
             }
             Ok(out)
         }
