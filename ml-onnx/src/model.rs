@@ -69,13 +69,8 @@ pub struct OnnxModel {
     f64_input: bool,
     named_features: bool,
     plan: OutputPlan,
-    /// Which graph outputs `plan` reads; the others are not copied out.
-    wanted: Vec<bool>,
     runtime: Runtime,
     session: Box<dyn Session>,
-    /// The `f32` copy of the last call's rows, kept for the next call: a
-    /// fresh buffer per call costs page faults on large batches.
-    scratch: std::sync::Mutex<Vec<f32>>,
 }
 
 impl OnnxModel {
@@ -152,7 +147,12 @@ impl OnnxModel {
         }
         let session: Box<dyn Session> = match &runtime {
             #[cfg(feature = "tract")]
-            Runtime::Tract => Box::new(crate::runtime::tract::load(&runnable.to_bytes(), width, f64_input)?),
+            Runtime::Tract => Box::new(crate::runtime::tract::load(
+                &runnable.to_bytes(),
+                width,
+                f64_input,
+                wanted,
+            )?),
             #[cfg(not(feature = "tract"))]
             Runtime::Tract => {
                 return Err(Error::Unsupported(
@@ -164,6 +164,7 @@ impl OnnxModel {
                 &runnable.to_bytes(),
                 library.as_deref(),
                 &input.name,
+                &wanted,
             )?),
             #[cfg(not(feature = "ort"))]
             Runtime::Ort { .. } => {
@@ -179,10 +180,8 @@ impl OnnxModel {
             f64_input,
             named_features,
             plan,
-            wanted,
             runtime,
             session,
-            scratch: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -209,23 +208,11 @@ impl OnnxModel {
 
     /// Run the graph on raw rows and return its outputs.
     fn run(&self, x: ArrayView2<'_, f64>) -> Result<Vec<Option<Output>>> {
-        let (rows, width) = x.dim();
-        if self.f64_input {
-            return match x.as_slice() {
-                Some(data) => self.session.run(Input::F64(data), rows, width, &self.wanted),
-                None => {
-                    let data: Vec<f64> = x.iter().copied().collect();
-                    self.session.run(Input::F64(&data), rows, width, &self.wanted)
-                }
-            };
-        }
-        // A concurrent caller finds the buffer taken and converts into its own.
-        let mut own = Vec::new();
-        let mut held = self.scratch.try_lock().ok();
-        let data = held.as_deref_mut().unwrap_or(&mut own);
-        data.clear();
-        data.extend(x.iter().map(|&v| v as f32));
-        self.session.run(Input::F32(data), rows, width, &self.wanted)
+        let input = Input {
+            rows: x,
+            as_f32: !self.f64_input,
+        };
+        self.session.run(input)
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::fmt::Debug;
 
+use ml_core::ndarray::ArrayView2;
+
 use crate::{Error, Result};
 
 /// Which runtime executes a model.
@@ -42,10 +44,11 @@ impl Runtime {
     }
 }
 
-/// An input batch: `rows × width`, row-major.
-pub(crate) enum Input<'a> {
-    F32(&'a [f32]),
-    F64(&'a [f64]),
+/// An input batch, converted by the runtime into its own buffer as `f32`
+/// or `f64`, whichever the graph's input is.
+pub(crate) struct Input<'a> {
+    pub rows: ArrayView2<'a, f64>,
+    pub as_f32: bool,
 }
 
 /// One output tensor, copied out of the runtime.
@@ -65,9 +68,9 @@ pub(crate) struct Output {
 
 /// A loaded model ready to run.
 pub(crate) trait Session: Send + Sync + Debug {
-    /// Run on `rows` rows of `width` values; outputs in graph order, those
-    /// whose `wanted` flag is false (or lies past its end) not copied out.
-    fn run(&self, input: Input<'_>, rows: usize, width: usize, wanted: &[bool]) -> Result<Vec<Option<Output>>>;
+    /// Run on a batch; outputs in graph order, `None` for those the session
+    /// was loaded not to read.
+    fn run(&self, input: Input<'_>) -> Result<Vec<Option<Output>>>;
 }
 
 fn runtime_error(runtime: &'static str, e: impl std::fmt::Display) -> Error {
@@ -104,6 +107,8 @@ pub(crate) mod tract {
 
     pub(crate) struct TractSession {
         plan: Plan,
+        /// Which outputs are copied out, in graph order.
+        wanted: Vec<bool>,
         /// A run state kept between calls: spawning one allocates every
         /// value slot of the plan, which dominates one-row latency.
         state: std::sync::Mutex<Option<TypedSimpleState>>,
@@ -120,8 +125,8 @@ pub(crate) mod tract {
     }
 
     /// Load `bytes` (already rewritten for tract) with a `[N, width]` input
-    /// of `f32` or `f64`.
-    pub(crate) fn load(bytes: &[u8], width: usize, f64_input: bool) -> Result<TractSession> {
+    /// of `f32` or `f64`; runs copy out the outputs flagged in `wanted`.
+    pub(crate) fn load(bytes: &[u8], width: usize, f64_input: bool, wanted: Vec<bool>) -> Result<TractSession> {
         guarded("tract", || {
             let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(err)?;
             let n = model.sym("N");
@@ -138,17 +143,22 @@ pub(crate) mod tract {
             let plan = typed.into_runnable().map_err(err)?;
             Ok(TractSession {
                 plan,
+                wanted,
                 state: std::sync::Mutex::new(None),
             })
         })
     }
 
     impl super::Session for TractSession {
-        fn run(&self, input: Input<'_>, rows: usize, width: usize, wanted: &[bool]) -> Result<Vec<Option<Output>>> {
+        fn run(&self, input: Input<'_>) -> Result<Vec<Option<Output>>> {
             guarded("tract", || {
-                let t = match input {
-                    Input::F32(x) => Tensor::from_shape(&[rows, width], x),
-                    Input::F64(x) => Tensor::from_shape(&[rows, width], x),
+                let x = input.rows;
+                let t = if input.as_f32 {
+                    let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                    tract_ndarray::Array2::from_shape_vec(x.dim(), data).map(IntoTensor::into_tensor)
+                } else {
+                    let data: Vec<f64> = x.iter().copied().collect();
+                    tract_ndarray::Array2::from_shape_vec(x.dim(), data).map(IntoTensor::into_tensor)
                 }
                 .map_err(err)?;
                 // Reuse the idle state; a concurrent caller spawns its own.
@@ -164,7 +174,7 @@ pub(crate) mod tract {
                 outs.iter()
                     .enumerate()
                     .map(|(i, o)| {
-                        if !wanted.get(i).copied().unwrap_or(false) {
+                        if !self.wanted.get(i).copied().unwrap_or(false) {
                             return Ok(None);
                         }
                         let shape = o.shape().to_vec();
@@ -196,8 +206,8 @@ pub(crate) mod onnxruntime {
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
 
-    use ort::session::Session as OrtSession;
-    use ort::value::TensorRef;
+    use ort::session::{IoBinding, Session as OrtSession};
+    use ort::value::Tensor;
 
     use super::{Input, OutData, Output, guarded, runtime_error};
     use crate::{Error, Result};
@@ -241,13 +251,48 @@ pub(crate) mod onnxruntime {
         Ok(e)
     }
 
+    /// A session run through an I/O binding: its outputs are bound once to
+    /// CPU memory, its input to a tensor kept between calls while the batch
+    /// shape stays the same. A plain `Run` resolves every input and output
+    /// name and wraps a borrowed input on each call, which costs a quarter
+    /// of a one-row call.
     #[derive(Debug)]
     pub(crate) struct OrtRunner {
-        session: Mutex<OrtSession>,
+        state: Mutex<State>,
         input: String,
+        /// Number of graph outputs.
+        outputs: usize,
+        /// The graph outputs bound (those read), in binding order.
+        bound: Vec<(usize, String)>,
     }
 
-    pub(crate) fn load(bytes: &[u8], library: Option<&Path>, input: &str) -> Result<OrtRunner> {
+    #[derive(Debug)]
+    struct State {
+        session: OrtSession,
+        binding: IoBinding,
+        buffer: Option<Buffer>,
+    }
+
+    #[derive(Debug)]
+    enum Buffer {
+        F32(Tensor<f32>),
+        F64(Tensor<f64>),
+    }
+
+    impl Buffer {
+        fn fits(&self, rows: usize, width: usize, as_f32: bool) -> bool {
+            let shape = match self {
+                Buffer::F32(t) if as_f32 => t.shape(),
+                Buffer::F64(t) if !as_f32 => t.shape(),
+                _ => return false,
+            };
+            shape[..] == [rows as i64, width as i64]
+        }
+    }
+
+    /// Load `bytes` with one input named `input`; runs fetch the outputs
+    /// flagged in `wanted`.
+    pub(crate) fn load(bytes: &[u8], library: Option<&Path>, input: &str, wanted: &[bool]) -> Result<OrtRunner> {
         let env = environment(library)?;
         guarded("ort", || {
             // ONNX Runtime's default threading, as its Python API has.
@@ -255,28 +300,108 @@ pub(crate) mod onnxruntime {
                 .map_err(err)?
                 .commit_from_memory(bytes)
                 .map_err(err)?;
+            let bound: Vec<(usize, String)> = session
+                .outputs()
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| wanted.get(i).copied().unwrap_or(false))
+                .map(|(i, o)| (i, o.name().to_string()))
+                .collect();
+            let mut binding = session.create_binding().map_err(err)?;
+            bind_outputs(&session, &mut binding, &bound)?;
             Ok(OrtRunner {
-                session: Mutex::new(session),
+                outputs: session.outputs().len(),
+                state: Mutex::new(State {
+                    session,
+                    binding,
+                    buffer: None,
+                }),
                 input: input.to_string(),
+                bound,
             })
         })
     }
 
+    /// Bind the outputs read to CPU memory that ONNX Runtime allocates on
+    /// the next run (the others it computes but does not hand back). It keeps
+    /// those tensors for the runs after, so a new batch shape needs them bound
+    /// afresh.
+    fn bind_outputs(session: &OrtSession, binding: &mut IoBinding, bound: &[(usize, String)]) -> Result<()> {
+        binding.clear_outputs();
+        let cpu = session.allocator().memory_info();
+        for (_, name) in bound {
+            binding.bind_output_to_device(name, cpu).map_err(err)?;
+        }
+        Ok(())
+    }
+
     impl super::Session for OrtRunner {
-        fn run(&self, input: Input<'_>, rows: usize, width: usize, wanted: &[bool]) -> Result<Vec<Option<Output>>> {
-            let mut session = self.session.lock().map_err(|_| err("session lock poisoned"))?;
-            let shape = [rows as i64, width as i64];
-            let value = match input {
-                Input::F32(x) => TensorRef::from_array_view((shape, x)).map_err(err)?.into_dyn(),
-                Input::F64(x) => TensorRef::from_array_view((shape, x)).map_err(err)?.into_dyn(),
-            };
-            let outputs = session.run(ort::inputs![self.input.as_str() => value]).map_err(err)?;
-            let mut out = Vec::new();
-            for (i, (_, v)) in outputs.iter().enumerate() {
-                if !wanted.get(i).copied().unwrap_or(false) {
-                    out.push(None);
-                    continue;
+        fn run(&self, input: Input<'_>) -> Result<Vec<Option<Output>>> {
+            let mut guard = self.state.lock().map_err(|_| err("session lock poisoned"))?;
+            let state = &mut *guard;
+            let x = input.rows;
+            let (rows, width) = x.dim();
+            // ONNX Runtime reads a bound CPU tensor in place, so a kept
+            // buffer needs no new binding after it is refilled.
+            let mut rebind = false;
+            let buffer = match state.buffer.take() {
+                Some(b) if b.fits(rows, width, input.as_f32) => b,
+                previous => {
+                    rebind = true;
+                    if previous.is_some() {
+                        bind_outputs(&state.session, &mut state.binding, &self.bound)?;
+                    }
+                    let alloc = state.session.allocator();
+                    if input.as_f32 {
+                        Buffer::F32(Tensor::new(alloc, [rows, width]).map_err(err)?)
+                    } else {
+                        Buffer::F64(Tensor::new(alloc, [rows, width]).map_err(err)?)
+                    }
                 }
+            };
+            let buffer = state.buffer.insert(buffer);
+            match buffer {
+                Buffer::F32(t) => {
+                    for (d, &v) in t.extract_tensor_mut().1.iter_mut().zip(x.iter()) {
+                        *d = v as f32;
+                    }
+                    if rebind {
+                        state.binding.bind_input(&self.input, t).map_err(err)?;
+                    }
+                }
+                Buffer::F64(t) => {
+                    for (d, &v) in t.extract_tensor_mut().1.iter_mut().zip(x.iter()) {
+                        *d = v;
+                    }
+                    if rebind {
+                        state.binding.bind_input(&self.input, t).map_err(err)?;
+                    }
+                }
+            }
+            let first = state
+                .session
+                .run_binding(&state.binding)
+                .map_err(err)
+                .and_then(|o| self.copy_out(&o));
+            match first {
+                // Kept output tensors have the last run's shapes; an output
+                // whose shape depends on the values needs fresh ones.
+                Err(_) if !rebind => {
+                    bind_outputs(&state.session, &mut state.binding, &self.bound)?;
+                    let outputs = state.session.run_binding(&state.binding).map_err(err)?;
+                    self.copy_out(&outputs)
+                }
+                result => result,
+            }
+        }
+    }
+
+    impl OrtRunner {
+        /// Copy the bound outputs out of ONNX Runtime's buffers, in graph
+        /// order.
+        fn copy_out(&self, outputs: &ort::session::SessionOutputs<'_>) -> Result<Vec<Option<Output>>> {
+            let mut out = vec![None; self.outputs];
+            for (&(i, _), (_, v)) in self.bound.iter().zip(outputs.iter()) {
                 // Dispatch on the element type: a failed extraction builds an
                 // error message, which costs more than the whole run.
                 use ort::value::{TensorElementType as T, ValueType};
@@ -301,10 +426,10 @@ pub(crate) mod onnxruntime {
                     other => return Err(err(format!("output of type {other:?}"))),
                 }
                 .map_err(err)?;
-                out.push(Some(Output {
+                out[i] = Some(Output {
                     shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
                     data,
-                }));
+                });
             }
             Ok(out)
         }

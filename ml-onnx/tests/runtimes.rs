@@ -1,7 +1,7 @@
 //! `OnnxModel` on our own exports and on hostile bytes; ONNX Runtime (feature
 //! `ort`) against tract and against Python onnxruntime's outputs.
 
-use ml_core::ndarray::Array2;
+use ml_core::ndarray::{Array2, s};
 use ml_core::{Dataset, Model, Predictions};
 use ml_learn::Pipeline;
 use ml_onnx::{OnnxModel, Runtime};
@@ -269,7 +269,21 @@ fn ort_matches_tract_and_python_onnxruntime() {
         let on_ort = OnnxModel::from_bytes(&bytes, ort()).unwrap();
         let on_tract = OnnxModel::from_bytes(&bytes, Runtime::Tract).unwrap();
         let x = data.features();
-        assert_close(name, &on_ort.predict(x).unwrap(), &on_tract.predict(x).unwrap(), 1e-5);
-        assert_close(name, &on_ort.predict(x).unwrap(), &model.predict(x).unwrap(), 1e-5);
+        let batch = on_ort.predict(x).unwrap();
+        assert_close(name, &batch, &on_tract.predict(x).unwrap(), 1e-5);
+        assert_close(name, &batch, &model.predict(x).unwrap(), 1e-5);
+        // The ort runner keeps its input tensor while the batch shape stays
+        // the same and replaces it when the shape changes: one row at a time,
+        // then two, then one again, each call must see its own rows.
+        for (start, len) in [(0, 1), (1, 1), (2, 1), (3, 2), (5, 1), (0, x.nrows())] {
+            let part = x.slice(s![start..start + len, ..]);
+            let want = model.predict(part).unwrap();
+            assert_close(
+                &format!("{name} rows {start}..+{len}"),
+                &on_ort.predict(part).unwrap(),
+                &want,
+                1e-5,
+            );
+        }
     }
 }
