@@ -206,6 +206,7 @@ pub(crate) mod onnxruntime {
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
 
+    use ml_core::ndarray::ArrayView2;
     use ort::session::{IoBinding, Session as OrtSession};
     use ort::value::Tensor;
 
@@ -335,6 +336,16 @@ pub(crate) mod onnxruntime {
         Ok(())
     }
 
+    /// Write `x` row-major into `dst` (of the same size), through a plain
+    /// slice when `x` is contiguous: ndarray's element iterator zipped
+    /// element by element costs more than the conversion itself.
+    fn fill<T>(dst: &mut [T], x: ArrayView2<'_, f64>, convert: impl Fn(f64) -> T) {
+        match x.as_slice() {
+            Some(src) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = convert(v)),
+            None => dst.iter_mut().zip(x.iter()).for_each(|(d, &v)| *d = convert(v)),
+        }
+    }
+
     impl super::Session for OrtRunner {
         fn run(&self, input: Input<'_>) -> Result<Vec<Option<Output>>> {
             let mut guard = self.state.lock().map_err(|_| err("session lock poisoned"))?;
@@ -362,17 +373,13 @@ pub(crate) mod onnxruntime {
             let buffer = state.buffer.insert(buffer);
             match buffer {
                 Buffer::F32(t) => {
-                    for (d, &v) in t.extract_tensor_mut().1.iter_mut().zip(x.iter()) {
-                        *d = v as f32;
-                    }
+                    fill(t.extract_tensor_mut().1, x, |v| v as f32);
                     if rebind {
                         state.binding.bind_input(&self.input, t).map_err(err)?;
                     }
                 }
                 Buffer::F64(t) => {
-                    for (d, &v) in t.extract_tensor_mut().1.iter_mut().zip(x.iter()) {
-                        *d = v;
-                    }
+                    fill(t.extract_tensor_mut().1, x, |v| v);
                     if rebind {
                         state.binding.bind_input(&self.input, t).map_err(err)?;
                     }
