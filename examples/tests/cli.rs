@@ -1171,6 +1171,46 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
     fails(&["explain", "--model", f, "--data", &data, "--rows", "0"], "--rows");
 }
 
+/// Accuracy and selection rate of `mlsdk predict` on a saved mitigation
+/// (its directory), scored against the data's `risk` column; the positive
+/// class is the one of the last probability column.
+fn mitigated_rates(mitigation: &str, data: &str, extra: &[&str]) -> (f64, f64) {
+    let csv = stdout_of(&[&["predict", "--model", mitigation, "--data", data][..], extra].concat());
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 3, "{header:?}");
+    let positive = header[2].strip_prefix("proba_").unwrap();
+    let text = std::fs::read_to_string(data).unwrap();
+    let mut rows = text.lines();
+    let col = rows.next().unwrap().split(',').position(|c| c == "risk").unwrap();
+    let truth: Vec<String> = rows.map(|r| r.split(',').nth(col).unwrap().to_string()).collect();
+    let (mut hits, mut positives, mut n) = (0, 0, 0);
+    for (line, y) in lines.zip(&truth) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (p0, p1): (f64, f64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+        assert!((p0 + p1 - 1.0).abs() < 1e-12 && (0.0..=1.0).contains(&p1), "{line}");
+        hits += usize::from(f[0] == y);
+        positives += usize::from(f[0] == positive);
+        n += 1;
+    }
+    assert_eq!(n, truth.len());
+    (hits as f64 / n as f64, positives as f64 / n as f64)
+}
+
+/// `mlsdk predict` on the mitigation in `dir` reproduces what `mitigate`
+/// reported of it (`report`): the same seed draws the same labels.
+fn assert_predict_reproduces(report: &Value, dir: &str, data: &str) {
+    let (accuracy, selection) = mitigated_rates(dir, data, &[]);
+    assert!(
+        (accuracy - report["after"]["accuracy"].as_f64().unwrap()).abs() < 1e-12,
+        "{report}"
+    );
+    assert!(
+        (selection - report["after"]["selection_rate"].as_f64().unwrap()).abs() < 1e-12,
+        "{report}"
+    );
+}
+
 #[test]
 fn fairness_prints_group_metrics_and_parity_measures() {
     let dir = tempfile::tempdir().unwrap();
@@ -1296,6 +1336,19 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(mdir.join("mitigation.json")).unwrap()).unwrap();
     assert_eq!(saved["thresholds"]["constraint"], "demographic_parity");
     assert!(saved["thresholds"]["rules"]["female"]["p0"].is_number());
+    assert_predict_reproduces(&mi, md, &data);
+    // Another seed draws other labels from the same probabilities; data
+    // whose sensitive column is renamed is read with --sensitive.
+    let (_, other_seed) = mitigated_rates(md, &data, &["--seed", "7"]);
+    assert!((other_seed - mi["after"]["selection_rate"].as_f64().unwrap()).abs() < 0.05);
+    let renamed = dir.path().join("renamed.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let (head, body) = text.split_once('\n').unwrap();
+    std::fs::write(&renamed, format!("{}\n{body}", head.replace(",sex,", ",gender,"))).unwrap();
+    let renamed = renamed.to_str().unwrap();
+    fails(&["predict", "--model", md, "--data", renamed], "sex");
+    let (accuracy, _) = mitigated_rates(md, renamed, &["--sensitive", "gender"]);
+    assert!((accuracy - mi["after"]["accuracy"].as_f64().unwrap()).abs() < 1e-12);
     let eo = ok_json(&[&base[..], &["--constraint", "equalized_odds", "--out", md]].concat());
     assert_eq!(eo["constraint"], "equalized_odds");
     fails(
@@ -1326,6 +1379,7 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     assert!(eg["members"].as_u64().unwrap() >= 1);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(mdir.join("mitigation.json")).unwrap()).unwrap();
     assert!(!saved["mix"]["members"].as_array().unwrap().is_empty());
+    assert_predict_reproduces(&eg, md, &data);
     let gs = ok_json(&[
         "--json",
         "mitigate",
@@ -1344,6 +1398,11 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     ]);
     assert_eq!(gs["method"], "grid_search");
     assert_eq!(gs["grid"].as_array().unwrap().len(), 10);
+    let file = mdir.join("mitigation.json");
+    assert_predict_reproduces(&gs, file.to_str().unwrap(), &data);
+    // A JSON file that is not a mitigation is refused by name.
+    std::fs::write(&file, r#"{"method": "nope"}"#).unwrap();
+    fails(&["predict", "--model", md, "--data", &data], "not a mitigation");
     // A usage error (clap's own, several lines) names the missing flag.
     let missing = mlsdk(&[
         "mitigate",

@@ -672,7 +672,7 @@ pub struct MitigateArgs {
 }
 
 /// The sensitive columns by name, with their values.
-fn sensitive_columns<'a>(frame: &'a Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
+pub(crate) fn sensitive_columns<'a>(frame: &'a Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
     names
         .iter()
         .map(|s| {
@@ -685,7 +685,7 @@ fn sensitive_columns<'a>(frame: &'a Frame, names: &'a [String]) -> Result<Vec<(&
 }
 
 /// Group keys of every row: the sensitive columns' values joined by `|`.
-fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
+pub(crate) fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
     (0..n)
         .map(|i| columns.iter().map(|(_, v)| v[i].as_str()).collect::<Vec<_>>().join("|"))
         .collect()
@@ -836,4 +836,103 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
         )
     });
     Ok(())
+}
+
+/// The `mitigation.json` that `path` names: the file itself, or the one in a
+/// `mlsdk mitigate --out` directory.
+pub(crate) fn mitigation_file(path: &std::path::Path) -> Option<PathBuf> {
+    if path.is_file() && path.file_name().is_some_and(|n| n == "mitigation.json") {
+        return Some(path.to_path_buf());
+    }
+    let inner = path.join("mitigation.json");
+    (path.is_dir() && inner.is_file()).then_some(inner)
+}
+
+/// Predictions of a saved mitigation on a CSV: each row's probability of
+/// the positive class (a threshold optimizer's rule for the row's group
+/// applied to the base model's score, or the reductions' mix of models),
+/// and a label drawn with that probability from `--seed`, one draw per row
+/// in order, as `mlsdk mitigate` draws them.
+pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::path::Path) -> Result<Predictions> {
+    use rand::{RngExt, SeedableRng};
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let saved: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let frame = read_csv(&args.data)?;
+    let (p, classes) = match saved["method"].as_str() {
+        Some("threshold_optimizer") => {
+            let base = saved["base_model"]
+                .as_str()
+                .context("the mitigation names no base_model")?;
+            let mut base = PathBuf::from(base);
+            // A relative path was relative to where `mitigate` ran; failing
+            // that, to the mitigation's directory.
+            if base.is_relative()
+                && !base.exists()
+                && let Some(dir) = file.parent()
+            {
+                base = dir.join(base);
+            }
+            let (model, positional) = load_any(&base, args.runtime)?;
+            let Task::Classification { classes } = &model.signature().task else {
+                bail!("the base model {} is not a classifier", base.display());
+            };
+            if classes.len() != 2 || saved["positive_class"].as_str() != Some(classes[1].as_str()) {
+                bail!(
+                    "the base model {} is not the binary classifier the thresholds were fitted to (classes {classes:?})",
+                    base.display()
+                );
+            }
+            let classes = classes.clone();
+            let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
+            let x = frame.encode(&signature.inputs, signature.unknown_category)?;
+            let Predictions::Classification {
+                probabilities: Some(scores),
+                ..
+            } = model.predict(x.view())?
+            else {
+                bail!("the base model gives no class probabilities");
+            };
+            let thresholds: ml_sdk::interpret::FairThresholds = serde_json::from_value(saved["thresholds"].clone())
+                .context("the mitigation's thresholds are malformed")?;
+            let names: Vec<String> = if args.sensitive.is_empty() {
+                serde_json::from_value(saved["sensitive"].clone())
+                    .context("the mitigation names no sensitive columns")?
+            } else {
+                args.sensitive.clone()
+            };
+            let columns = sensitive_columns(&frame, &names)?;
+            let groups = group_keys(&columns, x.nrows());
+            let p = scores
+                .column(1)
+                .iter()
+                .zip(&groups)
+                .map(|(&s, g)| thresholds.positive_probability(s, g))
+                .collect::<Result<Vec<f64>, _>>()?;
+            (p, classes)
+        }
+        Some("exponentiated_gradient" | "grid_search") => {
+            let mix: ml_sdk::interpret::SavedMix =
+                serde_json::from_value(saved["mix"].clone()).context("the mitigation's mix is malformed")?;
+            let model = ml_sdk::interpret::MitigatedClassifier::from_saved(mix)?;
+            let signature = model.signature().clone();
+            let Task::Classification { classes } = &signature.task else {
+                bail!("the mix is not a classifier");
+            };
+            let x = frame.encode(&signature.inputs, signature.unknown_category)?;
+            (model.positive_probability(x.view())?, classes.clone())
+        }
+        other => bail!(
+            "{} is not a mitigation written by mlsdk mitigate (method {})",
+            file.display(),
+            other.unwrap_or("missing")
+        ),
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let labels = p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect();
+    let probabilities = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
+    Ok(Predictions::Classification {
+        labels,
+        probabilities: Some(probabilities),
+        classes,
+    })
 }

@@ -91,20 +91,32 @@ pub struct EvaluateArgs {
 #[derive(Debug, Args)]
 pub struct PredictArgs {
     /// Model directory or file written by `mlsdk train`, a models:/ or
-    /// runs:/ URI, or an ONNX file (`.onnx`).
+    /// runs:/ URI, an ONNX file (`.onnx`), or a fairness mitigation (the
+    /// `--out` directory of `mlsdk mitigate`, or its `mitigation.json`).
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// Data: CSV with a header; columns matched by name, extras ignored.
     /// An ONNX model that does not name its inputs takes all columns, in
     /// order (all numeric).
     #[arg(long)]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
-    runtime: RuntimeArg,
+    pub(crate) runtime: RuntimeArg,
     /// Output CSV (`-` or absent: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Mitigations only: the sensitive columns of a threshold optimizer's
+    /// groups, when the data names them differently from the data it was
+    /// fitted on (comma separated; default: the saved names).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) sensitive: Vec<String>,
+    /// Mitigations only: seed of the randomized labels. A mitigation
+    /// predicts the positive class with a probability (the columns
+    /// `proba_*`) and draws each label, as Fairlearn's `predict` does; the
+    /// same seed on the same data reproduces `mlsdk mitigate`'s figures.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -485,11 +497,16 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
 }
 
 pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
-    let (model, positional) = load_any(&args.model, args.runtime)?;
-    let frame = read_csv(&args.data)?;
-    let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
-    let x = frame.encode(&signature.inputs, signature.unknown_category)?;
-    let pred = model.predict(x.view())?;
+    let pred = match crate::interpret::mitigation_file(&args.model) {
+        Some(file) => crate::interpret::predict_mitigated(args, &file)?,
+        None => {
+            let (model, positional) = load_any(&args.model, args.runtime)?;
+            let frame = read_csv(&args.data)?;
+            let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
+            let x = frame.encode(&signature.inputs, signature.unknown_category)?;
+            model.predict(x.view())?
+        }
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     match &pred {
         Predictions::Classification {
