@@ -431,8 +431,21 @@ impl Node {
         keep: impl Fn(&str) -> bool,
         extra: &[(&str, Attr)],
     ) -> Result<Self> {
+        let inputs: Vec<&str> = self.inputs.iter().map(String::as_str).collect();
+        self.rebuilt_reading(&inputs, op, outputs, keep, extra)
+    }
+
+    /// As [`Node::rebuilt`], reading other inputs.
+    pub(crate) fn rebuilt_reading(
+        &self,
+        inputs: &[&str],
+        op: &str,
+        outputs: &[&str],
+        keep: impl Fn(&str) -> bool,
+        extra: &[(&str, Attr)],
+    ) -> Result<Self> {
         let mut m = Msg::new();
-        for i in &self.inputs {
+        for i in inputs {
             m = m.str(1, i);
         }
         for o in outputs {

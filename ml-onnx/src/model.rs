@@ -135,6 +135,7 @@ impl OnnxModel {
         }
 
         let mut runnable = graph.clone();
+        rewrite::fold_scalers(&mut runnable)?;
         match runtime {
             Runtime::Tract => rewrite::for_tract(&mut runnable)?,
             Runtime::Ort { .. } => rewrite::strip_zipmap(&mut runnable)?,

@@ -110,3 +110,53 @@ fn linear_and_tree_graphs_import_to_equal_specs() {
     }
     assert_eq!(imported.len(), 11, "{imported:?}");
 }
+
+/// scikit-learn's scaler + logistic regression exports as `Scaler` →
+/// `LinearClassifier`; loading folds the scaler into the coefficients, and
+/// the folded graph still gives onnxruntime's outputs on the unfolded one.
+#[test]
+fn a_scaler_before_a_linear_model_folds_into_it() {
+    use ml_onnx::graph::OnnxGraph;
+    let exp = expected();
+    let path = dir().join("logreg_binary.onnx");
+    let bytes = std::fs::read(&path).unwrap();
+    let original = OnnxGraph::parse(&bytes).unwrap();
+    let ops = |g: &OnnxGraph| g.graph.nodes.iter().map(|n| n.op_type.clone()).collect::<Vec<_>>();
+    assert!(ops(&original).contains(&"Scaler".to_string()), "{:?}", ops(&original));
+    let mut folded = original.clone();
+    ml_onnx::rewrite::fold_scalers(&mut folded).unwrap();
+    assert!(!ops(&folded).contains(&"Scaler".to_string()), "{:?}", ops(&folded));
+    assert_eq!(folded.graph.nodes.len(), original.graph.nodes.len() - 1);
+    let input = &original.graph.inputs[0].name;
+    let linear = folded
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "LinearClassifier")
+        .unwrap();
+    assert_eq!(&linear.inputs[0], input);
+    let case = &exp["models"]["logreg_binary"];
+    let got = OnnxModel::from_bytes(&folded.to_bytes(), Runtime::Tract)
+        .unwrap()
+        .predict(rows(case).view())
+        .unwrap();
+    check("logreg_binary folded", case, &got, 1e-5);
+
+    // A scaler whose output is also read elsewhere (here: a graph output)
+    // stays, and so do the coefficients.
+    let mut exposed = original.clone();
+    let scaled = exposed
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "Scaler")
+        .unwrap()
+        .outputs[0]
+        .clone();
+    let mut out = exposed.graph.outputs[0].clone();
+    out.name = scaled;
+    exposed.graph.outputs.push(out);
+    let before = ops(&exposed);
+    ml_onnx::rewrite::fold_scalers(&mut exposed).unwrap();
+    assert_eq!(ops(&exposed), before);
+}
