@@ -14,10 +14,11 @@ Both runtimes load the wheel's libonnxruntime (ort through ORT_DYLIB_PATH,
 set here) with ONNX Runtime's default threading. The Rust side is built in
 release mode (benches/src/bin/compare_onnx.rs); its time includes
 OnnxModel::predict's input checks and the conversion to Predictions. A
-fourth column, "ort floor", times ONNX Runtime's bare run on the same file
-through the ort crate with no ml-sdk code (rows bound once, no checks, no
-conversions, outputs not read): the least time a call through ONNX Runtime
-takes on this machine, whatever wraps it.
+fourth column, "ort floor", times ONNX Runtime's bare run, through the ort
+crate, of the graph OnnxModel hands it (the file with ZipMap stripped and
+scalers folded into linear operators), with no ml-sdk code in the call (rows
+bound once, no checks, no conversions, outputs not read): the least time a
+call through ONNX Runtime takes on that graph, whatever wraps it.
 
 This 2-core machine switches between speed regimes for seconds at a time
 (the same binary measures 4.5 or 8 us per call, 3.9 or 5.3 ms per batch), so
