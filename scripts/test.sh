@@ -47,7 +47,7 @@ fi
 step "interop: our metrics and models against the fresh fixtures"
 MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test sklearn_quality
 
-step "interop: MLflow and TensorBoard read what ml-track writes"
+step "interop: MLflow and TensorBoard read what ml-track writes (runs, models, explanations, fairness reports)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_tools -- --include-ignored
 
 step "interop: a real mlflow server and our REST client"
