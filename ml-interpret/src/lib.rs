@@ -31,6 +31,7 @@ mod explain;
 pub mod fairness;
 mod kernel;
 mod lime;
+mod lp;
 pub mod mitigation;
 pub mod reductions;
 pub mod shapley;

@@ -7,10 +7,12 @@
 //! gradient on the constraint violations. The result is a randomized
 //! classifier: a distribution over the fitted models.
 //!
-//! Differences from Fairlearn: the final linear-programming step is not
-//! run (the result is the averaged play of the best iteration, Algorithm 1
-//! of the paper), and a trainer that cannot take sample weights is fitted on
-//! a weighted resample instead of being refused.
+//! As Fairlearn does, each iteration after the first also solves the
+//! linear program for the best mix of the learners found so far (least
+//! error plus `B` times the largest violation) and keeps whichever of that
+//! mix and the averaged play has the smaller duality gap. Difference from
+//! Fairlearn: a trainer that cannot take sample weights is fitted on a
+//! weighted resample instead of being refused.
 
 use ml_core::ndarray::{Array1, Array2, ArrayView2};
 use ml_core::{Dataset, Error, Model, ModelSpec, Predictions, Result, Signature, Target, Task, Trainer};
@@ -454,6 +456,10 @@ pub struct ExponentiatedGradient {
     pub eta0: f64,
     /// Seed of the weighted resampling (trainers without sample weights).
     pub seed: u64,
+    /// Solve the best-mix linear program each iteration (Fairlearn's
+    /// `run_linprog_step`); without it the result is the averaged play of
+    /// the best iteration (Algorithm 1 of the paper).
+    pub run_linprog_step: bool,
 }
 
 impl ExponentiatedGradient {
@@ -466,6 +472,7 @@ impl ExponentiatedGradient {
             max_iter: 50,
             eta0: 2.0,
             seed: 0,
+            run_linprog_step: true,
         }
     }
 
@@ -493,7 +500,11 @@ impl ExponentiatedGradient {
         let mut q_sum: Vec<f64> = Vec::new();
         let (mut nu, mut eta) = (0.0, 0.0);
         let mut gaps = Vec::new();
+        let mut gaps_eg = Vec::new();
         let mut qs: Vec<Vec<f64>> = Vec::new();
+        // The last program's learner count and result: it changes only when
+        // a learner is added.
+        let mut last_lp: Option<(usize, Vec<f64>, f64)> = None;
         let (mut last_checked, mut last_gap) = (5usize, f64::INFINITY);
         for t in 0..self.max_iter {
             let ex: Vec<f64> = theta.iter().map(|v| v.exp()).collect();
@@ -521,14 +532,40 @@ impl ExponentiatedGradient {
             q_sum[h] += 1.0;
             let total: f64 = q_sum.iter().sum();
             let q: Vec<f64> = q_sum.iter().map(|v| v / total).collect();
-            let gap = game.gap(&q, &lambda_eg, nu, b)?;
+            let gap_eg = game.gap(&q, &lambda_eg, nu, b)?;
+            gaps_eg.push(gap_eg);
+            let lp = if t == 0 || !self.run_linprog_step {
+                None
+            } else {
+                let n_hs = game.outcomes.len();
+                match &last_lp {
+                    Some((n, q_lp, gap_lp)) if *n == n_hs => Some((q_lp.clone(), *gap_lp)),
+                    _ => match game.best_mix(b) {
+                        Some((q_lp, lambda_lp)) => {
+                            let gap_lp = game.gap(&q_lp, &lambda_lp, nu, b)?;
+                            last_lp = Some((n_hs, q_lp.clone(), gap_lp));
+                            Some((q_lp, gap_lp))
+                        }
+                        None => None,
+                    },
+                }
+            };
+            let gap = match lp {
+                Some((q_lp, gap_lp)) if gap_lp <= gap_eg => {
+                    qs.push(q_lp);
+                    gap_lp
+                }
+                _ => {
+                    qs.push(q);
+                    gap_eg
+                }
+            };
             gaps.push(gap);
-            qs.push(q);
             if gap < nu && t >= 5 {
                 break;
             }
             if t as f64 >= last_checked as f64 * 1.6 {
-                let best = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+                let best = gaps_eg.iter().copied().fold(f64::INFINITY, f64::min);
                 if best > last_gap * 0.8 {
                     eta *= 0.8;
                 }
@@ -677,6 +714,27 @@ impl<'a> Game<'a> {
             gamma.iter_mut().zip(&o.gamma).for_each(|(g, v)| *g += w * v);
         }
         (error, gamma)
+    }
+
+    /// Fairlearn's linear-programming step: the mix of the learners found
+    /// so far with the least error plus `B` times its largest violation
+    /// (a slack variable bounds every violation), and the multipliers of
+    /// the violation rows from the dual. `None` if the simplex fails.
+    fn best_mix(&self, b: f64) -> Option<(Vec<f64>, Vec<f64>)> {
+        let hs = self.outcomes.len();
+        let mut c: Vec<f64> = self.outcomes.iter().map(|o| o.error).collect();
+        c.push(b);
+        let a_ub: Vec<Vec<f64>> = (0..self.p.k())
+            .map(|j| {
+                let mut row: Vec<f64> = self.outcomes.iter().map(|o| o.gamma[j]).collect();
+                row.push(-1.0);
+                row
+            })
+            .collect();
+        let mut sums_to_one = vec![1.0; hs];
+        sums_to_one.push(0.0);
+        let s = crate::lp::minimize(&c, &a_ub, &vec![0.0; a_ub.len()], &[sums_to_one], &[1.0])?;
+        Some((s.x[..hs].to_vec(), s.ub_duals))
     }
 
     /// Fairlearn's duality gap of (Q, λ̂).

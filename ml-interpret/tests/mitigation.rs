@@ -126,6 +126,25 @@ fn exponentiated_gradient_is_comparable_to_fairlearns() {
         }
         let w: f64 = eg.weights().iter().sum();
         assert!((w - 1.0).abs() < 1e-9);
+        // The linear program's exact best mix closes the duality gap; the
+        // averaged play alone (Algorithm 1) stops short of it.
+        let plain = ExponentiatedGradient {
+            run_linprog_step: false,
+            ..ExponentiatedGradient::new(moment)
+        }
+        .fit(&trainer, &data, &groups)
+        .unwrap();
+        println!(
+            "{name} without the linear program: {} iterations, gap {:.2e}",
+            plain.iterations, plain.best_gap
+        );
+        assert!(eg.best_gap < 1e-6, "{name}: gap {}", eg.best_gap);
+        assert!(
+            eg.best_gap <= plain.best_gap,
+            "{name}: {} vs {}",
+            eg.best_gap,
+            plain.best_gap
+        );
         // Saved as data and rebuilt, the mix predicts the same.
         let json = serde_json::to_string(&eg.to_saved().unwrap()).unwrap();
         let back = ml_interpret::MitigatedClassifier::from_saved(serde_json::from_str(&json).unwrap()).unwrap();
