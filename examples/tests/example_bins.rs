@@ -1,0 +1,89 @@
+//! The example binaries run to the end on the bundled data and show what
+//! they claim: exact SHAP sums and a chart, ONNX round trips that agree with
+//! the model (on ONNX Runtime too when `ORT_DYLIB_PATH` is set, as in
+//! scripts/test.sh), and a privacy budget that refuses the overspending
+//! release.
+
+use std::process::Command;
+
+fn run(exe: &str, args: &[&str]) -> String {
+    let out = Command::new(exe).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{exe} failed:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The first number after `marker` on the first line holding it.
+fn number_after(text: &str, marker: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no '{marker}' in:\n{text}"));
+    let rest = &line[line.find(marker).unwrap() + marker.len()..];
+    rest.split_whitespace()
+        .find_map(|w| w.trim_end_matches([';', ',', ')', ':']).parse().ok())
+        .unwrap_or_else(|| panic!("no number after '{marker}' in: {line}"))
+}
+
+#[test]
+fn explain_fairness_sums_shap_exactly_and_draws_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(env!("CARGO_BIN_EXE_explain_fairness"), &[dir.path().to_str().unwrap()]);
+    assert!(number_after(&out, "sum of SHAP values = P(1) to") < 1e-9, "{out}");
+    let svg = std::fs::read_to_string(dir.path().join("shap_summary.svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("checking_account"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+    for name in ["threshold optimizer", "exponentiated gradient"] {
+        let accuracy = number_after(&out, &format!("{name}: accuracy"));
+        assert!((0.6..=0.9).contains(&accuracy), "{out}");
+    }
+    assert!(number_after(&out, "duality gap") < 1e-6, "{out}");
+}
+
+#[test]
+fn onnx_interop_round_trips_agree_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(env!("CARGO_BIN_EXE_onnx_interop"), &[dir.path().to_str().unwrap()]);
+    let diffs: Vec<f64> = out
+        .lines()
+        .filter(|l| l.contains("largest difference"))
+        .map(|l| number_after(l, "largest difference"))
+        .collect();
+    let runtimes = if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        3
+    } else {
+        2
+    };
+    assert_eq!(diffs.len(), 3 * runtimes, "{out}");
+    // Probabilities to f32 rounding; diabetes values (about 150) to 1e-6 relative.
+    assert!(diffs.iter().all(|&d| d < 2e-4), "{out}");
+    for f in [
+        "breast_cancer_logistic.onnx",
+        "iris_forest.onnx",
+        "diabetes_forest.onnx",
+    ] {
+        let bytes = std::fs::read(dir.path().join(f)).unwrap();
+        assert!(bytes.len() > 1000, "{f}");
+    }
+}
+
+#[test]
+fn private_analytics_stays_within_its_budget() {
+    let out = run(env!("CARGO_BIN_EXE_private_analytics"), &[]);
+    assert!(out.contains("refused: privacy budget exceeded"), "{out}");
+    let json = &out[out.find("ledger:").unwrap() + "ledger:".len()..];
+    let ledger: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let entries = ledger["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 5, "{ledger}");
+    assert_eq!(entries[4]["label"], "dp_logistic");
+    // The noise is the operating system's: any accuracy a model can have.
+    let accuracy = number_after(&out, "held-out accuracy");
+    assert!((0.0..=1.0).contains(&accuracy), "{out}");
+}
