@@ -13,10 +13,12 @@
 //! the training counts), with the intercept as base value and the logistic
 //! link for two classes. So it predicts, exports to ONNX and explains
 //! (TreeSHAP gives `f_j(x_j)` minus its mean) like any tree ensemble here.
-//! Binary classification and regression; optional pairwise interactions
-//! (`interactions`): pairs ranked by FAST on the main effects' residuals,
-//! then boosted as tables over coarse bins, each exported as a two-feature
-//! tree.
+//! Classification (two classes: one logistic score; more: one score per
+//! class, softmax cross-entropy, each boosting step's split chosen by its
+//! gain summed over the classes) and regression; optional pairwise
+//! interactions (`interactions`, for two classes and regression): pairs
+//! ranked by FAST on the main effects' residuals, then boosted as tables
+//! over coarse bins, each exported as a two-feature tree.
 
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
@@ -120,12 +122,18 @@ pub struct PairTerm {
 pub struct EbmModel {
     #[serde(skip)]
     spec: ModelSpec,
-    /// The intercept (log-odds or value).
+    /// The intercept (log-odds or value; with more than two classes, the
+    /// first class's score, see `intercepts`).
     pub intercept: f64,
+    /// One intercept per score: the only one, or each class's with more than
+    /// two classes (softmax link).
+    pub intercepts: Vec<f64>,
     /// Each feature's bins.
     pub bins: Vec<FeatureBins>,
-    /// Each feature's shape function: one value per bin, centred so that
-    /// its mean over the training rows is 0.
+    /// Each feature's shape function: one value per bin (with more than two
+    /// classes, one per bin and class: bin `b`, class `c` at
+    /// `b * classes + c`), centred so that its mean over the training rows
+    /// is 0.
     pub shapes: Vec<Vec<f64>>,
     /// Training rows per bin.
     pub counts: Vec<Vec<f64>>,
@@ -141,8 +149,15 @@ impl EbmModel {
     /// [`pair_contributions`](Self::pair_contributions)).
     ///
     /// # Errors
-    /// Input that does not match the model.
+    /// Input that does not match the model; a model of more than two
+    /// classes, which has a contribution per class (TreeSHAP on the model
+    /// gives them, centred).
     pub fn contributions(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        if self.intercepts.len() > 1 {
+            return Err(Error::Unsupported(
+                "contributions of an EBM with more than two classes (one per class: explain it with TreeSHAP)".into(),
+            ));
+        }
         self.spec.signature.validate_input(x)?;
         Ok(Array2::from_shape_fn((x.nrows(), self.bins.len()), |(i, j)| {
             self.shapes[j][self.bins[j].of(x[[i, j]])]
@@ -225,7 +240,8 @@ fn binning(data: &Dataset, max_bins: usize) -> (Vec<FeatureBins>, Vec<Vec<usize>
 }
 
 /// One bag's boosting on its training rows, early-stopped on its
-/// validation rows; returns shape functions (bins per feature) and rounds.
+/// validation rows; returns shape functions (per feature, `k` values per
+/// bin) and rounds.
 #[allow(clippy::too_many_arguments)]
 fn boost_bag(
     cfg: &Ebm,
@@ -233,42 +249,49 @@ fn boost_bag(
     binned: &[Vec<usize>],
     n_bins: &[usize],
     y: &[f64],
-    binary: bool,
-    intercept: f64,
+    objective: Objective,
+    intercepts: &[f64],
     train: &[usize],
     valid: &[usize],
 ) -> (Vec<Vec<f64>>, usize) {
     let m = binned.len();
-    let mut shapes: Vec<Vec<f64>> = n_bins.iter().map(|&b| vec![0.0; b]).collect();
-    let mut score = vec![intercept; y.len()];
-    let loss = |score: &[f64], rows: &[usize]| mean_loss(score, y, rows, binary);
+    let k = objective.k();
+    let mut shapes: Vec<Vec<f64>> = n_bins.iter().map(|&b| vec![0.0; b * k]).collect();
+    let mut score: Vec<f64> = (0..y.len()).flat_map(|_| intercepts.iter().copied()).collect();
+    let loss = |score: &[f64], rows: &[usize]| objective.mean_loss(score, y, rows);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut best = (loss(&score, valid), shapes.clone(), 0usize);
     let mut since = 0;
     let mut g = vec![0.0; 0];
     let mut h = vec![0.0; 0];
+    let (mut gi, mut hi) = (vec![0.0; k], vec![0.0; k]);
     for round in 1..=cfg.max_rounds {
         for j in 0..m {
             let nb = n_bins[j];
             g.clear();
-            g.resize(nb, 0.0);
+            g.resize(nb * k, 0.0);
             h.clear();
-            h.resize(nb, 0.0);
+            h.resize(nb * k, 0.0);
             let mut cnt = vec![0usize; nb];
             for &i in train {
                 let b = binned[j][i];
-                let (gi, hi) = point_grad_hess(score[i], y[i], binary);
-                g[b] += gi;
-                h[b] += hi;
+                objective.grad_hess(&score[i * k..(i + 1) * k], y[i], &mut gi, &mut hi);
+                for c in 0..k {
+                    g[b * k + c] += gi[c];
+                    h[b * k + c] += hi[c];
+                }
                 cnt[b] += 1;
             }
             let random = (round <= smoothing).then_some(&mut rng);
-            let update = step_tree(&g, &h, &cnt, cfg.min_samples_leaf, cfg.max_leaves, random);
+            let update = step_tree(&g, &h, &cnt, k, cfg.min_samples_leaf, cfg.max_leaves, random);
             for (s, u) in shapes[j].iter_mut().zip(&update) {
                 *s += lr * u;
             }
-            for (i, sc) in score.iter_mut().enumerate() {
-                *sc += lr * update[binned[j][i]];
+            for (i, row) in score.chunks_mut(k).enumerate() {
+                let b = binned[j][i];
+                for (sc, u) in row.iter_mut().zip(&update[b * k..(b + 1) * k]) {
+                    *sc += lr * u;
+                }
             }
         }
         let l = loss(&score, valid);
@@ -285,42 +308,110 @@ fn boost_bag(
     (best.1, best.2)
 }
 
+/// The loss boosted: squared error (regression), logistic (two classes,
+/// one score per row) or softmax cross-entropy (`K` classes, `K` scores per
+/// row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Objective {
+    Squared,
+    Logistic,
+    Softmax(usize),
+}
+
+impl Objective {
+    /// Scores per row.
+    fn k(self) -> usize {
+        match self {
+            Objective::Softmax(k) => k,
+            _ => 1,
+        }
+    }
+
+    /// Mean loss over `rows` of scores laid out `k` per row.
+    fn mean_loss(self, score: &[f64], y: &[f64], rows: &[usize]) -> f64 {
+        match self {
+            Objective::Squared => mean_loss(score, y, rows, false),
+            Objective::Logistic => mean_loss(score, y, rows, true),
+            Objective::Softmax(k) => {
+                rows.iter()
+                    .map(|&i| {
+                        let s = &score[i * k..(i + 1) * k];
+                        let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let log_sum = top + s.iter().map(|v| (v - top).exp()).sum::<f64>().ln();
+                        log_sum - s[y[i] as usize]
+                    })
+                    .sum::<f64>()
+                    / rows.len().max(1) as f64
+            }
+        }
+    }
+
+    /// One row's negative gradient and Hessian (diagonal) per score.
+    fn grad_hess(self, s: &[f64], t: f64, g: &mut [f64], h: &mut [f64]) {
+        match self {
+            Objective::Squared | Objective::Logistic => {
+                let (gi, hi) = point_grad_hess(s[0], t, self == Objective::Logistic);
+                g[0] = gi;
+                h[0] = hi;
+            }
+            Objective::Softmax(_) => {
+                let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = s.iter().map(|v| (v - top).exp()).sum();
+                for (c, v) in s.iter().enumerate() {
+                    let p = (v - top).exp() / total;
+                    g[c] = f64::from(u8::from(t as usize == c)) - p;
+                    h[c] = (p * (1.0 - p)).max(1e-12);
+                }
+            }
+        }
+    }
+}
+
 /// One boosting step's tree over ordered bins: at most `max_leaves` (2 or
 /// 3) leaves, each split the best by gain (or, in smoothing rounds, one of
 /// the allowed cut points at random), each leaf's value the Newton step
-/// `G / H`.
+/// `G / H`. With `k` scores per row (`g`, `h` hold `k` values per bin), a
+/// split's gain is the sum over scores and each leaf has a step per score.
 fn step_tree(
     g: &[f64],
     h: &[f64],
     cnt: &[usize],
+    k: usize,
     min_leaf: usize,
     max_leaves: usize,
     mut random: Option<&mut StdRng>,
 ) -> Vec<f64> {
     use rand::RngExt;
-    let nb = g.len();
-    let seg = |a: usize, b: usize| -> (f64, f64, usize) {
-        let mut s = (0.0, 0.0, 0);
-        for k in a..b {
-            s.0 += g[k];
-            s.1 += h[k];
-            s.2 += cnt[k];
+    let nb = cnt.len();
+    // Sums of bins [a, b): gradients and Hessians per score, and rows.
+    let seg = |a: usize, b: usize| -> (Vec<f64>, Vec<f64>, usize) {
+        let mut s = (vec![0.0; k], vec![0.0; k], 0);
+        for bin in a..b {
+            for c in 0..k {
+                s.0[c] += g[bin * k + c];
+                s.1[c] += h[bin * k + c];
+            }
+            s.2 += cnt[bin];
         }
         s
     };
-    let gain = |s: (f64, f64, usize)| if s.1 > 0.0 { s.0 * s.0 / s.1 } else { 0.0 };
+    let gain1 = |g: f64, h: f64| if h > 0.0 { g * g / h } else { 0.0 };
+    let gain = |g: &[f64], h: &[f64]| (0..k).map(|c| gain1(g[c], h[c])).sum::<f64>();
     // A split of [a, b) into [a, c) and [c, b), with its gain.
     let mut split = |a: usize, b: usize| -> Option<(usize, f64)> {
         let total = seg(a, b);
-        let mut left = (0.0, 0.0, 0usize);
+        let total_gain = gain(&total.0, &total.1);
+        let (mut lg, mut lh, mut ln) = (vec![0.0; k], vec![0.0; k], 0usize);
         let mut allowed = Vec::new();
-        for c in a + 1..b {
-            left.0 += g[c - 1];
-            left.1 += h[c - 1];
-            left.2 += cnt[c - 1];
-            let right = (total.0 - left.0, total.1 - left.1, total.2 - left.2);
-            if left.2 >= min_leaf && right.2 >= min_leaf {
-                allowed.push((c, gain(left) + gain(right) - gain(total)));
+        for cut in a + 1..b {
+            for c in 0..k {
+                lg[c] += g[(cut - 1) * k + c];
+                lh[c] += h[(cut - 1) * k + c];
+            }
+            ln += cnt[cut - 1];
+            if ln >= min_leaf && total.2 - ln >= min_leaf {
+                let right: f64 = (0..k).map(|c| gain1(total.0[c] - lg[c], total.1[c] - lh[c])).sum();
+                allowed.push((cut, gain(&lg, &lh) + right - total_gain));
             }
         }
         match random.as_deref_mut() {
@@ -343,11 +434,14 @@ fn step_tree(
             }
         }
     }
-    let mut out = vec![0.0; nb];
+    let mut out = vec![0.0; nb * k];
     for w in cuts.windows(2) {
-        let s = seg(w[0], w[1]);
-        let v = if s.1 > 0.0 { s.0 / s.1 } else { 0.0 };
-        out[w[0]..w[1]].iter_mut().for_each(|o| *o = v);
+        let (sg, sh, _) = seg(w[0], w[1]);
+        for bin in w[0]..w[1] {
+            for c in 0..k {
+                out[bin * k + c] = if sh[c] > 0.0 { sg[c] / sh[c] } else { 0.0 };
+            }
+        }
     }
     out
 }
@@ -583,33 +677,40 @@ fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
     Tree { nodes }
 }
 
-/// A tree over a feature's bins: balanced splits at the edges, a leaf per bin.
-fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64]) -> Tree {
+/// A tree over a feature's bins: balanced splits at the edges, a leaf per
+/// bin, each node's value the count-weighted mean of its bins' `k` values.
+fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64], k: usize) -> Tree {
+    #[allow(clippy::too_many_arguments)]
     fn build(
         nodes: &mut Vec<TreeNode>,
         feature: usize,
         edges: &[f64],
         shape: &[f64],
         counts: &[f64],
+        k: usize,
         lo: usize,
         hi: usize,
     ) -> usize {
         let at = nodes.len();
         let cover: f64 = counts[lo..=hi].iter().sum();
-        let mean = if cover > 0.0 {
-            (lo..=hi).map(|b| shape[b] * counts[b]).sum::<f64>() / cover
-        } else {
-            shape[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64
-        };
+        let value = (0..k)
+            .map(|c| {
+                if cover > 0.0 {
+                    (lo..=hi).map(|b| shape[b * k + c] * counts[b]).sum::<f64>() / cover
+                } else {
+                    (lo..=hi).map(|b| shape[b * k + c]).sum::<f64>() / (hi - lo + 1) as f64
+                }
+            })
+            .collect();
         nodes.push(TreeNode {
             split: None,
-            value: vec![mean],
+            value,
             cover,
         });
         if lo < hi {
             let mid = (lo + hi) / 2;
-            let left = build(nodes, feature, edges, shape, counts, lo, mid);
-            let right = build(nodes, feature, edges, shape, counts, mid + 1, hi);
+            let left = build(nodes, feature, edges, shape, counts, k, lo, mid);
+            let right = build(nodes, feature, edges, shape, counts, k, mid + 1, hi);
             nodes[at].split = Some(Split {
                 feature,
                 threshold: edges[mid],
@@ -620,7 +721,7 @@ fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64])
         at
     }
     let mut nodes = Vec::new();
-    build(&mut nodes, feature, &bins.edges, shape, counts, 0, shape.len() - 1);
+    build(&mut nodes, feature, &bins.edges, shape, counts, k, 0, counts.len() - 1);
     Tree { nodes }
 }
 
@@ -703,8 +804,8 @@ impl Ebm {
     /// Fit, returning the concrete model.
     ///
     /// # Errors
-    /// Bad parameters, no rows, a target of more than two classes (not
-    /// supported yet) or none.
+    /// Bad parameters, no rows, no target, interaction terms asked of more
+    /// than two classes (not supported yet).
     pub fn fit_ebm(&self, data: &Dataset) -> Result<EbmModel> {
         if self.max_bins < 2
             || self.learning_rate.is_some_and(|l| !(l > 0.0 && l.is_finite()))
@@ -724,33 +825,55 @@ impl Ebm {
         if n < 4 {
             return Err(Error::invalid("data", "an EBM needs at least 4 rows"));
         }
-        let (y, binary, task, link): (Vec<f64>, bool, Task, Link) = match data.target() {
-            Some(Target::Classes { labels, names }) if names.len() == 2 => (
+        let (y, objective, task, link): (Vec<f64>, Objective, Task, Link) = match data.target() {
+            Some(Target::Classes { labels, names }) if names.len() >= 2 => (
                 labels.iter().map(|&l| l as f64).collect(),
-                true,
+                if names.len() == 2 {
+                    Objective::Logistic
+                } else {
+                    Objective::Softmax(names.len())
+                },
                 Task::Classification { classes: names.clone() },
-                Link::Logistic,
+                if names.len() == 2 {
+                    Link::Logistic
+                } else {
+                    Link::Softmax
+                },
             ),
-            Some(Target::Classes { names, .. }) => {
-                return Err(Error::Unsupported(format!(
-                    "EBM fits two classes or real values; the target has {} classes",
-                    names.len()
-                )));
+            Some(Target::Classes { .. }) => {
+                return Err(Error::invalid("target", "an EBM classifier needs two classes or more"));
             }
-            Some(Target::Values { values }) => (values.to_vec(), false, Task::Regression, Link::Identity),
+            Some(Target::Values { values }) => (values.to_vec(), Objective::Squared, Task::Regression, Link::Identity),
             None => return Err(Error::invalid("target", "an EBM needs a target")),
         };
-        let lr = self.learning_rate.unwrap_or(if binary { 0.015 } else { 0.04 });
-        let smoothing = self.smoothing_rounds.unwrap_or(if binary { 75 } else { 500 });
+        let binary = objective == Objective::Logistic;
+        let k = objective.k();
+        if k > 1 && self.interactions > 0 {
+            return Err(Error::Unsupported(
+                "interaction terms of an EBM with more than two classes (main effects are supported: interactions=0)"
+                    .into(),
+            ));
+        }
+        let classification = objective != Objective::Squared;
+        let lr = self.learning_rate.unwrap_or(if classification { 0.015 } else { 0.04 });
+        let smoothing = self.smoothing_rounds.unwrap_or(if classification { 75 } else { 500 });
         let x = data.features();
         let columns = data.columns();
         let (bins, binned, n_bins) = binning(data, self.max_bins);
         let mean = y.iter().sum::<f64>() / n as f64;
-        let intercept0 = if binary {
-            let p = mean.clamp(1e-6, 1.0 - 1e-6);
-            (p / (1.0 - p)).ln()
-        } else {
-            mean
+        // Starting scores: the log-odds or mean, or each class's log prior.
+        let intercepts0: Vec<f64> = match objective {
+            Objective::Logistic => {
+                let p = mean.clamp(1e-6, 1.0 - 1e-6);
+                vec![(p / (1.0 - p)).ln()]
+            }
+            Objective::Squared => vec![mean],
+            Objective::Softmax(k) => (0..k)
+                .map(|c| {
+                    let share = y.iter().filter(|&&t| t as usize == c).count() as f64 / n as f64;
+                    share.max(1e-6).ln()
+                })
+                .collect(),
         };
         let mut rng = StdRng::seed_from_u64(self.seed);
         let n_valid = ((n as f64 * self.validation_size).round() as usize).clamp(1, n - 1);
@@ -777,8 +900,8 @@ impl Ebm {
                                 &binned,
                                 &n_bins,
                                 &y,
-                                binary,
-                                intercept0,
+                                objective,
+                                &intercepts0,
                                 t,
                                 v,
                             )
@@ -792,7 +915,7 @@ impl Ebm {
         if results.len() != self.outer_bags {
             return Err(Error::invalid("ebm", "a bag's worker thread panicked"));
         }
-        let mut shapes: Vec<Vec<f64>> = n_bins.iter().map(|&b| vec![0.0; b]).collect();
+        let mut shapes: Vec<Vec<f64>> = n_bins.iter().map(|&b| vec![0.0; b * k]).collect();
         for (bag, _) in &results {
             for (s, b) in shapes.iter_mut().zip(bag) {
                 s.iter_mut().zip(b).for_each(|(a, v)| *a += v / self.outer_bags as f64);
@@ -807,15 +930,19 @@ impl Ebm {
                 c
             })
             .collect();
-        // Centre each shape on the training rows; the means join the intercept.
-        let mut intercept = intercept0;
+        // Centre each shape (per score) on the training rows; the means join
+        // the intercepts.
+        let mut intercepts = intercepts0;
         for (s, c) in shapes.iter_mut().zip(&counts) {
-            let m = s.iter().zip(c).map(|(v, c)| v * c).sum::<f64>() / n as f64;
-            s.iter_mut().for_each(|v| *v -= m);
-            intercept += m;
+            for (class, intercept) in intercepts.iter_mut().enumerate() {
+                let m = (0..c.len()).map(|b| s[b * k + class] * c[b]).sum::<f64>() / n as f64;
+                (0..c.len()).for_each(|b| s[b * k + class] -= m);
+                *intercept += m;
+            }
         }
+        let intercept = intercepts[0];
         let mut trees: Vec<Tree> = (0..bins.len())
-            .map(|j| shape_tree(j, &bins[j], &shapes[j], &counts[j]))
+            .map(|j| shape_tree(j, &bins[j], &shapes[j], &counts[j], k))
             .collect();
         let pairs = if self.interactions > 0 && bins.len() >= 2 {
             self.fit_pairs(data, &binned, &shapes, intercept, &y, binary, lr, &bags)?
@@ -840,13 +967,14 @@ impl Ebm {
             estimator: Estimator::TreeEnsemble {
                 trees,
                 aggregation: Aggregation::Sum,
-                base_values: vec![intercept],
+                base_values: intercepts.clone(),
                 link,
             },
         };
         Ok(EbmModel {
             spec,
             intercept,
+            intercepts,
             bins,
             shapes,
             counts,

@@ -91,12 +91,16 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         write_case(&dir_path, &store, name, &model, data);
     }
     // Explainable boosting machines: a sum of one tree per feature, with the
-    // logistic link for two classes.
+    // logistic link for two classes and softmax for more.
     let ebm = ml_interpret::Ebm {
         outer_bags: 2,
         ..Default::default()
     };
-    for (name, data) in [("ebm_breast_cancer", &bc), ("ebm_regression_diabetes", &diabetes)] {
+    for (name, data) in [
+        ("ebm_breast_cancer", &bc),
+        ("ebm_softmax_iris", &iris),
+        ("ebm_regression_diabetes", &diabetes),
+    ] {
         let model = ebm.fit_ebm(data).unwrap();
         write_case(&dir_path, &store, name, &model, data);
     }
