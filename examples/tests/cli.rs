@@ -1075,9 +1075,33 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
         ],
         "nope",
     );
+    // Three classes: a shape function per class.
+    let iris = export(dir.path(), "iris");
+    let ebm3 = dir.path().join("ebm_iris");
+    let e3 = ebm3.to_str().unwrap();
+    ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &iris,
+        "--target",
+        "target",
+        "--model",
+        "ebm",
+        "--param",
+        "outer_bags=2",
+        "--out",
+        e3,
+    ]);
+    let per_class = ok_json(&["--json", "explain", "--model", e3, "--data", &iris, "--method", "shape"]);
+    assert_eq!(per_class["output_names"].as_array().unwrap().len(), 3, "{per_class}");
+    assert_eq!(per_class["intercept"].as_array().unwrap().len(), 3);
+    for class_shapes in per_class["shapes"].as_array().unwrap() {
+        assert_eq!(class_shapes.as_array().unwrap().len(), 4);
+    }
     fails(
         &["explain", "--model", f, "--data", &data, "--method", "shape"],
-        "shape functions",
+        "not additive",
     );
 
     let logistic = dir.path().join("logistic");

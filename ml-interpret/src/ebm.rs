@@ -1045,9 +1045,25 @@ pub struct AdditiveTerms {
 /// two-feature trees (interaction terms, listed, not drawn).
 ///
 /// # Errors
-/// A model that is not a one-output tree ensemble, or a tree splitting on
-/// three features or more.
+/// A model that is not a one-output tree ensemble (for several outputs,
+/// such as an EBM of more than two classes, see [`shape_functions_of`]), or
+/// a tree splitting on three features or more.
 pub fn shape_functions(spec: &ModelSpec) -> Result<AdditiveTerms> {
+    if spec.estimator.n_outputs() != 1 {
+        return Err(Error::Unsupported(
+            "shape functions of a model with several outputs: take them output by output".into(),
+        ));
+    }
+    shape_functions_of(spec, 0)
+}
+
+/// [`shape_functions`] of one output of a tree ensemble (one class's score
+/// of a softmax model, say): its base value and each feature's term.
+///
+/// # Errors
+/// A model that is not a tree ensemble, an output it does not have, or a
+/// tree splitting on three features or more.
+pub fn shape_functions_of(spec: &ModelSpec, output: usize) -> Result<AdditiveTerms> {
     let Estimator::TreeEnsemble {
         trees,
         aggregation,
@@ -1057,9 +1073,20 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<AdditiveTerms> {
     else {
         return Err(Error::Unsupported("shape functions need a tree ensemble".into()));
     };
-    if base_values.len() != 1 {
-        return Err(Error::Unsupported(
-            "shape functions of multi-output models are not drawn".into(),
+    if output >= base_values.len() {
+        return Err(Error::invalid(
+            "output",
+            format!("{output} of a model with {} outputs", base_values.len()),
+        ));
+    }
+    if trees
+        .iter()
+        .flat_map(|t| &t.nodes)
+        .any(|n| n.value.len() != base_values.len())
+    {
+        return Err(Error::invalid(
+            "trees",
+            "a node's values do not match the model's outputs",
         ));
     }
     let scale = match aggregation {
@@ -1075,7 +1102,15 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<AdditiveTerms> {
         feats.sort_unstable();
         feats.dedup();
         match feats.as_slice() {
-            [] => constant += t.nodes.first().and_then(|n| n.value.first()).copied().unwrap_or(0.0) * scale,
+            [] => {
+                constant += t
+                    .nodes
+                    .first()
+                    .and_then(|n| n.value.get(output))
+                    .copied()
+                    .unwrap_or(0.0)
+                    * scale
+            }
             [f] => by_feature.entry(*f).or_default().push(t),
             [a, b] => pairs.push((*a, *b)),
             _ => {
@@ -1114,7 +1149,7 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<AdditiveTerms> {
                 let mut row = vec![0.0; width];
                 row[f] = v;
                 let row = ml_core::ndarray::ArrayView1::from(&row);
-                ts.iter().map(|t| t.nodes[t.leaf(row)].value[0]).sum::<f64>() * scale
+                ts.iter().map(|t| t.nodes[t.leaf(row)].value[output]).sum::<f64>() * scale
             })
             .collect();
         shapes.push(ShapeFunction {
@@ -1126,7 +1161,7 @@ pub fn shape_functions(spec: &ModelSpec) -> Result<AdditiveTerms> {
     let name = |f: usize| names.get(f).cloned().unwrap_or_else(|| format!("x{f}"));
     let pairs = pairs.into_iter().map(|(a, b)| (name(a), name(b))).collect();
     Ok(AdditiveTerms {
-        intercept: base_values[0] + constant,
+        intercept: base_values[output] + constant,
         shapes,
         interactions: pairs,
     })

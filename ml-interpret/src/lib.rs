@@ -39,7 +39,9 @@ pub mod track;
 pub mod tree;
 
 pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance, default_score};
-pub use ebm::{AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions};
+pub use ebm::{
+    AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions, shape_functions_of,
+};
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;

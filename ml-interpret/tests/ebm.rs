@@ -268,4 +268,20 @@ fn multiclass_matches_interpret_and_explains_itself() {
     // Per-class contributions are TreeSHAP's.
     let err = ebm.contributions(x).unwrap_err().to_string();
     assert!(err.contains("TreeSHAP"), "{err}");
+
+    // Shape functions class by class read back from the spec.
+    assert!(ml_interpret::shape_functions(&spec).is_err());
+    assert!(ml_interpret::shape_functions_of(&spec, 3).is_err());
+    for c in 0..3 {
+        let terms = ml_interpret::shape_functions_of(&spec, c).unwrap();
+        assert!((terms.intercept - ebm.intercepts[c]).abs() < 1e-12);
+        for (j, s) in terms.shapes.iter().enumerate() {
+            for i in 0..x.nrows() {
+                let v = x[[i, j]] as f32;
+                let got = s.values[s.edges.partition_point(|&e| v > e as f32)];
+                let want = ebm.shapes[j][ebm.bins[j].edges.partition_point(|&e| v > e as f32) * 3 + c];
+                assert!((got - want).abs() < 1e-12, "class {c} feature {j} row {i}");
+            }
+        }
+    }
 }

@@ -314,19 +314,44 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             })
         }
         Method::Shape => {
-            let terms = ml_sdk::interpret::shape_functions(&model.describe()?)?;
-            let (intercept, shapes, pairs) = (terms.intercept, terms.shapes, terms.interactions);
+            let spec = model.describe()?;
+            let outputs = spec.estimator.n_outputs();
+            // One set of terms per output: the model's one score, or each
+            // class's score of a softmax model.
+            let mut terms = Vec::new();
+            for o in 0..outputs {
+                terms.push(ml_sdk::interpret::shape_functions_of(&spec, o)?);
+            }
+            let names = ml_sdk::interpret::raw_output_names(&spec);
             let mut charts = Vec::new();
             if let Some(dir) = &args.plot {
-                for sf in &shapes {
-                    charts.extend(save_chart(dir, &format!("shape_{}", sf.feature), &Chart::shape(sf)?)?);
+                for (t, name) in terms.iter().zip(&names) {
+                    for sf in &t.shapes {
+                        let file = if outputs == 1 {
+                            format!("shape_{}", sf.feature)
+                        } else {
+                            format!("shape_{name}_{}", sf.feature)
+                        };
+                        charts.extend(save_chart(dir, &file, &Chart::shape(sf)?)?);
+                    }
                 }
             }
-            json!({
-                "method": "shape_functions",
-                "feature_names": shapes.iter().map(|s| s.feature.clone()).collect::<Vec<_>>(),
-                "intercept": intercept, "shapes": shapes, "interactions": pairs, "charts": charts,
-            })
+            let first = &terms[0];
+            let features: Vec<String> = first.shapes.iter().map(|s| s.feature.clone()).collect();
+            if outputs == 1 {
+                json!({
+                    "method": "shape_functions", "feature_names": features,
+                    "intercept": first.intercept, "shapes": first.shapes, "interactions": first.interactions,
+                    "charts": charts,
+                })
+            } else {
+                json!({
+                    "method": "shape_functions", "feature_names": features, "output_names": names,
+                    "intercept": terms.iter().map(|t| t.intercept).collect::<Vec<_>>(),
+                    "shapes": terms.iter().map(|t| &t.shapes).collect::<Vec<_>>(),
+                    "interactions": first.interactions, "charts": charts,
+                })
+            }
         }
         Method::Pdp => {
             let names = data.feature_names();
@@ -402,11 +427,17 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 table(&rows)
             )
         }
-        Method::Shape => format!(
-            "additive model: intercept {}, shape functions of {} feature(s) (use --json for the values)\n",
-            num(value["intercept"].as_f64().unwrap_or(f64::NAN)),
-            chosen_len(&value)
-        ),
+        Method::Shape => {
+            let intercepts: Vec<String> = match &value["intercept"] {
+                Value::Array(v) => v.iter().map(|x| num(x.as_f64().unwrap_or(f64::NAN))).collect(),
+                x => vec![num(x.as_f64().unwrap_or(f64::NAN))],
+            };
+            format!(
+                "additive model: intercept {}, shape functions of {} feature(s) (use --json for the values)\n",
+                intercepts.join(", "),
+                chosen_len(&value)
+            )
+        }
         _ => format!(
             "partial dependence of {} feature(s) over {} rows (use --json for the curves)\n",
             chosen_len(&value),
