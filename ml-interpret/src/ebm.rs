@@ -16,9 +16,9 @@
 //! Classification (two classes: one logistic score; more: one score per
 //! class, softmax cross-entropy, each boosting step's split chosen by its
 //! gain summed over the classes) and regression; optional pairwise
-//! interactions (`interactions`, for two classes and regression): pairs
-//! ranked by FAST on the main effects' residuals, then boosted as tables
-//! over coarse bins, each exported as a two-feature tree.
+//! interactions (`interactions`): pairs ranked by FAST on the main effects'
+//! residuals, then boosted as tables over coarse bins (a value per class
+//! for more than two classes), each exported as a two-feature tree.
 
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
@@ -113,7 +113,8 @@ pub struct PairTerm {
     /// Their coarse bins.
     pub bins: (FeatureBins, FeatureBins),
     /// `bins.0 × bins.1` values (boosted on top of the centred main
-    /// effects, so their training mean is small but not removed).
+    /// effects, so their training mean is small but not removed); with more
+    /// than two classes, one per class: `values[a][b * classes + c]`.
     pub values: Vec<Vec<f64>>,
 }
 
@@ -169,8 +170,14 @@ impl EbmModel {
     /// Each row's interaction contributions (`rows × pairs`).
     ///
     /// # Errors
-    /// Input that does not match the model.
+    /// Input that does not match the model; a model of more than two
+    /// classes (see [`contributions`](Self::contributions)).
     pub fn pair_contributions(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        if self.intercepts.len() > 1 {
+            return Err(Error::Unsupported(
+                "contributions of an EBM with more than two classes (one per class: explain it with TreeSHAP)".into(),
+            ));
+        }
         self.spec.signature.validate_input(x)?;
         Ok(Array2::from_shape_fn((x.nrows(), self.pairs.len()), |(i, k)| {
             let p = &self.pairs[k];
@@ -447,42 +454,57 @@ fn step_tree(
 }
 
 /// FAST's score of a pair: the best gain of one cut on each feature (four
-/// quadrants, Newton values) over the 2-d histogram of gradients.
+/// quadrants, Newton values) over the 2-d histogram of gradients (`k`
+/// scores per row: gains summed over them).
+#[allow(clippy::too_many_arguments)]
 fn pair_gain(
     a: &[usize],
     b: &[usize],
     na: usize,
     nb: usize,
+    k: usize,
     g: &[f64],
     h: &[f64],
     rows: &[usize],
 ) -> (f64, usize, usize) {
-    let (mut hg, mut hh) = (vec![0.0; na * nb], vec![0.0; na * nb]);
+    let (mut hg, mut hh) = (vec![0.0; na * nb * k], vec![0.0; na * nb * k]);
     for &i in rows {
-        hg[a[i] * nb + b[i]] += g[i];
-        hh[a[i] * nb + b[i]] += h[i];
-    }
-    // Prefix sums: P[x][y] = sum over cells (< x, < y).
-    let w = nb + 1;
-    let (mut pg, mut ph) = (vec![0.0; (na + 1) * w], vec![0.0; (na + 1) * w]);
-    for x in 0..na {
-        for y in 0..nb {
-            pg[(x + 1) * w + y + 1] = hg[x * nb + y] + pg[x * w + y + 1] + pg[(x + 1) * w + y] - pg[x * w + y];
-            ph[(x + 1) * w + y + 1] = hh[x * nb + y] + ph[x * w + y + 1] + ph[(x + 1) * w + y] - ph[x * w + y];
+        let cell = (a[i] * nb + b[i]) * k;
+        for c in 0..k {
+            hg[cell + c] += g[i * k + c];
+            hh[cell + c] += h[i * k + c];
         }
     }
-    let rect = |p: &[f64], x0: usize, x1: usize, y0: usize, y1: usize| {
-        p[x1 * w + y1] - p[x0 * w + y1] - p[x1 * w + y0] + p[x0 * w + y0]
+    // Prefix sums per score: P[x][y] = sum over cells (< x, < y).
+    let w = nb + 1;
+    let (mut pg, mut ph) = (vec![0.0; (na + 1) * w * k], vec![0.0; (na + 1) * w * k]);
+    for x in 0..na {
+        for y in 0..nb {
+            for c in 0..k {
+                let at = |xx: usize, yy: usize| (xx * w + yy) * k + c;
+                let cell = (x * nb + y) * k + c;
+                pg[at(x + 1, y + 1)] = hg[cell] + pg[at(x, y + 1)] + pg[at(x + 1, y)] - pg[at(x, y)];
+                ph[at(x + 1, y + 1)] = hh[cell] + ph[at(x, y + 1)] + ph[at(x + 1, y)] - ph[at(x, y)];
+            }
+        }
+    }
+    let rect = |p: &[f64], c: usize, x0: usize, x1: usize, y0: usize, y1: usize| {
+        p[(x1 * w + y1) * k + c] - p[(x0 * w + y1) * k + c] - p[(x1 * w + y0) * k + c] + p[(x0 * w + y0) * k + c]
     };
     let score = |g: f64, h: f64| if h > 1e-12 { g * g / h } else { 0.0 };
-    let total = score(rect(&pg, 0, na, 0, nb), rect(&ph, 0, na, 0, nb));
+    let region = |x0: usize, x1: usize, y0: usize, y1: usize| {
+        (0..k)
+            .map(|c| score(rect(&pg, c, x0, x1, y0, y1), rect(&ph, c, x0, x1, y0, y1)))
+            .sum::<f64>()
+    };
+    let total = region(0, na, 0, nb);
     let mut best = (0.0, 0, 0);
     for cx in 1..na {
         for cy in 1..nb {
             let quads = [(0, cx, 0, cy), (cx, na, 0, cy), (0, cx, cy, nb), (cx, na, cy, nb)];
             let gain: f64 = quads
                 .iter()
-                .map(|&(x0, x1, y0, y1)| score(rect(&pg, x0, x1, y0, y1), rect(&ph, x0, x1, y0, y1)))
+                .map(|&(x0, x1, y0, y1)| region(x0, x1, y0, y1))
                 .sum::<f64>()
                 - total;
             if gain > best.0 {
@@ -523,17 +545,19 @@ fn point_grad_hess(s: f64, t: f64, binary: bool) -> (f64, f64) {
     }
 }
 
-/// Gradients and Hessians of the loss at the current scores.
-fn grad_hess(score: &[f64], y: &[f64], binary: bool) -> (Vec<f64>, Vec<f64>) {
-    score
-        .iter()
-        .zip(y)
-        .map(|(&s, &t)| point_grad_hess(s, t, binary))
-        .unzip()
+/// Gradients and Hessians of the loss at the current scores (`k` per row).
+fn grad_hess(score: &[f64], y: &[f64], objective: Objective) -> (Vec<f64>, Vec<f64>) {
+    let k = objective.k();
+    let (mut g, mut h) = (vec![0.0; score.len()], vec![0.0; score.len()]);
+    for (i, &t) in y.iter().enumerate() {
+        let r = i * k..(i + 1) * k;
+        objective.grad_hess(&score[r.clone()], t, &mut g[r.clone()], &mut h[r]);
+    }
+    (g, h)
 }
 
-/// One bag's boosting of the interaction tables on top of fixed scores,
-/// early-stopped on its validation rows.
+/// One bag's boosting of the interaction tables (`k` values per cell) on
+/// top of fixed scores, early-stopped on its validation rows.
 #[allow(clippy::too_many_arguments)]
 fn boost_pairs(
     cfg: &Ebm,
@@ -542,45 +566,54 @@ fn boost_pairs(
     coarse: &[Vec<usize>],
     n_coarse: &[usize],
     y: &[f64],
-    binary: bool,
+    objective: Objective,
     base: &[f64],
     (train, valid): (&[usize], &[usize]),
 ) -> Vec<Vec<f64>> {
+    let k = objective.k();
     let mut tables: Vec<Vec<f64>> = pairs
         .iter()
-        .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b]])
+        .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b] * k])
         .collect();
     let mut score = base.to_vec();
-    let loss = |score: &[f64]| mean_loss(score, y, valid, binary);
+    let loss = |score: &[f64]| objective.mean_loss(score, y, valid);
     let mut best = (loss(&score), tables.clone());
     let mut since = 0;
     for _ in 0..cfg.max_rounds {
-        for (k, &(a, b)) in pairs.iter().enumerate() {
+        for (p, &(a, b)) in pairs.iter().enumerate() {
             let (na, nb) = (n_coarse[a], n_coarse[b]);
-            let (g, h) = grad_hess(&score, y, binary);
-            let (gain, cx, cy) = pair_gain(&coarse[a], &coarse[b], na, nb, &g, &h, train);
+            let (g, h) = grad_hess(&score, y, objective);
+            let (gain, cx, cy) = pair_gain(&coarse[a], &coarse[b], na, nb, k, &g, &h, train);
             if gain <= 0.0 {
                 continue;
             }
             let quad = |x: usize, yb: usize| usize::from(x >= cx) + 2 * usize::from(yb >= cy);
-            let (mut qg, mut qh, mut qn) = ([0.0; 4], [0.0; 4], [0usize; 4]);
+            let (mut qg, mut qh, mut qn) = (vec![0.0; 4 * k], vec![0.0; 4 * k], [0usize; 4]);
             for &i in train {
                 let q = quad(coarse[a][i], coarse[b][i]);
-                qg[q] += g[i];
-                qh[q] += h[i];
+                for c in 0..k {
+                    qg[q * k + c] += g[i * k + c];
+                    qh[q * k + c] += h[i * k + c];
+                }
                 qn[q] += 1;
             }
             if qn.iter().any(|&c| c < cfg.min_samples_leaf) {
                 continue;
             }
-            let step: Vec<f64> = (0..4).map(|q| lr * qg[q] / qh[q]).collect();
+            let step: Vec<f64> = (0..4 * k).map(|qc| lr * qg[qc] / qh[qc]).collect();
             for x in 0..na {
                 for yb in 0..nb {
-                    tables[k][x * nb + yb] += step[quad(x, yb)];
+                    let q = quad(x, yb);
+                    for c in 0..k {
+                        tables[p][(x * nb + yb) * k + c] += step[q * k + c];
+                    }
                 }
             }
-            for (i, sc) in score.iter_mut().enumerate() {
-                *sc += step[quad(coarse[a][i], coarse[b][i])];
+            for (i, row) in score.chunks_mut(k).enumerate() {
+                let q = quad(coarse[a][i], coarse[b][i]);
+                for (c, sc) in row.iter_mut().enumerate() {
+                    *sc += step[q * k + c];
+                }
             }
         }
         let l = loss(&score);
@@ -621,14 +654,24 @@ fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
             Some(x) => (lo..=hi).map(|y| (x, y)).collect(),
         };
         let cover: f64 = cells.iter().map(|&(x, y)| counts[x][y]).sum();
-        let mean = if cover > 0.0 {
-            cells.iter().map(|&(x, y)| p.values[x][y] * counts[x][y]).sum::<f64>() / cover
-        } else {
-            cells.iter().map(|&(x, y)| p.values[x][y]).sum::<f64>() / cells.len().max(1) as f64
-        };
+        // `k` values per cell (one per score).
+        let k = p.values.first().map_or(1, |r| r.len() / (eb.len() + 1)).max(1);
+        let value = (0..k)
+            .map(|c| {
+                if cover > 0.0 {
+                    cells
+                        .iter()
+                        .map(|&(x, y)| p.values[x][y * k + c] * counts[x][y])
+                        .sum::<f64>()
+                        / cover
+                } else {
+                    cells.iter().map(|&(x, y)| p.values[x][y * k + c]).sum::<f64>() / cells.len().max(1) as f64
+                }
+            })
+            .collect();
         nodes.push(TreeNode {
             split: None,
-            value: vec![mean],
+            value,
             cover,
         });
         match inner {
@@ -735,25 +778,28 @@ impl Ebm {
         data: &Dataset,
         binned: &[Vec<usize>],
         shapes: &[Vec<f64>],
-        intercept: f64,
+        intercepts: &[f64],
         y: &[f64],
-        binary: bool,
+        objective: Objective,
         lr: f64,
         bags: &[(Vec<usize>, Vec<usize>, u64)],
     ) -> Result<Vec<PairTerm>> {
         let n = data.n_samples();
         let m = binned.len();
+        let k = objective.k();
         let (coarse_bins, coarse, n_coarse) = binning(data, self.max_interaction_bins.max(2));
         let base: Vec<f64> = (0..n)
-            .map(|i| intercept + (0..m).map(|j| shapes[j][binned[j][i]]).sum::<f64>())
+            .flat_map(|i| {
+                (0..k).map(move |c| intercepts[c] + (0..m).map(|j| shapes[j][binned[j][i] * k + c]).sum::<f64>())
+            })
             .collect();
-        let (g, h) = grad_hess(&base, y, binary);
+        let (g, h) = grad_hess(&base, y, objective);
         let all: Vec<usize> = (0..n).collect();
         let mut ranked: Vec<(f64, (usize, usize))> = (0..m)
             .flat_map(|a| (a + 1..m).map(move |b| (a, b)))
             .map(|(a, b)| {
                 (
-                    pair_gain(&coarse[a], &coarse[b], n_coarse[a], n_coarse[b], &g, &h, &all).0,
+                    pair_gain(&coarse[a], &coarse[b], n_coarse[a], n_coarse[b], k, &g, &h, &all).0,
                     (a, b),
                 )
             })
@@ -763,7 +809,7 @@ impl Ebm {
         let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
         let mut tables: Vec<Vec<f64>> = chosen
             .iter()
-            .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b]])
+            .map(|&(a, b)| vec![0.0; n_coarse[a] * n_coarse[b] * k])
             .collect();
         for chunk in bags.chunks(threads) {
             let done: Vec<Vec<Vec<f64>>> = std::thread::scope(|s| {
@@ -771,7 +817,7 @@ impl Ebm {
                     .iter()
                     .map(|(t, v, _)| {
                         let (chosen, coarse, n_coarse, base) = (&chosen, &coarse, &n_coarse, &base);
-                        s.spawn(move || boost_pairs(self, lr, chosen, coarse, n_coarse, y, binary, base, (t, v)))
+                        s.spawn(move || boost_pairs(self, lr, chosen, coarse, n_coarse, y, objective, base, (t, v)))
                     })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
@@ -786,11 +832,11 @@ impl Ebm {
             .iter()
             .zip(tables)
             .map(|(&(a, b), table)| {
-                let nb = n_coarse[b];
+                let row = n_coarse[b] * k;
                 // The tables stay as boosted: moving their mean into the
                 // intercept would change no prediction.
                 let values = (0..n_coarse[a])
-                    .map(|xa| table[xa * nb..(xa + 1) * nb].to_vec())
+                    .map(|xa| table[xa * row..(xa + 1) * row].to_vec())
                     .collect();
                 PairTerm {
                     features: (a, b),
@@ -804,8 +850,7 @@ impl Ebm {
     /// Fit, returning the concrete model.
     ///
     /// # Errors
-    /// Bad parameters, no rows, no target, interaction terms asked of more
-    /// than two classes (not supported yet).
+    /// Bad parameters, no rows, no target.
     pub fn fit_ebm(&self, data: &Dataset) -> Result<EbmModel> {
         if self.max_bins < 2
             || self.learning_rate.is_some_and(|l| !(l > 0.0 && l.is_finite()))
@@ -846,14 +891,7 @@ impl Ebm {
             Some(Target::Values { values }) => (values.to_vec(), Objective::Squared, Task::Regression, Link::Identity),
             None => return Err(Error::invalid("target", "an EBM needs a target")),
         };
-        let binary = objective == Objective::Logistic;
         let k = objective.k();
-        if k > 1 && self.interactions > 0 {
-            return Err(Error::Unsupported(
-                "interaction terms of an EBM with more than two classes (main effects are supported: interactions=0)"
-                    .into(),
-            ));
-        }
         let classification = objective != Objective::Squared;
         let lr = self.learning_rate.unwrap_or(if classification { 0.015 } else { 0.04 });
         let smoothing = self.smoothing_rounds.unwrap_or(if classification { 75 } else { 500 });
@@ -945,7 +983,7 @@ impl Ebm {
             .map(|j| shape_tree(j, &bins[j], &shapes[j], &counts[j], k))
             .collect();
         let pairs = if self.interactions > 0 && bins.len() >= 2 {
-            self.fit_pairs(data, &binned, &shapes, intercept, &y, binary, lr, &bags)?
+            self.fit_pairs(data, &binned, &shapes, &intercepts, &y, objective, lr, &bags)?
         } else {
             Vec::new()
         };

@@ -86,13 +86,6 @@ fn regression_matches_interpret() {
 
 #[test]
 fn bad_input_is_refused() {
-    // Interaction terms are fitted for two classes and regression only.
-    let iris = ml_datasets::load("iris").unwrap();
-    let pairs = Ebm {
-        interactions: 1,
-        ..Ebm::default()
-    };
-    assert!(matches!(pairs.fit(&iris), Err(ml_core::Error::Unsupported(_))));
     let bc = ml_datasets::load("breast_cancer").unwrap();
     assert!(
         Ebm {
@@ -268,6 +261,58 @@ fn multiclass_matches_interpret_and_explains_itself() {
     // Per-class contributions are TreeSHAP's.
     let err = ebm.contributions(x).unwrap_err().to_string();
     assert!(err.contains("TreeSHAP"), "{err}");
+
+    // Interaction terms too: a table value per class, each pair a
+    // two-feature tree whose leaves carry every class's value; TreeSHAP
+    // still splits each class's score exactly.
+    let with_pairs = Ebm {
+        interactions: 2,
+        outer_bags: 4,
+        ..Ebm::default()
+    }
+    .fit_ebm(&train)
+    .unwrap();
+    assert_eq!(with_pairs.pairs.len(), 2);
+    for p in &with_pairs.pairs {
+        assert_eq!(p.values.len(), p.bins.0.edges.len() + 1);
+        assert!(p.values.iter().all(|r| r.len() == (p.bins.1.edges.len() + 1) * 3));
+    }
+    assert!(with_pairs.pair_contributions(x).is_err());
+    let raw = with_pairs.describe().unwrap().estimator.raw_output(x);
+    let shap = TreeShap::path_dependent().explain(&with_pairs, &test).unwrap();
+    for i in 0..x.nrows() {
+        for c in 0..3 {
+            let by_hand = with_pairs.intercepts[c]
+                + (0..x.ncols())
+                    .map(|j| {
+                        with_pairs.shapes[j][with_pairs.bins[j]
+                            .edges
+                            .partition_point(|&e| x[[i, j]] as f32 > e as f32)
+                            * 3
+                            + c]
+                    })
+                    .sum::<f64>()
+                + with_pairs
+                    .pairs
+                    .iter()
+                    .map(|p| {
+                        let (a, b) = p.features;
+                        let xa = p.bins.0.edges.partition_point(|&e| x[[i, a]] as f32 > e as f32);
+                        let xb = p.bins.1.edges.partition_point(|&e| x[[i, b]] as f32 > e as f32);
+                        p.values[xa][xb * 3 + c]
+                    })
+                    .sum::<f64>();
+            assert!((by_hand - raw[[i, c]]).abs() < 1e-9, "row {i} class {c}");
+            let total = shap.base_values[[i, c]] + (0..x.ncols()).map(|j| shap.values[[i, j, c]]).sum::<f64>();
+            assert!((total - raw[[i, c]]).abs() < 1e-9, "row {i} class {c}");
+        }
+    }
+    let Predictions::Classification { labels, .. } = with_pairs.predict(x).unwrap() else {
+        panic!()
+    };
+    let acc_pairs = accuracy(&truth.to_vec(), &labels.to_vec()).unwrap();
+    println!("EBM iris with 2 interactions: test accuracy {acc_pairs:.4}");
+    assert!(acc_pairs >= want_acc - 0.06);
 
     // Shape functions class by class read back from the spec.
     assert!(ml_interpret::shape_functions(&spec).is_err());

@@ -104,6 +104,18 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         let model = ebm.fit_ebm(data).unwrap();
         write_case(&dir_path, &store, name, &model, data);
     }
+    // Interaction terms: two-feature trees, with a value per class.
+    let with_pairs = ml_interpret::Ebm {
+        interactions: 2,
+        ..ebm.clone()
+    };
+    write_case(
+        &dir_path,
+        &store,
+        "ebm_softmax_pairs_iris",
+        &with_pairs.fit_ebm(&iris).unwrap(),
+        &iris,
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_onnx.py");
     let out = Command::new(python)
         .args([script, dir_path.to_str().unwrap()])
