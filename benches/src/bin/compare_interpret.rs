@@ -124,5 +124,11 @@ fn main() -> Result<()> {
     let eg = ExponentiatedGradient::new(Moment::DemographicParity);
     let s = median_seconds(rounds, || Ok(eg.fit(&trainer, &german, &groups)?))?;
     println!("{}", json!({"workload": "exponentiated_gradient", "seconds": s}));
+
+    // InterpretML's defaults on both sides; one fit each, as in the script.
+    let bc = ml_sdk::datasets::load("breast_cancer")?;
+    let ebm = ml_sdk::interpret::Ebm::default();
+    let s = median_seconds(1, || Ok(ebm.fit_ebm(&bc)?))?;
+    println!("{}", json!({"workload": "ebm_fit", "seconds": s}));
     Ok(())
 }
