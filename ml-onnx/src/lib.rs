@@ -10,8 +10,11 @@
 //!   on tract (pure Rust, feature `tract`, the default) or ONNX Runtime
 //!   (feature `ort`, see [`Runtime`]). Graphs from scikit-learn's skl2onnx
 //!   run as exported: `ZipMap` outputs are replaced by their probability
-//!   tensors, and for tract `Scaler` and `TreeEnsembleRegressor` are
-//!   rewritten into operators it has ([`rewrite`]).
+//!   tensors, a `Scaler` that only feeds a linear operator is folded into
+//!   its coefficients, and for tract `Scaler` and `TreeEnsembleRegressor`
+//!   are rewritten into operators it has ([`rewrite`]). On ONNX Runtime a
+//!   model runs through an I/O binding that keeps its input tensor between
+//!   calls of the same batch shape.
 //! - **Import** linear and tree-ensemble graphs as a [`ml_core::ModelSpec`]
 //!   ([`OnnxModel`]'s `describe`, [`import::to_spec`]).
 //!
