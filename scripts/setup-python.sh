@@ -19,3 +19,7 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
 fi
 ln -sfn "$venv" "$ROOT/.venv"
 echo "setup-python: .venv -> $venv"
+# Environments of earlier requirements (about 1 GB each) are dropped once a
+# day old, so a reused CI machine's disk does not fill up with them; a
+# younger one may still serve another checkout's run.
+find "$CACHE" -maxdepth 1 -name 'venv-*' ! -path "$venv" -mtime +1 -exec rm -rf {} + 2>/dev/null || true
