@@ -123,9 +123,6 @@ pub struct PairTerm {
 pub struct EbmModel {
     #[serde(skip)]
     spec: ModelSpec,
-    /// The intercept (log-odds or value; with more than two classes, the
-    /// first class's score, see `intercepts`).
-    pub intercept: f64,
     /// One intercept per score: the only one, or each class's with more than
     /// two classes (softmax link).
     pub intercepts: Vec<f64>,
@@ -154,35 +151,41 @@ impl EbmModel {
     /// classes, which has a contribution per class (TreeSHAP on the model
     /// gives them, centred).
     pub fn contributions(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
-        if self.intercepts.len() > 1 {
-            return Err(Error::Unsupported(
-                "contributions of an EBM with more than two classes (one per class: explain it with TreeSHAP)".into(),
-            ));
-        }
-        self.spec.signature.validate_input(x)?;
+        self.one_score_input(x)?;
         Ok(Array2::from_shape_fn((x.nrows(), self.bins.len()), |(i, j)| {
             self.shapes[j][self.bins[j].of(x[[i, j]])]
         }))
     }
-}
 
-impl EbmModel {
     /// Each row's interaction contributions (`rows × pairs`).
     ///
     /// # Errors
     /// Input that does not match the model; a model of more than two
     /// classes (see [`contributions`](Self::contributions)).
     pub fn pair_contributions(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.one_score_input(x)?;
+        Ok(Array2::from_shape_fn((x.nrows(), self.pairs.len()), |(i, k)| {
+            let p = &self.pairs[k];
+            p.values[p.bins.0.of(x[[i, p.features.0]])][p.bins.1.of(x[[i, p.features.1]])]
+        }))
+    }
+}
+
+impl EbmModel {
+    /// The intercept (log-odds or value; with more than two classes, the
+    /// first class's score, see `intercepts`).
+    pub fn intercept(&self) -> f64 {
+        self.intercepts[0]
+    }
+
+    /// The contribution methods' checks: one score per row, valid input.
+    fn one_score_input(&self, x: ArrayView2<'_, f64>) -> Result<()> {
         if self.intercepts.len() > 1 {
             return Err(Error::Unsupported(
                 "contributions of an EBM with more than two classes (one per class: explain it with TreeSHAP)".into(),
             ));
         }
-        self.spec.signature.validate_input(x)?;
-        Ok(Array2::from_shape_fn((x.nrows(), self.pairs.len()), |(i, k)| {
-            let p = &self.pairs[k];
-            p.values[p.bins.0.of(x[[i, p.features.0]])][p.bins.1.of(x[[i, p.features.1]])]
-        }))
+        self.spec.signature.validate_input(x)
     }
 }
 
@@ -334,32 +337,45 @@ impl Objective {
         }
     }
 
-    /// Mean loss over `rows` of scores laid out `k` per row.
+    /// Mean loss over `rows` of scores laid out `k` per row: squared
+    /// error, logistic (`log(1 + e^z) - y z`, stable) or cross-entropy.
     fn mean_loss(self, score: &[f64], y: &[f64], rows: &[usize]) -> f64 {
-        match self {
-            Objective::Squared => mean_loss(score, y, rows, false),
-            Objective::Logistic => mean_loss(score, y, rows, true),
-            Objective::Softmax(k) => {
-                rows.iter()
-                    .map(|&i| {
-                        let s = &score[i * k..(i + 1) * k];
+        let k = self.k();
+        rows.iter()
+            .map(|&i| {
+                let s = &score[i * k..(i + 1) * k];
+                match self {
+                    Objective::Squared => (y[i] - s[0]).powi(2),
+                    Objective::Logistic => {
+                        let z = s[0];
+                        (if z > 0.0 {
+                            z + (-z).exp().ln_1p()
+                        } else {
+                            z.exp().ln_1p()
+                        }) - y[i] * z
+                    }
+                    Objective::Softmax(_) => {
                         let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                         let log_sum = top + s.iter().map(|v| (v - top).exp()).sum::<f64>().ln();
                         log_sum - s[y[i] as usize]
-                    })
-                    .sum::<f64>()
-                    / rows.len().max(1) as f64
-            }
-        }
+                    }
+                }
+            })
+            .sum::<f64>()
+            / rows.len().max(1) as f64
     }
 
     /// One row's negative gradient and Hessian (diagonal) per score.
     fn grad_hess(self, s: &[f64], t: f64, g: &mut [f64], h: &mut [f64]) {
         match self {
-            Objective::Squared | Objective::Logistic => {
-                let (gi, hi) = point_grad_hess(s[0], t, self == Objective::Logistic);
-                g[0] = gi;
-                h[0] = hi;
+            Objective::Squared => {
+                g[0] = t - s[0];
+                h[0] = 1.0;
+            }
+            Objective::Logistic => {
+                let p = 1.0 / (1.0 + (-s[0]).exp());
+                g[0] = t - p;
+                h[0] = (p * (1.0 - p)).max(1e-12);
             }
             Objective::Softmax(_) => {
                 let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -513,36 +529,6 @@ fn pair_gain(
         }
     }
     best
-}
-
-/// The mean loss over `rows`: logistic (`log(1 + e^z) - y z`, stable) for
-/// two classes, squared error otherwise.
-fn mean_loss(score: &[f64], y: &[f64], rows: &[usize], binary: bool) -> f64 {
-    rows.iter()
-        .map(|&i| {
-            let z = score[i];
-            if binary {
-                (if z > 0.0 {
-                    z + (-z).exp().ln_1p()
-                } else {
-                    z.exp().ln_1p()
-                }) - y[i] * z
-            } else {
-                (y[i] - z).powi(2)
-            }
-        })
-        .sum::<f64>()
-        / rows.len().max(1) as f64
-}
-
-/// The negative gradient and the Hessian of one row's loss at score `s`.
-fn point_grad_hess(s: f64, t: f64, binary: bool) -> (f64, f64) {
-    if binary {
-        let p = 1.0 / (1.0 + (-s).exp());
-        (t - p, (p * (1.0 - p)).max(1e-12))
-    } else {
-        (t - s, 1.0)
-    }
 }
 
 /// Gradients and Hessians of the loss at the current scores (`k` per row).
@@ -978,7 +964,6 @@ impl Ebm {
                 *intercept += m;
             }
         }
-        let intercept = intercepts[0];
         let mut trees: Vec<Tree> = (0..bins.len())
             .map(|j| shape_tree(j, &bins[j], &shapes[j], &counts[j], k))
             .collect();
@@ -1011,7 +996,6 @@ impl Ebm {
         };
         Ok(EbmModel {
             spec,
-            intercept,
             intercepts,
             bins,
             shapes,

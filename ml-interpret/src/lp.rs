@@ -62,7 +62,7 @@ pub(crate) fn minimize(
     // Phase 1: drive the artificials out (minimize their sum).
     let mut phase1 = vec![0.0; cols];
     phase1[n + m_ub..].iter_mut().for_each(|v| *v = 1.0);
-    run(&mut t, &mut basis, &phase1, cols)?;
+    run_restricted(&mut t, &mut basis, &phase1, cols, cols)?;
     let infeasibility: f64 = basis
         .iter()
         .zip(&t)
@@ -95,10 +95,6 @@ pub(crate) fn minimize(
         .collect();
     let objective = c.iter().zip(&x).map(|(a, b)| a * b).sum();
     Some(Solution { x, ub_duals, objective })
-}
-
-fn run(t: &mut [Vec<f64>], basis: &mut [usize], costs: &[f64], cols: usize) -> Option<()> {
-    run_restricted(t, basis, costs, cols, cols)
 }
 
 /// Simplex iterations with columns `0..enter_below` allowed to enter.

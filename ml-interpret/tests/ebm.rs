@@ -42,7 +42,7 @@ fn classification_matches_interpret_and_explains_itself() {
     let spec = ebm.describe().unwrap();
     let raw = spec.estimator.raw_output(test.features());
     for i in 0..test.n_samples() {
-        let sum: f64 = contrib.row(i).sum() + ebm.intercept;
+        let sum: f64 = contrib.row(i).sum() + ebm.intercept();
         assert!((sum - raw[[i, 0]]).abs() < 1e-9, "row {i}");
     }
     // Path-dependent TreeSHAP of the spec is each shape's value (the shapes
@@ -55,7 +55,7 @@ fn classification_matches_interpret_and_explains_itself() {
                 "row {i} feature {j}"
             );
         }
-        assert!((shap.base_values[[i, 0]] - ebm.intercept).abs() < 1e-9);
+        assert!((shap.base_values[[i, 0]] - ebm.intercept()).abs() < 1e-9);
     }
     assert!(ebm.shapes.iter().zip(&ebm.counts).all(|(s, c)| {
         let mean: f64 = s.iter().zip(c).map(|(v, c)| v * c).sum::<f64>() / c.iter().sum::<f64>();
@@ -119,7 +119,7 @@ fn shape_functions_read_back_from_the_spec() {
     let terms = ml_interpret::shape_functions(&ebm.describe().unwrap()).unwrap();
     assert!(terms.interactions.is_empty());
     let (intercept, shapes) = (terms.intercept, terms.shapes);
-    assert!((intercept - ebm.intercept).abs() < 1e-12);
+    assert!((intercept - ebm.intercept()).abs() < 1e-12);
     assert_eq!(shapes.len(), 30);
     for (j, s) in shapes.iter().enumerate() {
         // Bins that no tree separates merge, so compare through the rows.
@@ -163,7 +163,7 @@ fn pairwise_interactions_add_exact_terms() {
         ebm.pair_contributions(test.features()).unwrap(),
     );
     for i in 0..test.n_samples() {
-        let sum = ebm.intercept + main.row(i).sum() + pairs.row(i).sum();
+        let sum = ebm.intercept() + main.row(i).sum() + pairs.row(i).sum();
         assert!((sum - raw[[i, 0]]).abs() < 1e-9, "row {i}: {sum} vs {}", raw[[i, 0]]);
     }
     let Predictions::Regression { values } = ebm.predict(test.features()).unwrap() else {

@@ -1,7 +1,7 @@
 //! ThresholdOptimizer on a model we train: the constraint holds in
 //! expectation on the data it was fitted on, and bad input is refused.
 
-use ml_core::{Model, Predictions, Target, Trainer};
+use ml_core::{Model, Predictions, Trainer};
 use ml_interpret::{GroupMetric, MetricFrame, ParityConstraint, ThresholdOptimizer};
 use ml_learn::Pipeline;
 use rand::SeedableRng;
@@ -10,15 +10,11 @@ mod common;
 
 #[test]
 fn demographic_parity_holds_in_expectation_and_costs_little_accuracy() {
-    let data = ml_datasets::load("german_credit").unwrap();
+    let (data, y, groups) = common::german_credit();
     let model = Pipeline::from_params("logistic", &[], None)
         .unwrap()
         .fit(&data)
         .unwrap();
-    let Some(Target::Classes { labels, .. }) = data.target() else {
-        panic!()
-    };
-    let y = labels.to_vec();
     let Predictions::Classification {
         probabilities: Some(p), ..
     } = model.predict(data.features()).unwrap()
@@ -26,7 +22,6 @@ fn demographic_parity_holds_in_expectation_and_costs_little_accuracy() {
         panic!()
     };
     let scores: Vec<f64> = p.column(1).to_vec();
-    let groups = data.sensitive()[0].values.clone();
     let t = ThresholdOptimizer::new(ParityConstraint::DemographicParity)
         .fit(&scores, &y, &groups)
         .unwrap();
@@ -77,12 +72,7 @@ fn bad_input_is_refused() {
 fn exponentiated_gradient_is_comparable_to_fairlearns() {
     use ml_interpret::{ExponentiatedGradient, Moment};
     let fx = common::fixtures();
-    let data = ml_datasets::load("german_credit").unwrap();
-    let groups = data.sensitive()[0].values.clone();
-    let Some(Target::Classes { labels, .. }) = data.target() else {
-        panic!()
-    };
-    let y = labels.to_vec();
+    let (data, y, groups) = common::german_credit();
     // The same learner as Fairlearn's: standardized, one-hot logistic
     // regression (ours takes no sample weights, so it is fitted on
     // weighted resamples).
@@ -157,12 +147,7 @@ fn grid_search_is_comparable_to_fairlearns() {
     use ml_interpret::{GridSearch, Moment};
     let fx = common::fixtures();
     let want = &fx["fairness"]["reductions"]["grid_search_demographic_parity"];
-    let data = ml_datasets::load("german_credit").unwrap();
-    let groups = data.sensitive()[0].values.clone();
-    let Some(Target::Classes { labels, .. }) = data.target() else {
-        panic!()
-    };
-    let y = labels.to_vec();
+    let (data, y, groups) = common::german_credit();
     let trainer = Pipeline::from_params("logistic", &[], None).unwrap();
     let result = GridSearch::new(Moment::DemographicParity)
         .fit(&trainer, &data, &groups)
@@ -203,12 +188,7 @@ fn grid_search_is_comparable_to_fairlearns() {
 #[test]
 fn rate_parity_constraints_reduce_their_disparity() {
     use ml_interpret::{ExponentiatedGradient, GridSearch, Moment};
-    let data = ml_datasets::load("german_credit").unwrap();
-    let groups = data.sensitive()[0].values.clone();
-    let Some(Target::Classes { labels, .. }) = data.target() else {
-        panic!()
-    };
-    let y = labels.to_vec();
+    let (data, y, groups) = common::german_credit();
     let trainer = Pipeline::from_params("tree", &[("max_depth".into(), "4".into())], None).unwrap();
     // Expected per-group rate of a positive-probability vector over the rows
     // selected by `keep`, and the gap between the groups.

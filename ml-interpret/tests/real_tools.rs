@@ -4,7 +4,7 @@
 //! artifacts are what we logged. Needs the Python reference tools:
 //! `scripts/test.sh` runs it with `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`.
 
-use ml_core::{Dataset, Explainer, Model, Predictions, RunStatus, Target, Tracker, Trainer};
+use ml_core::{Dataset, Explainer, Model, Predictions, RunStatus, Tracker, Trainer};
 use ml_interpret::{GroupMetric, MetricFrame, TreeShap, log_explanation, log_fairness, parity_measures};
 use ml_learn::Pipeline;
 use ml_track::MlflowStore;
@@ -77,20 +77,16 @@ fn mlflow_reads_logged_explanations_and_fairness_reports() {
     );
 
     // Fairness of a logistic model on German credit by sex.
-    let german = ml_datasets::load("german_credit").unwrap();
+    let (german, y, groups) = common::german_credit();
     let model = Pipeline::from_params("logistic", &[], None)
         .unwrap()
         .fit(&german)
         .unwrap();
-    let Some(Target::Classes { labels, .. }) = german.target() else {
-        panic!("german_credit has class labels")
-    };
     let Predictions::Classification { labels: pred, .. } = model.predict(german.features()).unwrap() else {
         panic!("a classifier")
     };
-    let (y, pred) = (labels.to_vec(), pred.to_vec());
-    let sex = &german.sensitive()[0];
-    let columns = [(sex.name.as_str(), sex.values.as_slice())];
+    let pred = pred.to_vec();
+    let columns = [(german.sensitive()[0].name.as_str(), groups.as_slice())];
     let frame = MetricFrame::new(
         &[
             GroupMetric::Accuracy,

@@ -19,3 +19,14 @@ pub fn fixtures() -> Value {
 pub fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
+
+/// German credit, its class labels and its sensitive column (sex).
+pub fn german_credit() -> (ml_core::Dataset, Vec<usize>, Vec<String>) {
+    let data = ml_datasets::load("german_credit").unwrap();
+    let Some(ml_core::Target::Classes { labels, .. }) = data.target() else {
+        panic!("german_credit has class labels")
+    };
+    let y = labels.to_vec();
+    let groups = data.sensitive()[0].values.clone();
+    (data, y, groups)
+}

@@ -723,7 +723,7 @@ pub(crate) fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String>
 }
 
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
-    use rand::{RngExt, SeedableRng};
+    use rand::SeedableRng;
     let frame = read_csv(&args.data)?;
     let columns = sensitive_columns(&frame, &args.sensitive)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
@@ -731,38 +731,19 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
     let (y, base_pred, mitigated, saved, extra) = match args.method {
         MitigationMethod::ThresholdOptimizer => {
             let path = args.model.as_ref().context("--model is required")?;
-            let (model, positional) = load_any(path, args.runtime)?;
-            let Task::Classification { classes } = &model.signature().task else {
-                bail!("mitigation needs a classifier");
-            };
-            if classes.len() != 2 {
-                bail!(
-                    "ThresholdOptimizer needs a binary classifier; the model has {} classes",
-                    classes.len()
-                );
-            }
-            let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
-            let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
-            let Some(Target::Classes { labels, .. }) = data.target() else {
+            let base = BinaryScores::read(path, args.runtime, &frame, Some(&args.target))?;
+            let Some(Target::Classes { labels, .. }) = base.data.target() else {
                 bail!("the target '{}' is not read as classes", args.target);
             };
             let y = labels.to_vec();
-            let Predictions::Classification {
-                labels: base_pred,
-                probabilities: Some(p),
-                ..
-            } = model.predict(data.features())?
-            else {
-                bail!("the model gives no class probabilities to threshold");
-            };
-            let scores: Vec<f64> = p.column(1).to_vec();
+            let (classes, scores, base_pred) = (&base.classes, &base.scores, &base.labels);
             let groups = group_keys(&columns, y.len());
             let thresholds = ml_sdk::interpret::ThresholdOptimizer {
                 constraint: ml_sdk::interpret::ParityConstraint::parse(&args.constraint)?,
                 grid_size: args.grid_size,
             }
-            .fit(&scores, &y, &groups)?;
-            let mitigated = thresholds.predict(&scores, &groups, &mut rng)?;
+            .fit(scores, &y, &groups)?;
+            let mitigated = thresholds.predict(scores, &groups, &mut rng)?;
             let saved = json!({
                 "method": "threshold_optimizer", "base_model": path, "sensitive": args.sensitive,
                 "positive_class": classes[1], "thresholds": thresholds,
@@ -810,8 +791,7 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
                 let extra = json!({"iterations": eg.iterations, "gap": eg.best_gap});
                 (eg, "exponentiated_gradient", extra)
             };
-            let p = mixed.positive_probability(data.features())?;
-            let mitigated: Vec<usize> = p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect();
+            let mitigated = draw_labels(&mixed.positive_probability(data.features())?, &mut rng);
             let mix = mixed.to_saved()?;
             let mut extra = extra;
             extra["members"] = json!(mix.members.len());
@@ -885,7 +865,7 @@ pub(crate) fn mitigation_file(path: &std::path::Path) -> Option<PathBuf> {
 /// and a label drawn with that probability from `--seed`, one draw per row
 /// in order, as `mlsdk mitigate` draws them.
 pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::path::Path) -> Result<Predictions> {
-    use rand::{RngExt, SeedableRng};
+    use rand::SeedableRng;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let saved: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let frame = read_csv(&args.data)?;
@@ -903,26 +883,14 @@ pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::pa
             {
                 base = dir.join(base);
             }
-            let (model, positional) = load_any(&base, args.runtime)?;
-            let Task::Classification { classes } = &model.signature().task else {
-                bail!("the base model {} is not a classifier", base.display());
-            };
-            if classes.len() != 2 || saved["positive_class"].as_str() != Some(classes[1].as_str()) {
+            let scored = BinaryScores::read(&base, args.runtime, &frame, None)?;
+            if saved["positive_class"].as_str() != Some(scored.classes[1].as_str()) {
                 bail!(
-                    "the base model {} is not the binary classifier the thresholds were fitted to (classes {classes:?})",
-                    base.display()
+                    "the base model {} is not the classifier the thresholds were fitted to (classes {:?})",
+                    base.display(),
+                    scored.classes
                 );
             }
-            let classes = classes.clone();
-            let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
-            let x = frame.encode(&signature.inputs, signature.unknown_category)?;
-            let Predictions::Classification {
-                probabilities: Some(scores),
-                ..
-            } = model.predict(x.view())?
-            else {
-                bail!("the base model gives no class probabilities");
-            };
             let thresholds: ml_sdk::interpret::FairThresholds = serde_json::from_value(saved["thresholds"].clone())
                 .context("the mitigation's thresholds are malformed")?;
             let names: Vec<String> = if args.sensitive.is_empty() {
@@ -932,14 +900,14 @@ pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::pa
                 args.sensitive.clone()
             };
             let columns = sensitive_columns(&frame, &names)?;
-            let groups = group_keys(&columns, x.nrows());
-            let p = scores
-                .column(1)
+            let groups = group_keys(&columns, scored.scores.len());
+            let p = scored
+                .scores
                 .iter()
                 .zip(&groups)
                 .map(|(&s, g)| thresholds.positive_probability(s, g))
                 .collect::<Result<Vec<f64>, _>>()?;
-            (p, classes)
+            (p, scored.classes)
         }
         Some("exponentiated_gradient" | "grid_search") => {
             let mix: ml_sdk::interpret::SavedMix =
@@ -958,12 +926,60 @@ pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::pa
             other.unwrap_or("missing")
         ),
     };
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let labels = p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect();
+    let labels = draw_labels(&p, &mut rand::rngs::StdRng::seed_from_u64(args.seed)).into();
     let probabilities = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
     Ok(Predictions::Classification {
         labels,
         probabilities: Some(probabilities),
         classes,
     })
+}
+
+/// A binary classifier's view of a CSV: the data read by its signature, its
+/// classes, and per row its predicted label and the positive class's
+/// probability (what a threshold optimizer thresholds).
+struct BinaryScores {
+    data: Dataset,
+    classes: Vec<String>,
+    scores: Vec<f64>,
+    labels: Vec<usize>,
+}
+
+impl BinaryScores {
+    fn read(path: &std::path::Path, runtime: RuntimeArg, frame: &Frame, target: Option<&str>) -> Result<Self> {
+        let (model, positional) = load_any(path, runtime)?;
+        let Task::Classification { classes } = &model.signature().task else {
+            bail!("the model {} is not a classifier", path.display());
+        };
+        if classes.len() != 2 {
+            bail!(
+                "a threshold optimizer needs a binary classifier; the model has {} classes",
+                classes.len()
+            );
+        }
+        let classes = classes.clone();
+        let signature = reading_signature(model.as_ref(), positional, frame, target)?;
+        let data = frame.dataset_for(&signature, target, &[])?;
+        let Predictions::Classification {
+            labels,
+            probabilities: Some(p),
+            ..
+        } = model.predict(data.features())?
+        else {
+            bail!("the model gives no class probabilities to threshold");
+        };
+        Ok(BinaryScores {
+            scores: p.column(1).to_vec(),
+            labels: labels.to_vec(),
+            data,
+            classes,
+        })
+    }
+}
+
+/// Labels drawn with each row's positive probability, one draw per row in
+/// order (Fairlearn's randomized `predict`).
+fn draw_labels(p: &[f64], rng: &mut impl rand::Rng) -> Vec<usize> {
+    use rand::RngExt;
+    p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect()
 }
