@@ -499,10 +499,12 @@ fn csv_error(e: csv::Error, line: u64) -> Error {
 
 /// Write a data set as CSV with a header: feature columns (categories as their
 /// names), then sensitive columns, then the target (class names or values).
-/// [`Frame::from_csv_reader`] reads it back to the same data set.
+/// [`Frame::from_csv_reader`] reads it back to the same data set. A category
+/// unseen in training ([`UNKNOWN_CODE`]) is written as an empty cell.
 ///
 /// # Errors
-/// [`Error::Csv`] when writing fails.
+/// [`Error::Csv`] when writing fails; [`Error::InvalidParameter`] for a
+/// categorical code that names no category.
 pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
     let err = |e: csv::Error| Error::Csv {
         line: 0,
@@ -523,7 +525,7 @@ pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
         for (j, c) in data.columns().iter().enumerate() {
             record.push(match &c.kind {
                 FeatureKind::Numeric => format!("{}", x[[i, j]]),
-                FeatureKind::Categorical { categories } => categories[x[[i, j]] as usize].clone(),
+                FeatureKind::Categorical { categories } => category_text(categories, x[[i, j]], &c.name, i)?,
             });
         }
         record.extend(data.sensitive().iter().map(|s| s.values[i].clone()));
@@ -540,9 +542,115 @@ pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
     })
 }
 
+/// The text of a categorical code: its category, empty for [`UNKNOWN_CODE`].
+fn category_text(categories: &[String], code: f64, column: &str, row: usize) -> Result<String> {
+    if code == UNKNOWN_CODE {
+        return Ok(String::new());
+    }
+    if code >= 0.0 && code.fract() == 0.0 && (code as usize) < categories.len() {
+        return Ok(categories[code as usize].clone());
+    }
+    Err(Error::invalid(
+        column,
+        format!(
+            "row {row}: code {code} names none of the column's {} categories",
+            categories.len()
+        ),
+    ))
+}
+
+/// Predictions as CSV: a `prediction` column (class names, values or
+/// cluster numbers) and, for classifiers that give them, one `proba_<class>`
+/// column per class; numbers in shortest round-trip form.
+///
+/// # Errors
+/// [`Error::Csv`] when writing fails.
+pub fn write_predictions_csv(pred: &crate::Predictions, writer: impl std::io::Write) -> Result<()> {
+    let err = |e: csv::Error| Error::Csv {
+        line: 0,
+        message: format!("write failed: {e}"),
+    };
+    let mut w = csv::Writer::from_writer(writer);
+    match pred {
+        crate::Predictions::Classification {
+            labels,
+            probabilities,
+            classes,
+        } => {
+            let mut header = vec!["prediction".to_string()];
+            if probabilities.is_some() {
+                header.extend(classes.iter().map(|c| format!("proba_{c}")));
+            }
+            w.write_record(&header).map_err(err)?;
+            for (i, &l) in labels.iter().enumerate() {
+                let name = classes
+                    .get(l)
+                    .ok_or_else(|| Error::invalid("predictions", format!("label {l} of row {i} names no class")))?;
+                let mut row = vec![name.clone()];
+                if let Some(p) = probabilities {
+                    row.extend(p.row(i).iter().map(|v| format!("{v}")));
+                }
+                w.write_record(&row).map_err(err)?;
+            }
+        }
+        crate::Predictions::Regression { values } => {
+            w.write_record(["prediction"]).map_err(err)?;
+            for v in values {
+                w.write_record([format!("{v}")]).map_err(err)?;
+            }
+        }
+        crate::Predictions::Clustering { clusters } => {
+            w.write_record(["prediction"]).map_err(err)?;
+            for c in clusters {
+                w.write_record([c.to_string()]).map_err(err)?;
+            }
+        }
+    }
+    w.flush().map_err(|e| Error::Csv {
+        line: 0,
+        message: format!("write failed: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_csv_writes_unknown_categories_as_empty_cells() {
+        let frame = Frame::from_csv_reader("c,y\nred,1\nblue,0\n".as_bytes()).unwrap();
+        let data = frame.to_dataset(&LoadOptions::with_target("y")).unwrap();
+        let sig = data.columns().to_vec();
+        let other = Frame::from_csv_reader("c,y\ngreen,1\nblue,0\n".as_bytes()).unwrap();
+        let x = other.encode(&sig, UnknownCategory::Ignore).unwrap();
+        assert_eq!(x[[0, 0]], UNKNOWN_CODE);
+        let (labels, names) = data.classes().unwrap();
+        let unseen = Dataset::with_columns(x, sig)
+            .unwrap()
+            .with_classes(labels.to_vec(), names.to_vec())
+            .unwrap()
+            .with_target_name("y");
+        let mut out = Vec::new();
+        write_csv(&unseen, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().nth(1), Some(",1"), "{text}");
+        assert_eq!(text.lines().nth(2), Some("blue,0"), "{text}");
+    }
+
+    #[test]
+    fn predictions_as_csv() {
+        let pred = crate::Predictions::Classification {
+            labels: ndarray::array![1, 0],
+            probabilities: Some(ndarray::array![[0.25, 0.75], [0.5, 0.5]]),
+            classes: vec!["no".into(), "yes".into()],
+        };
+        let mut out = Vec::new();
+        write_predictions_csv(&pred, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "prediction,proba_no,proba_yes\nyes,0.25,0.75\nno,0.5,0.5\n"
+        );
+    }
 
     fn frame(text: &str) -> Result<Frame> {
         Frame::from_csv_reader(text.as_bytes())

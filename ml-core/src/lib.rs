@@ -41,14 +41,18 @@ pub mod io;
 pub mod metrics;
 mod model;
 pub mod protobuf;
+mod saved;
 mod spec;
 mod split;
 mod traits;
 
 pub use dataset::{Dataset, FeatureKind, InputColumn, SensitiveColumn, Target};
 pub use error::{Error, Result};
-pub use frame::{ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory, write_csv};
+pub use frame::{
+    ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory, write_csv, write_predictions_csv,
+};
 pub use model::{Predictions, Signature, Task, argmax};
+pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{
     Aggregation, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, goes_left, sigmoid,
 };

@@ -10,6 +10,7 @@ use crate::{Error, FeatureKind, InputColumn, Result};
 /// What a model predicts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Task {
     /// One of these classes (names indexed by label).
     Classification {
@@ -103,6 +104,7 @@ impl Signature {
 /// The output of [`crate::Model::predict`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Predictions {
     /// Class labels, with class probabilities where the model gives them.
     Classification {

@@ -25,6 +25,7 @@ pub struct ModelSpec {
 /// A preprocessing step from one numeric matrix to another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Preprocess {
     /// Replace each listed column, which holds category codes, by one 0/1
     /// column per category, in place; other columns pass through. The unknown
@@ -52,9 +53,21 @@ pub enum Preprocess {
     },
 }
 
+impl Preprocess {
+    /// The step's name in snake case (`one_hot`, `standard_scale`, `min_max_scale`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Preprocess::OneHot { .. } => "one_hot",
+            Preprocess::StandardScale { .. } => "standard_scale",
+            Preprocess::MinMaxScale { .. } => "min_max_scale",
+        }
+    }
+}
+
 /// The function from the estimator's raw outputs (margins) to predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Link {
     /// Outputs are used as they are (regression values, or probabilities).
     Identity,
@@ -67,6 +80,7 @@ pub enum Link {
 /// How the trees of an ensemble are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Aggregation {
     /// Mean of the trees' outputs (random forests).
     Average,
@@ -77,6 +91,7 @@ pub enum Aggregation {
 /// The estimator of a [`ModelSpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Estimator {
     /// `link(x · coefficientsᵀ + intercepts)`: linear and ridge regression,
     /// logistic and softmax regression.

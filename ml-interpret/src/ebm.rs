@@ -755,6 +755,47 @@ fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64],
 }
 
 impl Ebm {
+    /// Hyper-parameters by name, as `mlsdk train --model ebm --param K=V`
+    /// takes them and [`Trainer::params`] lists them (`auto` for the
+    /// learning rate and smoothing rounds means InterpretML's default);
+    /// `seed` from the argument unless a `seed` param is given.
+    ///
+    /// # Errors
+    /// An unknown key or a value that does not parse
+    /// ([`Error::InvalidParameter`] naming it).
+    pub fn from_params(params: &[(String, String)], seed: Option<u64>) -> Result<Self> {
+        let mut e = Ebm {
+            seed: seed.unwrap_or(0),
+            ..Default::default()
+        };
+        for (k, v) in params {
+            let (k, v) = (k.trim(), v.trim());
+            let bad = || Error::invalid(k, format!("'{v}' is not a valid value"));
+            let auto = v.eq_ignore_ascii_case("auto");
+            match k {
+                "max_bins" => e.max_bins = v.parse().map_err(|_| bad())?,
+                "learning_rate" if auto => e.learning_rate = None,
+                "learning_rate" => e.learning_rate = Some(v.parse().map_err(|_| bad())?),
+                "max_leaves" => e.max_leaves = v.parse().map_err(|_| bad())?,
+                "smoothing_rounds" if auto => e.smoothing_rounds = None,
+                "smoothing_rounds" => e.smoothing_rounds = Some(v.parse().map_err(|_| bad())?),
+                "max_rounds" => e.max_rounds = v.parse().map_err(|_| bad())?,
+                "early_stopping_rounds" => e.early_stopping_rounds = v.parse().map_err(|_| bad())?,
+                "early_stopping_tolerance" => e.early_stopping_tolerance = v.parse().map_err(|_| bad())?,
+                "validation_size" => e.validation_size = v.parse().map_err(|_| bad())?,
+                "outer_bags" => e.outer_bags = v.parse().map_err(|_| bad())?,
+                "min_samples_leaf" => e.min_samples_leaf = v.parse().map_err(|_| bad())?,
+                "interactions" => e.interactions = v.parse().map_err(|_| bad())?,
+                "max_interaction_bins" => e.max_interaction_bins = v.parse().map_err(|_| bad())?,
+                "seed" => e.seed = v.parse().map_err(|_| bad())?,
+                _ => return Err(Error::invalid(k, "not a parameter of 'ebm'")),
+            }
+        }
+        Ok(e)
+    }
+}
+
+impl Ebm {
     /// The interaction stage: rank every pair by FAST on the main effects'
     /// residuals, boost the best `interactions` pairs' tables in each bag,
     /// average and centre them.
@@ -1114,6 +1155,7 @@ pub fn shape_functions_of(spec: &ModelSpec, output: usize) -> Result<AdditiveTer
     let scale = match aggregation {
         Aggregation::Average => 1.0 / trees.len().max(1) as f64,
         Aggregation::Sum => 1.0,
+        other => return Err(Error::Unsupported(format!("shape functions of a {other:?} ensemble"))),
     };
     let names = spec.transformed_feature_names();
     let mut by_feature: std::collections::BTreeMap<usize, Vec<&Tree>> = std::collections::BTreeMap::new();

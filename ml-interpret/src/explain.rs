@@ -34,6 +34,7 @@ fn link_name(link: Link) -> &'static str {
         Link::Identity => "identity",
         Link::Logistic => "log-odds",
         Link::Softmax => "softmax margin",
+        _ => "margin",
     }
 }
 

@@ -139,7 +139,7 @@ pub(crate) fn output_matrix(model: &dyn Model, x: ArrayView2<'_, f64>) -> Result
             })
         }
         Predictions::Regression { values } => values.insert_axis(ml_core::ndarray::Axis(1)),
-        Predictions::Clustering { .. } => {
+        _ => {
             return Err(Error::Unsupported(
                 "KernelSHAP explains classifiers and regressors".into(),
             ));

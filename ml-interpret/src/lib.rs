@@ -46,7 +46,7 @@ pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
 pub use kernel::KernelShap;
 pub use lime::Lime;
-pub use mitigation::{FairThresholds, ParityConstraint, ThresholdOptimizer};
+pub use mitigation::{FairThresholds, ParityConstraint, ThresholdOptimizer, draw_labels};
 pub use reductions::{
     ExponentiatedGradient, GridPoint, GridSearch, GridSearchResult, MitigatedClassifier, MixMember, Moment, SavedMix,
 };

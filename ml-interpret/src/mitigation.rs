@@ -437,3 +437,11 @@ fn interpolate(hull: &[Point], grid: &[f64]) -> Result<Vec<Interp>> {
         })
         .collect()
 }
+
+/// Labels drawn with each row's positive probability, one draw per row in
+/// order, as Fairlearn's randomized `predict` draws them. Seed `rng` with
+/// [`ml_core::seeded_rng`] for draws that repeat across releases.
+pub fn draw_labels(p: &[f64], rng: &mut impl rand::Rng) -> Vec<usize> {
+    use rand::RngExt;
+    p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect()
+}

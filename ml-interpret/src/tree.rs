@@ -156,6 +156,7 @@ impl TreeEnsemble {
         let scale = match aggregation {
             Aggregation::Average => 1.0 / trees.len() as f64,
             Aggregation::Sum => 1.0,
+            other => return Err(Error::Unsupported(format!("TreeSHAP of a {other:?} ensemble"))),
         };
         Ok(TreeEnsemble {
             trees: trees.iter().map(|t| FlatTree::new(t, n_out)).collect::<Result<_>>()?,

@@ -89,6 +89,7 @@ fn ensemble_parts(model: &dyn Model) -> (Vec<Tree>, f64, Vec<f64>) {
             let scale = match aggregation {
                 ml_core::Aggregation::Average => 1.0 / trees.len() as f64,
                 ml_core::Aggregation::Sum => 1.0,
+                other => panic!("no test for {other:?}"),
             };
             (trees, scale, base_values)
         }

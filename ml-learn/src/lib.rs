@@ -33,7 +33,6 @@ mod bridge;
 mod error;
 mod kmeans;
 mod linear;
-mod persist;
 mod pipeline;
 mod preprocess;
 #[cfg(feature = "privacy")]
@@ -43,7 +42,8 @@ mod tree;
 pub use error::{Error, Result};
 pub use kmeans::{KMeans, inertia};
 pub use linear::{LinearRegression, LogisticRegression, Ridge};
-pub use persist::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
+/// Model files moved to ml-core (any crate's model saves and loads the same way); re-exported here.
+pub use ml_core::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};
 pub use preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
 #[cfg(feature = "privacy")]

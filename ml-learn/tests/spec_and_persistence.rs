@@ -116,33 +116,27 @@ fn damaged_model_files_are_typed_errors() {
     let bytes = saved.to_bytes().unwrap();
 
     let truncated = SavedModel::from_bytes(&bytes[..bytes.len() / 2]).unwrap_err();
-    assert!(
-        matches!(truncated, ml_learn::Error::Core(CoreError::Corrupt { .. })),
-        "{truncated}"
-    );
+    assert!(matches!(truncated, CoreError::Corrupt { .. }), "{truncated}");
 
     let mut flipped = bytes.clone();
     let at = bytes.len() - 10;
     flipped[at] ^= 0x01;
     assert!(matches!(
         SavedModel::from_bytes(&flipped),
-        Err(ml_learn::Error::Core(CoreError::Corrupt { .. }))
+        Err(CoreError::Corrupt { .. })
     ));
 
     let text = String::from_utf8(bytes.clone()).unwrap();
     let future = text.replacen("MLSDK model 1 ", "MLSDK model 99 ", 1);
     assert!(matches!(
         SavedModel::from_bytes(future.as_bytes()),
-        Err(ml_learn::Error::Core(CoreError::UnsupportedVersion { found: 99, .. }))
+        Err(CoreError::UnsupportedVersion { found: 99, .. })
     ));
 
     assert!(SavedModel::from_bytes(b"").is_err());
     assert!(SavedModel::from_bytes(b"not a model at all\n{}").is_err());
     let missing = SavedModel::load(std::path::Path::new("/nonexistent/model/dir")).unwrap_err();
-    assert!(
-        matches!(missing, ml_learn::Error::Core(CoreError::Io { .. })),
-        "{missing}"
-    );
+    assert!(matches!(missing, CoreError::Io { .. }), "{missing}");
 
     // A well-formed, correctly sealed file whose spec is inconsistent is refused too.
     let mut bad = saved.clone();
@@ -154,7 +148,7 @@ fn damaged_model_files_are_typed_errors() {
     let sealed = bad.to_bytes().unwrap();
     assert!(matches!(
         SavedModel::from_bytes(&sealed),
-        Err(ml_learn::Error::Core(CoreError::Corrupt { .. }))
+        Err(CoreError::Corrupt { .. })
     ));
 }
 

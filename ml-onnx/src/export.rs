@@ -146,6 +146,11 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                 let scaled = g.op("Mul", &[&x, &s], &[]);
                 g.op("Add", &[&scaled, &o], &[])
             }
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "exporting the preprocessing step {other:?}"
+                )));
+            }
         };
     }
 
@@ -182,6 +187,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                         }
                         Link::Softmax => g.op("Softmax", &[&margins], &[("axis", Attr::Int(1))]),
                         Link::Identity => margins,
+                        other => return Err(Error::Unsupported(format!("a linear classifier with a {other:?} link"))),
                     };
                     classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
                 }
@@ -204,6 +210,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
             let scale = match aggregation {
                 Aggregation::Average => 1.0 / trees.len() as f64,
                 Aggregation::Sum => 1.0,
+                other => return Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
             };
             for (t, tree) in trees.iter().enumerate() {
                 for (i, n) in tree.nodes.iter().enumerate() {

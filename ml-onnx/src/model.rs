@@ -460,5 +460,6 @@ fn plan(original: &OnnxGraph, runnable: &OnnxGraph, signature: &Signature) -> Re
                 label_values,
             })
         }
+        other => Err(Error::Unsupported(format!("running a {} model", other.name()))),
     }
 }

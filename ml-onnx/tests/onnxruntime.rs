@@ -37,6 +37,7 @@ fn write_case(dir: &std::path::Path, store: &ml_track::MlflowStore, name: &str, 
         }
         Predictions::Regression { values } => expected["values"] = json!(values.to_vec()),
         Predictions::Clustering { clusters } => expected["clusters"] = json!(clusters.to_vec()),
+        other => panic!("no reference check for {other:?}"),
     }
     std::fs::write(dir.join(format!("{name}.json")), serde_json::to_vec(&expected).unwrap()).unwrap();
 }

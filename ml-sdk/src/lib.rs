@@ -69,6 +69,16 @@ pub mod interpret {
     pub use ml_interpret::*;
 }
 
+#[cfg(feature = "track")]
+mod load;
+#[cfg(feature = "track")]
+pub use load::{LoadedModel, ModelFormat, ModelLoadOptions, load_model};
+
+#[cfg(feature = "learn")]
+mod trainers;
+#[cfg(feature = "learn")]
+pub use trainers::{AnyTrainer, FittedModel, trainer_from_params, trainer_names};
+
 /// The names most programs need.
 pub mod prelude {
     pub use ml_core::{

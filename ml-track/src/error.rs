@@ -63,6 +63,15 @@ pub enum Error {
         /// MLflow's message.
         message: String,
     },
+    /// A server reply that is not what MLflow's REST API sends (a missing
+    /// field, a wrong type, an unknown enum value).
+    #[error("malformed reply from the MLflow server ({endpoint}): {reason}")]
+    Reply {
+        /// The API endpoint.
+        endpoint: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The server could not be reached, even after retries.
     #[error("MLflow server unreachable at {url}: {reason}")]
     Transport {

@@ -1,17 +1,117 @@
-//! [`fit_and_log`]: train with any [`Trainer`] inside a tracked run.
+//! The one tracked-fit flow: what a run of a fitted model holds, logged the
+//! same way by [`fit_and_log`], by `mlsdk train --tracking-uri` and by any
+//! caller of [`log_fit`], so every such run loads back with `runs:/ID/model`.
 
-use ml_core::{Dataset, MetricPoint, Model, RunId, RunStatus, Tracker, Trainer, metrics};
+use std::collections::BTreeMap;
 
-use crate::{Provenance, RunGuard, now_ms};
+use ml_core::{Dataset, MODEL_FILE, MetricPoint, Model, RunId, RunStatus, SavedModel, Tracker, Trainer, metrics};
 
-/// Fit `trainer` on `data` inside a new run of `experiment`: the trainer's
-/// hyper-parameters as params, its training metrics (`train_*`), the model's
-/// spec as `model/spec.json` (when it can describe itself), and provenance
-/// with the data set's digest. The run ends `FINISHED`, or `FAILED` when
-/// fitting fails (`KILLED` on panic).
+use crate::{Provenance, RunGuard, log_model, log_onnx_model, now_ms};
+
+/// The artifact path of the model in a tracked run (`runs:/ID/model`).
+pub const MODEL_ARTIFACT: &str = "model";
+/// The artifact path of the model's ONNX export, when logged.
+pub const ONNX_ARTIFACT: &str = "onnx-model";
+
+/// Everything a tracked fit logs besides the model file itself.
+#[derive(Debug, Default, Clone)]
+#[non_exhaustive]
+pub struct FitRecord {
+    /// Params besides the trainer's own (e.g. `data`, `target`).
+    pub params: Vec<(String, String)>,
+    /// Training-set metrics, logged as `train_<name>`.
+    pub train_metrics: BTreeMap<String, f64>,
+    /// Cross-validation: the metric's name and one score per fold, logged as
+    /// `cv_<name>` (one step per fold) and `cv_<name>_mean`.
+    pub cv: Option<(String, Vec<f64>)>,
+    /// The (ε, δ) a private model spent, logged as `privacy_epsilon_spent`
+    /// and `privacy_delta_spent`.
+    pub privacy: Option<(f64, f64)>,
+    /// Tags (e.g. `mlsdk.model`).
+    pub tags: Vec<(String, String)>,
+    /// The model's ONNX export, logged as an MLflow model with the `onnx`
+    /// flavor under [`ONNX_ARTIFACT`].
+    pub onnx: Option<Vec<u8>>,
+    /// The run's provenance (default: [`Provenance::collect`], without a
+    /// data digest); see [`Provenance::with_data_bytes`].
+    pub provenance: Option<Provenance>,
+}
+
+impl FitRecord {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Log a fitted model to a started run: the trainer's params and the
+/// record's, metrics, the model file with its `MLmodel` under
+/// [`MODEL_ARTIFACT`] (and the ONNX model if given), tags, and provenance.
+/// The run is left open.
 ///
 /// # Errors
-/// Fitting and tracker failures; the run is ended either way.
+/// Tracker failures; a model that cannot be serialized.
+pub fn log_fit(tracker: &dyn Tracker, run: &RunId, model: &SavedModel, record: &FitRecord) -> ml_core::Result<()> {
+    let mut params = model.params.clone();
+    params.push(("trainer".into(), model.trainer.clone()));
+    params.extend(record.params.iter().cloned());
+    // A key logged twice must keep one value: the first wins.
+    let mut seen = std::collections::BTreeSet::new();
+    params.retain(|(k, _)| seen.insert(k.clone()));
+    tracker.log_params(run, &params)?;
+    let now = now_ms();
+    let point = |key: String, value: f64, step: i64| MetricPoint {
+        key,
+        value,
+        step,
+        timestamp_ms: now,
+    };
+    let mut points: Vec<MetricPoint> = record
+        .train_metrics
+        .iter()
+        .map(|(k, v)| point(format!("train_{k}"), *v, 0))
+        .collect();
+    if let Some((epsilon, delta)) = record.privacy {
+        points.push(point("privacy_epsilon_spent".into(), epsilon, 0));
+        points.push(point("privacy_delta_spent".into(), delta, 0));
+    }
+    if let Some((metric, scores)) = &record.cv {
+        let key = format!("cv_{metric}");
+        points.extend(scores.iter().enumerate().map(|(i, v)| point(key.clone(), *v, i as i64)));
+        let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+        points.push(point(format!("{key}_mean"), mean, 0));
+    }
+    tracker.log_metrics(run, &points)?;
+    log_model(
+        tracker,
+        run,
+        MODEL_ARTIFACT,
+        MODEL_FILE,
+        &model.to_bytes()?,
+        &model.spec.signature,
+        &[("trainer", model.trainer.as_str())],
+    )?;
+    let mut tags = vec![("mlsdk.task".to_string(), model.spec.signature.task.name().to_string())];
+    tags.extend(record.tags.iter().cloned());
+    tracker.set_tags(run, &tags)?;
+    if let Some(onnx) = &record.onnx {
+        log_onnx_model(tracker, run, ONNX_ARTIFACT, onnx, &model.spec.signature)?;
+    }
+    match &record.provenance {
+        Some(p) => p.record(tracker, run),
+        None => Provenance::collect().record(tracker, run),
+    }
+}
+
+/// Fit `trainer` on `data` inside a new run of `experiment` and log it as
+/// [`log_fit`] does: params, training metrics (`train_*`), the model file
+/// with its `MLmodel` under `model/` (so `runs:/ID/model` loads it), and
+/// provenance with the data set's digest. The run ends `FINISHED`, or
+/// `FAILED` when fitting fails (`KILLED` on panic).
+///
+/// # Errors
+/// Fitting and tracker failures, a model that cannot describe itself; the
+/// run is ended either way.
 pub fn fit_and_log(
     tracker: &dyn Tracker,
     experiment: &str,
@@ -21,31 +121,14 @@ pub fn fit_and_log(
 ) -> ml_core::Result<(Box<dyn Model>, RunId)> {
     let run = tracker.start_run(experiment, run_name)?;
     let guard = RunGuard::new(tracker, run.clone());
-    let mut params = trainer.params();
-    params.push(("trainer".into(), trainer.name().to_string()));
-    params.sort();
-    params.dedup_by(|a, b| a.0 == b.0);
-    tracker.log_params(&run, &params)?;
     let model = trainer.fit(data)?;
+    let mut record = FitRecord::new();
     if data.target().is_some() {
-        let scores = metrics::evaluate(data, &model.predict(data.features())?)?;
-        let now = now_ms();
-        let points: Vec<MetricPoint> = scores
-            .into_iter()
-            .map(|(k, v)| MetricPoint {
-                key: format!("train_{k}"),
-                value: v,
-                step: 0,
-                timestamp_ms: now,
-            })
-            .collect();
-        tracker.log_metrics(&run, &points)?;
+        record.train_metrics = metrics::evaluate(data, &model.predict(data.features())?)?;
     }
-    if let Ok(spec) = model.describe() {
-        let json = serde_json::to_vec_pretty(&spec).map_err(|e| ml_core::Error::Unsupported(e.to_string()))?;
-        tracker.log_artifact(&run, "model/spec.json", &json)?;
-    }
-    Provenance::collect().with_dataset(data).record(tracker, &run)?;
+    record.provenance = Some(Provenance::collect().with_dataset(data));
+    let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;
+    log_fit(tracker, &run, &saved, &record)?;
     guard.end(RunStatus::Finished)?;
     Ok((model, run))
 }

@@ -31,24 +31,28 @@ mod fanout;
 mod fit;
 mod mlmodel;
 mod provenance;
+mod read;
 mod registry;
 #[cfg(feature = "rest")]
 mod rest;
 mod store;
 mod tensorboard;
+mod uri;
 pub mod validate;
 mod yaml;
 
 pub use error::{Error, Result};
 pub use fanout::FanOutTracker;
-pub use fit::fit_and_log;
+pub use fit::{FitRecord, MODEL_ARTIFACT, ONNX_ARTIFACT, fit_and_log, log_fit};
 pub use mlmodel::{log_model, log_onnx_model, mlmodel_text, onnx_signature_json, signature_json};
 pub use provenance::{Provenance, RunGuard};
+pub use read::{ArtifactEntry, MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_FILES, TrackingStore, local_artifact_root};
 pub use registry::ModelVersionInfo;
 #[cfg(feature = "rest")]
 pub use rest::{MlflowRestClient, RetryPolicy};
 pub use store::{ExperimentInfo, MlflowStore, RunInfo, RunRecord, now_ms};
 pub use tensorboard::{EventFile, TensorBoardWriter, frame_record, masked_crc32c};
+pub use uri::{FetchedModel, ModelUri, ResolvedModel, fetch_model, resolve_model_uri};
 
 /// The default store location when no URI is given: `./mlruns`, as MLflow.
 pub const DEFAULT_TRACKING_URI: &str = "mlruns";
@@ -92,13 +96,14 @@ pub fn open_store(uri: &str) -> Result<MlflowStore> {
     MlflowStore::open(path)
 }
 
-/// A tracker for a URI: `http(s)://` → [`MlflowRestClient`] (with the `rest`
-/// feature), a path or `file:` URI → [`MlflowStore`].
+/// A tracking store for a URI, to log to and read from: `http(s)://` →
+/// [`MlflowRestClient`] (with the `rest` feature), a path or `file:` URI →
+/// [`MlflowStore`] (created if missing).
 ///
 /// # Errors
 /// As [`open_store`] for local stores; [`Error::UnsupportedUri`] for a scheme
 /// this build lacks.
-pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
+pub fn open_tracking_store(uri: &str) -> Result<Box<dyn TrackingStore>> {
     #[cfg(not(feature = "rest-tls"))]
     if uri.starts_with("https://") {
         return Err(Error::UnsupportedUri(format!(
@@ -110,4 +115,30 @@ pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
         return Ok(Box::new(MlflowRestClient::new(uri)));
     }
     Ok(Box::new(open_store(uri)?))
+}
+
+/// As [`open_tracking_store`], for reading: a local store must exist already
+/// (a mistyped path is an error, not a new empty store).
+///
+/// # Errors
+/// [`Error::NotFound`] for a missing local store; as [`open_tracking_store`].
+pub fn open_existing_store(uri: &str) -> Result<Box<dyn TrackingStore>> {
+    if !is_remote_uri(uri)
+        && let Some(path) = local_artifact_root(uri)
+        && !path.is_dir()
+    {
+        return Err(Error::NotFound {
+            what: "tracking store",
+            id: uri.to_string(),
+        });
+    }
+    open_tracking_store(uri)
+}
+
+/// A tracker for a URI: as [`open_tracking_store`], as a plain [`ml_core::Tracker`].
+///
+/// # Errors
+/// As [`open_tracking_store`].
+pub fn tracker_from_uri(uri: &str) -> Result<Box<dyn ml_core::Tracker>> {
+    Ok(open_tracking_store(uri)?)
 }

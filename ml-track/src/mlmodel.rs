@@ -23,6 +23,8 @@ pub fn signature_json(signature: &Signature) -> (String, String) {
         Task::Classification { .. } => "string",
         Task::Regression => "double",
         Task::Clustering { .. } => "long",
+        // A task this version does not know: its outputs stay untyped.
+        _ => "double",
     };
     (
         serde_json::Value::Array(inputs).to_string(),
@@ -111,6 +113,7 @@ pub fn onnx_signature_json(signature: &Signature) -> (String, String) {
             {"type": "tensor", "name": "label", "tensor-spec": {"dtype": "int64", "shape": [-1]}},
             {"type": "tensor", "name": "scores", "tensor-spec": {"dtype": "float64", "shape": [-1, n_clusters]}},
         ]),
+        _ => serde_json::json!([]),
     };
     (inputs.to_string(), outputs.to_string())
 }

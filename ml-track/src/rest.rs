@@ -9,14 +9,19 @@
 //! re-logged with the same value, and overwrite tags.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use base64::Engine as _;
 use ml_core::{MetricPoint, RunId, RunStatus, Tracker};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::read::{ArtifactEntry, TrackingStore, list_local, local_artifact_root, read_local};
 use crate::registry::ModelVersionInfo;
-use crate::store::{RunInfo, RunRecord, now_ms};
+use crate::store::{ExperimentInfo, RunInfo, RunRecord, now_ms};
 use crate::validate;
 
 /// How failed requests are retried.
@@ -74,26 +79,273 @@ fn metric_value(v: f64) -> Value {
     }
 }
 
-fn parse_value(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-        Value::String(s) => match s.as_str() {
-            "Infinity" => f64::INFINITY,
-            "-Infinity" => f64::NEG_INFINITY,
-            other => other.parse().unwrap_or(f64::NAN),
-        },
-        _ => f64::NAN,
+/// MLflow writes int64 fields as JSON numbers, protobuf's JSON mapping as
+/// strings: take either, refuse anything else.
+fn de_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Int {
+        Num(i64),
+        Text(String),
+    }
+    match Int::deserialize(d)? {
+        Int::Num(n) => Ok(n),
+        Int::Text(t) => t.parse().map_err(serde::de::Error::custom),
     }
 }
 
-fn int(v: &Value) -> i64 {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0)
+fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    de_i64(d).map(Some)
 }
 
-fn string(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
+/// A metric value: a number, or `NaN`/`Infinity`/`-Infinity` as strings.
+fn de_metric_value<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        Num(f64),
+        Text(String),
+    }
+    match V::deserialize(d)? {
+        V::Num(n) => Ok(n),
+        V::Text(t) => match t.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            other => other.parse().map_err(serde::de::Error::custom),
+        },
+    }
+}
+
+/// The replies this client reads, as MLflow's REST API documents them.
+/// Fields that protobuf's JSON mapping omits when empty have defaults; the
+/// rest are required, so a partial reply is an error.
+mod wire {
+    use super::{Deserialize, de_i64, de_metric_value, de_opt_i64};
+
+    #[derive(Debug, Deserialize)]
+    pub struct Experiment {
+        pub experiment_id: String,
+        pub name: String,
+        #[serde(default)]
+        pub artifact_location: String,
+        #[serde(default)]
+        pub lifecycle_stage: String,
+        #[serde(default, deserialize_with = "de_opt_i64")]
+        pub creation_time: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct GetExperiment {
+        pub experiment: Experiment,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SearchExperiments {
+        #[serde(default)]
+        pub experiments: Vec<Experiment>,
+        #[serde(default)]
+        pub next_page_token: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct CreateExperiment {
+        pub experiment_id: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct RunInfo {
+        pub run_id: String,
+        pub experiment_id: String,
+        #[serde(default)]
+        pub run_name: String,
+        pub status: String,
+        #[serde(deserialize_with = "de_i64")]
+        pub start_time: i64,
+        #[serde(default, deserialize_with = "de_opt_i64")]
+        pub end_time: Option<i64>,
+        #[serde(default)]
+        pub lifecycle_stage: String,
+        pub artifact_uri: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct KeyValue {
+        pub key: String,
+        #[serde(default)]
+        pub value: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Metric {
+        #[serde(default)]
+        pub key: String,
+        #[serde(deserialize_with = "de_metric_value")]
+        pub value: f64,
+        #[serde(default, deserialize_with = "de_i64")]
+        pub step: i64,
+        #[serde(deserialize_with = "de_i64")]
+        pub timestamp: i64,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct RunData {
+        #[serde(default)]
+        pub metrics: Vec<Metric>,
+        #[serde(default)]
+        pub params: Vec<KeyValue>,
+        #[serde(default)]
+        pub tags: Vec<KeyValue>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Run {
+        pub info: RunInfo,
+        #[serde(default)]
+        pub data: RunData,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct GetRun {
+        pub run: Run,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SearchRuns {
+        #[serde(default)]
+        pub runs: Vec<Run>,
+        #[serde(default)]
+        pub next_page_token: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct MetricHistory {
+        #[serde(default)]
+        pub metrics: Vec<Metric>,
+        #[serde(default)]
+        pub next_page_token: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct ModelVersion {
+        pub name: String,
+        #[serde(deserialize_with = "de_i64")]
+        pub version: i64,
+        #[serde(default)]
+        pub source: String,
+        #[serde(default)]
+        pub run_id: String,
+        #[serde(default, deserialize_with = "de_opt_i64")]
+        pub creation_timestamp: Option<i64>,
+        #[serde(default)]
+        pub aliases: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct OneModelVersion {
+        pub model_version: ModelVersion,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SearchModelVersions {
+        #[serde(default)]
+        pub model_versions: Vec<ModelVersion>,
+        #[serde(default)]
+        pub next_page_token: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct RegisteredModel {
+        pub name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct SearchRegisteredModels {
+        #[serde(default)]
+        pub registered_models: Vec<RegisteredModel>,
+        #[serde(default)]
+        pub next_page_token: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct FileInfo {
+        pub path: String,
+        #[serde(default)]
+        pub is_dir: bool,
+        #[serde(default, deserialize_with = "de_opt_i64")]
+        pub file_size: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct ListArtifacts {
+        #[serde(default)]
+        pub files: Vec<FileInfo>,
+    }
+}
+
+fn run_status(s: &str) -> Result<RunStatus> {
+    Ok(match s {
+        "RUNNING" | "SCHEDULED" => RunStatus::Running,
+        "FINISHED" => RunStatus::Finished,
+        "FAILED" => RunStatus::Failed,
+        "KILLED" => RunStatus::Killed,
+        other => {
+            return Err(Error::Reply {
+                endpoint: "runs".into(),
+                reason: format!("unknown run status '{other}'"),
+            });
+        }
+    })
+}
+
+fn run_info(w: wire::RunInfo) -> Result<RunInfo> {
+    Ok(RunInfo {
+        status: run_status(&w.status)?,
+        run_id: w.run_id,
+        experiment_id: w.experiment_id,
+        run_name: w.run_name,
+        start_time: w.start_time,
+        end_time: w.end_time,
+        lifecycle_stage: w.lifecycle_stage,
+        artifact_uri: w.artifact_uri,
+    })
+}
+
+fn experiment_info(w: wire::Experiment) -> ExperimentInfo {
+    ExperimentInfo {
+        experiment_id: w.experiment_id,
+        name: w.name,
+        lifecycle_stage: w.lifecycle_stage,
+        artifact_location: w.artifact_location,
+        creation_time: w.creation_time.unwrap_or(0),
+    }
+}
+
+fn version_info(w: wire::ModelVersion) -> Result<ModelVersionInfo> {
+    Ok(ModelVersionInfo {
+        version: u64::try_from(w.version).map_err(|_| Error::Reply {
+            endpoint: "model-versions".into(),
+            reason: format!("negative version {}", w.version),
+        })?,
+        name: w.name,
+        source: w.source,
+        run_id: w.run_id,
+        creation_timestamp: w.creation_timestamp.unwrap_or(0),
+        aliases: w.aliases,
+    })
+}
+
+fn non_empty(token: Option<String>) -> Option<String> {
+    token.filter(|t| !t.is_empty())
+}
+
+/// Where a run's artifacts are, as this client reaches them.
+enum ArtifactLocation {
+    /// Through the server's `mlflow-artifacts` API, below this path.
+    Proxied(String),
+    /// A directory on this machine (the server's `--default-artifact-root`
+    /// or `--artifacts-destination` on a shared filesystem).
+    Local(PathBuf),
 }
 
 impl MlflowRestClient {
@@ -113,7 +365,10 @@ impl MlflowRestClient {
             .or_else(|| {
                 let user = std::env::var("MLFLOW_TRACKING_USERNAME").ok()?;
                 let pass = std::env::var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default();
-                Some(format!("Basic {}", base64(format!("{user}:{pass}").as_bytes())))
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+                ))
             });
         Self {
             base: base.trim_end_matches('/').to_string(),
@@ -232,23 +487,46 @@ impl MlflowRestClient {
 
     fn api(&self, method: &str, endpoint: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Value> {
         let url = format!("{}/api/2.0/mlflow/{endpoint}", self.base);
-        let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let bytes = body.map(serde_json::to_vec).transpose().map_err(|e| Error::Reply {
+            endpoint: endpoint.into(),
+            reason: format!("encoding the request: {e}"),
+        })?;
         let (status, out) = self.send(method, &url, query, bytes, true)?;
         Self::check(status, &out)
+    }
+
+    /// A request whose reply is parsed into `T`: a reply that lacks a field
+    /// MLflow always sends, or has one of the wrong type, is [`Error::Reply`].
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        endpoint: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<T> {
+        let value = self.api(method, endpoint, query, body)?;
+        serde_json::from_value(value).map_err(|e| Error::Reply {
+            endpoint: endpoint.into(),
+            reason: e.to_string(),
+        })
     }
 
     /// The id of the experiment of this name, if it exists.
     ///
     /// # Errors
-    /// Server or transport failures.
+    /// Server or transport failures, a malformed reply.
     pub fn experiment_id(&self, name: &str) -> Result<Option<String>> {
-        match self.api(
+        Ok(self.experiment(name)?.map(|e| e.experiment_id))
+    }
+
+    fn experiment(&self, name: &str) -> Result<Option<ExperimentInfo>> {
+        match self.call::<wire::GetExperiment>(
             "GET",
             "experiments/get-by-name",
             &[("experiment_name", name.to_string())],
             None,
         ) {
-            Ok(v) => Ok(Some(string(&v["experiment"]["experiment_id"]))),
+            Ok(v) => Ok(Some(experiment_info(v.experiment))),
             Err(Error::Server { error_code, .. }) if error_code == "RESOURCE_DOES_NOT_EXIST" => Ok(None),
             Err(e) => Err(e),
         }
@@ -263,8 +541,8 @@ impl MlflowRestClient {
         if let Some(id) = self.experiment_id(name)? {
             return Ok(id);
         }
-        match self.api("POST", "experiments/create", &[], Some(&json!({"name": name}))) {
-            Ok(v) => Ok(string(&v["experiment_id"])),
+        match self.call::<wire::CreateExperiment>("POST", "experiments/create", &[], Some(&json!({"name": name}))) {
+            Ok(v) => Ok(v.experiment_id),
             // Another client created it first.
             Err(Error::Server { error_code, .. }) if error_code == "RESOURCE_ALREADY_EXISTS" => {
                 self.experiment_id(name)?.ok_or_else(|| Error::NotFound {
@@ -299,8 +577,8 @@ impl MlflowRestClient {
             tags.push(("mlflow.runName".into(), n.to_string()));
         }
         body["tags"] = Value::Array(kv(&tags));
-        let v = self.api("POST", "runs/create", &[], Some(&body))?;
-        Ok(RunId(string(&v["run"]["info"]["run_id"])))
+        let v: wire::GetRun = self.call("POST", "runs/create", &[], Some(&body))?;
+        Ok(RunId(v.run.info.run_id))
     }
 
     /// Log metrics, params and tags in as few `log-batch` requests as the
@@ -357,49 +635,30 @@ impl MlflowRestClient {
         self.api("POST", "runs/update", &[], Some(&body)).map(drop)
     }
 
-    fn run_info(v: &Value) -> RunInfo {
-        let status = match v["status"].as_str().unwrap_or("RUNNING") {
-            "FINISHED" => RunStatus::Finished,
-            "FAILED" => RunStatus::Failed,
-            "KILLED" => RunStatus::Killed,
-            _ => RunStatus::Running,
-        };
-        RunInfo {
-            run_id: string(&v["run_id"]),
-            experiment_id: string(&v["experiment_id"]),
-            run_name: string(&v["run_name"]),
-            status,
-            start_time: int(&v["start_time"]),
-            end_time: v.get("end_time").map(int),
-            lifecycle_stage: string(&v["lifecycle_stage"]),
-            artifact_uri: string(&v["artifact_uri"]),
-        }
+    fn run_wire(&self, run_id: &str) -> Result<wire::Run> {
+        validate::id("run id", run_id)?;
+        Ok(self
+            .call::<wire::GetRun>("GET", "runs/get", &[("run_id", run_id.to_string())], None)?
+            .run)
     }
 
     /// A run with its params, tags and full metric histories.
     ///
     /// # Errors
-    /// An unknown run (`RESOURCE_DOES_NOT_EXIST`), server or transport failures.
+    /// An unknown run (`RESOURCE_DOES_NOT_EXIST`), server or transport
+    /// failures, a malformed reply.
     pub fn get_run(&self, run_id: &str) -> Result<RunRecord> {
-        let v = self.api("GET", "runs/get", &[("run_id", run_id.to_string())], None)?;
-        let run = &v["run"];
-        let pairs = |key: &str| -> BTreeMap<String, String> {
-            run["data"][key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| (string(&e["key"]), string(&e["value"])))
-                .collect()
-        };
+        let run = self.run_wire(run_id)?;
+        let pairs =
+            |v: Vec<wire::KeyValue>| -> BTreeMap<String, String> { v.into_iter().map(|e| (e.key, e.value)).collect() };
         let mut metrics = BTreeMap::new();
-        for m in run["data"]["metrics"].as_array().into_iter().flatten() {
-            let key = string(&m["key"]);
-            metrics.insert(key.clone(), self.metric_history(run_id, &key)?);
+        for m in &run.data.metrics {
+            metrics.insert(m.key.clone(), self.metric_history(run_id, &m.key)?);
         }
         Ok(RunRecord {
-            info: Self::run_info(&run["info"]),
-            params: pairs("params"),
-            tags: pairs("tags"),
+            info: run_info(run.info)?,
+            params: pairs(run.data.params),
+            tags: pairs(run.data.tags),
             metrics,
         })
     }
@@ -407,7 +666,7 @@ impl MlflowRestClient {
     /// Every value of a metric, following the server's pages.
     ///
     /// # Errors
-    /// Server or transport failures.
+    /// Server or transport failures, a malformed reply.
     pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -420,18 +679,16 @@ impl MlflowRestClient {
             if let Some(t) = &token {
                 q.push(("page_token", t.clone()));
             }
-            let v = self.api("GET", "metrics/get-history", &q, None)?;
-            for m in v["metrics"].as_array().into_iter().flatten() {
-                out.push(MetricPoint {
-                    key: key.to_string(),
-                    value: parse_value(&m["value"]),
-                    step: int(&m["step"]),
-                    timestamp_ms: int(&m["timestamp"]),
-                });
-            }
-            match v["next_page_token"].as_str() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+            let v: wire::MetricHistory = self.call("GET", "metrics/get-history", &q, None)?;
+            out.extend(v.metrics.into_iter().map(|m| MetricPoint {
+                key: key.to_string(),
+                value: m.value,
+                step: m.step,
+                timestamp_ms: m.timestamp,
+            }));
+            match non_empty(v.next_page_token) {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(out)
@@ -440,7 +697,7 @@ impl MlflowRestClient {
     /// Runs of experiments matching an MLflow filter string (empty: all).
     ///
     /// # Errors
-    /// Server or transport failures.
+    /// Server or transport failures, a malformed reply.
     pub fn search_runs(&self, experiment_ids: &[String], filter: &str) -> Result<Vec<RunInfo>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -449,98 +706,235 @@ impl MlflowRestClient {
             if let Some(t) = &token {
                 body["page_token"] = json!(t);
             }
-            let v = self.api("POST", "runs/search", &[], Some(&body))?;
-            out.extend(
-                v["runs"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|r| Self::run_info(&r["info"])),
-            );
-            match v["next_page_token"].as_str() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+            let v: wire::SearchRuns = self.call("POST", "runs/search", &[], Some(&body))?;
+            for r in v.runs {
+                out.push(run_info(r.info)?);
+            }
+            match non_empty(v.next_page_token) {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(out)
     }
 
-    fn artifact_url(&self, run: &RunId, path: &str) -> Result<String> {
-        validate::artifact_path(path)?;
-        let info = Self::run_info(&self.api("GET", "runs/get", &[("run_id", run.0.clone())], None)?["run"]["info"]);
-        let rest = info.artifact_uri.strip_prefix("mlflow-artifacts:").ok_or_else(|| {
-            Error::UnsupportedUri(format!(
-                "{} (artifacts need a server started with artifact serving)",
-                info.artifact_uri
-            ))
-        })?;
-        Ok(format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{}/{path}",
-            self.base,
-            rest.trim_start_matches('/')
-        ))
-    }
-
-    /// Upload an artifact through the server (`mlflow-artifacts` API).
+    /// Active experiments, following the server's pages.
     ///
     /// # Errors
-    /// A run whose artifacts the server does not serve, server or transport failures.
-    pub fn upload_artifact(&self, run: &RunId, path: &str, contents: &[u8]) -> Result<()> {
-        let url = self.artifact_url(run, path)?;
-        let (status, out) = self.send("PUT", &url, &[], Some(contents.to_vec()), false)?;
-        Self::check(status, &out).map(drop)
-    }
-
-    /// Download an artifact through the server.
-    ///
-    /// # Errors
-    /// As [`MlflowRestClient::upload_artifact`].
-    pub fn download_artifact(&self, run: &RunId, path: &str) -> Result<Vec<u8>> {
-        let url = self.artifact_url(run, path)?;
-        let (status, out) = self.send("GET", &url, &[], None, false)?;
-        if status >= 400 {
-            return Self::check(status, &out).map(|_| Vec::new());
+    /// Server or transport failures, a malformed reply.
+    pub fn search_experiments(&self) -> Result<Vec<ExperimentInfo>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = json!({"max_results": 1000, "view_type": "ACTIVE_ONLY"});
+            if let Some(t) = &token {
+                body["page_token"] = json!(t);
+            }
+            let v: wire::SearchExperiments = self.call("POST", "experiments/search", &[], Some(&body))?;
+            out.extend(v.experiments.into_iter().map(experiment_info));
+            match non_empty(v.next_page_token) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
         }
+        out.sort_by(|a, b| {
+            a.creation_time
+                .cmp(&b.creation_time)
+                .then(a.experiment_id.cmp(&b.experiment_id))
+        });
         Ok(out)
+    }
+
+    /// Where a run's artifacts are: proxied by the server
+    /// (`mlflow-artifacts:`), or a local directory (a plain path or `file:`
+    /// URI, as a server started with `--default-artifact-root DIR` hands
+    /// out); any other scheme is [`Error::UnsupportedUri`] naming it.
+    fn artifact_location(&self, run_id: &str) -> Result<ArtifactLocation> {
+        let info = self.run_wire(run_id)?.info;
+        let uri = info.artifact_uri;
+        if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
+            // mlflow-artifacts:/path or mlflow-artifacts://host:port/path
+            let path = match rest.strip_prefix("//") {
+                Some(authority_and_path) => authority_and_path.split_once('/').map_or("", |(_, p)| p).to_string(),
+                None => rest.trim_start_matches('/').to_string(),
+            };
+            return Ok(ArtifactLocation::Proxied(path));
+        }
+        if let Some(root) = local_artifact_root(&uri) {
+            return Ok(ArtifactLocation::Local(root));
+        }
+        let scheme = uri.split_once("://").map_or(uri.as_str(), |(s, _)| s);
+        Err(Error::UnsupportedUri(format!(
+            "{uri} (run {run_id}'s artifacts: the '{scheme}' scheme is not supported; \
+             artifacts are read through the server's proxy or from a local directory)"
+        )))
+    }
+
+    fn proxied_url(&self, root: &str, path: &str) -> String {
+        let path = path.trim_matches('/');
+        let full = if path.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}/{path}")
+        };
+        format!("{}/api/2.0/mlflow-artifacts/artifacts/{full}", self.base)
+    }
+
+    /// Upload an artifact: through the server's `mlflow-artifacts` API, or
+    /// into the run's artifact directory when that is local.
+    ///
+    /// # Errors
+    /// An artifact location this client cannot reach, server or transport
+    /// failures, I/O failures on a local directory.
+    pub fn upload_artifact(&self, run: &RunId, path: &str, contents: &[u8]) -> Result<()> {
+        validate::artifact_path(path)?;
+        match self.artifact_location(&run.0)? {
+            ArtifactLocation::Proxied(root) => {
+                let url = self.proxied_url(&root, path);
+                let (status, out) = self.send("PUT", &url, &[], Some(contents.to_vec()), false)?;
+                Self::check(status, &out).map(drop)
+            }
+            ArtifactLocation::Local(root) => {
+                let target = root.join(path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
+                }
+                Ok(ml_core::io::write_atomic(&target, contents)?)
+            }
+        }
+    }
+
+    /// Download an artifact file.
+    ///
+    /// # Errors
+    /// As [`MlflowRestClient::upload_artifact`]; a missing file.
+    pub fn download_artifact(&self, run: &RunId, path: &str) -> Result<Vec<u8>> {
+        validate::artifact_path(path)?;
+        match self.artifact_location(&run.0)? {
+            ArtifactLocation::Proxied(root) => {
+                let url = self.proxied_url(&root, path);
+                let (status, out) = self.send("GET", &url, &[], None, false)?;
+                if status >= 400 {
+                    return Self::check(status, &out).map(|_| Vec::new());
+                }
+                Ok(out)
+            }
+            ArtifactLocation::Local(root) => read_local(&root, path),
+        }
+    }
+
+    /// The entries directly below an artifact directory of a run.
+    ///
+    /// # Errors
+    /// As [`MlflowRestClient::upload_artifact`]; a malformed reply.
+    pub fn list_artifacts(&self, run: &RunId, path: &str) -> Result<Vec<ArtifactEntry>> {
+        let path = path.trim_matches('/');
+        if !path.is_empty() {
+            validate::artifact_path(path)?;
+        }
+        match self.artifact_location(&run.0)? {
+            ArtifactLocation::Proxied(root) => {
+                let dir = if path.is_empty() {
+                    root
+                } else {
+                    format!("{root}/{path}")
+                };
+                let url = format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base);
+                let (status, out) = self.send("GET", &url, &[("path", dir)], None, false)?;
+                let value = Self::check(status, &out)?;
+                let listing: wire::ListArtifacts = serde_json::from_value(value).map_err(|e| Error::Reply {
+                    endpoint: "mlflow-artifacts/artifacts".into(),
+                    reason: e.to_string(),
+                })?;
+                let mut entries = Vec::new();
+                for f in listing.files {
+                    // The server names entries relative to the listed directory.
+                    let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+                    if name.is_empty() || name == "." || name == ".." {
+                        return Err(Error::Reply {
+                            endpoint: "mlflow-artifacts/artifacts".into(),
+                            reason: format!("bad entry '{}'", f.path),
+                        });
+                    }
+                    entries.push(ArtifactEntry {
+                        path: if path.is_empty() {
+                            name
+                        } else {
+                            format!("{path}/{name}")
+                        },
+                        is_dir: f.is_dir,
+                        file_size: f.file_size.and_then(|s| u64::try_from(s).ok()),
+                    });
+                }
+                entries.sort_by(|a, b| a.path.cmp(&b.path));
+                Ok(entries)
+            }
+            ArtifactLocation::Local(root) => list_local(&root, path),
+        }
     }
 
     /// Register `runs:/<run>/<artifact_path>` as a new version of `name`
     /// (the registered model is created if missing).
     ///
     /// # Errors
-    /// Server or transport failures.
+    /// Server or transport failures, a malformed reply.
     pub fn register_model(&self, name: &str, run: &RunId, artifact_path: &str) -> Result<ModelVersionInfo> {
+        validate::artifact_path(artifact_path)?;
         match self.api("POST", "registered-models/create", &[], Some(&json!({"name": name}))) {
             Ok(_) => {}
             Err(Error::Server { error_code, .. }) if error_code == "RESOURCE_ALREADY_EXISTS" => {}
             Err(e) => return Err(e),
         }
         let source = format!("runs:/{}/{artifact_path}", run.0);
-        let v = self.api(
+        let v: wire::OneModelVersion = self.call(
             "POST",
             "model-versions/create",
             &[],
             Some(&json!({"name": name, "source": source, "run_id": run.0})),
         )?;
-        Ok(Self::version_info(&v["model_version"]))
+        version_info(v.model_version)
     }
 
-    fn version_info(v: &Value) -> ModelVersionInfo {
-        ModelVersionInfo {
-            name: string(&v["name"]),
-            version: int(&v["version"]) as u64,
-            source: string(&v["source"]),
-            run_id: string(&v["run_id"]),
-            creation_timestamp: int(&v["creation_timestamp"]),
-            aliases: v["aliases"].as_array().into_iter().flatten().map(string).collect(),
+    /// Registered model names, sorted.
+    ///
+    /// # Errors
+    /// Server or transport failures, a malformed reply.
+    pub fn registered_models(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![("max_results", "1000".to_string())];
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let v: wire::SearchRegisteredModels = self.call("GET", "registered-models/search", &q, None)?;
+            out.extend(v.registered_models.into_iter().map(|m| m.name));
+            match non_empty(v.next_page_token) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
         }
+        out.sort();
+        Ok(out)
     }
 
     /// The versions of a registered model, oldest first.
     ///
     /// # Errors
-    /// Server or transport failures.
+    /// An unknown model ([`Error::NotFound`]), server or transport
+    /// failures, a malformed reply.
     pub fn model_versions(&self, name: &str) -> Result<Vec<ModelVersionInfo>> {
+        // The search below answers an empty list for an unknown name.
+        match self.api("GET", "registered-models/get", &[("name", name.to_string())], None) {
+            Ok(_) => {}
+            Err(Error::Server { error_code, .. }) if error_code == "RESOURCE_DOES_NOT_EXIST" => {
+                return Err(Error::NotFound {
+                    what: "registered model",
+                    id: name.into(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -551,17 +945,13 @@ impl MlflowRestClient {
             if let Some(t) = &token {
                 q.push(("page_token", t.clone()));
             }
-            let v = self.api("GET", "model-versions/search", &q, None)?;
-            out.extend(
-                v["model_versions"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(Self::version_info),
-            );
-            match v["next_page_token"].as_str() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+            let v: wire::SearchModelVersions = self.call("GET", "model-versions/search", &q, None)?;
+            for m in v.model_versions {
+                out.push(version_info(m)?);
+            }
+            match non_empty(v.next_page_token) {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         out.sort_by_key(|v| v.version);
@@ -582,37 +972,110 @@ impl MlflowRestClient {
         .map(drop)
     }
 
-    /// The version an alias points at.
+    /// Remove an alias.
     ///
     /// # Errors
     /// Server or transport failures.
+    pub fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.api(
+            "DELETE",
+            "registered-models/alias",
+            &[("name", name.to_string()), ("alias", alias.to_string())],
+            None,
+        )
+        .map(drop)
+    }
+
+    /// The version an alias points at; `latest` is the newest version.
+    ///
+    /// # Errors
+    /// Server or transport failures, a malformed reply.
     pub fn resolve_alias(&self, name: &str, alias: &str) -> Result<ModelVersionInfo> {
-        let v = self.api(
+        if alias.eq_ignore_ascii_case("latest") {
+            return self.model_versions(name)?.pop().ok_or_else(|| Error::NotFound {
+                what: "model alias",
+                id: format!("{name}@{alias}"),
+            });
+        }
+        let v: wire::OneModelVersion = self.call(
             "GET",
             "registered-models/alias",
             &[("name", name.to_string()), ("alias", alias.to_string())],
             None,
         )?;
-        Ok(Self::version_info(&v["model_version"]))
+        version_info(v.model_version)
     }
 }
 
-/// Standard base64, for basic authentication.
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+impl TrackingStore for MlflowRestClient {
+    fn tracking_uri(&self) -> String {
+        self.base.clone()
     }
-    out
+
+    fn experiments(&self) -> Result<Vec<ExperimentInfo>> {
+        self.search_experiments()
+    }
+
+    fn experiment_by_name(&self, name: &str) -> Result<Option<ExperimentInfo>> {
+        Ok(self.experiment(name)?.filter(|e| e.lifecycle_stage != "deleted"))
+    }
+
+    fn runs(&self, experiment_id: &str) -> Result<Vec<RunInfo>> {
+        let mut runs = self.search_runs(&[experiment_id.to_string()], "")?;
+        runs.sort_by_key(|r| std::cmp::Reverse(r.start_time));
+        Ok(runs)
+    }
+
+    fn run(&self, run_id: &str) -> Result<RunRecord> {
+        self.get_run(run_id)
+    }
+
+    fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
+        MlflowRestClient::metric_history(self, run_id, key)
+    }
+
+    fn list_artifacts(&self, run_id: &str, path: &str) -> Result<Vec<ArtifactEntry>> {
+        MlflowRestClient::list_artifacts(self, &RunId(run_id.to_string()), path)
+    }
+
+    fn download_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
+        MlflowRestClient::download_artifact(self, &RunId(run_id.to_string()), path)
+    }
+
+    fn local_artifact_path(&self, run_id: &str, path: &str) -> Result<Option<PathBuf>> {
+        let path = path.trim_matches('/');
+        if !path.is_empty() {
+            validate::artifact_path(path)?;
+        }
+        Ok(match self.artifact_location(run_id)? {
+            ArtifactLocation::Local(root) => Some(root.join(path)),
+            ArtifactLocation::Proxied(_) => None,
+        })
+    }
+
+    fn registered_models(&self) -> Result<Vec<String>> {
+        MlflowRestClient::registered_models(self)
+    }
+
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersionInfo>> {
+        MlflowRestClient::model_versions(self, name)
+    }
+
+    fn register_model(&self, name: &str, run: &RunId, artifact_path: &str) -> Result<ModelVersionInfo> {
+        MlflowRestClient::register_model(self, name, run, artifact_path)
+    }
+
+    fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
+        MlflowRestClient::set_alias(self, name, alias, version)
+    }
+
+    fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        MlflowRestClient::delete_alias(self, name, alias)
+    }
+
+    fn resolve_alias(&self, name: &str, alias: &str) -> Result<ModelVersionInfo> {
+        MlflowRestClient::resolve_alias(self, name, alias)
+    }
 }
 
 impl Tracker for MlflowRestClient {
@@ -639,21 +1102,5 @@ impl Tracker for MlflowRestClient {
 
     fn end_run(&self, run: &RunId, status: RunStatus) -> ml_core::Result<()> {
         Ok(self.update_run(run, status)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(super::base64(input.as_bytes()), want);
-        }
     }
 }

@@ -116,6 +116,8 @@ const MAX_OPEN_METRIC_FILES: usize = 256;
 
 const DEFAULT_EXPERIMENT_ID: &str = "0";
 const LOCK_FILE: &str = ".mlsdk-experiments.lock";
+/// How long a writer waits for another to release a lock.
+const LOCK_WAIT: Duration = Duration::from_secs(120);
 
 impl MlflowStore {
     /// Open (creating if needed) a store at `root`, with MLflow's `Default`
@@ -152,27 +154,34 @@ impl MlflowStore {
         self.lock_file(&self.root.join(LOCK_FILE))
     }
 
-    /// Hold an exclusive lock file (created atomically; a stale one left by a
-    /// killed process is taken over after 30 s).
+    /// Hold an exclusive lock on `path` (created if missing): the operating
+    /// system's advisory file lock, released when the guard drops or the
+    /// process dies, so a slow or stopped holder keeps it and a dead one
+    /// never blocks the others. The file itself stays: removing it would let
+    /// two processes lock two different files of the same name.
     pub(crate) fn lock_file(&self, path: &Path) -> Result<LockGuard> {
-        let path = path.to_path_buf();
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(Error::io("open lock file", path))?;
         let start = Instant::now();
         loop {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => return Ok(LockGuard(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // A lock older than 30 s was left by a killed process.
-                    let stale = fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(30));
-                    if stale {
-                        let _ = fs::remove_file(&path);
-                    } else if start.elapsed() > Duration::from_secs(60) {
-                        return Err(Error::Conflict(format!("could not lock {}", path.display())));
+            match file.try_lock() {
+                Ok(()) => return Ok(LockGuard { _file: file }),
+                Err(fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() > LOCK_WAIT {
+                        return Err(Error::Conflict(format!(
+                            "could not lock {} within {} s (another writer holds it)",
+                            path.display(),
+                            LOCK_WAIT.as_secs()
+                        )));
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(e) => return Err(Error::io("lock", &path)(e)),
+                Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", path)(e)),
             }
         }
     }
@@ -721,12 +730,10 @@ fn read_tree(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     Ok(out)
 }
 
-pub(crate) struct LockGuard(PathBuf);
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
+/// An exclusive lock held on an open file; closing the file releases it.
+#[derive(Debug)]
+pub(crate) struct LockGuard {
+    _file: fs::File,
 }
 
 impl Tracker for MlflowStore {

@@ -294,11 +294,22 @@ fn fit_and_log_records_a_training_run() {
     assert_eq!(acc, ml_core::metrics::evaluate(&data, &pred).unwrap()["accuracy"]);
     assert!(rec.tags.contains_key("mlsdk.data.sha256"));
     let exp = rec.info.experiment_id;
-    let spec: ml_core::ModelSpec = serde_json::from_slice(
-        &std::fs::read(dir.path().join(exp).join(&run.0).join("artifacts/model/spec.json")).unwrap(),
+    // The model loads back from the run as `mlsdk train --tracking-uri` logs it.
+    let artifacts = dir.path().join(exp).join(&run.0).join("artifacts/model");
+    let saved = ml_core::SavedModel::load(&artifacts).unwrap();
+    assert_eq!(saved.spec, model.describe().unwrap());
+    assert_eq!(saved.trainer, "tree");
+    assert!(
+        std::fs::read_to_string(artifacts.join("MLmodel"))
+            .unwrap()
+            .contains("model.mlsdk")
+    );
+    let fetched = ml_track::fetch_model(
+        &ml_track::ModelUri::parse(&format!("runs:/{}/model", run.0)).unwrap(),
+        Some(&store),
     )
     .unwrap();
-    assert_eq!(spec, model.describe().unwrap());
+    assert_eq!(ml_core::SavedModel::load(fetched.path()).unwrap(), saved);
 
     // A trainer that fails leaves a FAILED run.
     let linear = ml_learn::Pipeline::from_params("linear", &[], None).unwrap();

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use ml_sdk::core::{MetricPoint, RunId, Tracker};
+use ml_sdk::core::{RunId, Tracker};
 use ml_sdk::track::{
-    FanOutTracker, MlflowRestClient, MlflowStore, RunGuard, RunInfo, RunRecord, TensorBoardWriter, experiment_name,
-    is_remote_uri, now_ms, open_store, tracker_from_uri, tracking_uri,
+    FanOutTracker, RunGuard, TensorBoardWriter, TrackingStore, experiment_name, open_existing_store,
+    open_tracking_store, tracking_uri,
 };
 use serde_json::{Value, json};
 
@@ -64,7 +64,8 @@ impl TrackingArgs {
         }
         let uri = tracking_uri(self.tracking_uri.as_deref());
         let experiment = experiment_name(self.experiment.as_deref());
-        let store = tracker_from_uri(&uri).with_context(|| format!("opening tracking store {uri}"))?;
+        let store: Box<dyn Tracker> =
+            open_tracking_store(&uri).with_context(|| format!("opening tracking store {uri}"))?;
         let name = self.run_name.as_deref();
         let (tracker, run, mlflow_run): (Box<dyn Tracker>, RunId, RunId) = match &self.tensorboard {
             Some(dir) => {
@@ -90,21 +91,6 @@ impl TrackingArgs {
 }
 
 impl ActiveRun {
-    /// Metrics at step 0, now.
-    pub fn log_map(&self, prefix: &str, metrics: &BTreeMap<String, f64>) -> Result<()> {
-        let now = now_ms();
-        let points: Vec<MetricPoint> = metrics
-            .iter()
-            .map(|(k, v)| MetricPoint {
-                key: format!("{prefix}{k}"),
-                value: *v,
-                step: 0,
-                timestamp_ms: now,
-            })
-            .collect();
-        Ok(self.tracker.log_metrics(&self.run, &points)?)
-    }
-
     /// A guard that marks the run FAILED unless finished.
     pub fn guard(&self) -> RunGuard<'_> {
         RunGuard::new(self.tracker.as_ref(), self.run.clone())
@@ -112,11 +98,7 @@ impl ActiveRun {
 
     /// Register `runs:/<run>/<artifact_path>` under `name`.
     pub fn register(&self, name: &str, artifact_path: &str) -> Result<Value> {
-        let v = if is_remote_uri(&self.store_uri) {
-            MlflowRestClient::new(&self.store_uri).register_model(name, &self.mlflow_run, artifact_path)?
-        } else {
-            open_store(&self.store_uri)?.register_model(name, &self.mlflow_run, artifact_path)?
-        };
+        let v = open_tracking_store(&self.store_uri)?.register_model(name, &self.mlflow_run, artifact_path)?;
         Ok(json!({"name": v.name, "version": v.version, "source": v.source}))
     }
 
@@ -146,67 +128,26 @@ pub enum RunsCommand {
     },
 }
 
-fn open_existing(uri: Option<&str>) -> Result<MlflowStore> {
+/// The store a read command names (it must exist).
+fn open_existing(uri: Option<&str>) -> Result<Box<dyn TrackingStore>> {
     let uri = tracking_uri(uri);
-    let path = uri
-        .strip_prefix("file://")
-        .or_else(|| uri.strip_prefix("file:"))
-        .unwrap_or(&uri);
-    if !std::path::Path::new(path).is_dir() {
-        anyhow::bail!("no tracking store at '{uri}'");
-    }
-    Ok(open_store(&uri)?)
+    open_existing_store(&uri).with_context(|| format!("no tracking store at '{uri}'"))
 }
 
-/// Where `runs` reads from: a local store or a tracking server.
-enum RunSource {
-    Local(MlflowStore),
-    Remote(MlflowRestClient),
-}
-
-impl RunSource {
-    fn open(uri: Option<&str>) -> Result<Self> {
-        let uri = tracking_uri(uri);
-        if is_remote_uri(&uri) {
-            Ok(RunSource::Remote(MlflowRestClient::new(&uri)))
-        } else {
-            Ok(RunSource::Local(open_existing(Some(&uri))?))
-        }
-    }
-
-    /// (experiment name, its runs) for one experiment, or all of a local store.
-    fn runs(&self, experiment: Option<&str>) -> Result<Vec<(String, Vec<RunInfo>)>> {
-        match self {
-            RunSource::Local(store) => {
-                let experiments = match experiment {
-                    Some(name) => vec![
-                        store
-                            .experiment_by_name(name)?
-                            .with_context(|| format!("no experiment named '{name}'"))?,
-                    ],
-                    None => store.experiments()?,
-                };
-                experiments
-                    .into_iter()
-                    .map(|e| Ok((e.name.clone(), store.runs(&e.experiment_id)?)))
-                    .collect()
-            }
-            RunSource::Remote(client) => {
-                let name = experiment.unwrap_or("Default");
-                let id = client
-                    .experiment_id(name)?
-                    .with_context(|| format!("no experiment named '{name}'"))?;
-                Ok(vec![(name.to_string(), client.search_runs(&[id], "")?)])
-            }
-        }
-    }
-
-    fn run(&self, run_id: &str) -> Result<RunRecord> {
-        Ok(match self {
-            RunSource::Local(store) => store.run(run_id)?,
-            RunSource::Remote(client) => client.get_run(run_id)?,
-        })
-    }
+/// (experiment name, its runs) for one experiment, or every experiment.
+fn runs_of(store: &dyn TrackingStore, experiment: Option<&str>) -> Result<Vec<(String, Vec<ml_sdk::track::RunInfo>)>> {
+    let experiments = match experiment {
+        Some(name) => vec![
+            store
+                .experiment_by_name(name)?
+                .with_context(|| format!("no experiment named '{name}'"))?,
+        ],
+        None => store.experiments()?,
+    };
+    experiments
+        .into_iter()
+        .map(|e| Ok((e.name.clone(), store.runs(&e.experiment_id)?)))
+        .collect()
 }
 
 pub fn run(cmd: &RunsCommand, out: &Output) -> Result<()> {
@@ -215,12 +156,12 @@ pub fn run(cmd: &RunsCommand, out: &Output) -> Result<()> {
             tracking_uri,
             experiment,
         } => {
-            let source = RunSource::open(tracking_uri.as_deref())?;
+            let source = open_existing(tracking_uri.as_deref())?;
             let wanted = experiment
                 .clone()
                 .or_else(|| std::env::var("MLFLOW_EXPERIMENT_NAME").ok().filter(|s| !s.is_empty()));
             let mut rows = Vec::new();
-            for (experiment, runs) in source.runs(wanted.as_deref())? {
+            for (experiment, runs) in runs_of(source.as_ref(), wanted.as_deref())? {
                 for r in runs {
                     let rec = source.run(&r.run_id)?;
                     let latest: BTreeMap<String, f64> = rec
@@ -250,7 +191,7 @@ pub fn run(cmd: &RunsCommand, out: &Output) -> Result<()> {
             });
         }
         RunsCommand::Show { run_id, tracking_uri } => {
-            let rec = RunSource::open(tracking_uri.as_deref())?.run(run_id)?;
+            let rec = open_existing(tracking_uri.as_deref())?.run(run_id)?;
             let metrics: BTreeMap<&String, Vec<Value>> = rec
                 .metrics
                 .iter()
@@ -372,52 +313,4 @@ pub fn models(cmd: &ModelsCommand, out: &Output) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The local directory of a `models:/NAME/VERSION`, `models:/NAME@ALIAS` or
-/// `runs:/RUN_ID/PATH` URI in the store named by `$MLFLOW_TRACKING_URI`
-/// (else ./mlruns); other paths are returned as they are.
-pub fn resolve_model_path(path: &std::path::Path) -> Result<PathBuf> {
-    let text = path.to_string_lossy();
-    let (run_id, artifact) = if let Some(rest) = text.strip_prefix("models:/") {
-        let store = open_existing(None)?;
-        let v = match rest.split_once('@') {
-            Some((name, alias)) => store.resolve_alias(name, alias)?,
-            None => {
-                let (name, version) = rest
-                    .rsplit_once('/')
-                    .with_context(|| format!("'{text}' is not models:/NAME/VERSION or models:/NAME@ALIAS"))?;
-                let version: u64 = version.parse().with_context(|| format!("bad version in '{text}'"))?;
-                store
-                    .model_versions(name)?
-                    .into_iter()
-                    .find(|v| v.version == version)
-                    .with_context(|| format!("no version {version} of '{name}'"))?
-            }
-        };
-        let rest = v
-            .source
-            .strip_prefix("runs:/")
-            .with_context(|| format!("unsupported model source '{}'", v.source))?
-            .to_string();
-        let (run, art) = rest
-            .split_once('/')
-            .with_context(|| format!("bad source '{}'", v.source))?;
-        (run.to_string(), art.to_string())
-    } else if let Some(rest) = text.strip_prefix("runs:/") {
-        let (run, art) = rest
-            .split_once('/')
-            .with_context(|| format!("'{text}' is not runs:/RUN_ID/PATH"))?;
-        (run.to_string(), art.to_string())
-    } else {
-        return Ok(path.to_path_buf());
-    };
-    let store = open_existing(None)?;
-    let rec = store.run(&run_id)?;
-    Ok(store
-        .root()
-        .join(&rec.info.experiment_id)
-        .join(&run_id)
-        .join("artifacts")
-        .join(artifact))
 }

@@ -10,13 +10,13 @@ use ml_sdk::core::{Dataset, Explainer, Explanation, Frame, Model, Predictions, T
 use ml_sdk::interpret::charts::Chart;
 use ml_sdk::interpret::{
     Comparison, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
-    TreeShap, log_explanation, log_fairness, parity_measures,
+    TreeShap, draw_labels, log_explanation, log_fairness, parity_measures,
 };
 use serde_json::{Value, json};
 
 use crate::output::{Output, num, table};
 use crate::track::TrackingArgs;
-use crate::train::{RuntimeArg, load_any, read_csv, reading_signature};
+use crate::train::{RuntimeArg, load_any, read_csv};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Method {
@@ -156,15 +156,14 @@ fn with_run(
 /// (a model that reads columns by position skips the target column
 /// either way, where the file has it).
 fn read_for(
-    model: &dyn Model,
-    positional: bool,
+    model: &ml_sdk::LoadedModel,
     path: &std::path::Path,
     target: Option<&str>,
     with_target: bool,
 ) -> Result<Dataset> {
     let frame = read_csv(path)?;
     let present = target.filter(|t| frame.names().iter().any(|n| n == t));
-    let signature = reading_signature(model, positional, &frame, present)?;
+    let signature = model.signature_for(&frame, present)?;
     Ok(frame.dataset_for(&signature, if with_target { target } else { None }, &[])?)
 }
 
@@ -230,8 +229,8 @@ fn importance_rows(e: &Explanation) -> Vec<(String, String)> {
 }
 
 pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
-    let (model, positional) = load_any(&args.model, args.runtime)?;
-    let model = model.as_ref();
+    let loaded = load_any(&args.model, args.runtime, args.tracking.tracking_uri.as_deref())?;
+    let model: &dyn Model = &loaded;
     let target = match args.method {
         Method::Permutation => Some(args.target.as_deref().context("--method permutation needs --target")?),
         _ => args.target.as_deref(),
@@ -239,9 +238,9 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
     // Only permutation importance scores against the target; the others
     // merely skip its column.
     let scored = matches!(args.method, Method::Permutation);
-    let data = first_rows(read_for(model, positional, &args.data, target, scored)?, args.rows)?;
+    let data = first_rows(read_for(&loaded, &args.data, target, scored)?, args.rows)?;
     let background = match &args.background {
-        Some(p) => Some(read_for(model, positional, p, target, false)?.features().to_owned()),
+        Some(p) => Some(read_for(&loaded, p, target, false)?.features().to_owned()),
         None => None,
     };
     let value = match args.method {
@@ -254,9 +253,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                     seed: args.seed,
                     ..Lime::new(match background {
                         Some(b) => b,
-                        None => read_for(model, positional, &args.data, target, false)?
-                            .features()
-                            .to_owned(),
+                        None => read_for(&loaded, &args.data, target, false)?.features().to_owned(),
                     })
                 }),
                 _ => Box::new(KernelShap {
@@ -578,13 +575,13 @@ fn write_report(
 }
 
 pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
-    let (model, positional) = load_any(&args.model, args.runtime)?;
+    let model = load_any(&args.model, args.runtime, args.tracking.tracking_uri.as_deref())?;
     let Task::Classification { classes } = &model.signature().task else {
         bail!("fairness metrics need a classifier");
     };
     let frame = read_csv(&args.data)?;
     let columns = sensitive_columns(&frame, &args.sensitive)?;
-    let signature = reading_signature(model.as_ref(), positional, &frame, Some(&args.target))?;
+    let signature = model.signature_for(&frame, Some(&args.target))?;
     let data = frame.dataset_for(&signature, Some(&args.target), &[])?;
     let Some(Target::Classes { labels, .. }) = data.target() else {
         bail!("the target '{}' is not read as classes", args.target);
@@ -700,6 +697,10 @@ pub struct MitigateArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     runtime: RuntimeArg,
+    /// The store a models:/ or runs:/ --model resolves against (default:
+    /// $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
 }
 
 /// The sensitive columns by name, with their values.
@@ -723,15 +724,20 @@ pub(crate) fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String>
 }
 
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
-    use rand::SeedableRng;
     let frame = read_csv(&args.data)?;
     let columns = sensitive_columns(&frame, &args.sensitive)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut rng = ml_sdk::core::seeded_rng(args.seed);
     // (labels, predictions before, randomized predictions after, what to save, what to print)
     let (y, base_pred, mitigated, saved, extra) = match args.method {
         MitigationMethod::ThresholdOptimizer => {
             let path = args.model.as_ref().context("--model is required")?;
-            let base = BinaryScores::read(path, args.runtime, &frame, Some(&args.target))?;
+            let base = BinaryScores::read(
+                path,
+                args.runtime,
+                args.tracking_uri.as_deref(),
+                &frame,
+                Some(&args.target),
+            )?;
             let Some(Target::Classes { labels, .. }) = base.data.target() else {
                 bail!("the target '{}' is not read as classes", args.target);
             };
@@ -753,11 +759,8 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
         }
         MitigationMethod::ExponentiatedGradient | MitigationMethod::GridSearch => {
             let name = args.trainer.as_deref().context("--trainer is required")?;
-            let trainer = ml_sdk::learn::Pipeline::from_params(
-                name,
-                &crate::train::parse_params(&args.params)?,
-                Some(args.seed),
-            )?;
+            let trainer =
+                ml_sdk::trainer_from_params(name, &crate::train::parse_params(&args.params)?, Some(args.seed))?;
             let data = frame.to_dataset(&ml_sdk::core::LoadOptions {
                 target: Some(args.target.clone()),
                 task: Some(ml_sdk::core::TaskKind::Classification),
@@ -865,7 +868,6 @@ pub(crate) fn mitigation_file(path: &std::path::Path) -> Option<PathBuf> {
 /// and a label drawn with that probability from `--seed`, one draw per row
 /// in order, as `mlsdk mitigate` draws them.
 pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::path::Path) -> Result<Predictions> {
-    use rand::SeedableRng;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let saved: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let frame = read_csv(&args.data)?;
@@ -883,7 +885,7 @@ pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::pa
             {
                 base = dir.join(base);
             }
-            let scored = BinaryScores::read(&base, args.runtime, &frame, None)?;
+            let scored = BinaryScores::read(&base, args.runtime, args.tracking_uri.as_deref(), &frame, None)?;
             if saved["positive_class"].as_str() != Some(scored.classes[1].as_str()) {
                 bail!(
                     "the base model {} is not the classifier the thresholds were fitted to (classes {:?})",
@@ -926,7 +928,7 @@ pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::pa
             other.unwrap_or("missing")
         ),
     };
-    let labels = draw_labels(&p, &mut rand::rngs::StdRng::seed_from_u64(args.seed)).into();
+    let labels = draw_labels(&p, &mut ml_sdk::core::seeded_rng(args.seed)).into();
     let probabilities = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
     Ok(Predictions::Classification {
         labels,
@@ -946,8 +948,14 @@ struct BinaryScores {
 }
 
 impl BinaryScores {
-    fn read(path: &std::path::Path, runtime: RuntimeArg, frame: &Frame, target: Option<&str>) -> Result<Self> {
-        let (model, positional) = load_any(path, runtime)?;
+    fn read(
+        path: &std::path::Path,
+        runtime: RuntimeArg,
+        tracking_uri: Option<&str>,
+        frame: &Frame,
+        target: Option<&str>,
+    ) -> Result<Self> {
+        let model = load_any(path, runtime, tracking_uri)?;
         let Task::Classification { classes } = &model.signature().task else {
             bail!("the model {} is not a classifier", path.display());
         };
@@ -958,7 +966,7 @@ impl BinaryScores {
             );
         }
         let classes = classes.clone();
-        let signature = reading_signature(model.as_ref(), positional, frame, target)?;
+        let signature = model.signature_for(frame, target)?;
         let data = frame.dataset_for(&signature, target, &[])?;
         let Predictions::Classification {
             labels,
@@ -975,11 +983,4 @@ impl BinaryScores {
             classes,
         })
     }
-}
-
-/// Labels drawn with each row's positive probability, one draw per row in
-/// order (Fairlearn's randomized `predict`).
-fn draw_labels(p: &[f64], rng: &mut impl rand::Rng) -> Vec<usize> {
-    use rand::RngExt;
-    p.iter().map(|&pi| usize::from(rng.random::<f64>() < pi)).collect()
 }

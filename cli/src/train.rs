@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Dataset, Estimator, Frame, KFold, LoadOptions, MetricPoint, Model, ModelSpec, Predictions, Preprocess, RunStatus,
-    TaskKind, Trainer, cross_validate, default_score, io, metrics,
+    Dataset, Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Predictions, Preprocess, RunStatus, SavedModel,
+    TaskKind, cross_validate, default_score, io, metrics,
 };
-use ml_sdk::learn::{Pipeline, SavedModel, inertia};
-use ml_sdk::track::Provenance;
+use ml_sdk::learn::inertia;
+use ml_sdk::track::{FitRecord, Provenance};
+use ml_sdk::{LoadedModel, ModelLoadOptions};
 use serde_json::{Value, json};
 
 use crate::output::{Output, metric_rows, num, table};
@@ -80,6 +81,10 @@ pub struct EvaluateArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     runtime: RuntimeArg,
+    /// The store models:/ and runs:/ URIs resolve against: a path or file:
+    /// URI, or an MLflow server (http://...) (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
     /// Labelled data: CSV with a header.
     #[arg(long)]
     data: PathBuf,
@@ -103,6 +108,10 @@ pub struct PredictArgs {
     /// Runtime for ONNX models.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) runtime: RuntimeArg,
+    /// The store models:/ and runs:/ URIs resolve against: a path or file:
+    /// URI, or an MLflow server (http://...) (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    pub(crate) tracking_uri: Option<String>,
     /// Output CSV (`-` or absent: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -124,13 +133,18 @@ pub struct ExportOnnxArgs {
     /// Model directory, model file, or models:/ or runs:/ URI.
     #[arg(long)]
     model: PathBuf,
+    /// The store models:/ and runs:/ URIs resolve against (default:
+    /// $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
     /// The ONNX file to write.
     #[arg(long)]
     out: PathBuf,
 }
 
 pub fn export_onnx(args: &ExportOnnxArgs, out: &Output) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let loaded = load_any(&args.model, RuntimeArg::Tract, args.tracking_uri.as_deref())?;
+    let model = loaded.require_saved()?;
     let bytes = ml_sdk::onnx::export(&model.spec)?;
     io::write_atomic(&args.out, &bytes)?;
     let value = json!({
@@ -153,6 +167,10 @@ pub struct InspectArgs {
     /// Model directory or file, models:/ or runs:/ URI, or an ONNX file.
     #[arg(long)]
     model: PathBuf,
+    /// The store models:/ and runs:/ URIs resolve against (default:
+    /// $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
 }
 
 pub(crate) fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
@@ -185,70 +203,11 @@ fn score(model: &dyn Model, data: &Dataset) -> Result<BTreeMap<String, f64>> {
     Ok(metrics::evaluate(data, &pred)?)
 }
 
-/// A fitted model and the (ε, δ) it spent, if private.
-type Fitted = (Box<dyn Model>, Option<(f64, f64)>);
-
-/// The trainers `train` knows: ml-learn's pipelines and ml-interpret's
-/// explainable boosting machine.
-enum AnyTrainer {
-    Pipeline(Pipeline),
-    Ebm(ml_sdk::interpret::Ebm),
-}
-
-impl AnyTrainer {
-    fn from_params(name: &str, params: &[(String, String)], seed: Option<u64>) -> Result<Self> {
-        if name != "ebm" {
-            return Ok(AnyTrainer::Pipeline(Pipeline::from_params(name, params, seed)?));
-        }
-        let mut e = ml_sdk::interpret::Ebm {
-            seed: seed.unwrap_or(0),
-            ..Default::default()
-        };
-        for (k, v) in params {
-            let bad = || anyhow::anyhow!("--param {k}={v}: not a valid value");
-            match k.as_str() {
-                "max_bins" => e.max_bins = v.parse().map_err(|_| bad())?,
-                "learning_rate" => e.learning_rate = Some(v.parse().map_err(|_| bad())?),
-                "max_leaves" => e.max_leaves = v.parse().map_err(|_| bad())?,
-                "smoothing_rounds" => e.smoothing_rounds = Some(v.parse().map_err(|_| bad())?),
-                "max_rounds" => e.max_rounds = v.parse().map_err(|_| bad())?,
-                "early_stopping_rounds" => e.early_stopping_rounds = v.parse().map_err(|_| bad())?,
-                "validation_size" => e.validation_size = v.parse().map_err(|_| bad())?,
-                "outer_bags" => e.outer_bags = v.parse().map_err(|_| bad())?,
-                "min_samples_leaf" => e.min_samples_leaf = v.parse().map_err(|_| bad())?,
-                "interactions" => e.interactions = v.parse().map_err(|_| bad())?,
-                "max_interaction_bins" => e.max_interaction_bins = v.parse().map_err(|_| bad())?,
-                _ => bail!("--param {k}: not a parameter of 'ebm'"),
-            }
-        }
-        Ok(AnyTrainer::Ebm(e))
-    }
-
-    fn as_trainer(&self) -> &dyn Trainer {
-        match self {
-            AnyTrainer::Pipeline(p) => p,
-            AnyTrainer::Ebm(e) => e,
-        }
-    }
-
-    /// The fitted model, and the (ε, δ) it spent if it is private.
-    fn fit_model(&self, data: &Dataset) -> Result<Fitted> {
-        Ok(match self {
-            AnyTrainer::Pipeline(p) => {
-                let m = p.fit_pipeline(data)?;
-                let spent = m.privacy_spent();
-                (Box::new(m), spent)
-            }
-            AnyTrainer::Ebm(e) => (Box::new(e.fit_ebm(data)?), None),
-        })
-    }
-}
-
 pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let params = parse_params(&args.params)?;
-    let any = AnyTrainer::from_params(&args.model, &params, args.seed)?;
+    let any = ml_sdk::trainer_from_params(&args.model, &params, args.seed)?;
     let trainer = any.as_trainer();
-    if args.target.is_none() && args.model != "kmeans" {
+    if args.target.is_none() && !any.is_unsupervised() {
         bail!("--target is required for model '{}'", args.model);
     }
     let raw = std::fs::read(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
@@ -268,7 +227,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let (model, privacy) = any.fit_model(&data)?;
     let train_metrics = score(model.as_ref(), &data)?;
     let cv = match args.cv {
-        Some(k) if args.model != "kmeans" => {
+        Some(k) if !any.is_unsupervised() => {
             let stratified = matches!(model.signature().task, ml_sdk::core::Task::Classification { .. });
             let mut folds = KFold::new(k).stratified(stratified);
             if let Some(seed) = args.seed {
@@ -287,63 +246,26 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let path = saved.save(&args.out)?;
     let mut registered = None;
     if let (Some(active), Some(guard)) = (&active, guard) {
-        let t = active.tracker.as_ref();
-        let mut params = trainer.params();
-        params.push(("data".into(), args.data.display().to_string()));
-        params.push(("target".into(), args.target.clone().unwrap_or_default()));
-        t.log_params(&active.run, &params)?;
-        active.log_map("train_", &train_metrics)?;
-        if let Some((epsilon, delta)) = privacy {
-            active.log_map(
-                "privacy_",
-                &BTreeMap::from([
-                    ("epsilon_spent".to_string(), epsilon),
-                    ("delta_spent".to_string(), delta),
-                ]),
-            )?;
-        }
-        if let Some(cv) = &cv {
-            let metric = format!("cv_{}", cv["metric"].as_str().unwrap_or("score"));
-            let now = ml_sdk::track::now_ms();
-            let folds: Vec<MetricPoint> = cv["scores"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, v)| MetricPoint {
-                    key: metric.clone(),
-                    value: v.as_f64().unwrap_or(f64::NAN),
-                    step: i as i64,
-                    timestamp_ms: now,
-                })
-                .collect();
-            t.log_metrics(&active.run, &folds)?;
-            active.log_map(
-                "",
-                &BTreeMap::from([(format!("{metric}_mean"), cv["mean"].as_f64().unwrap_or(f64::NAN))]),
-            )?;
-        }
-        ml_sdk::track::log_model(
-            t,
-            &active.run,
-            "model",
-            ml_sdk::learn::MODEL_FILE,
-            &saved.to_bytes()?,
-            model.signature(),
-            &[("trainer", trainer.name())],
-        )?;
-        t.set_tags(
-            &active.run,
-            &[
-                ("mlsdk.model".into(), args.model.clone()),
-                ("mlsdk.task".into(), model.signature().task.name().into()),
-            ],
-        )?;
+        let mut record = FitRecord::new();
+        record.params = vec![
+            ("data".into(), args.data.display().to_string()),
+            ("target".into(), args.target.clone().unwrap_or_default()),
+        ];
+        record.train_metrics = train_metrics.clone();
+        record.privacy = privacy;
+        record.cv = cv.as_ref().map(|cv| {
+            let scores = cv["scores"].as_array().into_iter().flatten();
+            (
+                cv["metric"].as_str().unwrap_or("score").to_string(),
+                scores.map(|v| v.as_f64().unwrap_or(f64::NAN)).collect(),
+            )
+        });
+        record.tags = vec![("mlsdk.model".into(), args.model.clone())];
         if args.tracking.log_onnx {
-            let onnx = ml_sdk::onnx::export(&saved.spec)?;
-            ml_sdk::track::log_onnx_model(t, &active.run, "onnx-model", &onnx, model.signature())?;
+            record.onnx = Some(ml_sdk::onnx::export(&saved.spec)?);
         }
-        Provenance::collect().with_data_bytes(&raw).record(t, &active.run)?;
+        record.provenance = Some(Provenance::collect().with_data_bytes(&raw));
+        ml_sdk::track::log_fit(active.tracker.as_ref(), &active.run, &saved, &record)?;
         guard.end(RunStatus::Finished)?;
         if let Some(name) = &args.tracking.register {
             registered = Some(active.register(name, "model")?);
@@ -410,73 +332,26 @@ fn params_map(params: &[(String, String)]) -> Value {
     )
 }
 
-/// Load from a model directory or file, or a `models:/` or `runs:/` URI.
-fn load_model(path: &std::path::Path) -> Result<SavedModel> {
-    let resolved = crate::track::resolve_model_path(path)?;
-    SavedModel::load(&resolved).with_context(|| format!("loading model {}", path.display()))
-}
-
-/// An ONNX file, directly or as the `model.onnx` of a logged ONNX model
-/// (MLflow's onnx flavor) without an ml-sdk model beside it.
-fn onnx_path(resolved: &std::path::Path) -> Option<PathBuf> {
-    let is_onnx = |p: &std::path::Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    if resolved.is_file() && is_onnx(resolved) {
-        return Some(resolved.to_path_buf());
+/// Load any model: a saved model, an ONNX file, a `models:/` or `runs:/`
+/// URI against `tracking_uri` (default: the environment's store).
+pub(crate) fn load_any(
+    model: &std::path::Path,
+    runtime: RuntimeArg,
+    tracking_uri: Option<&str>,
+) -> Result<LoadedModel> {
+    let runtime = match runtime {
+        RuntimeArg::Tract => ml_sdk::onnx::Runtime::Tract,
+        RuntimeArg::Ort => ml_sdk::onnx::Runtime::Ort { library: None },
+    };
+    let mut options = ModelLoadOptions::new().runtime(runtime);
+    if let Some(uri) = tracking_uri {
+        options = options.tracking_uri(uri);
     }
-    let inner = resolved.join("model.onnx");
-    (resolved.is_dir() && inner.is_file() && !resolved.join("model.mlsdk").exists()).then_some(inner)
-}
-
-/// A model to predict with: ml-sdk's own or any ONNX model, and whether it
-/// reads its columns by position (an ONNX model that does not name them).
-pub(crate) fn load_any(path: &std::path::Path, runtime: RuntimeArg) -> Result<(Box<dyn Model>, bool)> {
-    let resolved = crate::track::resolve_model_path(path)?;
-    if let Some(file) = onnx_path(&resolved) {
-        let runtime = match runtime {
-            RuntimeArg::Tract => ml_sdk::onnx::Runtime::Tract,
-            RuntimeArg::Ort => ml_sdk::onnx::Runtime::Ort { library: None },
-        };
-        let model = ml_sdk::onnx::OnnxModel::load_with(&file, runtime)
-            .with_context(|| format!("loading ONNX model {}", file.display()))?;
-        let positional = !model.has_feature_names();
-        return Ok((Box::new(model), positional));
-    }
-    Ok((Box::new(load_model(path)?), false))
-}
-
-/// The signature to read a CSV with: the model's own, or for a positional
-/// ONNX model the CSV's columns (bar the target) in order, all numeric,
-/// which must be as many as the model takes.
-pub(crate) fn reading_signature(
-    model: &dyn Model,
-    positional: bool,
-    frame: &Frame,
-    target: Option<&str>,
-) -> Result<ml_sdk::core::Signature> {
-    let sig = model.signature().clone();
-    if !positional {
-        return Ok(sig);
-    }
-    let names: Vec<&String> = frame.names().iter().filter(|n| Some(n.as_str()) != target).collect();
-    if names.len() != sig.n_inputs() {
-        bail!(
-            "the ONNX model takes {} input columns and does not name them, so it reads the CSV's columns in order; \
-             the data has {} (besides the target)",
-            sig.n_inputs(),
-            names.len()
-        );
-    }
-    Ok(ml_sdk::core::Signature {
-        inputs: names
-            .into_iter()
-            .map(|n| ml_sdk::core::InputColumn::numeric(n.clone()))
-            .collect(),
-        ..sig
-    })
+    ml_sdk::load_model(&model.to_string_lossy(), &options).with_context(|| format!("loading model {}", model.display()))
 }
 
 pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
-    let (model, positional) = load_any(&args.model, args.runtime)?;
+    let model = load_any(&args.model, args.runtime, args.tracking_uri.as_deref())?;
     let frame = read_csv(&args.data)?;
     let is_clustering = matches!(model.signature().task, ml_sdk::core::Task::Clustering { .. });
     if args.target.is_none() && !is_clustering {
@@ -486,9 +361,9 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
         );
     }
     let target = args.target.as_deref().filter(|_| !is_clustering);
-    let signature = reading_signature(model.as_ref(), positional, &frame, target)?;
+    let signature = model.signature_for(&frame, target)?;
     let data = frame.dataset_for(&signature, target, &[])?;
-    let m = score(model.as_ref(), &data)?;
+    let m = score(&model, &data)?;
     let value = json!({ "metrics": m, "rows": data.n_samples() });
     out.emit(&value, || {
         format!("{} rows\n{}", data.n_samples(), table(&metric_rows(&m)))
@@ -500,47 +375,12 @@ pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
     let pred = match crate::interpret::mitigation_file(&args.model) {
         Some(file) => crate::interpret::predict_mitigated(args, &file)?,
         None => {
-            let (model, positional) = load_any(&args.model, args.runtime)?;
-            let frame = read_csv(&args.data)?;
-            let signature = reading_signature(model.as_ref(), positional, &frame, None)?;
-            let x = frame.encode(&signature.inputs, signature.unknown_category)?;
-            model.predict(x.view())?
+            let model = load_any(&args.model, args.runtime, args.tracking_uri.as_deref())?;
+            model.predict_frame(&read_csv(&args.data)?)?
         }
     };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    match &pred {
-        Predictions::Classification {
-            labels,
-            probabilities,
-            classes,
-        } => {
-            let mut header = vec!["prediction".to_string()];
-            if probabilities.is_some() {
-                header.extend(classes.iter().map(|c| format!("proba_{c}")));
-            }
-            w.write_record(&header)?;
-            for (i, &l) in labels.iter().enumerate() {
-                let mut row = vec![classes[l].clone()];
-                if let Some(p) = probabilities {
-                    row.extend(p.row(i).iter().map(|v| format!("{v}")));
-                }
-                w.write_record(&row)?;
-            }
-        }
-        Predictions::Regression { values } => {
-            w.write_record(["prediction"])?;
-            for v in values {
-                w.write_record([format!("{v}")])?;
-            }
-        }
-        Predictions::Clustering { clusters } => {
-            w.write_record(["prediction"])?;
-            for c in clusters {
-                w.write_record([c.to_string()])?;
-            }
-        }
-    }
-    let bytes = w.into_inner().context("writing predictions")?;
+    let mut bytes = Vec::new();
+    ml_sdk::core::write_predictions_csv(&pred, &mut bytes)?;
     match args.out.as_deref().filter(|p| p.as_os_str() != "-") {
         Some(path) => {
             io::write_atomic(path, &bytes)?;
@@ -590,14 +430,7 @@ fn inspect_onnx(file: &std::path::Path, out: &Output) -> Result<()> {
 }
 
 fn preprocessing_names(spec: &ModelSpec) -> Vec<&'static str> {
-    spec.preprocessing
-        .iter()
-        .map(|p| match p {
-            Preprocess::OneHot { .. } => "one_hot",
-            Preprocess::StandardScale { .. } => "standard_scale",
-            Preprocess::MinMaxScale { .. } => "min_max_scale",
-        })
-        .collect()
+    spec.preprocessing.iter().map(Preprocess::name).collect()
 }
 
 fn estimator_summary(estimator: &Estimator) -> Value {
@@ -611,14 +444,16 @@ fn estimator_summary(estimator: &Estimator) -> Value {
             "nodes": trees.iter().map(|t| t.nodes.len()).sum::<usize>(),
         }),
         Estimator::Centroids { centroids } => json!({"kind": "centroids", "clusters": centroids.nrows()}),
+        _ => json!({"kind": "other"}),
     }
 }
 
 pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
-    if let Some(file) = onnx_path(&crate::track::resolve_model_path(&args.model)?) {
-        return inspect_onnx(&file, out);
+    let loaded = load_any(&args.model, RuntimeArg::Tract, args.tracking_uri.as_deref())?;
+    if loaded.format() == ml_sdk::ModelFormat::Onnx {
+        return inspect_onnx(loaded.file(), out);
     }
-    let model = load_model(&args.model)?;
+    let model = loaded.require_saved()?;
     let spec: &ModelSpec = &model.spec;
     let steps = preprocessing_names(spec);
     let estimator = estimator_summary(&spec.estimator);

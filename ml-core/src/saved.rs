@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ml_core::ndarray::ArrayView2;
-use ml_core::{Model, ModelSpec, Predictions, Signature, io};
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::{Error, Model, ModelSpec, Predictions, Result, Signature, io};
 
 /// The file name inside a model directory.
 pub const MODEL_FILE: &str = "model.mlsdk";
@@ -50,7 +49,7 @@ impl SavedModel {
     /// # Errors
     /// Serialization failure.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let json = serde_json::to_vec(self).map_err(|e| Error::Decode(e.to_string()))?;
+        let json = serde_json::to_vec(self).map_err(|e| Error::Unsupported(format!("serializing a model: {e}")))?;
         Ok(io::seal(KIND, FORMAT_VERSION, &json))
     }
 
@@ -58,10 +57,10 @@ impl SavedModel {
     /// spec's consistency.
     ///
     /// # Errors
-    /// [`ml_core::Error::Corrupt`], [`ml_core::Error::UnsupportedVersion`].
+    /// [`Error::Corrupt`], [`Error::UnsupportedVersion`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (_, payload) = io::unseal("model file", KIND, FORMAT_VERSION, bytes)?;
-        let saved: SavedModel = serde_json::from_slice(payload).map_err(|e| ml_core::Error::Corrupt {
+        let saved: SavedModel = serde_json::from_slice(payload).map_err(|e| Error::Corrupt {
             what: "model file",
             reason: e.to_string(),
         })?;
@@ -74,7 +73,7 @@ impl SavedModel {
     /// # Errors
     /// I/O failures.
     pub fn save(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|source| ml_core::Error::Io {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             op: "create directory",
             path: dir.to_path_buf(),
             source,
@@ -104,11 +103,11 @@ impl Model for SavedModel {
         &self.spec.signature
     }
 
-    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
         self.spec.predict(x)
     }
 
-    fn describe(&self) -> ml_core::Result<ModelSpec> {
+    fn describe(&self) -> Result<ModelSpec> {
         Ok(self.spec.clone())
     }
 }
