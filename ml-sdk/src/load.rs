@@ -188,7 +188,7 @@ impl LoadedModel {
             return Err(Error::invalid(
                 "data",
                 format!(
-                    "the ONNX model takes {} input columns and does not name them, so it reads the table's columns \
+                    "the ONNX model takes {} input columns and does not name them, so it reads the CSV's columns \
                      in order; the data has {} (besides the target)",
                     sig.n_inputs(),
                     names.len()
