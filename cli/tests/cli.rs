@@ -1404,6 +1404,32 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(mdir.join("mitigation.json")).unwrap()).unwrap();
     assert!(!saved["mix"]["members"].as_array().unwrap().is_empty());
     assert_predict_reproduces(&eg, md, &data);
+    // Every trainer of `train --model` reduces, the EBM included.
+    let ebm = ok_json(&[
+        "--json",
+        "mitigate",
+        "--method",
+        "exponentiated-gradient",
+        "--trainer",
+        "ebm",
+        "--param",
+        "outer_bags=2",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--out",
+        md,
+    ]);
+    assert_eq!(ebm["method"], "exponentiated_gradient");
+    let dp = |v: &Value| v["demographic_parity_difference"].as_f64().unwrap();
+    assert!(
+        dp(&ebm["after"]) < 0.02 && dp(&ebm["after"]) < dp(&ebm["before"]),
+        "{ebm}"
+    );
+    assert_predict_reproduces(&ebm, md, &data);
     let gs = ok_json(&[
         "--json",
         "mitigate",
