@@ -28,6 +28,13 @@
 //! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
 //! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger, private logistic regression in pipelines |
 //! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, LIME, permutation importance, partial dependence and ICE, explainable boosting machines, Fairlearn's group metrics, threshold optimizer and reductions, charts and reports |
+//!
+//! Beside the modules, the facade holds the few calls that need several
+//! crates at once: `load_model` (feature `track`) loads any model by path or
+//! URI (a saved model, an ONNX file, `models:/NAME@ALIAS`, `runs:/RUN/PATH`,
+//! against a local store or an MLflow server), and `trainer_from_params`
+//! (feature `learn`) builds any trainer of the workspace by name, the EBM
+//! included with `interpret`.
 #![deny(missing_docs)]
 
 pub use ml_core as core;
