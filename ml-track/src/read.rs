@@ -39,7 +39,7 @@ pub const MAX_DOWNLOAD_BYTES: u64 = 8 << 30;
 /// `rest` feature, by [`crate::MlflowRestClient`] (an MLflow tracking server,
 /// with artifacts proxied by the server or in a directory it shares). It
 /// extends [`Tracker`], so one boxed store both logs and reads; it is
-/// object-safe, and [`open_tracking_store`] picks the implementation from a
+/// object-safe, and [`open_tracking_store`](crate::open_tracking_store) picks the implementation from a
 /// tracking URI as MLflow's clients do.
 pub trait TrackingStore: Tracker {
     /// The URI this store was opened from.

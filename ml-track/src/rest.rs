@@ -467,12 +467,22 @@ impl MlflowRestClient {
         Ok((status, bytes))
     }
 
+    /// The reply's JSON, or the server's error. A successful reply that is
+    /// not JSON (a proxy's page, a truncated body) is [`Error::Reply`].
     fn check(status: u16, bytes: &[u8]) -> Result<Value> {
-        let value: Value = if bytes.is_empty() {
-            json!({})
+        let parsed: Option<Value> = if bytes.is_empty() {
+            Some(json!({}))
         } else {
-            serde_json::from_slice(bytes).unwrap_or_else(|_| json!({"message": String::from_utf8_lossy(bytes)}))
+            serde_json::from_slice(bytes).ok()
         };
+        if status < 400 && parsed.is_none() {
+            let shown: String = String::from_utf8_lossy(bytes).chars().take(200).collect();
+            return Err(Error::Reply {
+                endpoint: format!("HTTP {status}"),
+                reason: format!("not JSON: {shown}"),
+            });
+        }
+        let value = parsed.unwrap_or_else(|| json!({"message": String::from_utf8_lossy(bytes)}));
         if status >= 400 {
             return Err(Error::Server {
                 status,

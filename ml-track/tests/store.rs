@@ -322,3 +322,71 @@ fn fit_and_log_records_a_training_run() {
             .any(|r| r.run_name == "bad" && r.status == RunStatus::Failed)
     );
 }
+
+#[test]
+fn the_store_reads_back_through_the_tracking_store_trait() {
+    use ml_track::{ModelUri, TrackingStore, fetch_model, open_existing_store};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    assert!(open_existing_store(root.to_str().unwrap()).is_err());
+    let store = MlflowStore::open(&root).unwrap();
+    let run = store.start_run("reads", Some("r")).unwrap();
+    store.log_artifact(&run, "model/MLmodel", b"flavors: {}\n").unwrap();
+    store.log_artifact(&run, "model/sub/weights.bin", &[1, 2, 3]).unwrap();
+    store
+        .log_metrics(
+            &run,
+            &[MetricPoint {
+                key: "loss".into(),
+                value: 0.25,
+                step: 3,
+                timestamp_ms: 7,
+            }],
+        )
+        .unwrap();
+    store.end_run(&run, RunStatus::Finished).unwrap();
+    let read: Box<dyn TrackingStore> = open_existing_store(root.to_str().unwrap()).unwrap();
+    let listed = read.list_artifacts(&run.0, "model").unwrap();
+    let names: Vec<(&str, bool)> = listed.iter().map(|e| (e.path.as_str(), e.is_dir)).collect();
+    assert_eq!(names, [("model/MLmodel", false), ("model/sub", true)]);
+    assert_eq!(
+        read.download_artifact(&run.0, "model/sub/weights.bin").unwrap(),
+        [1, 2, 3]
+    );
+    assert!(read.download_artifact(&run.0, "model/../../x").is_err());
+    assert!(read.download_artifact(&run.0, "model/missing").is_err());
+    assert_eq!(read.metric_history(&run.0, "loss").unwrap()[0].step, 3);
+    assert_eq!(
+        read.runs(&read.experiment_by_name("reads").unwrap().unwrap().experiment_id)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A copy of a directory holds every file; a failed copy leaves nothing.
+    let out = dir.path().join("copy");
+    let copied = read.download_artifacts(&run.0, "model", &out).unwrap();
+    assert_eq!(copied, out.join("model"));
+    assert_eq!(std::fs::read(copied.join("sub/weights.bin")).unwrap(), [1, 2, 3]);
+    assert!(read.download_artifacts(&run.0, "model", &out).is_err(), "dest exists");
+    let failed = dir.path().join("failed");
+    assert!(read.download_artifacts(&run.0, "model/missing", &failed).is_err());
+    assert!(!failed.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".mlsdk-download"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    // The registry through the trait, and URIs resolved against it.
+    let v = read.register_model("m", &run, "model").unwrap();
+    read.set_alias("m", "champion", v.version).unwrap();
+    for uri in ["models:/m@champion", "models:/m/1", &format!("runs:/{}/model", run.0)] {
+        let fetched = fetch_model(&ModelUri::parse(uri).unwrap(), Some(read.as_ref())).unwrap();
+        assert!(fetched.path().join("MLmodel").is_file(), "{uri}");
+    }
+    assert!(fetch_model(&ModelUri::parse("models:/m/2").unwrap(), Some(read.as_ref())).is_err());
+    assert!(fetch_model(&ModelUri::parse("models:/m@nope").unwrap(), Some(read.as_ref())).is_err());
+    assert!(fetch_model(&ModelUri::parse("models:/m@champion").unwrap(), None).is_err());
+}
