@@ -41,7 +41,6 @@ pub struct TrackingArgs {
 /// A run being logged by a command.
 pub struct ActiveRun {
     pub tracker: Box<dyn Tracker>,
-    pub store_uri: String,
     pub run: RunId,
     pub mlflow_run: RunId,
     pub uri: String,
@@ -81,7 +80,6 @@ impl TrackingArgs {
         };
         Ok(Some(ActiveRun {
             tracker,
-            store_uri: uri.clone(),
             run,
             mlflow_run,
             uri,
@@ -98,7 +96,7 @@ impl ActiveRun {
 
     /// Register `runs:/<run>/<artifact_path>` under `name`.
     pub fn register(&self, name: &str, artifact_path: &str) -> Result<Value> {
-        let v = open_tracking_store(&self.store_uri)?.register_model(name, &self.mlflow_run, artifact_path)?;
+        let v = open_tracking_store(&self.uri)?.register_model(name, &self.mlflow_run, artifact_path)?;
         Ok(json!({"name": v.name, "version": v.version, "source": v.source}))
     }
 

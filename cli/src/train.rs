@@ -1,15 +1,13 @@
 //! `mlsdk train | evaluate | predict | inspect`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Dataset, Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Predictions, Preprocess, RunStatus, SavedModel,
-    TaskKind, cross_validate, default_score, io, metrics,
+    Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, RunStatus, SavedModel, TaskKind,
+    cross_validate, default_score, io, metrics,
 };
-use ml_sdk::learn::inertia;
 use ml_sdk::track::{FitRecord, Provenance};
 use ml_sdk::{LoadedModel, ModelLoadOptions};
 use serde_json::{Value, json};
@@ -186,23 +184,6 @@ pub(crate) fn read_csv(path: &std::path::Path) -> Result<Frame> {
     Frame::read_csv(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Training-set or test-set metrics of any model kind.
-fn score(model: &dyn Model, data: &Dataset) -> Result<BTreeMap<String, f64>> {
-    let pred = model.predict(data.features())?;
-    if let Predictions::Clustering { .. } = pred {
-        let spec = model.describe()?;
-        let Estimator::Centroids { centroids } = &spec.estimator else {
-            bail!("clustering model without centroids")
-        };
-        let design = spec.transform(data.features())?;
-        return Ok(BTreeMap::from([(
-            "inertia".to_string(),
-            inertia(design.view(), centroids.view()),
-        )]));
-    }
-    Ok(metrics::evaluate(data, &pred)?)
-}
-
 pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let params = parse_params(&args.params)?;
     let any = ml_sdk::trainer_from_params(&args.model, &params, args.seed)?;
@@ -225,7 +206,8 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         categorical: args.categorical.clone(),
     })?;
     let (model, privacy) = any.fit_model(&data)?;
-    let train_metrics = score(model.as_ref(), &data)?;
+    let train_metrics = metrics::score_model(model.as_ref(), &data)?;
+    // (the metric's name, the fold scores)
     let cv = match args.cv {
         Some(k) if !any.is_unsupervised() => {
             let stratified = matches!(model.signature().task, ml_sdk::core::Task::Classification { .. });
@@ -234,10 +216,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
                 folds = folds.shuffle(seed);
             }
             let scores = cross_validate(trainer, &data, &folds.split(&data)?, &default_score)?;
-            Some(json!({
-                "k": k, "metric": if stratified { "accuracy" } else { "r2" },
-                "scores": scores.scores, "mean": scores.mean(), "std": scores.std(),
-            }))
+            Some((if stratified { "accuracy" } else { "r2" }, scores))
         }
         Some(_) => bail!("--cv needs a supervised model"),
         None => None,
@@ -253,13 +232,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         ];
         record.train_metrics = train_metrics.clone();
         record.privacy = privacy;
-        record.cv = cv.as_ref().map(|cv| {
-            let scores = cv["scores"].as_array().into_iter().flatten();
-            (
-                cv["metric"].as_str().unwrap_or("score").to_string(),
-                scores.map(|v| v.as_f64().unwrap_or(f64::NAN)).collect(),
-            )
-        });
+        record.cv = cv.as_ref().map(|(metric, s)| (metric.to_string(), s.scores.clone()));
         record.tags = vec![("mlsdk.model".into(), args.model.clone())];
         if args.tracking.log_onnx {
             record.onnx = Some(ml_sdk::onnx::export(&saved.spec)?);
@@ -277,7 +250,9 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         "rows": data.n_samples(),
         "features": data.feature_names(),
         "metrics": train_metrics,
-        "cv": cv,
+        "cv": cv.as_ref().map(|(metric, s)| json!({
+            "k": s.scores.len(), "metric": metric, "scores": s.scores, "mean": s.mean(), "std": s.std(),
+        })),
         // The model's guarantee; the metrics above are computed on the data
         // and are not private.
         "privacy": privacy.map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta})),
@@ -295,13 +270,12 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
             model.signature().task.name(),
             table(&metric_rows(&train_metrics))
         );
-        if let Some(cv) = &cv {
+        if let Some((metric, scores)) = &cv {
             s += &format!(
-                "{}-fold cross-validation {}: {} ± {}\n",
-                cv["k"],
-                cv["metric"].as_str().unwrap_or(""),
-                num(cv["mean"].as_f64().unwrap_or(f64::NAN)),
-                num(cv["std"].as_f64().unwrap_or(f64::NAN))
+                "{}-fold cross-validation {metric}: {} ± {}\n",
+                scores.scores.len(),
+                num(scores.mean()),
+                num(scores.std())
             );
         }
         if let Some((epsilon, delta)) = privacy {
@@ -363,7 +337,7 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
     let target = args.target.as_deref().filter(|_| !is_clustering);
     let signature = model.signature_for(&frame, target)?;
     let data = frame.dataset_for(&signature, target, &[])?;
-    let m = score(&model, &data)?;
+    let m = metrics::score_model(&model, &data)?;
     let value = json!({ "metrics": m, "rows": data.n_samples() });
     out.emit(&value, || {
         format!("{} rows\n{}", data.n_samples(), table(&metric_rows(&m)))

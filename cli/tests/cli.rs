@@ -2,27 +2,12 @@
 //! one-line error with a non-zero exit on bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn mlsdk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args(args)
-        .output()
-        .expect("mlsdk runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = mlsdk(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
+mod common;
+use common::{mlsdk, ok_json};
 
 fn fails(args: &[&str], needle: &str) {
     let out = mlsdk(args);

@@ -12,7 +12,7 @@
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,24 +21,8 @@ fn python() -> String {
     std::env::var("MLSDK_PYTHON").expect("set MLSDK_PYTHON to the .venv python (scripts/test.sh does)")
 }
 
-fn mlsdk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args(args)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .expect("mlsdk runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = mlsdk(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
+mod common;
+use common::{mlsdk, ok_json};
 
 struct Server {
     child: Child,

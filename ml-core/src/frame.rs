@@ -506,10 +506,6 @@ fn csv_error(e: csv::Error, line: u64) -> Error {
 /// [`Error::Csv`] when writing fails; [`Error::InvalidParameter`] for a
 /// categorical code that names no category.
 pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
-    let err = |e: csv::Error| Error::Csv {
-        line: 0,
-        message: format!("write failed: {e}"),
-    };
     let mut w = csv::Writer::from_writer(writer);
     let mut header = data.feature_names();
     header.extend(data.sensitive().iter().map(|s| s.name.clone()));
@@ -517,7 +513,7 @@ pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
     if data.target().is_some() {
         header.push(target_name);
     }
-    w.write_record(&header).map_err(err)?;
+    w.write_record(&header).map_err(write_error)?;
     let x = data.features();
     let mut record = Vec::with_capacity(header.len());
     for i in 0..data.n_samples() {
@@ -534,12 +530,17 @@ pub fn write_csv(data: &Dataset, writer: impl std::io::Write) -> Result<()> {
             Some(crate::Target::Values { values }) => record.push(format!("{}", values[i])),
             None => {}
         }
-        w.write_record(&record).map_err(err)?;
+        w.write_record(&record).map_err(write_error)?;
     }
-    w.flush().map_err(|e| Error::Csv {
+    w.flush().map_err(write_error)
+}
+
+/// A failed CSV write, whatever failed (the writer or the flush).
+fn write_error(e: impl std::fmt::Display) -> Error {
+    Error::Csv {
         line: 0,
         message: format!("write failed: {e}"),
-    })
+    }
 }
 
 /// The text of a categorical code: its category, empty for [`UNKNOWN_CODE`].
@@ -566,10 +567,6 @@ fn category_text(categories: &[String], code: f64, column: &str, row: usize) -> 
 /// # Errors
 /// [`Error::Csv`] when writing fails.
 pub fn write_predictions_csv(pred: &crate::Predictions, writer: impl std::io::Write) -> Result<()> {
-    let err = |e: csv::Error| Error::Csv {
-        line: 0,
-        message: format!("write failed: {e}"),
-    };
     let mut w = csv::Writer::from_writer(writer);
     match pred {
         crate::Predictions::Classification {
@@ -581,7 +578,7 @@ pub fn write_predictions_csv(pred: &crate::Predictions, writer: impl std::io::Wr
             if probabilities.is_some() {
                 header.extend(classes.iter().map(|c| format!("proba_{c}")));
             }
-            w.write_record(&header).map_err(err)?;
+            w.write_record(&header).map_err(write_error)?;
             for (i, &l) in labels.iter().enumerate() {
                 let name = classes
                     .get(l)
@@ -590,26 +587,23 @@ pub fn write_predictions_csv(pred: &crate::Predictions, writer: impl std::io::Wr
                 if let Some(p) = probabilities {
                     row.extend(p.row(i).iter().map(|v| format!("{v}")));
                 }
-                w.write_record(&row).map_err(err)?;
+                w.write_record(&row).map_err(write_error)?;
             }
         }
         crate::Predictions::Regression { values } => {
-            w.write_record(["prediction"]).map_err(err)?;
+            w.write_record(["prediction"]).map_err(write_error)?;
             for v in values {
-                w.write_record([format!("{v}")]).map_err(err)?;
+                w.write_record([format!("{v}")]).map_err(write_error)?;
             }
         }
         crate::Predictions::Clustering { clusters } => {
-            w.write_record(["prediction"]).map_err(err)?;
+            w.write_record(["prediction"]).map_err(write_error)?;
             for c in clusters {
-                w.write_record([c.to_string()]).map_err(err)?;
+                w.write_record([c.to_string()]).map_err(write_error)?;
             }
         }
     }
-    w.flush().map_err(|e| Error::Csv {
-        line: 0,
-        message: format!("write failed: {e}"),
-    })
+    w.flush().map_err(write_error)
 }
 
 #[cfg(test)]

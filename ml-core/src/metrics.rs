@@ -267,6 +267,42 @@ pub fn r2_score(y_true: ArrayView1<'_, f64>, y_pred: ArrayView1<'_, f64>) -> Res
     })
 }
 
+/// Sum of squared distances of each row to its nearest centroid
+/// (scikit-learn's `inertia_`).
+pub fn inertia(x: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>) -> f64 {
+    x.outer_iter()
+        .map(|row| {
+            centroids
+                .outer_iter()
+                .map(|c| row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .sum()
+}
+
+/// A model's metrics on a data set, whatever its task: [`evaluate`]'s for
+/// classifiers and regressors (the data set needs a target), and `inertia`
+/// in the model's preprocessed space for a clustering model.
+///
+/// # Errors
+/// As [`evaluate`]; a clustering model that does not describe itself as
+/// centroids.
+pub fn score_model(model: &dyn crate::Model, data: &Dataset) -> Result<BTreeMap<String, f64>> {
+    let pred = model.predict(data.features())?;
+    if let Predictions::Clustering { .. } = pred {
+        let spec = model.describe()?;
+        let crate::Estimator::Centroids { centroids } = &spec.estimator else {
+            return Err(Error::Unsupported("a clustering model without centroids".into()));
+        };
+        let design = spec.transform(data.features())?;
+        return Ok(BTreeMap::from([(
+            "inertia".to_string(),
+            inertia(design.view(), centroids.view()),
+        )]));
+    }
+    evaluate(data, &pred)
+}
+
 /// The standard metrics of a task, by name: for classification `accuracy`,
 /// `precision`, `recall`, `f1` (binary for two classes, macro otherwise),
 /// `f1_macro`, and with probabilities `log_loss` and `roc_auc` (one-vs-rest

@@ -199,22 +199,10 @@ fn plus_plus(x: ArrayView2<'_, f64>, sq_norms: &Array1<f64>, k: usize, rng: &mut
     centroids
 }
 
-/// Sum of squared distances of each row to its nearest centroid
-/// (scikit-learn's `inertia_`).
-pub fn inertia(x: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>) -> f64 {
-    x.outer_iter()
-        .map(|row| {
-            centroids
-                .outer_iter()
-                .map(|c| row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
-                .fold(f64::INFINITY, f64::min)
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ml_core::metrics::inertia;
 
     fn blobs() -> Array2<f64> {
         // Three tight groups around (0,0), (10,0), (0,10).

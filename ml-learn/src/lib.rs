@@ -40,8 +40,10 @@ mod private;
 mod tree;
 
 pub use error::{Error, Result};
-pub use kmeans::{KMeans, inertia};
+pub use kmeans::KMeans;
 pub use linear::{LinearRegression, LogisticRegression, Ridge};
+/// K-means' inertia lives with the other metrics in ml-core; re-exported here.
+pub use ml_core::metrics::inertia;
 /// Model files moved to ml-core (any crate's model saves and loads the same way); re-exported here.
 pub use ml_core::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};

@@ -124,7 +124,7 @@ pub fn fit_and_log(
     let model = trainer.fit(data)?;
     let mut record = FitRecord::new();
     if data.target().is_some() {
-        record.train_metrics = metrics::evaluate(data, &model.predict(data.features())?)?;
+        record.train_metrics = metrics::score_model(model.as_ref(), data)?;
     }
     record.provenance = Some(Provenance::collect().with_dataset(data));
     let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;

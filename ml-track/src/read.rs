@@ -166,9 +166,9 @@ pub trait TrackingStore: Tracker {
     fn resolve_alias(&self, name: &str, alias: &str) -> Result<ModelVersionInfo>;
 }
 
-/// The files below an artifact path, each with its path relative to the
-/// artifact root and size; `path` itself if it is a file.
-fn walk<S: TrackingStore + ?Sized>(store: &S, run_id: &str, path: &str) -> Result<Vec<(String, Option<u64>)>> {
+/// The files below an artifact path, by their paths relative to the artifact
+/// root; `path` itself if it is a file.
+fn walk<S: TrackingStore + ?Sized>(store: &S, run_id: &str, path: &str) -> Result<Vec<String>> {
     let mut files = Vec::new();
     let mut dirs = vec![path.to_string()];
     let mut total: u64 = 0;
@@ -180,7 +180,7 @@ fn walk<S: TrackingStore + ?Sized>(store: &S, run_id: &str, path: &str) -> Resul
                 dirs.push(entry.path);
             } else {
                 total = total.saturating_add(entry.file_size.unwrap_or(0));
-                files.push((entry.path, entry.file_size));
+                files.push(entry.path);
             }
             if files.len() + dirs.len() > MAX_DOWNLOAD_FILES || total > MAX_DOWNLOAD_BYTES {
                 return Err(Error::Invalid {
@@ -195,7 +195,7 @@ fn walk<S: TrackingStore + ?Sized>(store: &S, run_id: &str, path: &str) -> Resul
     }
     if files.is_empty() && !any_dir {
         // A file, or nothing: the download says which.
-        files.push((path.to_string(), None));
+        files.push(path.to_string());
     }
     Ok(files)
 }
@@ -220,7 +220,7 @@ fn download_tree<S: TrackingStore + ?Sized>(store: &S, run_id: &str, path: &str,
         .tempdir_in(parent)
         .map_err(Error::io("create a staging directory in", parent))?;
     let staged_target = staging.path().join(last);
-    for (file, _) in &files {
+    for file in &files {
         let bytes = store.download_artifact(run_id, file)?;
         let rel = file.strip_prefix(path).unwrap_or(file).trim_start_matches('/');
         let out = if rel.is_empty() {
@@ -334,8 +334,7 @@ impl TrackingStore for MlflowStore {
     }
 
     fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
-        crate::validate::key("metric key", key)?;
-        Ok(MlflowStore::run(self, run_id)?.metrics.remove(key).unwrap_or_default())
+        MlflowStore::metric_history(self, run_id, key)
     }
 
     fn list_artifacts(&self, run_id: &str, path: &str) -> Result<Vec<ArtifactEntry>> {

@@ -8,8 +8,9 @@
 //! a metric with the same key, value, timestamp and step, accept a param
 //! re-logged with the same value, and overwrite tags.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -52,6 +53,9 @@ pub struct MlflowRestClient {
     agent: ureq::Agent,
     retry: RetryPolicy,
     auth: Option<String>,
+    /// Each run's artifact location, looked up once: a run's artifact URI
+    /// never changes, and a download of a directory asks for it per file.
+    artifact_locations: Mutex<HashMap<String, ArtifactLocation>>,
 }
 
 fn status_name(s: RunStatus) -> &'static str {
@@ -340,6 +344,7 @@ fn non_empty(token: Option<String>) -> Option<String> {
 }
 
 /// Where a run's artifacts are, as this client reaches them.
+#[derive(Debug, Clone)]
 enum ArtifactLocation {
     /// Through the server's `mlflow-artifacts` API, below this path.
     Proxied(String),
@@ -375,6 +380,7 @@ impl MlflowRestClient {
             agent,
             retry: RetryPolicy::default(),
             auth,
+            artifact_locations: Mutex::new(HashMap::new()),
         }
     }
 
@@ -760,6 +766,17 @@ impl MlflowRestClient {
     /// URI, as a server started with `--default-artifact-root DIR` hands
     /// out); any other scheme is [`Error::UnsupportedUri`] naming it.
     fn artifact_location(&self, run_id: &str) -> Result<ArtifactLocation> {
+        if let Some(known) = self.artifact_locations.lock().ok().and_then(|m| m.get(run_id).cloned()) {
+            return Ok(known);
+        }
+        let location = self.lookup_artifact_location(run_id)?;
+        if let Ok(mut m) = self.artifact_locations.lock() {
+            m.insert(run_id.to_string(), location.clone());
+        }
+        Ok(location)
+    }
+
+    fn lookup_artifact_location(&self, run_id: &str) -> Result<ArtifactLocation> {
         let info = self.run_wire(run_id)?.info;
         let uri = info.artifact_uri;
         if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {

@@ -389,25 +389,7 @@ impl MlflowStore {
             .collect();
         let mut metrics = BTreeMap::new();
         for (key, bytes) in read_tree(&dir.join("metrics"))? {
-            let path = dir.join("metrics").join(&key);
-            let text = String::from_utf8_lossy(&bytes);
-            let mut points = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                let f: Vec<&str> = line.split(' ').collect();
-                let parsed = (f.len() >= 3)
-                    .then(|| Some((f[0].parse::<i64>().ok()?, parse_float(f[1])?, f[2].parse::<i64>().ok()?)))
-                    .flatten();
-                let (timestamp_ms, value, step) = parsed.ok_or_else(|| Error::Malformed {
-                    path: path.clone(),
-                    reason: format!("line {}: '{line}'", i + 1),
-                })?;
-                points.push(MetricPoint {
-                    key: key.clone(),
-                    value,
-                    step,
-                    timestamp_ms,
-                });
-            }
+            let points = parse_metric_lines(&dir.join("metrics").join(&key), &key, &bytes)?;
             metrics.insert(key, points);
         }
         Ok(RunRecord {
@@ -416,6 +398,21 @@ impl MlflowStore {
             tags,
             metrics,
         })
+    }
+
+    /// Every value of one metric of a run, in logging order (empty when
+    /// the run has none of that key).
+    ///
+    /// # Errors
+    /// An invalid key, an unknown run, I/O failures, a malformed line (named).
+    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
+        validate::key("metric key", key)?;
+        let path = self.run_dir(run_id)?.join("metrics").join(key);
+        match fs::read(&path) {
+            Ok(bytes) => parse_metric_lines(&path, key, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io("read", &path)(e)),
+        }
     }
 
     fn active_run_dir(&self, run: &RunId) -> Result<PathBuf> {
@@ -675,6 +672,29 @@ fn format_float(v: f64) -> String {
     } else {
         format!("{v:?}")
     }
+}
+
+/// A metric file's lines (`timestamp value step`) as points of `key`.
+fn parse_metric_lines(path: &Path, key: &str, bytes: &[u8]) -> Result<Vec<MetricPoint>> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut points = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let parsed = (f.len() >= 3)
+            .then(|| Some((f[0].parse::<i64>().ok()?, parse_float(f[1])?, f[2].parse::<i64>().ok()?)))
+            .flatten();
+        let (timestamp_ms, value, step) = parsed.ok_or_else(|| Error::Malformed {
+            path: path.to_path_buf(),
+            reason: format!("line {}: '{line}'", i + 1),
+        })?;
+        points.push(MetricPoint {
+            key: key.to_string(),
+            value,
+            step,
+            timestamp_ms,
+        });
+    }
+    Ok(points)
 }
 
 fn parse_float(s: &str) -> Option<f64> {
