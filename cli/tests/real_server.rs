@@ -128,6 +128,19 @@ fn lifecycle_against(server: &Server, work: &Path) {
     assert_eq!(trained["registered"]["version"], 1, "{trained}");
     let run_id = trained["run"]["run_id"].as_str().unwrap().to_string();
 
+    // The server named by the environment, as MLflow's clients read it.
+    let from_env = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
+        .args(["--json", "models", "versions", "iris-model"])
+        .env("MLFLOW_TRACKING_URI", url)
+        .output()
+        .unwrap();
+    assert!(
+        from_env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_env.stderr)
+    );
+    let from_env: Value = serde_json::from_slice(&from_env.stdout).unwrap();
+    assert_eq!(from_env["versions"][0]["run_id"], run_id.as_str());
     let listed = ok_json(&["--json", "models", "list", "--tracking-uri", url]);
     assert_eq!(listed["models"], serde_json::json!(["iris-model"]));
     let versions = ok_json(&["--json", "models", "versions", "iris-model", "--tracking-uri", url]);
