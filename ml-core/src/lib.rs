@@ -40,7 +40,6 @@ mod frame;
 pub mod io;
 pub mod metrics;
 mod model;
-pub mod protobuf;
 mod saved;
 mod spec;
 mod split;

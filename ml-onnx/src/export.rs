@@ -2,7 +2,12 @@
 
 use ml_core::{Aggregation, Estimator, FeatureKind, Link, ModelSpec, Preprocess, Task};
 
-use crate::proto::{Attr, DataType, Dim, Msg, node, tensor_f64, tensor_i64, value_info};
+use ml_proto::onnx::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, ValueInfoProto,
+};
+use ml_proto::prost::Message;
+
+use crate::proto::{Attr, DataType, Dim, node, tensor_f64, tensor_i64, value_info};
 use crate::{Error, Result};
 
 /// The default-domain opset the exporter targets.
@@ -16,8 +21,8 @@ pub const IR_VERSION: i64 = 8;
 pub const INPUT: &str = "input";
 
 struct Graph {
-    nodes: Vec<Msg>,
-    initializers: Vec<Msg>,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
     counter: usize,
 }
 
@@ -356,18 +361,14 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         DataType::Double,
         &[Dim::Named("N"), Dim::Fixed(spec.signature.n_inputs() as i64)],
     );
-    let mut graph = Msg::new();
-    for n in &g.nodes {
-        graph = graph.msg(1, n);
-    }
-    graph = graph.str(2, "ml_sdk_model");
-    for t in &g.initializers {
-        graph = graph.msg(5, t);
-    }
-    graph = graph.msg(11, &input);
-    for o in &outputs {
-        graph = graph.msg(12, o);
-    }
+    let graph = GraphProto {
+        node: g.nodes,
+        name: Some("ml_sdk_model".into()),
+        initializer: g.initializers,
+        input: vec![input],
+        output: outputs,
+        ..Default::default()
+    };
 
     let categories: serde_json::Map<String, serde_json::Value> = spec
         .signature
@@ -404,20 +405,29 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
             serde_json::to_string(spec).map_err(|e| Error::Unsupported(format!("spec as JSON: {e}")))?,
         ),
     ];
-    let mut model = Msg::new()
-        .int(1, IR_VERSION)
-        .str(2, "ml-sdk")
-        .str(3, env!("CARGO_PKG_VERSION"))
-        .str(4, "org.ml-sdk")
-        .int(5, 1)
-        .str(6, "exported by ml-sdk from a ModelSpec")
-        .msg(7, &graph)
-        .msg(8, &Msg::new().str(1, "").int(2, OPSET))
-        .msg(8, &Msg::new().str(1, "ai.onnx.ml").int(2, ML_OPSET));
-    for (k, v) in metadata {
-        model = model.msg(14, &Msg::new().str(1, k).str(2, &v));
-    }
-    Ok(model.into_bytes())
+    let opset = |domain: &str, version| OperatorSetIdProto {
+        domain: Some(domain.into()),
+        version: Some(version),
+    };
+    let model = ModelProto {
+        ir_version: Some(IR_VERSION),
+        producer_name: Some("ml-sdk".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        domain: Some("org.ml-sdk".into()),
+        model_version: Some(1),
+        doc_string: Some("exported by ml-sdk from a ModelSpec".into()),
+        graph: Some(graph),
+        opset_import: vec![opset("", OPSET), opset("ai.onnx.ml", ML_OPSET)],
+        metadata_props: metadata
+            .into_iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: Some(k.into()),
+                value: Some(v),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    Ok(model.encode_to_vec())
 }
 
 #[derive(Default)]
@@ -458,7 +468,7 @@ fn with_complement(g: &mut Graph, p1: &str) -> String {
 
 /// `probabilities` (named) and `label` = the first most probable class, as
 /// our own predictions break ties.
-fn classifier_outputs(g: &mut Graph, proba: &str, k: usize, outputs: &mut Vec<Msg>) {
+fn classifier_outputs(g: &mut Graph, proba: &str, k: usize, outputs: &mut Vec<ValueInfoProto>) {
     g.op_to("Identity", "", &[proba], &["probabilities"], &[]);
     g.op_to(
         "ArgMax",

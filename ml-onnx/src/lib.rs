@@ -18,8 +18,9 @@
 //! - **Import** linear and tree-ensemble graphs as a [`ml_core::ModelSpec`]
 //!   ([`OnnxModel`]'s `describe`, [`import::to_spec`]).
 //!
-//! The protobuf is read and written by this crate itself (ml-core's
-//! protobuf codec), so no `protoc` or generated code is needed.
+//! The protobuf is ml-proto's `onnx` types (prost code generated from the
+//! `onnx` wheel's `onnx-ml.proto` and committed), so a build needs no
+//! `protoc`.
 //!
 //! # Pointing `ort` at ONNX Runtime
 //! With the `ort` feature, ONNX Runtime (>= 1.31) is loaded when the first

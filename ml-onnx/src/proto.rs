@@ -1,14 +1,18 @@
-//! Just enough of the ONNX protobuf schema (`onnx.proto`, IR version 8) to
-//! write models, with ml-core's protobuf writer: no `protoc`, no generated code.
+//! Builders for the ONNX messages the exporter and the graph rewrites write
+//! (ml-proto's prost types), with the attribute kinds and element types this
+//! crate uses.
 
-pub(crate) use ml_core::protobuf::ProtoWriter as Msg;
+use ml_proto::onnx::{
+    AttributeProto, NodeProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto,
+    tensor_shape_proto, type_proto,
+};
 
-/// `TensorProto.DataType`.
+/// `TensorProto.DataType`, for the element types written here.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum DataType {
-    Float = 1,
-    Int64 = 7,
-    Double = 11,
+    Float = tensor_proto::DataType::Float as isize,
+    Int64 = tensor_proto::DataType::Int64 as isize,
+    Double = tensor_proto::DataType::Double as isize,
 }
 
 /// An attribute value.
@@ -21,19 +25,40 @@ pub(crate) enum Attr {
     Strs(Vec<String>),
 }
 
-/// `AttributeProto`: name=1, i=3, s=4, floats=7, ints=8, strings=9, type=20.
-pub(crate) fn attribute(name: &str, value: &Attr) -> Msg {
-    let m = Msg::new().str(1, name);
-    match value {
-        Attr::Int(i) => m.int(3, *i).int(20, 2),
-        Attr::Str(s) => m.str(4, s).int(20, 3),
-        Attr::Floats(fs) => m.packed_floats(7, fs).int(20, 6),
-        Attr::Ints(is) => m.packed_ints(8, is).int(20, 7),
-        Attr::Strs(ss) => ss.iter().fold(m, |m, s| m.str(9, s)).int(20, 8),
-    }
+/// An `AttributeProto` with its type set, as ONNX requires.
+pub(crate) fn attribute(name: &str, value: &Attr) -> AttributeProto {
+    use attribute_proto::AttributeType as T;
+    let mut a = AttributeProto {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    let kind = match value {
+        Attr::Int(i) => {
+            a.i = Some(*i);
+            T::Int
+        }
+        Attr::Str(s) => {
+            a.s = Some(s.as_bytes().to_vec());
+            T::String
+        }
+        Attr::Floats(fs) => {
+            a.floats = fs.clone();
+            T::Floats
+        }
+        Attr::Ints(is) => {
+            a.ints = is.clone();
+            T::Ints
+        }
+        Attr::Strs(ss) => {
+            a.strings = ss.iter().map(|s| s.as_bytes().to_vec()).collect();
+            T::Strings
+        }
+    };
+    a.set_type(kind);
+    a
 }
 
-/// `NodeProto`: input=1, output=2, name=3, op_type=4, attribute=5, domain=7.
+/// A `NodeProto` (the default domain is left unset).
 pub(crate) fn node(
     op: &str,
     domain: &str,
@@ -41,49 +66,49 @@ pub(crate) fn node(
     inputs: &[&str],
     outputs: &[&str],
     attrs: &[(&str, Attr)],
-) -> Msg {
-    let mut m = Msg::new();
-    for i in inputs {
-        m = m.str(1, i);
+) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        name: Some(name.to_string()),
+        op_type: Some(op.to_string()),
+        attribute: attrs.iter().map(|(k, v)| attribute(k, v)).collect(),
+        domain: (!domain.is_empty()).then(|| domain.to_string()),
+        ..Default::default()
     }
-    for o in outputs {
-        m = m.str(2, o);
-    }
-    m = m.str(3, name).str(4, op);
-    for (k, v) in attrs {
-        m = m.msg(5, &attribute(k, v));
-    }
-    if !domain.is_empty() {
-        m = m.str(7, domain);
-    }
-    m
 }
 
-/// `TensorProto`: dims=1, data_type=2, float_data=4, int64_data=7, name=8.
-/// A double tensor (`double_data`=10).
-pub(crate) fn tensor_f64(name: &str, dims: &[i64], data: &[f64]) -> Msg {
-    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    Msg::new()
-        .packed_ints(1, dims)
-        .int(2, DataType::Double as i64)
-        .bytes(10, &bytes)
-        .str(8, name)
+fn tensor(name: &str, dims: &[i64], data_type: DataType) -> TensorProto {
+    TensorProto {
+        dims: dims.to_vec(),
+        data_type: Some(data_type as i32),
+        name: Some(name.to_string()),
+        ..Default::default()
+    }
 }
 
-pub(crate) fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> Msg {
-    Msg::new()
-        .packed_ints(1, dims)
-        .int(2, DataType::Float as i64)
-        .packed_floats(4, data)
-        .str(8, name)
+/// A double tensor.
+pub(crate) fn tensor_f64(name: &str, dims: &[i64], data: &[f64]) -> TensorProto {
+    TensorProto {
+        double_data: data.to_vec(),
+        ..tensor(name, dims, DataType::Double)
+    }
 }
 
-pub(crate) fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> Msg {
-    Msg::new()
-        .packed_ints(1, dims)
-        .int(2, DataType::Int64 as i64)
-        .packed_ints(7, data)
-        .str(8, name)
+/// A float tensor.
+pub(crate) fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
+    TensorProto {
+        float_data: data.to_vec(),
+        ..tensor(name, dims, DataType::Float)
+    }
+}
+
+/// An int64 tensor.
+pub(crate) fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
+    TensorProto {
+        int64_data: data.to_vec(),
+        ..tensor(name, dims, DataType::Int64)
+    }
 }
 
 /// A dimension: a fixed size or a named symbolic one.
@@ -93,18 +118,29 @@ pub(crate) enum Dim {
     Named(&'static str),
 }
 
-/// `ValueInfoProto` name=1, type=2 → `TypeProto.tensor_type`=1 → elem_type=1,
-/// shape=2 → `TensorShapeProto.dim`=1 → dim_value=1 | dim_param=2.
-pub(crate) fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> Msg {
-    let mut shape = Msg::new();
-    for d in dims {
-        let dm = match d {
-            Dim::Fixed(v) => Msg::new().int(1, *v),
-            Dim::Named(p) => Msg::new().str(2, p),
-        };
-        shape = shape.msg(1, &dm);
+/// A tensor-typed `ValueInfoProto` of this element type and shape.
+pub(crate) fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> ValueInfoProto {
+    use tensor_shape_proto::{Dimension, dimension::Value};
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Dim::Fixed(v) => Value::DimValue(*v),
+                Dim::Named(p) => Value::DimParam(p.to_string()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let tensor = type_proto::Tensor {
+        elem_type: Some(elem as i32),
+        shape: Some(TensorShapeProto { dim }),
+    };
+    ValueInfoProto {
+        name: Some(name.to_string()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(tensor)),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
-    let tensor = Msg::new().int(1, elem as i64).msg(2, &shape);
-    let ty = Msg::new().msg(1, &tensor);
-    Msg::new().str(1, name).msg(2, &ty)
 }

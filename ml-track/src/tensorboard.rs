@@ -2,10 +2,9 @@
 //! with scalars (`simple_value`), histograms and hyper-parameters (the hparams
 //! plugin's session-start record), framed as TFRecords with masked CRC-32C.
 //!
-//! The few protobuf messages involved (`Event`, `Summary`, `HistogramProto`,
-//! `SummaryMetadata`, `HParamsPluginData`) are encoded by hand: fields are
-//! written in number order with their standard wire types, which is all a
-//! protobuf reader needs.
+//! The protobuf messages (`Event`, `Summary`, `HistogramProto`,
+//! `SummaryMetadata`, `HParamsPluginData`) are ml-proto's, generated from
+//! the schemas the tensorboard wheel ships.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -13,8 +12,14 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ml_core::protobuf::ProtoWriter as Proto;
 use ml_core::{MetricPoint, RunId, RunStatus, Tracker};
+use ml_proto::google::protobuf::{Value as PbValue, value::Kind};
+use ml_proto::prost::Message;
+use ml_proto::tensorboard::hparams::{self, HParamsPluginData, SessionEndInfo, SessionStartInfo, h_params_plugin_data};
+use ml_proto::tensorboard::{
+    DataType, Event, HistogramProto, Summary, SummaryMetadata, TensorProto, TensorShapeProto, event, summary,
+    summary_metadata, tensor_shape_proto,
+};
 
 use crate::error::{Error, Result};
 use crate::store::now_ms;
@@ -39,23 +44,28 @@ pub fn frame_record(data: &[u8]) -> Vec<u8> {
 }
 
 /// `Event { wall_time, step, summary { value } }`.
-fn summary_event(wall_time: f64, step: i64, value: &[u8]) -> Vec<u8> {
-    let summary = Proto::new().bytes(1, value).into_bytes();
-    Proto::new()
-        .double(1, wall_time)
-        .int(2, step)
-        .bytes(5, &summary)
-        .into_bytes()
+fn summary_event(wall_time: f64, step: i64, value: summary::Value) -> Vec<u8> {
+    Event {
+        wall_time,
+        step,
+        what: Some(event::What::Summary(Summary { value: vec![value] })),
+        ..Default::default()
+    }
+    .encode_to_vec()
 }
 
 /// `Summary.Value { tag, simple_value }`.
-fn scalar_value(tag: &str, v: f64) -> Vec<u8> {
-    Proto::new().bytes(1, tag.as_bytes()).float(2, v as f32).into_bytes()
+fn scalar_value(tag: &str, v: f64) -> summary::Value {
+    summary::Value {
+        tag: tag.to_string(),
+        value: Some(summary::value::Value::SimpleValue(v as f32)),
+        ..Default::default()
+    }
 }
 
 /// `Summary.Value { tag, histo }` with TensorFlow's default bucketing idea:
 /// `buckets` equal-width buckets between min and max, right edges as limits.
-fn histogram_value(tag: &str, values: &[f64], buckets: usize) -> Vec<u8> {
+fn histogram_value(tag: &str, values: &[f64], buckets: usize) -> summary::Value {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (min, max) = finite
         .iter()
@@ -71,66 +81,97 @@ fn histogram_value(tag: &str, values: &[f64], buckets: usize) -> Vec<u8> {
     let limits: Vec<f64> = (1..=n)
         .map(|i| if i == n { max } else { min + width * i as f64 })
         .collect();
-    let histo = Proto::new()
-        .double(1, min)
-        .double(2, max)
-        .double(3, finite.len() as f64)
-        .double(4, finite.iter().sum())
-        .double(5, finite.iter().map(|v| v * v).sum())
-        .packed_doubles(6, &limits)
-        .packed_doubles(7, &counts)
-        .into_bytes();
-    Proto::new().bytes(1, tag.as_bytes()).bytes(5, &histo).into_bytes()
+    let histo = HistogramProto {
+        min,
+        max,
+        num: finite.len() as f64,
+        sum: finite.iter().sum(),
+        sum_squares: finite.iter().map(|v| v * v).sum(),
+        bucket_limit: limits,
+        bucket: counts,
+    };
+    summary::Value {
+        tag: tag.to_string(),
+        value: Some(summary::value::Value::Histo(histo)),
+        ..Default::default()
+    }
 }
 
-/// The hparams plugin's session-start summary value for these parameters
-/// (numbers as `number_value`, `true`/`false` as `bool_value`, anything else
-/// as `string_value`).
-fn hparams_value(params: &[(String, String)]) -> Vec<u8> {
-    let mut start = Proto::new();
-    for (k, v) in params {
-        let value = match (v.parse::<f64>(), v.as_str()) {
-            (Ok(x), _) if x.is_finite() => Proto::new().double(2, x).into_bytes(),
-            (_, "true") => Proto::new().int(4, 1).into_bytes(),
-            (_, "false") => Proto::new().int(4, 0).into_bytes(),
-            _ => Proto::new().bytes(3, v.as_bytes()).into_bytes(),
-        };
-        let entry = Proto::new().bytes(1, k.as_bytes()).bytes(2, &value).into_bytes();
-        start = start.bytes(1, &entry);
+/// The hparams plugin's session-start data for these parameters (numbers
+/// as `number_value`, `true`/`false` as `bool_value`, anything else as
+/// `string_value`).
+fn session_start_data(params: &[(String, String)], start_time_secs: f64) -> HParamsPluginData {
+    let hparams = params
+        .iter()
+        .map(|(k, v)| {
+            let kind = match (v.parse::<f64>(), v.as_str()) {
+                (Ok(x), _) if x.is_finite() => Kind::NumberValue(x),
+                (_, "true") => Kind::BoolValue(true),
+                (_, "false") => Kind::BoolValue(false),
+                _ => Kind::StringValue(v.clone()),
+            };
+            (k.clone(), PbValue { kind: Some(kind) })
+        })
+        .collect();
+    HParamsPluginData {
+        version: 0,
+        data: Some(h_params_plugin_data::Data::SessionStartInfo(SessionStartInfo {
+            hparams,
+            start_time_secs,
+            ..Default::default()
+        })),
     }
-    start = start.double(5, now_ms() as f64 / 1000.0);
-    // HParamsPluginData field 3: session_start_info (version 0 is the default).
+}
+
+/// The hparams plugin's session-start summary value.
+fn hparams_value(params: &[(String, String)]) -> summary::Value {
     hparams_summary(
         "_hparams_/session_start_info",
-        &Proto::new().bytes(3, &start.into_bytes()).into_bytes(),
+        &session_start_data(params, now_ms() as f64 / 1000.0),
     )
 }
 
 /// The hparams plugin's session-end summary value: how the run ended, so the
 /// HPARAMS tab shows its status.
-fn session_end_value(status: RunStatus, end_time_secs: f64) -> Vec<u8> {
-    // tensorboard.hparams.Status: UNKNOWN 0, SUCCESS 1, FAILURE 2, RUNNING 3.
-    let code = match status {
-        RunStatus::Finished => 1,
-        RunStatus::Failed | RunStatus::Killed => 2,
-        RunStatus::Running => 3,
+fn session_end_value(status: RunStatus, end_time_secs: f64) -> summary::Value {
+    let status = match status {
+        RunStatus::Finished => hparams::Status::Success,
+        RunStatus::Failed | RunStatus::Killed => hparams::Status::Failure,
+        RunStatus::Running => hparams::Status::Running,
     };
-    let end = Proto::new().int(1, code).double(2, end_time_secs).into_bytes();
-    // HParamsPluginData field 4: session_end_info.
-    hparams_summary("_hparams_/session_end_info", &Proto::new().bytes(4, &end).into_bytes())
+    let data = HParamsPluginData {
+        version: 0,
+        data: Some(h_params_plugin_data::Data::SessionEndInfo(SessionEndInfo {
+            status: status as i32,
+            end_time_secs,
+        })),
+    };
+    hparams_summary("_hparams_/session_end_info", &data)
 }
 
 /// A summary value carrying hparams plugin data under `tag`, with the null
-/// tensor the plugin's own writer attaches.
-fn hparams_summary(tag: &str, plugin_data: &[u8]) -> Vec<u8> {
-    let plugin = Proto::new().bytes(1, b"hparams").bytes(2, plugin_data).into_bytes();
-    let metadata = Proto::new().bytes(1, &plugin).into_bytes();
-    const NULL_TENSOR: [u8; 6] = [0x08, 0x01, 0x12, 0x02, 0x12, 0x00];
-    Proto::new()
-        .bytes(1, tag.as_bytes())
-        .bytes(8, &NULL_TENSOR)
-        .bytes(9, &metadata)
-        .into_bytes()
+/// tensor (a float tensor of shape `[0]`) the plugin's own writer attaches.
+fn hparams_summary(tag: &str, data: &HParamsPluginData) -> summary::Value {
+    let null_tensor = TensorProto {
+        dtype: DataType::DtFloat as i32,
+        tensor_shape: Some(TensorShapeProto {
+            dim: vec![tensor_shape_proto::Dim::default()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    summary::Value {
+        tag: tag.to_string(),
+        metadata: Some(SummaryMetadata {
+            plugin_data: Some(summary_metadata::PluginData {
+                plugin_name: "hparams".into(),
+                content: data.encode_to_vec(),
+            }),
+            ..Default::default()
+        }),
+        value: Some(summary::value::Value::Tensor(null_tensor)),
+        ..Default::default()
+    }
 }
 
 /// One event file being written.
@@ -166,10 +207,12 @@ impl EventFile {
             out: BufWriter::new(file),
             session_started: false,
         };
-        let version = Proto::new()
-            .double(1, now_ms() as f64 / 1000.0)
-            .bytes(3, b"brain.Event:2")
-            .into_bytes();
+        let version = Event {
+            wall_time: now_ms() as f64 / 1000.0,
+            what: Some(event::What::FileVersion("brain.Event:2".into())),
+            ..Default::default()
+        }
+        .encode_to_vec();
         ef.write_event(&version)?;
         Ok(ef)
     }
@@ -194,7 +237,7 @@ impl EventFile {
         self.write_event(&summary_event(
             wall_time_ms as f64 / 1000.0,
             step,
-            &scalar_value(tag, value),
+            scalar_value(tag, value),
         ))
     }
 
@@ -207,7 +250,7 @@ impl EventFile {
         self.write_event(&summary_event(
             now_ms() as f64 / 1000.0,
             step,
-            &histogram_value(tag, values, buckets),
+            histogram_value(tag, values, buckets),
         ))
     }
 
@@ -216,7 +259,7 @@ impl EventFile {
     /// # Errors
     /// I/O failures.
     pub fn hparams(&mut self, params: &[(String, String)]) -> Result<()> {
-        self.write_event(&summary_event(now_ms() as f64 / 1000.0, 0, &hparams_value(params)))?;
+        self.write_event(&summary_event(now_ms() as f64 / 1000.0, 0, hparams_value(params)))?;
         self.session_started = true;
         Ok(())
     }
@@ -231,7 +274,7 @@ impl EventFile {
             return Ok(());
         }
         let now = now_ms() as f64 / 1000.0;
-        self.write_event(&summary_event(now, 0, &session_end_value(status, now)))
+        self.write_event(&summary_event(now, 0, session_end_value(status, now)))
     }
 
     /// Push buffered records to the file.
@@ -370,23 +413,25 @@ mod tests {
         assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
         // The hparams plugin data TensorBoard's own Python writes for
         // {"lr": 0.5, "opt": "adam"} (without start time).
-        let mut start = Proto::new();
-        for (k, v) in [
-            ("lr", Proto::new().double(2, 0.5).into_bytes()),
-            ("opt", Proto::new().bytes(3, b"adam").into_bytes()),
-        ] {
-            let entry = Proto::new().bytes(1, k.as_bytes()).bytes(2, &v).into_bytes();
-            start = start.bytes(1, &entry);
-        }
-        let data = Proto::new().bytes(3, &start.into_bytes()).into_bytes();
+        let params = [
+            ("lr".to_string(), "0.5".to_string()),
+            ("opt".to_string(), "adam".to_string()),
+        ];
+        let data = session_start_data(&params, 0.0).encode_to_vec();
         assert_eq!(
             ml_core::io::hex(&data),
             "1a200a0f0a026c72120911000000000000e03f0a0d0a036f707412061a046164616d"
         );
         // HParamsPluginData(session_end_info=SessionEndInfo(status=STATUS_SUCCESS,
-        // end_time_secs=2.5)) as TensorBoard's protobuf classes serialize it.
-        let end = session_end_value(RunStatus::Finished, 2.5);
+        // end_time_secs=2.5)) as TensorBoard's protobuf classes serialize it,
+        // under the session-end tag with the plugin's null tensor.
+        let end = session_end_value(RunStatus::Finished, 2.5).encode_to_vec();
         assert!(ml_core::io::hex(&end).contains("220b0801110000000000000440"));
         assert!(ml_core::io::hex(&end).contains(&ml_core::io::hex(b"_hparams_/session_end_info")));
+        assert!(
+            ml_core::io::hex(&end).contains("4206080112021200"),
+            "{}",
+            ml_core::io::hex(&end)
+        );
     }
 }

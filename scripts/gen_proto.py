@@ -1,0 +1,86 @@
+"""Regenerate ml-proto's Rust protobuf code (ml-proto/src/gen/) from the
+schemas the reference tools ship.
+
+- ONNX: the onnx wheel's own `onnx-ml.proto` (compiled by protox, so its
+  comments become the generated types' docs).
+- TensorBoard: the tensorboard wheel ships its schemas compiled only (the
+  `*_pb2.py` modules carry each FileDescriptorProto); this script collects
+  `event.proto` and the hparams plugin's `plugin_data.proto` with everything
+  they import into one FileDescriptorSet.
+
+prost-build (in ml-proto/generate, a package of its own) writes one file per
+protobuf package. No `protoc` is used, and the build never runs this: the
+output is committed. Run with the reference environment's Python:
+
+    .venv/bin/python scripts/gen_proto.py
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import google.protobuf
+import onnx
+import tensorboard
+from google.protobuf import descriptor_pb2
+from tensorboard.compat.proto import event_pb2
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "ml-proto", "src", "gen")
+
+
+def descriptor_set(modules):
+    """A FileDescriptorSet of these modules' files and their imports, imports first."""
+    fds = descriptor_pb2.FileDescriptorSet()
+    seen = set()
+
+    def add(fd):
+        if fd.name in seen:
+            return
+        seen.add(fd.name)
+        for dep in fd.dependencies:
+            add(dep)
+        proto = fds.file.add()
+        fd.CopyToProto(proto)
+
+    for m in modules:
+        add(m.DESCRIPTOR)
+    return fds
+
+
+def main():
+    onnx_dir = os.path.dirname(onnx.__file__)
+    with tempfile.TemporaryDirectory() as tmp:
+        tb_set = os.path.join(tmp, "tensorboard.binpb")
+        with open(tb_set, "wb") as f:
+            f.write(descriptor_set([event_pb2, plugin_data_pb2]).SerializeToString())
+        staged = os.path.join(tmp, "gen")
+        subprocess.run(
+            [
+                "cargo", "run", "--quiet", "--release", "--locked",
+                "--manifest-path", os.path.join(ROOT, "ml-proto", "generate", "Cargo.toml"),
+                "--",
+                "--out", staged,
+                "--header", f"onnx {onnx.__version__}: onnx/onnx-ml.proto",
+                "--header", f"tensorboard {tensorboard.__version__}: tensorboard/compat/proto/event.proto, "
+                "tensorboard/plugins/hparams/plugin_data.proto and their imports "
+                f"(descriptors read with protobuf {google.protobuf.__version__})",
+                "--proto-root", onnx_dir,
+                "--proto", "onnx-ml.proto",
+                "--descriptor-set", tb_set,
+            ],
+            check=True,
+        )
+        # Replace the committed files only once all were written.
+        if os.path.isdir(OUT):
+            shutil.rmtree(OUT)
+        shutil.copytree(staged, OUT)
+    for name in sorted(os.listdir(OUT)):
+        print(f"gen_proto: wrote ml-proto/src/gen/{name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
