@@ -12,7 +12,10 @@ prost-build (in ml-proto/generate, a package of its own) writes one file per
 protobuf package. No `protoc` is used, and the build never runs this: the
 output is committed. Run with the reference environment's Python:
 
-    .venv/bin/python scripts/gen_proto.py
+    .venv/bin/python scripts/gen_proto.py [OUT_DIR]
+
+OUT_DIR defaults to ml-proto/src/gen; the test suite writes elsewhere and
+compares, so the committed code cannot drift from the schemas.
 """
 
 import os
@@ -29,7 +32,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "ml-proto", "src", "gen")
+DEFAULT_OUT = os.path.join(ROOT, "ml-proto", "src", "gen")
 
 
 def descriptor_set(modules):
@@ -52,6 +55,7 @@ def descriptor_set(modules):
 
 
 def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT
     onnx_dir = os.path.dirname(onnx.__file__)
     with tempfile.TemporaryDirectory() as tmp:
         tb_set = os.path.join(tmp, "tensorboard.binpb")
@@ -75,11 +79,11 @@ def main():
             check=True,
         )
         # Replace the committed files only once all were written.
-        if os.path.isdir(OUT):
-            shutil.rmtree(OUT)
-        shutil.copytree(staged, OUT)
-    for name in sorted(os.listdir(OUT)):
-        print(f"gen_proto: wrote ml-proto/src/gen/{name}", file=sys.stderr)
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        shutil.copytree(staged, out)
+    for name in sorted(os.listdir(out)):
+        print(f"gen_proto: wrote {os.path.join(out, name)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,10 @@ if [ "$committed" != "$installed" ]; then
   echo "note: committed fixtures are from scikit-learn $committed, installed is $installed"
 fi
 
+step "protobuf: ml-proto's committed code is what the installed onnx and tensorboard schemas generate"
+.venv/bin/python scripts/gen_proto.py "$fresh/proto"
+diff -r "$fresh/proto" ml-proto/src/gen
+
 step "interop: our metrics and models against the fresh fixtures"
 MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test sklearn_quality
 

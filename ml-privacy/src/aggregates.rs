@@ -24,7 +24,7 @@ use ml_core::Dataset;
 
 use crate::accounting::{PrivacyLoss, zcdp_for_approximate, zcdp_to_approximate};
 use crate::mechanisms::{ExponentialMechanism, Gaussian, Laplace, Lattice, Release};
-use crate::ratio::Ratio;
+use crate::ratio::{RoundUp, exact, integer};
 use crate::rng::DpRng;
 use crate::{Error, Result};
 
@@ -150,8 +150,8 @@ impl Mech {
 fn total(spec: NoiseSpec, mechs: &[&Mech]) -> Result<PrivacyLoss> {
     let sum = mechs
         .iter()
-        .map(|m| Ratio::from_f64(m.spent(), "loss"))
-        .try_fold(Ratio::integer(0), |a, b| b.map(|b| a.add(&b)))?
+        .map(|m| exact(m.spent(), "loss"))
+        .try_fold(integer(0), |a, b| b.map(|b| a + b))?
         .to_f64_up();
     Ok(match spec {
         NoiseSpec::Laplace { .. } => PrivacyLoss::Pure { epsilon: sum },

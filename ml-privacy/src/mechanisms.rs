@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use crate::accounting::{PrivacyLoss, up, zcdp_for_approximate};
 use crate::exact::{DiscreteGaussian, bernoulli_exp, discrete_laplace};
-use crate::ratio::{Ratio, ceil_u128, decompose};
+use num_bigint::BigUint;
+
+use crate::ratio::{Ratio, RoundUp, ceil_u128, decompose, exact};
 use crate::rng::DpRng;
 use crate::{Error, Result};
 
@@ -80,20 +82,17 @@ impl Lattice {
     /// The sensitivity in lattice units, with one unit of rounding slack
     /// for real answers.
     fn sensitivity_units(&self, sensitivity: f64) -> Result<u128> {
-        let r = Ratio::from_f64(sensitivity, "sensitivity")?;
+        let r = exact(sensitivity, "sensitivity")?;
         let unit = self.unit();
-        let units = ceil_u128(
-            &Ratio::new(&r.num * &unit.den, &r.den * &unit.num),
-            "sensitivity in lattice units",
-        )?;
+        let units = ceil_u128(&(r / unit), "sensitivity in lattice units")?;
         Ok(if self.integer { units } else { units + 1 })
     }
 
     fn unit(&self) -> Ratio {
         if self.exp >= 0 {
-            Ratio::new(num_bigint::BigUint::from(1u8) << self.exp as usize, 1u8)
+            Ratio::from_integer(BigUint::from(1u8) << self.exp as usize)
         } else {
-            Ratio::new(1u8, num_bigint::BigUint::from(1u8) << (-self.exp) as usize)
+            Ratio::new(BigUint::from(1u8), BigUint::from(1u8) << (-self.exp) as usize)
         }
     }
 
@@ -200,14 +199,14 @@ impl Laplace {
         if du == 0 {
             return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
         }
-        let eps = Ratio::from_f64(epsilon, "epsilon")?;
+        let eps = exact(epsilon, "epsilon")?;
         // scale = du / eps units, as t / S with t rounded up.
         let t = ceil_u128(
-            &Ratio::new(du * LAPLACE_S * &eps.den, eps.num.clone()),
+            &(Ratio::from_integer(BigUint::from(du) * LAPLACE_S) / eps),
             "Laplace scale (epsilon too small for this sensitivity)",
         )?;
         // Spent: du * S / t <= epsilon.
-        let spent = Ratio::new(du * LAPLACE_S, t).to_f64_up();
+        let spent = Ratio::new(BigUint::from(du) * LAPLACE_S, BigUint::from(t)).to_f64_up();
         Ok(Laplace {
             lattice,
             du,
@@ -255,7 +254,7 @@ impl Laplace {
             self.epsilon
         } else {
             let du = self.du + values.len() as u128 - 1;
-            Ratio::new(du * LAPLACE_S, self.t).to_f64_up()
+            Ratio::new(BigUint::from(du) * LAPLACE_S, BigUint::from(self.t)).to_f64_up()
         };
         Ok(Release {
             value,
@@ -402,16 +401,16 @@ impl Gaussian {
         if du == 0 {
             return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
         }
-        let r = Ratio::from_f64(rho, "rho")?;
+        let r = exact(rho, "rho")?;
         // sigma^2 = du^2 / (2 rho) units^2 = a / B with a rounded up.
-        let du2 = num_bigint::BigUint::from(du) * du;
+        let du2 = BigUint::from(du) * du;
         let a = ceil_u128(
-            &Ratio::new(&du2 * GAUSS_B * &r.den, &r.num * 2u8),
+            &(Ratio::from_integer(&du2 * GAUSS_B) / (r * BigUint::from(2u8))),
             "Gaussian variance (rho too small for this sensitivity)",
         )?;
         let sampler = DiscreteGaussian::new(a, GAUSS_B)?;
         // Spent: du^2 B / (2 a) <= rho.
-        let spent = Ratio::new(du2 * GAUSS_B, num_bigint::BigUint::from(a) * 2u8).to_f64_up();
+        let spent = Ratio::new(du2 * GAUSS_B, BigUint::from(a) * 2u8).to_f64_up();
         Ok(Gaussian {
             lattice,
             du,
@@ -486,8 +485,8 @@ impl Gaussian {
         } else {
             // One unit of slack is in du already; a vector needs sqrt(d).
             let du = self.du - 1 + crate::exact::isqrt(d as u128 - 1) + 1;
-            let du2 = num_bigint::BigUint::from(du) * du;
-            Ratio::new(du2 * GAUSS_B, num_bigint::BigUint::from(self.a) * 2u8).to_f64_up()
+            let du2 = BigUint::from(du) * du;
+            Ratio::new(du2 * GAUSS_B, BigUint::from(self.a) * 2u8).to_f64_up()
         };
         let sigma2 = self.a as f64 / GAUSS_B as f64;
         let tau: f64 = (1..d)

@@ -7,76 +7,49 @@ use num_bigint::BigUint;
 
 use crate::{Error, Result};
 
-/// A non-negative exact rational `num / den`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ratio {
-    pub num: BigUint,
-    pub den: BigUint,
+/// A non-negative exact rational, kept in lowest terms (num-rational
+/// reduces after every operation, so a running total grows only as far as
+/// its value needs).
+pub type Ratio = num_rational::Ratio<BigUint>;
+
+/// An integer as a [`Ratio`].
+pub fn integer(n: u128) -> Ratio {
+    Ratio::from_integer(BigUint::from(n))
 }
 
-impl Ratio {
-    pub fn integer(n: u128) -> Self {
-        Ratio {
-            num: BigUint::from(n),
-            den: BigUint::from(1u8),
-        }
+/// The exact value of a finite, non-negative double.
+pub fn exact(x: f64, what: &str) -> Result<Ratio> {
+    if !x.is_finite() || x < 0.0 {
+        return Err(Error::InvalidParameter(format!(
+            "{what} must be finite and >= 0, got {x}"
+        )));
     }
+    let (m, e) = decompose(x);
+    Ok(if e >= 0 {
+        Ratio::from_integer(BigUint::from(m) << e as usize)
+    } else {
+        Ratio::new(BigUint::from(m), BigUint::from(1u8) << (-e) as usize)
+    })
+}
 
-    pub fn new(num: impl Into<BigUint>, den: impl Into<BigUint>) -> Self {
-        Ratio {
-            num: num.into(),
-            den: den.into(),
-        }
-    }
-
-    /// The exact value of a finite, non-negative double.
-    pub fn from_f64(x: f64, what: &str) -> Result<Self> {
-        if !x.is_finite() || x < 0.0 {
-            return Err(Error::InvalidParameter(format!(
-                "{what} must be finite and >= 0, got {x}"
-            )));
-        }
-        let (m, e) = decompose(x);
-        Ok(if e >= 0 {
-            Ratio::new(BigUint::from(m) << e as usize, 1u8)
-        } else {
-            Ratio::new(m, BigUint::from(1u8) << (-e) as usize)
-        })
-    }
-
-    pub fn mul(&self, o: &Ratio) -> Ratio {
-        Ratio::new(&self.num * &o.num, &self.den * &o.den)
-    }
-
-    pub fn add(&self, o: &Ratio) -> Ratio {
-        Ratio::new(&self.num * &o.den + &o.num * &self.den, &self.den * &o.den)
-    }
-
-    /// `self <= o`, exactly.
-    pub fn le(&self, o: &Ratio) -> bool {
-        &self.num * &o.den <= &o.num * &self.den
-    }
-
-    /// The smallest integer `>= self`.
-    pub fn ceil(&self) -> BigUint {
-        (&self.num + &self.den - 1u8) / &self.den
-    }
-
+/// Rounding an exact value to a double toward the safe side.
+pub trait RoundUp {
     /// The smallest double `>= self` (`inf` if none is).
-    pub fn to_f64_up(&self) -> f64 {
-        let mut f = approx(&self.num, &self.den);
+    fn to_f64_up(&self) -> f64;
+}
+
+impl RoundUp for Ratio {
+    fn to_f64_up(&self) -> f64 {
+        let le = |f: f64| exact(f, "bound").is_ok_and(|r| *self <= r);
+        let mut f = approx(self.numer(), self.denom());
         // The approximation is within a few ulps; step to the exact answer.
-        while f.is_finite() && !self.le_f64(f) {
+        while f.is_finite() && !le(f) {
             f = f.next_up();
         }
-        while f > 0.0 && self.le_f64(f.next_down()) {
+        while f > 0.0 && le(f.next_down()) {
             f = f.next_down();
         }
         f
-    }
-
-    fn le_f64(&self, f: f64) -> bool {
-        Ratio::from_f64(f, "bound").is_ok_and(|r| self.le(&r))
     }
 }
 
@@ -107,7 +80,7 @@ fn approx(num: &BigUint, den: &BigUint) -> f64 {
 
 /// `ceil(num / den)` as a `u128`, or an overflow error naming `what`.
 pub fn ceil_u128(r: &Ratio, what: &str) -> Result<u128> {
-    u128::try_from(r.ceil()).map_err(|_| Error::Overflow(format!("{what} does not fit 128 bits")))
+    u128::try_from(r.ceil().to_integer()).map_err(|_| Error::Overflow(format!("{what} does not fit 128 bits")))
 }
 
 #[cfg(test)]
@@ -116,12 +89,12 @@ mod tests {
 
     #[test]
     fn rounding_is_directed_and_tight() {
-        let third = Ratio::new(1u8, 3u8);
+        let third = Ratio::new(1u8.into(), 3u8.into());
         let up = third.to_f64_up();
-        assert!(third.le(&Ratio::from_f64(up, "x").unwrap()));
-        assert!(!third.le(&Ratio::from_f64(up.next_down(), "x").unwrap()));
-        assert_eq!(Ratio::from_f64(0.1, "x").unwrap().to_f64_up(), 0.1);
-        assert_eq!(Ratio::integer(0).to_f64_up(), 0.0);
+        assert!(third <= exact(up, "x").unwrap());
+        assert!(third > exact(up.next_down(), "x").unwrap());
+        assert_eq!(exact(0.1, "x").unwrap().to_f64_up(), 0.1);
+        assert_eq!(integer(0).to_f64_up(), 0.0);
     }
 
     #[test]
@@ -129,12 +102,21 @@ mod tests {
         // 0.1 + 0.4 + 0.5 as doubles is 1 + 2^-55.
         let s = [0.1, 0.4, 0.5]
             .iter()
-            .map(|&x| Ratio::from_f64(x, "x").unwrap())
-            .fold(Ratio::integer(0), |a, b| a.add(&b));
-        assert!(!s.le(&Ratio::integer(1)));
+            .map(|&x| exact(x, "x").unwrap())
+            .fold(integer(0), |a, b| a + b);
+        assert!(s > integer(1));
         assert!(s.to_f64_up() > 1.0);
-        assert!(Ratio::from_f64(-1.0, "x").is_err());
-        assert!(Ratio::from_f64(f64::NAN, "x").is_err());
+        assert!(exact(-1.0, "x").is_err());
+        assert!(exact(f64::NAN, "x").is_err());
         assert_eq!(decompose(5e-324), (1, -1074));
+    }
+
+    #[test]
+    fn a_running_total_stays_in_lowest_terms() {
+        // 1000 charges of 2^-10 sum to 1000/1024 = 125/128: the total's
+        // denominator stays 128 instead of growing to 2^10000.
+        let total = (0..1000).fold(integer(0), |t, _| t + exact(2f64.powi(-10), "x").unwrap());
+        assert_eq!(total, Ratio::new(125u8.into(), 128u8.into()));
+        assert_eq!(total.denom(), &BigUint::from(128u8));
     }
 }

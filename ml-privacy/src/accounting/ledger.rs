@@ -16,7 +16,7 @@ use ml_core::{MetricPoint, RunId, Tracker};
 use serde::Serialize;
 
 use super::PrivacyLoss;
-use crate::ratio::Ratio;
+use crate::ratio::{Ratio, RoundUp, exact, integer};
 use crate::{Error, Result};
 
 /// How the ledger composes, and in which measure a budget is stated.
@@ -100,15 +100,12 @@ impl PrivacyLedger {
                 if delta > 1.0 {
                     return Err(Error::InvalidParameter(format!("delta budget {delta} above 1")));
                 }
-                (
-                    Ratio::from_f64(epsilon, "epsilon budget")?,
-                    Ratio::from_f64(delta, "delta budget")?,
-                )
+                (exact(epsilon, "epsilon budget")?, exact(delta, "delta budget")?)
             }
-            Budget::Zcdp { rho } => (Ratio::from_f64(rho, "rho budget")?, Ratio::integer(0)),
+            Budget::Zcdp { rho } => (exact(rho, "rho budget")?, integer(0)),
             Budget::Renyi { alpha, epsilon } => {
                 super::check_renyi(alpha, epsilon)?;
-                (Ratio::from_f64(epsilon, "Renyi epsilon budget")?, Ratio::integer(0))
+                (exact(epsilon, "Renyi epsilon budget")?, integer(0))
             }
         };
         Ok(Self::make(budget, Some(limit)))
@@ -128,8 +125,8 @@ impl PrivacyLedger {
             measure,
             limit,
             state: Mutex::new(State {
-                first: Ratio::integer(0),
-                delta: Ratio::integer(0),
+                first: integer(0),
+                delta: integer(0),
                 entries: Vec::new(),
             }),
         }
@@ -137,11 +134,9 @@ impl PrivacyLedger {
 
     /// The loss as exact (ε or ρ, δ) in this ledger's measure.
     fn amounts(&self, loss: &PrivacyLoss) -> Result<(Ratio, Ratio)> {
-        let r = |x: f64, what: &str| Ratio::from_f64(x, what);
+        let r = exact;
         match (self.measure, *loss) {
-            (Budget::Approximate { .. }, PrivacyLoss::Pure { epsilon }) => {
-                Ok((r(epsilon, "epsilon")?, Ratio::integer(0)))
-            }
+            (Budget::Approximate { .. }, PrivacyLoss::Pure { epsilon }) => Ok((r(epsilon, "epsilon")?, integer(0))),
             (Budget::Approximate { .. }, PrivacyLoss::Approximate { epsilon, delta }) => {
                 Ok((r(epsilon, "epsilon")?, r(delta, "delta")?))
             }
@@ -151,11 +146,11 @@ impl PrivacyLedger {
             )),
             (Budget::Zcdp { .. }, PrivacyLoss::Pure { epsilon }) => {
                 let e = r(epsilon, "epsilon")?;
-                Ok((e.mul(&e).mul(&Ratio::new(1u8, 2u8)), Ratio::integer(0)))
+                Ok((&e * &e / integer(2), integer(0)))
             }
-            (Budget::Zcdp { .. }, PrivacyLoss::Zcdp { rho }) => Ok((r(rho, "rho")?, Ratio::integer(0))),
+            (Budget::Zcdp { .. }, PrivacyLoss::Zcdp { rho }) => Ok((r(rho, "rho")?, integer(0))),
             (Budget::Zcdp { .. }, l @ (PrivacyLoss::Approximate { .. } | PrivacyLoss::Renyi { .. })) => {
-                Ok((r(l.to_zcdp()?, "rho")?, Ratio::integer(0)))
+                Ok((r(l.to_zcdp()?, "rho")?, integer(0)))
             }
             (
                 Budget::Renyi { alpha, .. },
@@ -163,14 +158,14 @@ impl PrivacyLedger {
             ) => {
                 // min(ε, αε²/2), exactly.
                 let e = r(epsilon, "epsilon")?;
-                let via_zcdp = e.mul(&e).mul(&r(alpha, "alpha")?).mul(&Ratio::new(1u8, 2u8));
-                Ok((if via_zcdp.le(&e) { via_zcdp } else { e }, Ratio::integer(0)))
+                let via_zcdp = &e * &e * r(alpha, "alpha")? / integer(2);
+                Ok((via_zcdp.min(e), integer(0)))
             }
             (Budget::Renyi { alpha, .. }, PrivacyLoss::Zcdp { rho }) => {
-                Ok((r(rho, "rho")?.mul(&r(alpha, "alpha")?), Ratio::integer(0)))
+                Ok((r(rho, "rho")? * r(alpha, "alpha")?, integer(0)))
             }
             (Budget::Renyi { alpha, .. }, l @ (PrivacyLoss::Renyi { .. } | PrivacyLoss::Approximate { .. })) => {
-                Ok((r(l.to_renyi(alpha)?, "Renyi epsilon")?, Ratio::integer(0)))
+                Ok((r(l.to_renyi(alpha)?, "Renyi epsilon")?, integer(0)))
             }
             (Budget::Approximate { .. }, PrivacyLoss::Renyi { .. }) => Err(Error::InvalidParameter(
                 "an (epsilon, delta) ledger cannot take a Renyi loss; convert it with PrivacyLoss::to_approximate"
@@ -187,10 +182,10 @@ impl PrivacyLedger {
             .state
             .lock()
             .map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
-        let new_first = st.first.add(&first);
-        let new_delta = st.delta.add(&delta);
+        let new_first = &st.first + first;
+        let new_delta = &st.delta + delta;
         if let Some((lf, ld)) = &self.limit
-            && (!new_first.le(lf) || !new_delta.le(ld))
+            && (new_first > *lf || new_delta > *ld)
         {
             return Err(Error::BudgetExceeded(format!(
                 "'{label}' would bring the total to {} (budget {})",
@@ -256,7 +251,7 @@ impl PrivacyLedger {
             .map_err(|_| Error::Ledger("ledger lock poisoned".into()))?;
         Ok(match &self.limit {
             None => true,
-            Some((lf, ld)) => st.first.add(&first).le(lf) && st.delta.add(&delta).le(ld),
+            Some((lf, ld)) => &st.first + first <= *lf && &st.delta + delta <= *ld,
         })
     }
 
