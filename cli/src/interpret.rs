@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use ml_sdk::core::ndarray::{Array2, Axis, s};
-use ml_sdk::core::{Dataset, Explainer, Explanation, Frame, Model, Predictions, Target, Task};
+use ml_sdk::core::ndarray::{Array2, s};
+use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
 use ml_sdk::interpret::charts::Chart;
 use ml_sdk::interpret::{
-    Comparison, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
-    TreeShap, draw_labels, log_explanation, log_fairness, parity_measures,
+    FairnessReport, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
+    SavedMitigation, TreeShap, binary_outcome, draw_labels, explanation_charts, explanation_json, fairness_summary,
+    group_keys, log_explanation, log_fairness, mean_abs_importance, parity_measures, sensitive_columns,
 };
 use serde_json::{Value, json};
 
@@ -88,55 +89,6 @@ pub struct ExplainArgs {
     tracking: TrackingArgs,
 }
 
-/// Save a chart as `DIR/NAME.svg` and `DIR/NAME.png`; returns both paths.
-fn save_chart(dir: &std::path::Path, name: &str, chart: &Chart) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    ["svg", "png"]
-        .iter()
-        .map(|ext| {
-            let path = dir.join(format!("{safe}.{ext}"));
-            chart.save(&path)?;
-            Ok(path)
-        })
-        .collect()
-}
-
-/// The explanation's charts: per output, summary, bar and the first row's waterfall.
-fn plot_explanation(dir: &std::path::Path, e: &Explanation, model: &dyn Model, data: &Dataset) -> Result<Vec<PathBuf>> {
-    // Feature values in the explanation's space: the inputs, or for exact
-    // methods the preprocessed matrix.
-    let x = if e.feature_names == data.feature_names() {
-        data.features().to_owned()
-    } else {
-        model.describe()?.transform(data.features())?
-    };
-    let mut files = Vec::new();
-    for (o, name) in e.output_names.iter().enumerate().take(10) {
-        files.extend(save_chart(
-            dir,
-            &format!("summary_{name}"),
-            &Chart::shap_summary(e, x.view(), o, 20)?,
-        )?);
-        files.extend(save_chart(dir, &format!("bar_{name}"), &Chart::shap_bar(e, o, 20)?)?);
-        files.extend(save_chart(
-            dir,
-            &format!("waterfall_row0_{name}"),
-            &Chart::waterfall(e, 0, o, 10)?,
-        )?);
-    }
-    Ok(files)
-}
-
 /// Log to a run, when tracking is asked for: `log` writes the results; the
 /// run's description goes into the JSON output.
 fn with_run(
@@ -167,6 +119,17 @@ fn read_for(
     Ok(frame.dataset_for(&signature, if with_target { target } else { None }, &[])?)
 }
 
+/// The explanation's charts: feature values in the explanation's space
+/// (the inputs, or for exact methods the preprocessed matrix).
+fn plot_explanation(dir: &std::path::Path, e: &Explanation, model: &dyn Model, data: &Dataset) -> Result<Vec<PathBuf>> {
+    let x = if e.feature_names == data.feature_names() {
+        data.features().to_owned()
+    } else {
+        model.describe()?.transform(data.features())?
+    };
+    Ok(explanation_charts(dir, e, x.view())?)
+}
+
 fn first_rows(data: Dataset, rows: Option<usize>) -> Result<Dataset> {
     match rows {
         Some(0) => bail!("--rows must be at least 1"),
@@ -180,52 +143,6 @@ fn default_background(data: &Dataset) -> Array2<f64> {
     let n = data.n_samples();
     let step = n.div_ceil(100).max(1);
     data.features().slice(s![..;step, ..]).to_owned()
-}
-
-/// SHAP values as JSON: `rows × features` (and base values per row) for
-/// one output, `rows × features × outputs` for several.
-fn explanation_json(e: &Explanation) -> Value {
-    let (n, m, k) = e.values.dim();
-    let (values, base): (Value, Value) = if k == 1 {
-        (
-            json!(
-                (0..n)
-                    .map(|i| (0..m).map(|j| e.values[[i, j, 0]]).collect::<Vec<_>>())
-                    .collect::<Vec<_>>()
-            ),
-            json!(e.base_values.column(0).to_vec()),
-        )
-    } else {
-        (
-            json!(
-                (0..n)
-                    .map(|i| (0..m)
-                        .map(|j| e.values.slice(s![i, j, ..]).to_vec())
-                        .collect::<Vec<_>>())
-                    .collect::<Vec<_>>()
-            ),
-            json!(e.base_values.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>()),
-        )
-    };
-    json!({
-        "method": e.method, "feature_names": e.feature_names, "output_names": e.output_names,
-        "base_values": base, "values": values,
-    })
-}
-
-/// Mean |value| per feature and output, largest first: the text summary.
-fn importance_rows(e: &Explanation) -> Vec<(String, String)> {
-    let mean_abs = e.values.mapv(f64::abs).mean_axis(Axis(0));
-    let mut rows: Vec<(f64, String, String)> = Vec::new();
-    if let Some(ma) = mean_abs {
-        for (j, f) in e.feature_names.iter().enumerate() {
-            let total: f64 = ma.row(j).sum();
-            let per: Vec<String> = ma.row(j).iter().map(|v| num(*v)).collect();
-            rows.push((total, f.clone(), per.join(", ")));
-        }
-    }
-    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    rows.into_iter().map(|(_, f, v)| (f, v)).collect()
 }
 
 pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
@@ -275,7 +192,12 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                     e.method,
                     data.n_samples(),
                     e.output_names.join(", "),
-                    table(&importance_rows(&e))
+                    table(
+                        &mean_abs_importance(&e)
+                            .into_iter()
+                            .map(|(f, v)| (f, v.iter().map(|x| num(*x)).collect::<Vec<_>>().join(", ")))
+                            .collect::<Vec<_>>()
+                    )
                 )
             });
             return Ok(());
@@ -298,7 +220,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                         labels: order.iter().take(20).map(|&j| e.feature_names[j].clone()).collect(),
                         values: order.iter().take(20).map(|&j| imp.mean[j]).collect(),
                     };
-                    save_chart(dir, "permutation_importance", &chart)?
+                    chart.save_in(dir, "permutation_importance")?
                 }
                 None => Vec::new(),
             };
@@ -329,7 +251,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                         } else {
                             format!("shape_{name}_{}", sf.feature)
                         };
-                        charts.extend(save_chart(dir, &file, &Chart::shape(sf)?)?);
+                        charts.extend(Chart::shape(sf)?.save_in(dir, &file)?);
                     }
                 }
             }
@@ -381,11 +303,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             if let Some(dir) = &args.plot {
                 for c in &curves {
                     for (o, out_name) in c.outputs.iter().enumerate().take(10) {
-                        charts.extend(save_chart(
-                            dir,
-                            &format!("pdp_{}_{out_name}", c.feature),
-                            &Chart::pdp(c, o, 100)?,
-                        )?);
+                        charts.extend(Chart::pdp(c, o, 100)?.save_in(dir, &format!("pdp_{}_{out_name}", c.feature))?);
                     }
                 }
             }
@@ -479,101 +397,6 @@ pub struct FairnessArgs {
     tracking: TrackingArgs,
 }
 
-/// Escape text for HTML.
-fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The fairness report: Markdown and HTML with the metrics table, the
-/// parity measures and one chart per rate.
-fn write_report(
-    dir: &std::path::Path,
-    args: &FairnessArgs,
-    f: &MetricFrame,
-    parity: &BTreeMap<String, f64>,
-    positive: &str,
-) -> Result<Vec<PathBuf>> {
-    let mut charts = Vec::new();
-    for metric in [
-        "selection_rate",
-        "true_positive_rate",
-        "false_positive_rate",
-        "accuracy",
-    ] {
-        if f.metrics.iter().any(|m| m == metric) {
-            save_chart(dir, &format!("by_group_{metric}"), &Chart::group_metric(f, metric)?)?;
-            charts.push(metric);
-        }
-    }
-    let title = format!("Fairness report: {} on {}", args.model.display(), args.data.display());
-    let header: Vec<String> = std::iter::once("group".to_string())
-        .chain(f.metrics.iter().cloned())
-        .collect();
-    let mut rows: Vec<Vec<String>> = vec![
-        std::iter::once("(overall)".to_string())
-            .chain(f.metrics.iter().map(|m| format!("{:.4}", f.overall[m])))
-            .collect(),
-    ];
-    for (key, vals) in &f.by_group {
-        rows.push(
-            std::iter::once(key.join(", "))
-                .chain(f.metrics.iter().map(|m| format!("{:.4}", vals[m])))
-                .collect(),
-        );
-    }
-    let mut md = format!(
-        "# {title}\n\nTarget `{}`, positive class `{positive}`, sensitive column(s) `{}`.\n\n## Metrics by group\n\n| {} |\n|{}\n",
-        args.target,
-        args.sensitive.join("`, `"),
-        header.join(" | "),
-        " --- |".repeat(header.len())
-    );
-    for r in &rows {
-        md += &format!("| {} |\n", r.join(" | "));
-    }
-    md += "\n## Parity measures (between groups)\n\n| measure | value |\n| --- | --- |\n";
-    for (k, v) in parity {
-        md += &format!("| {k} | {v:.4} |\n");
-    }
-    md += "\n## Charts\n\n";
-    for c in &charts {
-        md += &format!("![{c} by group](by_group_{c}.svg)\n\n");
-    }
-    let mut page = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body>\n<h1>{t}</h1>\n<p>Target <code>{}</code>, positive class <code>{}</code>, sensitive column(s) <code>{}</code>.</p>\n<h2>Metrics by group</h2>\n<table><tr>{}</tr>\n",
-        html(&args.target),
-        html(positive),
-        html(&args.sensitive.join(", ")),
-        header
-            .iter()
-            .map(|h| format!("<th>{}</th>", html(h)))
-            .collect::<String>(),
-        t = html(&title),
-    );
-    for r in &rows {
-        page += &format!(
-            "<tr>{}</tr>\n",
-            r.iter().map(|c| format!("<td>{}</td>", html(c))).collect::<String>()
-        );
-    }
-    page += "</table>\n<h2>Parity measures (between groups)</h2>\n<table><tr><th>measure</th><th>value</th></tr>\n";
-    for (k, v) in parity {
-        page += &format!("<tr><td>{}</td><td>{v:.4}</td></tr>\n", html(k));
-    }
-    page += "</table>\n<h2>Charts</h2>\n";
-    for c in &charts {
-        page += &format!("<p><img src=\"by_group_{c}.svg\" alt=\"{c} by group\"></p>\n");
-    }
-    page += "</body></html>\n";
-    let (md_path, html_path) = (dir.join("report.md"), dir.join("report.html"));
-    ml_sdk::core::io::write_atomic(&md_path, md.as_bytes())?;
-    ml_sdk::core::io::write_atomic(&html_path, page.as_bytes())?;
-    Ok(vec![md_path, html_path])
-}
-
 pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
     let model = load_any(&args.model, args.runtime, args.tracking.tracking_uri.as_deref())?;
     let Task::Classification { classes } = &model.signature().task else {
@@ -608,30 +431,22 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
             .collect::<ml_sdk::core::Result<_>>()?
     };
     let f = MetricFrame::new(&metrics, &y_true, &y_pred, &columns, pos)?;
-    let per = |g: &dyn Fn(&str) -> ml_sdk::core::Result<f64>| -> Result<BTreeMap<String, f64>> {
-        f.metrics.iter().map(|m| Ok((m.clone(), g(m)?))).collect()
-    };
-    let by_group: serde_json::Map<String, Value> = f
-        .by_group
-        .iter()
-        .map(|(key, vals)| (key.join("|"), json!(vals)))
-        .collect();
     let parity = parity_measures(&y_true, &y_pred, &columns, pos)?;
-    let mut value = json!({
-        "sensitive": args.sensitive, "positive_class": classes[pos], "rows": y_true.len(),
-        "overall": f.overall, "by_group": by_group,
-        "group_min": per(&|m| f.group_min(m))?, "group_max": per(&|m| f.group_max(m))?,
-        "difference": per(&|m| f.difference(m, Comparison::BetweenGroups))?,
-        "difference_to_overall": per(&|m| f.difference(m, Comparison::ToOverall))?,
-        "ratio": per(&|m| f.ratio(m, Comparison::BetweenGroups))?,
-        "ratio_to_overall": per(&|m| f.ratio(m, Comparison::ToOverall))?,
-    });
-    for (k, v) in &parity {
-        value[k] = json!(v);
-    }
+    let mut value = fairness_summary(&f, &parity)?;
+    value["sensitive"] = json!(args.sensitive);
+    value["positive_class"] = json!(classes[pos]);
+    value["rows"] = json!(y_true.len());
     value["run"] = json!(with_run(&args.tracking, |t, r| log_fairness(t, r, &f, &parity))?);
     if let Some(dir) = &args.report {
-        value["report"] = json!(write_report(dir, args, &f, &parity, &classes[pos])?);
+        let report = FairnessReport {
+            title: format!("Fairness report: {} on {}", args.model.display(), args.data.display()),
+            target: args.target.clone(),
+            positive_class: classes[pos].clone(),
+            sensitive: args.sensitive.clone(),
+            frame: &f,
+            parity: &parity,
+        };
+        value["report"] = json!(report.write(dir)?);
     }
     out.emit(&value, || {
         let mut rows = vec![("group".to_string(), f.metrics.join(" | "))];
@@ -703,26 +518,6 @@ pub struct MitigateArgs {
     tracking_uri: Option<String>,
 }
 
-/// The sensitive columns by name, with their values.
-pub(crate) fn sensitive_columns<'a>(frame: &'a Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
-    names
-        .iter()
-        .map(|s| {
-            Ok((
-                s.as_str(),
-                frame.column(s).with_context(|| format!("sensitive column '{s}'"))?,
-            ))
-        })
-        .collect()
-}
-
-/// Group keys of every row: the sensitive columns' values joined by `|`.
-pub(crate) fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| columns.iter().map(|(_, v)| v[i].as_str()).collect::<Vec<_>>().join("|"))
-        .collect()
-}
-
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
     let frame = read_csv(&args.data)?;
     let columns = sensitive_columns(&frame, &args.sensitive)?;
@@ -731,14 +526,9 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
     let (y, base_pred, mitigated, saved, extra) = match args.method {
         MitigationMethod::ThresholdOptimizer => {
             let path = args.model.as_ref().context("--model is required")?;
-            let base = BinaryScores::read(
-                path,
-                args.runtime,
-                args.tracking_uri.as_deref(),
-                &frame,
-                Some(&args.target),
-            )?;
-            let Some(Target::Classes { labels, .. }) = base.data.target() else {
+            let model = load_any(path, args.runtime, args.tracking_uri.as_deref())?;
+            let (data, base) = ml_sdk::binary_scores(&model, &frame, Some(&args.target))?;
+            let Some(Target::Classes { labels, .. }) = data.target() else {
                 bail!("the target '{}' is not read as classes", args.target);
             };
             let y = labels.to_vec();
@@ -750,11 +540,13 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
             }
             .fit(scores, &y, &groups)?;
             let mitigated = thresholds.predict(scores, &groups, &mut rng)?;
-            let saved = json!({
-                "method": "threshold_optimizer", "base_model": path, "sensitive": args.sensitive,
-                "positive_class": classes[1], "thresholds": thresholds,
-            });
             let extra = json!({"x_best": thresholds.x_best, "rules": thresholds.rules});
+            let saved = SavedMitigation::ThresholdOptimizer {
+                base_model: path.to_string_lossy().into_owned(),
+                sensitive: args.sensitive.clone(),
+                positive_class: classes[1].clone(),
+                thresholds,
+            };
             (y, base_pred.to_vec(), mitigated, saved, extra)
         }
         MitigationMethod::ExponentiatedGradient | MitigationMethod::GridSearch => {
@@ -777,14 +569,14 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
                 bail!("'{name}' is not a classifier");
             };
             let moment = ml_sdk::interpret::Moment::parse(&args.constraint)?;
-            let (mixed, method, extra) = if matches!(args.method, MitigationMethod::GridSearch) {
+            let (mixed, grid, extra) = if matches!(args.method, MitigationMethod::GridSearch) {
                 let r = ml_sdk::interpret::GridSearch {
                     seed: args.seed,
                     ..ml_sdk::interpret::GridSearch::new(moment)
                 }
                 .fit(&trainer, &data, &groups)?;
                 let extra = json!({"grid": r.points, "best": r.best});
-                (r.model, "grid_search", extra)
+                (r.model, true, extra)
             } else {
                 let eg = ml_sdk::interpret::ExponentiatedGradient {
                     seed: args.seed,
@@ -792,40 +584,36 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
                 }
                 .fit(&trainer, &data, &groups)?;
                 let extra = json!({"iterations": eg.iterations, "gap": eg.best_gap});
-                (eg, "exponentiated_gradient", extra)
+                (eg, false, extra)
             };
             let mitigated = draw_labels(&mixed.positive_probability(data.features())?, &mut rng);
             let mix = mixed.to_saved()?;
             let mut extra = extra;
             extra["members"] = json!(mix.members.len());
-            let saved = json!({
-                "method": method, "trainer": name, "params": args.params,
-                "sensitive": args.sensitive, "mix": mix,
-            });
+            let (trainer, params, sensitive) = (name.to_string(), args.params.clone(), args.sensitive.clone());
+            let saved = if grid {
+                SavedMitigation::GridSearch {
+                    trainer,
+                    params,
+                    sensitive,
+                    mix,
+                }
+            } else {
+                SavedMitigation::ExponentiatedGradient {
+                    trainer,
+                    params,
+                    sensitive,
+                    mix,
+                }
+            };
             (y, base_pred.to_vec(), mitigated, saved, extra)
         }
     };
-    let report = |pred: &[usize]| -> Result<Value> {
-        let f = MetricFrame::new(
-            &[GroupMetric::Accuracy, GroupMetric::SelectionRate],
-            &y,
-            pred,
-            &columns,
-            1,
-        )?;
-        let mut v = json!({"accuracy": f.overall["accuracy"], "selection_rate": f.overall["selection_rate"]});
-        for (k, m) in parity_measures(&y, pred, &columns, 1)? {
-            v[k] = json!(m);
-        }
-        Ok(v)
-    };
-    let before = report(&base_pred)?;
-    let after = report(&mitigated)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let path = args.out.join("mitigation.json");
-    ml_sdk::core::io::write_atomic(&path, serde_json::to_string_pretty(&saved)?.as_bytes())?;
+    let before = json!(binary_outcome(&y, &base_pred, &columns)?);
+    let after = json!(binary_outcome(&y, &mitigated, &columns)?);
+    let path = saved.save(&args.out)?;
     let mut value = json!({
-        "method": saved["method"], "constraint": args.constraint, "before": before, "after": after, "saved": path,
+        "method": saved.method(), "constraint": args.constraint, "before": before, "after": after, "saved": path,
     });
     if let (Some(v), Some(e)) = (value.as_object_mut(), extra.as_object()) {
         v.extend(e.clone());
@@ -850,137 +638,4 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
         )
     });
     Ok(())
-}
-
-/// The `mitigation.json` that `path` names: the file itself, or the one in a
-/// `mlsdk mitigate --out` directory.
-pub(crate) fn mitigation_file(path: &std::path::Path) -> Option<PathBuf> {
-    if path.is_file() && path.file_name().is_some_and(|n| n == "mitigation.json") {
-        return Some(path.to_path_buf());
-    }
-    let inner = path.join("mitigation.json");
-    (path.is_dir() && inner.is_file()).then_some(inner)
-}
-
-/// Predictions of a saved mitigation on a CSV: each row's probability of
-/// the positive class (a threshold optimizer's rule for the row's group
-/// applied to the base model's score, or the reductions' mix of models),
-/// and a label drawn with that probability from `--seed`, one draw per row
-/// in order, as `mlsdk mitigate` draws them.
-pub(crate) fn predict_mitigated(args: &crate::train::PredictArgs, file: &std::path::Path) -> Result<Predictions> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let saved: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    let frame = read_csv(&args.data)?;
-    let (p, classes) = match saved["method"].as_str() {
-        Some("threshold_optimizer") => {
-            let base = saved["base_model"]
-                .as_str()
-                .context("the mitigation names no base_model")?;
-            let mut base = PathBuf::from(base);
-            // A relative path was relative to where `mitigate` ran; failing
-            // that, to the mitigation's directory.
-            if base.is_relative()
-                && !base.exists()
-                && let Some(dir) = file.parent()
-            {
-                base = dir.join(base);
-            }
-            let scored = BinaryScores::read(&base, args.runtime, args.tracking_uri.as_deref(), &frame, None)?;
-            if saved["positive_class"].as_str() != Some(scored.classes[1].as_str()) {
-                bail!(
-                    "the base model {} is not the classifier the thresholds were fitted to (classes {:?})",
-                    base.display(),
-                    scored.classes
-                );
-            }
-            let thresholds: ml_sdk::interpret::FairThresholds = serde_json::from_value(saved["thresholds"].clone())
-                .context("the mitigation's thresholds are malformed")?;
-            let names: Vec<String> = if args.sensitive.is_empty() {
-                serde_json::from_value(saved["sensitive"].clone())
-                    .context("the mitigation names no sensitive columns")?
-            } else {
-                args.sensitive.clone()
-            };
-            let columns = sensitive_columns(&frame, &names)?;
-            let groups = group_keys(&columns, scored.scores.len());
-            let p = scored
-                .scores
-                .iter()
-                .zip(&groups)
-                .map(|(&s, g)| thresholds.positive_probability(s, g))
-                .collect::<Result<Vec<f64>, _>>()?;
-            (p, scored.classes)
-        }
-        Some("exponentiated_gradient" | "grid_search") => {
-            let mix: ml_sdk::interpret::SavedMix =
-                serde_json::from_value(saved["mix"].clone()).context("the mitigation's mix is malformed")?;
-            let model = ml_sdk::interpret::MitigatedClassifier::from_saved(mix)?;
-            let signature = model.signature().clone();
-            let Task::Classification { classes } = &signature.task else {
-                bail!("the mix is not a classifier");
-            };
-            let x = frame.encode(&signature.inputs, signature.unknown_category)?;
-            (model.positive_probability(x.view())?, classes.clone())
-        }
-        other => bail!(
-            "{} is not a mitigation written by mlsdk mitigate (method {})",
-            file.display(),
-            other.unwrap_or("missing")
-        ),
-    };
-    let labels = draw_labels(&p, &mut ml_sdk::core::seeded_rng(args.seed)).into();
-    let probabilities = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
-    Ok(Predictions::Classification {
-        labels,
-        probabilities: Some(probabilities),
-        classes,
-    })
-}
-
-/// A binary classifier's view of a CSV: the data read by its signature, its
-/// classes, and per row its predicted label and the positive class's
-/// probability (what a threshold optimizer thresholds).
-struct BinaryScores {
-    data: Dataset,
-    classes: Vec<String>,
-    scores: Vec<f64>,
-    labels: Vec<usize>,
-}
-
-impl BinaryScores {
-    fn read(
-        path: &std::path::Path,
-        runtime: RuntimeArg,
-        tracking_uri: Option<&str>,
-        frame: &Frame,
-        target: Option<&str>,
-    ) -> Result<Self> {
-        let model = load_any(path, runtime, tracking_uri)?;
-        let Task::Classification { classes } = &model.signature().task else {
-            bail!("the model {} is not a classifier", path.display());
-        };
-        if classes.len() != 2 {
-            bail!(
-                "a threshold optimizer needs a binary classifier; the model has {} classes",
-                classes.len()
-            );
-        }
-        let classes = classes.clone();
-        let signature = model.signature_for(frame, target)?;
-        let data = frame.dataset_for(&signature, target, &[])?;
-        let Predictions::Classification {
-            labels,
-            probabilities: Some(p),
-            ..
-        } = model.predict(data.features())?
-        else {
-            bail!("the model gives no class probabilities to threshold");
-        };
-        Ok(BinaryScores {
-            scores: p.column(1).to_vec(),
-            labels: labels.to_vec(),
-            data,
-            classes,
-        })
-    }
 }

@@ -306,6 +306,20 @@ fn params_map(params: &[(String, String)]) -> Value {
     )
 }
 
+/// How models load: this ONNX runtime, URIs against `tracking_uri`
+/// (default: the environment's store).
+pub(crate) fn load_options(runtime: RuntimeArg, tracking_uri: Option<&str>) -> ModelLoadOptions {
+    let runtime = match runtime {
+        RuntimeArg::Tract => ml_sdk::onnx::Runtime::Tract,
+        RuntimeArg::Ort => ml_sdk::onnx::Runtime::Ort { library: None },
+    };
+    let options = ModelLoadOptions::new().runtime(runtime);
+    match tracking_uri {
+        Some(uri) => options.tracking_uri(uri),
+        None => options,
+    }
+}
+
 /// Load any model: a saved model, an ONNX file, a `models:/` or `runs:/`
 /// URI against `tracking_uri` (default: the environment's store).
 pub(crate) fn load_any(
@@ -313,14 +327,7 @@ pub(crate) fn load_any(
     runtime: RuntimeArg,
     tracking_uri: Option<&str>,
 ) -> Result<LoadedModel> {
-    let runtime = match runtime {
-        RuntimeArg::Tract => ml_sdk::onnx::Runtime::Tract,
-        RuntimeArg::Ort => ml_sdk::onnx::Runtime::Ort { library: None },
-    };
-    let mut options = ModelLoadOptions::new().runtime(runtime);
-    if let Some(uri) = tracking_uri {
-        options = options.tracking_uri(uri);
-    }
+    let options = load_options(runtime, tracking_uri);
     ml_sdk::load_model(&model.to_string_lossy(), &options).with_context(|| format!("loading model {}", model.display()))
 }
 
@@ -346,8 +353,15 @@ pub fn evaluate(args: &EvaluateArgs, out: &Output) -> Result<()> {
 }
 
 pub fn predict(args: &PredictArgs, out: &Output) -> Result<()> {
-    let pred = match crate::interpret::mitigation_file(&args.model) {
-        Some(file) => crate::interpret::predict_mitigated(args, &file)?,
+    let pred = match ml_sdk::interpret::SavedMitigation::find(&args.model) {
+        Some(file) => ml_sdk::predict_mitigation(
+            &file,
+            &read_csv(&args.data)?,
+            &load_options(args.runtime, args.tracking_uri.as_deref()),
+            &args.sensitive,
+            args.seed,
+        )
+        .with_context(|| format!("predicting with the mitigation {}", file.display()))?,
         None => {
             let model = load_any(&args.model, args.runtime, args.tracking_uri.as_deref())?;
             model.predict_frame(&read_csv(&args.data)?)?

@@ -305,6 +305,38 @@ impl Chart {
         (900, (120 + 32 * rows as u32).clamp(300, 1600))
     }
 
+    /// Write as `DIR/NAME.svg` and `DIR/NAME.png` (`dir` created if
+    /// missing; characters of `name` other than ASCII letters, digits and
+    /// `-_.` become `_`); returns both paths.
+    ///
+    /// # Errors
+    /// Drawing or file failures.
+    pub fn save_in(&self, dir: &Path, name: &str) -> Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            op: "create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        ["svg", "png"]
+            .iter()
+            .map(|ext| {
+                let path = dir.join(format!("{safe}.{ext}"));
+                self.save(&path)?;
+                Ok(path)
+            })
+            .collect()
+    }
+
     /// Write as SVG or PNG, by `path`'s extension.
     ///
     /// # Errors

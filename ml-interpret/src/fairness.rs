@@ -391,3 +391,77 @@ pub fn parity_measures(
         ("equal_opportunity_ratio".into(), r("true_positive_rate")?),
     ]))
 }
+
+/// The sensitive columns of a frame by name, with their values (one group
+/// label per row).
+///
+/// # Errors
+/// [`Error::UnknownColumn`] for a name that is not a column of `frame`.
+pub fn sensitive_columns<'a>(frame: &'a ml_core::Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
+    names.iter().map(|s| Ok((s.as_str(), frame.column(s)?))).collect()
+}
+
+/// The group key of each of the first `n` rows: the sensitive columns'
+/// values joined by `|` (the keys [`crate::ThresholdOptimizer`] and the
+/// reductions take).
+pub fn group_keys(columns: &[(&str, &[String])], n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| columns.iter().map(|(_, v)| v[i].as_str()).collect::<Vec<_>>().join("|"))
+        .collect()
+}
+
+/// A metric frame and its parity measures as one JSON object: `overall`,
+/// `by_group` (keys joined by `|`), `group_min`, `group_max`,
+/// `difference`, `difference_to_overall`, `ratio`, `ratio_to_overall` per
+/// metric, and each parity measure under its Fairlearn name.
+///
+/// # Errors
+/// None in practice: every metric named by the frame is in it.
+pub fn fairness_summary(f: &MetricFrame, parity: &BTreeMap<String, f64>) -> Result<serde_json::Value> {
+    use serde_json::json;
+    let per = |g: &dyn Fn(&str) -> Result<f64>| -> Result<BTreeMap<String, f64>> {
+        f.metrics.iter().map(|m| Ok((m.clone(), g(m)?))).collect()
+    };
+    let by_group: serde_json::Map<String, serde_json::Value> = f
+        .by_group
+        .iter()
+        .map(|(key, vals)| (key.join("|"), json!(vals)))
+        .collect();
+    let mut value = json!({
+        "overall": f.overall, "by_group": by_group,
+        "group_min": per(&|m| f.group_min(m))?, "group_max": per(&|m| f.group_max(m))?,
+        "difference": per(&|m| f.difference(m, Comparison::BetweenGroups))?,
+        "difference_to_overall": per(&|m| f.difference(m, Comparison::ToOverall))?,
+        "ratio": per(&|m| f.ratio(m, Comparison::BetweenGroups))?,
+        "ratio_to_overall": per(&|m| f.ratio(m, Comparison::ToOverall))?,
+    });
+    for (k, v) in parity {
+        value[k] = json!(v);
+    }
+    Ok(value)
+}
+
+/// Accuracy, selection rate and the parity measures of binary predictions
+/// (class 1 positive): the before/after figures of a mitigation.
+///
+/// # Errors
+/// Mismatched lengths, no rows.
+pub fn binary_outcome(
+    y_true: &[usize],
+    y_pred: &[usize],
+    columns: &[(&str, &[String])],
+) -> Result<BTreeMap<String, f64>> {
+    let f = MetricFrame::new(
+        &[GroupMetric::Accuracy, GroupMetric::SelectionRate],
+        y_true,
+        y_pred,
+        columns,
+        1,
+    )?;
+    let mut out = BTreeMap::from([
+        ("accuracy".to_string(), f.overall["accuracy"]),
+        ("selection_rate".to_string(), f.overall["selection_rate"]),
+    ]);
+    out.extend(parity_measures(y_true, y_pred, columns, 1)?);
+    Ok(out)
+}

@@ -15,10 +15,13 @@
 //!   describes itself as a tree ensemble (one tree per feature).
 //! - [`fairness`]: Fairlearn's `MetricFrame` and parity measures.
 //! - [`mitigation`]: Fairlearn's `ThresholdOptimizer` (post-processing);
-//!   [`reductions`]: its `ExponentiatedGradient` over any trainer.
+//!   [`reductions`]: its `ExponentiatedGradient` over any trainer;
+//!   [`saved`]: a fitted mitigation as a file, predicting on new data.
 //! - [`charts`] (feature `charts`): SHAP summary, bar and waterfall,
 //!   partial dependence with ICE, metrics by group, as SVG or PNG.
-//! - [`track`]: explanations and fairness reports logged to a run.
+//! - [`track`]: explanations and fairness reports logged to a run;
+//!   [`report`]: the same as JSON and as files (charts, a fairness report
+//!   in Markdown and HTML).
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
 #![deny(missing_docs)]
@@ -34,6 +37,8 @@ mod lime;
 mod lp;
 pub mod mitigation;
 pub mod reductions;
+pub mod report;
+pub mod saved;
 pub mod shapley;
 pub mod track;
 pub mod tree;
@@ -43,13 +48,20 @@ pub use ebm::{
     AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions, shape_functions_of,
 };
 pub use explain::{LinearShap, TreeShap, raw_output_names};
-pub use fairness::{Comparison, GroupMetric, MetricFrame, parity_measures};
+pub use fairness::{
+    Comparison, GroupMetric, MetricFrame, binary_outcome, fairness_summary, group_keys, parity_measures,
+    sensitive_columns,
+};
 pub use kernel::KernelShap;
 pub use lime::Lime;
 pub use mitigation::{FairThresholds, ParityConstraint, ThresholdOptimizer, draw_labels};
 pub use reductions::{
     ExponentiatedGradient, GridPoint, GridSearch, GridSearchResult, MitigatedClassifier, MixMember, Moment, SavedMix,
 };
+#[cfg(feature = "charts")]
+pub use report::explanation_charts;
+pub use report::{FairnessReport, explanation_json, mean_abs_importance};
+pub use saved::{BinaryScores, MITIGATION_FILE, SavedMitigation};
 pub use shapley::exact_shapley;
 pub use track::{log_explanation, log_fairness};
 pub use tree::TreeEnsemble;

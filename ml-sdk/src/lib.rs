@@ -34,7 +34,9 @@
 //! URI (a saved model, an ONNX file, `models:/NAME@ALIAS`, `runs:/RUN/PATH`,
 //! against a local store or an MLflow server), and `trainer_from_params`
 //! (feature `learn`) builds any trainer of the workspace by name, the EBM
-//! included with `interpret`.
+//! included with `interpret`; `predict_mitigation` and `binary_scores`
+//! (features `track` and `interpret`) run a saved fairness mitigation,
+//! loading its base model.
 #![deny(missing_docs)]
 
 pub use ml_core as core;
@@ -80,6 +82,11 @@ pub mod interpret {
 mod load;
 #[cfg(feature = "track")]
 pub use load::{LoadedModel, ModelFormat, ModelLoadOptions, load_model};
+
+#[cfg(all(feature = "track", feature = "interpret"))]
+mod mitigation;
+#[cfg(all(feature = "track", feature = "interpret"))]
+pub use mitigation::{binary_scores, predict_mitigation};
 
 #[cfg(feature = "learn")]
 mod trainers;
