@@ -5,9 +5,8 @@
 //! method, with its grid).
 
 use ml_core::ndarray::{Array2, Array3, Axis};
+use ml_core::seeded_rng;
 use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Target, metrics};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
@@ -78,7 +77,7 @@ impl PermutationImportance {
         }
         let x = data.features();
         let baseline = default_score(model, data, x)?;
-        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut rng = seeded_rng(self.seed);
         let mut all = Vec::with_capacity(x.ncols());
         let mut shuffled = x.to_owned();
         let mut order: Vec<usize> = (0..x.nrows()).collect();

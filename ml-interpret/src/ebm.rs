@@ -25,8 +25,7 @@ use ml_core::{
     Aggregation, Dataset, Error, Estimator, FeatureKind, Link, Model, ModelSpec, Predictions, Result, Signature, Split,
     Target, Task, Trainer, Tree, TreeNode,
 };
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use ml_core::{SeededRng, seeded_rng};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
@@ -269,7 +268,7 @@ fn boost_bag(
     let mut shapes: Vec<Vec<f64>> = n_bins.iter().map(|&b| vec![0.0; b * k]).collect();
     let mut score: Vec<f64> = (0..y.len()).flat_map(|_| intercepts.iter().copied()).collect();
     let loss = |score: &[f64], rows: &[usize]| objective.mean_loss(score, y, rows);
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = seeded_rng(seed);
     let mut best = (loss(&score, valid), shapes.clone(), 0usize);
     let mut since = 0;
     let mut g = vec![0.0; 0];
@@ -402,7 +401,7 @@ fn step_tree(
     k: usize,
     min_leaf: usize,
     max_leaves: usize,
-    mut random: Option<&mut StdRng>,
+    mut random: Option<&mut SeededRng>,
 ) -> Vec<f64> {
     use rand::RngExt;
     let nb = cnt.len();
@@ -940,7 +939,7 @@ impl Ebm {
                 })
                 .collect(),
         };
-        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut rng = seeded_rng(self.seed);
         let n_valid = ((n as f64 * self.validation_size).round() as usize).clamp(1, n - 1);
         let bags: Vec<(Vec<usize>, Vec<usize>, u64)> = (0..self.outer_bags)
             .map(|b| {

@@ -19,9 +19,9 @@
 
 use ml_core::ndarray::{Array2, Array3, ArrayView1, ArrayView2, s};
 use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Task};
-use rand::rngs::StdRng;
+use ml_core::{SeededRng, seeded_rng};
+use rand::RngExt;
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
 
 /// KernelSHAP on a model's output (probabilities for classifiers, values
 /// for regressors), over the model's input columns.
@@ -55,7 +55,7 @@ impl KernelShap {
         fx: ArrayView1<'_, f64>,
         fnull: &[f64],
         budget: usize,
-        rng: &mut StdRng,
+        rng: &mut SeededRng,
         buf: &mut Array2<f64>,
     ) -> Result<Vec<f64>> {
         let (m, nb, k) = (row.len(), bg.nrows(), fnull.len());
@@ -160,7 +160,7 @@ fn binom(n: usize, k: usize) -> f64 {
 }
 
 /// The coalitions (membership over the varying features) and their kernel weights.
-fn coalitions(m: usize, budget: usize, rng: &mut StdRng) -> (Vec<Vec<bool>>, Vec<f64>) {
+fn coalitions(m: usize, budget: usize, rng: &mut SeededRng) -> (Vec<Vec<bool>>, Vec<f64>) {
     let total = if m >= 60 { usize::MAX } else { (1usize << m) - 2 };
     let budget = budget.min(total);
     // shap: sizes 1..=ceil((M-1)/2), the middle size unpaired when M is even.
@@ -476,8 +476,7 @@ impl Explainer for KernelShap {
                         let mut out = Vec::new();
                         let mut buf = Array2::<f64>::zeros((0, m));
                         for i in start..(start + per).min(n) {
-                            let mut rng =
-                                StdRng::seed_from_u64(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                            let mut rng = seeded_rng(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                             let phi =
                                 self.explain_row(model, x.row(i), bg, fx.row(i), fnull, budget, &mut rng, &mut buf)?;
                             out.push((i, phi));

@@ -15,9 +15,9 @@
 //! the base value reported is the regression's intercept.
 
 use ml_core::ndarray::{Array2, Array3};
+use ml_core::seeded_rng;
 use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, FeatureKind, Model, Result};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 
 use crate::kernel::{output_matrix, output_names};
 
@@ -175,7 +175,7 @@ impl Explainer for Lime {
         let mut values = Array3::<f64>::zeros((n, m, k));
         let mut base = Array2::<f64>::zeros((n, k));
         for (i, row) in x.outer_iter().enumerate() {
-            let mut rng = StdRng::seed_from_u64(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = seeded_rng(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let own: Vec<usize> = (0..m).map(|j| bins[j].of(row[j])).collect();
             let mut samples = Array2::<f64>::zeros((ns, m));
             let mut z = Array2::<f64>::zeros((ns, m));

@@ -16,8 +16,8 @@
 
 use ml_core::ndarray::{Array1, Array2, ArrayView2};
 use ml_core::{Dataset, Error, Model, ModelSpec, Predictions, Result, Signature, Target, Task, Trainer};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use ml_core::{SeededRng, seeded_rng};
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// The constraint, as a moment of the classifier.
@@ -606,7 +606,7 @@ struct Game<'a> {
     data: &'a Dataset,
     learners: Vec<Learner>,
     outcomes: Vec<Outcome>,
-    rng: StdRng,
+    rng: SeededRng,
 }
 
 impl<'a> Game<'a> {
@@ -617,7 +617,7 @@ impl<'a> Game<'a> {
             data,
             learners: Vec::new(),
             outcomes: Vec::new(),
-            rng: StdRng::seed_from_u64(seed),
+            rng: seeded_rng(seed),
         }
     }
 

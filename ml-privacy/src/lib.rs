@@ -30,6 +30,9 @@
 //! [`RandomizedResponse`] (one respondent's own value), the samplers in
 //! [`exact`] and the accountants.
 
+#![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 pub mod accounting;
 pub mod aggregates;
 pub mod exact;
