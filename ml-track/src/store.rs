@@ -782,3 +782,90 @@ impl Tracker for MlflowStore {
         Ok(self.end_run_checked(run, status)?)
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Set in the child process this test starts: the store's path.
+    const CHILD: &str = "MLSDK_TEST_LOCK_HOLDER";
+    /// Longer than the 30 s after which the store once took a lock over.
+    const STOPPED: Duration = Duration::from_secs(35);
+
+    /// A writer stopped (SIGSTOP) in the middle of creating an experiment,
+    /// for longer than any takeover timeout, keeps the store's lock: another
+    /// process asking for the same experiment waits for it and then finds
+    /// its experiment instead of creating a second one.
+    #[test]
+    fn a_stopped_writer_keeps_its_lock() {
+        if let Ok(root) = std::env::var(CHILD) {
+            // The child: what get_or_create_experiment does under the lock,
+            // with a pause in which the parent stops it.
+            let store = MlflowStore::open(&root).unwrap();
+            let _lock = store.lock().unwrap();
+            assert!(store.experiment_by_name("shared").unwrap().is_none());
+            println!("locked");
+            std::thread::sleep(Duration::from_millis(500));
+            store.write_experiment("111111111111111111", "shared").unwrap();
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = MlflowStore::open(dir.path()).unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::a_stopped_writer_keeps_its_lock",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert!(
+            lines.any(|l| l.unwrap().contains("locked")),
+            "the child never took the lock"
+        );
+        let pid = child.id().to_string();
+        // A failed assertion must not leave a stopped process behind.
+        struct Reap(String);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &self.0])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let _reap = Reap(pid.clone());
+        assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+        let start = Instant::now();
+        let waiter = std::thread::spawn(move || {
+            let id = store.get_or_create_experiment("shared");
+            (id, start.elapsed())
+        });
+        std::thread::sleep(STOPPED);
+        assert!(!waiter.is_finished(), "the lock was taken from a stopped writer");
+        assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+        let (id, waited) = waiter.join().unwrap();
+        let status = child.wait().unwrap();
+        reap.0 = None;
+        assert!(status.success());
+        assert_eq!(id.unwrap(), "111111111111111111");
+        assert!(waited >= STOPPED);
+        let store = MlflowStore::open(dir.path()).unwrap();
+        let shared: Vec<_> = crate::TrackingStore::experiments(&store)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.name == "shared")
+            .collect();
+        assert_eq!(shared.len(), 1, "{shared:?}");
+        // The lock file stays, so later writers lock the same file.
+        assert!(dir.path().join(LOCK_FILE).exists());
+    }
+}
