@@ -833,16 +833,15 @@ mod tests {
         );
         let pid = child.id().to_string();
         // A failed assertion must not leave a stopped process behind.
-        struct Reap(String);
+        struct Reap(Option<String>);
         impl Drop for Reap {
             fn drop(&mut self) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &self.0])
-                    .stderr(Stdio::null())
-                    .status();
+                if let Some(pid) = &self.0 {
+                    let _ = Command::new("kill").args(["-KILL", pid]).stderr(Stdio::null()).status();
+                }
             }
         }
-        let _reap = Reap(pid.clone());
+        let mut reap = Reap(Some(pid.clone()));
         assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
         let start = Instant::now();
         let waiter = std::thread::spawn(move || {
