@@ -24,6 +24,27 @@
 //!   in Markdown and HTML).
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
+//!
+//! # Example
+//! Fairlearn's group metrics on a classifier's predictions, by sex:
+//!
+//! ```
+//! use ml_interpret::{Comparison, GroupMetric, MetricFrame, parity_measures};
+//!
+//! # fn main() -> ml_core::Result<()> {
+//! let y_true = [1, 0, 1, 1, 0, 1, 0, 0];
+//! let y_pred = [1, 0, 1, 0, 0, 1, 1, 0];
+//! let sex: Vec<String> = ["f", "f", "f", "f", "m", "m", "m", "m"].iter().map(|s| s.to_string()).collect();
+//! let sensitive = [("sex", sex.as_slice())];
+//! let frame = MetricFrame::new(&[GroupMetric::SelectionRate, GroupMetric::Accuracy], &y_true, &y_pred, &sensitive, 1)?;
+//! let (group, values) = &frame.by_group[0];
+//! assert_eq!((group[0].as_str(), values["selection_rate"]), ("f", 0.5));
+//! assert_eq!(frame.difference("selection_rate", Comparison::BetweenGroups)?, 0.0);
+//! let parity = parity_measures(&y_true, &y_pred, &sensitive, 1)?;
+//! assert_eq!(parity["demographic_parity_difference"], 0.0);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod blackbox;

@@ -63,11 +63,15 @@ pub struct Bounds {
 
 impl Bounds {
     /// Checked bounds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for bounds that are not finite or not ordered.
     pub fn new(lo: f64, hi: f64) -> Result<Self> {
         if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-            return Err(Error::InvalidParameter(format!(
-                "bounds must be finite with lo <= hi, got [{lo}, {hi}]"
-            )));
+            return Err(Error::param(
+                "bounds",
+                format!("must be finite with lo <= hi, got [{lo}, {hi}]"),
+            ));
         }
         Ok(Bounds { lo, hi })
     }
@@ -164,6 +168,10 @@ fn total(spec: NoiseSpec, mechs: &[&Mech]) -> Result<PrivacyLoss> {
 
 /// A count of `n` records: sensitivity 1 under add/remove; under
 /// substitution the size is public and released exactly.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a noise specification outside its domain;
+/// [`Error::Overflow`] when its calibration does not fit the samplers.
 pub fn count(rng: &mut DpRng, n: usize, spec: NoiseSpec, rel: Neighbouring) -> Result<Release<f64>> {
     if rel == Neighbouring::Substitute {
         return Ok(Release {
@@ -218,6 +226,9 @@ impl Units {
 }
 
 /// The sum of `values` clamped to `bounds`.
+///
+/// # Errors
+/// [`Error::InvalidData`] for non-finite values; as [`count`] for the noise.
 pub fn sum(
     rng: &mut DpRng,
     values: &[f64],
@@ -237,6 +248,9 @@ pub fn sum(
 /// The mean of `values` clamped to `bounds`: a noisy sum over the public
 /// size (substitution), or over a noisy count (add/remove, budget halved);
 /// the result is clamped to the bounds (post-processing).
+///
+/// # Errors
+/// As [`sum`].
 pub fn mean(
     rng: &mut DpRng,
     values: &[f64],
@@ -275,6 +289,9 @@ pub fn mean(
 /// The (population) variance of `values` clamped to `bounds`, from noisy
 /// count, sum and sum of squares (budget split in three under add/remove,
 /// two under substitution), clamped to `[0, (hi - lo)^2 / 4]`.
+///
+/// # Errors
+/// As [`sum`].
 pub fn variance(
     rng: &mut DpRng,
     values: &[f64],
@@ -322,6 +339,10 @@ pub fn variance(
 
 /// Counts of `values` over known `categories` (values outside them are not
 /// counted). L1 sensitivity 1 under add/remove, 2 under substitution.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for no categories or repeated ones; as
+/// [`count`] for the noise.
 pub fn histogram(
     rng: &mut DpRng,
     values: &[String],
@@ -330,13 +351,11 @@ pub fn histogram(
     rel: Neighbouring,
 ) -> Result<Release<Vec<f64>>> {
     if categories.is_empty() {
-        return Err(Error::InvalidParameter(
-            "a histogram needs at least one category".into(),
-        ));
+        return Err(Error::param("categories", "a histogram needs at least one"));
     }
     let index: BTreeMap<&str, usize> = categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
     if index.len() != categories.len() {
-        return Err(Error::InvalidParameter("categories repeat".into()));
+        return Err(Error::param("categories", "repeat"));
     }
     let mut counts = vec![0i128; categories.len()];
     for v in values {
@@ -360,6 +379,9 @@ pub fn histogram(
 /// record appears with probability at most δ (2δ under substitution, where
 /// two categories can appear). Guarantee: (ε, δ)-DP (the stability-based
 /// histogram of Korolova et al. 2009 and Bun, Nissim, Stemmer 2016).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for δ outside (0, 1); as [`count`] for the noise.
 pub fn histogram_unknown(
     rng: &mut DpRng,
     values: &[String],
@@ -368,7 +390,7 @@ pub fn histogram_unknown(
     rel: Neighbouring,
 ) -> Result<Release<Vec<(String, f64)>>> {
     if !(delta > 0.0 && delta < 1.0) {
-        return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
+        return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
     }
     let du: u64 = if rel == Neighbouring::AddRemove { 1 } else { 2 };
     let m = Laplace::integer_trusted(du, epsilon)?;
@@ -407,6 +429,11 @@ pub fn histogram_unknown(
 /// bounds (Smith 2011): a candidate c scores `-|D #{x <= c} - A n|` with
 /// `alpha = A / D` on a grid of 1/10000, which moves by at most D when one
 /// record is added, removed or changed. Guarantee: ε-DP.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a quantile outside [0, 1], a candidate
+/// count outside 2..=1000000, ε outside its domain; [`Error::InvalidData`]
+/// for non-finite values.
 pub fn quantile(
     rng: &mut DpRng,
     values: &[f64],
@@ -417,14 +444,13 @@ pub fn quantile(
 ) -> Result<Release<f64>> {
     check_finite(values)?;
     if !(0.0..=1.0).contains(&alpha) {
-        return Err(Error::InvalidParameter(format!(
-            "quantile must be in [0, 1], got {alpha}"
-        )));
+        return Err(Error::param("quantile", format!("must be in [0, 1], got {alpha}")));
     }
     if !(2..=1_000_000).contains(&candidates) {
-        return Err(Error::InvalidParameter(format!(
-            "candidates must be in 2..=1000000, got {candidates}"
-        )));
+        return Err(Error::param(
+            "candidates",
+            format!("must be in 2..=1000000, got {candidates}"),
+        ));
     }
     const D: i64 = 10_000;
     let a = (alpha * D as f64).round() as i64;
@@ -457,6 +483,9 @@ pub fn quantile(
 }
 
 /// The values of the numeric column `name` of `data`.
+///
+/// # Errors
+/// [`Error::Core`] for an unknown or non-numeric column.
 pub fn column(data: &Dataset, name: &str) -> Result<Vec<f64>> {
     let names = data.feature_names();
     let j = names

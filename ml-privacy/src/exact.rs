@@ -111,6 +111,9 @@ pub(crate) fn isqrt(n: u128) -> u128 {
 
 /// A discrete Gaussian variate with variance parameter `sigma^2 = a / b`:
 /// `P(y) ∝ exp(-y^2 / (2 sigma^2))` (Algorithm 3). `a, b > 0`.
+///
+/// # Errors
+/// As [`DiscreteGaussian::new`].
 pub fn discrete_gaussian(rng: &mut DpRng, a: u128, b: u128) -> Result<i128> {
     let params = DiscreteGaussian::new(a, b)?;
     Ok(params.sample(rng))
@@ -130,9 +133,16 @@ pub struct DiscreteGaussian {
 impl DiscreteGaussian {
     /// `sigma^2 = a / b`. Refused when `2 a b t^2` (t = floor(sigma) + 1)
     /// does not fit 128 bits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `a` or `b` zero; [`Error::Overflow`] when
+    /// `2 a b t^2` does not fit 128 bits.
     pub fn new(a: u128, b: u128) -> Result<Self> {
         if a == 0 || b == 0 {
-            return Err(Error::InvalidParameter(format!("discrete Gaussian variance {a}/{b}")));
+            return Err(Error::param(
+                "discrete Gaussian variance",
+                format!("{a}/{b} must be > 0"),
+            ));
         }
         let t = isqrt(a / b) + 1;
         let den = 2u128
@@ -140,7 +150,7 @@ impl DiscreteGaussian {
             .and_then(|x| x.checked_mul(b))
             .and_then(|x| x.checked_mul(t))
             .and_then(|x| x.checked_mul(t))
-            .ok_or_else(|| Error::Overflow(format!("discrete Gaussian variance {a}/{b} needs more than 128 bits")))?;
+            .ok_or_else(|| Error::overflow(format!("discrete Gaussian variance {a}/{b} needs more than 128 bits")))?;
         Ok(DiscreteGaussian { a, b, t, den })
     }
 

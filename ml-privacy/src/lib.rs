@@ -20,6 +20,38 @@
 //! Randomness comes from [`DpRng`]: ChaCha20 keyed by the operating system
 //! unless a test asks for [`DpRng::insecure_seeded_for_tests`].
 //!
+//! # Example
+//! A private mean under a budget that refuses to be overspent:
+//!
+//! ```
+//! use ml_privacy::aggregates::{Bounds, Neighbouring, NoiseSpec, mean};
+//! use ml_privacy::{Budget, DpRng, PrivacyLedger};
+//!
+//! # fn main() -> ml_privacy::Result<()> {
+//! let ages = [23.0, 35.0, 41.0, 58.0, 62.0, 29.0, 47.0];
+//! let ledger = PrivacyLedger::filter(Budget::Approximate { epsilon: 1.0, delta: 0.0 })?;
+//! let mut rng = DpRng::secure()?;
+//! let release = mean(
+//!     &mut rng,
+//!     &ages,
+//!     Bounds::new(18.0, 90.0)?,
+//!     NoiseSpec::Laplace { epsilon: 0.5 },
+//!     Neighbouring::AddRemove,
+//! )?;
+//! ledger.charge("mean age", release.loss)?;
+//! // Clamped to the bounds whatever the noise.
+//! assert!((18.0..=90.0).contains(&release.value));
+//! // A second release at ε = 0.6 would exceed ε = 1: refused, nothing recorded.
+//! let again = mean(&mut rng, &ages, Bounds::new(18.0, 90.0)?, NoiseSpec::Laplace { epsilon: 0.6 }, Neighbouring::AddRemove)?;
+//! assert!(matches!(
+//!     ledger.charge("mean age again", again.loss),
+//!     Err(ml_privacy::Error::BudgetExceeded { .. })
+//! ));
+//! assert_eq!(ledger.entries()?.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Trust boundary
 //! A mechanism constructor that takes a sensitivity (`Laplace::new`,
 //! `Gaussian::integer`, `ExponentialMechanism::new`, ...) is only as good
@@ -51,19 +83,35 @@ pub use train::{DpLogisticModel, DpLogisticRegression, PrivateLinear};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A parameter outside its domain (ε <= 0, a negative bound, ...).
-    #[error("invalid parameter: {0}")]
-    InvalidParameter(String),
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        /// The parameter (`"epsilon"`, `"sampling rate"`).
+        name: String,
+        /// What is wrong with it, with the value given.
+        reason: String,
+    },
     /// Data the operation cannot use (non-finite, empty, unknown column).
     #[error("invalid data: {0}")]
     InvalidData(String),
     /// A charge the ledger's budget cannot cover; nothing was recorded.
-    #[error("privacy budget exceeded: {0}")]
-    BudgetExceeded(String),
+    #[error("privacy budget exceeded: '{label}' would bring the total to {total} (budget {budget})")]
+    BudgetExceeded {
+        /// The refused charge's label.
+        label: String,
+        /// The total it would have brought, in the ledger's measure.
+        total: String,
+        /// The ledger's budget.
+        budget: String,
+    },
     /// A parameter whose exact arithmetic would not fit the sampler's integers.
-    #[error("out of range: {0}")]
-    Overflow(String),
+    #[error("out of range: {what}")]
+    Overflow {
+        /// The quantity that does not fit.
+        what: String,
+    },
     /// The operating system's generator failed.
     #[error("randomness: {0}")]
     Randomness(String),
@@ -73,6 +121,21 @@ pub enum Error {
     /// An error from ml-core (data loading, tracking).
     #[error(transparent)]
     Core(#[from] ml_core::Error),
+}
+
+impl Error {
+    /// [`Error::InvalidParameter`] for `name`.
+    pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// [`Error::Overflow`].
+    pub fn overflow(what: impl Into<String>) -> Self {
+        Error::Overflow { what: what.into() }
+    }
 }
 
 /// Result alias.

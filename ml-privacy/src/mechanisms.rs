@@ -54,9 +54,10 @@ impl Lattice {
     /// A grid `2^-bits` of the sensitivity's leading power of two.
     pub(crate) fn for_sensitivity(sensitivity: f64, bits: i32) -> Result<Self> {
         if !(sensitivity.is_finite() && (1e-290..=1e290).contains(&sensitivity)) {
-            return Err(Error::InvalidParameter(format!(
-                "sensitivity must be finite and in [1e-290, 1e290], got {sensitivity}"
-            )));
+            return Err(Error::param(
+                "sensitivity",
+                format!("must be finite and in [1e-290, 1e290], got {sensitivity}"),
+            ));
         }
         let (m, e) = decompose(sensitivity);
         let log2 = e + 63 - m.leading_zeros() as i32;
@@ -128,9 +129,10 @@ impl Lattice {
     /// a real lattice.
     fn noisy_integer(self, value: i64, noise: i128, mechanism: &str) -> Result<i64> {
         if !self.integer {
-            return Err(Error::InvalidParameter(format!(
-                "release_integer needs {mechanism}::integer"
-            )));
+            return Err(Error::param(
+                "mechanism",
+                format!("release_integer needs {mechanism}::integer"),
+            ));
         }
         let noisy = i128::from(value).saturating_add(noise);
         Ok(noisy.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
@@ -163,6 +165,10 @@ impl Laplace {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a sensitivity or ε outside its domain;
+    /// [`Error::Overflow`] when the noise scale does not fit the sampler.
     #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: f64, epsilon: f64) -> Result<Self> {
         Self::new_trusted(sensitivity, epsilon)
@@ -178,6 +184,9 @@ impl Laplace {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// As [`Laplace::new`].
     #[cfg(feature = "honest-but-curious")]
     pub fn integer(sensitivity: u64, epsilon: f64) -> Result<Self> {
         Self::integer_trusted(sensitivity, epsilon)
@@ -192,12 +201,13 @@ impl Laplace {
     /// On `lattice`, for answers whose sensitivity is `du` units.
     pub(crate) fn from_units(lattice: Lattice, du: u128, epsilon: f64) -> Result<Self> {
         if !(epsilon > 0.0 && epsilon.is_finite()) {
-            return Err(Error::InvalidParameter(format!(
-                "epsilon must be finite and > 0, got {epsilon}"
-            )));
+            return Err(Error::param(
+                "epsilon",
+                format!("must be finite and > 0, got {epsilon}"),
+            ));
         }
         if du == 0 {
-            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+            return Err(Error::param("sensitivity", "must be > 0"));
         }
         let eps = exact(epsilon, "epsilon")?;
         // scale = du / eps units, as t / S with t rounded up.
@@ -235,6 +245,10 @@ impl Laplace {
     }
 
     /// Release one real answer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for a non-finite value or one beyond the
+    /// lattice's range.
     pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
         let u = self.lattice.units_of(value)?;
         Ok(Release {
@@ -247,6 +261,9 @@ impl Laplace {
     /// each of d real coordinates to the lattice can add one unit each to
     /// the L1 distance, so the loss charges `d - 1` units more than a
     /// scalar release (nothing more for integer answers).
+    ///
+    /// # Errors
+    /// As [`Laplace::release`], for any coordinate.
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
         let units = self.lattice.units_of_all(values)?;
         let value = units.into_iter().map(|u| self.release_units(rng, u)).collect();
@@ -263,6 +280,9 @@ impl Laplace {
     }
 
     /// Release an integer answer (mechanisms built with `Laplace::integer`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a mechanism built for real answers.
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
         Ok(Release {
             value: self.lattice.noisy_integer(value, self.noise_units(rng), "Laplace")?,
@@ -301,6 +321,10 @@ impl Gaussian {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a sensitivity or ρ outside its domain;
+    /// [`Error::Overflow`] when the variance does not fit the sampler.
     #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: f64, rho: f64) -> Result<Self> {
         Self::new_trusted(sensitivity, rho)
@@ -316,6 +340,9 @@ impl Gaussian {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// As [`Gaussian::new`].
     #[cfg(feature = "honest-but-curious")]
     pub fn integer(sensitivity: u64, rho: f64) -> Result<Self> {
         Self::integer_trusted(sensitivity, rho)
@@ -331,6 +358,9 @@ impl Gaussian {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// As [`Gaussian::new`], and for δ outside (0, 1).
     #[cfg(feature = "honest-but-curious")]
     pub fn approximate(sensitivity: f64, epsilon: f64, delta: f64) -> Result<Self> {
         Self::approximate_trusted(sensitivity, epsilon, delta)
@@ -346,6 +376,9 @@ impl Gaussian {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// As [`Gaussian::approximate`].
     #[cfg(feature = "honest-but-curious")]
     pub fn integer_approximate(sensitivity: u64, epsilon: f64, delta: f64) -> Result<Self> {
         Self::integer_approximate_trusted(sensitivity, epsilon, delta)
@@ -386,20 +419,19 @@ impl Gaussian {
             }
             target *= (rho / spent) * (1.0 - 1e-9);
         }
-        Err(Error::InvalidParameter(format!(
-            "no Gaussian noise fits rho {rho} for {d} coordinates"
-        )))
+        Err(Error::param(
+            "rho",
+            format!("no Gaussian noise fits {rho} for {d} coordinates"),
+        ))
     }
 
     /// On `lattice`, for answers whose L2 sensitivity is `du` units.
     pub(crate) fn from_units(lattice: Lattice, du: u128, rho: f64) -> Result<Self> {
         if !(rho > 0.0 && rho.is_finite()) {
-            return Err(Error::InvalidParameter(format!(
-                "rho must be finite and > 0, got {rho}"
-            )));
+            return Err(Error::param("rho", format!("must be finite and > 0, got {rho}")));
         }
         if du == 0 {
-            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+            return Err(Error::param("sensitivity", "must be > 0"));
         }
         let r = exact(rho, "rho")?;
         // sigma^2 = du^2 / (2 rho) units^2 = a / B with a rounded up.
@@ -450,6 +482,10 @@ impl Gaussian {
     }
 
     /// Release one real answer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for a non-finite value or one beyond the
+    /// lattice's range.
     pub fn release(&self, rng: &mut DpRng, value: f64) -> Result<Release<f64>> {
         let u = self.lattice.units_of(value)?;
         Ok(Release {
@@ -463,6 +499,9 @@ impl Gaussian {
     /// lattice can add `sqrt(d)` units to the L2 distance (one for a
     /// scalar), which the loss charges; ρ also grows by a bound on
     /// Theorem 14's term (negligible once σ is a few units).
+    ///
+    /// # Errors
+    /// As [`Gaussian::release`], for any coordinate.
     pub fn release_vector(&self, rng: &mut DpRng, values: &[f64]) -> Result<Release<Vec<f64>>> {
         let units = self.lattice.units_of_all(values)?;
         let value = units.into_iter().map(|u| self.release_units(rng, u)).collect();
@@ -500,6 +539,9 @@ impl Gaussian {
     }
 
     /// Release an integer answer (mechanisms built with `Gaussian::integer`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a mechanism built for real answers.
     pub fn release_integer(&self, rng: &mut DpRng, value: i64) -> Result<Release<i64>> {
         Ok(Release {
             value: self
@@ -525,13 +567,11 @@ impl Gaussian {
 /// ε rounded down to a multiple of 2^-40, as an exact `n / 2^40`.
 fn epsilon_grid(epsilon: f64) -> Result<(u128, f64)> {
     if !(epsilon > 0.0 && epsilon < 1e9) {
-        return Err(Error::InvalidParameter(format!(
-            "epsilon must be in (0, 1e9), got {epsilon}"
-        )));
+        return Err(Error::param("epsilon", format!("must be in (0, 1e9), got {epsilon}")));
     }
     let n = (epsilon * (1u64 << 40) as f64).floor() as u128;
     if n == 0 {
-        return Err(Error::InvalidParameter(format!("epsilon {epsilon} is below 2^-40")));
+        return Err(Error::param("epsilon", format!("{epsilon} is below 2^-40")));
     }
     Ok((n, n as f64 / (1u64 << 40) as f64))
 }
@@ -550,7 +590,7 @@ struct Selection {
 impl Selection {
     fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
         if sensitivity == 0 {
-            return Err(Error::InvalidParameter("sensitivity must be > 0".into()));
+            return Err(Error::param("sensitivity", "must be > 0"));
         }
         let (n, spent) = epsilon_grid(epsilon)?;
         let factor = if monotonic { 1 } else { 2 };
@@ -597,6 +637,9 @@ impl ExponentialMechanism {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a zero sensitivity or ε outside its domain.
     #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
         Self::new_trusted(sensitivity, epsilon, monotonic)
@@ -615,6 +658,9 @@ impl ExponentialMechanism {
     }
 
     /// The index of the selected candidate.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for no candidates.
     pub fn select(&self, rng: &mut DpRng, scores: &[i64]) -> Result<Release<usize>> {
         let max = Selection::check(scores)?;
         let n = scores.len() as u128;
@@ -651,6 +697,9 @@ impl ReportNoisyMax {
     ///
     /// The guarantee rests on the caller: requires the `honest-but-curious`
     /// feature. [`crate::aggregates`] derives sensitivities itself.
+    ///
+    /// # Errors
+    /// As [`ExponentialMechanism::new`].
     #[cfg(feature = "honest-but-curious")]
     pub fn new(sensitivity: u64, epsilon: f64, monotonic: bool) -> Result<Self> {
         Self::new_trusted(sensitivity, epsilon, monotonic)
@@ -669,6 +718,9 @@ impl ReportNoisyMax {
     }
 
     /// The index of the selected candidate.
+    ///
+    /// # Errors
+    /// As [`ExponentialMechanism::select`].
     pub fn select(&self, rng: &mut DpRng, scores: &[i64]) -> Result<Release<usize>> {
         let max = Selection::check(scores)?;
         let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -705,11 +757,16 @@ pub struct RandomizedResponse {
 
 impl RandomizedResponse {
     /// Over `categories >= 2` categories.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for fewer than 2 categories or ε outside
+    /// (0, 1e9).
     pub fn new(categories: usize, epsilon: f64) -> Result<Self> {
         if categories < 2 {
-            return Err(Error::InvalidParameter(format!(
-                "randomized response needs at least 2 categories, got {categories}"
-            )));
+            return Err(Error::param(
+                "categories",
+                format!("randomized response needs at least 2, got {categories}"),
+            ));
         }
         let (num, spent) = epsilon_grid(epsilon)?;
         Ok(RandomizedResponse {
@@ -725,6 +782,9 @@ impl RandomizedResponse {
     }
 
     /// The randomized category for a respondent whose true one is `truth`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for `truth` outside the categories.
     pub fn respond(&self, rng: &mut DpRng, truth: usize) -> Result<Release<usize>> {
         if truth >= self.categories {
             return Err(Error::InvalidData(format!("category {truth} of {}", self.categories)));

@@ -20,9 +20,7 @@ pub fn integer(n: u128) -> Ratio {
 /// The exact value of a finite, non-negative double.
 pub fn exact(x: f64, what: &str) -> Result<Ratio> {
     if !x.is_finite() || x < 0.0 {
-        return Err(Error::InvalidParameter(format!(
-            "{what} must be finite and >= 0, got {x}"
-        )));
+        return Err(Error::param(what, format!("must be finite and >= 0, got {x}")));
     }
     let (m, e) = decompose(x);
     Ok(if e >= 0 {
@@ -80,7 +78,7 @@ fn approx(num: &BigUint, den: &BigUint) -> f64 {
 
 /// `ceil(num / den)` as a `u128`, or an overflow error naming `what`.
 pub fn ceil_u128(r: &Ratio, what: &str) -> Result<u128> {
-    u128::try_from(r.ceil().to_integer()).map_err(|_| Error::Overflow(format!("{what} does not fit 128 bits")))
+    u128::try_from(r.ceil().to_integer()).map_err(|_| Error::overflow(format!("{what} does not fit 128 bits")))
 }
 
 #[cfg(test)]

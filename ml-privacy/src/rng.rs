@@ -22,6 +22,9 @@ pub struct DpRng {
 
 impl DpRng {
     /// ChaCha20 keyed with 256 bits from the operating system.
+    ///
+    /// # Errors
+    /// [`Error::Randomness`] when the operating system's generator fails.
     pub fn secure() -> Result<Self> {
         let inner = ChaCha20Rng::try_from_rng(&mut SysRng)
             .map_err(|e| Error::Randomness(format!("operating system generator: {e}")))?;

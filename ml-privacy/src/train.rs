@@ -209,28 +209,28 @@ impl DpLogisticRegression {
 
     fn check_params(&self, n_features: usize) -> Result<()> {
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
-            return Err(Error::InvalidParameter(format!(
-                "lambda must be > 0, got {}",
-                self.lambda
-            )));
+            return Err(Error::param("lambda", format!("must be > 0, got {}", self.lambda)));
         }
         if self.feature_bounds.len() != n_features {
-            return Err(Error::InvalidParameter(format!(
-                "{} feature bounds for {n_features} columns",
-                self.feature_bounds.len(),
-            )));
+            return Err(Error::param(
+                "feature bounds",
+                format!("{} given for {n_features} columns", self.feature_bounds.len(),),
+            ));
         }
         if let Some((lo, hi)) = self
             .feature_bounds
             .iter()
             .find(|(lo, hi)| !(lo.is_finite() && hi.is_finite() && lo <= hi))
         {
-            return Err(Error::InvalidParameter(format!("feature bounds [{lo}, {hi}]")));
+            return Err(Error::param(
+                "feature bounds",
+                format!("[{lo}, {hi}] is not a finite interval"),
+            ));
         }
         if let Some(r) = self.row_scale
             && !(r > 0.0 && r.is_finite())
         {
-            return Err(Error::InvalidParameter(format!("row scale must be > 0, got {r}")));
+            return Err(Error::param("row scale", format!("must be > 0, got {r}")));
         }
         Ok(())
     }
@@ -276,6 +276,10 @@ impl DpLogisticRegression {
 
     /// The exact minimiser on the unit-ball design (bias first), without
     /// noise. NOT private: for comparisons and tests.
+    ///
+    /// # Errors
+    /// As [`DpLogisticRegression`]'s fit, privacy aside: invalid parameters or
+    /// data.
     pub fn minimiser_without_privacy(&self, data: &Dataset) -> Result<Vec<f64>> {
         let y = self.check(data)?;
         let x = design(data.features(), &self.feature_bounds, self.row_scale());

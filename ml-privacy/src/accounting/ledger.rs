@@ -94,11 +94,15 @@ pub struct PrivacyLedger {
 
 impl PrivacyLedger {
     /// A filter: charges that would exceed `budget` are refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a budget that is negative, not finite,
+    /// δ above 1, or a Rényi order that is not finite and > 1.
     pub fn filter(budget: Budget) -> Result<Self> {
         let limit = match budget {
             Budget::Approximate { epsilon, delta } => {
                 if delta > 1.0 {
-                    return Err(Error::InvalidParameter(format!("delta budget {delta} above 1")));
+                    return Err(Error::param("delta budget", format!("{delta} above 1")));
                 }
                 (exact(epsilon, "epsilon budget")?, exact(delta, "delta budget")?)
             }
@@ -113,6 +117,9 @@ impl PrivacyLedger {
 
     /// An odometer composing in `measure` (its numbers are ignored but a
     /// Rényi order, which must be finite and > 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a Rényi order that is not finite and > 1.
     pub fn odometer(measure: Budget) -> Result<Self> {
         if let Budget::Renyi { alpha, .. } = measure {
             super::check_renyi(alpha, 0.0)?;
@@ -140,9 +147,9 @@ impl PrivacyLedger {
             (Budget::Approximate { .. }, PrivacyLoss::Approximate { epsilon, delta }) => {
                 Ok((r(epsilon, "epsilon")?, r(delta, "delta")?))
             }
-            (Budget::Approximate { .. }, PrivacyLoss::Zcdp { .. }) => Err(Error::InvalidParameter(
-                "an (epsilon, delta) ledger cannot take a zCDP loss; convert it with PrivacyLoss::to_approximate"
-                    .into(),
+            (Budget::Approximate { .. }, PrivacyLoss::Zcdp { .. }) => Err(Error::param(
+                "loss",
+                "an (epsilon, delta) ledger cannot take a zCDP loss; convert it with PrivacyLoss::to_approximate",
             )),
             (Budget::Zcdp { .. }, PrivacyLoss::Pure { epsilon }) => {
                 let e = r(epsilon, "epsilon")?;
@@ -167,15 +174,21 @@ impl PrivacyLedger {
             (Budget::Renyi { alpha, .. }, l @ (PrivacyLoss::Renyi { .. } | PrivacyLoss::Approximate { .. })) => {
                 Ok((r(l.to_renyi(alpha)?, "Renyi epsilon")?, integer(0)))
             }
-            (Budget::Approximate { .. }, PrivacyLoss::Renyi { .. }) => Err(Error::InvalidParameter(
-                "an (epsilon, delta) ledger cannot take a Renyi loss; convert it with PrivacyLoss::to_approximate"
-                    .into(),
+            (Budget::Approximate { .. }, PrivacyLoss::Renyi { .. }) => Err(Error::param(
+                "loss",
+                "an (epsilon, delta) ledger cannot take a Renyi loss; convert it with PrivacyLoss::to_approximate",
             )),
         }
     }
 
     /// Record `loss` under `label`; a filter refuses it (and records
     /// nothing) when the new total would exceed the budget.
+    ///
+    /// # Errors
+    /// [`Error::BudgetExceeded`] when a filter's budget cannot cover it;
+    /// [`Error::InvalidParameter`] for a loss this ledger's measure cannot take
+    /// (a zCDP or Rényi loss in an (ε, δ) ledger) or non-finite numbers;
+    /// [`Error::Ledger`] when the ledger's lock is poisoned.
     pub fn charge(&self, label: &str, loss: PrivacyLoss) -> Result<Spent> {
         let (first, delta) = self.amounts(&loss)?;
         let mut st = self
@@ -187,11 +200,11 @@ impl PrivacyLedger {
         if let Some((lf, ld)) = &self.limit
             && (new_first > *lf || new_delta > *ld)
         {
-            return Err(Error::BudgetExceeded(format!(
-                "'{label}' would bring the total to {} (budget {})",
-                self.describe(&new_first, &new_delta),
-                self.describe(lf, ld)
-            )));
+            return Err(Error::BudgetExceeded {
+                label: label.to_string(),
+                total: self.describe(&new_first, &new_delta),
+                budget: self.describe(lf, ld),
+            });
         }
         st.first = new_first;
         st.delta = new_delta;
@@ -234,6 +247,9 @@ impl PrivacyLedger {
     }
 
     /// The totals so far.
+    ///
+    /// # Errors
+    /// [`Error::Ledger`] when the ledger's lock is poisoned.
     pub fn spent(&self) -> Result<Spent> {
         let st = self
             .state
@@ -243,6 +259,9 @@ impl PrivacyLedger {
     }
 
     /// Whether `loss` would still fit (always true for an odometer).
+    ///
+    /// # Errors
+    /// As [`PrivacyLedger::charge`], budget aside.
     pub fn can_afford(&self, loss: &PrivacyLoss) -> Result<bool> {
         let (first, delta) = self.amounts(loss)?;
         let st = self
@@ -256,6 +275,9 @@ impl PrivacyLedger {
     }
 
     /// The accepted charges, in order.
+    ///
+    /// # Errors
+    /// [`Error::Ledger`] when the ledger's lock is poisoned.
     pub fn entries(&self) -> Result<Vec<LedgerEntry>> {
         let st = self
             .state
@@ -265,6 +287,9 @@ impl PrivacyLedger {
     }
 
     /// The ledger as JSON: measure, budget (if any), totals, entries.
+    ///
+    /// # Errors
+    /// [`Error::Ledger`] when the ledger's lock is poisoned.
     pub fn to_json(&self) -> Result<String> {
         let spent = self.spent()?;
         let entries = self.entries()?;
@@ -281,6 +306,10 @@ impl PrivacyLedger {
     /// `privacy_delta_spent`, `privacy_rho_spent` or
     /// `privacy_renyi_epsilon_spent`) and the ledger as the
     /// artifact `privacy/ledger.json`.
+    ///
+    /// # Errors
+    /// [`Error::Ledger`] when the ledger's lock is poisoned; the tracker's
+    /// errors as [`Error::Core`].
     pub fn log_to(&self, tracker: &dyn Tracker, run: &RunId) -> Result<()> {
         let spent = self.spent()?;
         let now = std::time::SystemTime::now()
@@ -344,7 +373,7 @@ mod tests {
         let tiny = f64::EPSILON * 0.5;
         assert_eq!(1.0 + tiny, 1.0);
         let err = ledger.charge("b", PrivacyLoss::Pure { epsilon: tiny }).unwrap_err();
-        assert!(matches!(err, Error::BudgetExceeded(_)), "{err}");
+        assert!(matches!(err, Error::BudgetExceeded { .. }), "{err}");
         assert!(!ledger.can_afford(&PrivacyLoss::Pure { epsilon: tiny }).unwrap());
         ledger
             .charge(

@@ -59,23 +59,25 @@ pub enum PrivacyLoss {
 impl PrivacyLoss {
     /// The loss as (ε, δ)-DP: pure losses have δ = 0; a zCDP loss needs a
     /// `delta` to convert at ([`zcdp_to_approximate`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a zCDP or Rényi loss without
+    /// `delta_for_zcdp`, or with one outside (0, 1).
     pub fn to_approximate(&self, delta_for_zcdp: Option<f64>) -> Result<(f64, f64)> {
         match *self {
             PrivacyLoss::Pure { epsilon } => Ok((epsilon, 0.0)),
             PrivacyLoss::Approximate { epsilon, delta } => Ok((epsilon, delta)),
             PrivacyLoss::Zcdp { rho } => {
-                let delta = delta_for_zcdp.ok_or_else(|| {
-                    Error::InvalidParameter("a zCDP loss needs a delta to be stated as (epsilon, delta)".into())
-                })?;
+                let delta = delta_for_zcdp
+                    .ok_or_else(|| Error::param("delta", "a zCDP loss needs one to be stated as (epsilon, delta)"))?;
                 Ok((zcdp_to_approximate(rho, delta)?, delta))
             }
             PrivacyLoss::Renyi { alpha, epsilon } => {
-                let delta = delta_for_zcdp.ok_or_else(|| {
-                    Error::InvalidParameter("a Renyi loss needs a delta to be stated as (epsilon, delta)".into())
-                })?;
+                let delta = delta_for_zcdp
+                    .ok_or_else(|| Error::param("delta", "a Renyi loss needs one to be stated as (epsilon, delta)"))?;
                 check_renyi(alpha, epsilon)?;
                 if !(delta > 0.0 && delta < 1.0) {
-                    return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
+                    return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
                 }
                 Ok((up(rdp_to_epsilon(alpha, epsilon, delta)).max(0.0), delta))
             }
@@ -88,6 +90,10 @@ impl PrivacyLoss {
     /// Steinke 2016, Definition 1.1); (α', ε)-RDP is (α, ε)-RDP for α ≤ α'
     /// (Rényi divergences grow with the order; Mironov 2017, Proposition
     /// 9). (ε, δ)-DP with δ > 0 implies no RDP bound.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an (ε, δ) loss with δ > 0, a Rényi loss
+    /// of a lower order than `alpha`, an order that is not finite and > 1.
     pub fn to_renyi(&self, alpha: f64) -> Result<f64> {
         check_renyi(alpha, 0.0)?;
         match *self {
@@ -96,17 +102,23 @@ impl PrivacyLoss {
             }
             PrivacyLoss::Zcdp { rho } => Ok(up(alpha * rho)),
             PrivacyLoss::Renyi { alpha: a, epsilon } if alpha <= a => Ok(epsilon),
-            PrivacyLoss::Renyi { alpha: a, .. } => Err(Error::InvalidParameter(format!(
-                "a Renyi loss of order {a} implies nothing at the higher order {alpha}"
-            ))),
-            PrivacyLoss::Approximate { .. } => Err(Error::InvalidParameter(
-                "an (epsilon, delta) loss with delta > 0 has no Renyi bound".into(),
+            PrivacyLoss::Renyi { alpha: a, .. } => Err(Error::param(
+                "alpha",
+                format!("a Renyi loss of order {a} implies nothing at the higher order {alpha}"),
+            )),
+            PrivacyLoss::Approximate { .. } => Err(Error::param(
+                "loss",
+                "an (epsilon, delta) loss with delta > 0 has no Renyi bound",
             )),
         }
     }
 
     /// The loss as ρ-zCDP: ε-DP implies ε²/2-zCDP (Bun and Steinke 2016,
     /// Proposition 1.4); (ε, δ)-DP with δ > 0 implies no zCDP bound.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an (ε, δ) loss with δ > 0 or a Rényi
+    /// loss, which imply no zCDP bound.
     pub fn to_zcdp(&self) -> Result<f64> {
         match *self {
             PrivacyLoss::Pure { epsilon } => Ok(up(epsilon * epsilon / 2.0)),
@@ -115,12 +127,11 @@ impl PrivacyLoss {
                 epsilon: self.epsilon().unwrap_or(f64::INFINITY),
             }
             .to_zcdp(),
-            PrivacyLoss::Approximate { .. } => Err(Error::InvalidParameter(
-                "an (epsilon, delta) loss with delta > 0 has no zCDP bound".into(),
+            PrivacyLoss::Approximate { .. } => Err(Error::param(
+                "loss",
+                "an (epsilon, delta) loss with delta > 0 has no zCDP bound",
             )),
-            PrivacyLoss::Renyi { .. } => Err(Error::InvalidParameter(
-                "a Renyi loss at one order has no zCDP bound".into(),
-            )),
+            PrivacyLoss::Renyi { .. } => Err(Error::param("loss", "a Renyi loss at one order has no zCDP bound")),
         }
     }
 
@@ -136,14 +147,16 @@ impl PrivacyLoss {
 /// An order α > 1 (finite) and an ε ≥ 0 (finite).
 pub(crate) fn check_renyi(alpha: f64, epsilon: f64) -> Result<()> {
     if !(alpha > 1.0 && alpha.is_finite()) {
-        return Err(Error::InvalidParameter(format!(
-            "Renyi order must be finite and > 1, got {alpha}"
-        )));
+        return Err(Error::param(
+            "Renyi order",
+            format!("must be finite and > 1, got {alpha}"),
+        ));
     }
     if !(epsilon >= 0.0 && epsilon.is_finite()) {
-        return Err(Error::InvalidParameter(format!(
-            "Renyi epsilon must be finite and >= 0, got {epsilon}"
-        )));
+        return Err(Error::param(
+            "Renyi epsilon",
+            format!("must be finite and >= 0, got {epsilon}"),
+        ));
     }
     Ok(())
 }
@@ -157,14 +170,15 @@ pub(crate) fn up(x: f64) -> f64 {
 /// and Steinke (2020, Proposition 12 / Corollary 13) through Rényi DP of
 /// every order α > 1 (ρ-zCDP is (α, αρ)-RDP), minimised over α, and never
 /// above Bun and Steinke's ρ + 2 sqrt(ρ ln(1/δ)).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for ρ negative or not finite, δ outside (0, 1).
 pub fn zcdp_to_approximate(rho: f64, delta: f64) -> Result<f64> {
     if !(rho >= 0.0 && rho.is_finite()) {
-        return Err(Error::InvalidParameter(format!(
-            "rho must be finite and >= 0, got {rho}"
-        )));
+        return Err(Error::param("rho", format!("must be finite and >= 0, got {rho}")));
     }
     if !(delta > 0.0 && delta < 1.0) {
-        return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
+        return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
     }
     if rho == 0.0 {
         return Ok(0.0);
@@ -209,11 +223,15 @@ pub fn rdp_to_epsilon(alpha: f64, r: f64, delta: f64) -> f64 {
 /// The largest ρ (to a relative 1e-12, rounded down) whose
 /// [`zcdp_to_approximate`] at `delta` is at most `epsilon`: how a Gaussian
 /// release is calibrated to an (ε, δ) target.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for ε not finite and > 0, δ outside (0, 1).
 pub fn zcdp_for_approximate(epsilon: f64, delta: f64) -> Result<f64> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
-        return Err(Error::InvalidParameter(format!(
-            "epsilon must be finite and > 0, got {epsilon}"
-        )));
+        return Err(Error::param(
+            "epsilon",
+            format!("must be finite and > 0, got {epsilon}"),
+        ));
     }
     let (mut lo, mut hi) = (0.0f64, epsilon);
     while zcdp_to_approximate(hi, delta)? <= epsilon {

@@ -94,13 +94,12 @@ fn discretise(dir: Direction, q: f64, sigma: f64, h: f64) -> Result<Pmf> {
     // Upper end: the first grid point where δ falls below TAIL.
     let mut hi = 1i64;
     while delta_one(dir, q, sigma, hi as f64 * h) > TAIL {
-        hi = hi
-            .checked_mul(2)
-            .ok_or_else(|| Error::Overflow("privacy loss range".into()))?;
+        hi = hi.checked_mul(2).ok_or_else(|| Error::overflow("privacy loss range"))?;
         if hi as f64 * h > 1e4 {
-            return Err(Error::InvalidParameter(format!(
-                "noise multiplier {sigma} is too small for the PLD accountant"
-            )));
+            return Err(Error::param(
+                "noise multiplier",
+                format!("{sigma} is too small for the PLD accountant"),
+            ));
         }
     }
     // Lower end: below it the loss has less than TAIL mass under P (that
@@ -116,11 +115,12 @@ fn discretise(dir: Direction, q: f64, sigma: f64, h: f64) -> Result<Pmf> {
             (eps_lo / h).floor() as i64
         }
     };
-    let n = usize::try_from(hi - lo + 1).map_err(|_| Error::Overflow("grid".into()))?;
+    let n = usize::try_from(hi - lo + 1).map_err(|_| Error::overflow("grid"))?;
     if n > 50_000_000 {
-        return Err(Error::InvalidParameter(format!(
-            "{n} grid points for one step: use a coarser discretization"
-        )));
+        return Err(Error::param(
+            "discretization",
+            format!("{n} grid points for one step: use a coarser one"),
+        ));
     }
     let eps = |i: usize| (lo + i as i64) as f64 * h;
     let deltas: Vec<f64> = (0..n).map(|i| delta_one(dir, q, sigma, eps(i))).collect();
@@ -174,12 +174,13 @@ fn compose(pmf: &Pmf, steps: u64, h: f64) -> Result<(i64, Vec<f64>, f64)> {
         .map(|&s| (TAIL.ln() - t * log_mgf(-s)) / s)
         .fold(f64::NEG_INFINITY, f64::max);
     let (wlo, whi) = ((lower / h).floor() as i64, (upper / h).ceil() as i64);
-    let width = usize::try_from(whi - wlo + 1).map_err(|_| Error::Overflow("window".into()))?;
+    let width = usize::try_from(whi - wlo + 1).map_err(|_| Error::overflow("window"))?;
     let size = (width.max(pmf.mass.len()) + 1).next_power_of_two();
     if size > 1 << 26 {
-        return Err(Error::InvalidParameter(format!(
-            "the composed loss spans {width} grid points: use a coarser discretization"
-        )));
+        return Err(Error::param(
+            "discretization",
+            format!("the composed loss spans {width} grid points: use a coarser one"),
+        ));
     }
     let mut buf: Vec<Complex<f64>> = vec![Complex::new(0.0, 0.0); size];
     for (i, &p) in pmf.mass.iter().enumerate() {
@@ -220,23 +221,30 @@ impl PldAccountant {
     /// The smallest ε (to 1e-9) for which `steps` Poisson-subsampled
     /// Gaussian steps with `noise_multiplier` and `sampling_rate` are
     /// (ε, δ)-DP under add/remove neighbours.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for parameters outside their domains, δ below
+    /// the accountant's truncation mass, or a noise multiplier so small that
+    /// the discretised privacy loss would not fit the grid limits.
     pub fn epsilon(&self, noise_multiplier: f64, sampling_rate: f64, steps: u64, delta: f64) -> Result<f64> {
         let h = self.discretization;
         if !(h > 0.0 && h.is_finite()) {
-            return Err(Error::InvalidParameter(format!("discretization must be > 0, got {h}")));
+            return Err(Error::param("discretization", format!("must be > 0, got {h}")));
         }
         if !(noise_multiplier > 0.0 && noise_multiplier.is_finite()) {
-            return Err(Error::InvalidParameter(format!(
-                "noise multiplier must be finite and > 0, got {noise_multiplier}"
-            )));
+            return Err(Error::param(
+                "noise multiplier",
+                format!("must be finite and > 0, got {noise_multiplier}"),
+            ));
         }
         if !(sampling_rate > 0.0 && sampling_rate <= 1.0) {
-            return Err(Error::InvalidParameter(format!(
-                "sampling rate must be in (0, 1], got {sampling_rate}"
-            )));
+            return Err(Error::param(
+                "sampling rate",
+                format!("must be in (0, 1], got {sampling_rate}"),
+            ));
         }
         if !(delta > 0.0 && delta < 1.0) {
-            return Err(Error::InvalidParameter(format!("delta must be in (0, 1), got {delta}")));
+            return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
         }
         if steps == 0 {
             return Ok(0.0);
@@ -246,9 +254,10 @@ impl PldAccountant {
             let pmf = discretise(dir, sampling_rate, noise_multiplier, h)?;
             let (lo, mass, infinity) = compose(&pmf, steps, h)?;
             if infinity >= delta {
-                return Err(Error::InvalidParameter(format!(
-                    "delta {delta} is below the accountant's truncation mass {infinity:e}"
-                )));
+                return Err(Error::param(
+                    "delta",
+                    format!("{delta} is below the accountant's truncation mass {infinity:e}"),
+                ));
             }
             let top = (lo + mass.len() as i64) as f64 * h;
             let (mut a, mut b) = (0.0f64, top.max(0.0));

@@ -46,9 +46,12 @@ impl RdpAccountant {
     }
 
     /// An accountant over the given orders (each > 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for no orders, or an order not finite and > 1.
     pub fn with_orders(orders: Vec<f64>) -> Result<Self> {
         if orders.is_empty() || orders.iter().any(|&a| a.is_nan() || a <= 1.0) {
-            return Err(Error::InvalidParameter("RDP orders must be non-empty and > 1".into()));
+            return Err(Error::param("RDP orders", "must be non-empty and > 1"));
         }
         let rdp = vec![0.0; orders.len()];
         Ok(RdpAccountant { orders, rdp })
@@ -67,6 +70,10 @@ impl RdpAccountant {
     /// Compose `steps` rounds of the Gaussian mechanism with noise
     /// multiplier `noise_multiplier` (σ / L2 sensitivity) applied to a
     /// Poisson sample taking each record with probability `sampling_rate`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a sampling rate outside [0, 1] or a
+    /// noise multiplier negative or not finite.
     pub fn compose_poisson_subsampled_gaussian(
         &mut self,
         noise_multiplier: f64,
@@ -74,14 +81,16 @@ impl RdpAccountant {
         steps: u64,
     ) -> Result<()> {
         if !(0.0..=1.0).contains(&sampling_rate) {
-            return Err(Error::InvalidParameter(format!(
-                "sampling rate must be in [0, 1], got {sampling_rate}"
-            )));
+            return Err(Error::param(
+                "sampling rate",
+                format!("must be in [0, 1], got {sampling_rate}"),
+            ));
         }
         if !noise_multiplier.is_finite() || noise_multiplier < 0.0 {
-            return Err(Error::InvalidParameter(format!(
-                "noise multiplier must be finite and >= 0, got {noise_multiplier}"
-            )));
+            return Err(Error::param(
+                "noise multiplier",
+                format!("must be finite and >= 0, got {noise_multiplier}"),
+            ));
         }
         for (r, &a) in self.rdp.iter_mut().zip(&self.orders) {
             *r += steps as f64 * subsampled_gaussian_rdp(sampling_rate, noise_multiplier, a);
@@ -90,15 +99,21 @@ impl RdpAccountant {
     }
 
     /// Compose `count` Gaussian mechanisms without subsampling.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a noise multiplier negative or not finite.
     pub fn compose_gaussian(&mut self, noise_multiplier: f64, count: u64) -> Result<()> {
         self.compose_poisson_subsampled_gaussian(noise_multiplier, 1.0, count)
     }
 
     /// The smallest ε over the orders for which the composition is
     /// (ε, δ)-DP, and the order that gives it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for δ outside [0, 1].
     pub fn epsilon(&self, delta: f64) -> Result<(f64, f64)> {
         if !(0.0..=1.0).contains(&delta) {
-            return Err(Error::InvalidParameter(format!("delta must be in [0, 1], got {delta}")));
+            return Err(Error::param("delta", format!("must be in [0, 1], got {delta}")));
         }
         if delta == 0.0 {
             let eps = if self.rdp.iter().all(|&r| r == 0.0) {
@@ -129,9 +144,12 @@ impl RdpAccountant {
 
     /// The smallest δ over the orders for which the composition is
     /// (ε, δ)-DP, and the order that gives it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for ε negative or not finite.
     pub fn delta(&self, epsilon: f64) -> Result<(f64, f64)> {
         if epsilon.is_nan() || epsilon < 0.0 {
-            return Err(Error::InvalidParameter(format!("epsilon must be >= 0, got {epsilon}")));
+            return Err(Error::param("epsilon", format!("must be >= 0, got {epsilon}")));
         }
         let mut best = (f64::INFINITY, self.orders[0]);
         for (&a, &r) in self.orders.iter().zip(&self.rdp) {
