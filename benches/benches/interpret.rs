@@ -2,6 +2,7 @@
 //! interventional TreeSHAP of a 100-tree digits forest, KernelSHAP of a
 //! breast_cancer logistic regression, and a MetricFrame over 1,000,000 rows.
 //! The side-by-side with shap and Fairlearn is `benches/compare_interpret.py`.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ml_sdk::core::ndarray::s;

@@ -2,6 +2,7 @@
 //! train and export ourselves): one-row latency of a standardized logistic
 //! regression and a 1000-row batch through a 100-tree forest. The
 //! side-by-side with Python onnxruntime is `benches/compare_onnx.py`.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ml_sdk::core::Model;

@@ -2,6 +2,7 @@
 //! smaller size (clamped sum with Laplace noise, the two exact samplers, the
 //! RDP accountant). The side-by-side with OpenDP and dp-accounting is
 //! `benches/compare_privacy.py`.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ml_sdk::privacy::aggregates::{self, Bounds, Neighbouring, NoiseSpec};

@@ -1,4 +1,5 @@
 //! Training workloads of the scikit-learn comparison (see BENCHMARKS.md).
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ml_sdk_benches::{digits_split, forest, kmeans, logistic};

@@ -1,5 +1,6 @@
 //! Black-box tests of the `mlsdk` binary: JSON shapes, files written, and a
 //! one-line error with a non-zero exit on bad input.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use std::path::Path;
 use std::process::Command;

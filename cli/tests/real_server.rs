@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 #![cfg(unix)]
 //! `mlsdk` against a real `mlflow server` on 127.0.0.1, once with artifacts
 //! proxied by the server (`--artifacts-destination`) and once with a plain

@@ -3,6 +3,7 @@
 //! the model (on ONNX Runtime too when `ORT_DYLIB_PATH` is set, as in
 //! scripts/test.sh), and a privacy budget that refuses the overspending
 //! release.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use std::process::Command;
 

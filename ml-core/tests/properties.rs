@@ -1,4 +1,5 @@
 //! Invariants that must hold for any input.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::ndarray::{Array1, Array2};
 use ml_core::{Dataset, Estimator, Frame, InputColumn, KFold, Link, Model, ModelSpec, Signature, Task, metrics};

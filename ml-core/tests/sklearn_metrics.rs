@@ -1,5 +1,6 @@
 //! Metrics against scikit-learn's values (testdata/sklearn_metrics.json, made by
 //! scripts/gen_sklearn.py; `MLSDK_FIXTURES` points at a freshly generated copy).
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::metrics::{self, Average};
 use ml_core::ndarray::{Array1, Array2};

@@ -1,6 +1,7 @@
 //! The explainable boosting machine: as accurate as InterpretML's on the
 //! same splits (fixture from `scripts/gen_interpret.py`), additive by
 //! construction, and its spec predicts, exports and explains as itself.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::metrics::{accuracy, r2_score};
 use ml_core::{Explainer, Model, Predictions, Target, Trainer};

@@ -3,6 +3,7 @@
 //! through `scripts/check_tracking.py`): the metric histories and the JSON
 //! artifacts are what we logged. Needs the Python reference tools:
 //! `scripts/test.sh` runs it with `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::{Dataset, Explainer, Model, Predictions, RunStatus, Tracker, Trainer};
 use ml_interpret::{GroupMetric, MetricFrame, TreeShap, log_explanation, log_fairness, parity_measures};

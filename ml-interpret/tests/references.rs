@@ -3,6 +3,7 @@
 //! hold scikit-learn models node by node or coefficient by coefficient, the
 //! rows explained and the references' values. `MLSDK_INTERPRET_FIXTURES`
 //! points the tests at a freshly generated copy.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 // Index loops read as the formulas they check.
 #![allow(clippy::needless_range_loop)]

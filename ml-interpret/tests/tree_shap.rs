@@ -1,6 +1,7 @@
 //! TreeSHAP against brute-force Shapley values over every coalition, and
 //! local accuracy, on every tree model we train (bootstrapped forests
 //! included), for classification and regression.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 // Index loops read as the formulas they check.
 #![allow(clippy::needless_range_loop)]

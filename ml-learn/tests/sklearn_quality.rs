@@ -1,6 +1,7 @@
 //! Model quality against scikit-learn on the same data and splits
 //! (testdata/sklearn_models.json, made by scripts/gen_sklearn.py with the
 //! scikit-learn version recorded in the file).
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::{KFold, Model, Predictions, Trainer, cross_validate, default_score, metrics};
 use ml_learn::{Algorithm, FittedPipeline, KMeans, Pipeline, inertia};

@@ -1,6 +1,7 @@
 //! Every trained model describes itself as a ModelSpec that predicts the same,
 //! and saves to a file that loads back to identical predictions; damaged files
 //! are refused with typed errors.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{Dataset, Error as CoreError, Frame, LoadOptions, Model, Predictions, UnknownCategory};

@@ -3,6 +3,7 @@
 //!
 //! Needs the Python reference tools: `scripts/test.sh` runs this with
 //! `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use std::process::Command;
 

@@ -1,5 +1,6 @@
 //! `OnnxModel` on our own exports and on hostile bytes; ONNX Runtime (feature
 //! `ort`) against tract and against Python onnxruntime's outputs.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::ndarray::{Array2, s};
 use ml_core::{Dataset, Model, Predictions};

@@ -3,6 +3,7 @@
 //! and gives onnxruntime's outputs; the linear and tree ones import to a
 //! `ModelSpec` that predicts the same. `MLSDK_ONNX_FIXTURES` points the
 //! tests at a freshly generated set instead of the committed one.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::ndarray::Array2;
 use ml_core::{Model, Predictions};

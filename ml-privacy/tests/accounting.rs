@@ -1,6 +1,7 @@
 //! The accountants against Google's dp-accounting (`scripts/gen_privacy.py`,
 //! version in `testdata/privacy/accounting.json`). `MLSDK_PRIVACY_FIXTURES`
 //! points the tests at a freshly generated file instead of the committed one.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_privacy::{PldAccountant, RdpAccountant};
 use serde_json::Value;

@@ -1,6 +1,7 @@
 //! Aggregates on a real column: with a large ε they land near the exact
 //! statistic, and the noise of many releases has the spread the mechanism
 //! states.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_privacy::DpRng;
 use ml_privacy::aggregates::{self, Bounds, Neighbouring, NoiseSpec};

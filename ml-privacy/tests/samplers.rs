@@ -3,6 +3,7 @@
 //! mechanisms. Seeded generators keep the runs reproducible; each test
 //! fails only if the sample is implausible (p < 1e-4) under the claimed
 //! distribution.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_privacy::exact::{bernoulli_exp, discrete_gaussian, discrete_laplace, geometric};
 use ml_privacy::{DpRng, ExponentialMechanism, Gaussian, Laplace, RandomizedResponse, ReportNoisyMax};

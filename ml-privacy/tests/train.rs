@@ -1,6 +1,7 @@
 //! Private logistic regression: the solver finds scikit-learn's minimiser of
 //! the same objective (`scripts/gen_privacy.py`), the noise shrinks as ε
 //! grows, and bad input is refused.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use ml_core::{Model, Predictions, Trainer};
 use ml_privacy::{DpLogisticRegression, PrivacyLoss};

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 #![cfg(unix)]
 //! The REST back end against a real `mlflow server` (SQLite backend, artifact
 //! serving) on 127.0.0.1: our client writes and the Python MlflowClient reads

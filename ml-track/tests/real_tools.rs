@@ -3,6 +3,7 @@
 //!
 //! These need the Python reference tools: `scripts/test.sh` installs them and
 //! runs these tests with `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 mod common;
 

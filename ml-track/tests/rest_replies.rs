@@ -2,6 +2,7 @@
 //! types, unknown enum values, not JSON) are typed errors naming the
 //! endpoint, never silent empty strings or zeros. A scripted server on
 //! 127.0.0.1 answers each request with the next canned reply.
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

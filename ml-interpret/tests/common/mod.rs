@@ -1,4 +1,5 @@
 //! Helpers shared by the test files (each uses some of them).
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 #![allow(dead_code)]
 
 use serde_json::Value;

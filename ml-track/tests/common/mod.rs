@@ -1,5 +1,5 @@
 //! Child-process helpers shared by the tracking tests.
-
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 #![allow(dead_code)]
 
 use std::process::{Child, Command};
