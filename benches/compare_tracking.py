@@ -10,10 +10,16 @@
 - N_SERVER (default 20,000) metric values sent in batches of 1,000 to a real
   `mlflow server` (SQLite backend, started here on 127.0.0.1): MlflowClient.log_batch
   vs ml-sdk's MlflowRestClient (which chunks one call into batches itself).
+  Both sides are warmed, then run REPS (default 5) times each, alternating
+  which goes first, each time into a fresh run; the medians are compared.
+  (A server is slow on its first requests and on runs that already hold
+  many metrics, so a side run once, first or into a filled run, is not
+  measured fairly.)
 """
 import json
 import os
 import signal
+import statistics
 import pathlib
 import subprocess
 import sys
@@ -93,23 +99,42 @@ def server_side(url, n):
     return time.perf_counter() - start
 
 
+def ours(binary, *args):
+    out = subprocess.run([binary, *args], check=True, capture_output=True, text=True).stdout
+    return {r["workload"]: r for r in map(json.loads, out.strip().splitlines())}
+
+
 def main():
     n_metrics = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     n_scalars = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
     n_server = int(sys.argv[3]) if len(sys.argv) > 3 else 20_000
+    reps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ml-sdk-benches", "--bin", "compare_tracking"],
+                   cwd=ROOT, check=True)
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    binary = str(target / "release" / "compare_tracking")
+    rust = ours(binary, "local", str(n_metrics), str(n_scalars))
+    theirs = {
+        "mlflow_store_log_metric_one_per_call": mlflow_side(n_metrics),
+        "tensorboard_scalars": tensorboard_side(n_scalars),
+    }
     proc, url = start_server()
-    # A fresh server is slow on its first requests: warm it before timing either side.
-    server_side(url, 5000)
     try:
-        cmd = ["cargo", "run", "--release", "--quiet", "-p", "ml-sdk-benches", "--bin", "compare_tracking", "--",
-               str(n_metrics), str(n_scalars), url, str(n_server)]
-        out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-        ours = {r["workload"]: r for r in map(json.loads, out.strip().splitlines())}
-        theirs = {
-            "mlflow_store_log_metric_one_per_call": mlflow_side(n_metrics),
-            "tensorboard_scalars": tensorboard_side(n_scalars),
-            "server_log_batch": server_side(url, n_server),
-        }
+        # Warm the server with both clients before timing either.
+        server_side(url, 5000)
+        ours(binary, "server", url, "5000")
+        py_times, rust_times = [], []
+        for rep in range(reps):
+            order = ["python", "rust"] if rep % 2 == 0 else ["rust", "python"]
+            for side in order:
+                if side == "python":
+                    py_times.append(server_side(url, n_server))
+                else:
+                    rust_times.append(ours(binary, "server", url, str(n_server))["server_log_batch"]["seconds"])
+        print("server log_batch per rep (s): python " + " ".join(f"{t:.3f}" for t in py_times)
+              + " | ml-sdk " + " ".join(f"{t:.3f}" for t in rust_times))
+        rust["server_log_batch"] = {"count": n_server, "seconds": statistics.median(rust_times)}
+        theirs["server_log_batch"] = statistics.median(py_times)
     finally:
         # The server's uvicorn and job runners share its session: stop them all.
         os.killpg(proc.pid, signal.SIGKILL)
@@ -119,7 +144,7 @@ def main():
     print(f"mlflow {mlflow.__version__}, tensorboard {tensorboard.__version__}")
     print(f"{'workload':<40} {'count':>8} {'ml-sdk s':>10} {'python s':>10} {'ratio':>8} {'per call (ours / theirs)':>28}")
     for name, secs in theirs.items():
-        r = ours[name]
+        r = rust[name]
         n = r["count"]
         print(
             f"{name:<40} {n:>8} {r['seconds']:>10.4f} {secs:>10.4f} {r['seconds'] / secs:>8.4f} "

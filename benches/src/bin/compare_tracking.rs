@@ -1,6 +1,10 @@
 //! Times the tracking workloads of `benches/compare_tracking.py` and prints
 //! one JSON object per workload: `{"workload", "seconds", "count"}`.
-//! Arguments: N_METRICS N_SCALARS [SERVER_URL N_SERVER_METRICS].
+//!
+//! - `compare_tracking local N_METRICS N_SCALARS`: the file store and
+//!   TensorBoard workloads.
+//! - `compare_tracking server URL N`: N metric values to a fresh run on a
+//!   tracking server in one `log_metrics` call (sent in batches of 1,000).
 
 use std::time::Instant;
 
@@ -10,16 +14,15 @@ use ml_sdk::track::{EventFile, MlflowRestClient, MlflowStore, now_ms};
 use serde_json::json;
 
 fn main() -> Result<()> {
-    let n_metrics: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10_000);
-    let n_scalars: usize = std::env::args()
-        .nth(2)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["local", n_metrics, n_scalars] => local(n_metrics.parse()?, n_scalars.parse()?),
+        ["server", url, n] => server(url, n.parse()?),
+        _ => anyhow::bail!("usage: compare_tracking local N_METRICS N_SCALARS | server URL N"),
+    }
+}
+
+fn local(n_metrics: usize, n_scalars: usize) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("mlsdk-bench-{}", std::process::id()));
 
     let store = MlflowStore::open(dir.join("mlruns"))?;
@@ -55,28 +58,28 @@ fn main() -> Result<()> {
     );
     std::fs::remove_dir_all(&dir)?;
 
-    // Batched logging to a tracking server, when one is given.
-    if let (Some(url), Some(n)) = (std::env::args().nth(3), std::env::args().nth(4)) {
-        let n: usize = n.parse()?;
-        let client = MlflowRestClient::new(&url);
-        let run = client.start_run("bench-rust", None)?;
-        let now = now_ms();
-        let points: Vec<MetricPoint> = (0..n)
-            .map(|i| MetricPoint {
-                key: "loss".into(),
-                value: 1.0 / (1.0 + i as f64),
-                step: i as i64,
-                timestamp_ms: now,
-            })
-            .collect();
-        let start = Instant::now();
-        client.log_metrics(&run, &points)?;
-        let secs = start.elapsed().as_secs_f64();
-        client.end_run(&run, RunStatus::Finished)?;
-        println!(
-            "{}",
-            json!({"workload": "server_log_batch", "seconds": secs, "count": n})
-        );
-    }
+    Ok(())
+}
+
+fn server(url: &str, n: usize) -> Result<()> {
+    let client = MlflowRestClient::new(url);
+    let run = client.start_run("bench-rust", None)?;
+    let now = now_ms();
+    let points: Vec<MetricPoint> = (0..n)
+        .map(|i| MetricPoint {
+            key: "loss".into(),
+            value: 1.0 / (1.0 + i as f64),
+            step: i as i64,
+            timestamp_ms: now,
+        })
+        .collect();
+    let start = Instant::now();
+    client.log_metrics(&run, &points)?;
+    let secs = start.elapsed().as_secs_f64();
+    client.end_run(&run, RunStatus::Finished)?;
+    println!(
+        "{}",
+        json!({"workload": "server_log_batch", "seconds": secs, "count": n})
+    );
     Ok(())
 }
