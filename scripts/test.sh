@@ -16,10 +16,11 @@ export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
 # One feature set for every build: ml-onnx with its ONNX Runtime back end,
 # ml-privacy's caller-trusting constructors (its goodness-of-fit tests use
-# them). The interop steps pick their test targets with --workspace rather
-# than -p, so every step resolves dependency features the same way and the
-# final test run reuses their compilation instead of building the tree again.
-FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy)
+# them), ml-track's S3 artifact stores. The interop steps pick their test
+# targets with --workspace rather than -p, so every step resolves dependency
+# features the same way and the final test run reuses their compilation
+# instead of building the tree again.
+FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy,ml-track/s3)
 WS=(--workspace --locked "${FEATURES[@]}")
 
 # Cargo never collects old artifacts: a target directory reused across many
@@ -65,7 +66,7 @@ MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test skle
 step "interop: MLflow and TensorBoard read what ml-track writes (runs, models, explanations, fairness reports)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_tools -- --include-ignored
 
-step "interop: a real mlflow server and our REST client"
+step "interop: a real mlflow server and our REST client (artifacts proxied, on a shared directory, in an S3-compatible store)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_server -- --include-ignored
 
 step "interop: onnx.checker and onnxruntime run our ONNX exports"

@@ -22,6 +22,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! [`MlflowRestClient`] (feature `rest`, default) talks to an MLflow server;
+//! a run's artifacts go through the server's proxy, to a directory it shares
+//! with the server, or with the `s3` feature straight to an S3-compatible
+//! bucket (`S3Config`).
+//!
 //! `MLFLOW_TRACKING_URI` and `MLFLOW_EXPERIMENT_NAME` are read by
 //! [`tracker_from_uri`] and [`experiment_name`] as MLflow's clients read them.
 #![deny(missing_docs)]
@@ -35,6 +40,8 @@ mod read;
 mod registry;
 #[cfg(feature = "rest")]
 mod rest;
+#[cfg(feature = "s3")]
+mod s3;
 mod store;
 mod tensorboard;
 mod uri;
@@ -50,6 +57,8 @@ pub use read::{ArtifactEntry, MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_FILES, TrackingSt
 pub use registry::ModelVersionInfo;
 #[cfg(feature = "rest")]
 pub use rest::{MlflowRestClient, RetryPolicy};
+#[cfg(feature = "s3")]
+pub use s3::S3Config;
 pub use store::{ExperimentInfo, MlflowStore, RunInfo, RunRecord, now_ms};
 pub use tensorboard::{EventFile, TensorBoardWriter, frame_record, masked_crc32c};
 pub use uri::{FetchedModel, ModelUri, ResolvedModel, fetch_model, resolve_model_uri};

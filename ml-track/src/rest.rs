@@ -56,6 +56,9 @@ pub struct MlflowRestClient {
     /// Each run's artifact location, looked up once: a run's artifact URI
     /// never changes, and a download of a directory asks for it per file.
     artifact_locations: Mutex<HashMap<String, ArtifactLocation>>,
+    /// How `s3://` locations are reached (`None`: from the environment).
+    #[cfg(feature = "s3")]
+    s3: Option<crate::S3Config>,
 }
 
 fn status_name(s: RunStatus) -> &'static str {
@@ -351,6 +354,9 @@ enum ArtifactLocation {
     /// A directory on this machine (the server's `--default-artifact-root`
     /// or `--artifacts-destination` on a shared filesystem).
     Local(PathBuf),
+    /// An S3-compatible bucket (`s3://`), reached directly.
+    #[cfg(feature = "s3")]
+    S3(crate::s3::S3Location),
 }
 
 impl MlflowRestClient {
@@ -381,7 +387,17 @@ impl MlflowRestClient {
             retry: RetryPolicy::default(),
             auth,
             artifact_locations: Mutex::new(HashMap::new()),
+            #[cfg(feature = "s3")]
+            s3: None,
         }
+    }
+
+    /// Reach `s3://` artifact locations with this configuration instead of
+    /// the environment's ([`crate::S3Config::from_env`]).
+    #[cfg(feature = "s3")]
+    pub fn with_s3(mut self, config: crate::S3Config) -> Self {
+        self.s3 = Some(config);
+        self
     }
 
     /// Replace the retry policy.
@@ -762,9 +778,11 @@ impl MlflowRestClient {
     }
 
     /// Where a run's artifacts are: proxied by the server
-    /// (`mlflow-artifacts:`), or a local directory (a plain path or `file:`
+    /// (`mlflow-artifacts:`), a local directory (a plain path or `file:`
     /// URI, as a server started with `--default-artifact-root DIR` hands
-    /// out); any other scheme is [`Error::UnsupportedUri`] naming it.
+    /// out), or with the `s3` feature an S3-compatible bucket (`s3://`,
+    /// configured from the environment as MLflow's client is); any other
+    /// scheme is [`Error::UnsupportedUri`] naming it.
     fn artifact_location(&self, run_id: &str) -> Result<ArtifactLocation> {
         if let Some(known) = self.artifact_locations.lock().ok().and_then(|m| m.get(run_id).cloned()) {
             return Ok(known);
@@ -790,10 +808,19 @@ impl MlflowRestClient {
         if let Some(root) = local_artifact_root(&uri) {
             return Ok(ArtifactLocation::Local(root));
         }
+        #[cfg(feature = "s3")]
+        if uri.starts_with("s3://") {
+            let config = self.s3.clone().unwrap_or_else(crate::S3Config::from_env);
+            return Ok(ArtifactLocation::S3(crate::s3::S3Location::from_uri(&uri, &config)?));
+        }
         let scheme = uri.split_once("://").map_or(uri.as_str(), |(s, _)| s);
+        let supported = if cfg!(feature = "s3") {
+            "artifacts are read through the server's proxy, from a local directory or from S3"
+        } else {
+            "artifacts are read through the server's proxy or from a local directory (S3 needs ml-track's `s3` feature)"
+        };
         Err(Error::UnsupportedUri(format!(
-            "{uri} (run {run_id}'s artifacts: the '{scheme}' scheme is not supported; \
-             artifacts are read through the server's proxy or from a local directory)"
+            "{uri} (run {run_id}'s artifacts: the '{scheme}' scheme is not supported; {supported})"
         )))
     }
 
@@ -828,6 +855,8 @@ impl MlflowRestClient {
                 }
                 Ok(ml_core::io::write_atomic(&target, contents)?)
             }
+            #[cfg(feature = "s3")]
+            ArtifactLocation::S3(bucket) => bucket.put(path, contents),
         }
     }
 
@@ -847,6 +876,8 @@ impl MlflowRestClient {
                 Ok(out)
             }
             ArtifactLocation::Local(root) => read_local(&root, path),
+            #[cfg(feature = "s3")]
+            ArtifactLocation::S3(bucket) => bucket.get(path, crate::read::MAX_DOWNLOAD_BYTES),
         }
     }
 
@@ -897,6 +928,8 @@ impl MlflowRestClient {
                 Ok(entries)
             }
             ArtifactLocation::Local(root) => list_local(&root, path),
+            #[cfg(feature = "s3")]
+            ArtifactLocation::S3(bucket) => bucket.list(path),
         }
     }
 
@@ -1077,6 +1110,8 @@ impl TrackingStore for MlflowRestClient {
         Ok(match self.artifact_location(run_id)? {
             ArtifactLocation::Local(root) => Some(root.join(path)),
             ArtifactLocation::Proxied(_) => None,
+            #[cfg(feature = "s3")]
+            ArtifactLocation::S3(_) => None,
         })
     }
 

@@ -56,8 +56,26 @@ fn free_port() -> u16 {
 }
 
 fn start_server() -> Server {
+    start_server_with(None, &[])
+}
+
+/// A server whose artifacts are proxied into a directory of its own, or,
+/// with `artifact_root`, handed out as that location for clients to reach
+/// directly (`--default-artifact-root ROOT --no-serve-artifacts`).
+fn start_server_with(artifact_root: Option<&str>, env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let artifacts: Vec<String> = match artifact_root {
+        Some(root) => vec![
+            "--default-artifact-root".into(),
+            root.into(),
+            "--no-serve-artifacts".into(),
+        ],
+        None => vec![
+            "--artifacts-destination".into(),
+            dir.path().join("artifacts").display().to_string(),
+        ],
+    };
     let child = Command::new(python())
         .args([
             "-m",
@@ -72,8 +90,8 @@ fn start_server() -> Server {
         ])
         .arg("--backend-store-uri")
         .arg(format!("sqlite:///{}", dir.path().join("mlflow.db").display()))
-        .arg("--artifacts-destination")
-        .arg(dir.path().join("artifacts"))
+        .args(&artifacts)
+        .envs(env.iter().copied())
         .current_dir(dir.path())
         .process_group(0)
         .stdout(Stdio::null())
@@ -310,4 +328,135 @@ fn lost_responses_are_retried_without_duplicates() {
         .unwrap_err();
     assert!(matches!(e, Error::Transport { .. }), "{e}");
     assert!(start.elapsed() >= Duration::from_millis(20), "two backoffs waited");
+}
+
+/// A child process killed with its process group when dropped.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Artifacts in an S3-compatible store (moto's S3 server on loopback): a
+/// server started with `--default-artifact-root s3://… --no-serve-artifacts`
+/// hands out `s3://` locations, our client writes, lists and downloads there
+/// directly, and the Python client (boto3) reads what ours wrote and writes
+/// what ours reads.
+#[cfg(feature = "s3")]
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn artifacts_in_an_s3_compatible_store() {
+    use ml_track::{S3Config, TrackingStore};
+
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let s3_port = free_port();
+    let endpoint = format!("http://127.0.0.1:{s3_port}");
+    let s3_env = [
+        ("MLFLOW_S3_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ];
+    let _moto = Group(
+        Command::new(python())
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &s3_port.to_string()])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto's S3 server"),
+    );
+    let py = |code: &str, args: &[&str]| {
+        let out = Command::new(python())
+            .arg("-c")
+            .arg(code)
+            .args(args)
+            .envs(s3_env)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", s3_port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    py(
+        "import boto3, os; boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL']).create_bucket(Bucket='mlsdk')",
+        &[],
+    );
+
+    let server = start_server_with(Some("s3://mlsdk/mlruns"), &s3_env);
+    let url = server.url.clone();
+    let config = S3Config::default()
+        .endpoint(&endpoint)
+        .credentials("testing", "testing")
+        .region("us-east-1");
+    let client = MlflowRestClient::new(&url).with_s3(config);
+
+    // Ours writes into the bucket; lists and reads back.
+    let run = client.start_run("s3", Some("rust")).unwrap();
+    client.log_artifact(&run, "model/MLmodel", b"flavors: {}\n").unwrap();
+    client.log_artifact(&run, "model/model.mlsdk", b"model bytes").unwrap();
+    client.log_artifact(&run, "notes.txt", b"hello").unwrap();
+    let listed: Vec<(String, bool)> = client
+        .list_artifacts(&run, "")
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.path, e.is_dir))
+        .collect();
+    assert_eq!(listed, [("model".to_string(), true), ("notes.txt".to_string(), false)]);
+    let inner = client.list_artifacts(&run, "model").unwrap();
+    assert_eq!(inner[1].path, "model/model.mlsdk");
+    assert_eq!(inner[1].file_size, Some(11));
+    assert_eq!(
+        client.download_artifact(&run, "model/model.mlsdk").unwrap(),
+        b"model bytes"
+    );
+    assert!(matches!(
+        client.download_artifact(&run, "model/missing").unwrap_err(),
+        Error::NotFound { .. }
+    ));
+    let copy = dir.path().join("copy");
+    let copied = TrackingStore::download_artifacts(&client, &run.0, "model", &copy).unwrap();
+    assert_eq!(copied, copy.join("model"));
+    assert_eq!(std::fs::read(copied.join("MLmodel")).unwrap(), b"flavors: {}\n");
+    assert!(
+        TrackingStore::local_artifact_path(&client, &run.0, "model")
+            .unwrap()
+            .is_none()
+    );
+    client.end_run(&run, RunStatus::Finished).unwrap();
+
+    // Python reads what ours wrote, in the bucket, and writes what ours reads.
+    let reader = "import sys, pathlib; from mlflow.tracking import MlflowClient\n\
+        c = MlflowClient(tracking_uri=sys.argv[1]); run = sys.argv[2]\n\
+        assert c.get_run(run).info.artifact_uri.startswith('s3://mlsdk/mlruns/'), c.get_run(run).info.artifact_uri\n\
+        d = c.download_artifacts(run, 'model', sys.argv[3])\n\
+        print(pathlib.Path(d, 'model.mlsdk').read_text())\n\
+        exp = c.get_experiment_by_name('s3').experiment_id\n\
+        other = c.create_run(exp).info.run_id\n\
+        c.log_text(other, 'from python', 'py/hello.txt')\n\
+        print(other)";
+    let out = py(reader, &[&url, &run.0, dir.path().join("py").to_str().unwrap()]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("model bytes"));
+    let other = RunId(lines.next().unwrap().to_string());
+    assert_eq!(
+        client.download_artifact(&other, "py/hello.txt").unwrap(),
+        b"from python"
+    );
 }
