@@ -1,6 +1,7 @@
 //! [`ModelSpec`] → ONNX.
 
-use ml_core::{Aggregation, Estimator, FeatureKind, Link, ModelSpec, Preprocess, Task};
+use ml_core::ndarray::{ArrayView1, ArrayView2};
+use ml_core::{Aggregation, Estimator, FeatureKind, Link, ModelSpec, Preprocess, Task, Tree};
 
 use ml_proto::onnx::{
     GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, ValueInfoProto,
@@ -100,262 +101,34 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         initializers: Vec::new(),
         counter: 0,
     };
-    let mut x = INPUT.to_string();
-    let mut width = spec.signature.n_inputs();
     // The graph computes in double what ModelSpec computes in f64, op for op,
     // so preprocessing is bit-identical; trees then round to float exactly as
     // `goes_left` does.
-    let (steps, estimator) = (&spec.preprocessing, &spec.estimator);
-    for step in steps {
-        x = match step {
-            Preprocess::OneHot { columns, n_categories } => {
-                let mut pieces = Vec::new();
-                let mut numeric_run: Vec<i64> = Vec::new();
-                let flush = |g: &mut Graph, run: &mut Vec<i64>, pieces: &mut Vec<String>, x: &str| {
-                    if !run.is_empty() {
-                        let idx = g.const_i64("cols", &[run.len() as i64], run);
-                        pieces.push(g.op("Gather", &[x, &idx], &[("axis", Attr::Int(1))]));
-                        run.clear();
-                    }
-                };
-                for j in 0..width {
-                    match columns.iter().position(|&c| c == j) {
-                        None => numeric_run.push(j as i64),
-                        Some(k) => {
-                            flush(&mut g, &mut numeric_run, &mut pieces, &x);
-                            let idx = g.const_i64("col", &[1], &[j as i64]);
-                            let col = g.op("Gather", &[&x, &idx], &[("axis", Attr::Int(1))]);
-                            let n = n_categories[k];
-                            let codes =
-                                g.const_f64("codes", &[1, n as i64], &(0..n).map(|c| c as f64).collect::<Vec<_>>());
-                            let eq = g.op("Equal", &[&col, &codes], &[]);
-                            pieces.push(g.cast(&eq, DataType::Double));
-                        }
-                    }
-                }
-                flush(&mut g, &mut numeric_run, &mut pieces, &x);
-                let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-                let out = g.op("Concat", &refs, &[("axis", Attr::Int(1))]);
-                width = step.output_width(width);
-                out
-            }
-            Preprocess::StandardScale { mean, scale } => {
-                let m = g.const_f64("mean", &[1, width as i64], mean);
-                let s = g.const_f64("scale", &[1, width as i64], scale);
-                let centred = g.op("Sub", &[&x, &m], &[]);
-                g.op("Div", &[&centred, &s], &[])
-            }
-            Preprocess::MinMaxScale { scale, offset } => {
-                let s = g.const_f64("scale", &[1, width as i64], scale);
-                let o = g.const_f64("offset", &[1, width as i64], offset);
-                let scaled = g.op("Mul", &[&x, &s], &[]);
-                g.op("Add", &[&scaled, &o], &[])
-            }
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "exporting the preprocessing step {other:?}"
-                )));
-            }
-        };
+    let mut x = INPUT.to_string();
+    let mut width = spec.signature.n_inputs();
+    for step in &spec.preprocessing {
+        x = preprocess(&mut g, step, &x, width)?;
+        width = step.output_width(width);
     }
-
-    let n_dim = Dim::Named("N");
-    let mut outputs = Vec::new();
-    match (&spec.signature.task, &estimator) {
-        (
-            task,
-            Estimator::Linear {
-                coefficients,
-                intercepts,
-                link,
-            },
-        ) => {
-            let k = coefficients.nrows();
-            let w = g.const_f64(
-                "coef",
-                &[width as i64, k as i64],
-                &coefficients.t().iter().copied().collect::<Vec<_>>(),
-            );
-            let b = g.const_f64("intercept", &[k as i64], &intercepts.to_vec());
-            let xw = g.op("MatMul", &[&x, &w], &[]);
-            let margins = g.op("Add", &[&xw, &b], &[]);
-            match (task, link) {
-                (Task::Regression, Link::Identity) => {
-                    g.op_to("Identity", "", &[&margins], &["variable"], &[]);
-                    outputs.push(value_info("variable", DataType::Double, &[n_dim, Dim::Fixed(1)]));
-                }
-                (Task::Classification { classes }, link) => {
-                    let proba = match link {
-                        Link::Logistic => {
-                            let p1 = g.op("Sigmoid", &[&margins], &[]);
-                            with_complement(&mut g, &p1)
-                        }
-                        Link::Softmax => g.op("Softmax", &[&margins], &[("axis", Attr::Int(1))]),
-                        Link::Identity => margins,
-                        other => return Err(Error::Unsupported(format!("a linear classifier with a {other:?} link"))),
-                    };
-                    classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
-                }
-                _ => return Err(Error::Unsupported(format!("linear {link:?} model for {}", task.name()))),
-            }
-        }
-        (
-            task,
-            Estimator::TreeEnsemble {
-                trees,
-                aggregation,
-                base_values,
-                link,
-            },
-        ) => {
-            let x32 = g.cast(&x, DataType::Float);
-            let mut a = TreeAttrs::default();
-            let binary_classifier =
-                matches!(task, Task::Classification { classes } if classes.len() == 2) && *link == Link::Identity;
-            let scale = match aggregation {
-                Aggregation::Average => 1.0 / trees.len() as f64,
-                Aggregation::Sum => 1.0,
-                other => return Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
-            };
-            for (t, tree) in trees.iter().enumerate() {
-                for (i, n) in tree.nodes.iter().enumerate() {
-                    a.tree_ids.push(t as i64);
-                    a.node_ids.push(i as i64);
-                    match &n.split {
-                        Some(s) => {
-                            a.features.push(s.feature as i64);
-                            a.values.push(f32_at_most(s.threshold));
-                            a.modes.push("BRANCH_LEQ".into());
-                            a.true_ids.push(s.left as i64);
-                            a.false_ids.push(s.right as i64);
-                        }
-                        None => {
-                            a.features.push(0);
-                            a.values.push(0.0);
-                            a.modes.push("LEAF".into());
-                            a.true_ids.push(0);
-                            a.false_ids.push(0);
-                            for (c, v) in n.value.iter().enumerate() {
-                                // ONNX Runtime reads two-class ensembles specially: listing
-                                // both classes does not return the summed weights. List
-                                // class 1 only; its score is P(class 1) and the graph
-                                // completes [1 - p, p] itself.
-                                if binary_classifier && c == 0 {
-                                    continue;
-                                }
-                                a.leaf_tree.push(t as i64);
-                                a.leaf_node.push(i as i64);
-                                a.leaf_target.push(c as i64);
-                                a.leaf_weight.push((v * scale) as f32);
-                            }
-                        }
-                    }
-                }
-            }
-            if binary_classifier && base_values.iter().any(|&b| b != 0.0) {
-                return Err(Error::Unsupported("two-class tree ensemble with base values".into()));
-            }
-            let mut attrs = vec![
-                ("nodes_treeids", Attr::Ints(a.tree_ids)),
-                ("nodes_nodeids", Attr::Ints(a.node_ids)),
-                ("nodes_featureids", Attr::Ints(a.features)),
-                ("nodes_values", Attr::Floats(a.values)),
-                ("nodes_modes", Attr::Strs(a.modes)),
-                ("nodes_truenodeids", Attr::Ints(a.true_ids)),
-                ("nodes_falsenodeids", Attr::Ints(a.false_ids)),
-            ];
-            if base_values.iter().any(|&b| b != 0.0) {
-                attrs.push(("base_values", Attr::Floats(f32s(base_values.iter().copied()))));
-            }
-            match (task, link) {
-                (Task::Regression, Link::Identity) => {
-                    attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
-                    let raw = g.fresh("tree_value");
-                    g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
-                    g.op_to(
-                        "Cast",
-                        "",
-                        &[&raw],
-                        &["variable"],
-                        &[("to", Attr::Int(DataType::Double as i64))],
-                    );
-                    outputs.push(value_info("variable", DataType::Double, &[n_dim, Dim::Fixed(1)]));
-                }
-                (Task::Classification { classes }, Link::Logistic) if classes.len() == 2 && base_values.len() == 1 => {
-                    // One margin (boosting, EBMs): the summed trees as a
-                    // regressor, then the logistic link in double precision.
-                    attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
-                    let raw = g.fresh("tree_margin");
-                    g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
-                    let margin = g.cast(&raw, DataType::Double);
-                    let p1 = g.op("Sigmoid", &[&margin], &[]);
-                    let proba = with_complement(&mut g, &p1);
-                    classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
-                }
-                (Task::Classification { classes }, Link::Identity | Link::Softmax) => {
-                    let post = if *link == Link::Softmax { "SOFTMAX" } else { "NONE" };
-                    attrs.extend([
-                        ("class_treeids", Attr::Ints(a.leaf_tree)),
-                        ("class_nodeids", Attr::Ints(a.leaf_node)),
-                        ("class_ids", Attr::Ints(a.leaf_target)),
-                        ("class_weights", Attr::Floats(a.leaf_weight)),
-                        ("classlabels_int64s", Attr::Ints((0..classes.len() as i64).collect())),
-                        ("post_transform", Attr::Str(post.into())),
-                    ]);
-                    let label = g.fresh("tree_label");
-                    let raw = g.fresh("tree_proba");
-                    g.op_to("TreeEnsembleClassifier", "ai.onnx.ml", &[&x32], &[&label, &raw], &attrs);
-                    let mut proba = g.cast(&raw, DataType::Double);
-                    if binary_classifier {
-                        let one_idx = g.const_i64("class1", &[1], &[1]);
-                        let p1 = g.op("Gather", &[&proba, &one_idx], &[("axis", Attr::Int(1))]);
-                        proba = with_complement(&mut g, &p1);
-                    }
-                    classifier_outputs(&mut g, &proba, classes.len(), &mut outputs);
-                }
-                _ => {
-                    return Err(Error::Unsupported(format!(
-                        "tree ensemble with a {link:?} link for {}",
-                        task.name()
-                    )));
-                }
-            }
-        }
-        (Task::Clustering { n_clusters }, Estimator::Centroids { centroids }) => {
-            let k = *n_clusters as i64;
-            let ct = g.const_f64(
-                "centroids_t",
-                &[width as i64, k],
-                &centroids.t().iter().copied().collect::<Vec<_>>(),
-            );
-            let cc = g.const_f64(
-                "centroid_norms",
-                &[1, k],
-                &centroids.outer_iter().map(|c| c.dot(&c)).collect::<Vec<_>>(),
-            );
-            let xx = g.op(
-                "ReduceSumSquare",
-                &[&x],
-                &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))],
-            );
-            let cross = g.op("MatMul", &[&x, &ct], &[]);
-            let minus_two = g.const_f64("minus_two", &[1], &[-2.0]);
-            let scaled = g.op("Mul", &[&cross, &minus_two], &[]);
-            let partial = g.op("Add", &[&scaled, &xx], &[]);
-            g.op_to("Add", "", &[&partial, &cc], &["scores"], &[]);
-            g.op_to(
-                "ArgMin",
-                "",
-                &["scores"],
-                &["label"],
-                &[("axis", Attr::Int(1)), ("keepdims", Attr::Int(0))],
-            );
-            outputs.push(value_info("label", DataType::Int64, std::slice::from_ref(&n_dim)));
-            outputs.push(value_info("scores", DataType::Double, &[n_dim, Dim::Fixed(k)]));
-        }
-        (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
-    }
-
+    let task = &spec.signature.task;
+    let outputs = match &spec.estimator {
+        Estimator::Linear {
+            coefficients,
+            intercepts,
+            link,
+        } => linear(&mut g, task, &x, coefficients.view(), intercepts.view(), *link)?,
+        Estimator::TreeEnsemble {
+            trees,
+            aggregation,
+            base_values,
+            link,
+        } => tree_ensemble(&mut g, task, &x, trees, *aggregation, base_values, *link)?,
+        Estimator::Centroids { centroids } => match task {
+            Task::Clustering { n_clusters } => nearest_centroid(&mut g, &x, centroids.view(), *n_clusters),
+            _ => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
+        },
+        _ => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
+    };
     let input = value_info(
         INPUT,
         DataType::Double,
@@ -369,7 +142,313 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         output: outputs,
         ..Default::default()
     };
+    let opset = |domain: &str, version| OperatorSetIdProto {
+        domain: Some(domain.into()),
+        version: Some(version),
+    };
+    let model = ModelProto {
+        ir_version: Some(IR_VERSION),
+        producer_name: Some("ml-sdk".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        domain: Some("org.ml-sdk".into()),
+        model_version: Some(1),
+        doc_string: Some("exported by ml-sdk from a ModelSpec".into()),
+        graph: Some(graph),
+        opset_import: vec![opset("", OPSET), opset("ai.onnx.ml", ML_OPSET)],
+        metadata_props: metadata(spec)?
+            .into_iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: Some(k.into()),
+                value: Some(v),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    Ok(model.encode_to_vec())
+}
 
+/// One preprocessing step applied to `x` (`width` columns wide); returns the
+/// step's output value.
+fn preprocess(g: &mut Graph, step: &Preprocess, x: &str, width: usize) -> Result<String> {
+    Ok(match step {
+        Preprocess::OneHot { columns, n_categories } => one_hot(g, x, width, columns, n_categories),
+        Preprocess::StandardScale { mean, scale } => {
+            let m = g.const_f64("mean", &[1, width as i64], mean);
+            let s = g.const_f64("scale", &[1, width as i64], scale);
+            let centred = g.op("Sub", &[x, &m], &[]);
+            g.op("Div", &[&centred, &s], &[])
+        }
+        Preprocess::MinMaxScale { scale, offset } => {
+            let s = g.const_f64("scale", &[1, width as i64], scale);
+            let o = g.const_f64("offset", &[1, width as i64], offset);
+            let scaled = g.op("Mul", &[x, &s], &[]);
+            g.op("Add", &[&scaled, &o], &[])
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "exporting the preprocessing step {other:?}"
+            )));
+        }
+    })
+}
+
+/// One-hot encoding of the category-code columns `columns` (with
+/// `n_categories` each) in place, the other columns passed through in order.
+fn one_hot(g: &mut Graph, x: &str, width: usize, columns: &[usize], n_categories: &[usize]) -> String {
+    let mut pieces = Vec::new();
+    let mut numeric_run: Vec<i64> = Vec::new();
+    let flush = |g: &mut Graph, run: &mut Vec<i64>, pieces: &mut Vec<String>| {
+        if !run.is_empty() {
+            let idx = g.const_i64("cols", &[run.len() as i64], run);
+            pieces.push(g.op("Gather", &[x, &idx], &[("axis", Attr::Int(1))]));
+            run.clear();
+        }
+    };
+    for j in 0..width {
+        match columns.iter().position(|&c| c == j) {
+            None => numeric_run.push(j as i64),
+            Some(k) => {
+                flush(g, &mut numeric_run, &mut pieces);
+                let idx = g.const_i64("col", &[1], &[j as i64]);
+                let col = g.op("Gather", &[x, &idx], &[("axis", Attr::Int(1))]);
+                let n = n_categories[k];
+                let codes = g.const_f64("codes", &[1, n as i64], &(0..n).map(|c| c as f64).collect::<Vec<_>>());
+                let eq = g.op("Equal", &[&col, &codes], &[]);
+                pieces.push(g.cast(&eq, DataType::Double));
+            }
+        }
+    }
+    flush(g, &mut numeric_run, &mut pieces);
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    g.op("Concat", &refs, &[("axis", Attr::Int(1))])
+}
+
+/// A linear model: margins `x W + b`, then the link; returns the outputs.
+fn linear(
+    g: &mut Graph,
+    task: &Task,
+    x: &str,
+    coefficients: ArrayView2<'_, f64>,
+    intercepts: ArrayView1<'_, f64>,
+    link: Link,
+) -> Result<Vec<ValueInfoProto>> {
+    let (k, width) = coefficients.dim();
+    let w = g.const_f64(
+        "coef",
+        &[width as i64, k as i64],
+        &coefficients.t().iter().copied().collect::<Vec<_>>(),
+    );
+    let b = g.const_f64("intercept", &[k as i64], &intercepts.to_vec());
+    let xw = g.op("MatMul", &[x, &w], &[]);
+    let margins = g.op("Add", &[&xw, &b], &[]);
+    let mut outputs = Vec::new();
+    match (task, link) {
+        (Task::Regression, Link::Identity) => {
+            g.op_to("Identity", "", &[&margins], &["variable"], &[]);
+            outputs.push(value_info(
+                "variable",
+                DataType::Double,
+                &[Dim::Named("N"), Dim::Fixed(1)],
+            ));
+        }
+        (Task::Classification { classes }, link) => {
+            let proba = match link {
+                Link::Logistic => {
+                    let p1 = g.op("Sigmoid", &[&margins], &[]);
+                    with_complement(g, &p1)
+                }
+                Link::Softmax => g.op("Softmax", &[&margins], &[("axis", Attr::Int(1))]),
+                Link::Identity => margins,
+                other => return Err(Error::Unsupported(format!("a linear classifier with a {other:?} link"))),
+            };
+            classifier_outputs(g, &proba, classes.len(), &mut outputs);
+        }
+        _ => return Err(Error::Unsupported(format!("linear {link:?} model for {}", task.name()))),
+    }
+    Ok(outputs)
+}
+
+/// The node and leaf attributes of the trees, leaf weights scaled by
+/// `scale`. A two-class ensemble that predicts probabilities lists class 1
+/// only: ONNX Runtime reads two-class ensembles specially (listing both
+/// classes does not return the summed weights), so its score is P(class 1)
+/// and the graph completes `[1 - p, p]` itself.
+fn tree_attrs(trees: &[Tree], scale: f64, binary_classifier: bool) -> TreeAttrs {
+    let mut a = TreeAttrs::default();
+    for (t, tree) in trees.iter().enumerate() {
+        for (i, n) in tree.nodes.iter().enumerate() {
+            a.tree_ids.push(t as i64);
+            a.node_ids.push(i as i64);
+            match &n.split {
+                Some(s) => {
+                    a.features.push(s.feature as i64);
+                    a.values.push(f32_at_most(s.threshold));
+                    a.modes.push("BRANCH_LEQ".into());
+                    a.true_ids.push(s.left as i64);
+                    a.false_ids.push(s.right as i64);
+                }
+                None => {
+                    a.features.push(0);
+                    a.values.push(0.0);
+                    a.modes.push("LEAF".into());
+                    a.true_ids.push(0);
+                    a.false_ids.push(0);
+                    for (c, v) in n.value.iter().enumerate() {
+                        if binary_classifier && c == 0 {
+                            continue;
+                        }
+                        a.leaf_tree.push(t as i64);
+                        a.leaf_node.push(i as i64);
+                        a.leaf_target.push(c as i64);
+                        a.leaf_weight.push((v * scale) as f32);
+                    }
+                }
+            }
+        }
+    }
+    a
+}
+
+/// A tree ensemble (`ai.onnx.ml` `TreeEnsembleRegressor` or
+/// `TreeEnsembleClassifier` on the input rounded to float); returns the
+/// outputs.
+fn tree_ensemble(
+    g: &mut Graph,
+    task: &Task,
+    x: &str,
+    trees: &[Tree],
+    aggregation: Aggregation,
+    base_values: &[f64],
+    link: Link,
+) -> Result<Vec<ValueInfoProto>> {
+    let x32 = g.cast(x, DataType::Float);
+    let binary_classifier =
+        matches!(task, Task::Classification { classes } if classes.len() == 2) && link == Link::Identity;
+    let scale = match aggregation {
+        Aggregation::Average => 1.0 / trees.len() as f64,
+        Aggregation::Sum => 1.0,
+        other => return Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
+    };
+    if binary_classifier && base_values.iter().any(|&b| b != 0.0) {
+        return Err(Error::Unsupported("two-class tree ensemble with base values".into()));
+    }
+    let a = tree_attrs(trees, scale, binary_classifier);
+    let mut attrs = vec![
+        ("nodes_treeids", Attr::Ints(a.tree_ids)),
+        ("nodes_nodeids", Attr::Ints(a.node_ids)),
+        ("nodes_featureids", Attr::Ints(a.features)),
+        ("nodes_values", Attr::Floats(a.values)),
+        ("nodes_modes", Attr::Strs(a.modes)),
+        ("nodes_truenodeids", Attr::Ints(a.true_ids)),
+        ("nodes_falsenodeids", Attr::Ints(a.false_ids)),
+    ];
+    if base_values.iter().any(|&b| b != 0.0) {
+        attrs.push(("base_values", Attr::Floats(f32s(base_values.iter().copied()))));
+    }
+    let mut outputs = Vec::new();
+    match (task, link) {
+        (Task::Regression, Link::Identity) => {
+            attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
+            let raw = g.fresh("tree_value");
+            g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
+            g.op_to(
+                "Cast",
+                "",
+                &[&raw],
+                &["variable"],
+                &[("to", Attr::Int(DataType::Double as i64))],
+            );
+            outputs.push(value_info(
+                "variable",
+                DataType::Double,
+                &[Dim::Named("N"), Dim::Fixed(1)],
+            ));
+        }
+        (Task::Classification { classes }, Link::Logistic) if classes.len() == 2 && base_values.len() == 1 => {
+            // One margin (boosting, EBMs): the summed trees as a
+            // regressor, then the logistic link in double precision.
+            attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
+            let raw = g.fresh("tree_margin");
+            g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
+            let margin = g.cast(&raw, DataType::Double);
+            let p1 = g.op("Sigmoid", &[&margin], &[]);
+            let proba = with_complement(g, &p1);
+            classifier_outputs(g, &proba, classes.len(), &mut outputs);
+        }
+        (Task::Classification { classes }, Link::Identity | Link::Softmax) => {
+            let post = if link == Link::Softmax { "SOFTMAX" } else { "NONE" };
+            attrs.extend([
+                ("class_treeids", Attr::Ints(a.leaf_tree)),
+                ("class_nodeids", Attr::Ints(a.leaf_node)),
+                ("class_ids", Attr::Ints(a.leaf_target)),
+                ("class_weights", Attr::Floats(a.leaf_weight)),
+                ("classlabels_int64s", Attr::Ints((0..classes.len() as i64).collect())),
+                ("post_transform", Attr::Str(post.into())),
+            ]);
+            let label = g.fresh("tree_label");
+            let raw = g.fresh("tree_proba");
+            g.op_to("TreeEnsembleClassifier", "ai.onnx.ml", &[&x32], &[&label, &raw], &attrs);
+            let mut proba = g.cast(&raw, DataType::Double);
+            if binary_classifier {
+                let one_idx = g.const_i64("class1", &[1], &[1]);
+                let p1 = g.op("Gather", &[&proba, &one_idx], &[("axis", Attr::Int(1))]);
+                proba = with_complement(g, &p1);
+            }
+            classifier_outputs(g, &proba, classes.len(), &mut outputs);
+        }
+        _ => {
+            return Err(Error::Unsupported(format!(
+                "tree ensemble with a {link:?} link for {}",
+                task.name()
+            )));
+        }
+    }
+    Ok(outputs)
+}
+
+/// k-means: squared distances to the centroids (`scores`) and the nearest
+/// one (`label`), as `|x|² - 2 x·c + |c|²`.
+fn nearest_centroid(g: &mut Graph, x: &str, centroids: ArrayView2<'_, f64>, n_clusters: usize) -> Vec<ValueInfoProto> {
+    let k = n_clusters as i64;
+    let width = centroids.ncols() as i64;
+    let ct = g.const_f64(
+        "centroids_t",
+        &[width, k],
+        &centroids.t().iter().copied().collect::<Vec<_>>(),
+    );
+    let cc = g.const_f64(
+        "centroid_norms",
+        &[1, k],
+        &centroids.outer_iter().map(|c| c.dot(&c)).collect::<Vec<_>>(),
+    );
+    let xx = g.op(
+        "ReduceSumSquare",
+        &[x],
+        &[("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(1))],
+    );
+    let cross = g.op("MatMul", &[x, &ct], &[]);
+    let minus_two = g.const_f64("minus_two", &[1], &[-2.0]);
+    let scaled = g.op("Mul", &[&cross, &minus_two], &[]);
+    let partial = g.op("Add", &[&scaled, &xx], &[]);
+    g.op_to("Add", "", &[&partial, &cc], &["scores"], &[]);
+    g.op_to(
+        "ArgMin",
+        "",
+        &["scores"],
+        &["label"],
+        &[("axis", Attr::Int(1)), ("keepdims", Attr::Int(0))],
+    );
+    vec![
+        value_info("label", DataType::Int64, &[Dim::Named("N")]),
+        value_info("scores", DataType::Double, &[Dim::Named("N"), Dim::Fixed(k)]),
+    ]
+}
+
+/// The model's `metadata_props`: `task`, `feature_names`, `categories`,
+/// `classes`, `unknown_category` and the spec itself (JSON), so importing
+/// gives back exactly this model (checked against the graph on import, see
+/// `import::to_spec`).
+fn metadata(spec: &ModelSpec) -> Result<Vec<(&'static str, String)>> {
     let categories: serde_json::Map<String, serde_json::Value> = spec
         .signature
         .inputs
@@ -383,7 +462,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         Task::Classification { classes } => serde_json::json!(classes),
         _ => serde_json::Value::Null,
     };
-    let metadata = [
+    Ok(vec![
         ("task", spec.signature.task.name().to_string()),
         (
             "feature_names",
@@ -398,36 +477,11 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
         ),
-        // The spec itself, so importing gives back exactly this model (checked
-        // against the graph on import, see `import::to_spec`).
         (
             crate::import::SPEC_METADATA,
             serde_json::to_string(spec).map_err(|e| Error::Unsupported(format!("spec as JSON: {e}")))?,
         ),
-    ];
-    let opset = |domain: &str, version| OperatorSetIdProto {
-        domain: Some(domain.into()),
-        version: Some(version),
-    };
-    let model = ModelProto {
-        ir_version: Some(IR_VERSION),
-        producer_name: Some("ml-sdk".into()),
-        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
-        domain: Some("org.ml-sdk".into()),
-        model_version: Some(1),
-        doc_string: Some("exported by ml-sdk from a ModelSpec".into()),
-        graph: Some(graph),
-        opset_import: vec![opset("", OPSET), opset("ai.onnx.ml", ML_OPSET)],
-        metadata_props: metadata
-            .into_iter()
-            .map(|(k, v)| StringStringEntryProto {
-                key: Some(k.into()),
-                value: Some(v),
-            })
-            .collect(),
-        ..Default::default()
-    };
-    Ok(model.encode_to_vec())
+    ])
 }
 
 #[derive(Default)]
@@ -487,7 +541,115 @@ fn classifier_outputs(g: &mut Graph, proba: &str, k: usize, outputs: &mut Vec<Va
 
 #[cfg(test)]
 mod tests {
+    use ml_core::{Split, TreeNode};
+
     use super::*;
+
+    fn graph() -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            counter: 0,
+        }
+    }
+
+    /// A stump on feature 1 at 0.1 with two-class leaf values.
+    fn stump() -> Tree {
+        let leaf = |p: f64| TreeNode {
+            split: None,
+            value: vec![1.0 - p, p],
+            cover: 1.0,
+        };
+        Tree {
+            nodes: vec![
+                TreeNode {
+                    split: Some(Split {
+                        feature: 1,
+                        threshold: 0.1,
+                        left: 1,
+                        right: 2,
+                    }),
+                    value: vec![0.5, 0.5],
+                    cover: 2.0,
+                },
+                leaf(0.25),
+                leaf(0.75),
+            ],
+        }
+    }
+
+    #[test]
+    fn tree_attributes_flatten_nodes_and_scale_leaves() {
+        let a = tree_attrs(&[stump(), stump()], 0.5, false);
+        assert_eq!(a.tree_ids, [0, 0, 0, 1, 1, 1]);
+        assert_eq!(a.node_ids, [0, 1, 2, 0, 1, 2]);
+        assert_eq!(a.modes[..3], ["BRANCH_LEQ", "LEAF", "LEAF"]);
+        assert_eq!((a.features[0], a.true_ids[0], a.false_ids[0]), (1, 1, 2));
+        // The threshold rounds down to float, so `x <= t` keeps its meaning.
+        assert_eq!(a.values[0], f32_at_most(0.1));
+        // Both classes per leaf, weights averaged over the two trees.
+        assert_eq!(a.leaf_target[..4], [0, 1, 0, 1]);
+        assert_eq!(a.leaf_weight[..4], [0.375, 0.125, 0.125, 0.375]);
+        // A two-class probability ensemble lists class 1 only.
+        let b = tree_attrs(&[stump()], 1.0, true);
+        assert_eq!(
+            (b.leaf_target, b.leaf_node, b.leaf_weight),
+            (vec![1, 1], vec![1, 2], vec![0.25, 0.75])
+        );
+    }
+
+    #[test]
+    fn one_hot_keeps_numeric_runs_together_in_column_order() {
+        let mut g = graph();
+        // Columns: numeric, numeric, categorical (3 codes), numeric.
+        let out = one_hot(&mut g, "x", 4, &[2], &[3]);
+        let ops: Vec<&str> = g.nodes.iter().map(|n| n.op_type()).collect();
+        assert_eq!(ops, ["Gather", "Gather", "Equal", "Cast", "Gather", "Concat"]);
+        let concat = g.nodes.last().unwrap();
+        assert_eq!(concat.output, [out]);
+        assert_eq!(concat.input.len(), 3);
+        // The first gather takes columns 0 and 1 at once.
+        assert_eq!(g.initializers[0].int64_data, [0, 1]);
+    }
+
+    #[test]
+    fn linear_links_map_to_their_operators_or_are_refused() {
+        let coef = ml_core::ndarray::array![[1.0, 2.0]];
+        let b = ml_core::ndarray::array![0.5];
+        let two = Task::Classification {
+            classes: vec!["a".into(), "b".into()],
+        };
+        let mut g = graph();
+        let outputs = linear(&mut g, &two, "x", coef.view(), b.view(), Link::Logistic).unwrap();
+        let names: Vec<&str> = outputs.iter().map(|o| o.name()).collect();
+        assert_eq!(names, ["label", "probabilities"]);
+        assert!(g.nodes.iter().any(|n| n.op_type() == "Sigmoid"));
+        let mut g = graph();
+        assert!(linear(&mut g, &Task::Regression, "x", coef.view(), b.view(), Link::Logistic).is_err());
+    }
+
+    #[test]
+    fn metadata_carries_the_signature_and_the_spec() {
+        let spec = ModelSpec {
+            signature: ml_core::Signature {
+                inputs: vec![ml_core::InputColumn::numeric("age")],
+                unknown_category: Default::default(),
+                task: Task::Regression,
+            },
+            preprocessing: vec![],
+            estimator: Estimator::Linear {
+                coefficients: ml_core::ndarray::array![[1.0]],
+                intercepts: ml_core::ndarray::array![0.0],
+                link: Link::Identity,
+            },
+        };
+        let m: std::collections::BTreeMap<_, _> = metadata(&spec).unwrap().into_iter().collect();
+        assert_eq!(m["task"], "regression");
+        assert_eq!(m["feature_names"], r#"["age"]"#);
+        assert_eq!(m["classes"], "null");
+        let back: ModelSpec = serde_json::from_str(&m[crate::import::SPEC_METADATA]).unwrap();
+        assert_eq!(back, spec);
+    }
 
     #[test]
     fn thresholds_round_down_to_f32() {
