@@ -92,7 +92,7 @@ impl Model for EbmModel {
 /// bin, each node's value the count-weighted mean of its bins' `k` values.
 pub(super) fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], counts: &[f64], k: usize) -> Tree {
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn build(
+    fn build(
         nodes: &mut Vec<TreeNode>,
         feature: usize,
         edges: &[f64],

@@ -159,7 +159,7 @@ pub(super) fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
     let (fa, fb) = p.features;
     let (ea, eb) = (&p.bins.0.edges, &p.bins.1.edges);
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn build(
+    fn build(
         nodes: &mut Vec<TreeNode>,
         p: &PairTerm,
         counts: &[Vec<f64>],
