@@ -211,17 +211,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             let e = imp.to_explanation(data.feature_names());
             let run = with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?;
             let charts = match &args.plot {
-                Some(dir) => {
-                    let mut order: Vec<usize> = (0..imp.mean.len()).collect();
-                    order.sort_by(|&a, &b| imp.mean[b].total_cmp(&imp.mean[a]));
-                    let chart = Chart::Bars {
-                        title: format!("permutation importance (baseline {:.3})", imp.baseline),
-                        x_label: "score drop when shuffled".into(),
-                        labels: order.iter().take(20).map(|&j| e.feature_names[j].clone()).collect(),
-                        values: order.iter().take(20).map(|&j| imp.mean[j]).collect(),
-                    };
-                    chart.save_in(dir, "permutation_importance")?
-                }
+                Some(dir) => Chart::importances(&imp, &e.feature_names, 20).save_in(dir, "permutation_importance")?,
                 None => Vec::new(),
             };
             json!({
@@ -233,15 +223,9 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             })
         }
         Method::Shape => {
-            let spec = model.describe()?;
-            let outputs = spec.estimator.n_outputs();
-            // One set of terms per output: the model's one score, or each
-            // class's score of a softmax model.
-            let mut terms = Vec::new();
-            for o in 0..outputs {
-                terms.push(ml_sdk::interpret::shape_functions_of(&spec, o)?);
-            }
-            let names = ml_sdk::interpret::raw_output_names(&spec);
+            let by_output = ml_sdk::interpret::shape_functions_by_output(&model.describe()?)?;
+            let outputs = by_output.len();
+            let (names, terms): (Vec<String>, Vec<_>) = by_output.into_iter().unzip();
             let mut charts = Vec::new();
             if let Some(dir) = &args.plot {
                 for (t, name) in terms.iter().zip(&names) {
@@ -273,27 +257,11 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             }
         }
         Method::Pdp => {
-            let names = data.feature_names();
-            let chosen: Vec<usize> = if args.features.is_empty() {
-                (0..names.len()).collect()
-            } else {
-                args.features
-                    .iter()
-                    .map(|f| {
-                        names.iter().position(|n| n == f).with_context(|| {
-                            format!("unknown feature '{f}' (the model's inputs: {})", names.join(", "))
-                        })
-                    })
-                    .collect::<Result<_>>()?
-            };
-            let pd = PartialDependence {
+            let curves = PartialDependence {
                 grid_resolution: args.grid_resolution,
                 ..Default::default()
-            };
-            let curves = chosen
-                .iter()
-                .map(|&j| pd.curves(model, &data, j))
-                .collect::<ml_sdk::core::Result<Vec<_>>>()?;
+            }
+            .curves_of(model, &data, &args.features)?;
             let run = with_run(&args.tracking, |t, r| {
                 let bytes =
                     serde_json::to_vec(&curves).map_err(|e| ml_sdk::core::Error::invalid("curves", e.to_string()))?;

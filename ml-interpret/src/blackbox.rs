@@ -227,6 +227,30 @@ impl PartialDependence {
             .collect())
     }
 
+    /// [`curves`](Self::curves) of the named features, in the order given
+    /// (none named: every feature).
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`] for a name that is not one of the data's
+    /// features; as [`curves`](Self::curves).
+    pub fn curves_of(&self, model: &dyn Model, data: &Dataset, features: &[String]) -> Result<Vec<Curves>> {
+        let names = data.feature_names();
+        let chosen: Vec<usize> = if features.is_empty() {
+            (0..names.len()).collect()
+        } else {
+            features
+                .iter()
+                .map(|f| {
+                    names.iter().position(|n| n == f).ok_or_else(|| Error::UnknownColumn {
+                        name: f.clone(),
+                        available: names.join(", "),
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        chosen.into_iter().map(|j| self.curves(model, data, j)).collect()
+    }
+
     /// The curves of `feature` (a column index of the data).
     ///
     /// # Errors

@@ -27,7 +27,16 @@ fn font_ready() -> Result<()> {
                 .map_err(|_| "the embedded font does not load".to_string())
         })
         .clone()
-        .map_err(|e| Error::invalid("font", e))
+        .map_err(drawing_failure)
+}
+
+/// A failure inside the drawing back end (the font, plotters): not the
+/// caller's input, so [`Error::Backend`].
+fn drawing_failure(reason: String) -> Error {
+    Error::Backend {
+        backend: "plotters",
+        source: reason.into(),
+    }
 }
 
 /// What to draw, with its data.
@@ -305,6 +314,20 @@ impl Chart {
         (900, (120 + 32 * rows as u32).clamp(300, 1600))
     }
 
+    /// Permutation importances as bars: the `top` largest mean drops,
+    /// largest first.
+    pub fn importances(imp: &crate::Importances, feature_names: &[String], top: usize) -> Chart {
+        let mut order: Vec<usize> = (0..imp.mean.len().min(feature_names.len())).collect();
+        order.sort_by(|&a, &b| imp.mean[b].total_cmp(&imp.mean[a]));
+        order.truncate(top);
+        Chart::Bars {
+            title: format!("permutation importance (baseline {:.3})", imp.baseline),
+            x_label: "score drop when shuffled".into(),
+            labels: order.iter().map(|&j| feature_names[j].clone()).collect(),
+            values: order.iter().map(|&j| imp.mean[j]).collect(),
+        }
+    }
+
     /// Write as `DIR/NAME.svg` and `DIR/NAME.png` (`dir` created if
     /// missing; characters of `name` other than ASCII letters, digits and
     /// `-_.` become `_`); returns both paths.
@@ -344,7 +367,7 @@ impl Chart {
     pub fn save(&self, path: &Path) -> Result<()> {
         font_ready()?;
         let size = self.size();
-        let fail = |e: String| Error::invalid("chart", e);
+        let fail = drawing_failure;
         match path
             .extension()
             .and_then(|e| e.to_str())

@@ -66,7 +66,8 @@ pub mod tree;
 
 pub use blackbox::{Curves, Importances, PartialDependence, PermutationImportance, default_score};
 pub use ebm::{
-    AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions, shape_functions_of,
+    AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions, shape_functions_by_output,
+    shape_functions_of,
 };
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{

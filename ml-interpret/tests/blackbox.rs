@@ -110,6 +110,13 @@ fn permutation_importance_ignores_unused_features() {
         .importances(model.as_ref(), &data)
         .unwrap();
     assert_eq!(imp.mean, again.mean, "seeded shuffles repeat");
+    // The chart shows the used feature first.
+    let chart = ml_interpret::charts::Chart::importances(&imp, &data.feature_names(), 3);
+    let ml_interpret::charts::Chart::Bars { labels, values, .. } = chart else {
+        panic!("importances are bars")
+    };
+    assert_eq!((labels.len(), values[0]), (3, imp.mean[used[0]]));
+    assert_eq!(labels[0], data.feature_names()[used[0]]);
 }
 
 #[test]
@@ -139,6 +146,21 @@ fn bad_input_is_a_typed_error() {
     assert!(err.to_string().contains("target"), "{err}");
     let pd = PartialDependence::default();
     assert!(pd.curves(model.as_ref(), &data, 9).is_err());
+    // By name: in the order named, every feature when none is, and an
+    // unknown name is an unknown column.
+    let names = data.feature_names();
+    let two = pd
+        .curves_of(model.as_ref(), &data, &[names[2].clone(), names[0].clone()])
+        .unwrap();
+    assert_eq!(
+        (two[0].feature.as_str(), two[1].feature.as_str()),
+        (names[2].as_str(), names[0].as_str())
+    );
+    assert_eq!(pd.curves_of(model.as_ref(), &data, &[]).unwrap().len(), 4);
+    assert!(matches!(
+        pd.curves_of(model.as_ref(), &data, &["nope".into()]),
+        Err(ml_core::Error::UnknownColumn { .. })
+    ));
     let bad = PartialDependence {
         percentiles: (0.9, 0.1),
         ..Default::default()

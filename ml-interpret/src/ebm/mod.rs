@@ -43,7 +43,7 @@ use pairs::*;
 pub use binning::FeatureBins;
 pub use model::EbmModel;
 pub use pairs::PairTerm;
-pub use shapes::{AdditiveTerms, ShapeFunction, shape_functions, shape_functions_of};
+pub use shapes::{AdditiveTerms, ShapeFunction, shape_functions, shape_functions_by_output, shape_functions_of};
 
 /// The trainer, with InterpretML 0.7's defaults.
 #[derive(Debug, Clone, PartialEq)]

@@ -153,3 +153,21 @@ pub fn shape_functions_of(spec: &ModelSpec, output: usize) -> Result<AdditiveTer
         interactions: pairs,
     })
 }
+
+/// [`shape_functions_of`] for every output of a tree ensemble, each with
+/// its output's name (the model's one score, or each class's score of a
+/// softmax model).
+///
+/// # Errors
+/// As [`shape_functions_of`].
+pub fn shape_functions_by_output(spec: &ModelSpec) -> Result<Vec<(String, AdditiveTerms)>> {
+    let names = crate::raw_output_names(spec);
+    (0..spec.estimator.n_outputs())
+        .map(|o| {
+            Ok((
+                names.get(o).cloned().unwrap_or_else(|| format!("output{o}")),
+                shape_functions_of(spec, o)?,
+            ))
+        })
+        .collect()
+}
