@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 #![cfg(unix)]
-//! `mlsdk` against a real `mlflow server` on 127.0.0.1, once with artifacts
-//! proxied by the server (`--artifacts-destination`) and once with a plain
-//! `--default-artifact-root DIR` (clients write the artifacts themselves):
+//! `mlsdk` against a real `mlflow server` on 127.0.0.1, with artifacts
+//! proxied by the server (`--artifacts-destination`), with a plain
+//! `--default-artifact-root DIR`, and with `--default-artifact-root s3://…`
+//! on moto's S3 server (clients write the artifacts themselves):
 //! train and register, list versions, set an alias, predict from
 //! `models:/NAME@ALIAS`, read runs back; the Python `MlflowClient` sees the
 //! same versions and alias and downloads the registered model.
@@ -13,7 +14,7 @@
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -22,8 +23,27 @@ fn python() -> String {
     std::env::var("MLSDK_PYTHON").expect("set MLSDK_PYTHON to the .venv python (scripts/test.sh does)")
 }
 
-mod common;
-use common::{mlsdk, ok_json};
+/// Run `mlsdk` with these arguments and extra environment, outside any
+/// tracking store the test's own environment names.
+fn mlsdk(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlsdk"))
+        .args(args)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .envs(env.iter().copied())
+        .output()
+        .expect("mlsdk runs")
+}
+
+/// Run `mlsdk`, require success, parse its standard output as JSON.
+fn ok_json(env: &[(&str, &str)], args: &[&str]) -> Value {
+    let out = mlsdk(env, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
 
 struct Server {
     child: Child,
@@ -43,7 +63,7 @@ impl Drop for Server {
 
 /// Start `mlflow server` with a SQLite store under `dir` and the artifact
 /// options given; wait until it answers.
-fn start_server(dir: &Path, artifact_args: &[String]) -> Server {
+fn start_server(dir: &Path, artifact_args: &[String], env: &[(&str, &str)]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(python())
         .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--workers", "1"])
@@ -51,6 +71,7 @@ fn start_server(dir: &Path, artifact_args: &[String]) -> Server {
         .arg("--backend-store-uri")
         .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
         .args(artifact_args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .process_group(0)
         .stdout(Stdio::null())
@@ -102,30 +123,33 @@ print(json.dumps({"versions": versions, "champion": int(champion.version), "sour
 /// One server at a time: two starting together compete for the 2 cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn lifecycle_against(server: &Server, work: &Path) {
+fn lifecycle_against(server: &Server, work: &Path, env: &[(&str, &str)]) {
     let url = server.url.as_str();
     let data = work.join("iris.csv");
     let data = data.to_str().unwrap();
-    ok_json(&["--json", "datasets", "export", "iris", "--out", data]);
+    ok_json(env, &["--json", "datasets", "export", "iris", "--out", data]);
     let local = work.join("local-model");
-    let trained = ok_json(&[
-        "--json",
-        "train",
-        "--data",
-        data,
-        "--target",
-        "target",
-        "--model",
-        "logistic",
-        "--out",
-        local.to_str().unwrap(),
-        "--tracking-uri",
-        url,
-        "--experiment",
-        "cli-server",
-        "--register",
-        "iris-model",
-    ]);
+    let trained = ok_json(
+        env,
+        &[
+            "--json",
+            "train",
+            "--data",
+            data,
+            "--target",
+            "target",
+            "--model",
+            "logistic",
+            "--out",
+            local.to_str().unwrap(),
+            "--tracking-uri",
+            url,
+            "--experiment",
+            "cli-server",
+            "--register",
+            "iris-model",
+        ],
+    );
     assert_eq!(trained["registered"]["version"], 1, "{trained}");
     let run_id = trained["run"]["run_id"].as_str().unwrap().to_string();
 
@@ -133,6 +157,7 @@ fn lifecycle_against(server: &Server, work: &Path) {
     let from_env = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
         .args(["--json", "models", "versions", "iris-model"])
         .env("MLFLOW_TRACKING_URI", url)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -142,53 +167,65 @@ fn lifecycle_against(server: &Server, work: &Path) {
     );
     let from_env: Value = serde_json::from_slice(&from_env.stdout).unwrap();
     assert_eq!(from_env["versions"][0]["run_id"], run_id.as_str());
-    let listed = ok_json(&["--json", "models", "list", "--tracking-uri", url]);
+    let listed = ok_json(env, &["--json", "models", "list", "--tracking-uri", url]);
     assert_eq!(listed["models"], serde_json::json!(["iris-model"]));
-    let versions = ok_json(&["--json", "models", "versions", "iris-model", "--tracking-uri", url]);
+    let versions = ok_json(
+        env,
+        &["--json", "models", "versions", "iris-model", "--tracking-uri", url],
+    );
     let v = &versions["versions"][0];
     assert_eq!(
         (v["version"].as_u64(), v["run_id"].as_str()),
         (Some(1), Some(run_id.as_str()))
     );
     assert_eq!(v["source"], format!("runs:/{run_id}/model"));
-    let alias = ok_json(&[
-        "--json",
-        "models",
-        "alias",
-        "iris-model",
-        "champion",
-        "1",
-        "--tracking-uri",
-        url,
-    ]);
+    let alias = ok_json(
+        env,
+        &[
+            "--json",
+            "models",
+            "alias",
+            "iris-model",
+            "champion",
+            "1",
+            "--tracking-uri",
+            url,
+        ],
+    );
     assert_eq!(alias["version"], 1);
-    let resolved = ok_json(&[
-        "--json",
-        "models",
-        "resolve",
-        "iris-model",
-        "champion",
-        "--tracking-uri",
-        url,
-    ]);
+    let resolved = ok_json(
+        env,
+        &[
+            "--json",
+            "models",
+            "resolve",
+            "iris-model",
+            "champion",
+            "--tracking-uri",
+            url,
+        ],
+    );
     assert_eq!(resolved["aliases"], serde_json::json!(["champion"]));
 
     // The registered model predicts what the locally saved one does.
-    let from_registry = mlsdk(&[
-        "predict",
-        "--model",
-        "models:/iris-model@champion",
-        "--data",
-        data,
-        "--tracking-uri",
-        url,
-    ]);
+    let from_registry = mlsdk(
+        env,
+        &[
+            "predict",
+            "--model",
+            "models:/iris-model@champion",
+            "--data",
+            data,
+            "--tracking-uri",
+            url,
+        ],
+    );
     assert!(
         from_registry.status.success(),
         "{}",
         String::from_utf8_lossy(&from_registry.stderr)
     );
-    let from_disk = mlsdk(&["predict", "--model", local.to_str().unwrap(), "--data", data]);
+    let from_disk = mlsdk(env, &["predict", "--model", local.to_str().unwrap(), "--data", data]);
     assert!(from_disk.status.success());
     assert_eq!(from_registry.stdout, from_disk.stdout);
     assert_eq!(String::from_utf8_lossy(&from_disk.stdout).lines().count(), 151);
@@ -207,50 +244,60 @@ fn lifecycle_against(server: &Server, work: &Path) {
             url,
         ];
         full.extend(args.iter().copied());
-        let m = ok_json(&full);
+        let m = ok_json(env, &full);
         assert!(m["metrics"]["accuracy"].as_f64().unwrap() > 0.9, "{m}");
     }
-    let inspected = ok_json(&[
-        "--json",
-        "inspect",
-        "--model",
-        "models:/iris-model@champion",
-        "--tracking-uri",
-        url,
-    ]);
+    let inspected = ok_json(
+        env,
+        &[
+            "--json",
+            "inspect",
+            "--model",
+            "models:/iris-model@champion",
+            "--tracking-uri",
+            url,
+        ],
+    );
     assert_eq!(inspected["trainer"], "logistic");
 
     // Runs read back from the server.
-    let runs = ok_json(&[
-        "--json",
-        "runs",
-        "list",
-        "--experiment",
-        "cli-server",
-        "--tracking-uri",
-        url,
-    ]);
+    let runs = ok_json(
+        env,
+        &[
+            "--json",
+            "runs",
+            "list",
+            "--experiment",
+            "cli-server",
+            "--tracking-uri",
+            url,
+        ],
+    );
     assert_eq!(runs["runs"][0]["run_id"], run_id.as_str());
-    let shown = ok_json(&["--json", "runs", "show", &run_id, "--tracking-uri", url]);
+    let shown = ok_json(env, &["--json", "runs", "show", &run_id, "--tracking-uri", url]);
     assert_eq!(shown["params"]["trainer"], "logistic");
     assert!(shown["metrics"]["train_accuracy"][0]["value"].as_f64().unwrap() > 0.9);
 
     // An unknown alias or model is a one-line error.
-    let out = mlsdk(&[
-        "predict",
-        "--model",
-        "models:/iris-model@nope",
-        "--data",
-        data,
-        "--tracking-uri",
-        url,
-    ]);
+    let out = mlsdk(
+        env,
+        &[
+            "predict",
+            "--model",
+            "models:/iris-model@nope",
+            "--data",
+            data,
+            "--tracking-uri",
+            url,
+        ],
+    );
     assert!(!out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end().lines().count(), 1);
 
     // The Python client reads the same registry and downloads the model.
     let out = Command::new(python())
         .args(["-c", PYTHON_CHECK, url, "iris-model"])
+        .envs(env.iter().copied())
         .current_dir(work)
         .output()
         .unwrap();
@@ -275,8 +322,9 @@ fn registry_lifecycle_with_proxied_artifacts() {
             "--artifacts-destination".into(),
             dir.path().join("artifacts").display().to_string(),
         ],
+        &[],
     );
-    lifecycle_against(&server, dir.path());
+    lifecycle_against(&server, dir.path(), &[]);
 }
 
 #[test]
@@ -293,11 +341,95 @@ fn registry_lifecycle_with_a_default_artifact_root() {
             root.display().to_string(),
             "--no-serve-artifacts".into(),
         ],
+        &[],
     );
-    lifecycle_against(&server, dir.path());
+    lifecycle_against(&server, dir.path(), &[]);
     // The model was written straight into the shared directory.
     let found = walk(&root).into_iter().any(|p| p.ends_with("model/model.mlsdk"));
     assert!(found, "no model.mlsdk under {}", root.display());
+}
+
+/// A process killed with its process group when dropped.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The same lifecycle with the artifacts in an S3-compatible bucket (moto's
+/// S3 server on loopback): the server hands out `s3://` locations, `mlsdk`
+/// writes and reads them with the variables MLflow's client reads, and the
+/// Python client downloads the registered model from the bucket.
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn registry_lifecycle_with_artifacts_in_s3() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let s3_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{s3_port}");
+    let env = [
+        ("MLFLOW_S3_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ];
+    let _moto = Group(
+        Command::new(python())
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &s3_port.to_string()])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto's S3 server"),
+    );
+    let start = Instant::now();
+    loop {
+        // The bucket, created once the server answers.
+        let made = Command::new(python())
+            .args([
+                "-c",
+                "import boto3, os; boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL']).create_bucket(Bucket='models')",
+            ])
+            .envs(env)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "moto did not start");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let server = start_server(
+        dir.path(),
+        &[
+            "--default-artifact-root".into(),
+            "s3://models/mlruns".into(),
+            "--no-serve-artifacts".into(),
+        ],
+        &env,
+    );
+    lifecycle_against(&server, dir.path(), &env);
+    // The model is in the bucket.
+    let listed = Command::new(python())
+        .args([
+            "-c",
+            "import boto3, os; r = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL']).list_objects_v2(Bucket='models'); print('\\n'.join(o['Key'] for o in r.get('Contents', [])))",
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    let keys = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        keys.lines().any(|k| k.ends_with("/artifacts/model/model.mlsdk")),
+        "{keys}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
