@@ -2,7 +2,7 @@
 //! `ort`) against tract and against Python onnxruntime's outputs.
 #![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
-use ml_core::ndarray::{Array2, s};
+use ml_core::ndarray::Array2;
 use ml_core::{Dataset, Model, Predictions};
 use ml_learn::Pipeline;
 use ml_onnx::{OnnxModel, Runtime};
@@ -277,7 +277,7 @@ fn ort_matches_tract_and_python_onnxruntime() {
         // the same and replaces it when the shape changes: one row at a time,
         // then two, then one again, each call must see its own rows.
         for (start, len) in [(0, 1), (1, 1), (2, 1), (3, 2), (5, 1), (0, x.nrows())] {
-            let part = x.slice(s![start..start + len, ..]);
+            let part = x.slice(ml_core::ndarray::s![start..start + len, ..]);
             let want = model.predict(part).unwrap();
             assert_close(
                 &format!("{name} rows {start}..+{len}"),
