@@ -185,7 +185,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             if let Some(dir) = &args.plot {
                 value["charts"] = json!(plot_explanation(dir, &e, model, &data)?);
             }
-            value["run"] = json!(with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?);
+            value["run"] = json!(with_run(&args.tracking, |t, r| Ok(log_explanation(t, r, &e)?))?);
             out.emit(&value, || {
                 format!(
                     "{} on {} rows; mean |value| per feature ({}):\n{}",
@@ -209,7 +209,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             }
             .importances(model, &data)?;
             let e = imp.to_explanation(data.feature_names());
-            let run = with_run(&args.tracking, |t, r| log_explanation(t, r, &e))?;
+            let run = with_run(&args.tracking, |t, r| Ok(log_explanation(t, r, &e)?))?;
             let charts = match &args.plot {
                 Some(dir) => Chart::importances(&imp, &e.feature_names, 20).save_in(dir, "permutation_importance")?,
                 None => Vec::new(),
@@ -396,7 +396,7 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
         args.metrics
             .iter()
             .map(|m| GroupMetric::parse(m))
-            .collect::<ml_sdk::core::Result<_>>()?
+            .collect::<ml_sdk::interpret::Result<_>>()?
     };
     let f = MetricFrame::new(&metrics, &y_true, &y_pred, &columns, pos)?;
     let parity = parity_measures(&y_true, &y_pred, &columns, pos)?;
@@ -404,7 +404,7 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
     value["sensitive"] = json!(args.sensitive);
     value["positive_class"] = json!(classes[pos]);
     value["rows"] = json!(y_true.len());
-    value["run"] = json!(with_run(&args.tracking, |t, r| log_fairness(t, r, &f, &parity))?);
+    value["run"] = json!(with_run(&args.tracking, |t, r| Ok(log_fairness(t, r, &f, &parity)?))?);
     if let Some(dir) = &args.report {
         let report = FairnessReport {
             title: format!("Fairness report: {} on {}", args.model.display(), args.data.display()),

@@ -4,9 +4,10 @@
 //! 2001; Goldstein et al. 2015; scikit-learn's `partial_dependence`, brute
 //! method, with its grid).
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array2, Array3, Axis};
 use ml_core::seeded_rng;
-use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Target, metrics};
+use ml_core::{Dataset, Explainer, Explanation, ExplanationScope, Model, Predictions, Target, metrics};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
@@ -21,10 +22,10 @@ pub fn default_score(model: &dyn Model, data: &Dataset, x: ml_core::ndarray::Arr
     let pred = model.predict(x)?;
     match (data.target(), &pred) {
         (Some(Target::Classes { labels, .. }), Predictions::Classification { labels: p, .. }) => {
-            metrics::accuracy(&labels.to_vec(), &p.to_vec())
+            (metrics::accuracy(&labels.to_vec(), &p.to_vec())).map_err(crate::Error::from)
         }
         (Some(Target::Values { values }), Predictions::Regression { values: p }) => {
-            metrics::r2_score(values.view(), p.view())
+            (metrics::r2_score(values.view(), p.view())).map_err(crate::Error::from)
         }
         (None, _) => Err(Error::invalid(
             "target",
@@ -130,7 +131,7 @@ impl Explainer for PermutationImportance {
     }
 
     /// See [`Importances::to_explanation`].
-    fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
+    fn explain(&self, model: &dyn Model, data: &Dataset) -> ml_core::Result<Explanation> {
         Ok(self.importances(model, data)?.to_explanation(data.feature_names()))
     }
 }
@@ -231,7 +232,7 @@ impl PartialDependence {
     /// (none named: every feature).
     ///
     /// # Errors
-    /// [`Error::UnknownColumn`] for a name that is not one of the data's
+    /// [`ml_core::Error::UnknownColumn`] for a name that is not one of the data's
     /// features; as [`curves`](Self::curves).
     pub fn curves_of(&self, model: &dyn Model, data: &Dataset, features: &[String]) -> Result<Vec<Curves>> {
         let names = data.feature_names();
@@ -241,9 +242,11 @@ impl PartialDependence {
             features
                 .iter()
                 .map(|f| {
-                    names.iter().position(|n| n == f).ok_or_else(|| Error::UnknownColumn {
-                        name: f.clone(),
-                        available: names.join(", "),
+                    names.iter().position(|n| n == f).ok_or_else(|| {
+                        crate::Error::from(ml_core::Error::UnknownColumn {
+                            name: f.clone(),
+                            available: names.join(", "),
+                        })
                     })
                 })
                 .collect::<Result<_>>()?

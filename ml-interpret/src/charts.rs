@@ -7,8 +7,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::{Error, Result};
+use ml_core::Explanation;
 use ml_core::ndarray::ArrayView2;
-use ml_core::{Error, Explanation, Result};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -31,12 +32,9 @@ fn font_ready() -> Result<()> {
 }
 
 /// A failure inside the drawing back end (the font, plotters): not the
-/// caller's input, so [`Error::Backend`].
+/// caller's input, so [`Error::Drawing`].
 fn drawing_failure(reason: String) -> Error {
-    Error::Backend {
-        backend: "plotters",
-        source: reason.into(),
-    }
+    Error::Drawing(reason)
 }
 
 /// What to draw, with its data.
@@ -119,11 +117,11 @@ impl Chart {
     pub fn shap_summary(e: &Explanation, x: ArrayView2<'_, f64>, output: usize, max_features: usize) -> Result<Chart> {
         let (n, m, _) = e.values.dim();
         if x.dim() != (n, m) {
-            return Err(Error::Shape {
+            return Err(crate::Error::from(ml_core::Error::Shape {
                 op: "shap summary",
                 expected: format!("{n} x {m} feature values"),
                 got: format!("{} x {}", x.nrows(), x.ncols()),
-            });
+            }));
         }
         let order = top_features(e, output, max_features)?;
         let points = order
@@ -335,7 +333,7 @@ impl Chart {
     /// # Errors
     /// Drawing or file failures.
     pub fn save_in(&self, dir: &Path, name: &str) -> Result<Vec<std::path::PathBuf>> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        std::fs::create_dir_all(dir).map_err(|source| ml_core::Error::Io {
             op: "create",
             path: dir.to_path_buf(),
             source,
@@ -381,7 +379,7 @@ impl Chart {
                     self.draw(&root).map_err(fail)?;
                     root.present().map_err(|e| fail(e.to_string()))?;
                 }
-                ml_core::io::write_atomic(path, svg.as_bytes())
+                (ml_core::io::write_atomic(path, svg.as_bytes())).map_err(crate::Error::from)
             }
             Some("png") => {
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("chart.png");
@@ -395,11 +393,12 @@ impl Chart {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(fail(e));
                 }
-                std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+                (std::fs::rename(&tmp, path).map_err(|source| ml_core::Error::Io {
                     op: "rename",
                     path: path.to_path_buf(),
                     source,
-                })
+                }))
+                .map_err(crate::Error::from)
             }
             _ => Err(Error::invalid(
                 "chart",

@@ -1,9 +1,8 @@
 //! [`Explainer`]s over a model's spec: TreeSHAP and linear SHAP.
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array2, Array3, ArrayView2, Axis};
-use ml_core::{
-    Dataset, Error, Estimator, Explainer, Explanation, ExplanationScope, Link, Model, ModelSpec, Result, Task,
-};
+use ml_core::{Dataset, Estimator, Explainer, Explanation, ExplanationScope, Link, Model, ModelSpec, Task};
 
 use crate::tree::TreeEnsemble;
 
@@ -97,7 +96,7 @@ impl Explainer for TreeShap {
         "tree_shap"
     }
 
-    fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
+    fn explain(&self, model: &dyn Model, data: &Dataset) -> ml_core::Result<Explanation> {
         let spec = spec_of(model, "tree-shap")?;
         let ensemble = TreeEnsemble::from_estimator(&spec.estimator)?;
         let x = transformed(&spec, data.features(), "data")?;
@@ -110,9 +109,9 @@ impl Explainer for TreeShap {
                     _ => false,
                 };
                 if !has_covers {
-                    return Err(Error::Unsupported(
+                    return Err(ml_core::Error::from(Error::Unsupported(
                         "path-dependent TreeSHAP needs node covers, which this model lacks (e.g. imported from ONNX); pass a background for interventional TreeSHAP".into(),
-                    ));
+                    )));
                 }
                 (ensemble.expected_value(), ensemble.shap_path_dependent(x.view())?)
             }
@@ -153,7 +152,7 @@ impl Explainer for LinearShap {
         "linear_shap"
     }
 
-    fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
+    fn explain(&self, model: &dyn Model, data: &Dataset) -> ml_core::Result<Explanation> {
         let spec = spec_of(model, "linear-shap")?;
         let Estimator::Linear {
             coefficients,
@@ -161,7 +160,9 @@ impl Explainer for LinearShap {
             link,
         } = &spec.estimator
         else {
-            return Err(Error::Unsupported("linear SHAP needs a linear model".into()));
+            return Err(ml_core::Error::from(Error::Unsupported(
+                "linear SHAP needs a linear model".into(),
+            )));
         };
         let x = transformed(&spec, data.features(), "data")?;
         let bg = match &self.background {
@@ -173,7 +174,7 @@ impl Explainer for LinearShap {
             .ok_or_else(|| Error::invalid("background", "no rows"))?;
         let (n, m, k) = (x.nrows(), x.ncols(), coefficients.nrows());
         if coefficients.ncols() != m {
-            return Err(Error::Shape {
+            return Err(ml_core::Error::Shape {
                 op: "linear_shap",
                 expected: format!("{} columns, one per coefficient", coefficients.ncols()),
                 got: format!("{m} columns"),

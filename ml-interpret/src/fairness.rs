@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use ml_core::{Error, Result};
+use crate::{Error, Result};
 use serde::Serialize;
 
 /// A metric of one group's `(y_true, y_pred)`.
@@ -396,7 +396,7 @@ pub fn parity_measures(
 /// label per row).
 ///
 /// # Errors
-/// [`Error::UnknownColumn`] for a name that is not a column of `frame`.
+/// [`ml_core::Error::UnknownColumn`] for a name that is not a column of `frame`.
 pub fn sensitive_columns<'a>(frame: &'a ml_core::Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
     names.iter().map(|s| Ok((s.as_str(), frame.column(s)?))).collect()
 }

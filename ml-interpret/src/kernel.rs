@@ -17,8 +17,9 @@
 //! each coalition also entered as its complement so the selection respects
 //! the efficiency constraint; the kept features are then refitted.
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array2, Array3, ArrayView1, ArrayView2, s};
-use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, Model, Predictions, Result, Task};
+use ml_core::{Dataset, Explainer, Explanation, ExplanationScope, Model, Predictions, Task};
 use ml_core::{SeededRng, seeded_rng};
 use rand::RngExt;
 use rand::seq::SliceRandom;
@@ -434,25 +435,31 @@ impl Explainer for KernelShap {
         "kernel_shap"
     }
 
-    fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
+    fn explain(&self, model: &dyn Model, data: &Dataset) -> ml_core::Result<Explanation> {
         let x = data.features();
         let bg = self.background.view();
         let m = x.ncols();
         if bg.nrows() == 0 {
-            return Err(Error::invalid("background", "no background rows"));
+            return Err(ml_core::Error::from(Error::invalid("background", "no background rows")));
         }
         if bg.ncols() != m {
-            return Err(Error::Shape {
+            return Err(ml_core::Error::Shape {
                 op: "kernel_shap background",
                 expected: format!("{m} columns, as the data"),
                 got: format!("{} columns", bg.ncols()),
             });
         }
         if let Some(v) = bg.iter().find(|v| !v.is_finite()) {
-            return Err(Error::invalid("background", format!("non-finite value {v}")));
+            return Err(ml_core::Error::from(Error::invalid(
+                "background",
+                format!("non-finite value {v}"),
+            )));
         }
         if let Some(0) = self.max_features {
-            return Err(Error::invalid("max_features", "must be at least 1"));
+            return Err(ml_core::Error::from(Error::invalid(
+                "max_features",
+                "must be at least 1",
+            )));
         }
         let fx = output_matrix(model, x)?;
         let fbg = output_matrix(model, bg)?;

@@ -25,6 +25,11 @@
 //! - [`shapley::exact_shapley`]: Shapley values by enumeration, the
 //!   oracle of the tests.
 //!
+//! Its functions return this crate's [`Error`] (invalid parameters,
+//! unsupported models, drawing failures, and ml-core's errors as
+//! [`Error::Core`]); the ml-core traits it implements return ml-core's
+//! error, into which [`Error`] converts.
+//!
 //! # Example
 //! Fairlearn's group metrics on a classifier's predictions, by sex:
 //!
@@ -51,6 +56,7 @@ mod blackbox;
 #[cfg(feature = "charts")]
 pub mod charts;
 mod ebm;
+mod error;
 mod explain;
 pub mod fairness;
 mod kernel;
@@ -69,6 +75,7 @@ pub use ebm::{
     AdditiveTerms, Ebm, EbmModel, FeatureBins, PairTerm, ShapeFunction, shape_functions, shape_functions_by_output,
     shape_functions_of,
 };
+pub use error::{Error, Result};
 pub use explain::{LinearShap, TreeShap, raw_output_names};
 pub use fairness::{
     Comparison, GroupMetric, MetricFrame, binary_outcome, fairness_summary, group_keys, parity_measures,

@@ -14,9 +14,10 @@
 //! weights do not add up to the prediction (it is not a Shapley method);
 //! the base value reported is the regression's intercept.
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array2, Array3};
 use ml_core::seeded_rng;
-use ml_core::{Dataset, Error, Explainer, Explanation, ExplanationScope, FeatureKind, Model, Result};
+use ml_core::{Dataset, Explainer, Explanation, ExplanationScope, FeatureKind, Model};
 use rand::RngExt;
 
 use crate::kernel::{output_matrix, output_names};
@@ -116,25 +117,31 @@ impl Explainer for Lime {
         "lime"
     }
 
-    fn explain(&self, model: &dyn Model, data: &Dataset) -> Result<Explanation> {
+    fn explain(&self, model: &dyn Model, data: &Dataset) -> ml_core::Result<Explanation> {
         let x = data.features();
         let t = self.training.view();
         let m = x.ncols();
         if t.nrows() == 0 {
-            return Err(Error::invalid("training", "no training rows"));
+            return Err(ml_core::Error::from(Error::invalid("training", "no training rows")));
         }
         if t.ncols() != m {
-            return Err(Error::Shape {
+            return Err(ml_core::Error::Shape {
                 op: "lime training data",
                 expected: format!("{m} columns, as the data"),
                 got: format!("{} columns", t.ncols()),
             });
         }
         if let Some(v) = t.iter().find(|v| !v.is_finite()) {
-            return Err(Error::invalid("training", format!("non-finite value {v}")));
+            return Err(ml_core::Error::from(Error::invalid(
+                "training",
+                format!("non-finite value {v}"),
+            )));
         }
         if self.n_samples < 2 || !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(Error::invalid("lime", "needs at least 2 samples and alpha > 0"));
+            return Err(ml_core::Error::from(Error::invalid(
+                "lime",
+                "needs at least 2 samples and alpha > 0",
+            )));
         }
         let columns = data.columns();
         let bins: Vec<Bins> = (0..m)

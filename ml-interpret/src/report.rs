@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::Result;
+use ml_core::Explanation;
 use ml_core::ndarray::{Axis, s};
-use ml_core::{Explanation, Result};
 use serde_json::{Value, json};
 
 use crate::MetricFrame;

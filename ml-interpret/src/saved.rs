@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array2, ArrayView2};
-use ml_core::{Error, Frame, Model, Predictions, Result, Task};
+use ml_core::{Frame, Model, Predictions, Task};
 use serde::{Deserialize, Serialize};
 
 use crate::fairness::{group_keys, sensitive_columns};
@@ -141,14 +142,16 @@ impl SavedMitigation {
     /// Read a mitigation from its file or directory.
     ///
     /// # Errors
-    /// [`Error::Io`] for a missing or unreadable file, [`Error::Corrupt`]
+    /// [`ml_core::Error::Io`] for a missing or unreadable file, [`ml_core::Error::Corrupt`]
     /// for one over [`MAX_MITIGATION_BYTES`] or that is not a mitigation.
     pub fn load(path: &Path) -> Result<Self> {
         let file = Self::find(path).unwrap_or_else(|| path.to_path_buf());
         let bytes = ml_core::io::read_limited("mitigation", &file, MAX_MITIGATION_BYTES)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            what: "mitigation",
-            reason: format!("{} is not a mitigation written by ml-sdk: {e}", file.display()),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            crate::Error::from(ml_core::Error::Corrupt {
+                what: "mitigation",
+                reason: format!("{} is not a mitigation written by ml-sdk: {e}", file.display()),
+            })
         })
     }
 
@@ -158,7 +161,7 @@ impl SavedMitigation {
     /// # Errors
     /// File failures.
     pub fn save(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        std::fs::create_dir_all(dir).map_err(|source| ml_core::Error::Io {
             op: "create",
             path: dir.to_path_buf(),
             source,
@@ -251,10 +254,10 @@ impl SavedMitigation {
                 let model = MitigatedClassifier::from_saved(mix.clone())?;
                 let signature = model.signature().clone();
                 let Task::Classification { classes } = &signature.task else {
-                    return Err(Error::Corrupt {
+                    return Err(crate::Error::from(ml_core::Error::Corrupt {
                         what: "mitigation",
                         reason: "the mix is not a classifier".into(),
-                    });
+                    }));
                 };
                 let x = frame.encode(&signature.inputs, signature.unknown_category)?;
                 Ok((model.positive_probability(x.view())?, classes.clone()))
@@ -275,7 +278,7 @@ impl SavedMitigation {
         base: Option<&BinaryScores>,
         sensitive: &[String],
         seed: u64,
-    ) -> Result<Predictions> {
+    ) -> ml_core::Result<Predictions> {
         let (p, classes) = self.positive_probability(frame, base, sensitive)?;
         let labels = draw_labels(&p, &mut ml_core::seeded_rng(seed)).into();
         let probabilities = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
@@ -343,7 +346,7 @@ mod tests {
         assert!(loaded.positive_probability(&frame, None, &[]).is_err());
         assert!(matches!(
             loaded.positive_probability(&frame, Some(&base), &["sex".into()]),
-            Err(Error::UnknownColumn { .. })
+            Err(crate::Error::Core(ml_core::Error::UnknownColumn { .. }))
         ));
     }
 
@@ -352,13 +355,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(MITIGATION_FILE);
         std::fs::write(&file, br#"{"method": "threshold_optimizer"}"#).unwrap();
-        assert!(matches!(SavedMitigation::load(dir.path()), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            SavedMitigation::load(dir.path()),
+            Err(crate::Error::Core(ml_core::Error::Corrupt { .. }))
+        ));
         std::fs::write(&file, b"{\"method\": \"magic\"}").unwrap();
-        assert!(matches!(SavedMitigation::load(&file), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            SavedMitigation::load(&file),
+            Err(crate::Error::Core(ml_core::Error::Corrupt { .. }))
+        ));
         assert!(SavedMitigation::find(&dir.path().join("elsewhere")).is_none());
         assert!(matches!(
             SavedMitigation::load(&dir.path().join("elsewhere")),
-            Err(Error::Io { .. })
+            Err(crate::Error::Core(ml_core::Error::Io { .. }))
         ));
     }
 }

@@ -1,7 +1,7 @@
 //! Exact Shapley values by enumerating every coalition: the oracle the
 //! fast methods are tested against, usable directly on small feature counts.
 
-use ml_core::{Error, Result};
+use crate::{Error, Result};
 
 /// The largest feature count [`exact_shapley`] enumerates (2^20 coalitions).
 pub const MAX_EXACT_FEATURES: usize = 20;

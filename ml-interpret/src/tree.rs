@@ -17,8 +17,9 @@
 //! averaged class probabilities of a forest, the log-odds of a boosted
 //! binary classifier), in the preprocessed feature space.
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array3, ArrayView2};
-use ml_core::{Aggregation, Error, Estimator, Result, Tree};
+use ml_core::{Aggregation, Estimator, Tree};
 
 /// A tree flattened for traversal.
 #[derive(Debug, Clone)]
@@ -207,11 +208,11 @@ impl TreeEnsemble {
 
     fn check_width(&self, x: ArrayView2<'_, f64>) -> Result<()> {
         if x.ncols() < self.min_features() {
-            return Err(Error::Shape {
+            return Err(crate::Error::from(ml_core::Error::Shape {
                 op: "tree_shap",
                 expected: format!("at least {} columns (the trees split on them)", self.min_features()),
                 got: format!("{} columns", x.ncols()),
-            });
+            }));
         }
         if let Some(v) = x.iter().find(|v| v.is_nan()) {
             return Err(Error::invalid("data", format!("cannot explain a row holding {v}")));
@@ -273,11 +274,11 @@ impl TreeEnsemble {
             return Err(Error::invalid("background", "no background rows"));
         }
         if background.ncols() != x.ncols() {
-            return Err(Error::Shape {
+            return Err(crate::Error::from(ml_core::Error::Shape {
                 op: "tree_shap background",
                 expected: format!("{} columns, as the rows", x.ncols()),
                 got: format!("{} columns", background.ncols()),
-            });
+            }));
         }
         let (n, m, k) = (x.nrows(), x.ncols(), self.n_outputs());
         let max_depth = self.trees.iter().map(|t| t.depth).max().unwrap_or(0);

@@ -159,7 +159,7 @@ fn bad_input_is_a_typed_error() {
     assert_eq!(pd.curves_of(model.as_ref(), &data, &[]).unwrap().len(), 4);
     assert!(matches!(
         pd.curves_of(model.as_ref(), &data, &["nope".into()]),
-        Err(ml_core::Error::UnknownColumn { .. })
+        Err(ml_interpret::Error::Core(ml_core::Error::UnknownColumn { .. }))
     ));
     let bad = PartialDependence {
         percentiles: (0.9, 0.1),

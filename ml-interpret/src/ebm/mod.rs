@@ -20,10 +20,11 @@
 //! residuals, then boosted as tables over coarse bins (a value per class
 //! for more than two classes), each exported as a two-feature tree.
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
-    Aggregation, Dataset, Error, Estimator, FeatureKind, Link, Model, ModelSpec, Predictions, Result, Signature, Split,
-    Target, Task, Trainer, Tree, TreeNode,
+    Aggregation, Dataset, Estimator, FeatureKind, Link, Model, ModelSpec, Predictions, Signature, Split, Target, Task,
+    Trainer, Tree, TreeNode,
 };
 use ml_core::{SeededRng, seeded_rng};
 use rand::seq::SliceRandom;
@@ -420,7 +421,7 @@ impl Trainer for Ebm {
         ]
     }
 
-    fn fit(&self, data: &Dataset) -> Result<Box<dyn Model>> {
+    fn fit(&self, data: &Dataset) -> ml_core::Result<Box<dyn Model>> {
         Ok(Box::new(self.fit_ebm(data)?))
     }
 }

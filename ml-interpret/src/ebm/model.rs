@@ -70,7 +70,7 @@ impl EbmModel {
                 "contributions of an EBM with more than two classes (one per class: explain it with TreeSHAP)".into(),
             ));
         }
-        self.spec.signature.validate_input(x)
+        (self.spec.signature.validate_input(x)).map_err(crate::Error::from)
     }
 }
 
@@ -79,11 +79,11 @@ impl Model for EbmModel {
         &self.spec.signature
     }
 
-    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
         self.spec.predict(x)
     }
 
-    fn describe(&self) -> Result<ModelSpec> {
+    fn describe(&self) -> ml_core::Result<ModelSpec> {
         Ok(self.spec.clone())
     }
 }

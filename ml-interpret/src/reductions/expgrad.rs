@@ -44,14 +44,19 @@ impl ExponentiatedGradient {
     /// # Errors
     /// A target that is not two classes, groups of the wrong length, bad
     /// parameters, the trainer's failures.
-    pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<MitigatedClassifier> {
+    pub fn fit(
+        &self,
+        trainer: &dyn Trainer,
+        data: &Dataset,
+        groups: &[String],
+    ) -> ml_core::Result<MitigatedClassifier> {
         let (labels, names) = binary_target(data, groups)?;
         let n = data.n_samples();
         if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) || self.max_iter == 0 {
-            return Err(Error::invalid(
+            return Err(ml_core::Error::from(Error::invalid(
                 "exponentiated gradient",
                 "needs eps > 0, bound >= 0, eta0 > 0, max_iter >= 1",
-            ));
+            )));
         }
         let p = Problem::new(self.moment, labels, groups, self.difference_bound);
         let mut game = Game::new(&p, trainer, data, self.seed);
@@ -234,8 +239,8 @@ impl<'a> Game<'a> {
         let base = Dataset::new(self.data.features().to_owned(), self.data.feature_names())?
             .with_classes(labels.to_vec(), names.clone())?;
         match self.trainer.fit(&base.clone().with_weights(w.to_vec())?) {
-            Err(Error::Unsupported(_)) => {}
-            other => return other,
+            Err(ml_core::Error::Unsupported(_)) => {}
+            other => return Ok(other?),
         }
         let total: f64 = w.iter().sum();
         let mut cum = Vec::with_capacity(w.len());
@@ -263,9 +268,9 @@ impl<'a> Game<'a> {
                     with.push(i);
                 }
             }
-            return self.trainer.fit(&base.select_rows(&with)?);
+            return Ok(self.trainer.fit(&base.select_rows(&with)?)?);
         }
-        self.trainer.fit(&sample)
+        Ok(self.trainer.fit(&sample)?)
     }
 
     pub(super) fn mix(&self, q: &[f64]) -> (f64, Vec<f64>) {

@@ -129,7 +129,7 @@ impl Model for MitigatedClassifier {
         &self.signature
     }
 
-    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
         let p = self.positive_probability(x)?;
         let proba = Array2::from_shape_fn((p.len(), 2), |(i, j)| if j == 1 { p[i] } else { 1.0 - p[i] });
         let classes = match &self.signature.task {

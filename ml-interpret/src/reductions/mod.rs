@@ -14,8 +14,9 @@
 //! Fairlearn: a trainer that cannot take sample weights is fitted on a
 //! weighted resample instead of being refused.
 
+use crate::{Error, Result};
 use ml_core::ndarray::{Array1, Array2, ArrayView2};
-use ml_core::{Dataset, Error, Model, ModelSpec, Predictions, Result, Signature, Target, Task, Trainer};
+use ml_core::{Dataset, Model, ModelSpec, Predictions, Signature, Target, Task, Trainer};
 use ml_core::{SeededRng, seeded_rng};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -291,12 +292,16 @@ enum Learner {
 }
 
 impl Learner {
-    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Vec<f64>> {
         Ok(match self {
             Learner::Constant(c) => vec![*c as f64; x.nrows()],
             Learner::Model(m) => match m.predict(x)? {
                 Predictions::Classification { labels, .. } => labels.iter().map(|&l| l as f64).collect(),
-                _ => return Err(Error::Unsupported("the trainer did not fit a classifier".into())),
+                _ => {
+                    return Err(ml_core::Error::from(Error::Unsupported(
+                        "the trainer did not fit a classifier".into(),
+                    )));
+                }
             },
         })
     }
