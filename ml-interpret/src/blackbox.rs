@@ -22,10 +22,10 @@ pub fn default_score(model: &dyn Model, data: &Dataset, x: ml_core::ndarray::Arr
     let pred = model.predict(x)?;
     match (data.target(), &pred) {
         (Some(Target::Classes { labels, .. }), Predictions::Classification { labels: p, .. }) => {
-            (metrics::accuracy(&labels.to_vec(), &p.to_vec())).map_err(crate::Error::from)
+            Ok(metrics::accuracy(&labels.to_vec(), &p.to_vec())?)
         }
         (Some(Target::Values { values }), Predictions::Regression { values: p }) => {
-            (metrics::r2_score(values.view(), p.view())).map_err(crate::Error::from)
+            Ok(metrics::r2_score(values.view(), p.view())?)
         }
         (None, _) => Err(Error::invalid(
             "target",
@@ -243,10 +243,11 @@ impl PartialDependence {
                 .iter()
                 .map(|f| {
                     names.iter().position(|n| n == f).ok_or_else(|| {
-                        crate::Error::from(ml_core::Error::UnknownColumn {
+                        ml_core::Error::UnknownColumn {
                             name: f.clone(),
                             available: names.join(", "),
-                        })
+                        }
+                        .into()
                     })
                 })
                 .collect::<Result<_>>()?

@@ -117,11 +117,12 @@ impl Chart {
     pub fn shap_summary(e: &Explanation, x: ArrayView2<'_, f64>, output: usize, max_features: usize) -> Result<Chart> {
         let (n, m, _) = e.values.dim();
         if x.dim() != (n, m) {
-            return Err(crate::Error::from(ml_core::Error::Shape {
+            return Err(ml_core::Error::Shape {
                 op: "shap summary",
                 expected: format!("{n} x {m} feature values"),
                 got: format!("{} x {}", x.nrows(), x.ncols()),
-            }));
+            }
+            .into());
         }
         let order = top_features(e, output, max_features)?;
         let points = order
@@ -379,7 +380,7 @@ impl Chart {
                     self.draw(&root).map_err(fail)?;
                     root.present().map_err(|e| fail(e.to_string()))?;
                 }
-                (ml_core::io::write_atomic(path, svg.as_bytes())).map_err(crate::Error::from)
+                Ok(ml_core::io::write_atomic(path, svg.as_bytes())?)
             }
             Some("png") => {
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("chart.png");
@@ -393,12 +394,14 @@ impl Chart {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(fail(e));
                 }
-                (std::fs::rename(&tmp, path).map_err(|source| ml_core::Error::Io {
-                    op: "rename",
-                    path: path.to_path_buf(),
-                    source,
-                }))
-                .map_err(crate::Error::from)
+                std::fs::rename(&tmp, path).map_err(|source| {
+                    ml_core::Error::Io {
+                        op: "rename",
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                    .into()
+                })
             }
             _ => Err(Error::invalid(
                 "chart",

@@ -109,9 +109,9 @@ impl Explainer for TreeShap {
                     _ => false,
                 };
                 if !has_covers {
-                    return Err(ml_core::Error::from(Error::Unsupported(
+                    return Err(Error::Unsupported(
                         "path-dependent TreeSHAP needs node covers, which this model lacks (e.g. imported from ONNX); pass a background for interventional TreeSHAP".into(),
-                    )));
+                    ).into());
                 }
                 (ensemble.expected_value(), ensemble.shap_path_dependent(x.view())?)
             }
@@ -160,9 +160,7 @@ impl Explainer for LinearShap {
             link,
         } = &spec.estimator
         else {
-            return Err(ml_core::Error::from(Error::Unsupported(
-                "linear SHAP needs a linear model".into(),
-            )));
+            return Err(Error::Unsupported("linear SHAP needs a linear model".into()).into());
         };
         let x = transformed(&spec, data.features(), "data")?;
         let bg = match &self.background {

@@ -440,7 +440,7 @@ impl Explainer for KernelShap {
         let bg = self.background.view();
         let m = x.ncols();
         if bg.nrows() == 0 {
-            return Err(ml_core::Error::from(Error::invalid("background", "no background rows")));
+            return Err(Error::invalid("background", "no background rows").into());
         }
         if bg.ncols() != m {
             return Err(ml_core::Error::Shape {
@@ -450,16 +450,10 @@ impl Explainer for KernelShap {
             });
         }
         if let Some(v) = bg.iter().find(|v| !v.is_finite()) {
-            return Err(ml_core::Error::from(Error::invalid(
-                "background",
-                format!("non-finite value {v}"),
-            )));
+            return Err(Error::invalid("background", format!("non-finite value {v}")).into());
         }
         if let Some(0) = self.max_features {
-            return Err(ml_core::Error::from(Error::invalid(
-                "max_features",
-                "must be at least 1",
-            )));
+            return Err(Error::invalid("max_features", "must be at least 1").into());
         }
         let fx = output_matrix(model, x)?;
         let fbg = output_matrix(model, bg)?;

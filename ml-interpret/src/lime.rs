@@ -122,7 +122,7 @@ impl Explainer for Lime {
         let t = self.training.view();
         let m = x.ncols();
         if t.nrows() == 0 {
-            return Err(ml_core::Error::from(Error::invalid("training", "no training rows")));
+            return Err(Error::invalid("training", "no training rows").into());
         }
         if t.ncols() != m {
             return Err(ml_core::Error::Shape {
@@ -132,16 +132,10 @@ impl Explainer for Lime {
             });
         }
         if let Some(v) = t.iter().find(|v| !v.is_finite()) {
-            return Err(ml_core::Error::from(Error::invalid(
-                "training",
-                format!("non-finite value {v}"),
-            )));
+            return Err(Error::invalid("training", format!("non-finite value {v}")).into());
         }
         if self.n_samples < 2 || !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(ml_core::Error::from(Error::invalid(
-                "lime",
-                "needs at least 2 samples and alpha > 0",
-            )));
+            return Err(Error::invalid("lime", "needs at least 2 samples and alpha > 0").into());
         }
         let columns = data.columns();
         let bins: Vec<Bins> = (0..m)

@@ -176,9 +176,9 @@ impl FairThresholds {
     ///
     /// # Errors
     /// Lengths that differ, unseen groups.
-    pub fn predict(&self, scores: &[f64], groups: &[String], rng: &mut impl rand::Rng) -> ml_core::Result<Vec<usize>> {
+    pub fn predict(&self, scores: &[f64], groups: &[String], rng: &mut impl rand::Rng) -> Result<Vec<usize>> {
         if scores.len() != groups.len() {
-            return Err(ml_core::Error::from(Error::invalid("groups", "one group per score")));
+            return Err(Error::invalid("groups", "one group per score"));
         }
         scores
             .iter()
@@ -212,28 +212,25 @@ impl ThresholdOptimizer {
     /// # Errors
     /// Empty or mismatched inputs, non-finite scores, labels other than
     /// 0/1, a group whose labels are all the same (no trade-off to draw).
-    pub fn fit(&self, scores: &[f64], labels: &[usize], groups: &[String]) -> ml_core::Result<FairThresholds> {
+    pub fn fit(&self, scores: &[f64], labels: &[usize], groups: &[String]) -> Result<FairThresholds> {
         let n = scores.len();
         if n == 0 || labels.len() != n || groups.len() != n {
-            return Err(ml_core::Error::from(Error::invalid(
+            return Err(Error::invalid(
                 "data",
                 "scores, labels and groups must be non-empty and of one length",
-            )));
+            ));
         }
         if let Some(s) = scores.iter().find(|s| !s.is_finite()) {
-            return Err(ml_core::Error::from(Error::invalid(
-                "scores",
-                format!("non-finite score {s}"),
-            )));
+            return Err(Error::invalid("scores", format!("non-finite score {s}")));
         }
         if let Some(l) = labels.iter().find(|&&l| l > 1) {
-            return Err(ml_core::Error::from(Error::invalid(
+            return Err(Error::invalid(
                 "labels",
                 format!("label {l}: the labels must be 0 or 1"),
-            )));
+            ));
         }
         if self.grid_size == 0 {
-            return Err(ml_core::Error::from(Error::invalid("grid_size", "must be at least 1")));
+            return Err(Error::invalid("grid_size", "must be at least 1"));
         }
         let mut by_group: BTreeMap<&str, Vec<(f64, usize)>> = BTreeMap::new();
         for ((&s, &l), g) in scores.iter().zip(labels).zip(groups) {

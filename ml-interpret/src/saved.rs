@@ -148,10 +148,11 @@ impl SavedMitigation {
         let file = Self::find(path).unwrap_or_else(|| path.to_path_buf());
         let bytes = ml_core::io::read_limited("mitigation", &file, MAX_MITIGATION_BYTES)?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            crate::Error::from(ml_core::Error::Corrupt {
+            ml_core::Error::Corrupt {
                 what: "mitigation",
                 reason: format!("{} is not a mitigation written by ml-sdk: {e}", file.display()),
-            })
+            }
+            .into()
         })
     }
 
@@ -254,10 +255,11 @@ impl SavedMitigation {
                 let model = MitigatedClassifier::from_saved(mix.clone())?;
                 let signature = model.signature().clone();
                 let Task::Classification { classes } = &signature.task else {
-                    return Err(crate::Error::from(ml_core::Error::Corrupt {
+                    return Err(ml_core::Error::Corrupt {
                         what: "mitigation",
                         reason: "the mix is not a classifier".into(),
-                    }));
+                    }
+                    .into());
                 };
                 let x = frame.encode(&signature.inputs, signature.unknown_category)?;
                 Ok((model.positive_probability(x.view())?, classes.clone()))

@@ -68,7 +68,7 @@ pub fn log_explanation(tracker: &dyn Tracker, run: &RunId, e: &Explanation) -> R
         .collect();
     tracker.log_metrics(run, &points(metrics))?;
     let json = serde_json::to_vec_pretty(e).map_err(|err| ml_core::Error::invalid("explanation", err.to_string()))?;
-    (tracker.log_artifact(run, &format!("explanations/{method}.json"), &json)).map_err(crate::Error::from)
+    Ok(tracker.log_artifact(run, &format!("explanations/{method}.json"), &json)?)
 }
 
 /// Log a fairness report: the parity measures as `fairness/<name>`, each
@@ -93,5 +93,5 @@ pub fn log_fairness(
     tracker.log_metrics(run, &points(metrics))?;
     let report = serde_json::json!({"metric_frame": frame, "parity": parity});
     let json = serde_json::to_vec_pretty(&report).map_err(|e| ml_core::Error::invalid("report", e.to_string()))?;
-    (tracker.log_artifact(run, "fairness/report.json", &json)).map_err(crate::Error::from)
+    Ok(tracker.log_artifact(run, "fairness/report.json", &json)?)
 }

@@ -208,11 +208,12 @@ impl TreeEnsemble {
 
     fn check_width(&self, x: ArrayView2<'_, f64>) -> Result<()> {
         if x.ncols() < self.min_features() {
-            return Err(crate::Error::from(ml_core::Error::Shape {
+            return Err(ml_core::Error::Shape {
                 op: "tree_shap",
                 expected: format!("at least {} columns (the trees split on them)", self.min_features()),
                 got: format!("{} columns", x.ncols()),
-            }));
+            }
+            .into());
         }
         if let Some(v) = x.iter().find(|v| v.is_nan()) {
             return Err(Error::invalid("data", format!("cannot explain a row holding {v}")));
@@ -274,11 +275,12 @@ impl TreeEnsemble {
             return Err(Error::invalid("background", "no background rows"));
         }
         if background.ncols() != x.ncols() {
-            return Err(crate::Error::from(ml_core::Error::Shape {
+            return Err(ml_core::Error::Shape {
                 op: "tree_shap background",
                 expected: format!("{} columns, as the rows", x.ncols()),
                 got: format!("{} columns", background.ncols()),
-            }));
+            }
+            .into());
         }
         let (n, m, k) = (x.nrows(), x.ncols(), self.n_outputs());
         let max_depth = self.trees.iter().map(|t| t.depth).max().unwrap_or(0);

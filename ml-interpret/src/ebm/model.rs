@@ -70,7 +70,7 @@ impl EbmModel {
                 "contributions of an EBM with more than two classes (one per class: explain it with TreeSHAP)".into(),
             ));
         }
-        (self.spec.signature.validate_input(x)).map_err(crate::Error::from)
+        Ok(self.spec.signature.validate_input(x)?)
     }
 }
 

@@ -44,19 +44,14 @@ impl ExponentiatedGradient {
     /// # Errors
     /// A target that is not two classes, groups of the wrong length, bad
     /// parameters, the trainer's failures.
-    pub fn fit(
-        &self,
-        trainer: &dyn Trainer,
-        data: &Dataset,
-        groups: &[String],
-    ) -> ml_core::Result<MitigatedClassifier> {
+    pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<MitigatedClassifier> {
         let (labels, names) = binary_target(data, groups)?;
         let n = data.n_samples();
         if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) || self.max_iter == 0 {
-            return Err(ml_core::Error::from(Error::invalid(
+            return Err(Error::invalid(
                 "exponentiated gradient",
                 "needs eps > 0, bound >= 0, eta0 > 0, max_iter >= 1",
-            )));
+            ));
         }
         let p = Problem::new(self.moment, labels, groups, self.difference_bound);
         let mut game = Game::new(&p, trainer, data, self.seed);

@@ -61,17 +61,17 @@ impl GridSearch {
     ///
     /// # Errors
     /// As [`ExponentiatedGradient::fit`].
-    pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> ml_core::Result<GridSearchResult> {
+    pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<GridSearchResult> {
         let (labels, names) = binary_target(data, groups)?;
         if self.grid_size == 0
             || self.grid_limit.is_nan()
             || self.grid_limit <= 0.0
             || !(0.0..=1.0).contains(&self.constraint_weight)
         {
-            return Err(ml_core::Error::from(Error::invalid(
+            return Err(Error::invalid(
                 "grid search",
                 "needs grid_size >= 1, grid_limit > 0, constraint_weight in [0, 1]",
-            )));
+            ));
         }
         let p = Problem::new(self.moment, labels, groups, 0.0);
         let dims: Vec<(usize, usize)> = (0..p.n_events)

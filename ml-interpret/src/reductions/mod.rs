@@ -292,15 +292,13 @@ enum Learner {
 }
 
 impl Learner {
-    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Vec<f64>> {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         Ok(match self {
             Learner::Constant(c) => vec![*c as f64; x.nrows()],
             Learner::Model(m) => match m.predict(x)? {
                 Predictions::Classification { labels, .. } => labels.iter().map(|&l| l as f64).collect(),
                 _ => {
-                    return Err(ml_core::Error::from(Error::Unsupported(
-                        "the trainer did not fit a classifier".into(),
-                    )));
+                    return Err(Error::Unsupported("the trainer did not fit a classifier".into()));
                 }
             },
         })
