@@ -46,18 +46,21 @@ fn ok_json(env: &[(&str, &str)], args: &[&str]) -> Value {
 }
 
 struct Server {
-    child: Child,
+    _child: Group,
     url: String,
 }
 
-impl Drop for Server {
+/// A child process killed with its process group when dropped: the
+/// servers run uvicorn and job-runner children in their own group.
+struct Group(Child);
+
+impl Drop for Group {
     fn drop(&mut self) {
-        // uvicorn and its workers run in the server's own process group.
         let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
             .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -79,7 +82,7 @@ fn start_server(dir: &Path, artifact_args: &[String], env: &[(&str, &str)]) -> S
         .spawn()
         .expect("start mlflow server");
     let server = Server {
-        child,
+        _child: Group(child),
         url: format!("http://127.0.0.1:{port}"),
     };
     let start = Instant::now();
@@ -347,19 +350,6 @@ fn registry_lifecycle_with_a_default_artifact_root() {
     // The model was written straight into the shared directory.
     let found = walk(&root).into_iter().any(|p| p.ends_with("model/model.mlsdk"));
     assert!(found, "no model.mlsdk under {}", root.display());
-}
-
-/// A process killed with its process group when dropped.
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The same lifecycle with the artifacts in an S3-compatible bucket (moto's

@@ -30,20 +30,22 @@ fn script() -> &'static str {
 }
 
 struct Server {
-    child: Child,
+    _child: Group,
     url: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
+/// A child process killed with its process group when dropped: the
+/// servers run uvicorn and job-runner children in their own group.
+struct Group(Child);
+
+impl Drop for Group {
     fn drop(&mut self) {
-        // The server runs uvicorn and job-runner children in its own process
-        // group (see start_server); SIGKILL to the group takes them all.
         let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
             .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -99,7 +101,11 @@ fn start_server_with(artifact_root: Option<&str>, env: &[(&str, &str)]) -> Serve
         .spawn()
         .expect("start mlflow server");
     let url = format!("http://127.0.0.1:{port}");
-    let server = Server { child, url, _dir: dir };
+    let server = Server {
+        _child: Group(child),
+        url,
+        _dir: dir,
+    };
     let probe = MlflowRestClient::new(&server.url).with_retry(RetryPolicy {
         max_attempts: 1,
         ..RetryPolicy::default()
@@ -328,19 +334,6 @@ fn lost_responses_are_retried_without_duplicates() {
         .unwrap_err();
     assert!(matches!(e, Error::Transport { .. }), "{e}");
     assert!(start.elapsed() >= Duration::from_millis(20), "two backoffs waited");
-}
-
-/// A child process killed with its process group when dropped.
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Artifacts in an S3-compatible store (moto's S3 server on loopback): a
