@@ -258,6 +258,16 @@ pub fn local_artifact_root(uri: &str) -> Option<PathBuf> {
 }
 
 /// List a local artifact directory `root/path` in [`ArtifactEntry`] form.
+/// `dir/name`, or `name` alone below the root (`dir` empty): how artifact
+/// paths, listings and store keys are joined everywhere.
+pub(crate) fn join_artifact_path(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
 pub(crate) fn list_local(root: &Path, path: &str) -> Result<Vec<ArtifactEntry>> {
     let path = path.trim_matches('/');
     if !path.is_empty() {
@@ -280,11 +290,7 @@ pub(crate) fn list_local(root: &Path, path: &str) -> Result<Vec<ArtifactEntry>> 
         }
         let meta = entry.metadata().map_err(Error::io("stat", &entry.path()))?;
         out.push(ArtifactEntry {
-            path: if path.is_empty() {
-                name
-            } else {
-                format!("{path}/{name}")
-            },
+            path: join_artifact_path(path, &name),
             is_dir: meta.is_dir(),
             file_size: meta.is_file().then_some(meta.len()),
         });

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::read::{ArtifactEntry, TrackingStore, list_local, local_artifact_root, read_local};
+use crate::read::{ArtifactEntry, TrackingStore, join_artifact_path, list_local, local_artifact_root, read_local};
 use crate::registry::ModelVersionInfo;
 use crate::store::{ExperimentInfo, RunInfo, RunRecord, now_ms};
 use crate::validate;
@@ -825,12 +825,7 @@ impl MlflowRestClient {
     }
 
     fn proxied_url(&self, root: &str, path: &str) -> String {
-        let path = path.trim_matches('/');
-        let full = if path.is_empty() {
-            root.to_string()
-        } else {
-            format!("{root}/{path}")
-        };
+        let full = join_artifact_path(root, path.trim_matches('/'));
         format!("{}/api/2.0/mlflow-artifacts/artifacts/{full}", self.base)
     }
 
@@ -892,11 +887,7 @@ impl MlflowRestClient {
         }
         match self.artifact_location(&run.0)? {
             ArtifactLocation::Proxied(root) => {
-                let dir = if path.is_empty() {
-                    root
-                } else {
-                    format!("{root}/{path}")
-                };
+                let dir = join_artifact_path(&root, path);
                 let url = format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base);
                 let (status, out) = self.send("GET", &url, &[("path", dir)], None, false)?;
                 let value = Self::check(status, &out)?;
@@ -915,11 +906,7 @@ impl MlflowRestClient {
                         });
                     }
                     entries.push(ArtifactEntry {
-                        path: if path.is_empty() {
-                            name
-                        } else {
-                            format!("{path}/{name}")
-                        },
+                        path: join_artifact_path(path, &name),
                         is_dir: f.is_dir,
                         file_size: f.file_size.and_then(|s| u64::try_from(s).ok()),
                     });

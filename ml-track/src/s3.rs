@@ -21,7 +21,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::read::ArtifactEntry;
+use crate::read::{ArtifactEntry, join_artifact_path};
 use crate::{Error, Result};
 
 /// The runtime every S3 request runs on: a current-thread runtime driven by
@@ -192,11 +192,16 @@ impl S3Location {
 
     fn key(&self, path: &str) -> ObjectPath {
         let path = path.trim_matches('/');
-        match (self.prefix.is_empty(), path.is_empty()) {
-            (true, _) => ObjectPath::from(path),
-            (false, true) => ObjectPath::from(self.prefix.as_str()),
-            (false, false) => ObjectPath::from(format!("{}/{path}", self.prefix)),
+        if path.is_empty() {
+            ObjectPath::from(self.prefix.as_str())
+        } else {
+            ObjectPath::from(join_artifact_path(&self.prefix, path))
         }
+    }
+
+    /// The `s3://` URL of an artifact, for error messages.
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.uri.trim_end_matches('/'), path.trim_matches('/'))
     }
 
     fn failure(&self, path: &str, e: object_store::Error) -> Error {
@@ -206,7 +211,7 @@ impl S3Location {
                 id: path.to_string(),
             },
             other => Error::Transport {
-                url: format!("{}/{}", self.uri.trim_end_matches('/'), path.trim_matches('/')),
+                url: self.url(path),
                 reason: other.to_string(),
             },
         }
@@ -234,7 +239,7 @@ impl S3Location {
         })?
         .map_err(|e| self.failure(path, e))?;
         result.map_err(|size| Error::Transport {
-            url: format!("{}/{}", self.uri.trim_end_matches('/'), path),
+            url: self.url(path),
             reason: format!("the object holds {size} bytes, over the {limit}-byte limit"),
         })
     }
@@ -250,13 +255,7 @@ impl S3Location {
         })?
         .map_err(|e| self.failure(path, e))?;
         let name_of = |p: &ObjectPath| p.filename().map(str::to_string);
-        let joined = |name: String| {
-            if path.is_empty() {
-                name
-            } else {
-                format!("{path}/{name}")
-            }
-        };
+        let joined = |name: String| join_artifact_path(path, &name);
         let mut out: Vec<ArtifactEntry> = listing
             .common_prefixes
             .iter()

@@ -734,11 +734,7 @@ fn read_tree(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
             if name.starts_with('.') {
                 continue;
             }
-            let key = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
+            let key = crate::read::join_artifact_path(&prefix, &name);
             let path = entry.path();
             if path.is_dir() {
                 stack.push((path, key));
