@@ -71,7 +71,7 @@ fn onnx_file(path: &Path) -> Option<PathBuf> {
     if path.is_file() && is_onnx(path) {
         return Some(path.to_path_buf());
     }
-    let inner = path.join("model.onnx");
+    let inner = path.join(ml_track::ONNX_MODEL_FILE);
     (path.is_dir() && inner.is_file() && !path.join(MODEL_FILE).exists()).then_some(inner)
 }
 

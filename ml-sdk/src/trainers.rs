@@ -24,10 +24,10 @@ pub type FittedModel = (Box<dyn Model>, Option<(f64, f64)>);
 
 /// The names [`trainer_from_params`] knows.
 pub fn trainer_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = ml_learn::Algorithm::NAMES.to_vec();
+    let names = ml_learn::Algorithm::NAMES.iter().copied();
     #[cfg(feature = "interpret")]
-    names.push("ebm");
-    names
+    let names = names.chain(["ebm"]);
+    names.collect()
 }
 
 /// The trainer of this name with these hyper-parameters; `seed` seeds the

@@ -118,6 +118,9 @@ pub fn onnx_signature_json(signature: &Signature) -> (String, String) {
     (inputs.to_string(), outputs.to_string())
 }
 
+/// The file name of the graph in an MLflow model of the `onnx` flavor.
+pub const ONNX_MODEL_FILE: &str = "model.onnx";
+
 /// Log an ONNX model as an MLflow model with MLflow's `onnx` flavor and a
 /// `python_function` flavor (loader `mlflow.onnx`), so `mlflow.pyfunc.load_model`
 /// runs it with ONNX Runtime. `onnx_bytes` is the exported model.
@@ -131,9 +134,9 @@ pub fn log_onnx_model(
     onnx_bytes: &[u8],
     signature: &Signature,
 ) -> ml_core::Result<()> {
-    tracker.log_artifact(run, &format!("{artifact_path}/model.onnx"), onnx_bytes)?;
+    tracker.log_artifact(run, &format!("{artifact_path}/{ONNX_MODEL_FILE}"), onnx_bytes)?;
     let flavors = format!(
-        "  onnx:\n    code: null\n    data: model.onnx\n    providers:\n    - CPUExecutionProvider\n  python_function:\n    data: model.onnx\n    loader_module: mlflow.onnx\n  mlsdk:\n    sdk_version: {}\n",
+        "  onnx:\n    code: null\n    data: {ONNX_MODEL_FILE}\n    providers:\n    - CPUExecutionProvider\n  python_function:\n    data: {ONNX_MODEL_FILE}\n    loader_module: mlflow.onnx\n  mlsdk:\n    sdk_version: {}\n",
         quoted(env!("CARGO_PKG_VERSION"))
     );
     let text = mlmodel_file(artifact_path, &flavors, run, onnx_signature_json(signature));
