@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use ml_sdk::core::ndarray::{Array2, s};
-use ml_sdk::core::{Dataset, Explainer, Explanation, Model, Predictions, Target, Task};
+use ml_sdk::core::{Dataset, Explainer, Model, Predictions, Target, Task};
 use ml_sdk::interpret::charts::Chart;
 use ml_sdk::interpret::{
     FairnessReport, GroupMetric, KernelShap, Lime, LinearShap, MetricFrame, PartialDependence, PermutationImportance,
-    SavedMitigation, TreeShap, binary_outcome, draw_labels, explanation_charts, explanation_json, fairness_summary,
-    group_keys, log_explanation, log_fairness, mean_abs_importance, parity_measures, sensitive_columns,
+    SavedMitigation, TreeShap, binary_outcome, draw_labels, explained_values, explanation_charts, explanation_json,
+    fairness_summary, group_keys, log_explanation, log_fairness, mean_abs_importance, parity_measures,
+    sensitive_columns,
 };
 use serde_json::{Value, json};
 
@@ -119,30 +119,12 @@ fn read_for(
     Ok(frame.dataset_for(&signature, if with_target { target } else { None }, &[])?)
 }
 
-/// The explanation's charts: feature values in the explanation's space
-/// (the inputs, or for exact methods the preprocessed matrix).
-fn plot_explanation(dir: &std::path::Path, e: &Explanation, model: &dyn Model, data: &Dataset) -> Result<Vec<PathBuf>> {
-    let x = if e.feature_names == data.feature_names() {
-        data.features().to_owned()
-    } else {
-        model.describe()?.transform(data.features())?
-    };
-    Ok(explanation_charts(dir, e, x.view())?)
-}
-
 fn first_rows(data: Dataset, rows: Option<usize>) -> Result<Dataset> {
     match rows {
         Some(0) => bail!("--rows must be at least 1"),
         Some(n) if n < data.n_samples() => Ok(data.select_rows(&(0..n).collect::<Vec<_>>())?),
         _ => Ok(data),
     }
-}
-
-/// Up to 100 rows, evenly spaced.
-fn default_background(data: &Dataset) -> Array2<f64> {
-    let n = data.n_samples();
-    let step = n.div_ceil(100).max(1);
-    data.features().slice(s![..;step, ..]).to_owned()
 }
 
 pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
@@ -174,16 +156,20 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                     })
                 }),
                 _ => Box::new(KernelShap {
-                    background: background.unwrap_or_else(|| default_background(&data)),
                     n_samples: args.n_samples,
                     max_features: args.max_features,
                     seed: args.seed,
+                    ..match background {
+                        Some(b) => KernelShap::new(b),
+                        None => KernelShap::with_background_from(data.features(), 100),
+                    }
                 }),
             };
             let e = explainer.explain(model, &data)?;
             let mut value = explanation_json(&e);
             if let Some(dir) = &args.plot {
-                value["charts"] = json!(plot_explanation(dir, &e, model, &data)?);
+                let x = explained_values(&e, model, &data)?;
+                value["charts"] = json!(explanation_charts(dir, &e, x.view())?);
             }
             value["run"] = json!(with_run(&args.tracking, |t, r| Ok(log_explanation(t, r, &e)?))?);
             out.emit(&value, || {

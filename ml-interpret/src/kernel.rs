@@ -125,6 +125,14 @@ impl KernelShap {
             seed: 0,
         }
     }
+
+    /// KernelSHAP against up to `max_rows` rows of `x`, evenly spaced (every
+    /// `ceil(n / max_rows)`-th row): a background that keeps the cost of
+    /// each explanation bounded on a large data set.
+    pub fn with_background_from(x: ArrayView2<'_, f64>, max_rows: usize) -> Self {
+        let step = x.nrows().div_ceil(max_rows.max(1)).max(1);
+        KernelShap::new(x.slice(ml_core::ndarray::s![..;step, ..]).to_owned())
+    }
 }
 
 /// The model's outputs as a matrix: class probabilities (one-hot labels

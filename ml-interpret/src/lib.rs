@@ -89,7 +89,7 @@ pub use reductions::{
 };
 #[cfg(feature = "charts")]
 pub use report::explanation_charts;
-pub use report::{FairnessReport, explanation_json, mean_abs_importance};
+pub use report::{FairnessReport, explained_values, explanation_json, mean_abs_importance};
 pub use saved::{BinaryScores, MITIGATION_FILE, SavedMitigation};
 pub use shapley::exact_shapley;
 pub use track::{log_explanation, log_fairness};

@@ -60,6 +60,25 @@ pub fn mean_abs_importance(e: &Explanation) -> Vec<(String, Vec<f64>)> {
     rows
 }
 
+/// The feature values an explanation's attributions belong to: the data's
+/// features, or, for an exact method on a model with preprocessing (whose
+/// attributions are to the preprocessed columns), the preprocessed matrix.
+///
+/// # Errors
+/// A model that cannot describe itself when preprocessing is needed, input
+/// the preprocessing refuses.
+pub fn explained_values(
+    e: &Explanation,
+    model: &dyn ml_core::Model,
+    data: &ml_core::Dataset,
+) -> Result<ml_core::ndarray::Array2<f64>> {
+    if e.feature_names == data.feature_names() {
+        Ok(data.features().to_owned())
+    } else {
+        Ok(model.describe()?.transform(data.features())?)
+    }
+}
+
 /// An explanation's charts in `dir`, as SVG and PNG: per output (the first
 /// ten), the SHAP summary (beeswarm) and bar charts of the top 20 features
 /// and the first row's waterfall. `x` holds the feature values in the

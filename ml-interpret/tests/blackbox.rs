@@ -211,3 +211,18 @@ fn lime_finds_the_one_feature_a_stump_uses() {
     );
     assert!(Lime::new(Array2::zeros((4, 3))).explain(model.as_ref(), &rows).is_err());
 }
+
+#[test]
+fn a_default_background_takes_evenly_spaced_rows() {
+    let x = Array2::from_shape_fn((250, 2), |(i, j)| (i * 10 + j) as f64);
+    // Every third row: rows 0, 3, …, 249.
+    let k = KernelShap::with_background_from(x.view(), 100);
+    assert_eq!(k.background.nrows(), 84);
+    assert_eq!(k.background.row(1).to_vec(), [30.0, 31.0]);
+    assert_eq!(
+        KernelShap::with_background_from(x.slice(s![..50, ..]), 100)
+            .background
+            .nrows(),
+        50
+    );
+}
