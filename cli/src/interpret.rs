@@ -15,7 +15,7 @@ use ml_sdk::interpret::{
 };
 use serde_json::{Value, json};
 
-use crate::output::{Output, num, table};
+use crate::output::{Output, grid, num, table};
 use crate::track::TrackingArgs;
 use crate::train::{RuntimeArg, load_any, read_csv};
 
@@ -403,13 +403,22 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
         value["report"] = json!(report.write(dir)?);
     }
     out.emit(&value, || {
-        let mut rows = vec![("group".to_string(), f.metrics.join(" | "))];
-        let fmt = |vals: &BTreeMap<String, f64>| f.metrics.iter().map(|m| num(vals[m])).collect::<Vec<_>>().join(" | ");
-        rows.push(("(overall)".into(), fmt(&f.overall)));
+        let header = std::iter::once("group".to_string())
+            .chain(f.metrics.iter().cloned())
+            .collect::<Vec<_>>();
+        // Counts are whole numbers; every other metric is a rate or score.
+        let cell = |m: &String, v: f64| if m == "count" { format!("{v:.0}") } else { num(v) };
+        let row = |name: String, vals: &BTreeMap<String, f64>| {
+            std::iter::once(name)
+                .chain(f.metrics.iter().map(|m| cell(m, vals[m])))
+                .collect::<Vec<_>>()
+        };
+        let mut rows = vec![row("(overall)".into(), &f.overall)];
         for (key, vals) in &f.by_group {
-            rows.push((key.join(", "), fmt(vals)));
+            rows.push(row(key.join(", "), vals));
         }
-        let mut s = table(&rows);
+        let mut s = grid(&header, &rows);
+        s += "\n";
         s += &table(&parity.iter().map(|(k, v)| (k.clone(), num(*v))).collect::<Vec<_>>());
         s
     });

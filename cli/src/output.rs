@@ -47,3 +47,31 @@ pub fn num(v: f64) -> String {
 pub fn metric_rows(metrics: &std::collections::BTreeMap<String, f64>) -> Vec<(String, String)> {
     metrics.iter().map(|(k, v)| (k.clone(), num(*v))).collect()
 }
+
+/// A table with a header row: the first column left-aligned, the others
+/// right-aligned (they hold numbers), each as wide as its widest cell.
+pub fn grid(header: &[String], rows: &[Vec<String>]) -> String {
+    let cols = header.len();
+    let mut width = header.iter().map(|h| h.chars().count()).collect::<Vec<_>>();
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::from(" ");
+        for (i, cell) in cells.iter().enumerate().take(cols) {
+            let w = width[i];
+            if i == 0 {
+                s += &format!(" {cell:<w$}");
+            } else {
+                s += &format!("  {cell:>w$}");
+            }
+        }
+        s.truncate(s.trim_end().len());
+        s + "\n"
+    };
+    std::iter::once(line(header))
+        .chain(rows.iter().map(|r| line(r)))
+        .collect()
+}

@@ -29,7 +29,7 @@ pub struct TrainArgs {
     /// The target column (not needed for kmeans).
     #[arg(long)]
     target: Option<String>,
-    /// logistic | linear | ridge | tree | forest | kmeans | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI)
+    /// logistic | linear | ridge | tree | forest | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI)
     #[arg(long)]
     model: String,
     /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore.

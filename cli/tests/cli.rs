@@ -167,107 +167,14 @@ fn categorical_data_and_column_matching() {
     let out = mlsdk(&["predict", "--model", m, "--data", shuffled.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("prediction,proba_0,proba_1"));
-
-    // A missing column is named.
-    let missing = dir.path().join("missing.csv");
-    std::fs::write(&missing, "age,purpose\n30,car\n").unwrap();
-    fails(&["predict", "--model", m, "--data", missing.to_str().unwrap()], "'job'");
 }
 
 #[test]
-fn bad_input_gives_one_line_errors() {
+fn damaged_model_files_and_unknown_classes_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let data = export(dir.path(), "iris");
     let out = dir.path().join("m");
     let o = out.to_str().unwrap();
-    fails(
-        &[
-            "train", "--data", &data, "--target", "nope", "--model", "tree", "--out", o,
-        ],
-        "nope",
-    );
-    fails(
-        &[
-            "train", "--data", &data, "--target", "target", "--model", "svm", "--out", o,
-        ],
-        "svm",
-    );
-    fails(
-        &[
-            "train", "--data", &data, "--target", "target", "--model", "tree", "--param", "depth", "--out", o,
-        ],
-        "KEY=VALUE",
-    );
-    fails(
-        &[
-            "train", "--data", &data, "--target", "target", "--model", "tree", "--param", "c=1", "--out", o,
-        ],
-        "c",
-    );
-    fails(
-        &[
-            "train",
-            "--data",
-            "/no/such.csv",
-            "--target",
-            "target",
-            "--model",
-            "tree",
-            "--out",
-            o,
-        ],
-        "/no/such.csv",
-    );
-
-    let nan = dir.path().join("nan.csv");
-    std::fs::write(&nan, "a,b,y\n1,2,0\n3,NaN,1\n").unwrap();
-    fails(
-        &[
-            "train",
-            "--data",
-            nan.to_str().unwrap(),
-            "--target",
-            "y",
-            "--model",
-            "tree",
-            "--out",
-            o,
-        ],
-        "line 3",
-    );
-    let ragged = dir.path().join("ragged.csv");
-    std::fs::write(&ragged, "a,b,y\n1,2,0\n3,1\n").unwrap();
-    fails(
-        &[
-            "train",
-            "--data",
-            ragged.to_str().unwrap(),
-            "--target",
-            "y",
-            "--model",
-            "tree",
-            "--out",
-            o,
-        ],
-        "line 3",
-    );
-    let empty = dir.path().join("empty.csv");
-    std::fs::write(&empty, "a,b,y\n").unwrap();
-    fails(
-        &[
-            "train",
-            "--data",
-            empty.to_str().unwrap(),
-            "--target",
-            "y",
-            "--model",
-            "tree",
-            "--out",
-            o,
-        ],
-        "empty",
-    );
-
     // A truncated model file.
     ok_json(&[
         "--json", "train", "--data", &data, "--target", "target", "--model", "tree", "--out", o,
@@ -370,19 +277,6 @@ fn training_logs_a_run_that_runs_list_and_show_read_back() {
     );
     let list = ok_json(&["--json", "runs", "list", "--tracking-uri", s, "--experiment", "cli"]);
     assert!(list["runs"].as_array().unwrap().iter().any(|r| r["status"] == "FAILED"));
-    fails(
-        &["runs", "show", "0123456789abcdef0123456789abcdef", "--tracking-uri", s],
-        "does not exist",
-    );
-    fails(
-        &[
-            "runs",
-            "list",
-            "--tracking-uri",
-            dir.path().join("nowhere").to_str().unwrap(),
-        ],
-        "no tracking store",
-    );
 }
 
 #[test]
@@ -479,18 +373,6 @@ fn registered_models_resolve_by_alias_and_version() {
         "target",
     ]);
     assert_eq!(by_run["metrics"]["accuracy"], t1["metrics"]["accuracy"]);
-    fails(
-        &[
-            "models",
-            "alias",
-            "iris",
-            "latest",
-            "1",
-            "--tracking-uri",
-            store.to_str().unwrap(),
-        ],
-        "reserved",
-    );
 }
 
 #[test]
@@ -541,16 +423,6 @@ fn export_onnx_writes_a_model_and_training_can_log_it() {
     let exp = show["info"]["experiment_id"].as_str().unwrap();
     let logged = std::fs::read(store.join(exp).join(run_id).join("artifacts/onnx-model/model.onnx")).unwrap();
     assert_eq!(logged, bytes);
-    fails(
-        &[
-            "export-onnx",
-            "--model",
-            dir.path().join("nope").to_str().unwrap(),
-            "--out",
-            onnx.to_str().unwrap(),
-        ],
-        "nope",
-    );
 }
 
 fn stdout_of(args: &[&str]) -> String {
@@ -662,42 +534,6 @@ fn privacy_stats_release_values_with_their_cost() {
     assert_eq!(var, again, "the insecure seed reproduces a release");
     let hist = run(&["--stat", "histogram", "--epsilon", "1", "--categories", "30,40,50"]);
     assert_eq!(hist["value"].as_object().unwrap().len(), 3);
-
-    fn args<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
-        [&base[1..], extra].concat()
-    }
-    fails(&args(&base, &["--stat", "sum", "--epsilon", "1"]), "--bounds");
-    fails(
-        &args(&base, &["--stat", "sum", "--bounds", "5,1", "--epsilon", "1"]),
-        "lo <= hi",
-    );
-    fails(
-        &args(&base, &["--stat", "sum", "--bounds", "0,1", "--epsilon", "-1"]),
-        "epsilon",
-    );
-    fails(&args(&base, &["--stat", "median", "--epsilon", "1"]), "expected count");
-    fails(
-        &args(&base, &["--stat", "quantile:2", "--bounds", "0,1", "--epsilon", "1"]),
-        "quantile",
-    );
-    fails(&args(&base, &["--stat", "histogram", "--epsilon", "1"]), "--delta");
-    fails(
-        &[
-            "privacy",
-            "stats",
-            "--data",
-            data.as_str(),
-            "--column",
-            "nope",
-            "--stat",
-            "sum",
-            "--bounds",
-            "0,1",
-            "--epsilon",
-            "1",
-        ],
-        "nope",
-    );
 }
 
 #[test]
@@ -729,21 +565,6 @@ fn privacy_account_matches_dp_accounting() {
     assert_eq!(got["accountant"], "rdp");
     let (e, want) = (got["epsilon"].as_f64().unwrap(), case["epsilon"].as_f64().unwrap());
     assert!((e - want).abs() <= 1e-6 * want, "{e} vs {want}");
-    fails(
-        &[
-            "privacy",
-            "account",
-            "--noise-multiplier",
-            "1",
-            "--sampling-rate",
-            "2",
-            "--steps",
-            "1",
-            "--delta",
-            "1e-5",
-        ],
-        "sampling rate",
-    );
 }
 
 #[test]
@@ -787,21 +608,6 @@ fn train_private_logistic_regression_through_the_pipeline() {
     let pred = mlsdk(&["predict", "--model", o, "--data", &data]);
     assert!(pred.status.success(), "{}", String::from_utf8_lossy(&pred.stderr));
     assert_eq!(String::from_utf8_lossy(&pred.stdout).lines().count(), 1001);
-
-    fails(&base, "no public bounds for column 'job'");
-    fails(
-        &[&base[..], &params[..], &["--param", "scale=standard"]].concat(),
-        "not be private",
-    );
-    fails(
-        &[&base[..], &params[..], &["--param", "bounds.nope=0:1"]].concat(),
-        "nope",
-    );
-    fails(
-        &[&base[..], &params[..], &["--param", "bounds=5:1"]].concat(),
-        "LO <= HI",
-    );
-    fails(&[&base[..], &params[..], &["--param", "epsilon=0"]].concat(), "epsilon");
 }
 
 #[test]
@@ -1055,12 +861,6 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
         "--out",
         dir.path().join("ebm.onnx").to_str().unwrap(),
     ]);
-    fails(
-        &[
-            "train", "--data", &data, "--target", "target", "--model", "ebm", "--param", "nope=1", "--out", eb,
-        ],
-        "nope",
-    );
     // Three classes: a shape function per class.
     let iris = export(dir.path(), "iris");
     let ebm3 = dir.path().join("ebm_iris");
@@ -1085,10 +885,6 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
     for class_shapes in per_class["shapes"].as_array().unwrap() {
         assert_eq!(class_shapes.as_array().unwrap().len(), 4);
     }
-    fails(
-        &["explain", "--model", f, "--data", &data, "--method", "shape"],
-        "not additive",
-    );
 
     let logistic = dir.path().join("logistic");
     let l = logistic.to_str().unwrap();
@@ -1159,26 +955,6 @@ fn explain_prints_shap_values_that_add_up_to_the_prediction() {
     ]);
     assert_eq!(lime["method"], "lime");
     assert_eq!(lime["values"].as_array().unwrap().len(), 2);
-    fails(&["explain", "--model", l, "--data", &data], "tree");
-    fails(
-        &["explain", "--model", f, "--data", &data, "--method", "permutation"],
-        "--target",
-    );
-    fails(
-        &[
-            "explain",
-            "--model",
-            f,
-            "--data",
-            &data,
-            "--method",
-            "pdp",
-            "--features",
-            "nope",
-        ],
-        "nope",
-    );
-    fails(&["explain", "--model", f, "--data", &data, "--rows", "0"], "--rows");
 }
 
 /// Accuracy and selection rate of `mlsdk predict` on a saved mitigation
@@ -1361,10 +1137,6 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     assert!((accuracy - mi["after"]["accuracy"].as_f64().unwrap()).abs() < 1e-12);
     let eo = ok_json(&[&base[..], &["--constraint", "equalized_odds", "--out", md]].concat());
     assert_eq!(eo["constraint"], "equalized_odds");
-    fails(
-        &[&base[1..], &["--constraint", "nope", "--out", md]].concat(),
-        "unknown constraint",
-    );
     let eg = ok_json(&[
         "--json",
         "mitigate",
@@ -1438,68 +1210,4 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     assert_eq!(gs["grid"].as_array().unwrap().len(), 10);
     let file = mdir.join("mitigation.json");
     assert_predict_reproduces(&gs, file.to_str().unwrap(), &data);
-    // A JSON file that is not a mitigation is refused by name.
-    std::fs::write(&file, r#"{"method": "nope"}"#).unwrap();
-    fails(&["predict", "--model", md, "--data", &data], "not a mitigation");
-    // A usage error (clap's own, several lines) names the missing flag.
-    let missing = mlsdk(&[
-        "mitigate",
-        "--method",
-        "exponentiated-gradient",
-        "--data",
-        &data,
-        "--target",
-        "risk",
-        "--sensitive",
-        "sex",
-        "--out",
-        md,
-    ]);
-    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("--trainer"));
-    fails(
-        &[
-            "fairness",
-            "--model",
-            m,
-            "--data",
-            &data,
-            "--target",
-            "risk",
-            "--sensitive",
-            "nope",
-        ],
-        "nope",
-    );
-    fails(
-        &[
-            "fairness",
-            "--model",
-            m,
-            "--data",
-            &data,
-            "--target",
-            "risk",
-            "--sensitive",
-            "sex",
-            "--metrics",
-            "auc",
-        ],
-        "unknown metric",
-    );
-    fails(
-        &[
-            "fairness",
-            "--model",
-            m,
-            "--data",
-            &data,
-            "--target",
-            "risk",
-            "--sensitive",
-            "sex",
-            "--pos-label",
-            "7",
-        ],
-        "not a class",
-    );
 }
