@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use ml_sdk::prelude::Frame;
 use ml_sdk::privacy::aggregates::{self, Bounds, Neighbouring, NoiseSpec};
 use ml_sdk::privacy::{DpRng, PldAccountant, PrivacyLoss, RdpAccountant};
 use serde_json::{Value, json};
@@ -123,7 +122,7 @@ fn loss_json(loss: &PrivacyLoss) -> Value {
 }
 
 fn stats(a: &StatsArgs, out: &Output) -> Result<()> {
-    let frame = Frame::read_csv(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
+    let frame = crate::train::read_csv(&a.data)?;
     let mut rng = match a.insecure_seed {
         Some(seed) => DpRng::insecure_seeded_for_tests(seed),
         None => DpRng::secure()?,
@@ -160,7 +159,7 @@ fn stats(a: &StatsArgs, out: &Output) -> Result<()> {
             (json!(r.value), r.loss)
         }
         "histogram" => {
-            let values = frame.column(&a.column)?.to_vec();
+            let values = frame.complete_column(&a.column)?.to_vec();
             match &a.categories {
                 Some(c) => {
                     let cats: Vec<String> = c.split(',').map(|s| s.trim().to_string()).collect();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, RunStatus, SavedModel, TaskKind,
+    Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel, TaskKind,
     cross_validate, default_score, io, metrics,
 };
 use ml_sdk::track::{FitRecord, Provenance};
@@ -180,8 +180,17 @@ pub(crate) fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// A CSV file within the limits the environment sets (see `ReadLimits::from_env`).
 pub(crate) fn read_csv(path: &std::path::Path) -> Result<Frame> {
-    Frame::read_csv(path).with_context(|| format!("reading {}", path.display()))
+    reading(path, Frame::read_csv_with(path, &ReadLimits::from_env()?))
+}
+
+/// Name the file in an error about its content; an I/O error names it already.
+fn reading<T>(path: &std::path::Path, result: ml_sdk::core::Result<T>) -> Result<T> {
+    match result {
+        Err(e @ ml_sdk::core::Error::Io { .. }) => Err(e.into()),
+        r => r.with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
@@ -191,10 +200,11 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     if args.target.is_none() && !any.is_unsupervised() {
         bail!("--target is required for model '{}'", args.model);
     }
-    let raw = std::fs::read(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
+    let limits = ReadLimits::from_env()?;
+    let raw = reading(&args.data, limits.read_file(&args.data))?;
     let active = args.tracking.start()?;
     let guard = active.as_ref().map(|a| a.guard());
-    let frame = Frame::from_csv_reader(&raw[..]).with_context(|| format!("reading {}", args.data.display()))?;
+    let frame = reading(&args.data, Frame::from_csv_reader_with(&raw[..], &limits))?;
     let data = frame.to_dataset(&LoadOptions {
         target: args.target.clone(),
         task: args.task.map(|t| match t {

@@ -121,6 +121,17 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An input is larger than a bound that keeps memory and time in check
+    /// (see [`crate::limits`]).
+    #[error("{what} exceeds the limit of {limit} ({hint})")]
+    LimitExceeded {
+        /// What was too large (`"a line of the CSV input"`).
+        what: String,
+        /// The bound, as people read it (`"64 MiB"`).
+        limit: String,
+        /// How to raise the bound or shrink the input.
+        hint: String,
+    },
     /// A numerical procedure failed (singular system, divergence).
     #[error("{op}: {reason}")]
     Numerical {

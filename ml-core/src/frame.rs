@@ -8,7 +8,8 @@ use std::path::Path;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::{Dataset, Error, FeatureKind, InputColumn, Result, Signature, Task};
+use crate::limits::Bounded;
+use crate::{Dataset, Error, FeatureKind, InputColumn, ReadLimits, Result, Signature, Task};
 
 /// What to do with a category that was not seen when the encoding was fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -67,63 +68,110 @@ impl LoadOptions {
 }
 
 /// A table of raw text columns as read from a CSV file with a header.
+///
+/// An empty cell is kept as an empty string: a column with one is refused
+/// only when it is used (missing values are not supported yet), so extra
+/// columns and dropped columns may have gaps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     names: Vec<String>,
     columns: Vec<Vec<String>>,
     lines: Vec<u64>,
+    by_name: HashMap<String, usize>,
+}
+
+/// The most column names an error message lists before saying how many more there are.
+const NAMES_IN_MESSAGES: usize = 20;
+
+/// Column names for a message: the first [`NAMES_IN_MESSAGES`], then a count.
+fn name_list(names: &[String]) -> String {
+    let mut s = names
+        .iter()
+        .take(NAMES_IN_MESSAGES)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_IN_MESSAGES {
+        s += &format!(" and {} more", names.len() - NAMES_IN_MESSAGES);
+    }
+    s
 }
 
 impl Frame {
-    /// Read a CSV file with a header line.
+    /// Read a CSV file with a header line, within the default [`ReadLimits`].
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be read, and as [`Frame::from_csv_reader`].
     pub fn read_csv(path: impl AsRef<Path>) -> Result<Self> {
+        Self::read_csv_with(path, &ReadLimits::default())
+    }
+
+    /// Read a CSV file with a header line within `limits`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read, and as [`Frame::from_csv_reader_with`].
+    pub fn read_csv_with(path: impl AsRef<Path>, limits: &ReadLimits) -> Result<Self> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|source| Error::Io {
             op: "read",
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_csv_reader(std::io::BufReader::new(file))
+        Self::from_csv_reader_with(std::io::BufReader::new(file), limits)
     }
 
-    /// Read CSV text with a header line.
+    /// Read CSV text with a header line, within the default [`ReadLimits`].
+    ///
+    /// # Errors
+    /// As [`Frame::from_csv_reader_with`].
+    pub fn from_csv_reader(reader: impl Read) -> Result<Self> {
+        Self::from_csv_reader_with(reader, &ReadLimits::default())
+    }
+
+    /// Read CSV text with a header line within `limits`: the input, each
+    /// line and each field are bounded before they are buffered, so an
+    /// endless or binary stream ends in an error, not in exhausted memory.
+    /// Time and memory grow linearly with the input.
     ///
     /// # Errors
     /// [`Error::Csv`] naming the line for a missing or duplicate header, a row
-    /// of the wrong width, an empty field or invalid UTF-8; [`Error::Empty`]
-    /// when there are no data rows.
-    pub fn from_csv_reader(reader: impl Read) -> Result<Self> {
+    /// of the wrong width or invalid UTF-8; [`Error::LimitExceeded`] for input
+    /// past a bound; [`Error::Empty`] when there are no data rows.
+    pub fn from_csv_reader_with(reader: impl Read, limits: &ReadLimits) -> Result<Self> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(reader);
-        let names: Vec<String> = rdr
-            .headers()
-            .map_err(|e| csv_error(e, 1))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
+            .from_reader(Bounded::new(reader, *limits));
+        let names: Vec<String> = match rdr.headers() {
+            Ok(h) => h.iter().map(|h| h.trim().to_string()).collect(),
+            Err(e) => return Err(read_error(&rdr, e, 1)),
+        };
         if names.is_empty() || names.iter().all(String::is_empty) {
             return Err(Error::Csv {
                 line: 1,
                 message: "missing header".into(),
             });
         }
-        let mut seen = BTreeSet::new();
-        for n in &names {
+        if names.len() > limits.max_columns {
+            return Err(Error::LimitExceeded {
+                what: format!("the header's {} columns", names.len()),
+                limit: format!("{} columns", limits.max_columns),
+                hint: "set MLSDK_CSV_MAX_COLUMNS, or ReadLimits::max_columns, to read more".into(),
+            });
+        }
+        let mut by_name = HashMap::with_capacity(names.len());
+        for (j, n) in names.iter().enumerate() {
             if n.is_empty() {
                 return Err(Error::Csv {
                     line: 1,
-                    message: "empty column name in header".into(),
+                    message: format!("empty column name in header (column {})", j + 1),
                 });
             }
-            if !seen.insert(n.as_str()) {
+            check_field(n, 1, limits)?;
+            if by_name.insert(n.clone(), j).is_some() {
                 return Err(Error::Csv {
                     line: 1,
-                    message: format!("duplicate column '{n}'"),
+                    message: format!("duplicate column '{}'", shorten(n)),
                 });
             }
         }
@@ -135,7 +183,7 @@ impl Frame {
             match rdr.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
-                Err(e) => return Err(csv_error(e, line)),
+                Err(e) => return Err(read_error(&rdr, e, line)),
             }
             let line = record.position().map_or(line, |p| p.line());
             if record.len() == 1 && record[0].trim().is_empty() && names.len() > 1 {
@@ -148,14 +196,8 @@ impl Frame {
                 });
             }
             for (j, field) in record.iter().enumerate() {
-                let field = field.trim();
-                if field.is_empty() {
-                    return Err(Error::Csv {
-                        line,
-                        message: format!("column '{}': empty value (missing values are not supported)", names[j]),
-                    });
-                }
-                columns[j].push(field.to_string());
+                check_field(field, line, limits)?;
+                columns[j].push(field.trim().to_string());
             }
             lines.push(line);
         }
@@ -165,7 +207,12 @@ impl Frame {
                 what: "data rows",
             });
         }
-        Ok(Self { names, columns, lines })
+        Ok(Self {
+            names,
+            columns,
+            lines,
+            by_name,
+        })
     }
 
     /// Build a frame from named text columns (all of the same length).
@@ -182,6 +229,7 @@ impl Frame {
         }
         let mut names = Vec::new();
         let mut data = Vec::new();
+        let mut by_name = HashMap::new();
         for (name, col) in columns {
             if col.len() != n {
                 return Err(Error::shape(
@@ -190,7 +238,7 @@ impl Frame {
                     format!("{} rows in '{name}'", col.len()),
                 ));
             }
-            if names.contains(&name) {
+            if by_name.insert(name.clone(), names.len()).is_some() {
                 return Err(Error::invalid("columns", format!("duplicate column '{name}'")));
             }
             names.push(name);
@@ -200,6 +248,7 @@ impl Frame {
             names,
             columns: data,
             lines: (0..n as u64).map(|i| i + 2).collect(),
+            by_name,
         })
     }
 
@@ -219,21 +268,34 @@ impl Frame {
     }
 
     fn index(&self, name: &str) -> Result<usize> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .ok_or_else(|| Error::UnknownColumn {
-                name: name.to_string(),
-                available: self.names.join(", "),
-            })
+        self.by_name.get(name).copied().ok_or_else(|| Error::UnknownColumn {
+            name: shorten(name),
+            available: name_list(&self.names),
+        })
     }
 
-    /// The raw text of a column.
+    /// The raw text of a column; a missing value is an empty string.
     ///
     /// # Errors
     /// [`Error::UnknownColumn`].
     pub fn column(&self, name: &str) -> Result<&[String]> {
         Ok(&self.columns[self.index(name)?])
+    }
+
+    /// The text of a column that is used: every value present.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`]; [`Error::Csv`] naming the line of the first
+    /// empty value.
+    pub fn complete_column(&self, name: &str) -> Result<&[String]> {
+        let raw = self.column(name)?;
+        match raw.iter().position(String::is_empty) {
+            None => Ok(raw),
+            Some(i) => Err(Error::Csv {
+                line: self.lines[i],
+                message: format!("column '{name}': empty value (missing values are not supported)"),
+            }),
+        }
     }
 
     /// A column parsed as finite numbers.
@@ -242,7 +304,7 @@ impl Frame {
     /// [`Error::UnknownColumn`], or [`Error::Csv`] naming the line of the first
     /// value that is not a number or is NaN/infinite.
     pub fn numeric_column(&self, name: &str) -> Result<Vec<f64>> {
-        let raw = self.column(name)?;
+        let raw = self.complete_column(name)?;
         raw.iter()
             .zip(&self.lines)
             .map(|(s, &line)| match s.parse::<f64>() {
@@ -269,7 +331,7 @@ impl Frame {
     /// # Errors
     /// [`Error::UnknownColumn`], or [`Error::Csv`] as above.
     pub fn infer_kind(&self, name: &str) -> Result<ColumnType> {
-        let raw = self.column(name)?;
+        let raw = self.complete_column(name)?;
         let bad: Vec<usize> = raw
             .iter()
             .enumerate()
@@ -317,7 +379,7 @@ impl Frame {
             }
             let text = opts.categorical.contains(name) || self.infer_kind(name)? == ColumnType::Text;
             if text {
-                let raw = self.column(name)?;
+                let raw = self.complete_column(name)?;
                 let categories: Vec<String> = raw.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
                 let code: HashMap<&str, usize> = categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
                 data.push(raw.iter().map(|s| code[s.as_str()] as f64).collect());
@@ -344,13 +406,13 @@ impl Frame {
             ds = self.attach_target(ds, target, opts.task)?;
         }
         for s in &opts.sensitive {
-            ds = ds.with_sensitive(s.clone(), self.column(s)?.to_vec())?;
+            ds = ds.with_sensitive(s.clone(), self.complete_column(s)?.to_vec())?;
         }
         Ok(ds)
     }
 
     fn attach_target(&self, ds: Dataset, target: &str, task: Option<TaskKind>) -> Result<Dataset> {
-        let raw = self.column(target)?;
+        let raw = self.complete_column(target)?;
         let numeric: Option<Vec<f64>> = raw.iter().map(|s| s.parse::<f64>().ok()).collect();
         match (task, numeric) {
             (Some(TaskKind::Regression), None) => Err(Error::invalid(
@@ -404,7 +466,7 @@ impl Frame {
             ds = ds.with_target_name(target);
             match &signature.task {
                 Task::Classification { classes } => {
-                    let raw = self.column(target)?;
+                    let raw = self.complete_column(target)?;
                     let labels = raw
                         .iter()
                         .zip(&self.lines)
@@ -425,7 +487,7 @@ impl Frame {
             }
         }
         for s in sensitive {
-            ds = ds.with_sensitive(s.clone(), self.column(s)?.to_vec())?;
+            ds = ds.with_sensitive(s.clone(), self.complete_column(s)?.to_vec())?;
         }
         Ok(ds)
     }
@@ -441,7 +503,7 @@ impl Frame {
     pub fn encode(&self, inputs: &[InputColumn], unknown: UnknownCategory) -> Result<Array2<f64>> {
         let mut out = Array2::zeros((self.n_rows(), inputs.len()));
         for (j, input) in inputs.iter().enumerate() {
-            if !self.names.contains(&input.name) {
+            if !self.by_name.contains_key(&input.name) {
                 return Err(Error::MissingColumn {
                     name: input.name.clone(),
                 });
@@ -455,7 +517,7 @@ impl Frame {
                 FeatureKind::Categorical { categories } => {
                     let code: HashMap<&str, usize> =
                         categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-                    for (i, s) in self.column(&input.name)?.iter().enumerate() {
+                    for (i, s) in self.complete_column(&input.name)?.iter().enumerate() {
                         out[[i, j]] = match (code.get(s.as_str()), unknown) {
                             (Some(&c), _) => c as f64,
                             (None, UnknownCategory::Ignore) => UNKNOWN_CODE,
@@ -486,6 +548,36 @@ pub enum ColumnType {
     Numeric,
     /// Text categories.
     Text,
+}
+
+/// A field past the limit, refused with its line.
+fn check_field(field: &str, line: u64, limits: &ReadLimits) -> Result<()> {
+    if field.len() > limits.max_field_bytes {
+        return Err(Error::LimitExceeded {
+            what: format!("a field on line {line} of the CSV input"),
+            limit: crate::limits::bytes(limits.max_field_bytes as u64),
+            hint: "set MLSDK_CSV_MAX_FIELD_BYTES, or ReadLimits::max_field_bytes, for longer fields".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A name or value quoted in a message, cut to a readable length.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// The error of a failed read: the bound the reader stopped at, or the CSV error.
+fn read_error<R: Read>(rdr: &csv::Reader<Bounded<R>>, e: csv::Error, line: u64) -> Error {
+    match rdr.get_ref().overrun() {
+        Some(overrun) => rdr.get_ref().error(overrun),
+        None => csv_error(e, line),
+    }
 }
 
 fn csv_error(e: csv::Error, line: u64) -> Error {
@@ -691,7 +783,19 @@ mod tests {
         assert!(matches!(frame("a,b\n"), Err(Error::Empty { .. })));
         assert!(matches!(frame(""), Err(Error::Csv { .. })));
         assert!(matches!(frame("a,a\n1,2\n"), Err(Error::Csv { line: 1, .. })));
-        assert!(matches!(frame("a,b\n1,\n"), Err(Error::Csv { line: 2, .. })));
+        // An empty value is refused where its column is used, with its line.
+        let gap = frame("a,b,c\n1,,3\n").unwrap();
+        assert!(matches!(gap.numeric_column("b"), Err(Error::Csv { line: 2, .. })));
+        let ds = gap.to_dataset(&LoadOptions {
+            target: Some("c".into()),
+            drop: vec!["b".into()],
+            ..LoadOptions::default()
+        });
+        assert!(ds.is_ok(), "a gap in a dropped column is no error");
+        let enc = gap
+            .encode(&[InputColumn::numeric("a")], UnknownCategory::Error)
+            .unwrap();
+        assert_eq!(enc[[0, 0]], 1.0);
     }
 
     #[test]

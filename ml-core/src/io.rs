@@ -69,22 +69,34 @@ pub fn unseal<'a>(what: &'static str, kind: &str, max_version: u32, bytes: &'a [
 
 /// Read a whole file, refusing files over `limit` bytes.
 ///
+/// The size is checked while reading, not taken from the file's metadata,
+/// so a device or pipe that never ends (`/dev/zero`) is refused too.
+///
 /// # Errors
-/// [`Error::Io`], or [`Error::Corrupt`] when the file is over the limit.
+/// [`Error::Io`], or [`Error::LimitExceeded`] when the file is over the limit.
 pub fn read_limited(what: &'static str, path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
     let io = |source| Error::Io {
         op: "read",
         path: path.to_path_buf(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let too_large = || Error::LimitExceeded {
+        what: format!("{what} '{}'", path.display()),
+        limit: crate::limits::bytes(limit),
+        hint: "is it the right file?".into(),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
     if meta.len() > limit {
-        return Err(Error::Corrupt {
-            what,
-            reason: format!("{} bytes is over the {limit}-byte limit", meta.len()),
-        });
+        return Err(too_large());
     }
-    std::fs::read(path).map_err(io)
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Write a file atomically: to a temporary file in the same directory, synced,

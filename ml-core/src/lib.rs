@@ -38,6 +38,7 @@ mod dataset;
 mod error;
 mod frame;
 pub mod io;
+pub mod limits;
 pub mod metrics;
 mod model;
 mod saved;
@@ -50,6 +51,7 @@ pub use error::{Error, Result};
 pub use frame::{
     ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory, write_csv, write_predictions_csv,
 };
+pub use limits::ReadLimits;
 pub use model::{Predictions, Signature, Task, argmax};
 pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{

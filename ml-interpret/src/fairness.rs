@@ -398,7 +398,10 @@ pub fn parity_measures(
 /// # Errors
 /// [`ml_core::Error::UnknownColumn`] for a name that is not a column of `frame`.
 pub fn sensitive_columns<'a>(frame: &'a ml_core::Frame, names: &'a [String]) -> Result<Vec<(&'a str, &'a [String])>> {
-    names.iter().map(|s| Ok((s.as_str(), frame.column(s)?))).collect()
+    names
+        .iter()
+        .map(|s| Ok((s.as_str(), frame.complete_column(s)?)))
+        .collect()
 }
 
 /// The group key of each of the first `n` rows: the sensitive columns'
