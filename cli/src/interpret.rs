@@ -463,9 +463,10 @@ pub struct MitigateArgs {
     /// error_rate_parity (exponentiated gradient)
     #[arg(long, default_value = "demographic_parity")]
     constraint: String,
-    /// Grid steps over [0, 1] (threshold optimizer).
-    #[arg(long, default_value_t = 1000)]
-    grid_size: usize,
+    /// Grid steps over [0, 1] (threshold optimizer, default 1000), or
+    /// multiplier grid points, one model trained for each (grid search, default 10).
+    #[arg(long)]
+    grid_size: Option<usize>,
     /// Seed of the randomized predictions reported (and of the resampling).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -499,7 +500,7 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
             let groups = group_keys(&columns, y.len());
             let thresholds = ml_sdk::interpret::ThresholdOptimizer {
                 constraint: ml_sdk::interpret::ParityConstraint::parse(&args.constraint)?,
-                grid_size: args.grid_size,
+                grid_size: args.grid_size.unwrap_or(1000),
             }
             .fit(scores, &y, &groups)?;
             let mitigated = thresholds.predict(scores, &groups, &mut rng)?;
@@ -533,9 +534,11 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
             };
             let moment = ml_sdk::interpret::Moment::parse(&args.constraint)?;
             let (mixed, grid, extra) = if matches!(args.method, MitigationMethod::GridSearch) {
+                let default = ml_sdk::interpret::GridSearch::new(moment);
                 let r = ml_sdk::interpret::GridSearch {
                     seed: args.seed,
-                    ..ml_sdk::interpret::GridSearch::new(moment)
+                    grid_size: args.grid_size.unwrap_or(default.grid_size),
+                    ..default
                 }
                 .fit(&trainer, &data, &groups)?;
                 let extra = json!({"grid": r.points, "best": r.best});

@@ -248,6 +248,28 @@ pub fn check_work(param: &str, needed: f64, hint: &str) -> Result<()> {
     }
 }
 
+/// The most rows one explanation, importance or search may ask a model to
+/// score (10^9: minutes for a forest on two cores), checked by
+/// [`check_evaluations`] before the work starts.
+pub const EVALUATION_BUDGET_ROWS: f64 = 1e9;
+
+/// Check that work scoring `rows` rows in all fits [`EVALUATION_BUDGET_ROWS`].
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `param`, the rows asked for and the budget.
+pub fn check_evaluations(param: &str, rows: f64, hint: &str) -> Result<()> {
+    if rows.is_finite() && rows <= EVALUATION_BUDGET_ROWS {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            param,
+            format!(
+                "asks the model to score about {rows:.1e} rows, over the budget of {EVALUATION_BUDGET_ROWS:.0e} ({hint})"
+            ),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ pub fn default_score(model: &dyn Model, data: &Dataset, x: ml_core::ndarray::Arr
 /// shuffled, over `n_repeats` shuffles.
 #[derive(Debug, Clone)]
 pub struct PermutationImportance {
-    /// Shuffles per feature.
+    /// Shuffles per feature, 1 to [`PermutationImportance::MAX_REPEATS`].
     pub n_repeats: usize,
     /// Seed of the shuffles.
     pub seed: u64,
@@ -65,17 +65,23 @@ pub struct Importances {
 }
 
 impl PermutationImportance {
+    /// The most shuffles per feature.
+    pub const MAX_REPEATS: usize = 100_000;
+
     /// Compute the importances.
     ///
     /// # Errors
     /// No repeats, no rows, data without a target.
     pub fn importances(&self, model: &dyn Model, data: &Dataset) -> Result<Importances> {
-        if self.n_repeats == 0 {
-            return Err(Error::invalid("n_repeats", "must be at least 1"));
-        }
+        ml_core::limits::check_count("n_repeats", self.n_repeats, 1..=Self::MAX_REPEATS)?;
         if data.n_samples() == 0 {
             return Err(Error::invalid("data", "no rows"));
         }
+        ml_core::limits::check_evaluations(
+            "n_repeats",
+            self.n_repeats as f64 * data.n_features() as f64 * data.n_samples() as f64,
+            "use fewer repeats or fewer rows",
+        )?;
         let x = data.features();
         let baseline = default_score(model, data, x)?;
         let mut rng = seeded_rng(self.seed);
@@ -140,7 +146,8 @@ impl Explainer for PermutationImportance {
 #[derive(Debug, Clone)]
 pub struct PartialDependence {
     /// Grid points between the percentiles (fewer when the column has
-    /// fewer distinct values: then those values).
+    /// fewer distinct values: then those values), 2 to
+    /// [`PartialDependence::MAX_GRID`].
     pub grid_resolution: usize,
     /// The grid's ends as quantiles of the column.
     pub percentiles: (f64, f64),
@@ -184,6 +191,8 @@ fn mquantile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl PartialDependence {
+    /// The most grid points.
+    pub const MAX_GRID: usize = 100_000;
     /// The grid of one column, as scikit-learn builds it.
     ///
     /// # Errors
@@ -197,9 +206,7 @@ impl PartialDependence {
                 format!("need 0 <= lo < hi <= 1, got ({lo}, {hi})"),
             ));
         }
-        if self.grid_resolution <= 1 {
-            return Err(Error::invalid("grid_resolution", "must be greater than 1"));
-        }
+        ml_core::limits::check_count("grid_resolution", self.grid_resolution, 2..=Self::MAX_GRID)?;
         if column.is_empty() {
             return Err(Error::invalid("data", "no rows"));
         }
@@ -270,6 +277,12 @@ impl PartialDependence {
         let col = x.column(feature).to_vec();
         let grid = self.grid(&col)?;
         let n = x.nrows();
+        let cells = n as f64 * grid.len() as f64;
+        ml_core::limits::check_work(
+            "grid_resolution",
+            cells * x.ncols() as f64 * 8.0,
+            "use a coarser grid or fewer rows",
+        )?;
         // Every row at every grid point, predicted in one call.
         let mut big = Array2::<f64>::zeros((n * grid.len(), x.ncols()));
         for (g, &v) in grid.iter().enumerate() {

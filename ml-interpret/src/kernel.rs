@@ -30,7 +30,8 @@ use rand::seq::SliceRandom;
 pub struct KernelShap {
     /// Background rows in the model's input columns.
     pub background: Array2<f64>,
-    /// Coalitions per explained row (`None`: shap's default, 2M + 2048).
+    /// Coalitions per explained row (`None`: shap's default, 2M + 2048), at
+    /// most [`KernelShap::MAX_SAMPLES`].
     pub n_samples: Option<usize>,
     /// Keep only this many features in the regression (`None`: all).
     pub max_features: Option<usize>,
@@ -46,6 +47,9 @@ const CHUNK_ROWS: usize = 4096;
 type RowValues = Vec<(usize, Vec<f64>)>;
 
 impl KernelShap {
+    /// The most coalitions per explained row.
+    pub const MAX_SAMPLES: usize = 10_000_000;
+
     /// One row's attributions, `features × outputs` flattened.
     #[allow(clippy::too_many_arguments)]
     fn explain_row(
@@ -470,6 +474,17 @@ impl Explainer for KernelShap {
         let fnull: Vec<f64> = (0..k).map(|o| fbg.column(o).sum() / nb as f64).collect();
         let budget = self.n_samples.unwrap_or(2 * m + 2048);
         let n = x.nrows();
+        ml_core::limits::check_count("n_samples", budget, 1..=Self::MAX_SAMPLES)?;
+        ml_core::limits::check_work(
+            "n_samples",
+            budget as f64 * m as f64 * 8.0 * 2.0,
+            "sample fewer coalitions",
+        )?;
+        ml_core::limits::check_evaluations(
+            "n_samples",
+            budget as f64 * nb as f64 * n as f64,
+            "sample fewer coalitions, use a smaller background or explain fewer rows",
+        )?;
         // Rows are explained in parallel, each with its own generator seeded
         // from (seed, row), so the result does not depend on the threads.
         let threads = std::thread::available_parallelism()

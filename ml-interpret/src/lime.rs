@@ -27,7 +27,8 @@ use crate::kernel::{output_matrix, output_names};
 pub struct Lime {
     /// Training rows in the model's input columns: bins and their values.
     pub training: Array2<f64>,
-    /// Perturbations per explained row (the first is the row itself).
+    /// Perturbations per explained row (the first is the row itself), 2 to
+    /// [`Lime::MAX_SAMPLES`].
     pub n_samples: usize,
     /// Kernel width (`None`: `0.75 sqrt(features)`).
     pub kernel_width: Option<f64>,
@@ -38,6 +39,9 @@ pub struct Lime {
 }
 
 impl Lime {
+    /// The most perturbations per explained row.
+    pub const MAX_SAMPLES: usize = 10_000_000;
+
     /// `lime`'s defaults: 5000 perturbations, α = 1.
     pub fn new(training: Array2<f64>) -> Self {
         Lime {
@@ -171,6 +175,13 @@ impl Explainer for Lime {
         let width = self.kernel_width.unwrap_or(0.75 * (m as f64).sqrt());
         let n = x.nrows();
         let ns = self.n_samples;
+        ml_core::limits::check_count("n_samples", ns, 2..=Self::MAX_SAMPLES)?;
+        ml_core::limits::check_work("n_samples", ns as f64 * m as f64 * 8.0 * 3.0, "draw fewer samples")?;
+        ml_core::limits::check_evaluations(
+            "n_samples",
+            ns as f64 * n as f64,
+            "draw fewer samples or explain fewer rows",
+        )?;
         let fx = output_matrix(model, x)?;
         let k = fx.ncols();
         let mut values = Array3::<f64>::zeros((n, m, k));

@@ -194,11 +194,14 @@ impl FairThresholds {
 pub struct ThresholdOptimizer {
     /// The constraint.
     pub constraint: ParityConstraint,
-    /// Grid steps over [0, 1].
+    /// Grid steps over [0, 1], 1 to [`ThresholdOptimizer::MAX_GRID`].
     pub grid_size: usize,
 }
 
 impl ThresholdOptimizer {
+    /// The most grid steps.
+    pub const MAX_GRID: usize = 1_000_000;
+
     /// With Fairlearn's grid of 1000 steps.
     pub fn new(constraint: ParityConstraint) -> Self {
         ThresholdOptimizer {
@@ -229,9 +232,7 @@ impl ThresholdOptimizer {
                 format!("label {l}: the labels must be 0 or 1"),
             ));
         }
-        if self.grid_size == 0 {
-            return Err(Error::invalid("grid_size", "must be at least 1"));
-        }
+        ml_core::limits::check_count("grid_size", self.grid_size, 1..=Self::MAX_GRID)?;
         let mut by_group: BTreeMap<&str, Vec<(f64, usize)>> = BTreeMap::new();
         for ((&s, &l), g) in scores.iter().zip(labels).zip(groups) {
             by_group.entry(g.as_str()).or_default().push((s, l));

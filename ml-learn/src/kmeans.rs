@@ -20,9 +20,9 @@ use crate::error::{Result, invalid};
 pub struct KMeans {
     /// Number of clusters (>= 1).
     pub n_clusters: usize,
-    /// Restarts (>= 1).
+    /// Restarts, 1 to [`KMeans::MAX_INIT`].
     pub n_init: usize,
-    /// Maximum Lloyd iterations per restart.
+    /// Maximum Lloyd iterations per restart, 1 to [`KMeans::MAX_ITER`].
     pub max_iter: u64,
     /// Convergence tolerance, relative as in scikit-learn: a run stops when
     /// the summed squared centroid shift is at most `tol` times the mean
@@ -45,6 +45,11 @@ impl Default for KMeans {
 }
 
 impl KMeans {
+    /// The most restarts.
+    pub const MAX_INIT: usize = 1_000;
+    /// The most Lloyd iterations per restart.
+    pub const MAX_ITER: usize = 1_000_000;
+
     /// Check the hyper-parameters.
     ///
     /// # Errors
@@ -53,12 +58,12 @@ impl KMeans {
         if self.n_clusters == 0 {
             return Err(invalid("n_clusters", "must be at least 1"));
         }
-        if self.n_init == 0 {
-            return Err(invalid("n_init", "must be at least 1"));
-        }
-        if self.max_iter == 0 {
-            return Err(invalid("max_iter", "must be at least 1"));
-        }
+        ml_core::limits::check_count("n_init", self.n_init, 1..=Self::MAX_INIT)?;
+        ml_core::limits::check_count(
+            "max_iter",
+            usize::try_from(self.max_iter).unwrap_or(usize::MAX),
+            1..=Self::MAX_ITER,
+        )?;
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
             return Err(invalid("tol", "must be a non-negative number"));
         }

@@ -19,7 +19,7 @@ use crate::pipeline::FittedEstimator;
 pub struct LogisticRegression {
     /// Inverse regularization strength (> 0).
     pub c: f64,
-    /// Maximum L-BFGS iterations.
+    /// Maximum L-BFGS iterations, 1 to [`LogisticRegression::MAX_ITER`].
     pub max_iter: u64,
     /// Convergence tolerance on the gradient of the per-sample mean loss
     /// (scikit-learn's `tol` for `lbfgs`).
@@ -37,6 +37,9 @@ impl Default for LogisticRegression {
 }
 
 impl LogisticRegression {
+    /// The most L-BFGS iterations.
+    pub const MAX_ITER: usize = 1_000_000;
+
     /// Check the hyper-parameters.
     ///
     /// # Errors
@@ -48,9 +51,11 @@ impl LogisticRegression {
         if !(self.tol > 0.0 && self.tol.is_finite()) {
             return Err(invalid("tol", format!("{} must be a positive number", self.tol)));
         }
-        if self.max_iter == 0 {
-            return Err(invalid("max_iter", "must be at least 1"));
-        }
+        ml_core::limits::check_count(
+            "max_iter",
+            usize::try_from(self.max_iter).unwrap_or(usize::MAX),
+            1..=Self::MAX_ITER,
+        )?;
         Ok(())
     }
 

@@ -117,7 +117,7 @@ impl DecisionTree {
 /// `RandomForestClassifier` / `RandomForestRegressor`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RandomForest {
-    /// Number of trees (>= 1).
+    /// Number of trees, 1 to [`RandomForest::MAX_TREES`].
     pub n_trees: usize,
     /// Parameters of each tree. Its `max_features` defaults to `sqrt` for
     /// classification and all features for regression, as in scikit-learn.
@@ -140,15 +140,32 @@ impl Default for RandomForest {
 }
 
 impl RandomForest {
+    /// The most trees a forest may have.
+    pub const MAX_TREES: usize = 100_000;
+
     /// Check the hyper-parameters.
     ///
     /// # Errors
-    /// No trees, or invalid tree parameters.
+    /// A tree count outside 1..=[`RandomForest::MAX_TREES`], or invalid tree parameters.
     pub fn validate(&self) -> Result<()> {
-        if self.n_trees == 0 {
-            return Err(invalid("n_trees", "must be at least 1"));
-        }
+        ml_core::limits::check_count("n_trees", self.n_trees, 1..=Self::MAX_TREES)?;
         self.tree.validate()
+    }
+
+    /// Check that the forest can be held in memory for `n` rows with
+    /// `outputs` values per leaf: a tree has at most `2n - 1` nodes.
+    ///
+    /// # Errors
+    /// [`ml_core::Error::InvalidParameter`] naming `n_trees` when it cannot.
+    pub fn check_size(&self, n: usize, outputs: usize) -> Result<()> {
+        let node_bytes = (std::mem::size_of::<TreeNode>() + 8 * outputs) as f64;
+        let nodes = (2.0 * n as f64 - 1.0).max(1.0);
+        ml_core::limits::check_work(
+            "n_trees",
+            self.n_trees as f64 * nodes * node_bytes,
+            "use fewer trees, or limit max_depth / raise min_samples_leaf",
+        )?;
+        Ok(())
     }
 }
 
@@ -177,6 +194,9 @@ pub(crate) fn fit_forest(
 ) -> Result<Estimator> {
     forest.validate()?;
     let n = x.nrows();
+    if forest.tree.max_depth.is_none() {
+        forest.check_size(n, target.n_outputs())?;
+    }
     let default_features = match target {
         TreeTarget::Classes { .. } => MaxFeatures::Sqrt,
         TreeTarget::Values(_) => MaxFeatures::All,

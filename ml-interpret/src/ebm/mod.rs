@@ -49,7 +49,7 @@ pub use shapes::{AdditiveTerms, ShapeFunction, shape_functions, shape_functions_
 /// The trainer, with InterpretML 0.7's defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ebm {
-    /// Bins per numeric feature at most (quantile edges).
+    /// Bins per numeric feature at most (quantile edges), 2 to [`Ebm::MAX_BINS`].
     pub max_bins: usize,
     /// Shrinkage of each boosting step (`None`: 0.015 for classification,
     /// 0.04 for regression).
@@ -61,22 +61,25 @@ pub struct Ebm {
     pub smoothing_rounds: Option<usize>,
     /// Relative improvement of the validation loss that counts.
     pub early_stopping_tolerance: f64,
-    /// Boosting rounds at most (each round visits every feature).
+    /// Boosting rounds at most (each round visits every feature), 1 to
+    /// [`Ebm::MAX_ROUNDS`].
     pub max_rounds: usize,
     /// Stop when the validation loss has not improved for this many rounds.
     pub early_stopping_rounds: usize,
     /// Fraction of each bag held out for early stopping.
     pub validation_size: f64,
-    /// Bags averaged.
+    /// Bags averaged, 1 to [`Ebm::MAX_OUTER_BAGS`].
     pub outer_bags: usize,
     /// Rows a leaf of a boosting step needs at least.
     pub min_samples_leaf: usize,
     /// Seed of the bags' splits.
     pub seed: u64,
     /// Pairwise interaction terms to add (0: none), the pairs ranked by
-    /// FAST (Lou et al. 2013) on the main effects' residuals.
+    /// FAST (Lou et al. 2013) on the main effects' residuals; more than
+    /// there are pairs means all of them.
     pub interactions: usize,
-    /// Bins per feature in an interaction term at most.
+    /// Bins per feature in an interaction term at most, 2 to
+    /// [`Ebm::MAX_INTERACTION_BINS`].
     pub max_interaction_bins: usize,
 }
 
@@ -101,6 +104,15 @@ impl Default for Ebm {
 }
 
 impl Ebm {
+    /// The most bags.
+    pub const MAX_OUTER_BAGS: usize = 1_000;
+    /// The most boosting rounds.
+    pub const MAX_ROUNDS: usize = 10_000_000;
+    /// The most bins per numeric feature.
+    pub const MAX_BINS: usize = 65_536;
+    /// The most bins per feature of an interaction term.
+    pub const MAX_INTERACTION_BINS: usize = 1_024;
+
     /// Hyper-parameters by name, as `mlsdk train --model ebm --param K=V`
     /// takes them and [`Trainer::params`] lists them (`auto` for the
     /// learning rate and smoothing rounds means InterpretML's default);
@@ -225,6 +237,15 @@ impl Ebm {
     /// # Errors
     /// Bad parameters, no rows, no target.
     pub fn fit_ebm(&self, data: &Dataset) -> Result<EbmModel> {
+        use ml_core::limits::check_count;
+        check_count("outer_bags", self.outer_bags, 1..=Self::MAX_OUTER_BAGS)?;
+        check_count("max_rounds", self.max_rounds, 1..=Self::MAX_ROUNDS)?;
+        check_count("max_bins", self.max_bins, 2..=Self::MAX_BINS)?;
+        check_count(
+            "max_interaction_bins",
+            self.max_interaction_bins,
+            2..=Self::MAX_INTERACTION_BINS,
+        )?;
         if self.max_bins < 2
             || self.learning_rate.is_some_and(|l| !(l > 0.0 && l.is_finite()))
             || self.outer_bags == 0

@@ -12,7 +12,8 @@ pub struct ExponentiatedGradient {
     pub difference_bound: f64,
     /// `1 / B`, where B bounds the multipliers' L1 norm (Fairlearn's `eps`).
     pub eps: f64,
-    /// Iterations at most.
+    /// Iterations at most (a model trained in each), 1 to
+    /// [`ExponentiatedGradient::MAX_ITER`].
     pub max_iter: usize,
     /// Initial step size (times 1/B).
     pub eta0: f64,
@@ -25,6 +26,9 @@ pub struct ExponentiatedGradient {
 }
 
 impl ExponentiatedGradient {
+    /// The most iterations.
+    pub const MAX_ITER: usize = 100_000;
+
     /// Fairlearn's defaults.
     pub fn new(moment: Moment) -> Self {
         ExponentiatedGradient {
@@ -47,6 +51,7 @@ impl ExponentiatedGradient {
     pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<MitigatedClassifier> {
         let (labels, names) = binary_target(data, groups)?;
         let n = data.n_samples();
+        ml_core::limits::check_count("max_iter", self.max_iter, 1..=Self::MAX_ITER)?;
         if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) || self.max_iter == 0 {
             return Err(Error::invalid(
                 "exponentiated gradient",

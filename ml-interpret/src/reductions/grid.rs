@@ -13,7 +13,7 @@ use super::*;
 pub struct GridSearch {
     /// The constraint.
     pub moment: Moment,
-    /// Grid points.
+    /// Grid points (one model trained for each), 1 to [`GridSearch::MAX_GRID`].
     pub grid_size: usize,
     /// Largest multiplier.
     pub grid_limit: f64,
@@ -46,6 +46,9 @@ pub struct GridSearchResult {
 }
 
 impl GridSearch {
+    /// The most grid points.
+    pub const MAX_GRID: usize = 10_000;
+
     /// Fairlearn's defaults: 10 points, limit 2, equal weights.
     pub fn new(moment: Moment) -> Self {
         GridSearch {
@@ -63,6 +66,7 @@ impl GridSearch {
     /// As [`ExponentiatedGradient::fit`].
     pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<GridSearchResult> {
         let (labels, names) = binary_target(data, groups)?;
+        ml_core::limits::check_count("grid_size", self.grid_size, 1..=Self::MAX_GRID)?;
         if self.grid_size == 0
             || self.grid_limit.is_nan()
             || self.grid_limit <= 0.0
