@@ -202,6 +202,16 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A number for a message: plain when short, in scientific notation when it
+/// would otherwise print hundreds of digits (`1e308`, not 309 of them).
+pub fn readable(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-6..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Check a count-like parameter against its documented range.
 ///
 /// # Errors
@@ -333,6 +343,15 @@ mod tests {
             "{e}"
         );
         assert!(check_work("x", f64::INFINITY, "h").is_err());
+    }
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        assert_eq!(readable(1e308), "1e308");
+        assert_eq!(readable(-1e-300), "-1e-300");
+        assert_eq!(readable(-1.0), "-1");
+        assert_eq!(readable(0.5), "0.5");
+        assert_eq!(readable(f64::INFINITY), "inf");
     }
 
     #[test]

@@ -54,6 +54,50 @@ pub enum NoiseSpec {
     },
 }
 
+impl NoiseSpec {
+    /// The one validation of a release's budget, before it is split: ε
+    /// finite and above 0, δ (when given) in (0, 1). Errors quote the
+    /// values as given.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `epsilon` or `delta`.
+    pub fn validate(&self) -> Result<()> {
+        let (epsilon, delta) = match *self {
+            NoiseSpec::Laplace { epsilon } => (epsilon, None),
+            NoiseSpec::Gaussian { epsilon, delta } => (epsilon, Some(delta)),
+        };
+        check_epsilon(epsilon)?;
+        if let Some(delta) = delta {
+            check_delta(delta)?;
+        }
+        Ok(())
+    }
+}
+
+/// ε finite and above 0.
+fn check_epsilon(epsilon: f64) -> Result<()> {
+    if epsilon > 0.0 && epsilon.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "epsilon",
+            format!("must be finite and > 0, got {}", ml_core::limits::readable(epsilon)),
+        ))
+    }
+}
+
+/// δ in (0, 1).
+fn check_delta(delta: f64) -> Result<()> {
+    if delta > 0.0 && delta < 1.0 {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "delta",
+            format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
+        ))
+    }
+}
+
 /// Clamping bounds `lo <= hi`, both finite.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounds {
@@ -70,7 +114,11 @@ impl Bounds {
         if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
             return Err(Error::param(
                 "bounds",
-                format!("must be finite with lo <= hi, got [{lo}, {hi}]"),
+                format!(
+                    "must be finite with lo <= hi, got [{}, {}]",
+                    ml_core::limits::readable(lo),
+                    ml_core::limits::readable(hi)
+                ),
             ));
         }
         Ok(Bounds { lo, hi })
@@ -122,6 +170,7 @@ impl Mech {
 
     /// For `d`-coordinate releases (a histogram's counts).
     fn for_vectors(spec: NoiseSpec, parts: u32, lattice: Lattice, du: u128, d: usize) -> Result<Self> {
+        spec.validate()?;
         Ok(match spec {
             NoiseSpec::Laplace { epsilon } => Mech::Laplace(Laplace::from_units(lattice, du, share(epsilon, parts))?),
             NoiseSpec::Gaussian { epsilon, delta } => {
@@ -173,6 +222,7 @@ fn total(spec: NoiseSpec, mechs: &[&Mech]) -> Result<PrivacyLoss> {
 /// [`Error::InvalidParameter`] for a noise specification outside its domain;
 /// [`Error::Overflow`] when its calibration does not fit the samplers.
 pub fn count(rng: &mut DpRng, n: usize, spec: NoiseSpec, rel: Neighbouring) -> Result<Release<f64>> {
+    spec.validate()?;
     if rel == Neighbouring::Substitute {
         return Ok(Release {
             value: n as f64,
@@ -236,6 +286,7 @@ pub fn sum(
     spec: NoiseSpec,
     rel: Neighbouring,
 ) -> Result<Release<f64>> {
+    spec.validate()?;
     check_finite(values)?;
     let u = Units::new(bounds)?;
     let m = Mech::new(spec, 1, u.lattice, u.sum_sensitivity(rel))?;
@@ -258,6 +309,7 @@ pub fn mean(
     spec: NoiseSpec,
     rel: Neighbouring,
 ) -> Result<Release<f64>> {
+    spec.validate()?;
     check_finite(values)?;
     let u = Units::new(bounds)?;
     let s = u.sum(values, bounds)?;
@@ -299,6 +351,7 @@ pub fn variance(
     spec: NoiseSpec,
     rel: Neighbouring,
 ) -> Result<Release<f64>> {
+    spec.validate()?;
     check_finite(values)?;
     let u = Units::new(bounds)?;
     // Squares live in [sq_lo, sq_hi].
@@ -350,6 +403,7 @@ pub fn histogram(
     spec: NoiseSpec,
     rel: Neighbouring,
 ) -> Result<Release<Vec<f64>>> {
+    spec.validate()?;
     if categories.is_empty() {
         return Err(Error::param("categories", "a histogram needs at least one"));
     }
@@ -389,9 +443,8 @@ pub fn histogram_unknown(
     delta: f64,
     rel: Neighbouring,
 ) -> Result<Release<Vec<(String, f64)>>> {
-    if !(delta > 0.0 && delta < 1.0) {
-        return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
-    }
+    check_epsilon(epsilon)?;
+    check_delta(delta)?;
     let du: u64 = if rel == Neighbouring::AddRemove { 1 } else { 2 };
     let m = Laplace::integer_trusted(du, epsilon)?;
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
@@ -443,8 +496,12 @@ pub fn quantile(
     epsilon: f64,
 ) -> Result<Release<f64>> {
     check_finite(values)?;
+    check_epsilon(epsilon)?;
     if !(0.0..=1.0).contains(&alpha) {
-        return Err(Error::param("quantile", format!("must be in [0, 1], got {alpha}")));
+        return Err(Error::param(
+            "quantile",
+            format!("must be in [0, 1], got {}", ml_core::limits::readable(alpha)),
+        ));
     }
     if !(2..=1_000_000).contains(&candidates) {
         return Err(Error::param(
@@ -534,6 +591,44 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn every_release_refuses_the_same_budgets_quoting_them() {
+        let mut rng = DpRng::insecure_seeded_for_tests(1);
+        let values = [1.0, 2.0, 3.0];
+        let b = Bounds::new(0.0, 5.0).unwrap();
+        let cats = ["a".to_string()];
+        let text = ["a".to_string()];
+        for (eps, shown) in [(f64::INFINITY, "inf"), (-1.0, "-1"), (0.0, "0"), (f64::NAN, "NaN")] {
+            let lap = NoiseSpec::Laplace { epsilon: eps };
+            let gauss = NoiseSpec::Gaussian {
+                epsilon: eps,
+                delta: 1e-6,
+            };
+            for rel in [Neighbouring::AddRemove, Neighbouring::Substitute] {
+                for spec in [lap, gauss] {
+                    let errors = [
+                        count(&mut rng, 3, spec, rel).err(),
+                        sum(&mut rng, &values, b, spec, rel).err(),
+                        mean(&mut rng, &values, b, spec, rel).err(),
+                        variance(&mut rng, &values, b, spec, rel).err(),
+                        histogram(&mut rng, &text, &cats, spec, rel).err(),
+                    ];
+                    for e in errors {
+                        let e = e.expect("refused").to_string();
+                        assert_eq!(
+                            e,
+                            format!("invalid parameter epsilon: must be finite and > 0, got {shown}")
+                        );
+                    }
+                }
+            }
+            let e = quantile(&mut rng, &values, b, 0.5, 10, eps).unwrap_err().to_string();
+            assert!(e.ends_with(&format!("got {shown}")), "{e}");
+        }
+        let e = Bounds::new(1e308, -1e308).unwrap_err().to_string();
+        assert!(e.ends_with("got [1e308, -1e308]"), "{e}");
     }
 
     #[test]

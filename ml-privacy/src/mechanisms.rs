@@ -56,7 +56,10 @@ impl Lattice {
         if !(sensitivity.is_finite() && (1e-290..=1e290).contains(&sensitivity)) {
             return Err(Error::param(
                 "sensitivity",
-                format!("must be finite and in [1e-290, 1e290], got {sensitivity}"),
+                format!(
+                    "must be finite and in [1e-290, 1e290], got {}",
+                    ml_core::limits::readable(sensitivity)
+                ),
             ));
         }
         let (m, e) = decompose(sensitivity);
@@ -203,7 +206,7 @@ impl Laplace {
         if !(epsilon > 0.0 && epsilon.is_finite()) {
             return Err(Error::param(
                 "epsilon",
-                format!("must be finite and > 0, got {epsilon}"),
+                format!("must be finite and > 0, got {}", ml_core::limits::readable(epsilon)),
             ));
         }
         if du == 0 {
@@ -428,7 +431,10 @@ impl Gaussian {
     /// On `lattice`, for answers whose L2 sensitivity is `du` units.
     pub(crate) fn from_units(lattice: Lattice, du: u128, rho: f64) -> Result<Self> {
         if !(rho > 0.0 && rho.is_finite()) {
-            return Err(Error::param("rho", format!("must be finite and > 0, got {rho}")));
+            return Err(Error::param(
+                "rho",
+                format!("must be finite and > 0, got {}", ml_core::limits::readable(rho)),
+            ));
         }
         if du == 0 {
             return Err(Error::param("sensitivity", "must be > 0"));
@@ -567,7 +573,10 @@ impl Gaussian {
 /// ε rounded down to a multiple of 2^-40, as an exact `n / 2^40`.
 fn epsilon_grid(epsilon: f64) -> Result<(u128, f64)> {
     if !(epsilon > 0.0 && epsilon < 1e9) {
-        return Err(Error::param("epsilon", format!("must be in (0, 1e9), got {epsilon}")));
+        return Err(Error::param(
+            "epsilon",
+            format!("must be in (0, 1e9), got {}", ml_core::limits::readable(epsilon)),
+        ));
     }
     let n = (epsilon * (1u64 << 40) as f64).floor() as u128;
     if n == 0 {

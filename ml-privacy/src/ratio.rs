@@ -20,7 +20,10 @@ pub fn integer(n: u128) -> Ratio {
 /// The exact value of a finite, non-negative double.
 pub fn exact(x: f64, what: &str) -> Result<Ratio> {
     if !x.is_finite() || x < 0.0 {
-        return Err(Error::param(what, format!("must be finite and >= 0, got {x}")));
+        return Err(Error::param(
+            what,
+            format!("must be finite and >= 0, got {}", ml_core::limits::readable(x)),
+        ));
     }
     let (m, e) = decompose(x);
     Ok(if e >= 0 {

@@ -209,7 +209,10 @@ impl DpLogisticRegression {
 
     fn check_params(&self, n_features: usize) -> Result<()> {
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
-            return Err(Error::param("lambda", format!("must be > 0, got {}", self.lambda)));
+            return Err(Error::param(
+                "lambda",
+                format!("must be > 0, got {}", ml_core::limits::readable(self.lambda)),
+            ));
         }
         if self.feature_bounds.len() != n_features {
             return Err(Error::param(
@@ -230,7 +233,10 @@ impl DpLogisticRegression {
         if let Some(r) = self.row_scale
             && !(r > 0.0 && r.is_finite())
         {
-            return Err(Error::param("row scale", format!("must be > 0, got {r}")));
+            return Err(Error::param(
+                "row scale",
+                format!("must be > 0, got {}", ml_core::limits::readable(r)),
+            ));
         }
         Ok(())
     }

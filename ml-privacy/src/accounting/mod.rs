@@ -77,7 +77,10 @@ impl PrivacyLoss {
                     .ok_or_else(|| Error::param("delta", "a Renyi loss needs one to be stated as (epsilon, delta)"))?;
                 check_renyi(alpha, epsilon)?;
                 if !(delta > 0.0 && delta < 1.0) {
-                    return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
+                    return Err(Error::param(
+                        "delta",
+                        format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
+                    ));
                 }
                 Ok((up(rdp_to_epsilon(alpha, epsilon, delta)).max(0.0), delta))
             }
@@ -149,13 +152,13 @@ pub(crate) fn check_renyi(alpha: f64, epsilon: f64) -> Result<()> {
     if !(alpha > 1.0 && alpha.is_finite()) {
         return Err(Error::param(
             "Renyi order",
-            format!("must be finite and > 1, got {alpha}"),
+            format!("must be finite and > 1, got {}", ml_core::limits::readable(alpha)),
         ));
     }
     if !(epsilon >= 0.0 && epsilon.is_finite()) {
         return Err(Error::param(
             "Renyi epsilon",
-            format!("must be finite and >= 0, got {epsilon}"),
+            format!("must be finite and >= 0, got {}", ml_core::limits::readable(epsilon)),
         ));
     }
     Ok(())
@@ -175,10 +178,16 @@ pub(crate) fn up(x: f64) -> f64 {
 /// [`Error::InvalidParameter`] for ρ negative or not finite, δ outside (0, 1).
 pub fn zcdp_to_approximate(rho: f64, delta: f64) -> Result<f64> {
     if !(rho >= 0.0 && rho.is_finite()) {
-        return Err(Error::param("rho", format!("must be finite and >= 0, got {rho}")));
+        return Err(Error::param(
+            "rho",
+            format!("must be finite and >= 0, got {}", ml_core::limits::readable(rho)),
+        ));
     }
     if !(delta > 0.0 && delta < 1.0) {
-        return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
+        return Err(Error::param(
+            "delta",
+            format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
+        ));
     }
     if rho == 0.0 {
         return Ok(0.0);
@@ -230,7 +239,7 @@ pub fn zcdp_for_approximate(epsilon: f64, delta: f64) -> Result<f64> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
         return Err(Error::param(
             "epsilon",
-            format!("must be finite and > 0, got {epsilon}"),
+            format!("must be finite and > 0, got {}", ml_core::limits::readable(epsilon)),
         ));
     }
     let (mut lo, mut hi) = (0.0f64, epsilon);

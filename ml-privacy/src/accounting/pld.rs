@@ -26,6 +26,24 @@ use crate::{Error, Result};
 /// which one step's loss is cut off.
 const TAIL: f64 = 1e-15;
 
+/// The most grid points of one step's loss (4M: about a second to
+/// discretise), checked before anything is allocated.
+const MAX_STEP_POINTS: f64 = (1u64 << 22) as f64;
+
+/// The largest FFT over the composed loss (16M points, 256 MiB).
+const MAX_FFT: usize = 1 << 24;
+
+/// The error for a loss that needs more grid points than the bounds allow.
+fn too_fine(points: f64, limit: f64, sigma: f64) -> Error {
+    Error::param(
+        "discretization",
+        format!(
+            "the privacy loss at noise multiplier {sigma} needs about {points:.1e} grid points, over the limit of {limit:.1e}: \
+             use a coarser discretization or the RDP accountant"
+        ),
+    )
+}
+
 /// The (ε, δ) accountant for `steps` Poisson-subsampled Gaussian steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PldAccountant {
@@ -91,15 +109,23 @@ struct Pmf {
 
 /// Connect-the-dots masses from the exact δ(ε) on the grid.
 fn discretise(dir: Direction, q: f64, sigma: f64, h: f64) -> Result<Pmf> {
-    // Upper end: the first grid point where δ falls below TAIL.
+    // Upper end: the first grid point where δ falls below TAIL, bracketed
+    // by doubling and then found by bisection, so the grid is no longer
+    // than it has to be.
     let mut hi = 1i64;
     while delta_one(dir, q, sigma, hi as f64 * h) > TAIL {
         hi = hi.checked_mul(2).ok_or_else(|| Error::overflow("privacy loss range"))?;
-        if hi as f64 * h > 1e4 {
-            return Err(Error::param(
-                "noise multiplier",
-                format!("{sigma} is too small for the PLD accountant"),
-            ));
+        if hi as f64 > 2.0 * MAX_STEP_POINTS {
+            return Err(too_fine(hi as f64, MAX_STEP_POINTS, sigma));
+        }
+    }
+    let mut below = hi / 2;
+    while hi - below > 1 {
+        let mid = below + (hi - below) / 2;
+        if delta_one(dir, q, sigma, mid as f64 * h) > TAIL {
+            below = mid;
+        } else {
+            hi = mid;
         }
     }
     // Lower end: below it the loss has less than TAIL mass under P (that
@@ -115,13 +141,11 @@ fn discretise(dir: Direction, q: f64, sigma: f64, h: f64) -> Result<Pmf> {
             (eps_lo / h).floor() as i64
         }
     };
-    let n = usize::try_from(hi - lo + 1).map_err(|_| Error::overflow("grid"))?;
-    if n > 50_000_000 {
-        return Err(Error::param(
-            "discretization",
-            format!("{n} grid points for one step: use a coarser one"),
-        ));
+    let points = hi as f64 - lo as f64 + 1.0;
+    if points > MAX_STEP_POINTS {
+        return Err(too_fine(points, MAX_STEP_POINTS, sigma));
     }
+    let n = usize::try_from(hi - lo + 1).map_err(|_| Error::overflow("grid"))?;
     let eps = |i: usize| (lo + i as i64) as f64 * h;
     let deltas: Vec<f64> = (0..n).map(|i| delta_one(dir, q, sigma, eps(i))).collect();
     let infinity = deltas[n - 1];
@@ -144,7 +168,7 @@ fn discretise(dir: Direction, q: f64, sigma: f64, h: f64) -> Result<Pmf> {
 
 /// `pmf` composed with itself `steps` times: masses on `(lo + i) h`, and
 /// the mass that is not on the grid (to be counted in δ).
-fn compose(pmf: &Pmf, steps: u64, h: f64) -> Result<(i64, Vec<f64>, f64)> {
+fn compose(pmf: &Pmf, steps: u64, h: f64, sigma: f64) -> Result<(i64, Vec<f64>, f64)> {
     let t = steps as f64;
     let values: Vec<f64> = (0..pmf.mass.len()).map(|i| (pmf.lo + i as i64) as f64 * h).collect();
     let log_mgf = |s: f64| {
@@ -163,24 +187,21 @@ fn compose(pmf: &Pmf, steps: u64, h: f64) -> Result<(i64, Vec<f64>, f64)> {
             .sum::<f64>()
             .ln()
     };
-    // Chernoff window [lo, hi] of the composed loss.
-    let ts: Vec<f64> = (-40..=40).map(|k| 10f64.powf(f64::from(k) / 10.0)).collect();
-    let upper = ts
-        .iter()
-        .map(|&s| (t * log_mgf(s) - TAIL.ln()) / s)
-        .fold(f64::INFINITY, f64::min);
-    let lower = ts
-        .iter()
-        .map(|&s| (TAIL.ln() - t * log_mgf(-s)) / s)
-        .fold(f64::NEG_INFINITY, f64::max);
+    // Chernoff window [lo, hi] of the composed loss. Every s > 0 gives a
+    // valid bound; the best of a coarse scan over 10^-4..10^4, refined
+    // around its minimum, keeps the window tight with few passes over the
+    // masses.
+    let upper = chernoff(|s| (t * log_mgf(s) - TAIL.ln()) / s);
+    let lower = -chernoff(|s| (t * log_mgf(-s) - TAIL.ln()) / s);
+    let width = (upper - lower) / h + 1.0;
+    if !(lower.is_finite() && upper.is_finite() && width <= MAX_FFT as f64) {
+        return Err(too_fine(width, MAX_FFT as f64, sigma));
+    }
     let (wlo, whi) = ((lower / h).floor() as i64, (upper / h).ceil() as i64);
     let width = usize::try_from(whi - wlo + 1).map_err(|_| Error::overflow("window"))?;
     let size = (width.max(pmf.mass.len()) + 1).next_power_of_two();
-    if size > 1 << 26 {
-        return Err(Error::param(
-            "discretization",
-            format!("the composed loss spans {width} grid points: use a coarser one"),
-        ));
+    if size > MAX_FFT {
+        return Err(too_fine(size as f64, MAX_FFT as f64, sigma));
     }
     let mut buf: Vec<Complex<f64>> = vec![Complex::new(0.0, 0.0); size];
     for (i, &p) in pmf.mass.iter().enumerate() {
@@ -202,6 +223,28 @@ fn compose(pmf: &Pmf, steps: u64, h: f64) -> Result<(i64, Vec<f64>, f64)> {
         .collect();
     let infinity = 1.0 - (1.0 - pmf.infinity).powf(t) + 2.0 * TAIL;
     Ok((wlo, out, infinity))
+}
+
+/// The smallest value of `bound(s)` found over s in 10^-4..10^4: every
+/// half decade, then tenth decades around the best.
+fn chernoff(bound: impl Fn(f64) -> f64) -> f64 {
+    let at = |e: f64| bound(10f64.powf(e));
+    let mut best = (f64::INFINITY, 0.0);
+    for k in -8..=8 {
+        let e = f64::from(k) / 2.0;
+        let v = at(e);
+        if v < best.0 {
+            best = (v, e);
+        }
+    }
+    let centre = best.1;
+    for k in -5..=5 {
+        let v = at(centre + f64::from(k) / 10.0);
+        if v < best.0 {
+            best.0 = v;
+        }
+    }
+    best.0
 }
 
 /// δ(ε) of a composed loss.
@@ -229,22 +272,31 @@ impl PldAccountant {
     pub fn epsilon(&self, noise_multiplier: f64, sampling_rate: f64, steps: u64, delta: f64) -> Result<f64> {
         let h = self.discretization;
         if !(h > 0.0 && h.is_finite()) {
-            return Err(Error::param("discretization", format!("must be > 0, got {h}")));
+            return Err(Error::param(
+                "discretization",
+                format!("must be > 0, got {}", ml_core::limits::readable(h)),
+            ));
         }
         if !(noise_multiplier > 0.0 && noise_multiplier.is_finite()) {
             return Err(Error::param(
                 "noise multiplier",
-                format!("must be finite and > 0, got {noise_multiplier}"),
+                format!(
+                    "must be finite and > 0, got {}",
+                    ml_core::limits::readable(noise_multiplier)
+                ),
             ));
         }
         if !(sampling_rate > 0.0 && sampling_rate <= 1.0) {
             return Err(Error::param(
                 "sampling rate",
-                format!("must be in (0, 1], got {sampling_rate}"),
+                format!("must be in (0, 1], got {}", ml_core::limits::readable(sampling_rate)),
             ));
         }
         if !(delta > 0.0 && delta < 1.0) {
-            return Err(Error::param("delta", format!("must be in (0, 1), got {delta}")));
+            return Err(Error::param(
+                "delta",
+                format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
+            ));
         }
         if steps == 0 {
             return Ok(0.0);
@@ -252,7 +304,7 @@ impl PldAccountant {
         let mut worst = 0.0f64;
         for dir in [Direction::Remove, Direction::Add] {
             let pmf = discretise(dir, sampling_rate, noise_multiplier, h)?;
-            let (lo, mass, infinity) = compose(&pmf, steps, h)?;
+            let (lo, mass, infinity) = compose(&pmf, steps, h, noise_multiplier)?;
             if infinity >= delta {
                 return Err(Error::param(
                     "delta",
@@ -312,5 +364,21 @@ mod tests {
                 "{eps}: {d} vs {exact}"
             );
         }
+    }
+
+    #[test]
+    fn losses_too_wide_for_the_grid_are_errors_found_before_work() {
+        let acc = PldAccountant::default();
+        for (sigma, steps) in [(0.01, 1), (1e-6, 1), (1.0, 100_000_000)] {
+            let e = acc.epsilon(sigma, 0.01, steps, 1e-5).unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidParameter { name, .. } if name == "discretization"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("coarser discretization"), "{e}");
+        }
+        // A coarser grid computes what the fine one refuses.
+        let coarse = PldAccountant { discretization: 1e-2 };
+        assert!(coarse.epsilon(0.01, 0.01, 1, 1e-5).unwrap().is_finite());
     }
 }

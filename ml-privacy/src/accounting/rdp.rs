@@ -83,13 +83,16 @@ impl RdpAccountant {
         if !(0.0..=1.0).contains(&sampling_rate) {
             return Err(Error::param(
                 "sampling rate",
-                format!("must be in [0, 1], got {sampling_rate}"),
+                format!("must be in [0, 1], got {}", ml_core::limits::readable(sampling_rate)),
             ));
         }
         if !noise_multiplier.is_finite() || noise_multiplier < 0.0 {
             return Err(Error::param(
                 "noise multiplier",
-                format!("must be finite and >= 0, got {noise_multiplier}"),
+                format!(
+                    "must be finite and >= 0, got {}",
+                    ml_core::limits::readable(noise_multiplier)
+                ),
             ));
         }
         for (r, &a) in self.rdp.iter_mut().zip(&self.orders) {
@@ -113,7 +116,10 @@ impl RdpAccountant {
     /// [`Error::InvalidParameter`] for δ outside [0, 1].
     pub fn epsilon(&self, delta: f64) -> Result<(f64, f64)> {
         if !(0.0..=1.0).contains(&delta) {
-            return Err(Error::param("delta", format!("must be in [0, 1], got {delta}")));
+            return Err(Error::param(
+                "delta",
+                format!("must be in [0, 1], got {}", ml_core::limits::readable(delta)),
+            ));
         }
         if delta == 0.0 {
             let eps = if self.rdp.iter().all(|&r| r == 0.0) {
@@ -149,7 +155,10 @@ impl RdpAccountant {
     /// [`Error::InvalidParameter`] for ε negative or not finite.
     pub fn delta(&self, epsilon: f64) -> Result<(f64, f64)> {
         if epsilon.is_nan() || epsilon < 0.0 {
-            return Err(Error::param("epsilon", format!("must be >= 0, got {epsilon}")));
+            return Err(Error::param(
+                "epsilon",
+                format!("must be >= 0, got {}", ml_core::limits::readable(epsilon)),
+            ));
         }
         let mut best = (f64::INFINITY, self.orders[0]);
         for (&a, &r) in self.orders.iter().zip(&self.rdp) {
