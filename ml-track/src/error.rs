@@ -72,6 +72,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The server took a request and did not answer in time.
+    #[error("the MLflow server at {server} {waited} (MLFLOW_HTTP_REQUEST_TIMEOUT sets the wait)")]
+    NoAnswer {
+        /// The server's base URL.
+        server: String,
+        /// What it did not do, and how long it was given.
+        waited: String,
+    },
     /// The server could not be reached, even after retries.
     #[error("MLflow server unreachable at {url}: {reason}")]
     Transport {

@@ -121,7 +121,7 @@ pub fn open_tracking_store(uri: &str) -> Result<Box<dyn TrackingStore>> {
     }
     #[cfg(feature = "rest")]
     if is_remote_uri(uri) {
-        return Ok(Box::new(MlflowRestClient::new(uri)));
+        return Ok(Box::new(MlflowRestClient::from_env(uri)?));
     }
     Ok(Box::new(open_store(uri)?))
 }

@@ -25,7 +25,13 @@ use crate::registry::ModelVersionInfo;
 use crate::store::{ExperimentInfo, RunInfo, RunRecord, now_ms};
 use crate::validate;
 
-/// How failed requests are retried.
+/// How long requests may take and how failed ones are retried.
+///
+/// A server that refuses connections or answers 429/5xx is asked again
+/// with exponential backoff; one that accepts a request and does not answer
+/// within [`RetryPolicy::request_timeout`] is not (it would only make the
+/// caller wait again). No attempt starts once [`RetryPolicy::total`] has
+/// passed, so a call ends within about `total + request_timeout`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all (>= 1).
@@ -34,6 +40,13 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Longest wait between attempts.
     pub max_backoff: Duration,
+    /// Time to open a connection.
+    pub connect_timeout: Duration,
+    /// Time for the server to answer one request, and for each of sending
+    /// the request's body and receiving the reply's.
+    pub request_timeout: Duration,
+    /// Time after which no further attempt starts.
+    pub total: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -42,7 +55,59 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            total: Duration::from_secs(60),
         }
+    }
+}
+
+impl RetryPolicy {
+    /// The defaults, with the knobs MLflow's own client reads from the
+    /// environment: `MLFLOW_HTTP_REQUEST_TIMEOUT` (seconds per request; the
+    /// total budget becomes twice that when larger than the default),
+    /// `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (retries after the first attempt)
+    /// and `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (seconds before the first
+    /// retry, doubled after each).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming a variable that is set to something
+    /// other than a non-negative number.
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`RetryPolicy::from_env`], with the variables looked up by `var`.
+    ///
+    /// # Errors
+    /// As [`RetryPolicy::from_env`].
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut policy = Self::default();
+        let read = |name: &'static str| -> Result<Option<f64>> {
+            match var(name) {
+                Some(v) if !v.trim().is_empty() => match v.trim().parse::<f64>() {
+                    Ok(x) if (0.0..1e9).contains(&x) => Ok(Some(x)),
+                    _ => Err(Error::Invalid {
+                        field: name,
+                        value: v,
+                        reason: "expected a non-negative number of seconds or retries".into(),
+                    }),
+                },
+                _ => Ok(None),
+            }
+        };
+        if let Some(s) = read("MLFLOW_HTTP_REQUEST_TIMEOUT")? {
+            policy.request_timeout = Duration::from_secs_f64(s.max(0.001));
+            policy.total = policy.total.max(policy.request_timeout * 2);
+        }
+        if let Some(n) = read("MLFLOW_HTTP_REQUEST_MAX_RETRIES")? {
+            policy.max_attempts = (n as u32).saturating_add(1);
+        }
+        if let Some(s) = read("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")? {
+            policy.initial_backoff = Duration::from_secs_f64(s);
+            policy.max_backoff = policy.max_backoff.max(policy.initial_backoff);
+        }
+        Ok(policy)
     }
 }
 
@@ -359,17 +424,61 @@ enum ArtifactLocation {
     S3(crate::s3::S3Location),
 }
 
+/// The largest reply body read (1 GiB: an artifact download).
+const MAX_REPLY_BYTES: u64 = 1 << 30;
+
+/// Why one attempt failed.
+#[derive(Debug)]
+enum Failure {
+    /// The server did not answer (or connect, or take the body) in time.
+    Timeout(String),
+    /// Any other transport failure.
+    Other(String),
+}
+
+impl From<ureq::Error> for Failure {
+    fn from(e: ureq::Error) -> Self {
+        match e {
+            ureq::Error::Timeout(phase) => Failure::Timeout(match phase {
+                ureq::Timeout::Connect | ureq::Timeout::Resolve => "did not accept a connection".to_string(),
+                ureq::Timeout::SendRequest | ureq::Timeout::SendBody => "did not take the request".to_string(),
+                ureq::Timeout::RecvBody => "did not finish its reply".to_string(),
+                _ => "did not answer".to_string(),
+            }),
+            other => Failure::Other(other.to_string()),
+        }
+    }
+}
+
+/// A duration in seconds for a message (`30 s`, `0.5 s`).
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// An HTTP agent with the policy's timeouts.
+fn agent_for(retry: &RetryPolicy) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(retry.connect_timeout))
+        .timeout_send_request(Some(retry.request_timeout))
+        .timeout_send_body(Some(retry.request_timeout))
+        .timeout_recv_response(Some(retry.request_timeout))
+        .timeout_recv_body(Some(retry.request_timeout))
+        .build()
+        .into()
+}
+
 impl MlflowRestClient {
     /// A client for the server at `base` (`http://host:port`). Credentials
     /// come from `MLFLOW_TRACKING_TOKEN` (bearer) or
     /// `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD` (basic), as
     /// MLflow's clients read them.
+    ///
+    /// Timeouts and retries are [`RetryPolicy::from_env`]'s; a variable set
+    /// to something that is not a number leaves the defaults (see
+    /// [`MlflowRestClient::from_env`] to be told instead).
     pub fn new(base: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let retry = RetryPolicy::from_env().unwrap_or_default();
         let auth = std::env::var("MLFLOW_TRACKING_TOKEN")
             .ok()
             .map(|t| format!("Bearer {t}"))
@@ -383,8 +492,8 @@ impl MlflowRestClient {
             });
         Self {
             base: base.trim_end_matches('/').to_string(),
-            agent,
-            retry: RetryPolicy::default(),
+            agent: agent_for(&retry),
+            retry,
             auth,
             artifact_locations: Mutex::new(HashMap::new()),
             #[cfg(feature = "s3")]
@@ -400,8 +509,19 @@ impl MlflowRestClient {
         self
     }
 
-    /// Replace the retry policy.
+    /// A client for the server at `base`, refusing malformed
+    /// `MLFLOW_HTTP_REQUEST_*` settings.
+    ///
+    /// # Errors
+    /// As [`RetryPolicy::from_env`].
+    pub fn from_env(base: &str) -> Result<Self> {
+        let retry = RetryPolicy::from_env()?;
+        Ok(Self::new(base).with_retry(retry))
+    }
+
+    /// Replace the retry policy (and the timeouts it carries).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.agent = agent_for(&retry);
         self.retry = retry;
         self
     }
@@ -419,18 +539,28 @@ impl MlflowRestClient {
         body: Option<Vec<u8>>,
         json_body: bool,
     ) -> Result<(u16, Vec<u8>)> {
+        let started = std::time::Instant::now();
         let mut backoff = self.retry.initial_backoff;
         let mut attempt = 1;
         loop {
             let result = self.send_once(method, url, query, body.as_deref(), json_body);
+            if let Err(Failure::Timeout(what)) = &result {
+                return Err(Error::NoAnswer {
+                    server: self.base.clone(),
+                    waited: format!("{what} within {}", seconds(self.retry.request_timeout)),
+                });
+            }
             let retryable = match &result {
                 Ok((status, _)) => matches!(status, 429 | 500 | 502 | 503 | 504),
                 Err(_) => true,
             };
-            if !retryable || attempt >= self.retry.max_attempts.max(1) {
-                return result.map_err(|reason| Error::Transport {
+            let out_of_time = started.elapsed() + backoff >= self.retry.total;
+            if !retryable || attempt >= self.retry.max_attempts.max(1) || out_of_time {
+                return result.map_err(|f| Error::Transport {
                     url: url.to_string(),
-                    reason,
+                    reason: match f {
+                        Failure::Timeout(what) | Failure::Other(what) => what,
+                    },
                 });
             }
             std::thread::sleep(backoff);
@@ -446,7 +576,7 @@ impl MlflowRestClient {
         query: &[(&str, String)],
         body: Option<&[u8]>,
         json_body: bool,
-    ) -> std::result::Result<(u16, Vec<u8>), String> {
+    ) -> std::result::Result<(u16, Vec<u8>), Failure> {
         let with_headers = |mut r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
             for (k, v) in query {
                 r = r.query(*k, v);
@@ -476,31 +606,37 @@ impl MlflowRestClient {
             "PUT" => with_body_headers(self.agent.put(url)).send(body.unwrap_or_default()),
             "PATCH" => with_body_headers(self.agent.patch(url)).send(body.unwrap_or_default()),
             "DELETE" => with_headers(self.agent.delete(url)).call(),
-            other => return Err(format!("unsupported method {other}")),
+            other => return Err(Failure::Other(format!("unsupported method {other}"))),
         };
-        let mut response = response.map_err(|e| e.to_string())?;
+        let mut response = response.map_err(Failure::from)?;
         let status = response.status().as_u16();
         let bytes = response
             .body_mut()
             .with_config()
-            .limit(1 << 30)
+            .limit(MAX_REPLY_BYTES)
             .read_to_vec()
-            .map_err(|e| e.to_string())?;
+            .map_err(Failure::from)?;
         Ok((status, bytes))
     }
 
     /// The reply's JSON, or the server's error. A successful reply that is
     /// not JSON (a proxy's page, a truncated body) is [`Error::Reply`].
-    fn check(status: u16, bytes: &[u8]) -> Result<Value> {
+    fn check(url: &str, status: u16, bytes: &[u8]) -> Result<Value> {
         let parsed: Option<Value> = if bytes.is_empty() {
             Some(json!({}))
         } else {
             serde_json::from_slice(bytes).ok()
         };
         if status < 400 && parsed.is_none() {
-            let shown: String = String::from_utf8_lossy(bytes).chars().take(200).collect();
+            let shown: String = String::from_utf8_lossy(bytes)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(120)
+                .collect();
             return Err(Error::Reply {
-                endpoint: format!("HTTP {status}"),
+                endpoint: format!("{url}, HTTP {status}"),
                 reason: format!("not JSON: {shown}"),
             });
         }
@@ -524,7 +660,7 @@ impl MlflowRestClient {
             reason: format!("encoding the request: {e}"),
         })?;
         let (status, out) = self.send(method, &url, query, bytes, true)?;
-        Self::check(status, &out)
+        Self::check(&url, status, &out)
     }
 
     /// A request whose reply is parsed into `T`: a reply that lacks a field
@@ -841,7 +977,7 @@ impl MlflowRestClient {
             ArtifactLocation::Proxied(root) => {
                 let url = self.proxied_url(&root, path);
                 let (status, out) = self.send("PUT", &url, &[], Some(contents.to_vec()), false)?;
-                Self::check(status, &out).map(drop)
+                Self::check(&url, status, &out).map(drop)
             }
             ArtifactLocation::Local(root) => {
                 let target = root.join(path);
@@ -866,7 +1002,7 @@ impl MlflowRestClient {
                 let url = self.proxied_url(&root, path);
                 let (status, out) = self.send("GET", &url, &[], None, false)?;
                 if status >= 400 {
-                    return Self::check(status, &out).map(|_| Vec::new());
+                    return Self::check(&url, status, &out).map(|_| Vec::new());
                 }
                 Ok(out)
             }
@@ -890,7 +1026,7 @@ impl MlflowRestClient {
                 let dir = join_artifact_path(&root, path);
                 let url = format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base);
                 let (status, out) = self.send("GET", &url, &[("path", dir)], None, false)?;
-                let value = Self::check(status, &out)?;
+                let value = Self::check(&url, status, &out)?;
                 let listing: wire::ListArtifacts = serde_json::from_value(value).map_err(|e| Error::Reply {
                     endpoint: "mlflow-artifacts/artifacts".into(),
                     reason: e.to_string(),

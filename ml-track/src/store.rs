@@ -25,12 +25,50 @@ fn status_code(s: RunStatus) -> i64 {
     }
 }
 
-fn status_from_code(c: &str) -> RunStatus {
-    match c {
+fn status_from_code(c: &str) -> Option<RunStatus> {
+    Some(match c {
+        "1" | "RUNNING" | "2" | "SCHEDULED" => RunStatus::Running,
         "3" | "FINISHED" => RunStatus::Finished,
         "4" | "FAILED" => RunStatus::Failed,
         "5" | "KILLED" => RunStatus::Killed,
-        _ => RunStatus::Running,
+        _ => return None,
+    })
+}
+
+/// A `meta.yaml` read as MLflow's file store writes it: required fields
+/// present, numbers numbers; anything else is [`Error::Malformed`] naming
+/// the file.
+struct Meta<'a> {
+    path: &'a Path,
+    map: BTreeMap<String, String>,
+}
+
+impl Meta<'_> {
+    fn malformed(&self, reason: String) -> Error {
+        Error::Malformed {
+            path: self.path.to_path_buf(),
+            reason,
+        }
+    }
+
+    fn required(&self, key: &str) -> Result<String> {
+        match self.map.get(key) {
+            Some(v) if !v.is_empty() && v != "null" => Ok(v.clone()),
+            _ => Err(self.malformed(format!("no '{key}'"))),
+        }
+    }
+
+    fn optional(&self, key: &str) -> Option<String> {
+        self.map.get(key).filter(|v| !v.is_empty() && *v != "null").cloned()
+    }
+
+    fn time(&self, key: &str) -> Result<Option<i64>> {
+        self.optional(key)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| self.malformed(format!("'{key}' is not a time in milliseconds: '{v}'")))
+            })
+            .transpose()
     }
 }
 
@@ -213,15 +251,19 @@ impl MlflowStore {
         })
     }
 
-    fn experiment_from_meta(m: &BTreeMap<String, String>) -> ExperimentInfo {
-        let get = |k: &str| m.get(k).cloned().unwrap_or_default();
-        ExperimentInfo {
-            experiment_id: get("experiment_id"),
-            name: get("name"),
-            lifecycle_stage: get("lifecycle_stage"),
-            artifact_location: get("artifact_location"),
-            creation_time: get("creation_time").parse().unwrap_or(0),
-        }
+    fn experiment_from_meta(path: &Path) -> Result<ExperimentInfo> {
+        let m = Meta {
+            path,
+            map: Self::read_meta(path)?,
+        };
+        Ok(ExperimentInfo {
+            experiment_id: m.required("experiment_id")?,
+            name: m.required("name")?,
+            lifecycle_stage: m.optional("lifecycle_stage").unwrap_or_else(|| "active".into()),
+            artifact_location: m.required("artifact_location")?,
+            // Stores written before MLflow 1.x have no creation time.
+            creation_time: m.time("creation_time")?.unwrap_or(0),
+        })
     }
 
     /// Active experiments.
@@ -236,7 +278,7 @@ impl MlflowStore {
             if entry.file_name().to_string_lossy().starts_with('.') || !meta.exists() {
                 continue;
             }
-            out.push(Self::experiment_from_meta(&Self::read_meta(&meta)?));
+            out.push(Self::experiment_from_meta(&meta)?);
         }
         out.sort_by(|a, b| {
             a.creation_time
@@ -334,17 +376,29 @@ impl MlflowStore {
     }
 
     fn run_info_at(dir: &Path) -> Result<RunInfo> {
-        let m = Self::read_meta(&dir.join("meta.yaml"))?;
-        let get = |k: &str| m.get(k).cloned().unwrap_or_default();
+        let path = dir.join("meta.yaml");
+        let m = Meta {
+            path: &path,
+            map: Self::read_meta(&path)?,
+        };
+        // MLflow 1.x wrote `run_uuid` only.
+        let run_id = m
+            .optional("run_id")
+            .or_else(|| m.optional("run_uuid"))
+            .ok_or_else(|| m.malformed("no 'run_id'".into()))?;
+        if dir.file_name().is_some_and(|d| d != run_id.as_str()) {
+            return Err(m.malformed(format!("run id '{run_id}' is not its directory's name")));
+        }
+        let status = m.required("status")?;
         Ok(RunInfo {
-            run_id: get("run_id"),
-            experiment_id: get("experiment_id"),
-            run_name: get("run_name"),
-            status: status_from_code(&get("status")),
-            start_time: get("start_time").parse().unwrap_or(0),
-            end_time: get("end_time").parse().ok(),
-            lifecycle_stage: get("lifecycle_stage"),
-            artifact_uri: get("artifact_uri"),
+            run_id,
+            experiment_id: m.required("experiment_id")?,
+            run_name: m.optional("run_name").unwrap_or_default(),
+            status: status_from_code(&status).ok_or_else(|| m.malformed(format!("unknown run status '{status}'")))?,
+            start_time: m.time("start_time")?.unwrap_or(0),
+            end_time: m.time("end_time")?,
+            lifecycle_stage: m.optional("lifecycle_stage").unwrap_or_else(|| "active".into()),
+            artifact_uri: m.required("artifact_uri")?,
         })
     }
 

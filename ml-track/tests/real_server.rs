@@ -304,6 +304,7 @@ fn lost_responses_are_retried_without_duplicates() {
         max_attempts: 4,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        ..RetryPolicy::default()
     };
     let client = MlflowRestClient::new(&proxy).with_retry(retry);
     let run = client.start_run("retries", None).unwrap();
@@ -327,6 +328,7 @@ fn lost_responses_are_retried_without_duplicates() {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(10),
+        ..RetryPolicy::default()
     });
     let start = Instant::now();
     let e = client

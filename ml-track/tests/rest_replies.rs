@@ -97,3 +97,51 @@ fn server_errors_keep_mlflow_error_codes() {
     let e = client(&url).model_versions("m").unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
 }
+
+#[test]
+fn a_server_that_never_answers_is_named_after_the_timeout() {
+    // Accepts connections and reads requests, but never replies.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let client = MlflowRestClient::new(&url).with_retry(RetryPolicy {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..RetryPolicy::default()
+    });
+    let e = client.registered_models().unwrap_err();
+    assert!(matches!(e, Error::NoAnswer { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&url) && text.contains("did not answer within 0.3 s"),
+        "{text}"
+    );
+    // One attempt: a silent server is not asked again.
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn mlflow_timeout_and_retry_variables_are_read() {
+    let vars = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_string())
+    };
+    let policy = RetryPolicy::from_vars(vars(&[
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", "90"),
+        ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.5"),
+    ]))
+    .unwrap();
+    assert_eq!(policy.request_timeout, std::time::Duration::from_secs(90));
+    assert_eq!(policy.total, std::time::Duration::from_secs(180));
+    assert_eq!(policy.max_attempts, 3);
+    assert_eq!(policy.initial_backoff, std::time::Duration::from_millis(500));
+    let bad = RetryPolicy::from_vars(vars(&[("MLFLOW_HTTP_REQUEST_TIMEOUT", "soon")])).unwrap_err();
+    assert!(bad.to_string().contains("MLFLOW_HTTP_REQUEST_TIMEOUT"), "{bad}");
+}

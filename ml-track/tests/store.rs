@@ -390,3 +390,49 @@ fn the_store_reads_back_through_the_tracking_store_trait() {
     assert!(fetch_model(&ModelUri::parse("models:/m@nope").unwrap(), Some(read.as_ref())).is_err());
     assert!(fetch_model(&ModelUri::parse("models:/m@champion").unwrap(), None).is_err());
 }
+
+#[test]
+fn malformed_meta_files_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path()).unwrap();
+    let run = store.start_run("exp", None).unwrap();
+    store.end_run(&run, RunStatus::Finished).unwrap();
+    let info = store.run(&run.0).unwrap().info;
+    let meta = dir.path().join(&info.experiment_id).join(&run.0).join("meta.yaml");
+    let good = std::fs::read_to_string(&meta).unwrap();
+    let cases = [
+        ("a: b\n".to_string(), "no 'run_id'"),
+        (good.replace("status: 3", "status: 9"), "unknown run status '9'"),
+        (
+            good.lines()
+                .map(|l| {
+                    if l.starts_with("start_time") {
+                        "start_time: soon"
+                    } else {
+                        l
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "'start_time' is not a time",
+        ),
+        (
+            good.replace(&run.0, "0123456789abcdef0123456789abcdef"),
+            "is not its directory's name",
+        ),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(&meta, &text).unwrap();
+        let Err(e) = store.run(&run.0) else {
+            panic!("accepted: {text}")
+        };
+        assert!(matches!(e, Error::Malformed { .. }), "{text}: {e:?}");
+        let shown = e.to_string();
+        assert!(shown.contains("meta.yaml") && shown.contains(needle), "{shown}");
+    }
+    std::fs::write(&meta, &good).unwrap();
+    let exp_meta = dir.path().join(&info.experiment_id).join("meta.yaml");
+    std::fs::write(&exp_meta, "experiment_id: '1'\n").unwrap();
+    let e = store.experiments().unwrap_err().to_string();
+    assert!(e.contains("no 'name'"), "{e}");
+}
