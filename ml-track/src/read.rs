@@ -268,16 +268,35 @@ pub(crate) fn join_artifact_path(dir: &str, name: &str) -> String {
     }
 }
 
-pub(crate) fn list_local(root: &Path, path: &str) -> Result<Vec<ArtifactEntry>> {
-    let path = path.trim_matches('/');
-    if !path.is_empty() {
-        crate::validate::artifact_path(path)?;
+/// `root/path` for an artifact path, confined to `root` as MLflow confines
+/// artifact paths: relative, without `.` or `..` segments, and, where it
+/// exists, still inside `root` once symbolic links are resolved.
+///
+/// # Errors
+/// [`Error::Invalid`] for a path that is not relative or clean, or that a
+/// link leads out of the root.
+pub(crate) fn confined(root: &Path, path: &str) -> Result<PathBuf> {
+    let rel = path.trim_end_matches('/');
+    if rel.is_empty() {
+        return Ok(root.to_path_buf());
     }
-    let dir = if path.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(path)
-    };
+    crate::validate::artifact_path(rel)?;
+    let joined = root.join(rel);
+    if let (Ok(real_root), Ok(real)) = (root.canonicalize(), joined.canonicalize())
+        && !real.starts_with(&real_root)
+    {
+        return Err(Error::Invalid {
+            field: "artifact path",
+            value: path.to_string(),
+            reason: "a symbolic link leads out of the run's artifacts".into(),
+        });
+    }
+    Ok(joined)
+}
+
+pub(crate) fn list_local(root: &Path, path: &str) -> Result<Vec<ArtifactEntry>> {
+    let dir = confined(root, path)?;
+    let path = path.trim_matches('/');
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -301,8 +320,7 @@ pub(crate) fn list_local(root: &Path, path: &str) -> Result<Vec<ArtifactEntry>> 
 
 /// Read a local artifact file `root/path`.
 pub(crate) fn read_local(root: &Path, path: &str) -> Result<Vec<u8>> {
-    crate::validate::artifact_path(path)?;
-    let file = root.join(path.trim_matches('/'));
+    let file = confined(root, path)?;
     if !file.is_file() {
         return Err(Error::NotFound {
             what: "artifact",
@@ -352,11 +370,7 @@ impl TrackingStore for MlflowStore {
     }
 
     fn local_artifact_path(&self, run_id: &str, path: &str) -> Result<Option<PathBuf>> {
-        let path = path.trim_matches('/');
-        if !path.is_empty() {
-            crate::validate::artifact_path(path)?;
-        }
-        Ok(Some(self.artifact_root(run_id)?.join(path)))
+        Ok(Some(confined(&self.artifact_root(run_id)?, path)?))
     }
 
     fn registered_models(&self) -> Result<Vec<String>> {

@@ -1226,12 +1226,8 @@ impl TrackingStore for MlflowRestClient {
     }
 
     fn local_artifact_path(&self, run_id: &str, path: &str) -> Result<Option<PathBuf>> {
-        let path = path.trim_matches('/');
-        if !path.is_empty() {
-            validate::artifact_path(path)?;
-        }
         Ok(match self.artifact_location(run_id)? {
-            ArtifactLocation::Local(root) => Some(root.join(path)),
+            ArtifactLocation::Local(root) => Some(crate::read::confined(&root, path)?),
             ArtifactLocation::Proxied(_) => None,
             #[cfg(feature = "s3")]
             ArtifactLocation::S3(_) => None,

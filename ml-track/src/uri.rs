@@ -79,7 +79,12 @@ impl ModelUri {
             let rest = rest.trim_start_matches('/');
             let (run_id, path) = rest.split_once('/').ok_or_else(|| bad("expected runs:/RUN_ID/PATH"))?;
             crate::validate::id("run id", run_id)?;
-            let path = path.trim_matches('/');
+            if path.starts_with('/') {
+                return Err(bad(
+                    "the artifact path after the run id is relative to the run's artifacts",
+                ));
+            }
+            let path = path.trim_end_matches('/');
             if !path.is_empty() {
                 crate::validate::artifact_path(path)?;
             }
@@ -254,6 +259,8 @@ mod tests {
             "models:/@a",
             "runs:/abc",
             "runs:/../x/model",
+            "runs:/abc//etc/model",
+            "runs:/abc/model/../../outside",
         ] {
             assert!(ModelUri::parse(bad).is_err(), "{bad}");
         }

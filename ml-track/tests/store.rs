@@ -436,3 +436,33 @@ fn malformed_meta_files_are_errors_naming_the_file() {
     let e = store.experiments().unwrap_err().to_string();
     assert!(e.contains("no 'name'"), "{e}");
 }
+
+#[cfg(unix)]
+#[test]
+fn artifact_paths_stay_inside_the_run() {
+    use ml_track::TrackingStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = MlflowStore::open(dir.path().join("mlruns")).unwrap();
+    let run = store.start_run("exp", None).unwrap();
+    store.log_artifact(&run, "model/model.txt", b"inside").unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"outside").unwrap();
+    let info = store.run(&run.0).unwrap().info;
+    let artifacts = dir
+        .path()
+        .join("mlruns")
+        .join(&info.experiment_id)
+        .join(&run.0)
+        .join("artifacts");
+    std::os::unix::fs::symlink(&outside, artifacts.join("link")).unwrap();
+
+    assert_eq!(store.download_artifact(&run.0, "model/model.txt").unwrap(), b"inside");
+    for path in ["link/secret.txt", "link", "../../../outside/secret.txt", "/etc/passwd"] {
+        let read = store.download_artifact(&run.0, path);
+        assert!(matches!(read, Err(Error::Invalid { .. })), "{path}: {read:?}");
+        let located = store.local_artifact_path(&run.0, path);
+        assert!(matches!(located, Err(Error::Invalid { .. })), "{path}: {located:?}");
+    }
+    assert!(store.list_artifacts(&run.0, "link").is_err());
+}
