@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use ml_sdk::core::io::StagedDir;
 use ml_sdk::core::{Dataset, Explainer, Model, Predictions, Target, Task};
 use ml_sdk::interpret::charts::Chart;
 use ml_sdk::interpret::{
@@ -89,6 +90,21 @@ pub struct ExplainArgs {
     tracking: TrackingArgs,
 }
 
+/// Move staged files into place and give `paths` (a JSON list of staged
+/// paths, or null) their final names.
+fn commit_charts(staged: Option<StagedDir>, paths: &mut Value) -> Result<()> {
+    let Some(staged) = staged else { return Ok(()) };
+    if let Value::Array(list) = paths {
+        for p in list.iter_mut() {
+            if let Some(text) = p.as_str() {
+                *p = json!(staged.final_path(std::path::Path::new(text)));
+            }
+        }
+    }
+    staged.commit()?;
+    Ok(())
+}
+
 /// Log to a run, when tracking is asked for: `log` writes the results; the
 /// run's description goes into the JSON output.
 fn with_run(
@@ -128,6 +144,11 @@ fn first_rows(data: Dataset, rows: Option<usize>) -> Result<Dataset> {
 }
 
 pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
+    args.tracking.check()?;
+    // Charts are written aside and moved into --plot only when everything,
+    // the tracked run included, has worked.
+    let staged = args.plot.as_deref().map(StagedDir::new).transpose()?;
+    let plot_dir = staged.as_ref().map(|s| s.path().to_path_buf());
     let loaded = load_any(&args.model, args.runtime, args.tracking.tracking_uri.as_deref())?;
     let model: &dyn Model = &loaded;
     let target = match args.method {
@@ -167,11 +188,12 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             };
             let e = explainer.explain(model, &data)?;
             let mut value = explanation_json(&e);
-            if let Some(dir) = &args.plot {
+            if let Some(dir) = &plot_dir {
                 let x = explained_values(&e, model, &data)?;
                 value["charts"] = json!(explanation_charts(dir, &e, x.view())?);
             }
             value["run"] = json!(with_run(&args.tracking, |t, r| Ok(log_explanation(t, r, &e)?))?);
+            commit_charts(staged, &mut value["charts"])?;
             out.emit(&value, || {
                 format!(
                     "{} on {} rows; mean |value| per feature ({}):\n{}",
@@ -196,7 +218,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             .importances(model, &data)?;
             let e = imp.to_explanation(data.feature_names());
             let run = with_run(&args.tracking, |t, r| Ok(log_explanation(t, r, &e)?))?;
-            let charts = match &args.plot {
+            let charts = match &plot_dir {
                 Some(dir) => Chart::importances(&imp, &e.feature_names, 20).save_in(dir, "permutation_importance")?,
                 None => Vec::new(),
             };
@@ -213,7 +235,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             let outputs = by_output.len();
             let (names, terms): (Vec<String>, Vec<_>) = by_output.into_iter().unzip();
             let mut charts = Vec::new();
-            if let Some(dir) = &args.plot {
+            if let Some(dir) = &plot_dir {
                 for (t, name) in terms.iter().zip(&names) {
                     for sf in &t.shapes {
                         let file = if outputs == 1 {
@@ -254,7 +276,7 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
                 t.log_artifact(r, "explanations/pdp.json", &bytes)
             })?;
             let mut charts = Vec::new();
-            if let Some(dir) = &args.plot {
+            if let Some(dir) = &plot_dir {
                 for c in &curves {
                     for (o, out_name) in c.outputs.iter().enumerate().take(10) {
                         charts.extend(Chart::pdp(c, o, 100)?.save_in(dir, &format!("pdp_{}_{out_name}", c.feature))?);
@@ -270,6 +292,8 @@ pub fn explain(args: &ExplainArgs, out: &Output) -> Result<()> {
             })
         }
     };
+    let mut value = value;
+    commit_charts(staged, &mut value["charts"])?;
     out.emit(&value, || match args.method {
         Method::Permutation => {
             let mut rows: Vec<(String, String)> = value["feature_names"]
@@ -352,6 +376,7 @@ pub struct FairnessArgs {
 }
 
 pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
+    args.tracking.check()?;
     let model = load_any(&args.model, args.runtime, args.tracking.tracking_uri.as_deref())?;
     let Task::Classification { classes } = &model.signature().task else {
         bail!("fairness metrics need a classifier");
@@ -390,8 +415,10 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
     value["sensitive"] = json!(args.sensitive);
     value["positive_class"] = json!(classes[pos]);
     value["rows"] = json!(y_true.len());
+    let staged = args.report.as_deref().map(StagedDir::new).transpose()?;
     value["run"] = json!(with_run(&args.tracking, |t, r| Ok(log_fairness(t, r, &f, &parity)?))?);
-    if let Some(dir) = &args.report {
+    if let Some(staged) = staged {
+        let dir = staged.path().to_path_buf();
         let report = FairnessReport {
             title: format!("Fairness report: {} on {}", args.model.display(), args.data.display()),
             target: args.target.clone(),
@@ -400,7 +427,8 @@ pub fn fairness(args: &FairnessArgs, out: &Output) -> Result<()> {
             frame: &f,
             parity: &parity,
         };
-        value["report"] = json!(report.write(dir)?);
+        value["report"] = json!(report.write(&dir)?);
+        commit_charts(Some(staged), &mut value["report"])?;
     }
     out.emit(&value, || {
         let header = std::iter::once("group".to_string())

@@ -56,8 +56,21 @@ impl TrackingArgs {
             || std::env::var("MLFLOW_TRACKING_URI").is_ok_and(|v| !v.is_empty())
     }
 
+    /// Check what can be checked before any work: the registered model's
+    /// name and a local store's location.
+    pub fn check(&self) -> Result<()> {
+        if let Some(name) = &self.register {
+            ml_sdk::track::check_model_name(name)?;
+        }
+        if self.enabled() {
+            ml_sdk::track::check_tracking_uri(&tracking_uri(self.tracking_uri.as_deref()))?;
+        }
+        Ok(())
+    }
+
     /// Start a run if tracking is on.
     pub fn start(&self) -> Result<Option<ActiveRun>> {
+        self.check()?;
         if !self.enabled() {
             return Ok(None);
         }

@@ -200,6 +200,10 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     if args.target.is_none() && !any.is_unsupervised() {
         bail!("--target is required for model '{}'", args.model);
     }
+    // Every destination is checked before any work, so a refusal leaves
+    // nothing behind; the model is saved last, once everything else worked.
+    SavedModel::check_destination(&args.out)?;
+    args.tracking.check()?;
     let limits = ReadLimits::from_env()?;
     let raw = reading(&args.data, limits.read_file(&args.data))?;
     let active = args.tracking.start()?;
@@ -232,7 +236,6 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         None => None,
     };
     let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;
-    let path = saved.save(&args.out)?;
     let mut registered = None;
     if let (Some(active), Some(guard)) = (&active, guard) {
         let mut record = FitRecord::new();
@@ -254,6 +257,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
             registered = Some(active.register(name, "model")?);
         }
     }
+    let path = saved.save(&args.out)?;
     let value = json!({
         "model": args.model,
         "task": model.signature().task,

@@ -3,12 +3,11 @@
 #![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{mlsdk, ok_json};
+use common::{command, mlsdk, ok_json, succeeded};
 
 fn fails(args: &[&str], needle: &str) {
     let out = mlsdk(args);
@@ -285,17 +284,7 @@ fn registered_models_resolve_by_alias_and_version() {
     let data = export(dir.path(), "iris");
     let store = dir.path().join("mlruns");
     let run = |args: &[&str]| -> Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-            .args(args)
-            .env("MLFLOW_TRACKING_URI", &store)
-            .env_remove("MLFLOW_EXPERIMENT_NAME")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(args, command(args).env("MLFLOW_TRACKING_URI", &store).output().unwrap());
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let m1 = dir.path().join("m1");
@@ -1210,4 +1199,64 @@ fn fairness_prints_group_metrics_and_parity_measures() {
     assert_eq!(gs["grid"].as_array().unwrap().len(), 10);
     let file = mdir.join("mitigation.json");
     assert_predict_reproduces(&gs, file.to_str().unwrap(), &data);
+}
+
+#[test]
+fn a_mitigation_finds_its_base_model_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let run_in = |cwd: &Path, args: &[&str]| {
+        let out = succeeded(args, command(args).current_dir(cwd).output().unwrap());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run_in(&work, &["datasets", "export", "german_credit", "--out", "credit.csv"]);
+    run_in(
+        &work,
+        &[
+            "train",
+            "--data",
+            "credit.csv",
+            "--target",
+            "risk",
+            "--sensitive",
+            "sex",
+            "--model",
+            "logistic",
+            "--out",
+            "base",
+        ],
+    );
+    run_in(
+        &work,
+        &[
+            "mitigate",
+            "--model",
+            "base",
+            "--data",
+            "credit.csv",
+            "--target",
+            "risk",
+            "--sensitive",
+            "sex",
+            "--out",
+            "mit",
+        ],
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("mit/mitigation.json")).unwrap()).unwrap();
+    assert_eq!(saved["base_model"], "../base", "recorded beside the mitigation");
+    let from_parent = run_in(
+        dir.path(),
+        &["predict", "--model", "work/mit", "--data", "work/credit.csv"],
+    );
+    let from_work = run_in(&work, &["predict", "--model", "mit", "--data", "credit.csv"]);
+    assert_eq!(from_parent, from_work);
+    // Moved together, they still find each other.
+    std::fs::rename(&work, dir.path().join("moved")).unwrap();
+    let moved = run_in(
+        dir.path(),
+        &["predict", "--model", "moved/mit", "--data", "moved/credit.csv"],
+    );
+    assert_eq!(moved, from_work);
 }

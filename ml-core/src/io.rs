@@ -6,7 +6,7 @@
 //! understood.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -99,6 +99,104 @@ pub fn read_limited(what: &'static str, path: &Path, limit: u64) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// Files written for a directory that appear there only when the work that
+/// produced them succeeds: written into a hidden sibling directory, moved
+/// into the target by [`StagedDir::commit`], removed if dropped uncommitted.
+#[derive(Debug)]
+pub struct StagedDir {
+    staging: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Stage files for `target` (created on commit if missing).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the staging directory cannot be made, or when
+    /// `target` exists and is not a directory.
+    pub fn new(target: &Path) -> Result<Self> {
+        if target.exists() && !target.is_dir() {
+            return Err(Error::Io {
+                op: "write into",
+                path: target.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "it is a file, not a directory"),
+            });
+        }
+        let parent = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = parent.join(format!(".{name}.staging-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&staging).map_err(|source| Error::Io {
+            op: "create",
+            path: staging.clone(),
+            source,
+        })?;
+        Ok(Self {
+            staging,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Where to write the files now.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Where a staged file will be once committed.
+    pub fn final_path(&self, staged: &Path) -> PathBuf {
+        staged
+            .strip_prefix(&self.staging)
+            .map_or_else(|_| staged.to_path_buf(), |rel| self.target.join(rel))
+    }
+
+    /// Move every staged file into the target, replacing files of the same
+    /// name, and remove the staging directory.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn commit(mut self) -> Result<()> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io {
+                op: "move into place",
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(&self.target).map_err(io(&self.target))?;
+        let mut stack = vec![self.staging.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let from = entry.map_err(io(&dir))?.path();
+                let to = self.final_path(&from);
+                if from.is_dir() {
+                    std::fs::create_dir_all(&to).map_err(io(&to))?;
+                    stack.push(from);
+                } else {
+                    std::fs::rename(&from, &to).map_err(io(&to))?;
+                }
+            }
+        }
+        self.committed = true;
+        std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
 /// Write a file atomically: to a temporary file in the same directory, synced,
 /// then renamed over the target. Readers see the old file or the new one, never
 /// a partial one.
@@ -150,6 +248,31 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn staged_files_appear_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("charts");
+        {
+            let staged = StagedDir::new(&target).unwrap();
+            std::fs::write(staged.path().join("a.svg"), b"a").unwrap();
+            // Dropped without commit: nothing left, not even the staging directory.
+        }
+        assert!(!target.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let staged = StagedDir::new(&target).unwrap();
+        std::fs::create_dir(staged.path().join("sub")).unwrap();
+        std::fs::write(staged.path().join("sub/b.svg"), b"b").unwrap();
+        let file = staged.path().join("a.svg");
+        std::fs::write(&file, b"a").unwrap();
+        assert_eq!(staged.final_path(&file), target.join("a.svg"));
+        staged.commit().unwrap();
+        assert_eq!(std::fs::read(target.join("a.svg")).unwrap(), b"a");
+        assert_eq!(std::fs::read(target.join("sub/b.svg")).unwrap(), b"b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        assert!(StagedDir::new(&dir.path().join("file")).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -168,27 +168,41 @@ impl SavedMitigation {
             source,
         })?;
         let path = dir.join(MITIGATION_FILE);
+        // A base model on this machine is recorded relative to the
+        // mitigation's directory, so the two can be read from anywhere and
+        // moved together.
+        let mut saved = self.clone();
+        if let SavedMitigation::ThresholdOptimizer { base_model, .. } = &mut saved
+            && !base_model.contains(":/")
+            && let (Ok(base), Ok(here)) = (Path::new(base_model.as_str()).canonicalize(), dir.canonicalize())
+        {
+            *base_model = relative_path(&here, &base).to_string_lossy().into_owned();
+        }
         let json =
-            serde_json::to_string_pretty(self).map_err(|e| Error::Unsupported(format!("mitigation as JSON: {e}")))?;
+            serde_json::to_string_pretty(&saved).map_err(|e| Error::Unsupported(format!("mitigation as JSON: {e}")))?;
         ml_core::io::write_atomic(&path, json.as_bytes())?;
         Ok(path)
     }
 
     /// Where a threshold optimizer's base model is, for a mitigation read
-    /// from `file`: its path as saved, or, when that is relative and does
-    /// not exist, relative to the mitigation's directory. `None` for the
-    /// other methods, which need no base model.
+    /// from `file`: a relative path is relative to the mitigation's
+    /// directory (as [`SavedMitigation::save`] writes it), falling back to
+    /// the working directory for files written before it did; a URI or an
+    /// absolute path as saved. `None` for the other methods, which need no
+    /// base model.
     pub fn base_model(&self, file: &Path) -> Option<String> {
         let SavedMitigation::ThresholdOptimizer { base_model, .. } = self else {
             return None;
         };
         let path = Path::new(base_model);
         if path.is_relative()
-            && !path.exists()
             && !base_model.contains(":/")
             && let Some(dir) = file.parent()
         {
-            return Some(dir.join(path).to_string_lossy().into_owned());
+            let beside = dir.join(path);
+            if beside.exists() || !path.exists() {
+                return Some(beside.to_string_lossy().into_owned());
+            }
         }
         Some(base_model.clone())
     }
@@ -292,8 +306,33 @@ impl SavedMitigation {
     }
 }
 
+/// The path that leads from directory `from` to `to` (both absolute).
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn relative_paths_lead_from_one_directory_to_another() {
+        let p = |s: &str| Path::new(s).to_path_buf();
+        assert_eq!(relative_path(&p("/a/b/mit"), &p("/a/b/model")), p("../model"));
+        assert_eq!(relative_path(&p("/a/b"), &p("/a/b/model")), p("model"));
+        assert_eq!(relative_path(&p("/x/y"), &p("/a/model")), p("../../a/model"));
+    }
+
     use super::*;
     use crate::{ParityConstraint, ThresholdOptimizer};
 

@@ -286,7 +286,13 @@ impl Model for OnnxModel {
                 },
                 Task::Classification { classes },
             ) => {
-                let probabilities = scores.map(|s| matrix(get(s)?, rows)).transpose()?;
+                let mut probabilities = scores.map(|s| matrix(get(s)?, rows)).transpose()?;
+                // A classifier that saw one class gives it probability 1,
+                // whatever layout a runtime uses for its scores (tract
+                // completes a one-class tree ensemble to two columns).
+                if classes.len() == 1 && probabilities.is_some() {
+                    probabilities = Some(Array2::ones((rows, 1)));
+                }
                 if let Some(p) = &probabilities
                     && p.ncols() != classes.len()
                 {

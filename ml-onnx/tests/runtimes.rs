@@ -17,6 +17,11 @@ fn trained() -> Vec<(&'static str, Box<dyn Model>, Dataset)> {
     let iris = ml_datasets::iris().unwrap();
     let diabetes = ml_datasets::diabetes().unwrap();
     let german = ml_datasets::german_credit().unwrap();
+    // A classifier that saw a single class.
+    let one = ml_core::Frame::from_csv_reader("x,y\n1,a\n2,a\n3,a\n4,a\n5,a\n6,a\n7,a\n8,a\n".as_bytes())
+        .unwrap()
+        .to_dataset(&ml_core::LoadOptions::with_target("y"))
+        .unwrap();
     let cases = [
         ("logistic", "logistic", params(&[]), &bc),
         ("softmax_minmax", "logistic", params(&[("scale", "minmax")]), &iris),
@@ -32,6 +37,8 @@ fn trained() -> Vec<(&'static str, Box<dyn Model>, Dataset)> {
             &diabetes,
         ),
         ("kmeans", "kmeans", params(&[("k", "3")]), &iris),
+        ("tree_one_class", "tree", params(&[]), &one),
+        ("forest_one_class", "forest", params(&[("n_trees", "3")]), &one),
     ];
     cases
         .into_iter()

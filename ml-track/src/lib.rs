@@ -54,7 +54,7 @@ pub use fit::{FitRecord, MODEL_ARTIFACT, ONNX_ARTIFACT, fit_and_log, log_fit};
 pub use mlmodel::{ONNX_MODEL_FILE, log_model, log_onnx_model, mlmodel_text, onnx_signature_json, signature_json};
 pub use provenance::{Provenance, RunGuard};
 pub use read::{ArtifactEntry, MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_FILES, TrackingStore, local_artifact_root};
-pub use registry::ModelVersionInfo;
+pub use registry::{ModelVersionInfo, check_model_name};
 #[cfg(feature = "rest")]
 pub use rest::{MlflowRestClient, RetryPolicy};
 #[cfg(feature = "s3")]
@@ -124,6 +124,36 @@ pub fn open_tracking_store(uri: &str) -> Result<Box<dyn TrackingStore>> {
         return Ok(Box::new(MlflowRestClient::from_env(uri)?));
     }
     Ok(Box::new(open_store(uri)?))
+}
+
+/// Check a tracking URI without creating or contacting anything: a local
+/// store's path must be a directory or not exist yet; a server's scheme
+/// must be one this build speaks.
+///
+/// # Errors
+/// [`Error::UnsupportedUri`] for a scheme this build lacks or a local path
+/// that is a file.
+pub fn check_tracking_uri(uri: &str) -> Result<()> {
+    if is_remote_uri(uri) {
+        #[cfg(not(feature = "rest"))]
+        return Err(Error::UnsupportedUri(format!(
+            "{uri} (servers need ml-track's `rest` feature)"
+        )));
+        #[cfg(all(feature = "rest", not(feature = "rest-tls")))]
+        if uri.starts_with("https://") {
+            return Err(Error::UnsupportedUri(format!(
+                "{uri} (HTTPS needs ml-track's `rest-tls` feature)"
+            )));
+        }
+        return Ok(());
+    }
+    match local_artifact_root(uri) {
+        Some(path) if path.exists() && !path.is_dir() => Err(Error::UnsupportedUri(format!(
+            "{uri} (a file, not a tracking store directory)"
+        ))),
+        Some(_) => Ok(()),
+        None => Err(Error::UnsupportedUri(uri.to_string())),
+    }
 }
 
 /// As [`open_tracking_store`], for reading: a local store must exist already

@@ -28,7 +28,12 @@ pub struct ModelVersionInfo {
     pub aliases: Vec<String>,
 }
 
-fn check_model_name(name: &str) -> Result<()> {
+/// Check a registered model's name as MLflow does, before any work that
+/// would register under it.
+///
+/// # Errors
+/// [`Error::Invalid`].
+pub fn check_model_name(name: &str) -> Result<()> {
     let bad = name.trim().is_empty()
         || name.contains('/')
         || name.contains(':')
