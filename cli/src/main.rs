@@ -87,7 +87,16 @@ fn main() -> ExitCode {
                     message.push_str(&text);
                 }
             }
-            let message = message.replace('\n', " ");
+            let mut message = message.replace('\n', " ");
+            // One readable line, however much the error carries.
+            const MAX: usize = 1000;
+            if message.chars().count() > MAX {
+                let more = message.chars().count() - MAX;
+                message = format!(
+                    "{}… ({more} more characters)",
+                    message.chars().take(MAX).collect::<String>()
+                );
+            }
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }

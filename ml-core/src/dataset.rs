@@ -364,7 +364,7 @@ impl Dataset {
     pub fn select_rows(&self, rows: &[usize]) -> Result<Dataset> {
         if rows.is_empty() {
             return Err(Error::Empty {
-                op: "Dataset::select_rows",
+                op: "selecting rows",
                 what: "row selection",
             });
         }

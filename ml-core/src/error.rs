@@ -113,7 +113,7 @@ pub enum Error {
     },
     /// A failure inside another crate's back end (tracking server, runtime),
     /// kept as its own typed error so callers can downcast it.
-    #[error("{backend}: {source}")]
+    #[error("{source}")]
     Backend {
         /// The back end (`"mlflow"`, `"onnxruntime"`).
         backend: &'static str,

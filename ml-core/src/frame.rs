@@ -223,7 +223,7 @@ impl Frame {
         let n = columns.first().map_or(0, |c| c.1.len());
         if n == 0 {
             return Err(Error::Empty {
-                op: "Frame::from_columns",
+                op: "building a table from columns",
                 what: "rows",
             });
         }
@@ -394,8 +394,8 @@ impl Frame {
         }
         if columns.is_empty() {
             return Err(Error::Empty {
-                op: "Frame::to_dataset",
-                what: "feature columns",
+                op: "the data has no features left",
+                what: "feature columns (every column is the target, sensitive or dropped)",
             });
         }
         let n = self.n_rows();

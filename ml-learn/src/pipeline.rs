@@ -61,6 +61,37 @@ impl Algorithm {
         }
     }
 
+    /// The hyper-parameters [`Pipeline::from_params`] takes for this
+    /// algorithm, besides `scale` and `unknown`, which every one takes.
+    pub fn param_names(&self) -> &'static [&'static str] {
+        const TREE: &[&str] = &["max_depth", "min_samples_split", "min_samples_leaf", "max_features"];
+        match self {
+            Algorithm::Logistic(_) => &["c", "max_iter", "tol"],
+            Algorithm::Linear(_) => &[],
+            Algorithm::Ridge(_) => &["alpha"],
+            Algorithm::Tree(_) => TREE,
+            Algorithm::Forest(_) => &[
+                "n_trees",
+                "bootstrap",
+                "max_depth",
+                "min_samples_split",
+                "min_samples_leaf",
+                "max_features",
+            ],
+            Algorithm::KMeans(_) => &["n_clusters", "n_init", "max_iter", "tol"],
+            #[cfg(feature = "privacy")]
+            Algorithm::DpLogistic(_) => &[
+                "epsilon",
+                "delta",
+                "lambda",
+                "bounds",
+                "bounds.COLUMN",
+                "row_scale",
+                "insecure_seed",
+            ],
+        }
+    }
+
     /// The scaling a pipeline uses unless told otherwise: standard for linear
     /// models (it conditions the solver), none for trees (splits are scale-free)
     /// and k-means (scaling would change the clustering objective), none for
@@ -212,7 +243,16 @@ impl Pipeline {
                 (a, _) => {
                     return Err(invalid(
                         k,
-                        format!("not a parameter of '{}' (see `Pipeline::from_params`)", a.name()),
+                        format!(
+                            "not a parameter of '{}' (known: {})",
+                            a.name(),
+                            ["scale", "unknown"]
+                                .iter()
+                                .chain(a.param_names())
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     ));
                 }
             }
@@ -527,5 +567,38 @@ impl Model for FittedPipeline {
 
     fn describe(&self) -> ml_core::Result<ModelSpec> {
         Ok(self.spec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid value for each hyper-parameter name.
+    fn value_for(name: &str) -> &'static str {
+        match name {
+            "max_features" => "sqrt",
+            "bootstrap" => "true",
+            "bounds" | "bounds.COLUMN" => "0:1",
+            "max_depth" | "min_samples_split" | "min_samples_leaf" | "n_trees" | "n_clusters" | "n_init"
+            | "max_iter" | "insecure_seed" => "2",
+            _ => "0.5",
+        }
+    }
+
+    #[test]
+    fn every_listed_parameter_is_taken_and_others_are_named() {
+        for name in Algorithm::NAMES {
+            let algorithm = Pipeline::from_params(name, &[], None).unwrap().algorithm;
+            for param in algorithm.param_names() {
+                let key = param.replace("COLUMN", "x");
+                let given = [(key.clone(), value_for(param).to_string())];
+                assert!(Pipeline::from_params(name, &given, None).is_ok(), "{name}: {key}");
+            }
+            let e = Pipeline::from_params(name, &[("nope".into(), "1".into())], None)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("known: scale, unknown"), "{e}");
+        }
     }
 }
