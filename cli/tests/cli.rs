@@ -1260,3 +1260,78 @@ fn a_mitigation_finds_its_base_model_from_any_directory() {
     );
     assert_eq!(moved, from_work);
 }
+
+/// A server on loopback that accepts connections and, per connection,
+/// either never answers (`reply` is `None`) or answers `reply` whatever was asked.
+fn fake_server(reply: Option<&'static str>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            if let Some(body) = reply {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn servers_that_are_absent_silent_or_lying_are_named() {
+    let absent = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let silent = fake_server(None);
+    let lying = fake_server(Some("<html><body>Please sign in</body></html>"));
+    let cases = [
+        (absent.as_str(), "unreachable"),
+        (silent.as_str(), "did not answer within 0.5 s"),
+        (lying.as_str(), "not JSON"),
+    ];
+    for (url, needle) in cases {
+        for args in [
+            vec!["runs", "list", "--tracking-uri", url],
+            vec![
+                "runs",
+                "show",
+                "0123456789abcdef0123456789abcdef",
+                "--tracking-uri",
+                url,
+            ],
+            vec!["models", "list", "--tracking-uri", url],
+        ] {
+            let out = command(&args)
+                .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "0.5")
+                .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+                .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} succeeded against {url}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+            assert!(err.contains(url) && err.contains(needle), "{args:?}: {err}");
+            assert!(
+                out.stdout.is_empty(),
+                "{args:?} printed {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    // A malformed knob is refused by name.
+    let out = command(&["runs", "list", "--tracking-uri", &lying])
+        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MLFLOW_HTTP_REQUEST_TIMEOUT"));
+}

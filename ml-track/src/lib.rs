@@ -135,17 +135,17 @@ pub fn open_tracking_store(uri: &str) -> Result<Box<dyn TrackingStore>> {
 /// that is a file.
 pub fn check_tracking_uri(uri: &str) -> Result<()> {
     if is_remote_uri(uri) {
-        #[cfg(not(feature = "rest"))]
-        return Err(Error::UnsupportedUri(format!(
-            "{uri} (servers need ml-track's `rest` feature)"
-        )));
-        #[cfg(all(feature = "rest", not(feature = "rest-tls")))]
-        if uri.starts_with("https://") {
-            return Err(Error::UnsupportedUri(format!(
-                "{uri} (HTTPS needs ml-track's `rest-tls` feature)"
-            )));
-        }
-        return Ok(());
+        let missing = if !cfg!(feature = "rest") {
+            Some("servers need ml-track's `rest` feature")
+        } else if !cfg!(feature = "rest-tls") && uri.starts_with("https://") {
+            Some("HTTPS needs ml-track's `rest-tls` feature")
+        } else {
+            None
+        };
+        return match missing {
+            Some(why) => Err(Error::UnsupportedUri(format!("{uri} ({why})"))),
+            None => Ok(()),
+        };
     }
     match local_artifact_root(uri) {
         Some(path) if path.exists() && !path.is_dir() => Err(Error::UnsupportedUri(format!(
