@@ -59,7 +59,9 @@ pub struct Ebm {
     /// Rounds whose splits are placed at random (`None`: 75 for
     /// classification, 500 for regression).
     pub smoothing_rounds: Option<usize>,
-    /// Relative improvement of the validation loss that counts.
+    /// Relative improvement of the validation loss that counts (in the
+    /// interaction stage, relative to at least the intercept-only model's
+    /// loss, so a loss driven towards zero still stops).
     pub early_stopping_tolerance: f64,
     /// Boosting rounds at most (each round visits every feature), 1 to
     /// [`Ebm::MAX_ROUNDS`].
@@ -180,6 +182,9 @@ impl Ebm {
             .collect();
         let (g, h) = grad_hess(&base, y, objective);
         let all: Vec<usize> = (0..n).collect();
+        // The scale of the problem: the intercept-only model's loss.
+        let null: Vec<f64> = (0..n).flat_map(|_| intercepts.iter().copied()).collect();
+        let floor = objective.mean_loss(&null, y, &all).abs();
         let mut ranked: Vec<(f64, (usize, usize))> = (0..m)
             .flat_map(|a| (a + 1..m).map(move |b| (a, b)))
             .map(|(a, b)| {
@@ -202,7 +207,9 @@ impl Ebm {
                     .iter()
                     .map(|(t, v, _)| {
                         let (chosen, coarse, n_coarse, base) = (&chosen, &coarse, &n_coarse, &base);
-                        s.spawn(move || boost_pairs(self, lr, chosen, coarse, n_coarse, y, objective, base, (t, v)))
+                        s.spawn(move || {
+                            boost_pairs(self, lr, chosen, coarse, n_coarse, y, objective, base, (t, v), floor)
+                        })
                     })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()

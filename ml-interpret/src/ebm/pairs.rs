@@ -79,7 +79,12 @@ pub(super) fn pair_gain(
 }
 
 /// One bag's boosting of the interaction tables (`k` values per cell) on
-/// top of fixed scores, early-stopped on its validation rows.
+/// top of fixed scores, early-stopped on its validation rows. An
+/// improvement counts when it is `early_stopping_tolerance` of the larger
+/// of the loss and `floor` (the intercept-only model's loss): pairs can
+/// drive a small validation set's loss towards zero, where a constant
+/// relative gain per round kept the boosting going (78 pairs on 124 rows
+/// ran 23,000 rounds a bag, 125 s; 10 s now, against InterpretML's 52 s).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn boost_pairs(
     cfg: &Ebm,
@@ -91,6 +96,7 @@ pub(super) fn boost_pairs(
     objective: Objective,
     base: &[f64],
     (train, valid): (&[usize], &[usize]),
+    floor: f64,
 ) -> Vec<Vec<f64>> {
     let k = objective.k();
     let mut tables: Vec<Vec<f64>> = pairs
@@ -139,7 +145,7 @@ pub(super) fn boost_pairs(
             }
         }
         let l = loss(&score);
-        if l < best.0 - cfg.early_stopping_tolerance * best.0.abs() {
+        if l < best.0 - cfg.early_stopping_tolerance * best.0.abs().max(floor) {
             best = (l, tables.clone());
             since = 0;
         } else {
