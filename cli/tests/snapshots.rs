@@ -5,7 +5,9 @@
 //! Each case file runs its commands in order in a fresh copy of its `.in/`
 //! directory (the `.out/` beside it asks for that sandbox). Rewrite the
 //! expected output after a deliberate change with
-//! `TRYCMD=overwrite cargo test -p ml-sdk-cli --test snapshots`.
+//! `TRYCMD=overwrite cargo test -p ml-sdk-cli --test snapshots`. A case that
+//! panics prints what no case expects, and one that runs past two minutes is
+//! stopped and fails.
 
 #[test]
 fn cli_snapshots() {
@@ -16,5 +18,7 @@ fn cli_snapshots() {
         .env("MLFLOW_TRACKING_URI", "")
         .env("MLFLOW_EXPERIMENT_NAME", "")
         .env("NO_COLOR", "1")
+        // A command that hangs fails its case instead of the whole run.
+        .timeout(std::time::Duration::from_secs(120))
         .case("tests/cmd/*.md");
 }
