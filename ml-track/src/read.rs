@@ -294,6 +294,44 @@ pub(crate) fn confined(root: &Path, path: &str) -> Result<PathBuf> {
     Ok(joined)
 }
 
+/// Check that everything under `path` (a file or a directory, at most
+/// [`MAX_DOWNLOAD_FILES`] entries) resolves, links followed, to a place
+/// inside `root`.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the first entry that leads out; a tree over the
+/// limit; I/O failures listing it.
+pub(crate) fn check_tree_confined(root: &Path, path: &Path) -> Result<()> {
+    let real_root = root.canonicalize().map_err(Error::io("resolve", root))?;
+    let mut stack = vec![path.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(p) = stack.pop() {
+        seen += 1;
+        if seen > MAX_DOWNLOAD_FILES {
+            return Err(Error::Conflict(format!(
+                "{} holds more than {MAX_DOWNLOAD_FILES} files",
+                path.display()
+            )));
+        }
+        let real = p.canonicalize().map_err(Error::io("resolve", &p))?;
+        if !real.starts_with(&real_root) {
+            return Err(Error::Invalid {
+                field: "artifact path",
+                value: p.display().to_string(),
+                reason: "a symbolic link leads out of the run's artifacts".into(),
+            });
+        }
+        // Links to directories are followed too (a link inside them could
+        // lead out); the entry limit ends a cycle of links.
+        if real.is_dir() {
+            for entry in std::fs::read_dir(&p).map_err(Error::io("list", &p))? {
+                stack.push(entry.map_err(Error::io("list", &p))?.path());
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn list_local(root: &Path, path: &str) -> Result<Vec<ArtifactEntry>> {
     let dir = confined(root, path)?;
     let path = path.trim_matches('/');

@@ -203,6 +203,11 @@ pub fn fetch_model(uri: &ModelUri, store: Option<&dyn TrackingStore>) -> Result<
                 id: format!("runs:/{}/{}", resolved.run_id, resolved.artifact_path),
             });
         }
+        // Read in place, every file of the model must lie inside the run's
+        // artifacts, links resolved, as a download would have it.
+        if let Some(root) = store.local_artifact_path(&resolved.run_id, "")? {
+            crate::read::check_tree_confined(&root, &path)?;
+        }
         return Ok(FetchedModel {
             path,
             resolved: Some(resolved),

@@ -465,4 +465,12 @@ fn artifact_paths_stay_inside_the_run() {
         assert!(matches!(located, Err(Error::Invalid { .. })), "{path}: {located:?}");
     }
     assert!(store.list_artifacts(&run.0, "link").is_err());
+
+    // A model read in place: a link inside it that leads out is refused too.
+    std::os::unix::fs::symlink(outside.join("secret.txt"), artifacts.join("model/extra.txt")).unwrap();
+    let uri = ml_track::ModelUri::parse(&format!("runs:/{}/model", run.0)).unwrap();
+    let fetched = ml_track::fetch_model(&uri, Some(&store));
+    assert!(matches!(fetched, Err(Error::Invalid { .. })), "{:?}", fetched.err());
+    std::fs::remove_file(artifacts.join("model/extra.txt")).unwrap();
+    assert!(ml_track::fetch_model(&uri, Some(&store)).is_ok());
 }
