@@ -511,6 +511,8 @@ pub struct MitigateArgs {
 }
 
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
+    // The destination is a directory like a model's: checked before any work.
+    ml_sdk::core::SavedModel::check_destination(&args.out)?;
     let frame = read_csv(&args.data)?;
     let columns = sensitive_columns(&frame, &args.sensitive)?;
     let mut rng = ml_sdk::core::seeded_rng(args.seed);

@@ -76,7 +76,7 @@ impl SavedModel {
     /// [`Error::Io`] naming the file in the way.
     pub fn check_destination(dir: &Path) -> Result<()> {
         let in_the_way = |path: &Path| Error::Io {
-            op: "save a model in",
+            op: "write into",
             path: path.to_path_buf(),
             source: std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
