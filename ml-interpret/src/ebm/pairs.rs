@@ -83,8 +83,8 @@ pub(super) fn pair_gain(
 /// improvement counts when it is `early_stopping_tolerance` of the larger
 /// of the loss and `floor` (the intercept-only model's loss): pairs can
 /// drive a small validation set's loss towards zero, where a constant
-/// relative gain per round kept the boosting going (78 pairs on 124 rows
-/// ran 23,000 rounds a bag, 125 s; 10 s now, against InterpretML's 52 s).
+/// relative gain per round kept the boosting going for tens of thousands
+/// of rounds (`benches/compare_ebm_pairs.py`, BENCHMARKS.md).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn boost_pairs(
     cfg: &Ebm,
