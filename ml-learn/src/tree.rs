@@ -27,7 +27,17 @@ pub enum MaxFeatures {
 }
 
 impl MaxFeatures {
-    fn resolve(self, n: usize) -> usize {
+    /// The number of features each split considers among `n`; a count above
+    /// `n` is refused, as scikit-learn refuses it.
+    fn resolve(self, n: usize) -> Result<usize> {
+        if let MaxFeatures::Count(k) = self
+            && k > n
+        {
+            return Err(invalid(
+                "max_features",
+                format!("{k} features asked for, the data has {n}"),
+            ));
+        }
         let k = match self {
             MaxFeatures::All => n,
             MaxFeatures::Sqrt => (n as f64).sqrt().floor() as usize,
@@ -35,7 +45,7 @@ impl MaxFeatures {
             MaxFeatures::Count(k) => k,
             MaxFeatures::Fraction(f) => (f * n as f64).floor() as usize,
         };
-        k.clamp(1, n.max(1))
+        Ok(k.clamp(1, n.max(1)))
     }
 
     /// Parse `all`, `sqrt`, `log2`, an integer count or a fraction in (0, 1].
@@ -201,7 +211,11 @@ pub(crate) fn fit_forest(
         TreeTarget::Classes { .. } => MaxFeatures::Sqrt,
         TreeTarget::Values(_) => MaxFeatures::All,
     };
-    let max_features = forest.tree.max_features.unwrap_or(default_features).resolve(x.ncols());
+    let max_features = forest
+        .tree
+        .max_features
+        .unwrap_or(default_features)
+        .resolve(x.ncols())?;
     // Column-major copy: split search scans one feature at a time.
     let columns: Vec<Vec<f64>> = (0..x.ncols()).map(|j| x.column(j).to_vec()).collect();
     let mut rng = seeded_rng(forest.seed);
