@@ -352,6 +352,63 @@ fn registry_lifecycle_with_a_default_artifact_root() {
     assert!(found, "no model.mlsdk under {}", root.display());
 }
 
+/// A server that serves no artifacts and hands out `mlflow-artifacts:`
+/// locations: training fails with the server's own reason, its run is
+/// FAILED, nothing is registered and no model is saved.
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn training_against_a_server_without_artifact_serving_leaves_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(
+        dir.path(),
+        &[
+            "--default-artifact-root".into(),
+            "mlflow-artifacts:/".into(),
+            "--no-serve-artifacts".into(),
+        ],
+        &[],
+    );
+    let url = server.url.as_str();
+    let data = dir.path().join("iris.csv");
+    let data = data.to_str().unwrap();
+    ok_json(&[], &["--json", "datasets", "export", "iris", "--out", data]);
+    let out_dir = dir.path().join("model");
+    let out = mlsdk(
+        &[],
+        &[
+            "train",
+            "--data",
+            data,
+            "--target",
+            "target",
+            "--model",
+            "tree",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--tracking-uri",
+            url,
+            "--register",
+            "never",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("Artifact serving is disabled"), "{err}");
+    assert!(!out_dir.exists(), "a model was saved");
+    let runs = ok_json(&[], &["--json", "runs", "list", "--tracking-uri", url]);
+    let runs = runs["runs"].as_array().unwrap();
+    assert!(
+        !runs.is_empty() && runs.iter().all(|r| r["status"] == "FAILED"),
+        "{runs:?}"
+    );
+    assert_eq!(
+        ok_json(&[], &["--json", "models", "list", "--tracking-uri", url])["models"],
+        serde_json::json!([])
+    );
+}
+
 /// The same lifecycle with the artifacts in an S3-compatible bucket (moto's
 /// S3 server on loopback): the server hands out `s3://` locations, `mlsdk`
 /// writes and reads them with the variables MLflow's client reads, and the
