@@ -511,8 +511,9 @@ pub struct MitigateArgs {
 }
 
 pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
-    // The destination is a directory like a model's: checked before any work.
-    ml_sdk::core::SavedModel::check_destination(&args.out)?;
+    // Written aside (proving the destination writable before any work) and
+    // moved into --out at the end.
+    let staged = StagedDir::new(&args.out)?;
     let frame = read_csv(&args.data)?;
     let columns = sensitive_columns(&frame, &args.sensitive)?;
     let mut rng = ml_sdk::core::seeded_rng(args.seed);
@@ -607,7 +608,8 @@ pub fn mitigate(args: &MitigateArgs, out: &Output) -> Result<()> {
     };
     let before = json!(binary_outcome(&y, &base_pred, &columns)?);
     let after = json!(binary_outcome(&y, &mitigated, &columns)?);
-    let path = saved.save(&args.out)?;
+    let path = staged.final_path(&saved.save(staged.path())?);
+    staged.commit()?;
     let mut value = json!({
         "method": saved.method(), "constraint": args.constraint, "before": before, "after": after, "saved": path,
     });

@@ -201,8 +201,9 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         bail!("--target is required for model '{}'", args.model);
     }
     // Every destination is checked before any work, so a refusal leaves
-    // nothing behind; the model is saved last, once everything else worked.
-    SavedModel::check_destination(&args.out)?;
+    // nothing behind: the model is written aside (which also proves the
+    // destination writable) and moved into --out once everything worked.
+    let staged = io::StagedDir::new(&args.out)?;
     args.tracking.check()?;
     let limits = ReadLimits::from_env()?;
     let raw = reading(&args.data, limits.read_file(&args.data))?;
@@ -236,6 +237,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         None => None,
     };
     let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;
+    saved.save(staged.path())?;
     let mut registered = None;
     if let (Some(active), Some(guard)) = (&active, guard) {
         let mut record = FitRecord::new();
@@ -257,7 +259,8 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
             registered = Some(active.register(name, "model")?);
         }
     }
-    let path = saved.save(&args.out)?;
+    staged.commit()?;
+    let path = args.out.join(ml_sdk::core::MODEL_FILE);
     let value = json!({
         "model": args.model,
         "task": model.signature().task,

@@ -133,8 +133,8 @@ impl StagedDir {
             .unwrap_or_default();
         let staging = parent.join(format!(".{name}.staging-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&staging).map_err(|source| Error::Io {
-            op: "create",
-            path: staging.clone(),
+            op: "write into",
+            path: target.to_path_buf(),
             source,
         })?;
         Ok(Self {

@@ -68,31 +68,6 @@ impl SavedModel {
         Ok(saved)
     }
 
-    /// Check, before any work, that [`SavedModel::save`] can write into
-    /// `dir`: it is a directory or does not exist yet, and no file stands
-    /// where a directory above it would be created.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the file in the way.
-    pub fn check_destination(dir: &Path) -> Result<()> {
-        let in_the_way = |path: &Path| Error::Io {
-            op: "write into",
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "a file is in the way of the directory",
-            ),
-        };
-        let mut at = Some(dir);
-        while let Some(p) = at.filter(|p| !p.as_os_str().is_empty()) {
-            if p.exists() {
-                return if p.is_dir() { Ok(()) } else { Err(in_the_way(p)) };
-            }
-            at = p.parent();
-        }
-        Ok(())
-    }
-
     /// Write to `dir/model.mlsdk` (the directory is created), atomically.
     ///
     /// # Errors
