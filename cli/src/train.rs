@@ -220,20 +220,27 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         drop: args.drop.clone(),
         categorical: args.categorical.clone(),
     })?;
-    let (model, privacy) = any.fit_model(&data)?;
-    let train_metrics = metrics::score_model(model.as_ref(), &data)?;
-    // (the metric's name, the fold scores)
-    let cv = match args.cv {
+    // The folds are drawn before fitting, so a bad --cv is refused before any work.
+    let folds = match args.cv {
         Some(k) if !any.is_unsupervised() => {
-            let stratified = matches!(model.signature().task, ml_sdk::core::Task::Classification { .. });
+            let stratified = matches!(data.target(), Some(ml_sdk::core::Target::Classes { .. }));
             let mut folds = KFold::new(k).stratified(stratified);
             if let Some(seed) = args.seed {
                 folds = folds.shuffle(seed);
             }
-            let scores = cross_validate(trainer, &data, &folds.split(&data)?, &default_score)?;
-            Some((if stratified { "accuracy" } else { "r2" }, scores))
+            Some((stratified, folds.split(&data).with_context(|| format!("--cv {k}"))?))
         }
         Some(_) => bail!("--cv needs a supervised model"),
+        None => None,
+    };
+    let (model, privacy) = any.fit_model(&data)?;
+    let train_metrics = metrics::score_model(model.as_ref(), &data)?;
+    // (the metric's name, the fold scores)
+    let cv = match folds {
+        Some((stratified, split)) => Some((
+            if stratified { "accuracy" } else { "r2" },
+            cross_validate(trainer, &data, &split, &default_score)?,
+        )),
         None => None,
     };
     let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;
