@@ -18,7 +18,10 @@ fourth column, "ort floor", times ONNX Runtime's bare run, through the ort
 crate, of the graph OnnxModel hands it (the file with ZipMap stripped and
 scalers folded into linear operators), with no ml-sdk code in the call (rows
 bound once, no checks, no conversions, outputs not read): the least time a
-call through ONNX Runtime takes on that graph, whatever wraps it.
+call through ONNX Runtime takes on that graph, whatever wraps it. A fifth,
+"ml-sdk spec", imports the graph to a ModelSpec (OnnxModel::describe) and
+evaluates the spec in ml-sdk's own code, no runtime at all: the path a
+server can take for models whose spec it holds.
 
 This 2-core machine switches between speed regimes for seconds at a time
 (the same binary measures 4.5 or 8 us per call, 3.9 or 5.3 ms per batch), so
@@ -97,7 +100,7 @@ def main():
         print(f"onnxruntime {onnxruntime.__version__} (Python and, through ort, ml-sdk), skl2onnx {skl2onnx.__version__}; "
               f"median of {rounds} rounds per trial, medians over {trials} interleaved trials, time per call")
         print(f"{'workload':<30} {'python ort':>11} {'ml-sdk ort':>11} {'ratio':>6} {'ml-sdk tract':>13} {'ratio':>6} "
-              f"{'ort floor':>10} {'ratio':>6}")
+              f"{'ort floor':>10} {'ratio':>6} {'ml-sdk spec':>12} {'ratio':>6}")
         for name, path, rows, x32, batch, calls in workloads:
             runs = []
             for _ in range(trials):
@@ -105,10 +108,13 @@ def main():
                 ort = rust_side(path, rows, "ort", batch, rounds, calls)
                 tract = rust_side(path, rows, "tract", batch, rounds, calls)
                 floor = rust_side(path, rows, "ort-raw", batch, rounds, calls)
-                runs.append((py, ort, tract, floor, ort / py, tract / py, floor / py))
-            py, ort, tract, floor, ort_ratio, tract_ratio, floor_ratio = (statistics.median(col) for col in zip(*runs))
+                spec = rust_side(path, rows, "spec", batch, rounds, calls)
+                runs.append((py, ort, tract, floor, ort / py, tract / py, floor / py, spec, spec / py))
+            py, ort, tract, floor, ort_ratio, tract_ratio, floor_ratio, spec, spec_ratio = (
+                statistics.median(col) for col in zip(*runs))
             print(f"{name:<30} {py * 1e6:>9.1f}us {ort * 1e6:>9.1f}us {ort_ratio:>6.3f} "
-                  f"{tract * 1e6:>11.1f}us {tract_ratio:>6.3f} {floor * 1e6:>8.1f}us {floor_ratio:>6.3f}")
+                  f"{tract * 1e6:>11.1f}us {tract_ratio:>6.3f} {floor * 1e6:>8.1f}us {floor_ratio:>6.3f} "
+                  f"{spec * 1e6:>10.1f}us {spec_ratio:>6.3f}")
             spread = ", ".join(f"{r[4]:.2f} (floor {r[6]:.2f})" for r in runs)
             print(f"{'':<30} ort ratio per trial: {spread}")
 

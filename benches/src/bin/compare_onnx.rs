@@ -4,7 +4,8 @@
 //! `compare_onnx MODEL ROWS_CSV RUNTIME BATCH ROUNDS CALLS`: each round
 //! predicts `CALLS` times on the first `BATCH` rows; prints
 //! `{"seconds_per_call"}` as the median over rounds of round time / calls.
-//! `RUNTIME` is `tract` or `ort` (through `OnnxModel`), or `ort-raw`: ONNX
+//! `RUNTIME` is `tract` or `ort` (through `OnnxModel`), `spec` (the graph
+//! imported to a `ModelSpec` and evaluated by ml-sdk, no runtime), or `ort-raw`: ONNX
 //! Runtime's bare run, through the ort crate, of the graph `OnnxModel` would
 //! hand it, with no ml-sdk code in the call (rows bound once, no checks, no
 //! conversions, outputs left in ONNX Runtime's buffers): the least time a
@@ -21,7 +22,7 @@ use serde_json::json;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [model, rows, runtime, batch, rounds, calls] = args.as_slice() else {
-        bail!("usage: compare_onnx MODEL ROWS_CSV tract|ort|ort-raw BATCH ROUNDS CALLS");
+        bail!("usage: compare_onnx MODEL ROWS_CSV tract|ort|spec|ort-raw BATCH ROUNDS CALLS");
     };
     let (batch, rounds, calls): (usize, usize, usize) = (batch.parse()?, rounds.parse()?, calls.parse()?);
     let text = std::fs::read_to_string(rows).with_context(|| format!("reading {rows}"))?;
@@ -33,6 +34,13 @@ fn main() -> Result<()> {
     let x = Array2::from_shape_vec((data.len(), data[0].len()), data.concat())?;
     let mut call: Box<dyn FnMut() -> Result<()>> = if runtime == "ort-raw" {
         raw_ort(model, &x)?
+    } else if runtime == "spec" {
+        // The graph imported to a ModelSpec and evaluated by ml-sdk itself.
+        let spec = OnnxModel::load(model)?.describe()?;
+        Box::new(move || {
+            std::hint::black_box(spec.predict(std::hint::black_box(x.view()))?);
+            Ok(())
+        })
     } else {
         let model = OnnxModel::load_with(model, Runtime::from_name(runtime)?)?;
         Box::new(move || {
