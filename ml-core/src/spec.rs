@@ -5,7 +5,7 @@
 //! elsewhere is served like one trained here. A spec is itself a [`Model`]
 //! and predicts exactly as the model it describes.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::UNKNOWN_CODE;
@@ -251,16 +251,43 @@ impl Estimator {
                     Aggregation::Average => 1.0 / trees.len().max(1) as f64,
                     Aggregation::Sum => 1.0,
                 };
-                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                // Tree by tree over a block of rows, so a tree's nodes stay in
+                // cache; every row still adds the trees in their order, so
+                // the sums are the same as row by row. Large batches split
+                // their rows over the cores.
+                let accumulate = |xs: ArrayView2<'_, f64>, mut os: ArrayViewMut2<'_, f64>| {
                     for t in trees {
-                        let v = &t.nodes[t.leaf(row)].value;
-                        for (oj, vj) in o.iter_mut().zip(v) {
-                            *oj += vj;
+                        for (row, mut o) in xs.outer_iter().zip(os.outer_iter_mut()) {
+                            let v = &t.nodes[t.leaf(row)].value;
+                            for (oj, vj) in o.iter_mut().zip(v) {
+                                *oj += vj;
+                            }
                         }
                     }
-                    for (oj, b) in o.iter_mut().zip(base_values) {
-                        *oj = *oj * scale + b;
+                    for mut o in os.outer_iter_mut() {
+                        for (oj, b) in o.iter_mut().zip(base_values) {
+                            *oj = *oj * scale + b;
+                        }
                     }
+                };
+                let rows = x.nrows();
+                let threads = if rows * trees.len() >= PARALLEL_TREE_WORK {
+                    std::thread::available_parallelism().map_or(1, |p| p.get()).min(rows)
+                } else {
+                    1
+                };
+                if threads <= 1 {
+                    accumulate(x, out.view_mut());
+                } else {
+                    let chunk = rows.div_ceil(threads);
+                    std::thread::scope(|scope| {
+                        for (xs, os) in x
+                            .axis_chunks_iter(Axis(0), chunk)
+                            .zip(out.axis_chunks_iter_mut(Axis(0), chunk))
+                        {
+                            scope.spawn(move || accumulate(xs, os));
+                        }
+                    });
                 }
                 out
             }
@@ -276,6 +303,10 @@ impl Estimator {
         }
     }
 }
+
+/// Rows × trees above which a tree ensemble's batch is split over the
+/// cores (below it, starting threads costs more than it saves).
+const PARALLEL_TREE_WORK: usize = 20_000;
 
 /// Apply a link to raw outputs row-wise.
 pub fn apply_link(link: Link, raw: Array2<f64>) -> Array2<f64> {
