@@ -68,9 +68,9 @@ impl TrackingArgs {
         Ok(())
     }
 
-    /// Start a run if tracking is on.
+    /// Start a run if tracking is on (after [`TrackingArgs::check`], which
+    /// every command runs before its work).
     pub fn start(&self) -> Result<Option<ActiveRun>> {
-        self.check()?;
         if !self.enabled() {
             return Ok(None);
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::limits::Bounded;
+use crate::limits::{Bounded, shorten};
 use crate::{Dataset, Error, FeatureKind, InputColumn, ReadLimits, Result, Signature, Task};
 
 /// What to do with a category that was not seen when the encoding was fitted.
@@ -82,6 +82,9 @@ pub struct Frame {
 
 /// The most column names an error message lists before saying how many more there are.
 const NAMES_IN_MESSAGES: usize = 20;
+
+/// The most characters of one name an error message quotes.
+const NAME_IN_MESSAGES: usize = 80;
 
 /// Column names for a message: the first [`NAMES_IN_MESSAGES`], then a count.
 fn name_list(names: &[String]) -> String {
@@ -171,7 +174,7 @@ impl Frame {
             if by_name.insert(n.clone(), j).is_some() {
                 return Err(Error::Csv {
                     line: 1,
-                    message: format!("duplicate column '{}'", shorten(n)),
+                    message: format!("duplicate column '{}'", shorten(n, NAME_IN_MESSAGES)),
                 });
             }
         }
@@ -269,7 +272,7 @@ impl Frame {
 
     fn index(&self, name: &str) -> Result<usize> {
         self.by_name.get(name).copied().ok_or_else(|| Error::UnknownColumn {
-            name: shorten(name),
+            name: shorten(name, NAME_IN_MESSAGES),
             available: name_list(&self.names),
         })
     }
@@ -562,22 +565,9 @@ fn check_field(field: &str, line: u64, limits: &ReadLimits) -> Result<()> {
     Ok(())
 }
 
-/// A name or value quoted in a message, cut to a readable length.
-fn shorten(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(MAX).collect::<String>())
-    }
-}
-
 /// The error of a failed read: the bound the reader stopped at, or the CSV error.
 fn read_error<R: Read>(rdr: &csv::Reader<Bounded<R>>, e: csv::Error, line: u64) -> Error {
-    match rdr.get_ref().overrun() {
-        Some(overrun) => rdr.get_ref().error(overrun),
-        None => csv_error(e, line),
-    }
+    rdr.get_ref().error().unwrap_or_else(|| csv_error(e, line))
 }
 
 fn csv_error(e: csv::Error, line: u64) -> Error {

@@ -99,6 +99,20 @@ pub fn read_limited(what: &'static str, path: &Path, limit: u64) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// `path`'s hidden sibling `.NAME.TAG-PID-N`, unique to this process and call:
+/// on the same filesystem as `path`, so a rename moves it into place.
+fn hidden_sibling(path: &Path, tag: &str) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.{tag}-{}-{}", std::process::id(), unique()))
+}
+
 /// Files written for a directory that appear there only when the work that
 /// produced them succeeds: written into a hidden sibling directory, moved
 /// into the target by [`StagedDir::commit`], removed if dropped uncommitted.
@@ -106,7 +120,6 @@ pub fn read_limited(what: &'static str, path: &Path, limit: u64) -> Result<Vec<u
 pub struct StagedDir {
     staging: PathBuf,
     target: PathBuf,
-    committed: bool,
 }
 
 impl StagedDir {
@@ -123,15 +136,7 @@ impl StagedDir {
                 source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "it is a file, not a directory"),
             });
         }
-        let parent = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let staging = parent.join(format!(".{name}.staging-{}-{}", std::process::id(), unique()));
+        let staging = hidden_sibling(target, "staging");
         std::fs::create_dir_all(&staging).map_err(|source| Error::Io {
             op: "write into",
             path: target.to_path_buf(),
@@ -140,7 +145,6 @@ impl StagedDir {
         Ok(Self {
             staging,
             target: target.to_path_buf(),
-            committed: false,
         })
     }
 
@@ -157,11 +161,11 @@ impl StagedDir {
     }
 
     /// Move every staged file into the target, replacing files of the same
-    /// name, and remove the staging directory.
+    /// name; the staging directory is removed.
     ///
     /// # Errors
     /// [`Error::Io`].
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Io {
@@ -184,16 +188,15 @@ impl StagedDir {
                 }
             }
         }
-        self.committed = true;
-        std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))
+        // The emptied staging directory goes with `self` (see Drop).
+        Ok(())
     }
 }
 
 impl Drop for StagedDir {
+    /// Whatever is still staged (everything, unless committed) goes.
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.staging);
-        }
+        let _ = std::fs::remove_dir_all(&self.staging);
     }
 }
 
@@ -209,15 +212,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), unique()));
+    let tmp = hidden_sibling(path, "tmp");
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

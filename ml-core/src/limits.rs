@@ -38,15 +38,9 @@ impl Default for ReadLimits {
     }
 }
 
-impl ReadLimits {
-    /// No bound at all, for input the caller already trusts (bundled data).
-    pub const UNBOUNDED: Self = Self {
-        max_bytes: u64::MAX,
-        max_line_bytes: u64::MAX,
-        max_field_bytes: usize::MAX,
-        max_columns: usize::MAX,
-    };
+const TOTAL_HINT: &str = "set MLSDK_CSV_MAX_BYTES, or ReadLimits::max_bytes, to read more";
 
+impl ReadLimits {
     /// The defaults, each replaced by its environment variable when that is
     /// set to a whole number.
     ///
@@ -81,11 +75,7 @@ impl ReadLimits {
         }
         Ok(limits)
     }
-}
 
-const TOTAL_HINT: &str = "set MLSDK_CSV_MAX_BYTES, or ReadLimits::max_bytes, to read more";
-
-impl ReadLimits {
     /// Read a whole CSV file into memory, refusing it past
     /// [`ReadLimits::max_bytes`] (for callers that also hash the bytes).
     ///
@@ -133,13 +123,14 @@ impl<R: Read> Bounded<R> {
     }
 
     /// The bound this reader stopped at, if any.
+    #[cfg(test)]
     pub(crate) fn overrun(&self) -> Option<Overrun> {
         self.overrun
     }
 
-    /// The error for the bound this reader stopped at.
-    pub(crate) fn error(&self, overrun: Overrun) -> Error {
-        match overrun {
+    /// The error for the bound this reader stopped at, if it stopped at one.
+    pub(crate) fn error(&self) -> Option<Error> {
+        Some(match self.overrun? {
             Overrun::Total => Error::LimitExceeded {
                 what: "the CSV input".into(),
                 limit: bytes(self.limits.max_bytes),
@@ -152,7 +143,7 @@ impl<R: Read> Bounded<R> {
                     "is this a CSV file? set MLSDK_CSV_MAX_LINE_BYTES, or ReadLimits::max_line_bytes, for longer lines"
                         .into(),
             },
-        }
+        })
     }
 }
 
@@ -209,6 +200,16 @@ pub fn readable(v: f64) -> String {
         format!("{v:e}")
     } else {
         format!("{v}")
+    }
+}
+
+/// A name or value quoted in a message, cut to at most `max` characters
+/// (the cut marked `...`).
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() > max {
+        format!("{}...", s.chars().take(max.saturating_sub(3)).collect::<String>())
+    } else {
+        s.to_string()
     }
 }
 

@@ -138,8 +138,9 @@ impl Explainer for Lime {
         if let Some(v) = t.iter().find(|v| !v.is_finite()) {
             return Err(Error::invalid("training", format!("non-finite value {v}")).into());
         }
-        if self.n_samples < 2 || !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(Error::invalid("lime", "needs at least 2 samples and alpha > 0").into());
+        ml_core::limits::check_count("n_samples", self.n_samples, 2..=Self::MAX_SAMPLES)?;
+        if !(self.alpha > 0.0 && self.alpha.is_finite()) {
+            return Err(Error::invalid("alpha", "must be finite and > 0").into());
         }
         let columns = data.columns();
         let bins: Vec<Bins> = (0..m)
@@ -175,7 +176,6 @@ impl Explainer for Lime {
         let width = self.kernel_width.unwrap_or(0.75 * (m as f64).sqrt());
         let n = x.nrows();
         let ns = self.n_samples;
-        ml_core::limits::check_count("n_samples", ns, 2..=Self::MAX_SAMPLES)?;
         ml_core::limits::check_work("n_samples", ns as f64 * m as f64 * 8.0 * 3.0, "draw fewer samples")?;
         ml_core::limits::check_evaluations(
             "n_samples",

@@ -26,7 +26,7 @@ use crate::accounting::{PrivacyLoss, zcdp_for_approximate, zcdp_to_approximate};
 use crate::mechanisms::{ExponentialMechanism, Gaussian, Laplace, Lattice, Release};
 use crate::ratio::{RoundUp, exact, integer};
 use crate::rng::DpRng;
-use crate::{Error, Result};
+use crate::{Error, Result, check_delta, check_positive};
 
 /// Which data sets count as neighbours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,35 +66,11 @@ impl NoiseSpec {
             NoiseSpec::Laplace { epsilon } => (epsilon, None),
             NoiseSpec::Gaussian { epsilon, delta } => (epsilon, Some(delta)),
         };
-        check_epsilon(epsilon)?;
+        check_positive("epsilon", epsilon)?;
         if let Some(delta) = delta {
             check_delta(delta)?;
         }
         Ok(())
-    }
-}
-
-/// ε finite and above 0.
-fn check_epsilon(epsilon: f64) -> Result<()> {
-    if epsilon > 0.0 && epsilon.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::param(
-            "epsilon",
-            format!("must be finite and > 0, got {}", ml_core::limits::readable(epsilon)),
-        ))
-    }
-}
-
-/// δ in (0, 1).
-fn check_delta(delta: f64) -> Result<()> {
-    if delta > 0.0 && delta < 1.0 {
-        Ok(())
-    } else {
-        Err(Error::param(
-            "delta",
-            format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
-        ))
     }
 }
 
@@ -443,7 +419,7 @@ pub fn histogram_unknown(
     delta: f64,
     rel: Neighbouring,
 ) -> Result<Release<Vec<(String, f64)>>> {
-    check_epsilon(epsilon)?;
+    check_positive("epsilon", epsilon)?;
     check_delta(delta)?;
     let du: u64 = if rel == Neighbouring::AddRemove { 1 } else { 2 };
     let m = Laplace::integer_trusted(du, epsilon)?;
@@ -496,7 +472,7 @@ pub fn quantile(
     epsilon: f64,
 ) -> Result<Release<f64>> {
     check_finite(values)?;
-    check_epsilon(epsilon)?;
+    check_positive("epsilon", epsilon)?;
     if !(0.0..=1.0).contains(&alpha) {
         return Err(Error::param(
             "quantile",

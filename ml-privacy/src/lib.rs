@@ -138,5 +138,30 @@ impl Error {
     }
 }
 
+/// The one check of a parameter that must be finite and above zero (ε, ρ,
+/// a noise multiplier), quoting the value as given.
+pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::param(
+            name,
+            format!("must be finite and > 0, got {}", ml_core::limits::readable(value)),
+        ))
+    }
+}
+
+/// The one check of a δ: in (0, 1), quoted as given.
+pub(crate) fn check_delta(delta: f64) -> Result<()> {
+    if delta > 0.0 && delta < 1.0 {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "delta",
+            format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
+        ))
+    }
+}
+
 /// Result alias.
 pub type Result<T> = std::result::Result<T, Error>;

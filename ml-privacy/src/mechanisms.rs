@@ -203,12 +203,7 @@ impl Laplace {
 
     /// On `lattice`, for answers whose sensitivity is `du` units.
     pub(crate) fn from_units(lattice: Lattice, du: u128, epsilon: f64) -> Result<Self> {
-        if !(epsilon > 0.0 && epsilon.is_finite()) {
-            return Err(Error::param(
-                "epsilon",
-                format!("must be finite and > 0, got {}", ml_core::limits::readable(epsilon)),
-            ));
-        }
+        crate::check_positive("epsilon", epsilon)?;
         if du == 0 {
             return Err(Error::param("sensitivity", "must be > 0"));
         }
@@ -430,12 +425,7 @@ impl Gaussian {
 
     /// On `lattice`, for answers whose L2 sensitivity is `du` units.
     pub(crate) fn from_units(lattice: Lattice, du: u128, rho: f64) -> Result<Self> {
-        if !(rho > 0.0 && rho.is_finite()) {
-            return Err(Error::param(
-                "rho",
-                format!("must be finite and > 0, got {}", ml_core::limits::readable(rho)),
-            ));
-        }
+        crate::check_positive("rho", rho)?;
         if du == 0 {
             return Err(Error::param("sensitivity", "must be > 0"));
         }

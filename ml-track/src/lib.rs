@@ -110,15 +110,9 @@ pub fn open_store(uri: &str) -> Result<MlflowStore> {
 /// [`MlflowStore`] (created if missing).
 ///
 /// # Errors
-/// As [`open_store`] for local stores; [`Error::UnsupportedUri`] for a scheme
-/// this build lacks.
+/// As [`check_tracking_uri`]; as [`open_store`] for local stores.
 pub fn open_tracking_store(uri: &str) -> Result<Box<dyn TrackingStore>> {
-    #[cfg(not(feature = "rest-tls"))]
-    if uri.starts_with("https://") {
-        return Err(Error::UnsupportedUri(format!(
-            "{uri} (HTTPS needs ml-track's `rest-tls` feature)"
-        )));
-    }
+    check_tracking_uri(uri)?;
     #[cfg(feature = "rest")]
     if is_remote_uri(uri) {
         return Ok(Box::new(MlflowRestClient::from_env(uri)?));

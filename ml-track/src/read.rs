@@ -285,13 +285,18 @@ pub(crate) fn confined(root: &Path, path: &str) -> Result<PathBuf> {
     if let (Ok(real_root), Ok(real)) = (root.canonicalize(), joined.canonicalize())
         && !real.starts_with(&real_root)
     {
-        return Err(Error::Invalid {
-            field: "artifact path",
-            value: path.to_string(),
-            reason: "a symbolic link leads out of the run's artifacts".into(),
-        });
+        return Err(leads_out(path));
     }
     Ok(joined)
+}
+
+/// The refusal of an artifact path that a link leads out of its run's artifacts.
+fn leads_out(path: impl std::fmt::Display) -> Error {
+    Error::Invalid {
+        field: "artifact path",
+        value: path.to_string(),
+        reason: "a symbolic link leads out of the run's artifacts".into(),
+    }
 }
 
 /// Check that everything under `path` (a file or a directory, at most
@@ -315,11 +320,7 @@ pub(crate) fn check_tree_confined(root: &Path, path: &Path) -> Result<()> {
         }
         let real = p.canonicalize().map_err(Error::io("resolve", &p))?;
         if !real.starts_with(&real_root) {
-            return Err(Error::Invalid {
-                field: "artifact path",
-                value: p.display().to_string(),
-                reason: "a symbolic link leads out of the run's artifacts".into(),
-            });
+            return Err(leads_out(p.display()));
         }
         // Links to directories are followed too (a link inside them could
         // lead out); the entry limit ends a cycle of links.

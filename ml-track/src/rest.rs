@@ -478,7 +478,11 @@ impl MlflowRestClient {
     /// to something that is not a number leaves the defaults (see
     /// [`MlflowRestClient::from_env`] to be told instead).
     pub fn new(base: &str) -> Self {
-        let retry = RetryPolicy::from_env().unwrap_or_default();
+        Self::with_policy(base, RetryPolicy::from_env().unwrap_or_default())
+    }
+
+    /// The client for `base` with this policy and the environment's credentials.
+    fn with_policy(base: &str, retry: RetryPolicy) -> Self {
         let auth = std::env::var("MLFLOW_TRACKING_TOKEN")
             .ok()
             .map(|t| format!("Bearer {t}"))
@@ -515,8 +519,7 @@ impl MlflowRestClient {
     /// # Errors
     /// As [`RetryPolicy::from_env`].
     pub fn from_env(base: &str) -> Result<Self> {
-        let retry = RetryPolicy::from_env()?;
-        Ok(Self::new(base).with_retry(retry))
+        Ok(Self::with_policy(base, RetryPolicy::from_env()?))
     }
 
     /// Replace the retry policy (and the timeouts it carries).

@@ -17,18 +17,10 @@ pub const MAX_PARAMS_TAGS_PER_BATCH: usize = 100;
 /// Most metrics in one batch.
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
 
-fn shorten(s: &str) -> String {
-    if s.chars().count() > 60 {
-        format!("{}...", s.chars().take(57).collect::<String>())
-    } else {
-        s.to_string()
-    }
-}
-
 fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Error {
     Error::Invalid {
         field,
-        value: shorten(value),
+        value: ml_core::limits::shorten(value, 60),
         reason: reason.into(),
     }
 }

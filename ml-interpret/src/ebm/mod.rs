@@ -253,16 +253,8 @@ impl Ebm {
             self.max_interaction_bins,
             2..=Self::MAX_INTERACTION_BINS,
         )?;
-        if self.max_bins < 2
-            || self.learning_rate.is_some_and(|l| !(l > 0.0 && l.is_finite()))
-            || self.outer_bags == 0
-            || self.max_rounds == 0
-            || !(2..=3).contains(&self.max_leaves)
-        {
-            return Err(Error::invalid(
-                "ebm",
-                "needs max_bins >= 2, learning_rate > 0, outer_bags >= 1, max_rounds >= 1, max_leaves 2 or 3",
-            ));
+        if self.learning_rate.is_some_and(|l| !(l > 0.0 && l.is_finite())) || !(2..=3).contains(&self.max_leaves) {
+            return Err(Error::invalid("ebm", "needs learning_rate > 0, max_leaves 2 or 3"));
         }
         if !(self.validation_size > 0.0 && self.validation_size < 1.0) {
             return Err(Error::invalid("validation_size", "must be in (0, 1)"));

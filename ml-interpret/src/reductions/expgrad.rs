@@ -52,10 +52,10 @@ impl ExponentiatedGradient {
         let (labels, names) = binary_target(data, groups)?;
         let n = data.n_samples();
         ml_core::limits::check_count("max_iter", self.max_iter, 1..=Self::MAX_ITER)?;
-        if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) || self.max_iter == 0 {
+        if !(self.eps > 0.0 && self.difference_bound >= 0.0 && self.eta0 > 0.0) {
             return Err(Error::invalid(
                 "exponentiated gradient",
-                "needs eps > 0, bound >= 0, eta0 > 0, max_iter >= 1",
+                "needs eps > 0, bound >= 0, eta0 > 0",
             ));
         }
         let p = Problem::new(self.moment, labels, groups, self.difference_bound);

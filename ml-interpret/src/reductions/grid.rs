@@ -67,14 +67,10 @@ impl GridSearch {
     pub fn fit(&self, trainer: &dyn Trainer, data: &Dataset, groups: &[String]) -> Result<GridSearchResult> {
         let (labels, names) = binary_target(data, groups)?;
         ml_core::limits::check_count("grid_size", self.grid_size, 1..=Self::MAX_GRID)?;
-        if self.grid_size == 0
-            || self.grid_limit.is_nan()
-            || self.grid_limit <= 0.0
-            || !(0.0..=1.0).contains(&self.constraint_weight)
-        {
+        if self.grid_limit.is_nan() || self.grid_limit <= 0.0 || !(0.0..=1.0).contains(&self.constraint_weight) {
             return Err(Error::invalid(
                 "grid search",
-                "needs grid_size >= 1, grid_limit > 0, constraint_weight in [0, 1]",
+                "needs grid_limit > 0, constraint_weight in [0, 1]",
             ));
         }
         let p = Problem::new(self.moment, labels, groups, 0.0);

@@ -76,12 +76,7 @@ impl PrivacyLoss {
                 let delta = delta_for_zcdp
                     .ok_or_else(|| Error::param("delta", "a Renyi loss needs one to be stated as (epsilon, delta)"))?;
                 check_renyi(alpha, epsilon)?;
-                if !(delta > 0.0 && delta < 1.0) {
-                    return Err(Error::param(
-                        "delta",
-                        format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
-                    ));
-                }
+                crate::check_delta(delta)?;
                 Ok((up(rdp_to_epsilon(alpha, epsilon, delta)).max(0.0), delta))
             }
         }
@@ -183,12 +178,7 @@ pub fn zcdp_to_approximate(rho: f64, delta: f64) -> Result<f64> {
             format!("must be finite and >= 0, got {}", ml_core::limits::readable(rho)),
         ));
     }
-    if !(delta > 0.0 && delta < 1.0) {
-        return Err(Error::param(
-            "delta",
-            format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
-        ));
-    }
+    crate::check_delta(delta)?;
     if rho == 0.0 {
         return Ok(0.0);
     }
@@ -236,12 +226,7 @@ pub fn rdp_to_epsilon(alpha: f64, r: f64, delta: f64) -> f64 {
 /// # Errors
 /// [`Error::InvalidParameter`] for ε not finite and > 0, δ outside (0, 1).
 pub fn zcdp_for_approximate(epsilon: f64, delta: f64) -> Result<f64> {
-    if !(epsilon > 0.0 && epsilon.is_finite()) {
-        return Err(Error::param(
-            "epsilon",
-            format!("must be finite and > 0, got {}", ml_core::limits::readable(epsilon)),
-        ));
-    }
+    crate::check_positive("epsilon", epsilon)?;
     let (mut lo, mut hi) = (0.0f64, epsilon);
     while zcdp_to_approximate(hi, delta)? <= epsilon {
         lo = hi;

@@ -277,27 +277,14 @@ impl PldAccountant {
                 format!("must be > 0, got {}", ml_core::limits::readable(h)),
             ));
         }
-        if !(noise_multiplier > 0.0 && noise_multiplier.is_finite()) {
-            return Err(Error::param(
-                "noise multiplier",
-                format!(
-                    "must be finite and > 0, got {}",
-                    ml_core::limits::readable(noise_multiplier)
-                ),
-            ));
-        }
+        crate::check_positive("noise multiplier", noise_multiplier)?;
         if !(sampling_rate > 0.0 && sampling_rate <= 1.0) {
             return Err(Error::param(
                 "sampling rate",
                 format!("must be in (0, 1], got {}", ml_core::limits::readable(sampling_rate)),
             ));
         }
-        if !(delta > 0.0 && delta < 1.0) {
-            return Err(Error::param(
-                "delta",
-                format!("must be in (0, 1), got {}", ml_core::limits::readable(delta)),
-            ));
-        }
+        crate::check_delta(delta)?;
         if steps == 0 {
             return Ok(0.0);
         }
