@@ -126,6 +126,17 @@ print(json.dumps({"versions": versions, "champion": int(champion.version), "sour
 /// One server at a time: two starting together compete for the 2 cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A server (one at a time) in a fresh directory, with the artifact
+/// options `artifact_args` gives for that directory.
+fn serial_server(
+    artifact_args: impl FnOnce(&Path) -> Vec<String>,
+) -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Server) {
+    let serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), &artifact_args(dir.path()), &[]);
+    (serial, dir, server)
+}
+
 fn lifecycle_against(server: &Server, work: &Path, env: &[(&str, &str)]) {
     let url = server.url.as_str();
     let data = work.join("iris.csv");
@@ -317,35 +328,28 @@ fn lifecycle_against(server: &Server, work: &Path, env: &[(&str, &str)]) {
 #[test]
 #[ignore = "needs the Python reference tools (scripts/test.sh)"]
 fn registry_lifecycle_with_proxied_artifacts() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_server(
-        dir.path(),
-        &[
+    let (_serial, dir, server) = serial_server(|dir| {
+        vec![
             "--artifacts-destination".into(),
-            dir.path().join("artifacts").display().to_string(),
-        ],
-        &[],
-    );
+            dir.join("artifacts").display().to_string(),
+        ]
+    });
     lifecycle_against(&server, dir.path(), &[]);
 }
 
 #[test]
 #[ignore = "needs the Python reference tools (scripts/test.sh)"]
 fn registry_lifecycle_with_a_default_artifact_root() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("shared-artifacts");
-    std::fs::create_dir_all(&root).unwrap();
-    let server = start_server(
-        dir.path(),
-        &[
+    let (_serial, dir, server) = serial_server(|dir| {
+        let root = dir.join("shared-artifacts");
+        std::fs::create_dir_all(&root).unwrap();
+        vec![
             "--default-artifact-root".into(),
             root.display().to_string(),
             "--no-serve-artifacts".into(),
-        ],
-        &[],
-    );
+        ]
+    });
+    let root = dir.path().join("shared-artifacts");
     lifecycle_against(&server, dir.path(), &[]);
     // The model was written straight into the shared directory.
     let found = walk(&root).into_iter().any(|p| p.ends_with("model/model.mlsdk"));
@@ -358,17 +362,13 @@ fn registry_lifecycle_with_a_default_artifact_root() {
 #[test]
 #[ignore = "needs the Python reference tools (scripts/test.sh)"]
 fn training_against_a_server_without_artifact_serving_leaves_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_server(
-        dir.path(),
-        &[
+    let (_serial, dir, server) = serial_server(|_| {
+        vec![
             "--default-artifact-root".into(),
             "mlflow-artifacts:/".into(),
             "--no-serve-artifacts".into(),
-        ],
-        &[],
-    );
+        ]
+    });
     let url = server.url.as_str();
     let data = dir.path().join("iris.csv");
     let data = data.to_str().unwrap();
