@@ -1,0 +1,873 @@
+//! The HTTP server: Open Inference Protocol v2 routes (KServe's and
+//! Triton's, with Triton's binary tensors, configuration, statistics and
+//! repository extensions), MLflow's scoring routes, Prometheus metrics.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use ml_core::Predictions;
+use ml_core::ndarray::Array2;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::batch::{BatchPolicy, Batcher};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::mlflow;
+use crate::repository::{Loaded, Repository};
+use crate::tensor::{InferResponse, decode_request, parse_header_length};
+
+/// The request-body limit unless configured: 64 MiB.
+pub const DEFAULT_MAX_BODY: usize = 64 << 20;
+
+/// Requests with at most this many input elements run on the async worker;
+/// larger ones move to the blocking pool so they do not stall other requests.
+const INLINE_ELEMENTS: usize = 16_384;
+
+/// How the server listens and what it allows.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ServeConfig {
+    /// The address to bind (default 127.0.0.1).
+    pub host: IpAddr,
+    /// The HTTP port (0 picks a free one; default 8080).
+    pub port: u16,
+    /// Largest request body, before and after decompression (default 64 MiB).
+    pub max_body: usize,
+    /// Dynamic batching, off unless set.
+    pub batch: Option<BatchPolicy>,
+    /// Inference requests served at once; more are answered 503 with `Retry-After`.
+    pub max_concurrency: usize,
+    /// Open connections at most; further clients wait to be accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (default 10 s).
+    pub header_timeout: Duration,
+    /// Time a request has from its headers to its response (default 60 s).
+    pub request_timeout: Duration,
+    /// Time in-flight requests have to finish at shutdown (default 30 s).
+    pub drain_timeout: Duration,
+    /// The bearer token inference and repository routes require.
+    auth_token: Option<String>,
+    /// Allow a non-loopback address without a token.
+    pub insecure_public: bool,
+    /// Async worker threads (default: the machine's cores).
+    pub workers: Option<usize>,
+}
+
+impl fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("max_body", &self.max_body)
+            .field("batch", &self.batch)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
+            .field("insecure_public", &self.insecure_public)
+            .field("workers", &self.workers)
+            .finish()
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8080,
+            max_body: DEFAULT_MAX_BODY,
+            batch: None,
+            max_concurrency: 1024,
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+            auth_token: None,
+            insecure_public: false,
+            workers: None,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Defaults: 127.0.0.1:8080, 64 MiB bodies, no batching, no token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Listen on `host:port`.
+    pub fn bind(mut self, host: IpAddr, port: u16) -> Self {
+        self.host = host;
+        self.port = port;
+        self
+    }
+
+    /// Merge concurrent requests of a model up to `max_rows` rows or `delay`.
+    pub fn batching(mut self, max_rows: usize, delay: Duration) -> Self {
+        self.batch = Some(BatchPolicy { max_rows, delay });
+        self
+    }
+
+    /// Limit request bodies to `bytes` (before and after decompression).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Serve at most `n` inference requests at once.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n;
+        self
+    }
+
+    /// Give clients `headers` to send a request's headers and `request` from
+    /// then to the response.
+    pub fn timeouts(mut self, headers: Duration, request: Duration) -> Self {
+        self.header_timeout = headers;
+        self.request_timeout = request;
+        self
+    }
+
+    /// Require `Authorization: Bearer <token>` on inference and repository routes.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
+    /// Read the token from a file (surrounding whitespace dropped).
+    ///
+    /// # Errors
+    /// An unreadable file, an empty token, one with spaces or control characters.
+    pub fn auth_token_file(self, path: &Path) -> Result<Self> {
+        let text =
+            ml_core::io::read_limited("token file", path, 64 << 10).map_err(|e| Error::bad_request(e.to_string()))?;
+        let token = String::from_utf8(text)
+            .map_err(|_| Error::bad_request(format!("{}: the token is not UTF-8", path.display())))?;
+        let token = token.trim();
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::bad_request(format!(
+                "{}: the token must be one word of printable characters",
+                path.display()
+            )));
+        }
+        Ok(self.auth_token(token))
+    }
+
+    /// Check the settings.
+    ///
+    /// # Errors
+    /// A non-loopback host without a token (unless `insecure_public`), zero
+    /// limits, a batch of zero rows.
+    pub fn validate(&self) -> Result<()> {
+        if !self.host.is_loopback() && self.auth_token.is_none() && !self.insecure_public {
+            return Err(Error::bad_request(format!(
+                "refusing to serve on {} without --auth-token-file: anyone who reaches it could use the models \
+                 (pass --insecure-public to do it anyway)",
+                self.host
+            )));
+        }
+        for (what, v) in [
+            ("the body limit", self.max_body),
+            ("the concurrency limit", self.max_concurrency),
+            ("the connection limit", self.max_connections),
+        ] {
+            if v == 0 {
+                return Err(Error::bad_request(format!("{what} must be at least 1")));
+            }
+        }
+        if let Some(b) = self.batch {
+            if b.max_rows == 0 {
+                return Err(Error::bad_request("--max-batch must be at least 1"));
+            }
+            if b.delay > Duration::from_secs(10) {
+                return Err(Error::bad_request("--batch-delay-us must be at most 10 s"));
+            }
+        }
+        if self.workers == Some(0) {
+            return Err(Error::bad_request("workers must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+struct Shared {
+    repo: Arc<Repository>,
+    config: ServeConfig,
+    metrics: Metrics,
+    inflight: Arc<Semaphore>,
+    next_id: AtomicU64,
+}
+
+type AppState = Arc<Shared>;
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(status, &json!({ "error": self.message() }))
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The router of a server over `repo` (for embedding in another axum app).
+pub fn router(repo: Arc<Repository>, config: ServeConfig, metrics: Metrics) -> Router {
+    let state: AppState = Arc::new(Shared {
+        inflight: Arc::new(Semaphore::new(config.max_concurrency)),
+        repo,
+        config,
+        metrics,
+        next_id: AtomicU64::new(1),
+    });
+    metrics_models(&state);
+    // Inference and repository routes: token, concurrency limit.
+    let guarded = Router::new()
+        .route("/v2/models/{model}/infer", post(infer))
+        .route("/v2/models/{model}/versions/{version}/infer", post(infer))
+        .route("/v2/repository/index", post(repository_index))
+        .route("/v2/repository/models/{model}/load", post(repository_load))
+        .route("/v2/repository/models/{model}/unload", post(repository_unload))
+        .route("/invocations", post(invocations))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_concurrency))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/v2/health/live", get(ok))
+        .route("/v2/health/ready", get(ready))
+        .route("/v2", get(server_metadata))
+        .route("/v2/models/stats", get(all_stats))
+        .route("/v2/models/{model}", get(model_metadata))
+        .route("/v2/models/{model}/versions/{version}", get(model_metadata))
+        .route("/v2/models/{model}/ready", get(model_ready))
+        .route("/v2/models/{model}/versions/{version}/ready", get(model_ready))
+        .route("/v2/models/{model}/config", get(model_config))
+        .route("/v2/models/{model}/versions/{version}/config", get(model_config))
+        .route("/v2/models/{model}/stats", get(model_stats))
+        .route("/v2/models/{model}/versions/{version}/stats", get(model_stats))
+        .route("/ping", get(mlflow_ping))
+        .route("/health", get(mlflow_ping))
+        .route("/version", get(mlflow_version))
+        .route("/metrics", get(metrics_text))
+        .merge(guarded)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), timeout_and_log))
+        .with_state(state)
+}
+
+fn metrics_models(state: &Shared) {
+    state.metrics.models_loaded(state.repo.len());
+}
+
+async fn ok() -> Response {
+    StatusCode::OK.into_response()
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    if s.repo.is_empty() {
+        Error::new(503, "no model is loaded").into_response()
+    } else {
+        StatusCode::OK.into_response()
+    }
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    Error::not_found(format!(
+        "no route {method} {}",
+        ml_core::limits::shorten(uri.path(), 100)
+    ))
+    .into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    Error::new(
+        405,
+        format!(
+            "{method} is not allowed on {}",
+            ml_core::limits::shorten(uri.path(), 100)
+        ),
+    )
+    .into_response()
+}
+
+async fn server_metadata() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "name": "ml-sdk",
+            "version": env!("CARGO_PKG_VERSION"),
+            "extensions": ["binary_tensor_data", "model_repository", "statistics", "model_configuration"],
+        }),
+    )
+}
+
+fn model_and_version(params: &HashMap<String, String>) -> (&str, Option<&str>) {
+    (
+        params.get("model").map_or("", String::as_str),
+        params.get("version").map(String::as_str),
+    )
+}
+
+async fn model_metadata(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
+    let (name, version) = model_and_version(&p);
+    match s.repo.get(name, version) {
+        Ok(loaded) => json_response(StatusCode::OK, &loaded.model.metadata(&s.repo.versions(name))),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn model_ready(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
+    let (name, version) = model_and_version(&p);
+    match s.repo.get(name, version) {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn model_config(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
+    let (name, version) = model_and_version(&p);
+    match s.repo.get(name, version) {
+        Ok(loaded) => json_response(
+            StatusCode::OK,
+            &crate::triton::config_json(&loaded.model, s.config.batch.as_ref()),
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn model_stats(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
+    let (name, version) = model_and_version(&p);
+    match s.repo.stats(Some(name), version) {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn all_stats(State(s): State<AppState>) -> Response {
+    match s.repo.stats(None, None) {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn repository_index(State(s): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &s.repo.index())
+}
+
+async fn repository_load(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
+    let name = p.get("model").cloned().unwrap_or_default();
+    let repo = s.repo.clone();
+    // Loading reads files or a tracking server: off the async workers.
+    let done = tokio::task::spawn_blocking(move || repo.reload(&name)).await;
+    metrics_models(&s);
+    match done {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => Error::internal("loading the model failed").into_response(),
+    }
+}
+
+async fn repository_unload(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
+    let result = s.repo.unload(p.get("model").map_or("", String::as_str));
+    metrics_models(&s);
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn mlflow_ping() -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "\n").into_response()
+}
+
+async fn mlflow_version() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        env!("CARGO_PKG_VERSION"),
+    )
+        .into_response()
+}
+
+/// Read the whole body within the size limit and undo `Content-Encoding`.
+async fn read_body(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Bytes> {
+    let max = s.config.max_body;
+    let too_large = || {
+        Error::new(
+            413,
+            format!("the request body exceeds {}", ml_core::limits::bytes(max as u64)),
+        )
+    };
+    if let Some(len) = headers.get(header::CONTENT_LENGTH)
+        && len
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > max as u64)
+    {
+        return Err(too_large());
+    }
+    let raw = http_body_util::Limited::new(body, max)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                Error::bad_request(format!("reading the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let decoded = match encoding.as_deref() {
+        None | Some("" | "identity") => return Ok(raw),
+        Some("gzip" | "x-gzip") => inflate(flate2::read::GzDecoder::new(&raw[..]), max),
+        // HTTP's deflate is the zlib format; some clients send raw deflate.
+        Some("deflate") => inflate(flate2::read::ZlibDecoder::new(&raw[..]), max)
+            .or_else(|_| inflate(flate2::read::DeflateDecoder::new(&raw[..]), max)),
+        Some(other) => {
+            return Err(Error::new(
+                415,
+                format!(
+                    "Content-Encoding '{}' is not supported (gzip, deflate)",
+                    ml_core::limits::shorten(other, 40)
+                ),
+            ));
+        }
+    }?;
+    Ok(Bytes::from(decoded))
+}
+
+fn inflate(reader: impl Read, max: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::bad_request(format!("decompressing the request body: {e}")))?;
+    if out.len() > max {
+        return Err(Error::new(
+            413,
+            format!(
+                "the decompressed request body exceeds {}",
+                ml_core::limits::bytes(max as u64)
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Predict through the model's batch queue, on the blocking pool, or here
+/// for small requests.
+async fn run_model(s: &Shared, loaded: &Arc<Loaded>, rows: Array2<f64>) -> Result<Predictions> {
+    loaded.model.signature().validate_input(rows.view())?;
+    if let Some(policy) = s.config.batch {
+        let batcher = loaded.batcher.get_or_init(|| {
+            Batcher::spawn(
+                Arc::downgrade(loaded),
+                loaded.model.name().to_string(),
+                policy,
+                s.metrics.clone(),
+            )
+        });
+        return batcher.predict(rows).await;
+    }
+    loaded.stats.record_execution();
+    s.metrics.observe_batch(loaded.model.name(), rows.nrows());
+    if rows.len() <= INLINE_ELEMENTS {
+        return loaded.model.predict(rows.view());
+    }
+    let loaded = loaded.clone();
+    tokio::task::spawn_blocking(move || loaded.model.predict(rows.view()))
+        .await
+        .map_err(|_| Error::internal("the model failed"))?
+}
+
+async fn infer(
+    State(s): State<AppState>,
+    UrlPath(p): UrlPath<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let (name, version) = model_and_version(&p);
+    let loaded = match s.repo.get(name, version) {
+        Ok(l) => l,
+        Err(e) => {
+            s.metrics.observe_request(name, e.status(), 0.0);
+            return e.into_response();
+        }
+    };
+    let mut compute_ns = 0;
+    let result = async {
+        let header_length = headers
+            .get("inference-header-content-length")
+            .map(|v| parse_header_length(v.to_str().unwrap_or("?")))
+            .transpose()?;
+        let body = read_body(&s, &headers, body).await?;
+        let request = decode_request(&body, header_length)?;
+        let rows = loaded.model.matrix(&request)?;
+        let n = rows.nrows() as u64;
+        let t = Instant::now();
+        let predictions = run_model(&s, &loaded, rows).await?;
+        compute_ns = t.elapsed().as_nanos() as u64;
+        let outputs = loaded.model.output_tensors(&predictions, &request)?;
+        let response = InferResponse {
+            model_name: loaded.model.name().to_string(),
+            model_version: loaded.model.version().to_string(),
+            id: request.id,
+            outputs,
+        };
+        Ok::<_, Error>((n, response.encode()))
+    }
+    .await;
+    let elapsed = started.elapsed();
+    let (status, response) = match result {
+        Ok((rows, (body, header_length))) => {
+            loaded.stats.record(true, rows, elapsed.as_nanos() as u64, compute_ns);
+            let response = match header_length {
+                Some(n) => (
+                    StatusCode::OK,
+                    [
+                        (
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/octet-stream"),
+                        ),
+                        (
+                            header::HeaderName::from_static("inference-header-content-length"),
+                            HeaderValue::from(n),
+                        ),
+                    ],
+                    body,
+                )
+                    .into_response(),
+                None => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            };
+            (200, response)
+        }
+        Err(e) => {
+            loaded.stats.record(false, 0, elapsed.as_nanos() as u64, 0);
+            (e.status(), e.into_response())
+        }
+    };
+    s.metrics
+        .observe_request(loaded.model.name(), status, elapsed.as_secs_f64());
+    response
+}
+
+async fn invocations(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let Some(name) = s.repo.first() else {
+        return Error::new(503, "no model is loaded").into_response();
+    };
+    let result = async {
+        let loaded = s.repo.get(&name, None)?;
+        let body = read_body(&s, &headers, body).await?;
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let rows = mlflow::parse_invocations(content_type, &body, &loaded.model)?;
+        let predictions = run_model(&s, &loaded, rows).await?;
+        let outputs = loaded.model.output_tensors(&predictions, &mlflow::all_outputs())?;
+        Ok::<_, Error>(mlflow::predictions_json(&outputs))
+    }
+    .await;
+    let (status, response) = match result {
+        Ok(v) => (200, json_response(StatusCode::OK, &v)),
+        Err(e) => {
+            // MLflow's clients read error_code and message; ours read error.
+            let code = if e.status() < 500 {
+                "BAD_REQUEST"
+            } else {
+                "INTERNAL_ERROR"
+            };
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                e.status(),
+                json_response(
+                    status,
+                    &json!({"error": e.message(), "error_code": code, "message": e.message()}),
+                ),
+            )
+        }
+    };
+    s.metrics
+        .observe_request(&name, status, started.elapsed().as_secs_f64());
+    response
+}
+
+async fn authorize(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(token) = &s.config.auth_token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            let mut response = Error::new(401, "this route needs Authorization: Bearer <token>").into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// Compare without stopping at the first difference, so response times do
+/// not reveal how much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn limit_concurrency(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = s.inflight.clone().try_acquire_owned() else {
+        let mut response = Error::new(
+            503,
+            format!(
+                "the server is serving its limit of {} requests; retry shortly",
+                s.config.max_concurrency
+            ),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
+}
+
+async fn timeout_and_log(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| s.next_id.fetch_add(1, Ordering::Relaxed).to_string());
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let limit = s.config.request_timeout;
+    let mut response = match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(r) => r,
+        Err(_) => Error::new(
+            408,
+            format!("the request did not complete within {} s", limit.as_secs_f64()),
+        )
+        .into_response(),
+    };
+    tracing::info!(
+        request_id = %id,
+        %method,
+        path = %ml_core::limits::shorten(&path, 200),
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// A server that is listening; dropping it stops it.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+    repo: Arc<Repository>,
+}
+
+/// Start serving `repo` on its own runtime; returns once listening.
+///
+/// # Errors
+/// Invalid settings, an address that cannot be bound.
+pub fn start(repo: Arc<Repository>, config: ServeConfig) -> Result<RunningServer> {
+    config.validate()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("mlsdk-serve");
+    if let Some(n) = config.workers {
+        builder.worker_threads(n);
+    }
+    let runtime = builder
+        .build()
+        .map_err(|e| Error::internal(format!("starting the async runtime: {e}")))?;
+    let addr = SocketAddr::new(config.host, config.port);
+    let listener = runtime
+        .block_on(TcpListener::bind(addr))
+        .map_err(|e| Error::new(500, format!("cannot listen on {addr}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::internal(format!("reading the bound address: {e}")))?;
+    let (stop, stopped) = oneshot::channel();
+    let app = router(repo.clone(), config.clone(), Metrics::new());
+    let done = runtime.spawn(accept_loop(listener, app, config, stopped));
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop),
+        done: Some(done),
+        runtime: Some(runtime),
+        repo,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, config: ServeConfig, mut stopped: oneshot::Receiver<()>) {
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(config.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .keep_alive(true);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = &mut stopped => break,
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after the drain timeout were cut off");
+    }
+}
+
+impl RunningServer {
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The models served.
+    pub fn repository(&self) -> &Arc<Repository> {
+        &self.repo
+    }
+
+    /// Stop accepting, let in-flight requests finish (up to the drain
+    /// timeout), then return.
+    pub fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let (Some(runtime), Some(done)) = (self.runtime.as_ref(), self.done.take()) {
+            let _ = runtime.block_on(done);
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+
+    /// Serve until SIGINT (ctrl-c) or SIGTERM, then stop gracefully.
+    ///
+    /// # Errors
+    /// Signal handlers that cannot be installed.
+    pub fn wait_for_signal(mut self) -> Result<()> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| Error::internal("the server has stopped"))?;
+        runtime.block_on(shutdown_signal())?;
+        self.stop_now();
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::internal(format!("installing the SIGTERM handler: {e}")))?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map_err(|e| Error::internal(format!("waiting for ctrl-c: {e}"))),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| Error::internal(format!("waiting for ctrl-c: {e}")))
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+impl ml_core::Deployment for RunningServer {
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn shutdown(self: Box<Self>) -> ml_core::Result<()> {
+        self.stop();
+        Ok(())
+    }
+}
