@@ -72,6 +72,10 @@ MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_server -
 step "interop: onnx.checker and onnxruntime run our ONNX exports"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test onnxruntime -- --include-ignored
 
+step "interop: the real Triton clients (HTTP, its own environment) against mlsdk serve, answers equal to onnxruntime's"
+bash scripts/setup-python.sh serving
+MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test serve_clients -- --include-ignored
+
 step "interop: skl2onnx models, re-exported now, on tract and on ONNX Runtime (the wheel's library)"
 .venv/bin/python scripts/gen_onnx_models.py "$fresh/onnx"
 ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)

@@ -7,6 +7,7 @@ mod data;
 mod interpret;
 mod output;
 mod privacy;
+mod serve;
 mod track;
 mod train;
 
@@ -54,6 +55,11 @@ enum Command {
     /// Differential privacy: private statistics of a column, DP-SGD accounting.
     #[command(subcommand)]
     Privacy(privacy::PrivacyCommand),
+    /// Serve models over the Open Inference Protocol (KServe, Triton) and MLflow's scoring protocol.
+    Serve(Box<serve::ServeArgs>),
+    /// Write what other serving systems run: a Triton model repository.
+    #[command(subcommand)]
+    Deploy(serve::DeployCommand),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
         Command::Runs(c) => track::run(&c, &out),
         Command::Models(c) => track::models(&c, &out),
         Command::Privacy(c) => privacy::run(&c, &out),
+        Command::Serve(a) => serve::serve(&a, &out),
+        Command::Deploy(c) => serve::deploy(&c, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,7 +53,7 @@ mod trees;
 
 pub use export::{INPUT, IR_VERSION, ML_OPSET, OPSET, export};
 pub use graph::OnnxGraph;
-pub use model::{MAX_MODEL_BYTES, OnnxModel};
+pub use model::{MAX_MODEL_BYTES, OnnxModel, OutputNames};
 pub use runtime::Runtime;
 
 /// Everything that can go wrong in `ml-onnx`.

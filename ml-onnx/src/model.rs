@@ -69,8 +69,22 @@ pub struct OnnxModel {
     f64_input: bool,
     named_features: bool,
     plan: OutputPlan,
+    /// Names of the outputs of the graph as run (after rewrites).
+    output_names: Vec<String>,
     runtime: Runtime,
     session: Box<dyn Session>,
+}
+
+/// The graph outputs an [`OnnxModel`]'s predictions are read from, by role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputNames {
+    /// Class or cluster labels.
+    pub label: Option<String>,
+    /// Class scores (probabilities).
+    pub scores: Option<String>,
+    /// Regression values.
+    pub value: Option<String>,
 }
 
 impl OnnxModel {
@@ -142,6 +156,7 @@ impl OnnxModel {
         }
         let (signature, named_features) = signature(&graph, width)?;
         let plan = plan(&graph, &runnable, &signature)?;
+        let output_names = runnable.graph.outputs.iter().map(|o| o.name.clone()).collect();
         let mut wanted = vec![false; runnable.graph.outputs.len()];
         for i in plan.reads() {
             wanted[i] = true;
@@ -181,6 +196,7 @@ impl OnnxModel {
             f64_input,
             named_features,
             plan,
+            output_names,
             runtime,
             session,
         })
@@ -199,6 +215,38 @@ impl OnnxModel {
     /// Name of the graph input.
     pub fn input_name(&self) -> &str {
         &self.input_name
+    }
+
+    /// Whether the graph's input is double precision (else float).
+    pub fn takes_double(&self) -> bool {
+        self.f64_input
+    }
+
+    /// Whether the label output holds class indices (ml-sdk's exports, which
+    /// keep the class names in metadata) rather than the class values.
+    pub fn labels_are_indices(&self) -> bool {
+        self.graph.metadata("task").is_some()
+    }
+
+    /// The outputs predictions are read from (names as the graph has them,
+    /// after a ZipMap is stripped).
+    pub fn output_names(&self) -> OutputNames {
+        let name = |i: &usize| self.output_names.get(*i).cloned();
+        match &self.plan {
+            OutputPlan::Classification { label, scores, .. } => OutputNames {
+                label: label.as_ref().and_then(name),
+                scores: scores.as_ref().and_then(name),
+                value: None,
+            },
+            OutputPlan::Regression { value } => OutputNames {
+                value: name(value),
+                ..OutputNames::default()
+            },
+            OutputPlan::Clustering { label } => OutputNames {
+                label: name(label),
+                ..OutputNames::default()
+            },
+        }
     }
 
     /// Whether the file names its input columns (ml-sdk's exports do); when

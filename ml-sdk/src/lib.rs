@@ -27,6 +27,7 @@
 //! | `track` (default) | `track` | MLflow-compatible `mlruns/` store and REST client, TensorBoard event files, model registry, run provenance |
 //! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
 //! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger, private logistic regression in pipelines |
+//! | `serve` | `serve` | an Open Inference Protocol v2 (KServe, Triton) and MLflow scoring server over any loadable model, dynamic batching, Triton model repositories |
 //! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, LIME, permutation importance, partial dependence and ICE, explainable boosting machines, Fairlearn's group metrics, threshold optimizer and reductions, charts and reports |
 //!
 //! Beside the modules, the facade holds the few calls that need several
@@ -82,6 +83,17 @@ pub mod interpret {
 mod load;
 #[cfg(feature = "track")]
 pub use load::{LoadedModel, ModelFormat, ModelLoadOptions, load_model};
+
+/// Serving (`ml-serve`), with models loaded by path or URI.
+#[cfg(feature = "serve")]
+pub mod serve {
+    pub use crate::serving::{
+        UriLoader, build_repository, load_triton_repository, parse_model_arg, served_model, write_triton_repository,
+    };
+    pub use ml_serve::*;
+}
+#[cfg(feature = "serve")]
+mod serving;
 
 #[cfg(all(feature = "track", feature = "interpret"))]
 mod mitigation;

@@ -5,6 +5,7 @@
 //! MLflow server.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ml_core::ndarray::ArrayView2;
 use ml_core::{Error, Frame, InputColumn, MODEL_FILE, Model, ModelSpec, Predictions, Result, SavedModel, Signature};
@@ -56,7 +57,9 @@ pub enum ModelFormat {
 /// downloaded copy alive as long as it lives.
 #[derive(Debug)]
 pub struct LoadedModel {
-    model: Box<dyn Model>,
+    model: Arc<dyn Model>,
+    #[cfg(feature = "onnx")]
+    onnx: Option<Arc<ml_onnx::OnnxModel>>,
     saved: Option<SavedModel>,
     format: ModelFormat,
     positional: bool,
@@ -93,10 +96,11 @@ pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> 
     if let Some(file) = onnx_file(&path) {
         #[cfg(feature = "onnx")]
         {
-            let model = ml_onnx::OnnxModel::load_with(&file, options.runtime.clone())?;
+            let model = Arc::new(ml_onnx::OnnxModel::load_with(&file, options.runtime.clone())?);
             let positional = !model.has_feature_names();
             return Ok(LoadedModel {
-                model: Box::new(model),
+                model: model.clone(),
+                onnx: Some(model),
                 saved: None,
                 format: ModelFormat::Onnx,
                 positional,
@@ -117,7 +121,9 @@ pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> 
     };
     let saved = SavedModel::load(&path)?;
     Ok(LoadedModel {
-        model: Box::new(saved.clone()),
+        model: Arc::new(saved.clone()),
+        #[cfg(feature = "onnx")]
+        onnx: None,
         saved: Some(saved),
         format: ModelFormat::Saved,
         positional: false,
@@ -130,6 +136,12 @@ impl LoadedModel {
     /// The model.
     pub fn model(&self) -> &dyn Model {
         self.model.as_ref()
+    }
+
+    /// The ONNX model, for models stored as one.
+    #[cfg(feature = "onnx")]
+    pub fn onnx(&self) -> Option<&ml_onnx::OnnxModel> {
+        self.onnx.as_deref()
     }
 
     /// The ml-sdk model file's contents (trainer, params, spec), for models

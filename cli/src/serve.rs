@@ -1,0 +1,132 @@
+//! `mlsdk serve` and `mlsdk deploy`: thin wrappers over `ml_sdk::serve`.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use ml_sdk::serve::{
+    BatchPolicy, DEFAULT_MAX_BODY, ServeConfig, build_repository, parse_model_arg, write_triton_repository,
+};
+
+use crate::output::Output;
+use crate::train::{RuntimeArg, load_options};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A model to serve, as NAME=URI (repeatable): a saved model, an ONNX
+    /// file, an MLflow model directory, models:/NAME@ALIAS, runs:/RUN/PATH.
+    /// MLflow's /invocations scores the first one.
+    #[arg(long = "model", value_name = "NAME=URI")]
+    models: Vec<String>,
+    /// A Triton model repository to serve: NAME/VERSION/model.onnx (or model.mlsdk).
+    #[arg(long)]
+    repository: Option<PathBuf>,
+    /// The address to listen on; anything but loopback needs --auth-token-file or --insecure-public.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The HTTP port (0: a free one). The bound address is printed once listening.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Merge concurrent requests of a model into calls of up to N rows (dynamic batching).
+    #[arg(long, value_name = "N")]
+    max_batch: Option<usize>,
+    /// With --max-batch: how long the first request of a batch waits for others, in microseconds.
+    #[arg(long, value_name = "U", default_value_t = 500)]
+    batch_delay_us: u64,
+    /// Largest request body in bytes, before and after decompression.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    max_body: usize,
+    /// A file holding the bearer token that inference and repository routes require.
+    #[arg(long, value_name = "F")]
+    auth_token_file: Option<PathBuf>,
+    /// Serve on a non-loopback address without a token.
+    #[arg(long)]
+    insecure_public: bool,
+    /// Runtime for ONNX models that do not import to an ml-sdk spec.
+    #[arg(long, value_enum, default_value_t)]
+    runtime: RuntimeArg,
+    /// The store models:/ and runs:/ URIs resolve against: a path or file:
+    /// URI, or an MLflow server (http://...) (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
+}
+
+fn batch_policy(max_batch: Option<usize>, delay_us: u64) -> Option<BatchPolicy> {
+    max_batch.map(|max_rows| BatchPolicy {
+        max_rows,
+        delay: Duration::from_micros(delay_us),
+    })
+}
+
+pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
+    let mut config = ServeConfig::new().bind(args.host, args.port).max_body(args.max_body);
+    config.batch = batch_policy(args.max_batch, args.batch_delay_us);
+    config.insecure_public = args.insecure_public;
+    if let Some(f) = &args.auth_token_file {
+        config = config.auth_token_file(f)?;
+    }
+    config.validate()?;
+    let models = args
+        .models
+        .iter()
+        .map(|m| parse_model_arg(m))
+        .collect::<ml_sdk::core::Result<Vec<_>>>()?;
+    let options = load_options(args.runtime, args.tracking_uri.as_deref());
+    let repo = build_repository(&models, args.repository.as_deref(), &options)?;
+    let server = ml_sdk::serve::start(Arc::new(repo), config)?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", server.http_addr()).context("writing the address")?;
+    stdout.flush().context("writing the address")?;
+    server.wait_for_signal()?;
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Write a Triton model repository: OUT/NAME/config.pbtxt and OUT/NAME/1/model.onnx.
+    Triton(TritonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TritonArgs {
+    /// The model, as NAME=URI (a saved model, an ONNX file, models:/…, runs:/…).
+    #[arg(long, value_name = "NAME=URI")]
+    model: String,
+    /// The repository directory (created if missing; OUT/NAME must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    /// Largest batch Triton may form (max_batch_size).
+    #[arg(long, value_name = "N", default_value_t = ml_sdk::serve::triton::DEFAULT_MAX_BATCH_SIZE)]
+    max_batch: usize,
+    /// Triton's dynamic batching delay (max_queue_delay_microseconds).
+    #[arg(long, value_name = "U", default_value_t = 500)]
+    batch_delay_us: u64,
+    /// The store models:/ and runs:/ URIs resolve against (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
+}
+
+pub fn deploy(command: &DeployCommand, out: &Output) -> Result<()> {
+    match command {
+        DeployCommand::Triton(args) => {
+            let (name, uri) = parse_model_arg(&args.model)?;
+            let options = load_options(RuntimeArg::Tract, args.tracking_uri.as_deref());
+            let policy = batch_policy(Some(args.max_batch), args.batch_delay_us);
+            let dir = write_triton_repository(&args.out, &name, &uri, &options, policy.as_ref())?;
+            out.emit(&serde_json::json!({"repository": args.out, "model": dir}), || {
+                format!(
+                    "wrote {}/config.pbtxt and {}/1/model.onnx\nserve it: tritonserver --model-repository {} (or mlsdk serve --repository {})\n",
+                    dir.display(),
+                    dir.display(),
+                    args.out.display(),
+                    args.out.display()
+                )
+            });
+            Ok(())
+        }
+    }
+}
