@@ -72,6 +72,9 @@ MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_server -
 step "interop: onnx.checker and onnxruntime run our ONNX exports"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test onnxruntime -- --include-ignored
 
+step "interop: mlflow models serve and mlsdk serve answer MLflow's scoring payloads alike"
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test serve -- --include-ignored
+
 step "interop: the real Triton clients (HTTP, its own environment) against mlsdk serve, answers equal to onnxruntime's"
 bash scripts/setup-python.sh serving
 MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test serve_clients -- --include-ignored
