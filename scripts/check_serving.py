@@ -1,4 +1,5 @@
-"""Drive an ml-sdk server with the real Triton clients and compare every
+"""Drive an ml-sdk server with the real Triton clients (HTTP, its async
+client, and gRPC where the manifest names a gRPC address) and compare every
 answer with onnxruntime on the same ONNX file.
 
 Usage: check_serving.py MANIFEST.json
@@ -15,6 +16,7 @@ import sys
 import numpy as np
 import onnxruntime
 import tritonclient
+import tritonclient.grpc as grpc
 import tritonclient.http as http
 import tritonclient.http.aio as http_aio
 from tritonclient.utils import InferenceServerException
@@ -108,6 +110,24 @@ def check_model(client, model, report):
 
     asyncio.run(with_async_client())
 
+    if report.get("grpc"):
+        g = grpc.InferenceServerClient(report["grpc"])
+        assert g.is_server_live() and g.is_server_ready() and g.is_model_ready(name)
+        gmeta = g.get_model_metadata(name, as_json=True)
+        assert [o["name"] for o in gmeta["outputs"]] == outputs, gmeta
+        gconfig = g.get_model_config(name, as_json=True)["config"]
+        assert gconfig["name"] == name, gconfig
+        for compression in (None, "gzip"):
+            t = grpc.InferInput(inp["name"], list(x.shape), inp["datatype"])
+            t.set_data_from_numpy(x)
+            r = g.infer(name, [t], outputs=[grpc.InferRequestedOutput(o) for o in outputs],
+                        request_id=f"{name}-grpc", compression_algorithm=compression)
+            assert r.get_response().id == f"{name}-grpc"
+            for out in outputs:
+                compare(f"{name} grpc compression={compression} {out}", r.as_numpy(out), expected[out], report)
+        gstats = g.get_inference_statistics(name, as_json=True)
+        report["grpc_inference_count"] = int(gstats["model_stats"][0]["inference_count"])
+
     stats = client.get_inference_statistics(name)
     report["inference_count"] = stats["model_stats"][0]["inference_count"]
 
@@ -115,6 +135,7 @@ def check_model(client, model, report):
 def main():
     manifest = json.load(open(sys.argv[1]))
     url = manifest["http"]
+    grpc_url = manifest.get("grpc")
     client = http.InferenceServerClient(url)
     assert client.is_server_live() and client.is_server_ready()
     server = client.get_server_metadata()
@@ -122,12 +143,13 @@ def main():
               "onnxruntime": onnxruntime.__version__, "server": server["name"], "models": {}}
     failures = []
     for model in manifest["models"]:
-        r = {"url": url}
+        r = {"url": url, "grpc": grpc_url}
         try:
             check_model(client, model, r)
         except (AssertionError, InferenceServerException) as e:
             failures.append(f"{model['name']}: {e}")
         r.pop("url")
+        r.pop("grpc")
         report["models"][model["name"]] = r
 
     # Errors the client reports as exceptions, with the server's message.
@@ -144,6 +166,15 @@ def main():
         failures.append("an unknown input was not refused")
     except InferenceServerException as e:
         report["unknown_input_error"] = e.message()
+    if grpc_url:
+        g = grpc.InferenceServerClient(grpc_url)
+        bad = grpc.InferInput("input_that_does_not_exist", [1, 1], "FP32")
+        bad.set_data_from_numpy(np.zeros((1, 1), dtype=np.float32))
+        try:
+            g.infer(first["name"], [bad])
+            failures.append("gRPC: an unknown input was not refused")
+        except InferenceServerException as e:
+            report["grpc_unknown_input_error"] = f"{e.status()}: {e.message()}"
     report["failures"] = failures
     print(json.dumps(report, indent=1))
     sys.exit(1 if failures else 0)

@@ -43,8 +43,9 @@ cargo clippy "${WS[@]}" --all-targets -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc "${WS[@]}" --no-deps
 
-step "python reference tools"
+step "python reference tools (the main environment, and the serving clients' own)"
 bash scripts/setup-python.sh
+bash scripts/setup-python.sh serving
 
 step "interop: regenerate scikit-learn fixtures"
 fresh=$(mktemp -d)
@@ -56,9 +57,11 @@ if [ "$committed" != "$installed" ]; then
   echo "note: committed fixtures are from scikit-learn $committed, installed is $installed"
 fi
 
-step "protobuf: ml-proto's committed code is what the installed onnx and tensorboard schemas generate"
+step "protobuf: ml-proto's committed code is what the installed onnx, tensorboard and tritonclient schemas generate"
 .venv/bin/python scripts/gen_proto.py "$fresh/proto"
 diff -r "$fresh/proto" ml-proto/src/gen
+.venv-serving/bin/python scripts/gen_proto.py --inference "$fresh/proto_inference"
+diff -r "$fresh/proto_inference" ml-proto/src/gen_inference
 
 step "interop: our metrics and models against the fresh fixtures"
 MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test sklearn_quality
@@ -75,8 +78,7 @@ MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test onnxruntime -
 step "interop: mlflow models serve and mlsdk serve answer MLflow's scoring payloads alike"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test serve -- --include-ignored
 
-step "interop: the real Triton clients (HTTP, its own environment) against mlsdk serve, answers equal to onnxruntime's"
-bash scripts/setup-python.sh serving
+step "interop: the real Triton clients (HTTP and gRPC, their own environment) against mlsdk serve, answers equal to onnxruntime's"
 MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test serve_clients -- --include-ignored
 
 step "interop: skl2onnx models, re-exported now, on tract and on ONNX Runtime (the wheel's library)"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use ml_sdk::serve::{
     BatchPolicy, DEFAULT_MAX_BODY, ServeConfig, build_repository, parse_model_arg, write_triton_repository,
@@ -28,9 +28,12 @@ pub struct ServeArgs {
     /// The address to listen on; anything but loopback needs --auth-token-file or --insecure-public.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// The HTTP port (0: a free one). The bound address is printed once listening.
+    /// The HTTP port (0: a free one). Once listening, the bound HTTP address is printed, then the gRPC one.
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// The gRPC port (Open Inference Protocol, inference.GRPCInferenceService; 0: a free one).
+    #[arg(long, default_value_t = 8081)]
+    grpc_port: u16,
     /// Merge concurrent requests of a model into calls of up to N rows (dynamic batching).
     #[arg(long, value_name = "N")]
     max_batch: Option<usize>,
@@ -63,7 +66,10 @@ fn batch_policy(max_batch: Option<usize>, delay_us: u64) -> Option<BatchPolicy> 
 }
 
 pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
-    let mut config = ServeConfig::new().bind(args.host, args.port).max_body(args.max_body);
+    let mut config = ServeConfig::new()
+        .bind(args.host, args.port)
+        .grpc(args.grpc_port)
+        .max_body(args.max_body);
     config.batch = batch_policy(args.max_batch, args.batch_delay_us);
     config.insecure_public = args.insecure_public;
     if let Some(f) = &args.auth_token_file {
@@ -78,9 +84,14 @@ pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
     let options = load_options(args.runtime, args.tracking_uri.as_deref());
     let repo = build_repository(&models, args.repository.as_deref(), &options)?;
     let server = ml_sdk::serve::start(Arc::new(repo), config)?;
+    // A reader that has closed standard output after the first line must
+    // not stop a server that is already listening: write errors are ignored.
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "{}", server.http_addr()).context("writing the address")?;
-    stdout.flush().context("writing the address")?;
+    let _ = writeln!(stdout, "{}", server.http_addr());
+    if let Some(grpc) = server.grpc_addr() {
+        let _ = writeln!(stdout, "{grpc}");
+    }
+    let _ = stdout.flush();
     server.wait_for_signal()?;
     Ok(())
 }

@@ -43,7 +43,7 @@ fn serve(dir: &Path, args: &[&str]) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
         .arg("serve")
         .args(args)
-        .args(["--port", "0"])
+        .args(["--port", "0", "--grpc-port", "0"])
         .current_dir(dir)
         .env_remove("MLFLOW_TRACKING_URI")
         .stdout(Stdio::piped())
@@ -190,7 +190,13 @@ fn mlflow_serve(python: &str, model: &Path) -> (Process, String) {
     let process = Process(child);
     let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    while agent().get(&format!("{url}/ping")).call().map(|r| r.status().as_u16()).ok() != Some(200) {
+    while agent()
+        .get(&format!("{url}/ping"))
+        .call()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "mlflow models serve did not start"

@@ -5,7 +5,7 @@
 //! served at once; `scripts/check_serving.py` checks server and model
 //! metadata, readiness, configuration and statistics, and compares every
 //! inference (binary and JSON tensors, compressed requests, the async
-//! client) with onnxruntime on the same ONNX file to 1e-5 (relative
+//! client, the gRPC client) with onnxruntime on the same ONNX file to 1e-5 (relative
 //! beyond 1). SIGTERM then
 //! stops the server with exit status 0.
 //!
@@ -67,25 +67,28 @@ impl Drop for Server {
     }
 }
 
-/// Start `mlsdk serve` and read the address it prints once listening.
-fn serve(dir: &Path, args: &[String]) -> (Server, String) {
+/// Start `mlsdk serve` and read the HTTP and gRPC addresses it prints once listening.
+fn serve(dir: &Path, args: &[String]) -> (Server, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
         .arg("serve")
         .args(args)
-        .args(["--port", "0"])
+        .args(["--port", "0", "--grpc-port", "0"])
         .current_dir(dir)
         .env_remove("MLFLOW_TRACKING_URI")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "mlsdk serve printed {line:?}");
-    (Server(Some(child)), addr)
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut read = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line.trim().to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "mlsdk serve printed {line:?}");
+        addr
+    };
+    let (http, grpc) = (read(), read());
+    (Server(Some(child)), http, grpc)
 }
 
 /// SIGTERM, and the server must exit 0 within 10 s.
@@ -195,9 +198,10 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
         .iter()
         .flat_map(|(name, uri, ..)| ["--model".to_string(), format!("{name}={uri}")])
         .collect();
-    let (child, addr) = serve(dir, &args);
+    let (child, addr, grpc) = serve(dir, &args);
     let manifest = json!({
         "http": addr,
+        "grpc": grpc,
         "models": models.iter().map(|(name, _, onnx, rows)| json!({"name": name, "onnx": onnx, "rows": rows})).collect::<Vec<_>>(),
     });
     let manifest_path = dir.join("manifest.json");
@@ -217,6 +221,11 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
             .contains("unknown model")
     );
     assert!(report["unknown_input_error"].as_str().unwrap().contains("has no input"));
+    let grpc_error = report["grpc_unknown_input_error"].as_str().unwrap();
+    assert!(
+        grpc_error.contains("INVALID_ARGUMENT") && grpc_error.contains("has no input"),
+        "{grpc_error}"
+    );
 }
 
 #[test]
@@ -264,7 +273,7 @@ fn triton_repositories_pass_tritons_model_config_and_serve() {
     );
 
     // The repository served as written, and answering as onnxruntime does on its files.
-    let (child, addr) = serve(dir, &["--repository".to_string(), "repo".to_string()]);
+    let (child, addr, grpc) = serve(dir, &["--repository".to_string(), "repo".to_string()]);
     let expected: Value = serde_json::from_slice(&std::fs::read(testdata().join("expected.json")).unwrap()).unwrap();
     let models = [
         ("bc", json!(csv_rows(&dir.join("bc.csv"), "target", 10))),
@@ -274,6 +283,7 @@ fn triton_repositories_pass_tritons_model_config_and_serve() {
     ];
     let manifest = json!({
         "http": addr,
+        "grpc": grpc,
         "models": models.iter().map(|(name, rows)| json!({"name": name, "onnx": dir.join("repo").join(name).join("1/model.onnx"), "rows": rows})).collect::<Vec<_>>(),
     });
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();

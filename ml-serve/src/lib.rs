@@ -7,6 +7,11 @@
 //!   Triton's binary tensor extension (`Inference-Header-Content-Length`),
 //!   request compression, Triton's model configuration, statistics and
 //!   repository (index, load, unload) extensions;
+//! - the same protocol over **gRPC** (`inference.GRPCInferenceService`, as
+//!   Triton defines it; KServe's `open_inference_grpc.proto` is its first six
+//!   methods): typed or raw (`raw_input_contents`) tensors, gzip and deflate
+//!   message compression, model configuration, statistics and repository
+//!   methods (shared-memory and streaming methods answer `UNIMPLEMENTED`);
 //! - **MLflow's scoring protocol** (`POST /invocations` with
 //!   `dataframe_split`, `dataframe_records`, `instances`, `inputs` or CSV;
 //!   `/ping`, `/health`, `/version`);
@@ -45,6 +50,7 @@
 
 mod batch;
 pub mod error;
+mod grpc;
 pub mod metrics;
 pub mod mlflow;
 pub mod model;
@@ -59,7 +65,7 @@ pub use batch::{BatchPolicy, slice_rows};
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use model::{DEFAULT_INPUT, LabelKind, ModelInterface, ServedModel, TensorSpec};
-pub use repository::{Loaded, ModelLoader, ModelStats, Repository};
+pub use repository::{Loaded, ModelLoader, ModelStats, Repository, StatsSnapshot};
 pub use server::{DEFAULT_MAX_BODY, RunningServer, ServeConfig, router, start};
 pub use triton::TritonConfig;
 

@@ -60,23 +60,56 @@ impl ModelStats {
         self.execution_count.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn json(&self, name: &str, version: &str) -> Value {
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            last_inference_ms: get(&self.last_inference_ms),
+            inference_count: get(&self.inference_count),
+            execution_count: get(&self.execution_count),
+            success: (get(&self.success_count), get(&self.success_ns)),
+            fail: (get(&self.fail_count), get(&self.fail_ns)),
+            compute: (get(&self.success_count), get(&self.compute_ns)),
+        }
+    }
+}
+
+/// One model version's counters at a moment; durations as (count, ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// Milliseconds since the epoch of the last request.
+    pub last_inference_ms: u64,
+    /// Rows scored.
+    pub inference_count: u64,
+    /// Calls of the model (a batch serves several requests at once).
+    pub execution_count: u64,
+    /// Successful requests and their total time.
+    pub success: (u64, u64),
+    /// Failed requests and their total time.
+    pub fail: (u64, u64),
+    /// Time spent in the model.
+    pub compute: (u64, u64),
+}
+
+impl StatsSnapshot {
+    fn json(&self, name: &str, version: &str) -> Value {
+        let d = |(count, ns): (u64, u64)| json!({"count": count, "ns": ns});
         json!({
             "name": name,
             "version": version,
-            "last_inference": get(&self.last_inference_ms),
-            "inference_count": get(&self.inference_count),
-            "execution_count": get(&self.execution_count),
+            "last_inference": self.last_inference_ms,
+            "inference_count": self.inference_count,
+            "execution_count": self.execution_count,
             "inference_stats": {
-                "success": {"count": get(&self.success_count), "ns": get(&self.success_ns)},
-                "fail": {"count": get(&self.fail_count), "ns": get(&self.fail_ns)},
-                "queue": {"count": 0, "ns": 0},
-                "compute_input": {"count": 0, "ns": 0},
-                "compute_infer": {"count": get(&self.success_count), "ns": get(&self.compute_ns)},
-                "compute_output": {"count": 0, "ns": 0},
-                "cache_hit": {"count": 0, "ns": 0},
-                "cache_miss": {"count": 0, "ns": 0},
+                "success": d(self.success),
+                "fail": d(self.fail),
+                "queue": d((0, 0)),
+                "compute_input": d((0, 0)),
+                "compute_infer": d(self.compute),
+                "compute_output": d((0, 0)),
+                "cache_hit": d((0, 0)),
+                "cache_miss": d((0, 0)),
             },
             "batch_stats": [],
         })
@@ -281,43 +314,58 @@ impl Repository {
 
     /// The repository index (`POST /v2/repository/index`).
     pub fn index(&self) -> Value {
-        let models = self.read();
-        let mut out = Vec::new();
-        for (name, entry) in models.iter() {
-            for version in entry.versions.keys() {
-                out.push(json!({"name": name, "version": version, "state": "READY", "reason": ""}));
-            }
-        }
-        Value::Array(out)
+        self.index_entries()
+            .into_iter()
+            .map(|(name, version)| json!({"name": name, "version": version, "state": "READY", "reason": ""}))
+            .collect()
     }
 
-    /// Triton's statistics for one model (all versions) or every model.
+    /// The counters of one model version, every version of a model, or
+    /// every model: `(name, version, counters)`.
     ///
     /// # Errors
     /// An unknown model or version (404).
-    pub fn stats(&self, name: Option<&str>, version: Option<&str>) -> Result<Value> {
-        let models = self.read();
-        let mut out = Vec::new();
-        if let Some(name) = name {
-            if let Some(version) = version {
-                drop(models);
-                let loaded = self.get(name, Some(version))?;
-                out.push(loaded.stats.json(name, version));
-            } else {
-                let entry = models.get(name).ok_or_else(|| {
-                    Error::not_found(format!("unknown model '{}'", ml_core::limits::shorten(name, 60)))
-                })?;
-                for (v, loaded) in &entry.versions {
-                    out.push(loaded.stats.json(name, v));
-                }
-            }
-        } else {
-            for (n, entry) in models.iter() {
-                for (v, loaded) in &entry.versions {
-                    out.push(loaded.stats.json(n, v));
-                }
-            }
+    pub fn statistics(
+        &self,
+        name: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String, StatsSnapshot)>> {
+        if let (Some(name), Some(version)) = (name, version) {
+            let loaded = self.get(name, Some(version))?;
+            return Ok(vec![(name.to_string(), version.to_string(), loaded.stats.snapshot())]);
         }
-        Ok(json!({ "model_stats": out }))
+        let models = self.read();
+        let entries: Vec<(&String, &Entry)> =
+            match name {
+                Some(name) => vec![models.get_key_value(name).ok_or_else(|| {
+                    Error::not_found(format!("unknown model '{}'", ml_core::limits::shorten(name, 60)))
+                })?],
+                None => models.iter().collect(),
+            };
+        Ok(entries
+            .into_iter()
+            .flat_map(|(n, e)| {
+                e.versions
+                    .iter()
+                    .map(move |(v, l)| (n.clone(), v.clone(), l.stats.snapshot()))
+            })
+            .collect())
+    }
+
+    /// Triton's statistics as JSON (`GET …/stats`).
+    ///
+    /// # Errors
+    /// As [`Repository::statistics`].
+    pub fn stats(&self, name: Option<&str>, version: Option<&str>) -> Result<Value> {
+        let stats = self.statistics(name, version)?;
+        Ok(json!({ "model_stats": stats.iter().map(|(n, v, s)| s.json(n, v)).collect::<Vec<_>>() }))
+    }
+
+    /// The repository index as `(name, version)` pairs, all ready.
+    pub fn index_entries(&self) -> Vec<(String, String)> {
+        self.read()
+            .iter()
+            .flat_map(|(n, e)| e.versions.keys().map(move |v| (n.clone(), v.clone())))
+            .collect()
     }
 }

@@ -26,7 +26,7 @@ use ml_core::Predictions;
 use ml_core::ndarray::Array2;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, watch};
 
 use crate::batch::{BatchPolicy, Batcher};
 use crate::error::{Error, Result};
@@ -50,6 +50,8 @@ pub struct ServeConfig {
     pub host: IpAddr,
     /// The HTTP port (0 picks a free one; default 8080).
     pub port: u16,
+    /// The gRPC port (0 picks a free one; default 8081; `None`: no gRPC).
+    pub grpc_port: Option<u16>,
     /// Largest request body, before and after decompression (default 64 MiB).
     pub max_body: usize,
     /// Dynamic batching, off unless set.
@@ -77,6 +79,7 @@ impl fmt::Debug for ServeConfig {
         f.debug_struct("ServeConfig")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("grpc_port", &self.grpc_port)
             .field("max_body", &self.max_body)
             .field("batch", &self.batch)
             .field("max_concurrency", &self.max_concurrency)
@@ -96,6 +99,7 @@ impl Default for ServeConfig {
         Self {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 8080,
+            grpc_port: Some(8081),
             max_body: DEFAULT_MAX_BODY,
             batch: None,
             max_concurrency: 1024,
@@ -116,10 +120,17 @@ impl ServeConfig {
         Self::default()
     }
 
-    /// Listen on `host:port`.
+    /// Listen on `host:port` (HTTP), and no gRPC unless [`ServeConfig::grpc`] says so.
     pub fn bind(mut self, host: IpAddr, port: u16) -> Self {
         self.host = host;
         self.port = port;
+        self.grpc_port = None;
+        self
+    }
+
+    /// Also serve gRPC on `port` of the same host (0: a free one).
+    pub fn grpc(mut self, port: u16) -> Self {
+        self.grpc_port = Some(port);
         self
     }
 
@@ -211,12 +222,50 @@ impl ServeConfig {
     }
 }
 
-struct Shared {
-    repo: Arc<Repository>,
-    config: ServeConfig,
-    metrics: Metrics,
-    inflight: Arc<Semaphore>,
+/// What the HTTP and gRPC front ends share: the models, the settings, the
+/// metrics and the in-flight limit.
+pub(crate) struct Shared {
+    pub(crate) repo: Arc<Repository>,
+    pub(crate) config: ServeConfig,
+    pub(crate) metrics: Metrics,
+    pub(crate) inflight: Arc<Semaphore>,
     next_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(repo: Arc<Repository>, config: ServeConfig, metrics: Metrics) -> Arc<Self> {
+        let shared = Arc::new(Shared {
+            inflight: Arc::new(Semaphore::new(config.max_concurrency)),
+            repo,
+            config,
+            metrics,
+            next_id: AtomicU64::new(1),
+        });
+        metrics_models(&shared);
+        shared
+    }
+
+    /// Whether a request's `Authorization` value passes (always, without a token).
+    pub(crate) fn authorized(&self, header: Option<&str>) -> bool {
+        let Some(token) = &self.config.auth_token else {
+            return true;
+        };
+        header
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()))
+    }
+
+    /// The overload answer: the in-flight limit is reached.
+    pub(crate) fn overloaded(&self) -> Error {
+        Error::new(
+            503,
+            format!(
+                "the server is serving its limit of {} requests; retry shortly",
+                self.config.max_concurrency
+            ),
+        )
+    }
 }
 
 type AppState = Arc<Shared>;
@@ -235,14 +284,10 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 
 /// The router of a server over `repo` (for embedding in another axum app).
 pub fn router(repo: Arc<Repository>, config: ServeConfig, metrics: Metrics) -> Router {
-    let state: AppState = Arc::new(Shared {
-        inflight: Arc::new(Semaphore::new(config.max_concurrency)),
-        repo,
-        config,
-        metrics,
-        next_id: AtomicU64::new(1),
-    });
-    metrics_models(&state);
+    routes(Shared::new(repo, config, metrics))
+}
+
+fn routes(state: AppState) -> Router {
     // Inference and repository routes: token, concurrency limit.
     let guarded = Router::new()
         .route("/v2/models/{model}/infer", post(infer))
@@ -312,13 +357,21 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
     .into_response()
 }
 
+/// The protocol extensions served (Triton's names).
+pub(crate) const EXTENSIONS: [&str; 4] = [
+    "binary_tensor_data",
+    "model_repository",
+    "statistics",
+    "model_configuration",
+];
+
 async fn server_metadata() -> Response {
     json_response(
         StatusCode::OK,
         &json!({
             "name": "ml-sdk",
             "version": env!("CARGO_PKG_VERSION"),
-            "extensions": ["binary_tensor_data", "model_repository", "statistics", "model_configuration"],
+            "extensions": EXTENSIONS,
         }),
     )
 }
@@ -494,7 +547,7 @@ fn inflate(reader: impl Read, max: usize) -> Result<Vec<u8>> {
 
 /// Predict through the model's batch queue, on the blocking pool, or here
 /// for small requests.
-async fn run_model(s: &Shared, loaded: &Arc<Loaded>, rows: Array2<f64>) -> Result<Predictions> {
+pub(crate) async fn run_model(s: &Shared, loaded: &Arc<Loaded>, rows: Array2<f64>) -> Result<Predictions> {
     loaded.model.signature().validate_input(rows.view())?;
     if let Some(policy) = s.config.batch {
         let batcher = loaded.batcher.get_or_init(|| {
@@ -630,20 +683,16 @@ async fn invocations(State(s): State<AppState>, headers: HeaderMap, body: Body) 
 }
 
 async fn authorize(State(s): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(token) = &s.config.auth_token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            let mut response = Error::new(401, "this route needs Authorization: Bearer <token>").into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !s.authorized(given) {
+        let mut response = Error::new(401, "this route needs Authorization: Bearer <token>").into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
     }
     next.run(request).await
 }
@@ -659,14 +708,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn limit_concurrency(State(s): State<AppState>, request: Request, next: Next) -> Response {
     let Ok(_permit) = s.inflight.clone().try_acquire_owned() else {
-        let mut response = Error::new(
-            503,
-            format!(
-                "the server is serving its limit of {} requests; retry shortly",
-                s.config.max_concurrency
-            ),
-        )
-        .into_response();
+        let mut response = s.overloaded().into_response();
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -713,8 +755,9 @@ async fn timeout_and_log(State(s): State<AppState>, request: Request, next: Next
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
+    grpc_addr: Option<SocketAddr>,
+    stop: Option<watch::Sender<bool>>,
+    done: Vec<tokio::task::JoinHandle<()>>,
     runtime: Option<tokio::runtime::Runtime>,
     repo: Arc<Repository>,
 }
@@ -733,26 +776,36 @@ pub fn start(repo: Arc<Repository>, config: ServeConfig) -> Result<RunningServer
     let runtime = builder
         .build()
         .map_err(|e| Error::internal(format!("starting the async runtime: {e}")))?;
-    let addr = SocketAddr::new(config.host, config.port);
-    let listener = runtime
-        .block_on(TcpListener::bind(addr))
-        .map_err(|e| Error::new(500, format!("cannot listen on {addr}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::internal(format!("reading the bound address: {e}")))?;
-    let (stop, stopped) = oneshot::channel();
-    let app = router(repo.clone(), config.clone(), Metrics::new());
-    let done = runtime.spawn(accept_loop(listener, app, config, stopped));
+    let bind = |port: u16| -> Result<(TcpListener, SocketAddr)> {
+        let addr = SocketAddr::new(config.host, port);
+        let listener = runtime
+            .block_on(TcpListener::bind(addr))
+            .map_err(|e| Error::new(500, format!("cannot listen on {addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::internal(format!("reading the bound address: {e}")))?;
+        Ok((listener, bound))
+    };
+    let (listener, addr) = bind(config.port)?;
+    let grpc = config.grpc_port.map(bind).transpose()?;
+    let (stop, stopped) = watch::channel(false);
+    let shared = Shared::new(repo.clone(), config.clone(), Metrics::new());
+    let mut done = vec![runtime.spawn(accept_loop(listener, routes(shared.clone()), config, stopped.clone()))];
+    let grpc_addr = grpc.map(|(listener, addr)| {
+        done.push(runtime.spawn(crate::grpc::accept_loop(listener, shared, stopped)));
+        addr
+    });
     Ok(RunningServer {
         addr,
+        grpc_addr,
         stop: Some(stop),
-        done: Some(done),
+        done,
         runtime: Some(runtime),
         repo,
     })
 }
 
-async fn accept_loop(listener: TcpListener, app: Router, config: ServeConfig, mut stopped: oneshot::Receiver<()>) {
+async fn accept_loop(listener: TcpListener, app: Router, config: ServeConfig, mut stopped: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(config.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -762,7 +815,7 @@ async fn accept_loop(listener: TcpListener, app: Router, config: ServeConfig, mu
     loop {
         let permit = tokio::select! {
             p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = &mut stopped => break,
+            _ = stopped.changed() => break,
         };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -774,7 +827,7 @@ async fn accept_loop(listener: TcpListener, app: Router, config: ServeConfig, mu
                     continue;
                 }
             },
-            _ = &mut stopped => break,
+            _ = stopped.changed() => break,
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
@@ -799,6 +852,11 @@ impl RunningServer {
         self.addr
     }
 
+    /// The bound gRPC address, when gRPC is served.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
+    }
+
     /// The models served.
     pub fn repository(&self) -> &Arc<Repository> {
         &self.repo
@@ -812,10 +870,12 @@ impl RunningServer {
 
     fn stop_now(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
-        if let (Some(runtime), Some(done)) = (self.runtime.as_ref(), self.done.take()) {
-            let _ = runtime.block_on(done);
+        if let Some(runtime) = self.runtime.as_ref() {
+            for done in self.done.drain(..) {
+                let _ = runtime.block_on(done);
+            }
         }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(1));

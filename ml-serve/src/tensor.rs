@@ -274,8 +274,18 @@ impl<'de> Visitor<'de> for Flatten<'_> {
     }
 }
 
+/// The datatype an input declares, refusing names the protocol lacks.
+pub(crate) fn input_datatype(input: &str, name: &str) -> Result<DataType> {
+    DataType::parse(name).ok_or_else(|| {
+        Error::bad_request(format!(
+            "input '{input}': unknown datatype '{}'",
+            ml_core::limits::shorten(name, 40)
+        ))
+    })
+}
+
 /// Elements a shape holds, refusing negative dimensions and overflow.
-fn element_count(name: &str, shape: &[i64]) -> Result<(Vec<usize>, usize)> {
+pub(crate) fn element_count(name: &str, shape: &[i64]) -> Result<(Vec<usize>, usize)> {
     let mut dims = Vec::with_capacity(shape.len());
     let mut count: usize = 1;
     for &d in shape {
@@ -346,13 +356,7 @@ pub fn decode_request(body: &[u8], header_length: Option<usize>) -> Result<Infer
     let binary_output = bool_param(wire.parameters.as_ref(), "binary_data_output")?.unwrap_or(false);
     let mut inputs = Vec::with_capacity(wire.inputs.len());
     for input in wire.inputs {
-        let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
-            Error::bad_request(format!(
-                "input '{}': unknown datatype '{}'",
-                input.name,
-                ml_core::limits::shorten(&input.datatype, 40)
-            ))
-        })?;
+        let datatype = input_datatype(&input.name, &input.datatype)?;
         let (shape, count) = element_count(&input.name, &input.shape)?;
         let binary_size = size_param(input.parameters.as_ref(), "binary_data_size")?;
         let data = match (binary_size, input.data) {
@@ -433,7 +437,7 @@ fn json_data(name: &str, datatype: DataType, flat: FlatData, count: usize) -> Re
     Ok(data)
 }
 
-fn decode_binary(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData> {
+pub(crate) fn decode_binary(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData> {
     let Some(size) = datatype.size() else {
         let mut strings = Vec::with_capacity(count.min(raw.len() / 4));
         let mut rest = raw;
@@ -526,7 +530,7 @@ impl OutputData {
         }
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         match self {
             OutputData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             OutputData::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),

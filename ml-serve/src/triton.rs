@@ -68,6 +68,43 @@ impl TritonConfig {
         self
     }
 
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    /// The largest batch.
+    pub fn max_batch_size(&self) -> usize {
+        self.max_batch_size
+    }
+
+    /// CPU instances.
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+
+    /// The dynamic batching delay, when batching is configured.
+    pub fn delay_us(&self) -> Option<u64> {
+        self.delay_us
+    }
+
+    /// The inputs (or outputs) as Triton declares them: name, datatype,
+    /// dims after the batch dimension, and whether a `[1]` is reshaped to a scalar.
+    pub fn tensors(&self, inputs: bool) -> Vec<(String, DataType, Vec<i64>, bool)> {
+        let list = if inputs { &self.inputs } else { &self.outputs };
+        list.iter()
+            .map(|t| {
+                let c = config_tensor(t);
+                (c.name, c.data_type, c.dims, c.reshape_to_scalar)
+            })
+            .collect()
+    }
+
     /// Triton's JSON form (as `GET /v2/models/{m}/config` returns it).
     pub fn to_json(&self) -> Value {
         let tensor = |t: &TensorSpec| {

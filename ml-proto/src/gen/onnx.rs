@@ -371,11 +371,11 @@ pub struct TrainingInfoProto {
     /// in that order. This combined graph must satisfy the normal ONNX conditions.
     /// Now, let's provide a visualization of graph combination for clarity.
     /// Let the inference graph (i.e., "ModelProto.graph") be
-    ///     tensor_a, tensor_b -> MatMul -> tensor_c -> Sigmoid -> tensor_d
+    /// tensor_a, tensor_b -> MatMul -> tensor_c -> Sigmoid -> tensor_d
     /// and the "algorithm" graph be
-    ///     tensor_d -> Add -> tensor_e
+    /// tensor_d -> Add -> tensor_e
     /// The combination process results
-    ///     tensor_a, tensor_b -> MatMul -> tensor_c -> Sigmoid -> tensor_d -> Add -> tensor_e
+    /// tensor_a, tensor_b -> MatMul -> tensor_c -> Sigmoid -> tensor_d -> Add -> tensor_e
     ///
     /// Notice that an input of a node in the "algorithm" graph may reference the
     /// output of a node in the inference graph (but not the other way round). Also, inference
@@ -419,15 +419,15 @@ pub struct TrainingInfoProto {
     /// mutable variables. This implies some behaviors
     /// as described below.
     ///
-    ///   1. We have only unique keys in all "update_binding"s so that two
-    ///      variables may not have the same name. This ensures that one
-    ///      variable is assigned up to once.
-    ///   2. The keys must appear in names of "ModelProto.graph.initializer" or
-    ///      "TrainingInfoProto.algorithm.initializer".
-    ///   3. The values must be output names of "algorithm" or "ModelProto.graph.output".
-    ///   4. Mutable variables are initialized to the value specified by the
-    ///      corresponding initializer, and then potentially updated by
-    ///      "initializer_binding"s and "update_binding"s in "TrainingInfoProto"s.
+    /// 1. We have only unique keys in all "update_binding"s so that two
+    ///    variables may not have the same name. This ensures that one
+    ///    variable is assigned up to once.
+    /// 1. The keys must appear in names of "ModelProto.graph.initializer" or
+    ///    "TrainingInfoProto.algorithm.initializer".
+    /// 1. The values must be output names of "algorithm" or "ModelProto.graph.output".
+    /// 1. Mutable variables are initialized to the value specified by the
+    ///    corresponding initializer, and then potentially updated by
+    ///    "initializer_binding"s and "update_binding"s in "TrainingInfoProto"s.
     ///
     /// This field usually contains names of trainable tensors
     /// (in ModelProto.graph), optimizer states such as momentums in advanced
@@ -553,7 +553,7 @@ pub struct StringStringEntryProto {
 pub struct TensorAnnotation {
     #[prost(string, optional, tag = "1")]
     pub tensor_name: ::core::option::Option<::prost::alloc::string::String>,
-    /// <key, value> pairs to annotate tensor specified by <tensor_name> above.
+    /// \<key, value> pairs to annotate tensor specified by \<tensor_name> above.
     /// The keys used in the mapping below must be pre-defined in ONNX spec.
     /// For example, for 8-bit linear quantization case, 'SCALE_TENSOR', 'ZERO_POINT_TENSOR' will be pre-defined as
     /// quantization parameter keys.
@@ -631,24 +631,26 @@ pub struct TensorProto {
     #[prost(float, repeated, tag = "4")]
     pub float_data: ::prost::alloc::vec::Vec<f32>,
     /// For int32, uint8, int8, uint16, int16, uint4, int4, uint2, int2, bool, (b)float16, float8, and float4:
-    /// - (b)float16 and float8 values MUST be converted bit-wise into an unsigned integer
-    ///    representation before being written to the buffer.
-    /// - Each pair of uint4, int4, and float4 values MUST be packed as two 4-bit elements into a single byte.
-    ///    The first element is stored in the 4 least significant bits (LSB),
-    ///    and the second element is stored in the 4 most significant bits (MSB).
-    /// - Each group of four uint2, int2 values MUST be packed as four 2-bit elements into a single byte.
-    ///    The elements are packed from LSB to MSB, with the first element in bits 0-1, second element in bits 2-3,
-    ///    third element in bits 4-5, and fourth element in bits 6-7.
+    ///
+    /// * (b)float16 and float8 values MUST be converted bit-wise into an unsigned integer
+    ///   representation before being written to the buffer.
+    /// * Each pair of uint4, int4, and float4 values MUST be packed as two 4-bit elements into a single byte.
+    ///   The first element is stored in the 4 least significant bits (LSB),
+    ///   and the second element is stored in the 4 most significant bits (MSB).
+    /// * Each group of four uint2, int2 values MUST be packed as four 2-bit elements into a single byte.
+    ///   The elements are packed from LSB to MSB, with the first element in bits 0-1, second element in bits 2-3,
+    ///   third element in bits 4-5, and fourth element in bits 6-7.
     ///
     /// Consequently:
-    /// - For data types with a bit-width of 8 or greater, each `int32_data` stores one element.
-    /// - For 4-bit data types, each `int32_data` stores two elements.
-    /// - For 2-bit data types, each `int32_data` stores four elements.
-    /// - For FLOAT6E2M3 and FLOAT6E3M2, each `int32_data` entry stores one
-    ///    element's unsigned 6-bit encoding in bits 0-5; bits 6-31 MUST be zero.
-    ///    This representation uses one protobuf varint byte per element and is
-    ///    therefore less compact than packed `raw_data`. Producers SHOULD use
-    ///    `raw_data` when compact serialization is desired.
+    ///
+    /// * For data types with a bit-width of 8 or greater, each `int32_data` stores one element.
+    /// * For 4-bit data types, each `int32_data` stores two elements.
+    /// * For 2-bit data types, each `int32_data` stores four elements.
+    /// * For FLOAT6E2M3 and FLOAT6E3M2, each `int32_data` entry stores one
+    ///   element's unsigned 6-bit encoding in bits 0-5; bits 6-31 MUST be zero.
+    ///   This representation uses one protobuf varint byte per element and is
+    ///   therefore less compact than packed `raw_data`. Producers SHOULD use
+    ///   `raw_data` when compact serialization is desired.
     ///
     /// When this field is present, the data_type field MUST be
     /// INT32, INT16, INT8, INT4, INT2, UINT16, UINT8, UINT4, UINT2, BOOL, FLOAT16, BFLOAT16, FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ, FLOAT8E8M0, FLOAT4E2M1, FLOAT6E2M3, FLOAT6E3M2
@@ -684,11 +686,11 @@ pub struct TensorProto {
     /// Complex128 elements must be written as two consecutive DOUBLE values, real component first.
     /// Boolean type MUST be written one byte per tensor element (00000001 for true, 00000000 for false).
     /// uint4 and int4 values must be packed to 4bitx2, the first element is stored in the 4 LSB and the second element is stored in the 4 MSB.
-    /// uint2 and int2 values must be packed to 2bitx4, with elements packed from LSB to MSB in a single byte as: x0 | (x1 << 2) | (x2 << 4) | (x3 << 6)
+    /// uint2 and int2 values must be packed to 2bitx4, with elements packed from LSB to MSB in a single byte as: x0 | (x1 \<\< 2) | (x2 \<\< 4) | (x3 \<\< 6)
     /// where x0, x1, x2, x3 are consecutive elements.
     /// float6e2m3 and float6e3m2 values must be packed 4-at-a-time into 3 bytes, as a contiguous
     /// 24-bit LSB-first bitstream (x0 occupying the first 6 bits, x1 the next 6, and so on):
-    /// byte0 = x0 | ((x1 & 0x3) << 6); byte1 = (x1 >> 2) | ((x2 & 0xF) << 4); byte2 = (x2 >> 4) | (x3 << 2)
+    /// byte0 = x0 | ((x1 & 0x3) \<\< 6); byte1 = (x1 >> 2) | ((x2 & 0xF) \<\< 4); byte2 = (x2 >> 4) | (x3 \<\< 2)
     /// where x0, x1, x2, x3 are consecutive elements. If the element count is not a multiple of 4, the
     /// final group is zero-padded; the packed byte length is ceil(6 * num_elements / 8).
     ///
@@ -701,12 +703,13 @@ pub struct TensorProto {
     /// Data can be stored inside the protobuf file using type-specific fields or raw_data.
     /// Alternatively, raw bytes data can be stored in an external file, using the external_data field.
     /// external_data stores key-value pairs describing data location. Recognized keys are:
-    /// - "location" (required) - POSIX filesystem path relative to the directory where the ONNX
-    ///                            protobuf model was stored
-    /// - "offset" (optional) - position of byte at which stored data begins. Integer stored as string.
-    ///                          Offset values SHOULD be multiples 4096 (page size) to enable mmap support.
-    /// - "length" (optional) - number of bytes containing data. Integer stored as string.
-    /// - "checksum" (optional) - SHA1 digest of file specified in under 'location' key.
+    ///
+    /// * "location" (required) - POSIX filesystem path relative to the directory where the ONNX
+    ///   protobuf model was stored
+    /// * "offset" (optional) - position of byte at which stored data begins. Integer stored as string.
+    ///   Offset values SHOULD be multiples 4096 (page size) to enable mmap support.
+    /// * "length" (optional) - number of bytes containing data. Integer stored as string.
+    /// * "checksum" (optional) - SHA1 digest of file specified in under 'location' key.
     #[prost(message, repeated, tag = "13")]
     pub external_data: ::prost::alloc::vec::Vec<StringStringEntryProto>,
     /// If value not set, data is stored in raw_data (if set) otherwise in type-specified field.
@@ -903,8 +906,9 @@ pub mod tensor_proto {
         }
     }
     /// Location of the data for this tensor. MUST be one of:
-    /// - DEFAULT - data stored inside the protobuf message. Data is stored in raw_data (if set) otherwise in type-specified field.
-    /// - EXTERNAL - data stored in an external location as described by external_data field.
+    ///
+    /// * DEFAULT - data stored inside the protobuf message. Data is stored in raw_data (if set) otherwise in type-specified field.
+    /// * EXTERNAL - data stored in an external location as described by external_data field.
     #[derive(
         Clone,
         Copy,
@@ -1037,7 +1041,7 @@ pub mod type_proto {
             ::prost::alloc::boxed::Box<super::TypeProto>,
         >,
     }
-    /// map<K,V>
+    /// map\<K,V>
     #[derive(Clone, PartialEq, ::prost::Message)]
     pub struct Map {
         /// This field MUST have a valid TensorProto.DataType value
@@ -1184,36 +1188,42 @@ pub enum Version {
     /// which was the version we published on Oct 10, 2017.
     IrVersion20171010 = 1,
     /// IR_VERSION 2 published on Oct 30, 2017
-    /// - Added type discriminator to AttributeProto to support proto3 users
+    ///
+    /// * Added type discriminator to AttributeProto to support proto3 users
     IrVersion20171030 = 2,
     /// IR VERSION 3 published on Nov 3, 2017
-    /// - For operator versioning:
-    ///     - Added new message OperatorSetIdProto
-    ///     - Added opset_import in ModelProto
-    /// - For vendor extensions, added domain in NodeProto
+    ///
+    /// * For operator versioning:
+    ///   * Added new message OperatorSetIdProto
+    ///   * Added opset_import in ModelProto
+    /// * For vendor extensions, added domain in NodeProto
     IrVersion2017113 = 3,
     /// IR VERSION 4 published on Jan 22, 2019
-    /// - Relax constraint that initializers should be a subset of graph inputs
-    /// - Add type BFLOAT16
+    ///
+    /// * Relax constraint that initializers should be a subset of graph inputs
+    /// * Add type BFLOAT16
     IrVersion2019122 = 4,
     /// IR VERSION 5 published on March 18, 2019
-    /// - Add message TensorAnnotation.
-    /// - Add quantization annotation in GraphProto to map tensor with its scale and zero point quantization parameters.
+    ///
+    /// * Add message TensorAnnotation.
+    /// * Add quantization annotation in GraphProto to map tensor with its scale and zero point quantization parameters.
     IrVersion2019318 = 5,
     /// IR VERSION 6 published on Sep 19, 2019
-    /// - Add support for sparse tensor constants stored in model.
-    ///    - Add message SparseTensorProto
-    ///    - Add sparse initializers
+    ///
+    /// * Add support for sparse tensor constants stored in model.
+    ///   * Add message SparseTensorProto
+    ///   * Add sparse initializers
     IrVersion2019919 = 6,
     /// IR VERSION 7 published on May 8, 2020
-    /// - Add support to allow function body graph to rely on multiple external operator sets.
-    /// - Add a list to promote inference graph's initializers to global and
-    ///    mutable variables. Global variables are visible in all graphs of the
-    ///    stored models.
-    /// - Add message TrainingInfoProto to store initialization
-    ///    method and training algorithm. The execution of TrainingInfoProto
-    ///    can modify the values of mutable variables.
-    /// - Implicitly add inference graph into each TrainingInfoProto's algorithm.
+    ///
+    /// * Add support to allow function body graph to rely on multiple external operator sets.
+    /// * Add a list to promote inference graph's initializers to global and
+    ///   mutable variables. Global variables are visible in all graphs of the
+    ///   stored models.
+    /// * Add message TrainingInfoProto to store initialization
+    ///   method and training algorithm. The execution of TrainingInfoProto
+    ///   can modify the values of mutable variables.
+    /// * Implicitly add inference graph into each TrainingInfoProto's algorithm.
     IrVersion202058 = 7,
     /// IR VERSION 8 published on July 30, 2021
     /// Introduce TypeProto.SparseTensor
