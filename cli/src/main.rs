@@ -57,9 +57,11 @@ enum Command {
     Privacy(privacy::PrivacyCommand),
     /// Serve models over the Open Inference Protocol (KServe, Triton) and MLflow's scoring protocol.
     Serve(Box<serve::ServeArgs>),
-    /// Write what other serving systems run: a Triton model repository.
+    /// Write what other serving systems run: a Triton model repository, a container, Kubernetes manifests.
     #[command(subcommand)]
     Deploy(serve::DeployCommand),
+    /// Ask a server's health route; exit 0 on 200 (container health checks).
+    Probe(serve::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Privacy(c) => privacy::run(&c, &out),
         Command::Serve(a) => serve::serve(&a, &out),
         Command::Deploy(c) => serve::deploy(&c, &out),
+        Command::Probe(a) => serve::probe(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

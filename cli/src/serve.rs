@@ -100,6 +100,88 @@ pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
 pub enum DeployCommand {
     /// Write a Triton model repository: OUT/NAME/config.pbtxt and OUT/NAME/1/model.onnx.
     Triton(TritonArgs),
+    /// Write a container build context: Dockerfile, .dockerignore, README.md, the server and the model.
+    Docker(DockerArgs),
+    /// Write Kubernetes manifests: a Deployment, a Service and a HorizontalPodAutoscaler.
+    K8s(KubernetesArgs),
+    /// Write a KServe InferenceService running the image as a custom predictor (Open Inference Protocol).
+    Kserve(KubernetesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DockerArgs {
+    /// The model, as NAME=URI (a saved model, an ONNX file, models:/…, runs:/…).
+    #[arg(long, value_name = "NAME=URI")]
+    model: String,
+    /// The build context directory (must be new or empty).
+    #[arg(long)]
+    out: PathBuf,
+    /// The image tag the README's commands use (default: mlsdk-NAME:latest).
+    #[arg(long)]
+    image: Option<String>,
+    /// The store models:/ and runs:/ URIs resolve against (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KubernetesArgs {
+    /// The model, as NAME=URI; NAME names the objects, the URI is checked to load.
+    #[arg(long, value_name = "NAME=URI")]
+    model: String,
+    /// The directory for the manifests (created if missing; existing files are not overwritten).
+    #[arg(long)]
+    out: PathBuf,
+    /// The container image, as `mlsdk deploy docker` builds it (default: mlsdk-NAME:latest).
+    #[arg(long)]
+    image: Option<String>,
+    /// Replicas at least (the autoscaler's minimum).
+    #[arg(long, default_value_t = 1)]
+    replicas: u32,
+    /// Replicas at most (the autoscaler's maximum).
+    #[arg(long, default_value_t = 4)]
+    max_replicas: u32,
+    /// The store models:/ and runs:/ URIs resolve against (default: $MLFLOW_TRACKING_URI, else ./mlruns).
+    #[arg(long)]
+    tracking_uri: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The health route to ask, e.g. http://127.0.0.1:8080/v2/health/ready.
+    url: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 2)]
+    timeout: u64,
+}
+
+/// Exit 0 when the route answers 200 (for container health checks).
+pub fn probe(args: &ProbeArgs) -> Result<()> {
+    ml_sdk::serve::probe(&args.url, Duration::from_secs(args.timeout))?;
+    Ok(())
+}
+
+fn kubernetes(args: &KubernetesArgs, kserve: bool, out: &Output) -> Result<()> {
+    let (name, uri) = parse_model_arg(&args.model)?;
+    let mut spec = ml_sdk::serve::DeploySpec::new(&name).replicas(args.replicas, args.max_replicas);
+    if let Some(image) = &args.image {
+        spec = spec.image(image.clone());
+    }
+    if args.replicas == 0 || args.max_replicas < args.replicas {
+        anyhow::bail!("--replicas must be at least 1 and at most --max-replicas");
+    }
+    let options = load_options(RuntimeArg::Tract, args.tracking_uri.as_deref());
+    let files = ml_sdk::serve::write_kubernetes(&args.out, &uri, &options, &spec, kserve)?;
+    out.emit(&serde_json::json!({ "files": files, "image": spec.image }), || {
+        let mut text: String = files.iter().map(|f| format!("wrote {}\n", f.display())).collect();
+        text.push_str(&format!(
+            "apply: kubectl apply -f {} (the image {} must be in a registry the cluster pulls from)\n",
+            args.out.display(),
+            spec.image
+        ));
+        text
+    });
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +205,28 @@ pub struct TritonArgs {
 
 pub fn deploy(command: &DeployCommand, out: &Output) -> Result<()> {
     match command {
+        DeployCommand::K8s(args) => kubernetes(args, false, out),
+        DeployCommand::Kserve(args) => kubernetes(args, true, out),
+        DeployCommand::Docker(args) => {
+            let (name, uri) = parse_model_arg(&args.model)?;
+            let options = load_options(RuntimeArg::Tract, args.tracking_uri.as_deref());
+            let server = std::env::current_exe()?;
+            let dir =
+                ml_sdk::serve::write_docker_context(&args.out, &name, &uri, &options, args.image.as_deref(), &server)?;
+            let image = args
+                .image
+                .clone()
+                .unwrap_or_else(|| ml_sdk::serve::DeploySpec::new(&name).image);
+            out.emit(&serde_json::json!({ "context": dir, "image": image }), || {
+                format!(
+                    "wrote {}/Dockerfile, .dockerignore, README.md, bin/mlsdk and models/{name}/\n\
+                     build: docker build -t {image} {}\n",
+                    dir.display(),
+                    dir.display()
+                )
+            });
+            Ok(())
+        }
         DeployCommand::Triton(args) => {
             let (name, uri) = parse_model_arg(&args.model)?;
             let options = load_options(RuntimeArg::Tract, args.tracking_uri.as_deref());

@@ -88,7 +88,8 @@ pub use load::{LoadedModel, ModelFormat, ModelLoadOptions, load_model};
 #[cfg(feature = "serve")]
 pub mod serve {
     pub use crate::serving::{
-        UriLoader, build_repository, load_triton_repository, parse_model_arg, served_model, write_triton_repository,
+        UriLoader, build_repository, load_triton_repository, parse_model_arg, served_model, write_docker_context,
+        write_kubernetes, write_triton_repository,
     };
     pub use ml_serve::*;
 }

@@ -254,3 +254,122 @@ pub fn build_repository(
     }
     Ok(repo)
 }
+
+/// The model file behind `uri` and the version it is served as, checked by
+/// loading it.
+fn model_file(uri: &str, options: &ModelLoadOptions) -> Result<(Vec<u8>, &'static str, String)> {
+    let loaded = load_model(uri, options)?;
+    let version = loaded
+        .source()
+        .and_then(|s| s.version.as_ref())
+        .map_or_else(|| "1".to_string(), |v| v.version.to_string());
+    let (limit, file) = match loaded.format() {
+        ModelFormat::Onnx => (ml_onnx::MAX_MODEL_BYTES, "model.onnx"),
+        _ => (ml_core::MAX_MODEL_BYTES, ml_core::MODEL_FILE),
+    };
+    let bytes = ml_core::io::read_limited("model file", loaded.file(), limit)?;
+    Ok((bytes, file, version))
+}
+
+/// Write a container build context for serving `uri` as `name`:
+/// `Dockerfile` (see [`ml_serve::DeploySpec::dockerfile`]), `.dockerignore`,
+/// `README.md` with the commands, `bin/mlsdk` (a copy of `server`, the
+/// `mlsdk` executable to run in the image) and `models/NAME/VERSION/` (the
+/// model file, served as a repository). Staged and moved into place; `out`
+/// must not exist or be empty.
+///
+/// # Errors
+/// A model that does not load, a non-empty `out`, an unreadable `server`, I/O failures.
+pub fn write_docker_context(
+    out: &Path,
+    name: &str,
+    uri: &str,
+    options: &ModelLoadOptions,
+    image: Option<&str>,
+    server: &Path,
+) -> Result<PathBuf> {
+    ml_serve::model::check_name("model name", name).map_err(|e| Error::invalid("model", e.to_string()))?;
+    let (bytes, file, version) = model_file(uri, options)?;
+    if out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        return Err(Error::invalid(
+            "out",
+            format!("{} is not empty; choose a new directory", out.display()),
+        ));
+    }
+    let mut spec = ml_serve::DeploySpec::new(name);
+    if let Some(image) = image {
+        spec = spec.image(image);
+    }
+    let staged = ml_core::io::StagedDir::new(out)?;
+    let dir = staged.path();
+    let io = |op: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { op, path, source }
+    };
+    let write = |rel: &str, bytes: &[u8]| -> Result<()> {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io("create directory", parent))?;
+        }
+        ml_core::io::write_atomic(&path, bytes)
+    };
+    write("Dockerfile", spec.dockerfile(env!("CARGO_PKG_VERSION")).as_bytes())?;
+    write(
+        ".dockerignore",
+        b"# Only the server and the models go into the image.\n*\n!bin/mlsdk\n!models/\n",
+    )?;
+    write(&format!("models/{name}/{version}/{file}"), &bytes)?;
+    let binary = dir.join("bin/mlsdk");
+    std::fs::create_dir_all(dir.join("bin")).map_err(io("create directory", &dir.join("bin")))?;
+    std::fs::copy(server, &binary).map_err(io("copy", server))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).map_err(io("chmod", &binary))?;
+    }
+    let readme = format!(
+        "# {name}: a container serving `{uri}`\n\n\
+         Written by `mlsdk deploy docker`. The image runs `mlsdk serve` on the model repository in `models/`\n\
+         (HTTP/REST on port 8080: the Open Inference Protocol and MLflow's `/invocations`; gRPC on 8081).\n\n\
+         ```sh\n\
+         docker build -t {image} .\n\
+         docker run --rm -p 127.0.0.1:8080:8080 -p 127.0.0.1:8081:8081 {image}\n\
+         curl http://127.0.0.1:8080/v2/models/{name}\n\
+         ```\n\n\
+         With podman, build with `--format docker` (the OCI format drops `HEALTHCHECK`) and run with `--init`\n\
+         so SIGTERM reaches the server, which then finishes its requests and exits.\n\n\
+         `bin/mlsdk` is the `mlsdk` that wrote this directory (Linux, glibc; Debian bookworm runs it). To build\n\
+         the server in the image from crates.io instead: `docker build --build-arg MLSDK_FROM=source …`.\n\n\
+         The server binds every interface inside the container and runs without a token (`--insecure-public`):\n\
+         publish the ports on 127.0.0.1 as above, or mount a token file and replace `--insecure-public` with\n\
+         `--auth-token-file PATH` in the command.\n",
+        image = spec.image
+    );
+    write("README.md", readme.as_bytes())?;
+    staged.commit()?;
+    Ok(out.to_path_buf())
+}
+
+/// Write Kubernetes manifests for a server of `uri` as `name` (checked by
+/// loading it): `deployment.yaml`, `service.yaml`, `hpa.yaml` into `out`, or
+/// with `kserve`, `inferenceservice.yaml` (KServe's v1beta1
+/// InferenceService with the image as a custom v2 predictor).
+///
+/// # Errors
+/// A model that does not load, an invalid name, existing files, I/O failures.
+pub fn write_kubernetes(
+    out: &Path,
+    uri: &str,
+    options: &ModelLoadOptions,
+    spec: &ml_serve::DeploySpec,
+    kserve: bool,
+) -> Result<Vec<PathBuf>> {
+    ml_serve::model::check_name("model name", &spec.name).map_err(|e| Error::invalid("model", e.to_string()))?;
+    model_file(uri, options)?;
+    let objects = if kserve {
+        vec![("inferenceservice.yaml".to_string(), spec.kserve())]
+    } else {
+        spec.kubernetes()
+    };
+    ml_serve::deploy::write_manifests(out, &objects)
+}

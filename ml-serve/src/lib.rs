@@ -49,6 +49,7 @@
 //! monitoring. Use TLS in front of it (an ingress or a sidecar) on a network.
 
 mod batch;
+pub mod deploy;
 pub mod error;
 mod grpc;
 pub mod metrics;
@@ -62,6 +63,7 @@ pub mod triton;
 use std::sync::Arc;
 
 pub use batch::{BatchPolicy, slice_rows};
+pub use deploy::{DeploySpec, probe};
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use model::{DEFAULT_INPUT, LabelKind, ModelInterface, ServedModel, TensorSpec};

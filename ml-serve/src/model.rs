@@ -451,8 +451,12 @@ fn numeric(t: &crate::tensor::InputTensor) -> Result<&[f64]> {
     }
 }
 
-/// Names appear in URL paths and file names: printable, no separators.
-pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
+/// Check a model name or version: they appear in URL paths and file names,
+/// so 1 to 128 letters, digits, `-`, `_`, `.` or `@`, not `.` or `..`.
+///
+/// # Errors
+/// Any other name (400).
+pub fn check_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name != "."
