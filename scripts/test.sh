@@ -45,7 +45,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc "${WS[@]}" --no-deps
 
 step "python reference tools (the main environment, and the serving clients' own)"
 bash scripts/setup-python.sh
-bash scripts/setup-python.sh serving
+for env in serving k8s kserve; do bash scripts/setup-python.sh "$env"; done
 
 step "interop: regenerate scikit-learn fixtures"
 fresh=$(mktemp -d)
@@ -80,6 +80,14 @@ MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test serve -- --in
 
 step "interop: the real Triton clients (HTTP and gRPC, their own environment) against mlsdk serve, answers equal to onnxruntime's"
 MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test serve_clients -- --include-ignored
+
+step "interop: Kubernetes' and KServe's own definitions accept what mlsdk deploy k8s and kserve write"
+MLSDK_K8S_PYTHON="$ROOT/.venv-k8s/bin/python" MLSDK_KSERVE_PYTHON="$ROOT/.venv-kserve/bin/python" \
+  cargo test "${WS[@]}" --test deploy_manifests -- --include-ignored
+
+step "interop: podman builds and runs what mlsdk deploy docker writes, offline; the Triton clients drive the container"
+eval "$(bash scripts/setup-podman.sh)"
+MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test deploy_docker -- --include-ignored
 
 step "interop: skl2onnx models, re-exported now, on tract and on ONNX Runtime (the wheel's library)"
 .venv/bin/python scripts/gen_onnx_models.py "$fresh/onnx"

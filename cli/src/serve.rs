@@ -100,7 +100,7 @@ pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
 pub enum DeployCommand {
     /// Write a Triton model repository: OUT/NAME/config.pbtxt and OUT/NAME/1/model.onnx.
     Triton(TritonArgs),
-    /// Write a container build context: Dockerfile, .dockerignore, README.md, the server and the model.
+    /// Write a container build context: Dockerfiles, .dockerignore, README.md, the server and the model.
     Docker(DockerArgs),
     /// Write Kubernetes manifests: a Deployment, a Service and a HorizontalPodAutoscaler.
     K8s(KubernetesArgs),
@@ -119,6 +119,9 @@ pub struct DockerArgs {
     /// The image tag the README's commands use (default: mlsdk-NAME:latest).
     #[arg(long)]
     image: Option<String>,
+    /// The mlsdk executable to put in the image (default: this one; a stripped release build is smaller).
+    #[arg(long, value_name = "PATH")]
+    server_binary: Option<PathBuf>,
     /// The store models:/ and runs:/ URIs resolve against (default: $MLFLOW_TRACKING_URI, else ./mlruns).
     #[arg(long)]
     tracking_uri: Option<String>,
@@ -210,7 +213,10 @@ pub fn deploy(command: &DeployCommand, out: &Output) -> Result<()> {
         DeployCommand::Docker(args) => {
             let (name, uri) = parse_model_arg(&args.model)?;
             let options = load_options(RuntimeArg::Tract, args.tracking_uri.as_deref());
-            let server = std::env::current_exe()?;
+            let server = match &args.server_binary {
+                Some(path) => path.clone(),
+                None => std::env::current_exe()?,
+            };
             let dir =
                 ml_sdk::serve::write_docker_context(&args.out, &name, &uri, &options, args.image.as_deref(), &server)?;
             let image = args
@@ -219,7 +225,7 @@ pub fn deploy(command: &DeployCommand, out: &Output) -> Result<()> {
                 .unwrap_or_else(|| ml_sdk::serve::DeploySpec::new(&name).image);
             out.emit(&serde_json::json!({ "context": dir, "image": image }), || {
                 format!(
-                    "wrote {}/Dockerfile, .dockerignore, README.md, bin/mlsdk and models/{name}/\n\
+                    "wrote {}/Dockerfile, Dockerfile.source, .dockerignore, README.md, bin/mlsdk and models/{name}/\n\
                      build: docker build -t {image} {}\n",
                     dir.display(),
                     dir.display()

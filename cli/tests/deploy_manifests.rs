@@ -125,7 +125,7 @@ fn manifests_pass_kubernetes_and_kserve_definitions() {
     let text = std::fs::read_to_string(&isvc).unwrap();
     std::fs::write(
         &isvc,
-        text.replace("    predictor:", "    predictor:\n      minReplica: 3"),
+        text.replace("  predictor:\n", "  predictor:\n    minReplica: 3\n"),
     )
     .unwrap();
     let (ok, report) = check("MLSDK_KSERVE_PYTHON", "kserve", &isvc);

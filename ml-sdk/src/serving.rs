@@ -272,7 +272,8 @@ fn model_file(uri: &str, options: &ModelLoadOptions) -> Result<(Vec<u8>, &'stati
 }
 
 /// Write a container build context for serving `uri` as `name`:
-/// `Dockerfile` (see [`ml_serve::DeploySpec::dockerfile`]), `.dockerignore`,
+/// `Dockerfile` and `Dockerfile.source` (see
+/// [`ml_serve::DeploySpec::dockerfiles`]), `.dockerignore`,
 /// `README.md` with the commands, `bin/mlsdk` (a copy of `server`, the
 /// `mlsdk` executable to run in the image) and `models/NAME/VERSION/` (the
 /// model file, served as a repository). Staged and moved into place; `out`
@@ -313,7 +314,9 @@ pub fn write_docker_context(
         }
         ml_core::io::write_atomic(&path, bytes)
     };
-    write("Dockerfile", spec.dockerfile(env!("CARGO_PKG_VERSION")).as_bytes())?;
+    let (dockerfile, from_source) = spec.dockerfiles(env!("CARGO_PKG_VERSION"));
+    write("Dockerfile", dockerfile.as_bytes())?;
+    write("Dockerfile.source", from_source.as_bytes())?;
     write(
         ".dockerignore",
         b"# Only the server and the models go into the image.\n*\n!bin/mlsdk\n!models/\n",
@@ -339,7 +342,7 @@ pub fn write_docker_context(
          With podman, build with `--format docker` (the OCI format drops `HEALTHCHECK`) and run with `--init`\n\
          so SIGTERM reaches the server, which then finishes its requests and exits.\n\n\
          `bin/mlsdk` is the `mlsdk` that wrote this directory (Linux, glibc; Debian bookworm runs it). To build\n\
-         the server in the image from crates.io instead: `docker build --build-arg MLSDK_FROM=source …`.\n\n\
+         the server in the image from crates.io instead: `docker build -f Dockerfile.source -t {image} .`.\n\n\
          The server binds every interface inside the container and runs without a token (`--insecure-public`):\n\
          publish the ports on 127.0.0.1 as above, or mount a token file and replace `--insecure-public` with\n\
          `--auth-token-file PATH` in the command.\n",

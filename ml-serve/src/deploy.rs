@@ -39,18 +39,20 @@ pub const GRPC_PORT: u16 = 8081;
 pub const CONTAINER_UID: u32 = 10001;
 
 impl DeploySpec {
-    /// Defaults for `name`: image `mlsdk-NAME:latest`, 1 to 4 replicas at
+    /// Defaults for `name`: image `mlsdk-NAME:latest` (NAME as Kubernetes object names have it), 1 to 4 replicas at
     /// 70 % CPU, requests 250m CPU and 256Mi, limits 2 CPUs and 1Gi.
     pub fn new(name: &str) -> Self {
-        Self {
+        let mut spec = Self {
             name: name.to_string(),
-            image: format!("mlsdk-{}:latest", name.to_ascii_lowercase()),
+            image: String::new(),
             replicas: 1,
             max_replicas: 4,
             target_cpu_percent: 70,
             cpu: ("250m".into(), "2".into()),
             memory: ("256Mi".into(), "1Gi".into()),
-        }
+        };
+        spec.image = format!("mlsdk-{}:latest", spec.object_name());
+        spec
     }
 
     /// Use this image.
@@ -199,31 +201,14 @@ impl DeploySpec {
         })
     }
 
-    /// The Dockerfile of a build context holding `bin/mlsdk` (the server,
-    /// built on the host) and `models/` (a model repository): a stage that
-    /// takes the binary from the context, another that builds it from
-    /// crates.io (`--build-arg MLSDK_FROM=source`), and a small runtime stage
-    /// on Debian's slim image as a non-root user, with a health check.
-    pub fn dockerfile(&self, version: &str) -> String {
-        format!(
-            r#"# syntax=docker/dockerfile:1
-# Written by `mlsdk deploy docker`. Build: docker build -t {image} .
-# (podman: add --format docker to keep the HEALTHCHECK.)
-
-# The server binary: from this context (bin/mlsdk, the default), or built
-# from crates.io with --build-arg MLSDK_FROM=source.
-ARG MLSDK_FROM=context
-
-FROM debian:bookworm-slim AS from-context
-COPY bin/mlsdk /out/mlsdk
-
-FROM rust:1-slim-bookworm AS from-source
-RUN cargo install --locked ml-sdk-cli --version {version} --root /tmp/cargo \
-    && mkdir -p /out && cp /tmp/cargo/bin/mlsdk /out/mlsdk
-
-FROM from-${{MLSDK_FROM}} AS server
-
-FROM debian:bookworm-slim
+    /// The Dockerfiles of a build context holding `bin/mlsdk` (the server,
+    /// built on the host) and `models/` (a model repository): `Dockerfile`
+    /// takes the server from the context, `Dockerfile.source` builds it from
+    /// crates.io in a Rust stage. Both end in the same small runtime stage on
+    /// Debian's slim image, as a non-root user, with a health check.
+    pub fn dockerfiles(&self, version: &str) -> (String, String) {
+        let runtime = format!(
+            r#"FROM debian:bookworm-slim
 COPY --from=server /out/mlsdk /usr/local/bin/mlsdk
 COPY models /models
 USER {uid}:{uid}
@@ -235,11 +220,28 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 # add --auth-token-file PATH in place of --insecure-public.
 CMD ["mlsdk", "serve", "--repository", "/models", "--host", "0.0.0.0", "--port", "{http}", "--grpc-port", "{grpc}", "--insecure-public"]
 "#,
-            image = self.image,
             uid = CONTAINER_UID,
             http = HTTP_PORT,
             grpc = GRPC_PORT,
-        )
+        );
+        let header = |how: &str, file: &str| {
+            format!(
+                "# syntax=docker/dockerfile:1\n# Written by `mlsdk deploy docker`; {how}.\n\
+                 # Build: docker build{file} -t {image} .   (podman: add --format docker to keep the HEALTHCHECK)\n\n",
+                image = self.image
+            )
+        };
+        let context = format!(
+            "{}FROM debian:bookworm-slim AS server\nCOPY bin/mlsdk /out/mlsdk\n\n{runtime}",
+            header("the server is bin/mlsdk from this context", "")
+        );
+        let source = format!(
+            "{}FROM rust:1-slim-bookworm AS server\n\
+             RUN cargo install --locked ml-sdk-cli --version {version} --root /tmp/cargo \\\n    \
+             && mkdir -p /out && cp /tmp/cargo/bin/mlsdk /out/mlsdk\n\n{runtime}",
+            header("the server is built from crates.io", " -f Dockerfile.source")
+        );
+        (context, source)
     }
 }
 
