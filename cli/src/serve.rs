@@ -56,6 +56,38 @@ pub struct ServeArgs {
     /// URI, or an MLflow server (http://...) (default: $MLFLOW_TRACKING_URI, else ./mlruns).
     #[arg(long)]
     tracking_uri: Option<String>,
+    /// Request logs on stderr (one line a request: id, method, path, status, time).
+    #[arg(long, value_enum, default_value_t = LogFormat::Off)]
+    log: LogFormat,
+}
+
+/// How `mlsdk serve` logs requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// No request logs (warnings still go to stderr).
+    Off,
+    /// Human-readable lines.
+    Text,
+    /// JSON lines, for log collectors.
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = if format == LogFormat::Off {
+        LevelFilter::WARN
+    } else {
+        LevelFilter::INFO
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A subscriber set earlier (none in mlsdk) would win; nothing to report then.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        _ => builder.with_ansi(false).try_init(),
+    };
 }
 
 fn batch_policy(max_batch: Option<usize>, delay_us: u64) -> Option<BatchPolicy> {
@@ -66,6 +98,7 @@ fn batch_policy(max_batch: Option<usize>, delay_us: u64) -> Option<BatchPolicy> 
 }
 
 pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
+    init_logs(args.log);
     let mut config = ServeConfig::new()
         .bind(args.host, args.port)
         .grpc(args.grpc_port)
