@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod compiled;
 mod dataset;
 mod error;
 mod frame;
@@ -46,6 +47,7 @@ mod spec;
 mod split;
 mod traits;
 
+pub use compiled::CompiledSpec;
 pub use dataset::{Dataset, FeatureKind, InputColumn, SensitiveColumn, Target};
 pub use error::{Error, Result};
 pub use frame::{

@@ -592,7 +592,16 @@ impl Estimator {
     /// [`Error::Shape`] for a matrix of the wrong width; [`Error::Unsupported`]
     /// for an estimator that does not fit the task.
     pub fn predict(&self, task: &Task, x: ArrayView2<'_, f64>) -> Result<Predictions> {
-        let width = match self {
+        self.check_width(x.ncols())?;
+        self.predictions(task, self.raw_output(x))
+    }
+
+    /// Check that a preprocessed matrix of `width` columns fits the estimator.
+    ///
+    /// # Errors
+    /// [`Error::Shape`].
+    pub fn check_width(&self, width: usize) -> Result<()> {
+        let needed = match self {
             Estimator::Linear { coefficients, .. } => Some(coefficients.ncols()),
             Estimator::Centroids { centroids } => Some(centroids.ncols()),
             Estimator::TreeEnsemble { trees, .. } => trees
@@ -601,16 +610,23 @@ impl Estimator {
                 .max()
                 .map(|f| f + 1),
         };
-        if let Some(w) = width
-            && (x.ncols() < w || (!matches!(self, Estimator::TreeEnsemble { .. }) && x.ncols() != w))
+        if let Some(w) = needed
+            && (width < w || (!matches!(self, Estimator::TreeEnsemble { .. }) && width != w))
         {
             return Err(Error::shape(
                 "predict",
                 format!("{w} features"),
-                format!("{} columns", x.ncols()),
+                format!("{width} columns"),
             ));
         }
-        let raw = self.raw_output(x);
+        Ok(())
+    }
+
+    /// Predictions for a task from raw outputs (see [`Estimator::raw_output`]).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for an estimator that does not fit the task.
+    pub fn predictions(&self, task: &Task, raw: Array2<f64>) -> Result<Predictions> {
         Ok(match (task, self) {
             (Task::Clustering { .. }, Estimator::Centroids { .. }) => Predictions::Clustering {
                 clusters: raw

@@ -11,9 +11,10 @@ use crate::{ModelFormat, ModelLoadOptions, load_model};
 
 /// Load `uri` (anything [`load_model`] takes) to serve as `name`.
 ///
-/// ml-sdk models predict through their spec. ONNX models that import to a
-/// spec (ml-sdk's exports; scikit-learn's linear and tree models through
-/// skl2onnx) predict through the spec too, with the graph's tensor names;
+/// ml-sdk models predict through their spec, compiled once
+/// ([`ml_core::CompiledSpec`]). ONNX models that import to a spec (ml-sdk's
+/// exports; scikit-learn's linear and tree models through skl2onnx) predict
+/// through the compiled spec too, with the graph's tensor names;
 /// other graphs run on the configured ONNX runtime. A `models:/` URI is
 /// served as its registry version number, anything else as version `1`.
 ///
@@ -54,7 +55,7 @@ fn served_from(name: &str, version: &str, uri: &str, loaded: crate::LoadedModel)
             LabelKind::Value
         });
     let (model, platform): (Arc<dyn Model>, &str) = match onnx.describe() {
-        Ok(spec) => (Arc::new(spec), "ml-sdk"),
+        Ok(spec) => (Arc::new(ml_core::CompiledSpec::new(spec)), "ml-sdk"),
         Err(_) => {
             let platform = match onnx.runtime() {
                 ml_onnx::Runtime::Tract => "tract",

@@ -5,7 +5,8 @@
 //! predicts `CALLS` times on the first `BATCH` rows; prints
 //! `{"seconds_per_call"}` as the median over rounds of round time / calls.
 //! `RUNTIME` is `tract` or `ort` (through `OnnxModel`), `spec` (the graph
-//! imported to a `ModelSpec` and evaluated by ml-sdk, no runtime), or `ort-raw`: ONNX
+//! imported to a `ModelSpec`, compiled as `mlsdk serve` serves it
+//! (`CompiledSpec`) and evaluated by ml-sdk, no runtime), or `ort-raw`: ONNX
 //! Runtime's bare run, through the ort crate, of the graph `OnnxModel` would
 //! hand it, with no ml-sdk code in the call (rows bound once, no checks, no
 //! conversions, outputs left in ONNX Runtime's buffers): the least time a
@@ -35,8 +36,9 @@ fn main() -> Result<()> {
     let mut call: Box<dyn FnMut() -> Result<()>> = if runtime == "ort-raw" {
         raw_ort(model, &x)?
     } else if runtime == "spec" {
-        // The graph imported to a ModelSpec and evaluated by ml-sdk itself.
-        let spec = OnnxModel::load(model)?.describe()?;
+        // The graph imported to a ModelSpec and evaluated by ml-sdk itself,
+        // compiled once as the server does.
+        let spec = ml_sdk::core::CompiledSpec::new(OnnxModel::load(model)?.describe()?);
         Box::new(move || {
             std::hint::black_box(spec.predict(std::hint::black_box(x.view()))?);
             Ok(())
