@@ -238,7 +238,18 @@ impl Estimator {
                 coefficients,
                 intercepts,
                 ..
-            } => x.dot(&coefficients.t()) + intercepts,
+            } => {
+                // One pass into the output: a one-row call then costs one
+                // allocation, not the product's, the sum's and a general
+                // matrix product's setup.
+                let mut out = Array2::zeros((x.nrows(), coefficients.nrows()));
+                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                    for ((oj, c), b) in o.iter_mut().zip(coefficients.outer_iter()).zip(intercepts) {
+                        *oj = row.iter().zip(c).fold(0.0, |acc, (a, w)| acc + a * w) + b;
+                    }
+                }
+                out
+            }
             Estimator::TreeEnsemble {
                 trees,
                 aggregation,
@@ -548,8 +559,12 @@ impl ModelSpec {
     /// As [`Signature::validate_input`].
     pub fn transform(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
         self.signature.validate_input(x)?;
-        let mut cur = x.to_owned();
-        for step in &self.preprocessing {
+        let Some((first, rest)) = self.preprocessing.split_first() else {
+            return Ok(x.to_owned());
+        };
+        // The first step reads the input itself: no copy before it.
+        let mut cur = first.apply(x)?;
+        for step in rest {
             cur = step.apply(cur.view())?;
         }
         Ok(cur)
