@@ -203,9 +203,7 @@ fn kubernetes(args: &KubernetesArgs, kserve: bool, out: &Output) -> Result<()> {
     if let Some(image) = &args.image {
         spec = spec.image(image.clone());
     }
-    if args.replicas == 0 || args.max_replicas < args.replicas {
-        anyhow::bail!("--replicas must be at least 1 and at most --max-replicas");
-    }
+    spec.validate()?;
     let options = load_options(RuntimeArg::Tract, args.tracking_uri.as_deref());
     let files = ml_sdk::serve::write_kubernetes(&args.out, &uri, &options, &spec, kserve)?;
     out.emit(&serde_json::json!({ "files": files, "image": spec.image }), || {

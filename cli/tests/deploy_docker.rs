@@ -11,11 +11,14 @@
 //! the environment `scripts/setup-podman.sh` prints and
 //! `MLSDK_SERVING_PYTHON=.venv-serving/bin/python -- --include-ignored`.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::{csv_rows, run_in};
 use serde_json::{Value, json};
 
 fn run(program: &str, args: &[&str], dir: &Path) -> Output {
@@ -61,20 +64,19 @@ fn the_image_builds_offline_serves_the_clients_and_stops_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mlsdk = env!("CARGO_BIN_EXE_mlsdk");
-    ok(mlsdk, &["datasets", "export", "breast_cancer", "--out", "bc.csv"], dir);
-    ok(
-        mlsdk,
+    run_in(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
+    run_in(
+        dir,
         &[
             "train", "--data", "bc.csv", "--target", "target", "--model", "logistic", "--out", "m",
         ],
-        dir,
     );
-    ok(mlsdk, &["export-onnx", "--model", "m", "--out", "bc.onnx"], dir);
+    run_in(dir, &["export-onnx", "--model", "m", "--out", "bc.onnx"]);
     // The image gets a stripped copy of this build's server.
     ok("strip", &["-o", "mlsdk-stripped", mlsdk], dir);
     let tag = format!("localhost/mlsdk-test-{}:latest", std::process::id());
-    ok(
-        mlsdk,
+    run_in(
+        dir,
         &[
             "deploy",
             "docker",
@@ -87,7 +89,6 @@ fn the_image_builds_offline_serves_the_clients_and_stops_on_sigterm() {
             "--server-binary",
             "mlsdk-stripped",
         ],
-        dir,
     );
     let cleanup = Cleanup {
         container: format!("mlsdk-test-{}", std::process::id()),
@@ -134,21 +135,7 @@ fn the_image_builds_offline_serves_the_clients_and_stops_on_sigterm() {
     // The image's own HEALTHCHECK (mlsdk probe inside the container).
     ok("podman", &["healthcheck", "run", &cleanup.container], dir);
 
-    let text = std::fs::read_to_string(dir.join("bc.csv")).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let target = header.iter().position(|h| *h == "target").unwrap();
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .skip(1)
-        .take(10)
-        .map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(j, _)| *j != target)
-                .map(|(_, v)| v.parse().unwrap())
-                .collect()
-        })
-        .collect();
+    let rows = csv_rows(&dir.join("bc.csv"), "target", 10);
     let manifest = json!({
         "http": format!("127.0.0.1:{http}"),
         "grpc": format!("127.0.0.1:{grpc}"),

@@ -10,24 +10,13 @@
 //! Needs the checkers' environments: `scripts/test.sh` runs this with
 //! `MLSDK_K8S_PYTHON=.venv-k8s/bin/python MLSDK_KSERVE_PYTHON=.venv-kserve/bin/python -- --include-ignored`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
+use common::run_in;
 use serde_json::Value;
-
-fn mlsdk(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mlsdk {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Run scripts/check_manifests.py; its exit status and JSON report.
 fn check(python_var: &str, mode: &str, target: &Path) -> (bool, Value) {
@@ -54,14 +43,14 @@ fn check(python_var: &str, mode: &str, target: &Path) -> (bool, Value) {
 fn manifests_pass_kubernetes_and_kserve_definitions() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    mlsdk(dir, &["datasets", "export", "iris", "--out", "iris.csv"]);
-    mlsdk(
+    run_in(dir, &["datasets", "export", "iris", "--out", "iris.csv"]);
+    run_in(
         dir,
         &[
             "train", "--data", "iris.csv", "--target", "target", "--model", "forest", "--out", "m",
         ],
     );
-    mlsdk(
+    run_in(
         dir,
         &[
             "deploy",
@@ -78,7 +67,7 @@ fn manifests_pass_kubernetes_and_kserve_definitions() {
             "6",
         ],
     );
-    mlsdk(
+    run_in(
         dir,
         &["deploy", "kserve", "--model", "Iris_Forest=m", "--out", "kserve"],
     );

@@ -6,28 +6,16 @@
 //! (that one needs the Python reference tools: `scripts/test.sh` runs it
 //! with `MLSDK_PYTHON=.venv/bin/python -- --include-ignored`).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use common::{Serve, csv_rows, run_in};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn mlsdk(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mlsdk {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A child process killed when the test ends, however it ends.
 struct Process(Child);
@@ -37,23 +25,6 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn serve(dir: &Path, args: &[&str]) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .arg("serve")
-        .args(args)
-        .args(["--port", "0", "--grpc-port", "0"])
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Process(child), format!("http://{}", line.trim()))
 }
 
 fn agent() -> ureq::Agent {
@@ -91,9 +62,9 @@ fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
 fn a_registry_alias_is_served_and_re_resolved_without_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    mlsdk(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
+    run_in(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
     for (c, out) in [("1.0", "m1"), ("0.01", "m2")] {
-        mlsdk(
+        run_in(
             dir,
             &[
                 "train",
@@ -114,35 +85,25 @@ fn a_registry_alias_is_served_and_re_resolved_without_a_restart() {
             ],
         );
     }
-    mlsdk(
+    run_in(
         dir,
         &["models", "alias", "bc", "champion", "1", "--tracking-uri", "mlruns"],
     );
-    let (_server, url) = serve(
+    let server = Serve::start(
         dir,
         &["--model", "credit=models:/bc@champion", "--tracking-uri", "mlruns"],
     );
+    let url = format!("http://{}", server.http);
     let (status, meta) = get_json(&format!("{url}/v2/models/credit"));
     assert_eq!(status, 200);
     assert_eq!(meta["versions"], json!(["1"]));
 
-    let row = std::fs::read_to_string(dir.join("bc.csv")).unwrap();
-    let header: Vec<&str> = row.lines().next().unwrap().split(',').collect();
-    let target = header.iter().position(|h| *h == "target").unwrap();
-    let features: Vec<f64> = row
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .enumerate()
-        .filter(|(j, _)| *j != target)
-        .map(|(_, v)| v.parse().unwrap())
-        .collect();
+    let features = csv_rows(&dir.join("bc.csv"), "target", 1).remove(0);
     let body = serde_json::to_vec(&json!({"instances": [features]})).unwrap();
     let (_, before) = post(&format!("{url}/invocations"), "application/json", &body);
 
     // The alias moves; a load request re-resolves it.
-    mlsdk(
+    run_in(
         dir,
         &["models", "alias", "bc", "champion", "2", "--tracking-uri", "mlruns"],
     );
@@ -244,8 +205,8 @@ fn mlflow_models_serve_and_mlsdk_serve_answer_the_same_payloads_alike() {
     for (dataset, model) in [("breast_cancer", "logistic"), ("diabetes", "linear")] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        mlsdk(dir, &["datasets", "export", dataset, "--out", "data.csv"]);
-        mlsdk(
+        run_in(dir, &["datasets", "export", dataset, "--out", "data.csv"]);
+        run_in(
             dir,
             &[
                 "train",
@@ -264,7 +225,8 @@ fn mlflow_models_serve_and_mlsdk_serve_answer_the_same_payloads_alike() {
         );
         let logged = logged_onnx_model(dir);
         let (_theirs, mlflow) = mlflow_serve(&python, &logged);
-        let (_ours, mlsdk_url) = serve(dir, &["--model", &format!("m={}", logged.display())]);
+        let ours = Serve::start(dir, &["--model", &format!("m={}", logged.display())]);
+        let mlsdk_url = format!("http://{}", ours.http);
 
         let text = std::fs::read_to_string(dir.join("data.csv")).unwrap();
         let header: Vec<String> = text.lines().next().unwrap().split(',').map(str::to_string).collect();
@@ -275,18 +237,7 @@ fn mlflow_models_serve_and_mlsdk_serve_answer_the_same_payloads_alike() {
             .filter(|(j, _)| *j != target)
             .map(|(_, h)| h)
             .collect();
-        let rows: Vec<Vec<f64>> = text
-            .lines()
-            .skip(1)
-            .take(5)
-            .map(|l| {
-                l.split(',')
-                    .enumerate()
-                    .filter(|(j, _)| *j != target)
-                    .map(|(_, v)| v.parse().unwrap())
-                    .collect()
-            })
-            .collect();
+        let rows = csv_rows(&dir.join("data.csv"), "target", 5);
         let records: Vec<Value> = rows
             .iter()
             .map(|r| {

@@ -12,107 +12,26 @@
 //! Needs the serving clients' environment: `scripts/test.sh` runs this with
 //! `MLSDK_SERVING_PYTHON=.venv-serving/bin/python -- --include-ignored`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use common::{Serve, csv_rows, run_in};
 
 use serde_json::{Value, json};
 
-fn mlsdk(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mlsdk {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx")
-}
-
-/// The first `n` rows of a CSV's columns bar `target`, as numbers.
-fn csv_rows(path: &Path, target: &str, n: usize) -> Vec<Vec<f64>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let skip = header.iter().position(|h| h.trim_matches('"') == target).unwrap();
-    lines
-        .take(n)
-        .map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(j, _)| *j != skip)
-                .map(|(_, v)| v.parse().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
-/// A running `mlsdk serve`, killed if the test fails before [`terminate`].
-struct Server(Option<Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Start `mlsdk serve` and read the HTTP and gRPC addresses it prints once listening.
-fn serve(dir: &Path, args: &[String]) -> (Server, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .arg("serve")
-        .args(args)
-        .args(["--port", "0", "--grpc-port", "0"])
-        .current_dir(dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut read = || {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line.trim().to_string();
-        assert!(addr.starts_with("127.0.0.1:"), "mlsdk serve printed {line:?}");
-        addr
-    };
-    let (http, grpc) = (read(), read());
-    (Server(Some(child)), http, grpc)
-}
-
-/// SIGTERM, and the server must exit 0 within 10 s.
-fn terminate(mut server: Server) {
-    let mut child = server.0.take().unwrap();
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "mlsdk serve exited with {status} on SIGTERM");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("mlsdk serve did not stop within 10 s of SIGTERM");
 }
 
 /// A working directory with breast_cancer as `bc.csv` and a logistic
 /// regression trained on it in `bc/`.
 fn with_breast_cancer_model() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    mlsdk(tmp.path(), &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
-    mlsdk(
+    run_in(tmp.path(), &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
+    run_in(
         tmp.path(),
         &[
             "train", "--data", "bc.csv", "--target", "target", "--model", "logistic", "--out", "bc",
@@ -141,9 +60,9 @@ fn run_script(script: &str, arg: &Path) -> Value {
 fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
     let tmp = with_breast_cancer_model();
     let dir = tmp.path();
-    mlsdk(dir, &["datasets", "export", "digits", "--out", "digits.csv"]);
-    mlsdk(dir, &["export-onnx", "--model", "bc", "--out", "bc.onnx"]);
-    mlsdk(
+    run_in(dir, &["datasets", "export", "digits", "--out", "digits.csv"]);
+    run_in(dir, &["export-onnx", "--model", "bc", "--out", "bc.onnx"]);
+    run_in(
         dir,
         &[
             "train",
@@ -161,7 +80,7 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
             "digits",
         ],
     );
-    mlsdk(dir, &["export-onnx", "--model", "digits", "--out", "digits.onnx"]);
+    run_in(dir, &["export-onnx", "--model", "digits", "--out", "digits.onnx"]);
 
     let expected: Value = serde_json::from_slice(&std::fs::read(testdata().join("expected.json")).unwrap()).unwrap();
     let bc_rows = csv_rows(&dir.join("bc.csv"), "target", 20);
@@ -198,7 +117,9 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
         .iter()
         .flat_map(|(name, uri, ..)| ["--model".to_string(), format!("{name}={uri}")])
         .collect();
-    let (child, addr, grpc) = serve(dir, &args);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Serve::start(dir, &args);
+    let (addr, grpc) = (server.http.clone(), server.grpc.clone());
     let manifest = json!({
         "http": addr,
         "grpc": grpc,
@@ -207,7 +128,7 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
     let manifest_path = dir.join("manifest.json");
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     let report = run_script("check_serving.py", &manifest_path);
-    terminate(child);
+    server.terminate(Duration::from_secs(10));
     for (name, ..) in &models {
         let r = &report["models"][name];
         // 2 encodings x outputs, 3 compressions x outputs, async x outputs.
@@ -233,8 +154,8 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
 fn triton_repositories_pass_tritons_model_config_and_serve() {
     let tmp = with_breast_cancer_model();
     let dir = tmp.path();
-    mlsdk(dir, &["datasets", "export", "iris", "--out", "iris.csv"]);
-    mlsdk(
+    run_in(dir, &["datasets", "export", "iris", "--out", "iris.csv"]);
+    run_in(
         dir,
         &[
             "train", "--data", "iris.csv", "--target", "target", "--model", "kmeans", "--param", "k=3", "--out", "km",
@@ -248,7 +169,7 @@ fn triton_repositories_pass_tritons_model_config_and_serve() {
         ("sk_forest", sk_forest.to_string_lossy().to_string()),
         ("sk_reg", sk_reg.to_string_lossy().to_string()),
     ] {
-        mlsdk(
+        run_in(
             dir,
             &[
                 "deploy",
@@ -273,7 +194,8 @@ fn triton_repositories_pass_tritons_model_config_and_serve() {
     );
 
     // The repository served as written, and answering as onnxruntime does on its files.
-    let (child, addr, grpc) = serve(dir, &["--repository".to_string(), "repo".to_string()]);
+    let server = Serve::start(dir, &["--repository", "repo"]);
+    let (addr, grpc) = (server.http.clone(), server.grpc.clone());
     let expected: Value = serde_json::from_slice(&std::fs::read(testdata().join("expected.json")).unwrap()).unwrap();
     let models = [
         ("bc", json!(csv_rows(&dir.join("bc.csv"), "target", 10))),
@@ -288,5 +210,5 @@ fn triton_repositories_pass_tritons_model_config_and_serve() {
     });
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     run_script("check_serving.py", &dir.join("manifest.json"));
-    terminate(child);
+    server.terminate(Duration::from_secs(10));
 }

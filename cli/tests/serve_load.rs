@@ -7,10 +7,13 @@
 //! SIGTERM during load: every response that starts arrives whole and 200,
 //! and the server exits 0.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+
+use common::{Serve, run_in};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,58 +21,16 @@ use std::time::{Duration, Instant};
 const CONNECTIONS: usize = 32;
 const REQUESTS: usize = 20_000;
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn mlsdk(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mlsdk {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A trained model and `mlsdk serve` on it; the HTTP address.
-fn start(dir: &Path) -> (Process, String) {
-    mlsdk(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
-    mlsdk(
+/// A trained model and `mlsdk serve` on it.
+fn start(dir: &Path) -> Serve {
+    run_in(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
+    run_in(
         dir,
         &[
             "train", "--data", "bc.csv", "--target", "target", "--model", "logistic", "--out", "m",
         ],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlsdk"))
-        .args([
-            "serve",
-            "--model",
-            "bc=m",
-            "--port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--max-body",
-            "65536",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Process(child), line.trim().to_string())
+    Serve::start(dir, &["--model", "bc=m", "--max-body", "65536"])
 }
 
 fn row_body(rows: usize) -> Vec<u8> {
@@ -129,7 +90,8 @@ fn connect(addr: &str) -> (TcpStream, BufReader<TcpStream>) {
 #[test]
 fn twenty_thousand_requests_with_bad_ones_mixed_in() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_server, addr) = start(tmp.path());
+    let server = start(tmp.path());
+    let addr = server.http.clone();
     let good = Arc::new(row_body(1));
     let wrong_shape = Arc::new(
         br#"{"inputs":[{"name":"input","shape":[1,29],"datatype":"FP64","data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29]}]}"#.to_vec(),
@@ -202,7 +164,8 @@ fn twenty_thousand_requests_with_bad_ones_mixed_in() {
 #[test]
 fn sigterm_under_load_completes_every_response_that_starts() {
     let tmp = tempfile::tempdir().unwrap();
-    let (mut server, addr) = start(tmp.path());
+    let server = start(tmp.path());
+    let addr = server.http.clone();
     let body = Arc::new(row_body(200));
     let stop = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicUsize::new(0));
@@ -247,24 +210,11 @@ fn sigterm_under_load_completes_every_response_that_starts() {
     std::thread::sleep(Duration::from_millis(1500));
     let before = completed.load(Ordering::SeqCst);
     assert!(before > 0, "no request completed before SIGTERM");
-    let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop within 20 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    server.terminate(Duration::from_secs(20));
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.join().unwrap();
     }
-    assert!(status.success(), "mlsdk serve exited with {status}");
     eprintln!(
         "{} requests completed, {before} before SIGTERM",
         completed.load(Ordering::SeqCst)

@@ -22,11 +22,17 @@ use crate::{ModelFormat, ModelLoadOptions, load_model};
 /// As [`load_model`]; an invalid name.
 pub fn served_model(name: &str, uri: &str, options: &ModelLoadOptions) -> Result<ServedModel> {
     let loaded = load_model(uri, options)?;
-    let version = loaded
+    let version = served_version(&loaded);
+    served_from(name, &version, uri, loaded)
+}
+
+/// The version a loaded model is served as: its registry version for a
+/// `models:/` URI, else `1`.
+fn served_version(loaded: &crate::LoadedModel) -> String {
+    loaded
         .source()
         .and_then(|s| s.version.as_ref())
-        .map_or_else(|| "1".to_string(), |v| v.version.to_string());
-    served_from(name, &version, uri, loaded)
+        .map_or_else(|| "1".to_string(), |v| v.version.to_string())
 }
 
 fn served_from(name: &str, version: &str, uri: &str, loaded: crate::LoadedModel) -> Result<ServedModel> {
@@ -256,14 +262,16 @@ pub fn build_repository(
     Ok(repo)
 }
 
+/// A served name must be usable in URL paths and file names.
+fn check_model_name(name: &str) -> Result<()> {
+    ml_serve::model::check_name("model name", name).map_err(|e| Error::invalid("model", e.to_string()))
+}
+
 /// The model file behind `uri` and the version it is served as, checked by
 /// loading it.
 fn model_file(uri: &str, options: &ModelLoadOptions) -> Result<(Vec<u8>, &'static str, String)> {
     let loaded = load_model(uri, options)?;
-    let version = loaded
-        .source()
-        .and_then(|s| s.version.as_ref())
-        .map_or_else(|| "1".to_string(), |v| v.version.to_string());
+    let version = served_version(&loaded);
     let (limit, file) = match loaded.format() {
         ModelFormat::Onnx => (ml_onnx::MAX_MODEL_BYTES, "model.onnx"),
         _ => (ml_core::MAX_MODEL_BYTES, ml_core::MODEL_FILE),
@@ -290,7 +298,7 @@ pub fn write_docker_context(
     image: Option<&str>,
     server: &Path,
 ) -> Result<PathBuf> {
-    ml_serve::model::check_name("model name", name).map_err(|e| Error::invalid("model", e.to_string()))?;
+    check_model_name(name)?;
     let (bytes, file, version) = model_file(uri, options)?;
     if out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         return Err(Error::invalid(
@@ -368,7 +376,8 @@ pub fn write_kubernetes(
     spec: &ml_serve::DeploySpec,
     kserve: bool,
 ) -> Result<Vec<PathBuf>> {
-    ml_serve::model::check_name("model name", &spec.name).map_err(|e| Error::invalid("model", e.to_string()))?;
+    check_model_name(&spec.name)?;
+    spec.validate().map_err(|e| Error::invalid("replicas", e.to_string()))?;
     model_file(uri, options)?;
     let objects = if kserve {
         vec![("inferenceservice.yaml".to_string(), spec.kserve())]

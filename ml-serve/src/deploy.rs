@@ -68,6 +68,19 @@ impl DeploySpec {
         self
     }
 
+    /// Check the replica counts.
+    ///
+    /// # Errors
+    /// No replica, or a minimum above the maximum.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.replicas == 0 || self.max_replicas < self.replicas {
+            return Err(crate::Error::bad_request(
+                "--replicas must be at least 1 and at most --max-replicas",
+            ));
+        }
+        Ok(())
+    }
+
     /// Kubernetes object names: lower case, digits and `-` (RFC 1123).
     fn object_name(&self) -> String {
         let mut s: String = self

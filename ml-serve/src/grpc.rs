@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use crate::error::Error;
 use crate::model::TensorSpec;
 use crate::repository::StatsSnapshot;
-use crate::server::{Shared, run_model};
+use crate::server::Shared;
 use crate::tensor::{self, DataType, InferRequest, InputTensor, RequestedOutput, TensorData};
 use crate::triton::TritonConfig;
 
@@ -283,21 +283,15 @@ impl GrpcInferenceService for Service {
         let started = Instant::now();
         let request = request.into_inner();
         let loaded = s.repo.get(&request.model_name, version(&request.model_version))?;
-        let name = loaded.model.name().to_string();
-        let mut compute_ns = 0;
         let result = async {
             let decoded = decode(request)?;
             let rows = loaded.model.matrix(&decoded)?;
-            let n = rows.nrows() as u64;
-            let t = Instant::now();
-            let predictions = run_model(s, &loaded, rows).await?;
-            compute_ns = t.elapsed().as_nanos() as u64;
-            let outputs = loaded.model.output_tensors(&predictions, &decoded)?;
-            let (outputs, raw): (Vec<_>, Vec<_>) = outputs.iter().map(output_tensor).unzip();
+            let inference = s.infer(&loaded, rows, &decoded).await?;
+            let (outputs, raw): (Vec<_>, Vec<_>) = inference.outputs.iter().map(output_tensor).unzip();
             Ok::<_, Error>((
-                n,
+                (inference.rows, inference.compute_ns),
                 pb::ModelInferResponse {
-                    model_name: name.clone(),
+                    model_name: loaded.model.name().to_string(),
                     model_version: loaded.model.version().to_string(),
                     id: decoded.id.unwrap_or_default(),
                     outputs,
@@ -309,16 +303,13 @@ impl GrpcInferenceService for Service {
         let result = tokio::time::timeout(s.config.request_timeout, result)
             .await
             .unwrap_or_else(|_| Err(Error::new(408, "the request did not complete in time")));
-        let elapsed = started.elapsed();
         match result {
-            Ok((rows, response)) => {
-                loaded.stats.record(true, rows, elapsed.as_nanos() as u64, compute_ns);
-                s.metrics.observe_request(&name, 200, elapsed.as_secs_f64());
+            Ok((counts, response)) => {
+                s.record(&loaded, started, Ok(counts));
                 Ok(Response::new(response))
             }
             Err(e) => {
-                loaded.stats.record(false, 0, elapsed.as_nanos() as u64, 0);
-                s.metrics.observe_request(&name, e.status(), elapsed.as_secs_f64());
+                s.record(&loaded, started, Err(e.status()));
                 Err(e.into())
             }
         }
@@ -390,7 +381,7 @@ impl GrpcInferenceService for Service {
         tokio::task::spawn_blocking(move || repo.reload(&name))
             .await
             .map_err(|_| Status::internal("loading the model failed"))??;
-        self.shared.metrics.models_loaded(self.shared.repo.len());
+        self.shared.count_models();
         Ok(Response::new(pb::RepositoryModelLoadResponse {}))
     }
 
@@ -400,7 +391,7 @@ impl GrpcInferenceService for Service {
     ) -> Result<Response<pb::RepositoryModelUnloadResponse>, Status> {
         self.authorize(&r)?;
         self.shared.repo.unload(&r.into_inner().model_name)?;
-        self.shared.metrics.models_loaded(self.shared.repo.len());
+        self.shared.count_models();
         Ok(Response::new(pb::RepositoryModelUnloadResponse {}))
     }
 

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::mlflow;
 use crate::repository::{Loaded, Repository};
-use crate::tensor::{InferResponse, decode_request, parse_header_length};
+use crate::tensor::{InferRequest, InferResponse, decode_request, parse_header_length};
 
 /// The request-body limit unless configured: 64 MiB.
 pub const DEFAULT_MAX_BODY: usize = 64 << 20;
@@ -241,7 +241,7 @@ impl Shared {
             metrics,
             next_id: AtomicU64::new(1),
         });
-        metrics_models(&shared);
+        shared.count_models();
         shared
     }
 
@@ -256,6 +256,50 @@ impl Shared {
             .is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()))
     }
 
+    /// A request's rows through the model (batched or not), then the outputs
+    /// the request asks for: the work every front end shares.
+    pub(crate) async fn infer(
+        &self,
+        loaded: &Arc<Loaded>,
+        rows: Array2<f64>,
+        request: &InferRequest,
+    ) -> Result<Inference> {
+        let n = rows.nrows() as u64;
+        let t = Instant::now();
+        let predictions = run_model(self, loaded, rows).await?;
+        let compute_ns = t.elapsed().as_nanos() as u64;
+        Ok(Inference {
+            outputs: loaded.model.output_tensors(&predictions, request)?,
+            rows: n,
+            compute_ns,
+        })
+    }
+
+    /// Count a finished inference request, begun at `started`, in the
+    /// version's statistics and the metrics: `Ok((rows, model ns))` or the
+    /// error status.
+    pub(crate) fn record(&self, loaded: &Loaded, started: Instant, outcome: std::result::Result<(u64, u64), u16>) {
+        let elapsed = started.elapsed();
+        let ns = elapsed.as_nanos() as u64;
+        let status = match outcome {
+            Ok((rows, compute_ns)) => {
+                loaded.stats.record(true, rows, ns, compute_ns);
+                200
+            }
+            Err(status) => {
+                loaded.stats.record(false, 0, ns, 0);
+                status
+            }
+        };
+        self.metrics
+            .observe_request(loaded.model.name(), status, elapsed.as_secs_f64());
+    }
+
+    /// Publish the number of model versions loaded (after loads and unloads).
+    pub(crate) fn count_models(&self) {
+        self.metrics.models_loaded(self.repo.len());
+    }
+
     /// The overload answer: the in-flight limit is reached.
     pub(crate) fn overloaded(&self) -> Error {
         Error::new(
@@ -266,6 +310,14 @@ impl Shared {
             ),
         )
     }
+}
+
+/// What one inference made: the outputs, and the rows and model time for
+/// the statistics.
+pub(crate) struct Inference {
+    pub(crate) outputs: Vec<crate::tensor::OutputTensor>,
+    pub(crate) rows: u64,
+    pub(crate) compute_ns: u64,
 }
 
 type AppState = Arc<Shared>;
@@ -320,10 +372,6 @@ fn routes(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), timeout_and_log))
         .with_state(state)
-}
-
-fn metrics_models(state: &Shared) {
-    state.metrics.models_loaded(state.repo.len());
 }
 
 async fn ok() -> Response {
@@ -446,7 +494,7 @@ async fn repository_load(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<
     let repo = s.repo.clone();
     // Loading reads files or a tracking server: off the async workers.
     let done = tokio::task::spawn_blocking(move || repo.reload(&name)).await;
-    metrics_models(&s);
+    s.count_models();
     match done {
         Ok(Ok(())) => StatusCode::OK.into_response(),
         Ok(Err(e)) => e.into_response(),
@@ -456,7 +504,7 @@ async fn repository_load(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<
 
 async fn repository_unload(State(s): State<AppState>, UrlPath(p): UrlPath<HashMap<String, String>>) -> Response {
     let result = s.repo.unload(p.get("model").map_or("", String::as_str));
-    metrics_models(&s);
+    s.count_models();
     match result {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
@@ -547,7 +595,7 @@ fn inflate(reader: impl Read, max: usize) -> Result<Vec<u8>> {
 
 /// Predict through the model's batch queue, on the blocking pool, or here
 /// for small requests.
-pub(crate) async fn run_model(s: &Shared, loaded: &Arc<Loaded>, rows: Array2<f64>) -> Result<Predictions> {
+async fn run_model(s: &Shared, loaded: &Arc<Loaded>, rows: Array2<f64>) -> Result<Predictions> {
     loaded.model.signature().validate_input(rows.view())?;
     if let Some(policy) = s.config.batch {
         let batcher = loaded.batcher.get_or_init(|| {
@@ -586,7 +634,6 @@ async fn infer(
             return e.into_response();
         }
     };
-    let mut compute_ns = 0;
     let result = async {
         let header_length = headers
             .get("inference-header-content-length")
@@ -595,25 +642,21 @@ async fn infer(
         let body = read_body(&s, &headers, body).await?;
         let request = decode_request(&body, header_length)?;
         let rows = loaded.model.matrix(&request)?;
-        let n = rows.nrows() as u64;
-        let t = Instant::now();
-        let predictions = run_model(&s, &loaded, rows).await?;
-        compute_ns = t.elapsed().as_nanos() as u64;
-        let outputs = loaded.model.output_tensors(&predictions, &request)?;
+        let inference = s.infer(&loaded, rows, &request).await?;
+        let counts = (inference.rows, inference.compute_ns);
         let response = InferResponse {
             model_name: loaded.model.name().to_string(),
             model_version: loaded.model.version().to_string(),
             id: request.id,
-            outputs,
+            outputs: inference.outputs,
         };
-        Ok::<_, Error>((n, response.encode()))
+        Ok::<_, Error>((counts, response.encode()))
     }
     .await;
-    let elapsed = started.elapsed();
-    let (status, response) = match result {
-        Ok((rows, (body, header_length))) => {
-            loaded.stats.record(true, rows, elapsed.as_nanos() as u64, compute_ns);
-            let response = match header_length {
+    match result {
+        Ok((counts, (body, header_length))) => {
+            s.record(&loaded, started, Ok(counts));
+            match header_length {
                 Some(n) => (
                     StatusCode::OK,
                     [
@@ -630,17 +673,13 @@ async fn infer(
                 )
                     .into_response(),
                 None => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            };
-            (200, response)
+            }
         }
         Err(e) => {
-            loaded.stats.record(false, 0, elapsed.as_nanos() as u64, 0);
-            (e.status(), e.into_response())
+            s.record(&loaded, started, Err(e.status()));
+            e.into_response()
         }
-    };
-    s.metrics
-        .observe_request(loaded.model.name(), status, elapsed.as_secs_f64());
-    response
+    }
 }
 
 async fn invocations(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -653,9 +692,8 @@ async fn invocations(State(s): State<AppState>, headers: HeaderMap, body: Body) 
         let body = read_body(&s, &headers, body).await?;
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let rows = mlflow::parse_invocations(content_type, &body, &loaded.model)?;
-        let predictions = run_model(&s, &loaded, rows).await?;
-        let outputs = loaded.model.output_tensors(&predictions, &mlflow::all_outputs())?;
-        Ok::<_, Error>(mlflow::predictions_json(&outputs))
+        let inference = s.infer(&loaded, rows, &mlflow::all_outputs()).await?;
+        Ok::<_, Error>(mlflow::predictions_json(&inference.outputs))
     }
     .await;
     let (status, response) = match result {
