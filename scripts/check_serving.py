@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import onnxruntime
+from onnx_reference import reference
 import tritonclient
 import tritonclient.grpc as grpc
 import tritonclient.http as http
@@ -22,20 +23,6 @@ import tritonclient.http.aio as http_aio
 from tritonclient.utils import InferenceServerException
 
 TOL = 1e-5
-
-
-def reference(onnx_path, x):
-    """onnxruntime's outputs by name; ZipMap's list of dicts made a matrix."""
-    session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    feed = {session.get_inputs()[0].name: x}
-    outputs = session.run(None, feed)
-    named = {}
-    for meta, value in zip(session.get_outputs(), outputs):
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            keys = sorted(value[0])
-            value = np.array([[row[k] for k in keys] for row in value])
-        named[meta.name] = np.asarray(value)
-    return named
 
 
 def compare(where, got, expected, report):

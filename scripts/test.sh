@@ -78,8 +78,9 @@ MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test onnxruntime -
 step "interop: mlflow models serve and mlsdk serve answer MLflow's scoring payloads alike"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test serve -- --include-ignored
 
-step "interop: the real Triton clients (HTTP and gRPC, their own environment) against mlsdk serve, answers equal to onnxruntime's"
-MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test serve_clients -- --include-ignored
+step "interop: the real Triton clients (HTTP and gRPC) and KServe's v2 REST client, in their own environments, against mlsdk serve, answers equal to onnxruntime's"
+MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" MLSDK_KSERVE_PYTHON="$ROOT/.venv-kserve/bin/python" \
+  cargo test "${WS[@]}" --test serve_clients -- --include-ignored
 
 step "interop: Kubernetes' and KServe's own definitions accept what mlsdk deploy k8s and kserve write"
 MLSDK_K8S_PYTHON="$ROOT/.venv-k8s/bin/python" MLSDK_KSERVE_PYTHON="$ROOT/.venv-kserve/bin/python" \

@@ -5,12 +5,12 @@
 //! served at once; `scripts/check_serving.py` checks server and model
 //! metadata, readiness, configuration and statistics, and compares every
 //! inference (binary and JSON tensors, compressed requests, the async
-//! client, the gRPC client) with onnxruntime on the same ONNX file to 1e-5 (relative
+//! client, the gRPC client, and KServe's v2 REST client) with onnxruntime on the same ONNX file to 1e-5 (relative
 //! beyond 1). SIGTERM then
 //! stops the server with exit status 0.
 //!
 //! Needs the serving clients' environment: `scripts/test.sh` runs this with
-//! `MLSDK_SERVING_PYTHON=.venv-serving/bin/python -- --include-ignored`.
+//! `MLSDK_SERVING_PYTHON=.venv-serving/bin/python MLSDK_KSERVE_PYTHON=.venv-kserve/bin/python -- --include-ignored`.
 
 mod common;
 
@@ -42,8 +42,12 @@ fn with_breast_cancer_model() -> tempfile::TempDir {
 
 /// Run one of scripts/ with the serving environment's Python; its JSON report.
 fn run_script(script: &str, arg: &Path) -> Value {
-    let python = std::env::var("MLSDK_SERVING_PYTHON")
-        .expect("set MLSDK_SERVING_PYTHON to the .venv-serving python (scripts/test.sh does)");
+    run_script_with("MLSDK_SERVING_PYTHON", script, arg)
+}
+
+/// Run one of scripts/ with the Python that `python_var` names; its JSON report.
+fn run_script_with(python_var: &str, script: &str, arg: &Path) -> Value {
+    let python = std::env::var(python_var).unwrap_or_else(|_| panic!("set {python_var} (scripts/test.sh does)"));
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
     let out = Command::new(&python).arg(&path).arg(arg).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -128,7 +132,12 @@ fn triton_clients_get_onnxruntimes_answers_from_every_kind_of_model() {
     let manifest_path = dir.join("manifest.json");
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     let report = run_script("check_serving.py", &manifest_path);
+    // KServe's own v2 REST client, on the same models and rows.
+    let kserve = run_script_with("MLSDK_KSERVE_PYTHON", "check_kserve_client.py", &manifest_path);
     server.terminate(Duration::from_secs(10));
+    for (name, ..) in &models {
+        assert_eq!(kserve["models"][name]["id"], "k1", "{kserve}");
+    }
     for (name, ..) in &models {
         let r = &report["models"][name];
         // 2 encodings x outputs, 3 compressions x outputs, async x outputs.
