@@ -4,6 +4,7 @@
 //! input ends with a one-line `error: ...` on stderr and a non-zero exit code.
 
 mod data;
+mod he;
 mod interpret;
 mod output;
 mod privacy;
@@ -60,6 +61,9 @@ enum Command {
     /// Write what other serving systems run: a Triton model repository, a container, Kubernetes manifests.
     #[command(subcommand)]
     Deploy(serve::DeployCommand),
+    /// Encrypted inference: keys, encryption, scoring on ciphertexts, decryption.
+    #[command(subcommand)]
+    He(he::HeCommand),
     /// Ask a server's health route; exit 0 on 200 (container health checks).
     Probe(serve::ProbeArgs),
 }
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::serve(&a, &out),
         Command::Deploy(c) => serve::deploy(&c, &out),
         Command::Probe(a) => serve::probe(&a),
+        Command::He(c) => he::run(&c, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -96,6 +96,16 @@ pub mod serve {
 #[cfg(feature = "serve")]
 mod serving;
 
+/// Encrypted inference (`ml-he`): linear models scored on LWE ciphertexts,
+/// with models loaded by path or URI.
+#[cfg(feature = "he")]
+pub mod he {
+    pub use crate::encrypted::{compile_he_model, encrypt_frame, load_he_model};
+    pub use ml_he::*;
+}
+#[cfg(feature = "he")]
+mod encrypted;
+
 #[cfg(all(feature = "track", feature = "interpret"))]
 mod mitigation;
 #[cfg(all(feature = "track", feature = "interpret"))]
