@@ -36,6 +36,8 @@
 //!   global or thread-local keys.
 
 mod cipher;
+#[cfg(feature = "client")]
+mod client;
 mod error;
 mod keys;
 mod model;
@@ -43,6 +45,8 @@ pub mod params;
 pub mod wire;
 
 pub use cipher::{DEFAULT_MESSAGE_LIMIT, EncryptedRequest, EncryptedScores, ServerContext};
+#[cfg(feature = "client")]
+pub use client::HttpClient;
 pub use error::{Error, Result};
 pub use keys::{CLIENT_KEY_FILE, ClientKey, KeyFingerprint};
 pub use model::{Budget, Calibration, FeatureQuant, HE_MODEL_VERSION, HeModel, QuantConfig};

@@ -527,10 +527,27 @@ impl HeModel {
         }
         let mut width = self.signature.n_inputs();
         for s in &self.client_steps {
-            if !matches!(s, Preprocess::OneHot { .. }) {
+            let Preprocess::OneHot { columns, n_categories } = s else {
                 return Err(Error::format(W, "a client step other than one-hot"));
+            };
+            let increasing = columns.windows(2).all(|w| w[0] < w[1]);
+            if columns.len() != n_categories.len() || !increasing || columns.last().is_some_and(|&c| c >= width) {
+                return Err(Error::format(W, "a one-hot step's columns do not fit its input"));
             }
-            width = s.output_width(width);
+            width = n_categories
+                .iter()
+                .try_fold(width - columns.len(), |w, &n| w.checked_add(n))
+                .filter(|&w| w <= 1 << 20)
+                .ok_or_else(|| Error::format(W, "a one-hot step's width overflows"))?;
+        }
+        let consistent = match (&self.signature.task, self.link) {
+            (Task::Regression, Link::Identity) => n_out == 1,
+            (Task::Classification { classes }, Link::Logistic) => n_out == 1 && classes.len() == 2,
+            (Task::Classification { classes }, Link::Softmax) => n_out == classes.len() && n_out >= 2,
+            _ => false,
+        };
+        if !consistent {
+            return Err(Error::format(W, "the task, link and number of outputs disagree"));
         }
         if width != n_f {
             return Err(Error::format(W, "the client steps do not give the encrypted width"));
@@ -692,4 +709,20 @@ fn budget_of(
         margin_sigmas: margin,
         worst_case_noise: max_l1 * params.fresh_noise_bound() as f64,
     })
+}
+
+/// A compiled model predicts in clear what it predicts under encryption:
+/// the quantized model's predictions (so a server can serve one file both
+/// ways).
+impl ml_core::Model for HeModel {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
+        self.predict_clear(x).map_err(|e| match e {
+            Error::Core(e) => e,
+            e => ml_core::Error::Unsupported(e.to_string()),
+        })
+    }
 }

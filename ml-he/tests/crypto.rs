@@ -18,6 +18,16 @@ fn signature(n: usize) -> Signature {
     }
 }
 
+/// Several outputs: a softmax classifier over as many classes.
+fn classifier(n: usize, k: usize) -> Signature {
+    Signature {
+        task: Task::Classification {
+            classes: (0..k).map(|c| format!("c{c}")).collect(),
+        },
+        ..signature(n)
+    }
+}
+
 /// A model with exact integer weights over features of `[min, max]`.
 fn integer_model(weights: Array2<i64>, bias: Array1<i64>, min: i64, max: i64) -> HeModel {
     let n = weights.ncols();
@@ -30,16 +40,21 @@ fn integer_model(weights: Array2<i64>, bias: Array1<i64>, min: i64, max: i64) ->
         };
         n
     ];
-    let scale = Array1::ones(weights.nrows());
+    let k = weights.nrows();
+    let (sig, link) = if k == 1 {
+        (signature(n), Link::Identity)
+    } else {
+        (classifier(n, k), Link::Softmax)
+    };
     HeModel::from_parts(
-        signature(n),
+        sig,
         vec![],
         features,
         QuantConfig::default(),
         weights,
         bias,
-        scale,
-        Link::Identity,
+        Array1::ones(k),
+        link,
     )
     .unwrap()
 }

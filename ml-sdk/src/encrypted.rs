@@ -50,7 +50,8 @@ pub fn encrypt_frame(key: &ClientKey, model: &HeModel, data: &Frame) -> Result<E
     key.encrypt(model, x.view())
 }
 
-fn read_head(path: &Path) -> Result<Vec<u8>> {
+/// The first bytes of a file (enough to recognize a compiled model).
+pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(32);
     std::fs::File::open(path)

@@ -20,10 +20,52 @@ use crate::{ModelFormat, ModelLoadOptions, load_model};
 ///
 /// # Errors
 /// As [`load_model`]; an invalid name.
+///
+/// With the `he` feature, linear models also take encrypted requests: a
+/// compiled encrypted model (`mlsdk he compile`) is served as it is (in
+/// clear it predicts as its quantized self), and any other linear model
+/// whose scaling steps give its feature ranges is compiled with the default
+/// quantization, as `mlsdk he encrypt --model URI` compiles it on the client.
 pub fn served_model(name: &str, uri: &str, options: &ModelLoadOptions) -> Result<ServedModel> {
+    #[cfg(feature = "he")]
+    if let Some(served) = served_he_file(name, uri)? {
+        return Ok(served);
+    }
     let loaded = load_model(uri, options)?;
     let version = served_version(&loaded);
-    served_from(name, &version, uri, loaded)
+    let served = served_from(name, &version, uri, loaded)?;
+    #[cfg(feature = "he")]
+    let served = match served.model().describe().ok().and_then(|spec| {
+        ml_he::HeModel::compile(&spec, ml_he::Calibration::default(), ml_he::QuantConfig::default()).ok()
+    }) {
+        Some(compiled) => served.with_encrypted(Arc::new(ml_he::ServerContext::new(compiled).map_err(he_error)?)),
+        None => served,
+    };
+    Ok(served)
+}
+
+/// A compiled encrypted model file, served in clear and encrypted.
+#[cfg(feature = "he")]
+fn served_he_file(name: &str, uri: &str) -> Result<Option<ServedModel>> {
+    let path = Path::new(uri);
+    if !path.is_file() || !ml_he::HeModel::sniff(&crate::encrypted::read_head(path).map_err(he_error)?) {
+        return Ok(None);
+    }
+    let model = ml_he::HeModel::load(path).map_err(he_error)?;
+    let context = Arc::new(ml_he::ServerContext::new(model.clone()).map_err(he_error)?);
+    Ok(Some(
+        ServedModel::new(name, "1", Arc::new(model), ModelInterface::default())?
+            .with_origin("ml-sdk-he", uri)
+            .with_encrypted(context),
+    ))
+}
+
+#[cfg(feature = "he")]
+fn he_error(e: ml_he::Error) -> Error {
+    match e {
+        ml_he::Error::Core(e) => e,
+        e => Error::Unsupported(e.to_string()),
+    }
 }
 
 /// The version a loaded model is served as: its registry version for a

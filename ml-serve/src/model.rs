@@ -104,6 +104,8 @@ pub struct ServedModel {
     interface: ModelInterface,
     platform: String,
     source: String,
+    #[cfg(feature = "he")]
+    encrypted: Option<Arc<ml_he::ServerContext>>,
 }
 
 /// One output a model produces: its name, datatype and shape (`-1` for the batch).
@@ -132,7 +134,24 @@ impl ServedModel {
             interface,
             platform: "ml-sdk".into(),
             source: String::new(),
+            #[cfg(feature = "he")]
+            encrypted: None,
         })
+    }
+
+    /// Also take encrypted requests (`POST /v2/models/NAME/encrypted`),
+    /// scored by this compiled model. The caller makes sure it is the same
+    /// model as the one served in clear.
+    #[cfg(feature = "he")]
+    pub fn with_encrypted(mut self, context: Arc<ml_he::ServerContext>) -> Self {
+        self.encrypted = Some(context);
+        self
+    }
+
+    /// The encrypted-scoring context, when the model takes encrypted requests.
+    #[cfg(feature = "he")]
+    pub fn encrypted(&self) -> Option<&Arc<ml_he::ServerContext>> {
+        self.encrypted.as_ref()
     }
 
     /// Record what runs it (`"ml-sdk"` for specs, `"onnxruntime_onnx"`) and

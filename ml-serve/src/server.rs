@@ -347,7 +347,12 @@ fn routes(state: AppState) -> Router {
         .route("/v2/repository/index", post(repository_index))
         .route("/v2/repository/models/{model}/load", post(repository_load))
         .route("/v2/repository/models/{model}/unload", post(repository_unload))
-        .route("/invocations", post(invocations))
+        .route("/invocations", post(invocations));
+    #[cfg(feature = "he")]
+    let guarded = guarded
+        .route("/v2/models/{model}/encrypted", post(encrypted_infer))
+        .route("/v2/models/{model}/versions/{version}/encrypted", post(encrypted_infer));
+    let guarded = guarded
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_concurrency))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
@@ -674,6 +679,69 @@ async fn infer(
                     .into_response(),
                 None => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
             }
+        }
+        Err(e) => {
+            s.record(&loaded, started, Err(e.status()));
+            e.into_response()
+        }
+    }
+}
+
+/// Encrypted scoring: the body is an `ml-he` request (the bytes of
+/// `mlsdk he encrypt`'s file), the answer the response's bytes. The server
+/// never sees a key or a clear value.
+#[cfg(feature = "he")]
+async fn encrypted_infer(
+    State(s): State<AppState>,
+    UrlPath(p): UrlPath<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let (name, version) = model_and_version(&p);
+    let loaded = match s.repo.get(name, version) {
+        Ok(l) => l,
+        Err(e) => {
+            s.metrics.observe_request(name, e.status(), 0.0);
+            return e.into_response();
+        }
+    };
+    let result = async {
+        let context = loaded.model.encrypted().cloned().ok_or_else(|| {
+            Error::bad_request(format!(
+                "model '{}' does not take encrypted requests (only linear models do)",
+                loaded.model.name()
+            ))
+        })?;
+        let body = read_body(&s, &headers, body).await?;
+        let max = s.config.max_body;
+        let t = Instant::now();
+        let (rows, response) = tokio::task::spawn_blocking(move || {
+            let request = ml_he::EncryptedRequest::from_bytes(&body, max)?;
+            let scores = context.score(&request)?;
+            Ok::<_, ml_he::Error>((request.n_rows() as u64, scores.to_bytes()))
+        })
+        .await
+        .map_err(|_| Error::internal("encrypted scoring failed"))?
+        .map_err(|e| match e {
+            ml_he::Error::ModelMismatch { .. } | ml_he::Error::Parameters { .. } => Error::new(409, e.to_string()),
+            e => Error::bad_request(e.to_string()),
+        })?;
+        Ok::<_, Error>((rows, t.elapsed().as_nanos() as u64, response))
+    }
+    .await;
+    match result {
+        Ok((rows, compute_ns, body)) => {
+            s.record(&loaded, started, Ok((rows, compute_ns)));
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                )],
+                body,
+            )
+                .into_response()
         }
         Err(e) => {
             s.record(&loaded, started, Err(e.status()));
