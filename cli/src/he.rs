@@ -16,9 +16,12 @@ use serde_json::json;
 use crate::output::Output;
 use crate::train::{load_options, read_csv};
 
+/// The public key's file name in a key directory.
+const PUBLIC_KEY_FILE: &str = "public.key";
+
 #[derive(Debug, Subcommand)]
 pub enum HeCommand {
-    /// Generate a client key into KEYDIR/client.key (mode 0600). It stays with the client.
+    /// Generate a client key into KEYDIR/client.key (mode 0600; it stays with the client) and its public key, KEYDIR/public.key.
     Keygen(KeygenArgs),
     /// Compile a linear model for encrypted scoring, with feature ranges calibrated on data.
     Compile(CompileArgs),
@@ -110,6 +113,13 @@ pub struct ScoreArgs {
     /// Largest request accepted, in bytes.
     #[arg(long, default_value_t = DEFAULT_MESSAGE_LIMIT)]
     max_bytes: usize,
+    /// Score with circuit privacy for the client of this public key (KEYDIR/public.key): each score
+    /// re-randomized and its noise flooded, so the answer does not reveal the weights' combination.
+    #[arg(long, value_name = "PUBLIC_KEY")]
+    circuit_privacy: Option<PathBuf>,
+    /// With --circuit-privacy: flood noise of TUniform(BITS) (default: the widest the plaintext space allows).
+    #[arg(long, requires = "circuit_privacy")]
+    flood_bits: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -148,10 +158,12 @@ fn keygen(args: &KeygenArgs, out: &Output) -> Result<()> {
     let start = Instant::now();
     let key = ClientKey::generate();
     let path = key.save(&args.out)?;
+    let public = args.out.join(PUBLIC_KEY_FILE);
+    io::write_atomic(&public, &key.public_key().to_bytes())?;
     let seconds = start.elapsed().as_secs_f64();
     let value = json!({
-        "key": path, "fingerprint": key.fingerprint().to_string(), "parameters": key.params().name,
-        "bytes": file_len(&path), "seconds": seconds,
+        "key": path, "public_key": public, "fingerprint": key.fingerprint().to_string(), "parameters": key.params().name,
+        "bytes": file_len(&path), "public_key_bytes": file_len(&public), "seconds": seconds,
     });
     out.emit(&value, || {
         format!(
@@ -208,7 +220,12 @@ fn encrypt(args: &EncryptArgs, out: &Output) -> Result<()> {
 
 fn score(args: &ScoreArgs, out: &Output) -> Result<()> {
     let model = args.model.load()?;
-    let server = ServerContext::new(model)?;
+    let mut server = ServerContext::new(model.clone())?;
+    if let Some(path) = &args.circuit_privacy {
+        let public = PublicKey::from_bytes(&io::read_limited("public key", path, 1 << 20)?)
+            .with_context(|| format!("reading {}", path.display()))?;
+        server = server.with_circuit_privacy(CircuitPrivacy::new(&model, &public, args.flood_bits)?);
+    }
     let bytes = read_limited(&args.input, args.max_bytes)?;
     let start = Instant::now();
     let request = EncryptedRequest::from_bytes(&bytes, args.max_bytes)
@@ -217,6 +234,22 @@ fn score(args: &ScoreArgs, out: &Output) -> Result<()> {
     let response = scores.to_bytes();
     let seconds = start.elapsed().as_secs_f64();
     io::write_atomic(&args.out, &response)?;
+    if let Some(p) = server.circuit_privacy() {
+        let value = json!({
+            "step": "scored", "rows": request.n_rows(), "bytes": response.len(), "seconds": seconds, "out": args.out,
+            "circuit_privacy": {"flood_bits": p.flood_bits, "statistical_bits": p.statistical_bits},
+        });
+        out.emit(&value, || {
+            format!(
+                "scored {} rows with circuit privacy (flood 2^{}, about {:.0} bits of statistical hiding) in {seconds:.3} s, wrote {}\n",
+                request.n_rows(),
+                p.flood_bits,
+                p.statistical_bits,
+                args.out.display()
+            )
+        });
+        return Ok(());
+    }
     report(out, "scored", request.n_rows(), response.len(), seconds, &args.out);
     Ok(())
 }

@@ -71,6 +71,24 @@ fn encrypt_score_decrypt_predict_as_the_quantized_model_does() {
         ],
     );
     assert_eq!(s["rows"], 569);
+    // With circuit privacy (the public key is the server's to read), the same predictions.
+    std::fs::copy(dir.join("client-only/public.key"), dir.join("public.key")).unwrap();
+    let p = json_in(
+        dir,
+        &[
+            "he",
+            "score",
+            "--model",
+            "bc.hem",
+            "--input",
+            "req.bin",
+            "--out",
+            "resp-private.bin",
+            "--circuit-privacy",
+            "public.key",
+        ],
+    );
+    assert!(p["circuit_privacy"]["statistical_bits"].as_f64().unwrap() > 10.0, "{p}");
     std::fs::rename(dir.join("client-only"), dir.join("keys")).unwrap();
 
     let d = json_in(
@@ -86,6 +104,26 @@ fn encrypt_score_decrypt_predict_as_the_quantized_model_does() {
         &["predict", "--model", "model", "--data", "bc.csv", "--out", "float.csv"],
     );
     let he = std::fs::read_to_string(dir.join("he.csv")).unwrap();
+    run_in(
+        dir,
+        &[
+            "he",
+            "decrypt",
+            "--key",
+            "keys",
+            "--model",
+            "bc.hem",
+            "--input",
+            "resp-private.bin",
+            "--out",
+            "he-private.csv",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("he-private.csv")).unwrap(),
+        he,
+        "circuit privacy changes no prediction"
+    );
     let float = std::fs::read_to_string(dir.join("float.csv")).unwrap();
     assert_eq!(he.lines().next(), float.lines().next(), "the columns of mlsdk predict");
     let label = |l: &str| l.split(',').next().unwrap().to_string();

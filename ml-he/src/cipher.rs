@@ -8,6 +8,7 @@ use tfhe::core_crypto::prelude::*;
 use crate::keys::{ClientKey, KeyFingerprint};
 use crate::model::HeModel;
 use crate::params::Parameters;
+use crate::privacy::CircuitPrivacy;
 use crate::wire::{self, Kind, Reader};
 use crate::{Error, Result};
 
@@ -349,6 +350,7 @@ impl ClientKey {
 #[derive(Debug, Clone)]
 pub struct ServerContext {
     model: HeModel,
+    privacy: Option<CircuitPrivacy>,
     fingerprint: [u8; 16],
     /// Weights as wrapping 64-bit multipliers.
     weights: Vec<u64>,
@@ -369,9 +371,22 @@ impl ServerContext {
         Ok(Self {
             fingerprint: model.fingerprint(),
             model,
+            privacy: None,
             weights,
             bias,
         })
+    }
+
+    /// Score with circuit privacy for the client whose public key this is
+    /// (see [`CircuitPrivacy`]): requests under other keys are refused.
+    pub fn with_circuit_privacy(mut self, privacy: CircuitPrivacy) -> Self {
+        self.privacy = Some(privacy);
+        self
+    }
+
+    /// The circuit-privacy setting, if any.
+    pub fn circuit_privacy(&self) -> Option<&CircuitPrivacy> {
+        self.privacy.as_ref()
     }
 
     /// The compiled model.
@@ -400,29 +415,54 @@ impl ServerContext {
         if request.n_features != n {
             return Err(Error::format("request", "feature count differs from the model's"));
         }
+        if let Some(p) = &self.privacy
+            && p.fingerprint.0 != request.key
+        {
+            return Err(Error::KeyMismatch {
+                what: "request",
+                found: ml_core::io::hex(&request.key),
+                expected: p.fingerprint.to_string(),
+            });
+        }
         let size = params.lwe_size();
         let n_out = self.model.n_outputs();
         let mut data = vec![0u64; request.n_rows() * n_out * size];
-        let mut scratch = LweCiphertextList::new(
-            0u64,
-            LweSize(size),
-            LweCiphertextCount(n),
-            CiphertextModulus::new_native(),
-        );
         for ((seed, bodies), out) in request
             .seeds
             .iter()
             .zip(request.bodies.chunks_exact(n))
             .zip(data.chunks_exact_mut(n_out * size))
         {
-            let seeded = SeededLweCiphertextList::from_container(
-                bodies,
-                LweSize(size),
-                Seed(*seed).into(),
-                CiphertextModulus::new_native(),
-            );
-            decompress_seeded_lwe_ciphertext_list::<_, _, _, DefaultRandomGenerator>(&mut scratch, &seeded);
-            self.accumulate(scratch.as_ref(), out, size);
+            // out[o] = Σ_j w[o][j]·(mask_j, body_j) + bias[o], masks regenerated one at a time.
+            crate::masks::for_each_mask(*seed, n, params.lwe_dimension, |j, mask| {
+                for ((acc, w), _) in out
+                    .chunks_exact_mut(size)
+                    .zip(self.weights.chunks_exact(n))
+                    .zip(&self.bias)
+                {
+                    let wj = w[j];
+                    if wj == 0 {
+                        continue;
+                    }
+                    for (a, &m) in acc.iter_mut().zip(mask) {
+                        *a = a.wrapping_add(m.wrapping_mul(wj));
+                    }
+                }
+            });
+            for ((acc, w), b) in out
+                .chunks_exact_mut(size)
+                .zip(self.weights.chunks_exact(n))
+                .zip(&self.bias)
+            {
+                let body = bodies
+                    .iter()
+                    .zip(w)
+                    .fold(*b, |s, (&c, &wj)| s.wrapping_add(c.wrapping_mul(wj)));
+                acc[size - 1] = body;
+            }
+        }
+        if let Some(p) = &self.privacy {
+            p.rerandomize(&mut data, size);
         }
         Ok(EncryptedScores {
             params_id: params.id,
@@ -433,26 +473,5 @@ impl ServerContext {
             lwe_size: size,
             data,
         })
-    }
-
-    /// `out[o] = Σ_j w[o][j] · ct[j] + bias[o]` over whole ciphertexts,
-    /// wrapping modulo 2^64.
-    fn accumulate(&self, cts: &[u64], out: &mut [u64], size: usize) {
-        let n = self.model.n_features();
-        for ((acc, w), b) in out
-            .chunks_exact_mut(size)
-            .zip(self.weights.chunks_exact(n))
-            .zip(&self.bias)
-        {
-            for (ct, &wj) in cts.chunks_exact(size).zip(w) {
-                if wj == 0 {
-                    continue;
-                }
-                for (a, &c) in acc.iter_mut().zip(ct) {
-                    *a = a.wrapping_add(c.wrapping_mul(wj));
-                }
-            }
-            acc[size - 1] = acc[size - 1].wrapping_add(*b);
-        }
     }
 }

@@ -4,7 +4,7 @@
 //! magic  "MLHE"                      4 bytes
 //! format version (u16, LE)           2
 //! kind (1 request, 2 response,       1
-//!       3 client key)
+//!       3 client key, 4 public key)
 //! reserved, 0                        1
 //! parameter-set id (u16, LE)         2
 //! key fingerprint                   16
@@ -40,6 +40,8 @@ pub enum Kind {
     Response = 2,
     /// A client key (never sent).
     ClientKey = 3,
+    /// A compact public key (for circuit privacy; not secret).
+    PublicKey = 4,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Request => "request",
             Kind::Response => "response",
             Kind::ClientKey => "client key",
+            Kind::PublicKey => "public key",
         }
     }
 }
@@ -116,7 +119,7 @@ pub fn decode<'a>(what: &'static str, kind: Kind, bytes: &'a [u8], limit: usize)
         });
     }
     if bytes[6] != kind as u8 {
-        let found = [Kind::Request, Kind::Response, Kind::ClientKey]
+        let found = [Kind::Request, Kind::Response, Kind::ClientKey, Kind::PublicKey]
             .into_iter()
             .find(|k| *k as u8 == bytes[6])
             .map_or_else(|| format!("kind {}", bytes[6]), |k| format!("a {}", k.name()));

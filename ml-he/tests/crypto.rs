@@ -326,3 +326,89 @@ fn a_model_beyond_the_budget_is_refused_naming_the_bound() {
     );
     assert!(err.to_string().contains("13.2"), "{err}");
 }
+
+/// The masks of a one-row request's ciphertexts, regenerated from its seed
+/// as anyone holding the request can.
+fn request_masks(request: &EncryptedRequest, n: usize) -> Vec<Vec<u64>> {
+    use tfhe::core_crypto::commons::math::random::Seed;
+    use tfhe::core_crypto::prelude::*;
+    let bytes = request.to_bytes();
+    // Frame header (50), plaintext bits (1), rows (4), features (4), then the seed.
+    let seed = u128::from_le_bytes(bytes[59..75].try_into().unwrap());
+    let bodies: Vec<u64> = bytes[75..75 + 8 * n]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let seeded = SeededLweCiphertextList::from_container(
+        bodies,
+        LweSize(2049),
+        Seed(seed).into(),
+        CiphertextModulus::new_native(),
+    );
+    let list = seeded.decompress_into_lwe_ciphertext_list();
+    list.iter().map(|ct| ct.get_mask().as_ref().to_vec()).collect()
+}
+
+#[test]
+fn circuit_privacy_hides_the_weights_in_the_mask_and_keeps_results_exact() {
+    use ml_he::CircuitPrivacy;
+    let weights = array![[100, -50, 25, 12, -6, 3, 90, -127]];
+    let model = integer_model(weights.clone(), array![17], -128, 127);
+    let key = ClientKey::generate();
+    let q = array![[1, 2, 3, 4, 5, 6, 7, 8]];
+    let request = key.encrypt_quantized(&model, q.view()).unwrap();
+    let masks = request_masks(&request, 8);
+    let combination: Vec<u64> = (0..2048)
+        .map(|i| {
+            masks
+                .iter()
+                .zip(weights.iter())
+                .fold(0u64, |acc, (m, &w)| acc.wrapping_add(m[i].wrapping_mul(w as u64)))
+        })
+        .collect();
+
+    // Without circuit privacy the client reads Σ w·a off the answer.
+    let plain = ServerContext::new(model.clone()).unwrap();
+    let mut scores = plain.score(&request).unwrap();
+    assert_eq!(
+        &scores.ciphertexts_mut()[..2048],
+        &combination[..],
+        "the plain answer's mask is Σ w·a"
+    );
+
+    // With it, the mask is fresh and the result still exact.
+    let public = ml_he::PublicKey::from_bytes(&key.public_key().to_bytes()).unwrap();
+    let privacy = CircuitPrivacy::new(&model, &public, None).unwrap();
+    assert!(privacy.statistical_bits > 10.0, "{}", privacy.statistical_bits);
+    let private = ServerContext::new(model.clone())
+        .unwrap()
+        .with_circuit_privacy(privacy.clone());
+    let mut scores = private.score(&request).unwrap();
+    assert_ne!(&scores.ciphertexts_mut()[..2048], &combination[..]);
+    assert_eq!(key.decrypt(&model, &scores).unwrap(), model.accumulate_clear(q.view()));
+    // Many rows: exact every time, and the noise is the flood's (TUniform(F): σ ≈ 2^F/√3).
+    let rows = Array2::from_shape_fn((400, 8), |(i, j)| ((i * 31 + j * 7) % 256) as i64 - 128);
+    let scores = private
+        .score(&key.encrypt_quantized(&model, rows.view()).unwrap())
+        .unwrap();
+    let expected = model.accumulate_clear(rows.view());
+    assert_eq!(key.decrypt(&model, &scores).unwrap(), expected);
+    let phases = key.phases(&model, &scores).unwrap();
+    let errors: Vec<f64> = phases
+        .iter()
+        .zip(expected.iter())
+        .map(|(&p, &m)| p.wrapping_sub((m as u64).wrapping_shl(model.delta_log2())) as i64 as f64)
+        .collect();
+    let std = (errors.iter().map(|e| e * e).sum::<f64>() / errors.len() as f64).sqrt();
+    let flood = 2f64.powi(privacy.flood_bits as i32) / 3f64.sqrt();
+    assert!((std / flood - 1.0).abs() < 0.15, "noise {std}, flood {flood}");
+
+    // Requests under another key are refused; a flood past the budget is an error.
+    let other = ClientKey::generate();
+    let err = private
+        .score(&other.encrypt_quantized(&model, q.view()).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Error::KeyMismatch { .. }), "{err}");
+    let err = CircuitPrivacy::new(&model, &public, Some(privacy.flood_bits + 1)).unwrap_err();
+    assert!(matches!(err, Error::Budget { .. }), "{err}");
+}
