@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use ml_sdk::core::Model;
 use ml_sdk::core::ndarray::s;
 use ml_sdk::he::{Calibration, ClientKey, HeModel, QuantConfig, ServerContext};
 use ml_sdk_benches::logistic;

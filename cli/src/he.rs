@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use ml_sdk::core::io;
 use ml_sdk::he::{
-    ClientKey, DEFAULT_MESSAGE_LIMIT, EncryptedRequest, EncryptedScores, HeModel, QuantConfig, ServerContext,
+    CircuitPrivacy, ClientKey, DEFAULT_MESSAGE_LIMIT, EncryptedRequest, EncryptedScores, HeModel, PublicKey,
+    QuantConfig, ServerContext,
 };
 use serde_json::json;
 

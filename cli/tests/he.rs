@@ -135,7 +135,7 @@ fn encrypt_score_decrypt_predict_as_the_quantized_model_does() {
         .count();
     assert!(agree >= 566, "{agree} of 569 labels agree with the float model");
     let model = HeModel::load(&dir.join("bc.hem")).unwrap();
-    let frame = Frame::read_csv(&dir.join("bc.csv")).unwrap();
+    let frame = Frame::read_csv(dir.join("bc.csv")).unwrap();
     let x = frame
         .encode(&model.signature.inputs, model.signature.unknown_category)
         .unwrap();
@@ -358,7 +358,7 @@ fn served_linear_models_take_encrypted_requests_over_http() {
     );
     let client = HttpClient::new(format!("http://{}", server.http));
     let key = ClientKey::generate();
-    let frame = Frame::read_csv(&dir.join("credit.csv")).unwrap();
+    let frame = Frame::read_csv(dir.join("credit.csv")).unwrap();
 
     // The compiled file: encrypted answers equal the clear quantized model's.
     let model = HeModel::load(&dir.join("credit.hem")).unwrap();

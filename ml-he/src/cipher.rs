@@ -448,7 +448,7 @@ impl ServerContext {
                         *a = a.wrapping_add(m.wrapping_mul(wj));
                     }
                 }
-            });
+            })?;
             for ((acc, w), b) in out
                 .chunks_exact_mut(size)
                 .zip(self.weights.chunks_exact(n))

@@ -12,14 +12,24 @@
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 
+use crate::{Error, Result};
+
 /// AES blocks encrypted at once (16 KiB of stream).
 const CHUNK_BLOCKS: usize = 1024;
 
 /// Call `f(j, mask_j)` with the mask of every ciphertext of a seeded list of
-/// LWE dimension `n` (even, so that masks start on block boundaries), one
-/// after another in a reused buffer.
-pub fn for_each_mask(seed: u128, count: usize, n: usize, mut f: impl FnMut(usize, &[u64])) {
-    assert!(n % 2 == 0, "masks of odd dimension do not start on AES blocks");
+/// LWE dimension `n`, one after another in a reused buffer.
+///
+/// # Errors
+/// [`Error::Invalid`] for an odd or zero `n` (masks would not start on AES
+/// blocks; no parameter set has one).
+pub fn for_each_mask(seed: u128, count: usize, n: usize, mut f: impl FnMut(usize, &[u64])) -> Result<()> {
+    if n == 0 || !n.is_multiple_of(2) {
+        return Err(Error::invalid(
+            "LWE dimension",
+            format!("{n} is not a positive even number"),
+        ));
+    }
     let cipher = aes::Aes128::new(&seed.to_le_bytes().into());
     let mut blocks = vec![aes::Block::default(); (n / 2).min(CHUNK_BLOCKS)];
     let mut mask = vec![0u64; n];
@@ -42,4 +52,5 @@ pub fn for_each_mask(seed: u128, count: usize, n: usize, mut f: impl FnMut(usize
         }
         f(j, &mask);
     }
+    Ok(())
 }

@@ -35,8 +35,10 @@ fn bulk_masks_equal_tfhe_decompression() {
             ml_he::masks::for_each_mask(seed, count, n, |j, m| {
                 assert_eq!(j, ours.len());
                 ours.push(m.to_vec());
-            });
+            })
+            .unwrap();
             assert_eq!(ours, expected, "seed {seed:#x}, {count} ciphertexts of dimension {n}");
         }
     }
+    assert!(ml_he::masks::for_each_mask(1, 1, 2049, |_, _| {}).is_err());
 }
