@@ -205,6 +205,9 @@ def main():
         print(f"server time: ml-sdk is {ratio:.0f}x faster than {r['tool']}")
     print(f"ml-sdk: exact={ours['exact']}, accumulator {ours['accumulator_bits']} bits, "
           f"server with I/O {ours['server_io_ms']:.4f} ms/sample, one-sample request {ours['server_one_sample_ms']:.4f} ms")
+    print(f"ml-sdk with circuit privacy: server {ours['server_circuit_private_ms']:.3f} ms/sample, "
+          f"exact={ours['circuit_private_exact']}, flood 2^{ours['flood_bits']}, "
+          f"about {ours['statistical_bits']:.1f} bits of statistical hiding, public key {ours['public_key_bytes']} bytes")
 
 
 if __name__ == "__main__":

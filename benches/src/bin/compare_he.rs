@@ -9,7 +9,9 @@
 
 use anyhow::{Context, Result};
 use ml_sdk::core::{Model, Predictions, metrics};
-use ml_sdk::he::{Calibration, ClientKey, EncryptedRequest, EncryptedScores, HeModel, QuantConfig, ServerContext};
+use ml_sdk::he::{
+    Calibration, CircuitPrivacy, ClientKey, EncryptedRequest, EncryptedScores, HeModel, QuantConfig, ServerContext,
+};
 use ml_sdk_benches::{logistic, median_seconds};
 use serde_json::json;
 
@@ -48,6 +50,14 @@ fn main() -> Result<()> {
     })?;
     let one = key.encrypt(&model, x.slice(ml_sdk::core::ndarray::s![..1, ..]))?;
     let score_one = median_seconds(rounds * 20, || Ok(server.score(&one)?))?;
+    // Circuit privacy: each score re-randomized under the client's public key, noise flooded.
+    let public = key.public_key();
+    let privacy = CircuitPrivacy::new(&model, &public, None)?;
+    let (flood_bits, statistical_bits) = (privacy.flood_bits, privacy.statistical_bits);
+    let private = ServerContext::new(model.clone())?.with_circuit_privacy(privacy);
+    let score_private = median_seconds(rounds, || Ok(private.score(&request)?))?;
+    let private_exact =
+        key.decrypt(&model, &private.score(&request)?)? == model.accumulate_clear(model.quantize(x)?.view());
     let scores = server.score(&request)?;
     let down = scores.to_bytes();
     let decrypt = median_seconds(rounds, || {
@@ -71,6 +81,11 @@ fn main() -> Result<()> {
             "server_io_ms": 1e3 * score_io / n,
             "server_one_sample_ms": 1e3 * score_one,
             "decrypt_ms": 1e3 * decrypt / n,
+            "server_circuit_private_ms": 1e3 * score_private / n,
+            "circuit_private_exact": private_exact,
+            "flood_bits": flood_bits,
+            "statistical_bits": statistical_bits,
+            "public_key_bytes": public.to_bytes().len(),
             "upload_bytes": up.len() as f64 / n,
             "download_bytes": down.len() as f64 / n,
             "client_key_bytes": key.to_bytes().len(),
