@@ -624,6 +624,15 @@ async fn run_model(s: &Shared, loaded: &Arc<Loaded>, rows: Array2<f64>) -> Resul
         .map_err(|_| Error::internal("the model failed"))?
 }
 
+/// The model version a request's path names; a failure is counted in the
+/// metrics.
+fn requested_model(s: &Shared, p: &HashMap<String, String>) -> Result<Arc<Loaded>> {
+    let (name, version) = model_and_version(p);
+    s.repo
+        .get(name, version)
+        .inspect_err(|e| s.metrics.observe_request(name, e.status(), 0.0))
+}
+
 async fn infer(
     State(s): State<AppState>,
     UrlPath(p): UrlPath<HashMap<String, String>>,
@@ -631,13 +640,9 @@ async fn infer(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let (name, version) = model_and_version(&p);
-    let loaded = match s.repo.get(name, version) {
+    let loaded = match requested_model(&s, &p) {
         Ok(l) => l,
-        Err(e) => {
-            s.metrics.observe_request(name, e.status(), 0.0);
-            return e.into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let result = async {
         let header_length = headers
@@ -698,13 +703,9 @@ async fn encrypted_infer(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let (name, version) = model_and_version(&p);
-    let loaded = match s.repo.get(name, version) {
+    let loaded = match requested_model(&s, &p) {
         Ok(l) => l,
-        Err(e) => {
-            s.metrics.observe_request(name, e.status(), 0.0);
-            return e.into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let result = async {
         let context = loaded.model.encrypted().cloned().ok_or_else(|| {
