@@ -211,6 +211,30 @@ fn check_model(what: &'static str, model: &HeModel, found: [u8; 16], plaintext_b
     Ok(())
 }
 
+/// `count` samples of TUniform(`bound_log2`) noise from TFHE-rs's CSPRNG,
+/// seeded by `seeder`: the bodies of encryptions of zero under an all-zero
+/// key of dimension one (body = noise), the way its public API hands out
+/// noise samples.
+fn tuniform_noise(count: usize, bound_log2: u32, seeder: &mut dyn Seeder) -> Vec<u64> {
+    let zero_key = LweSecretKey::new_empty_key(0u64, LweDimension(1));
+    let mut generator = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed(), seeder);
+    let mut list = LweCiphertextList::new(
+        0u64,
+        LweSize(2),
+        LweCiphertextCount(count.max(1)),
+        CiphertextModulus::new_native(),
+    );
+    let zeros = PlaintextList::new(0u64, PlaintextCount(count.max(1)));
+    encrypt_lwe_ciphertext_list(
+        &zero_key,
+        &mut list,
+        &zeros,
+        TUniform::<u64>::new(bound_log2),
+        &mut generator,
+    );
+    list.iter().take(count).map(|ct| *ct.get_body().data).collect()
+}
+
 fn encode(m: i64, delta_log2: u32) -> u64 {
     (m as u64).wrapping_shl(delta_log2)
 }
@@ -262,26 +286,24 @@ impl ClientKey {
         }
         let delta_log2 = model.delta_log2();
         let params = self.params();
-        let noise = TUniform::<u64>::new(params.noise_bound_log2);
+        // A seeded LWE list per row, in TFHE-rs's format: the masks are the
+        // AES-CTR stream of a fresh seed (regenerated in bulk, see
+        // `masks`), the noise TUniform samples from TFHE-rs's CSPRNG.
         let mut seeder = new_seeder();
+        let noise = tuniform_noise(q.len(), params.noise_bound_log2, seeder.as_mut());
+        let secret = self.secret().as_ref();
         let mut seeds = Vec::with_capacity(q.nrows());
         let mut bodies = Vec::with_capacity(q.nrows() * n);
-        let mut plain = PlaintextList::new(0u64, PlaintextCount(n));
-        for row in q.outer_iter() {
-            for (p, &m) in plain.iter_mut().zip(row.iter()) {
-                *p.0 = encode(m, delta_log2);
-            }
-            let seed = seeder.seed();
-            let mut list = SeededLweCiphertextList::new(
-                0u64,
-                LweSize(params.lwe_size()),
-                LweCiphertextCount(n),
-                Seed(seed.0).into(),
-                CiphertextModulus::new_native(),
-            );
-            encrypt_seeded_lwe_ciphertext_list(self.secret(), &mut list, &plain, noise, seeder.as_mut());
-            seeds.push(seed.0);
-            bodies.extend_from_slice(list.as_ref());
+        for (row, e) in q.outer_iter().zip(noise.chunks_exact(n)) {
+            let seed = seeder.seed().0;
+            crate::masks::for_each_mask(seed, n, params.lwe_dimension, |j, mask| {
+                let dot = mask
+                    .iter()
+                    .zip(secret)
+                    .fold(0u64, |acc, (&a, &s)| acc.wrapping_add(a.wrapping_mul(s)));
+                bodies.push(dot.wrapping_add(encode(row[j], delta_log2)).wrapping_add(e[j]));
+            })?;
+            seeds.push(seed);
         }
         Ok(EncryptedRequest {
             params_id: params.id,
@@ -292,6 +314,47 @@ impl ClientKey {
             seeds,
             bodies,
         })
+    }
+
+    /// The phases of a request's ciphertexts (`rows × features`: each
+    /// encoded feature plus its noise), computed by TFHE-rs alone: its
+    /// decompression of each row's seeded list and its decryption. For
+    /// auditing a request, and the proof that requests are TFHE-rs's
+    /// seeded ciphertexts.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] for a request under another key.
+    pub fn request_phases(&self, request: &EncryptedRequest) -> Result<Array2<u64>> {
+        if request.key != self.fingerprint().0 {
+            return Err(Error::KeyMismatch {
+                what: "request",
+                found: ml_core::io::hex(&request.key),
+                expected: self.fingerprint().to_string(),
+            });
+        }
+        let n = request.n_features;
+        let size = LweSize(self.params().lwe_size());
+        let mut out = Array2::zeros((request.n_rows(), n));
+        for ((seed, bodies), mut row) in request
+            .seeds
+            .iter()
+            .zip(request.bodies.chunks_exact(n))
+            .zip(out.outer_iter_mut())
+        {
+            let seeded = SeededLweCiphertextList::from_container(
+                bodies,
+                size,
+                Seed(*seed).into(),
+                CiphertextModulus::new_native(),
+            );
+            let list = seeded.decompress_into_lwe_ciphertext_list();
+            let mut plain = PlaintextList::new(0u64, PlaintextCount(n));
+            decrypt_lwe_ciphertext_list(self.secret(), &list, &mut plain);
+            for (o, p) in row.iter_mut().zip(plain.iter()) {
+                *o = *p.0;
+            }
+        }
+        Ok(out)
     }
 
     fn check_scores(&self, model: &HeModel, scores: &EncryptedScores) -> Result<()> {

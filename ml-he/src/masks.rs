@@ -6,7 +6,8 @@
 //! numbered from 0, little-endian). tfhe produces the stream one byte at a
 //! time, which here makes regenerating a 30-feature row's masks (480 KiB of
 //! stream) take 1.8 ms; the same blocks encrypted many at a time with AES-NI
-//! take a small fraction of that. `tests/masks.rs` checks the two give the
+//! take a small fraction of that. The client encrypts and the server scores
+//! with these masks; `tests/masks.rs` checks the two give the
 //! same masks, word for word, for any seed and list length; the version of
 //! tfhe is pinned.
 

@@ -412,3 +412,34 @@ fn circuit_privacy_hides_the_weights_in_the_mask_and_keeps_results_exact() {
     let err = CircuitPrivacy::new(&model, &public, Some(privacy.flood_bits + 1)).unwrap_err();
     assert!(matches!(err, Error::Budget { .. }), "{err}");
 }
+
+#[test]
+fn requests_are_tfhe_seeded_ciphertexts_with_tuniform_noise() {
+    // TFHE-rs's own decompression and decryption read our requests: each
+    // phase is the encoded feature plus fresh TUniform(17) noise.
+    let model = integer_model(Array2::ones((1, 16)), array![0], -128, 127);
+    let key = ClientKey::generate();
+    let q = Array2::from_shape_fn((300, 16), |(i, j)| ((i * 13 + j * 29) % 256) as i64 - 128);
+    let request = key.encrypt_quantized(&model, q.view()).unwrap();
+    let phases = key.request_phases(&request).unwrap();
+    let bound = PARAMS_2048_TUNIFORM17.fresh_noise_bound() as i64;
+    let errors: Vec<f64> = phases
+        .iter()
+        .zip(q.iter())
+        .map(|(&p, &m)| {
+            let e = p.wrapping_sub((m as u64).wrapping_shl(model.delta_log2())) as i64;
+            assert!(e.abs() <= bound, "noise {e} beyond 2^17");
+            e as f64
+        })
+        .collect();
+    let n = errors.len() as f64;
+    let mean = errors.iter().sum::<f64>() / n;
+    let std = (errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sigma = PARAMS_2048_TUNIFORM17.fresh_noise_std();
+    assert!((std / sigma - 1.0).abs() < 0.05, "std {std}, TUniform(17) {sigma}");
+    assert!(mean.abs() < 0.05 * sigma, "mean {mean}");
+    // Fresh seeds: no two rows share one.
+    let other = key.encrypt_quantized(&model, q.view()).unwrap();
+    assert_ne!(request.to_bytes()[59..75], other.to_bytes()[59..75]);
+    assert!(ClientKey::generate().request_phases(&request).is_err());
+}
