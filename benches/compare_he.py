@@ -109,7 +109,6 @@ def tenseal(x, y, train, test):
         "decrypt_ms": 1e3 * median_time(decrypt) / n,
         "upload_bytes": sum(map(len, up)) / n,
         "download_bytes": sum(map(len, down)) / n,
-        "client_key_bytes": len(ctx.serialize(save_secret_key=True)) - len(ctx.serialize(save_secret_key=False)),
         "evaluation_key_bytes": len(ctx.serialize(save_secret_key=False)),
         "accuracy_float": float((clear == y[test]).mean()),
         "accuracy_encrypted": float((he == y[test]).mean()),
