@@ -31,7 +31,7 @@
 //!   each score with an encryption of zero under the client's public key and
 //!   floods its noise: the mask then hides the weights (RLWE), and the noise
 //!   hides them only up to the statistical distance the plaintext space
-//!   leaves room for (about 15 bits for breast_cancer at 8 bits; see its
+//!   leaves room for (about 17 bits for breast_cancer at 8 bits; see its
 //!   docs for the costs).
 //! - **Key handling:** the [`ClientKey`] is a distinct type from the server's
 //!   [`ServerContext`], is zeroized on drop, is written only by
