@@ -20,7 +20,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # targets with --workspace rather than -p, so every step resolves dependency
 # features the same way and the final test run reuses their compilation
 # instead of building the tree again.
-FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy,ml-track/s3)
+FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy,ml-track/s3,ml-he/label)
 WS=(--workspace --locked "${FEATURES[@]}")
 
 # Cargo never collects old artifacts: a target directory reused across many

@@ -128,6 +128,48 @@ impl EncryptedScores {
         &mut self.data
     }
 
+    /// The ciphertexts, `rows × outputs × (n + 1)` words.
+    pub fn ciphertexts(&self) -> &[u64] {
+        &self.data
+    }
+
+    /// Number of outputs per row.
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    /// Words per ciphertext.
+    pub fn lwe_size(&self) -> usize {
+        self.lwe_size
+    }
+
+    /// Bits of the plaintext space the values are encoded in.
+    pub fn plaintext_bits(&self) -> u32 {
+        self.plaintext_bits
+    }
+
+    /// Fingerprint of the client key.
+    pub fn key_fingerprint(&self) -> KeyFingerprint {
+        KeyFingerprint(self.key)
+    }
+
+    /// Fingerprint of the model.
+    pub fn model_fingerprint(&self) -> [u8; 16] {
+        self.model
+    }
+
+    /// The same header over other ciphertexts (one output a row) in another
+    /// plaintext space.
+    #[cfg_attr(not(feature = "label"), allow(dead_code))]
+    pub(crate) fn with_data(&self, plaintext_bits: u32, data: Vec<u64>) -> Self {
+        Self {
+            plaintext_bits,
+            n_outputs: 1,
+            data,
+            ..self.clone()
+        }
+    }
+
     /// The wire format.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(13 + self.data.len() * 8);
@@ -357,7 +399,19 @@ impl ClientKey {
         Ok(out)
     }
 
-    fn check_scores(&self, model: &HeModel, scores: &EncryptedScores) -> Result<()> {
+    /// The raw phases `b - ⟨a, s⟩` of every score ciphertext, `rows ×
+    /// outputs`: message times Δ plus noise. For measuring noise.
+    ///
+    /// # Errors
+    /// As [`ClientKey::decrypt`].
+    pub fn phases(&self, model: &HeModel, scores: &EncryptedScores) -> Result<Array2<u64>> {
+        check_model("response", model, scores.model, scores.plaintext_bits)?;
+        self.phases_unchecked(model, scores)
+    }
+
+    /// Phases after checking the key, the model's fingerprint and the
+    /// output count, whatever the plaintext space.
+    pub(crate) fn phases_unchecked(&self, model: &HeModel, scores: &EncryptedScores) -> Result<Array2<u64>> {
         if scores.key != self.fingerprint().0 {
             return Err(Error::KeyMismatch {
                 what: "response",
@@ -365,20 +419,16 @@ impl ClientKey {
                 expected: self.fingerprint().to_string(),
             });
         }
-        check_model("response", model, scores.model, scores.plaintext_bits)?;
-        if scores.n_outputs != model.n_outputs() {
+        if scores.model != model.fingerprint() {
+            return Err(Error::ModelMismatch {
+                what: "response",
+                found: ml_core::io::hex(&scores.model),
+                expected: ml_core::io::hex(&model.fingerprint()),
+            });
+        }
+        if scores.n_outputs != model.n_outputs() && scores.n_outputs != 1 {
             return Err(Error::format("response", "output count differs from the model's"));
         }
-        Ok(())
-    }
-
-    /// The raw phases `b - ⟨a, s⟩` of every score ciphertext, `rows ×
-    /// outputs`: message times Δ plus noise. For measuring noise.
-    ///
-    /// # Errors
-    /// As [`ClientKey::decrypt`].
-    pub fn phases(&self, model: &HeModel, scores: &EncryptedScores) -> Result<Array2<u64>> {
-        self.check_scores(model, scores)?;
         let rows = scores.n_rows();
         let mut out = Array2::zeros((rows, scores.n_outputs));
         for (o, ct) in out.iter_mut().zip(scores.data.chunks_exact(scores.lwe_size)) {

@@ -4,7 +4,8 @@
 //! magic  "MLHE"                      4 bytes
 //! format version (u16, LE)           2
 //! kind (1 request, 2 response,       1
-//!       3 client key, 4 public key)
+//!       3 client key, 4 public key,
+//!       5 evaluation key)
 //! reserved, 0                        1
 //! parameter-set id (u16, LE)         2
 //! key fingerprint                   16
@@ -42,6 +43,8 @@ pub enum Kind {
     ClientKey = 3,
     /// A compact public key (for circuit privacy; not secret).
     PublicKey = 4,
+    /// Label mode's evaluation key (not secret).
+    EvaluationKey = 5,
 }
 
 impl Kind {
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Response => "response",
             Kind::ClientKey => "client key",
             Kind::PublicKey => "public key",
+            Kind::EvaluationKey => "evaluation key",
         }
     }
 }
@@ -119,10 +123,16 @@ pub fn decode<'a>(what: &'static str, kind: Kind, bytes: &'a [u8], limit: usize)
         });
     }
     if bytes[6] != kind as u8 {
-        let found = [Kind::Request, Kind::Response, Kind::ClientKey, Kind::PublicKey]
-            .into_iter()
-            .find(|k| *k as u8 == bytes[6])
-            .map_or_else(|| format!("kind {}", bytes[6]), |k| format!("a {}", k.name()));
+        let found = [
+            Kind::Request,
+            Kind::Response,
+            Kind::ClientKey,
+            Kind::PublicKey,
+            Kind::EvaluationKey,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == bytes[6])
+        .map_or_else(|| format!("kind {}", bytes[6]), |k| format!("a {}", k.name()));
         return Err(Error::format(
             what,
             format!("expected a {}, found {found}", kind.name()),
