@@ -9,13 +9,16 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use ml_sdk::core::io;
 use ml_sdk::he::{
-    CircuitPrivacy, ClientKey, DEFAULT_MESSAGE_LIMIT, EncryptedRequest, EncryptedScores, HeModel, PublicKey,
-    QuantConfig, ServerContext,
+    CircuitPrivacy, ClientKey, DEFAULT_MESSAGE_LIMIT, EncryptedRequest, EncryptedScores, EvaluationKey, HeModel,
+    LabelContext, PublicKey, QuantConfig, ServerContext,
 };
 use serde_json::json;
 
 use crate::output::Output;
 use crate::train::{load_options, read_csv};
+
+/// The plaintext bits of label answers (`0` or `1` times 2^62).
+const LABEL_BITS: u32 = 2;
 
 /// The public key's file name in a key directory.
 const PUBLIC_KEY_FILE: &str = "public.key";
@@ -24,6 +27,8 @@ const PUBLIC_KEY_FILE: &str = "public.key";
 pub enum HeCommand {
     /// Generate a client key into KEYDIR/client.key (mode 0600; it stays with the client) and its public key, KEYDIR/public.key.
     Keygen(KeygenArgs),
+    /// Generate label mode's evaluation key (about 30 MB) from the client key, for the server.
+    Evalkey(EvalkeyArgs),
     /// Compile a linear model for encrypted scoring, with feature ranges calibrated on data.
     Compile(CompileArgs),
     /// Quantize and encrypt a CSV's rows (columns matched by name) into a request file.
@@ -37,6 +42,16 @@ pub enum HeCommand {
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// The key directory (created; an existing key there is not overwritten).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalkeyArgs {
+    /// The key directory (from `mlsdk he keygen`).
+    #[arg(long)]
+    key: PathBuf,
+    /// The evaluation key file.
     #[arg(long)]
     out: PathBuf,
 }
@@ -121,6 +136,10 @@ pub struct ScoreArgs {
     /// With --circuit-privacy: flood noise of TUniform(BITS) (default: the widest the plaintext space allows).
     #[arg(long, requires = "circuit_privacy")]
     flood_bits: Option<u32>,
+    /// Label mode (binary models): answer each row's encrypted class instead of its score, by one key switch
+    /// and one bootstrap with the client's evaluation key (`mlsdk he evalkey`).
+    #[arg(long, value_name = "EVALUATION_KEY")]
+    labels: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +163,7 @@ pub struct DecryptArgs {
 pub fn run(command: &HeCommand, out: &Output) -> Result<()> {
     match command {
         HeCommand::Keygen(a) => keygen(a, out),
+        HeCommand::Evalkey(a) => evalkey(a, out),
         HeCommand::Compile(a) => compile(a, out),
         HeCommand::Encrypt(a) => encrypt(a, out),
         HeCommand::Score(a) => score(a, out),
@@ -173,6 +193,16 @@ fn keygen(args: &KeygenArgs, out: &Output) -> Result<()> {
             key.fingerprint()
         )
     });
+    Ok(())
+}
+
+fn evalkey(args: &EvalkeyArgs, out: &Output) -> Result<()> {
+    let key = ClientKey::load(&args.key).with_context(|| format!("reading the key in {}", args.key.display()))?;
+    let start = Instant::now();
+    let bytes = key.evaluation_key().to_bytes();
+    let seconds = start.elapsed().as_secs_f64();
+    io::write_atomic(&args.out, &bytes)?;
+    report(out, "evaluation key generated", 0, bytes.len(), seconds, &args.out);
     Ok(())
 }
 
@@ -231,7 +261,12 @@ fn score(args: &ScoreArgs, out: &Output) -> Result<()> {
     let start = Instant::now();
     let request = EncryptedRequest::from_bytes(&bytes, args.max_bytes)
         .with_context(|| format!("reading {}", args.input.display()))?;
-    let scores = server.score(&request)?;
+    let mut scores = server.score(&request)?;
+    if let Some(path) = &args.labels {
+        let key = EvaluationKey::from_bytes(&io::read_limited("evaluation key", path, 64 << 20)?)
+            .with_context(|| format!("reading {}", path.display()))?;
+        scores = LabelContext::new(&model, &key)?.labels(&scores)?;
+    }
     let response = scores.to_bytes();
     let seconds = start.elapsed().as_secs_f64();
     io::write_atomic(&args.out, &response)?;
@@ -262,7 +297,19 @@ fn decrypt(args: &DecryptArgs, out: &Output) -> Result<()> {
     let start = Instant::now();
     let scores = EncryptedScores::from_bytes(&bytes, args.max_bytes)
         .with_context(|| format!("reading {}", args.input.display()))?;
-    let pred = key.decrypt_predictions(&model, &scores)?;
+    let pred = if scores.plaintext_bits() == LABEL_BITS {
+        let ml_sdk::core::Task::Classification { classes } = &model.signature.task else {
+            anyhow::bail!("labels of a model that is not a classifier");
+        };
+        let labels = key.decrypt_labels(&model, &scores)?;
+        ml_sdk::core::Predictions::Classification {
+            labels: labels.into(),
+            probabilities: None,
+            classes: classes.clone(),
+        }
+    } else {
+        key.decrypt_predictions(&model, &scores)?
+    };
     let seconds = start.elapsed().as_secs_f64();
     let mut csv = Vec::new();
     ml_sdk::core::write_predictions_csv(&pred, &mut csv)?;

@@ -147,6 +147,77 @@ fn encrypt_score_decrypt_predict_as_the_quantized_model_does() {
         "decrypted = the quantized model in clear"
     );
 
+    // Label mode: the server answers encrypted classes (evaluation key sent
+    // once); 60 rows, as a bootstrap a row is slow in a debug build.
+    let ek = json_in(dir, &["he", "evalkey", "--key", "keys", "--out", "eval.key"]);
+    assert!(ek["bytes"].as_u64().unwrap() > 20 << 20, "{ek}");
+    let text = std::fs::read_to_string(dir.join("bc.csv")).unwrap();
+    std::fs::write(
+        dir.join("bc60.csv"),
+        text.lines().take(61).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    run_in(
+        dir,
+        &[
+            "he",
+            "encrypt",
+            "--key",
+            "keys",
+            "--model",
+            "bc.hem",
+            "--data",
+            "bc60.csv",
+            "--out",
+            "req60.bin",
+        ],
+    );
+    run_in(
+        dir,
+        &[
+            "he",
+            "score",
+            "--model",
+            "bc.hem",
+            "--input",
+            "req60.bin",
+            "--out",
+            "labels.bin",
+            "--labels",
+            "eval.key",
+        ],
+    );
+    run_in(
+        dir,
+        &[
+            "he",
+            "decrypt",
+            "--key",
+            "keys",
+            "--model",
+            "bc.hem",
+            "--input",
+            "labels.bin",
+            "--out",
+            "labels.csv",
+        ],
+    );
+    let labels = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
+    assert_eq!(
+        labels.lines().next(),
+        Some("prediction"),
+        "labels only, no probabilities"
+    );
+    assert_eq!(labels.lines().count(), 61);
+    let same = labels
+        .lines()
+        .zip(he.lines())
+        .skip(1)
+        .filter(|(a, b)| label(a) == label(b))
+        .count();
+    // Rows close to the boundary may flip (LabelContext::uncertain_margin); the rest agree.
+    assert!(same >= 57, "{same} of 60 labels agree with the decrypted scores");
+
     // A plain saved model works too (ranges from its standard scaling), as
     // long as both sides load the same model.
     run_in(

@@ -703,6 +703,12 @@ async fn encrypted_infer(
     body: Body,
 ) -> Response {
     let started = Instant::now();
+    // The body before any refusal: a client still sending a large request
+    // would otherwise see a broken pipe instead of the answer.
+    let body = match read_body(&s, &headers, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let loaded = match requested_model(&s, &p) {
         Ok(l) => l,
         Err(e) => return e.into_response(),
@@ -714,7 +720,6 @@ async fn encrypted_infer(
                 loaded.model.name()
             ))
         })?;
-        let body = read_body(&s, &headers, body).await?;
         let max = s.config.max_body;
         let t = Instant::now();
         let (rows, response) = tokio::task::spawn_blocking(move || {
