@@ -10,7 +10,8 @@
 use anyhow::{Context, Result};
 use ml_sdk::core::{Model, Predictions, metrics};
 use ml_sdk::he::{
-    Calibration, CircuitPrivacy, ClientKey, EncryptedRequest, EncryptedScores, HeModel, QuantConfig, ServerContext,
+    Calibration, CircuitPrivacy, ClientKey, EncryptedRequest, EncryptedScores, HeModel, LabelContext, QuantConfig,
+    ServerContext,
 };
 use ml_sdk_benches::{logistic, median_seconds};
 use serde_json::json;
@@ -58,6 +59,20 @@ fn main() -> Result<()> {
     let score_private = median_seconds(rounds, || Ok(private.score(&request)?))?;
     let private_exact =
         key.decrypt(&model, &private.score(&request)?)? == model.accumulate_clear(model.quantize(x)?.view());
+    // Label mode: one key switch and one bootstrap a row (on the first 40 rows).
+    let t = std::time::Instant::now();
+    let evaluation_key = key.evaluation_key();
+    let evaluation_keygen = t.elapsed().as_secs_f64();
+    let evaluation_key_bytes = evaluation_key.to_bytes().len();
+    let t = std::time::Instant::now();
+    let labeler = LabelContext::new(&model, &evaluation_key)?;
+    let label_setup = t.elapsed().as_secs_f64();
+    let few = x.slice(ml_sdk::core::ndarray::s![..40, ..]);
+    let few_scores = server.score(&key.encrypt(&model, few)?)?;
+    let label_seconds = median_seconds(3, || Ok(labeler.labels(&few_scores)?))?;
+    let few_labels = key.decrypt_labels(&model, &labeler.labels(&few_scores)?)?;
+    let few_clear = labels(&model.predictions(model.accumulate_clear(model.quantize(few)?.view()).view())?)?;
+    let label_agreement = few_labels.iter().zip(&few_clear).filter(|(a, b)| a == b).count() as f64 / 40.0;
     let scores = server.score(&request)?;
     let down = scores.to_bytes();
     let decrypt = median_seconds(rounds, || {
@@ -82,6 +97,12 @@ fn main() -> Result<()> {
             "server_one_sample_ms": 1e3 * score_one,
             "decrypt_ms": 1e3 * decrypt / n,
             "server_circuit_private_ms": 1e3 * score_private / n,
+            "label_ms": 1e3 * label_seconds / 40.0,
+            "label_agreement": label_agreement,
+            "label_uncertain_margin": labeler.uncertain_margin(),
+            "label_evaluation_key_bytes": evaluation_key_bytes,
+            "label_keygen_s": evaluation_keygen,
+            "label_server_setup_s": label_setup,
             "circuit_private_exact": private_exact,
             "flood_bits": flood_bits,
             "statistical_bits": statistical_bits,
