@@ -17,12 +17,6 @@ use serde_json::json;
 use crate::output::Output;
 use crate::train::{load_options, read_csv};
 
-/// The plaintext bits of label answers (`0` or `1` times 2^62).
-const LABEL_BITS: u32 = 2;
-
-/// The public key's file name in a key directory.
-const PUBLIC_KEY_FILE: &str = "public.key";
-
 #[derive(Debug, Subcommand)]
 pub enum HeCommand {
     /// Generate a client key into KEYDIR/client.key (mode 0600; it stays with the client) and its public key, KEYDIR/public.key.
@@ -179,8 +173,7 @@ fn keygen(args: &KeygenArgs, out: &Output) -> Result<()> {
     let start = Instant::now();
     let key = ClientKey::generate();
     let path = key.save(&args.out)?;
-    let public = args.out.join(PUBLIC_KEY_FILE);
-    io::write_atomic(&public, &key.public_key().to_bytes())?;
+    let public = key.public_key().save(&args.out)?;
     let seconds = start.elapsed().as_secs_f64();
     let value = json!({
         "key": path, "public_key": public, "fingerprint": key.fingerprint().to_string(), "parameters": key.params().name,
@@ -253,8 +246,7 @@ fn score(args: &ScoreArgs, out: &Output) -> Result<()> {
     let model = args.model.load()?;
     let mut server = ServerContext::new(model.clone())?;
     if let Some(path) = &args.circuit_privacy {
-        let public = PublicKey::from_bytes(&io::read_limited("public key", path, 1 << 20)?)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let public = PublicKey::load(path).with_context(|| format!("reading {}", path.display()))?;
         server = server.with_circuit_privacy(CircuitPrivacy::new(&model, &public, args.flood_bits)?);
     }
     let bytes = read_limited(&args.input, args.max_bytes)?;
@@ -263,30 +255,31 @@ fn score(args: &ScoreArgs, out: &Output) -> Result<()> {
         .with_context(|| format!("reading {}", args.input.display()))?;
     let mut scores = server.score(&request)?;
     if let Some(path) = &args.labels {
-        let key = EvaluationKey::from_bytes(&io::read_limited("evaluation key", path, 64 << 20)?)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let key = EvaluationKey::load(path).with_context(|| format!("reading {}", path.display()))?;
         scores = LabelContext::new(&model, &key)?.labels(&scores)?;
     }
     let response = scores.to_bytes();
     let seconds = start.elapsed().as_secs_f64();
     io::write_atomic(&args.out, &response)?;
-    if let Some(p) = server.circuit_privacy() {
-        let value = json!({
-            "step": "scored", "rows": request.n_rows(), "bytes": response.len(), "seconds": seconds, "out": args.out,
-            "circuit_privacy": {"flood_bits": p.flood_bits, "statistical_bits": p.statistical_bits},
-        });
-        out.emit(&value, || {
+    let privacy = server.circuit_privacy().map(|p| {
+        (
+            "circuit_privacy",
+            json!({"flood_bits": p.flood_bits, "statistical_bits": p.statistical_bits}),
             format!(
-                "scored {} rows with circuit privacy (flood 2^{}, about {:.0} bits of statistical hiding) in {seconds:.3} s, wrote {}\n",
-                request.n_rows(),
-                p.flood_bits,
-                p.statistical_bits,
-                args.out.display()
-            )
-        });
-        return Ok(());
-    }
-    report(out, "scored", request.n_rows(), response.len(), seconds, &args.out);
+                "with circuit privacy (flood 2^{}, about {:.0} bits of statistical hiding)",
+                p.flood_bits, p.statistical_bits
+            ),
+        )
+    });
+    report_with(
+        out,
+        "scored",
+        request.n_rows(),
+        response.len(),
+        seconds,
+        &args.out,
+        privacy,
+    );
     Ok(())
 }
 
@@ -297,19 +290,7 @@ fn decrypt(args: &DecryptArgs, out: &Output) -> Result<()> {
     let start = Instant::now();
     let scores = EncryptedScores::from_bytes(&bytes, args.max_bytes)
         .with_context(|| format!("reading {}", args.input.display()))?;
-    let pred = if scores.plaintext_bits() == LABEL_BITS {
-        let ml_sdk::core::Task::Classification { classes } = &model.signature.task else {
-            anyhow::bail!("labels of a model that is not a classifier");
-        };
-        let labels = key.decrypt_labels(&model, &scores)?;
-        ml_sdk::core::Predictions::Classification {
-            labels: labels.into(),
-            probabilities: None,
-            classes: classes.clone(),
-        }
-    } else {
-        key.decrypt_predictions(&model, &scores)?
-    };
+    let pred = key.decrypt_predictions(&model, &scores)?;
     let seconds = start.elapsed().as_secs_f64();
     let mut csv = Vec::new();
     ml_sdk::core::write_predictions_csv(&pred, &mut csv)?;
@@ -324,7 +305,25 @@ fn decrypt(args: &DecryptArgs, out: &Output) -> Result<()> {
 }
 
 fn report(out: &Output, what: &str, rows: usize, bytes: usize, seconds: f64, path: &Path) {
-    let value = json!({ "step": what, "rows": rows, "bytes": bytes, "seconds": seconds, "out": path });
+    report_with(out, what, rows, bytes, seconds, path, None);
+}
+
+/// [`report`] with a field `extra.0` holding `extra.1`, named in the text too.
+fn report_with(
+    out: &Output,
+    what: &str,
+    rows: usize,
+    bytes: usize,
+    seconds: f64,
+    path: &Path,
+    extra: Option<(&str, serde_json::Value, String)>,
+) {
+    let mut value = json!({ "step": what, "rows": rows, "bytes": bytes, "seconds": seconds, "out": path });
+    let mut what = what.to_string();
+    if let Some((key, v, text)) = extra {
+        value[key] = v;
+        what = format!("{what} {text}");
+    }
     out.emit(&value, || {
         format!(
             "{what} {rows} rows in {:.3} s ({bytes} bytes), wrote {}\n",

@@ -649,16 +649,30 @@ impl Estimator {
                     .map(|r| crate::model::argmax(r.iter().map(|d| -d)))
                     .collect(),
             },
-            (Task::Regression, Estimator::Linear { .. } | Estimator::TreeEnsemble { .. }) => Predictions::Regression {
-                values: raw.column(0).to_owned(),
-            },
-            (
-                Task::Classification { classes },
-                Estimator::Linear { link, .. } | Estimator::TreeEnsemble { link, .. },
-            ) => Predictions::from_probabilities(apply_link(*link, raw), classes.clone()),
+            (Task::Regression | Task::Classification { .. }, Estimator::Linear { link, .. })
+            | (Task::Regression | Task::Classification { .. }, Estimator::TreeEnsemble { link, .. }) => {
+                linked_predictions(task, *link, raw)?
+            }
             (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
         })
     }
+}
+
+/// Predictions for a regression or classification task from raw outputs
+/// (margins, tree sums) through `link`: what linear and tree estimators
+/// predict, for any computation that ends in their raw outputs (encrypted
+/// inference decrypts margins).
+///
+/// # Errors
+/// [`Error::Unsupported`] for a clustering task.
+pub fn linked_predictions(task: &Task, link: Link, raw: Array2<f64>) -> Result<Predictions> {
+    Ok(match task {
+        Task::Regression => Predictions::Regression {
+            values: raw.column(0).to_owned(),
+        },
+        Task::Classification { classes } => Predictions::from_probabilities(apply_link(link, raw), classes.clone()),
+        task => return Err(Error::Unsupported(format!("{} from linked outputs", task.name()))),
+    })
 }
 
 impl Model for ModelSpec {

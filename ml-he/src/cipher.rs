@@ -80,7 +80,7 @@ impl EncryptedRequest {
     pub fn from_bytes(bytes: &[u8], limit: usize) -> Result<Self> {
         const W: &str = "request";
         let msg = wire::decode(W, Kind::Request, bytes, limit)?;
-        let params = params_of(W, msg.params_id)?;
+        let params = Parameters::require(W, msg.params_id)?;
         let mut r = Reader::new(W, msg.body);
         let plaintext_bits = u32::from(r.u8()?);
         let rows = r.u32()? as usize;
@@ -190,7 +190,7 @@ impl EncryptedScores {
     pub fn from_bytes(bytes: &[u8], limit: usize) -> Result<Self> {
         const W: &str = "response";
         let msg = wire::decode(W, Kind::Response, bytes, limit)?;
-        let params = params_of(W, msg.params_id)?;
+        let params = Parameters::require(W, msg.params_id)?;
         let mut r = Reader::new(W, msg.body);
         let plaintext_bits = u32::from(r.u8()?);
         let rows = r.u32()? as usize;
@@ -226,14 +226,6 @@ impl EncryptedScores {
     }
 }
 
-fn params_of(what: &'static str, id: u16) -> Result<&'static Parameters> {
-    Parameters::by_id(id).ok_or(Error::Parameters {
-        what,
-        found: id,
-        expected: crate::params::PARAMS_2048_TUNIFORM17.id,
-    })
-}
-
 fn check_plaintext_bits(what: &'static str, params: &Parameters, bits: u32) -> Result<()> {
     if !(2..params.modulus_log2).contains(&bits) {
         return Err(Error::format(what, format!("plaintext space of {bits} bits")));
@@ -241,14 +233,29 @@ fn check_plaintext_bits(what: &'static str, params: &Parameters, bits: u32) -> R
     Ok(())
 }
 
-fn check_model(what: &'static str, model: &HeModel, found: [u8; 16], plaintext_bits: u32) -> Result<()> {
-    let expected = model.fingerprint();
-    if found != expected || plaintext_bits != model.budget.plaintext_bits {
+/// Refuse a message made for another model than the one `expected` names.
+fn check_model(what: &'static str, expected: [u8; 16], found: [u8; 16]) -> Result<()> {
+    if found != expected {
         return Err(Error::ModelMismatch {
             what,
             found: ml_core::io::hex(&found),
             expected: ml_core::io::hex(&expected),
         });
+    }
+    Ok(())
+}
+
+/// Refuse values encoded in another plaintext space than the model's (a
+/// model fingerprint fixes it, so this only fails for tampered headers).
+fn check_plaintext_space(what: &'static str, model: &HeModel, bits: u32) -> Result<()> {
+    if bits != model.budget.plaintext_bits {
+        return Err(Error::format(
+            what,
+            format!(
+                "values in a {bits}-bit plaintext space, the model's is {}",
+                model.budget.plaintext_bits
+            ),
+        ));
     }
     Ok(())
 }
@@ -367,13 +374,7 @@ impl ClientKey {
     /// # Errors
     /// [`Error::KeyMismatch`] for a request under another key.
     pub fn request_phases(&self, request: &EncryptedRequest) -> Result<Array2<u64>> {
-        if request.key != self.fingerprint().0 {
-            return Err(Error::KeyMismatch {
-                what: "request",
-                found: ml_core::io::hex(&request.key),
-                expected: self.fingerprint().to_string(),
-            });
-        }
+        self.fingerprint().check("request", request.key)?;
         let n = request.n_features;
         let size = LweSize(self.params().lwe_size());
         let mut out = Array2::zeros((request.n_rows(), n));
@@ -405,27 +406,15 @@ impl ClientKey {
     /// # Errors
     /// As [`ClientKey::decrypt`].
     pub fn phases(&self, model: &HeModel, scores: &EncryptedScores) -> Result<Array2<u64>> {
-        check_model("response", model, scores.model, scores.plaintext_bits)?;
+        check_plaintext_space("response", model, scores.plaintext_bits)?;
         self.phases_unchecked(model, scores)
     }
 
     /// Phases after checking the key, the model's fingerprint and the
     /// output count, whatever the plaintext space.
     pub(crate) fn phases_unchecked(&self, model: &HeModel, scores: &EncryptedScores) -> Result<Array2<u64>> {
-        if scores.key != self.fingerprint().0 {
-            return Err(Error::KeyMismatch {
-                what: "response",
-                found: ml_core::io::hex(&scores.key),
-                expected: self.fingerprint().to_string(),
-            });
-        }
-        if scores.model != model.fingerprint() {
-            return Err(Error::ModelMismatch {
-                what: "response",
-                found: ml_core::io::hex(&scores.model),
-                expected: ml_core::io::hex(&model.fingerprint()),
-            });
-        }
+        self.fingerprint().check("response", scores.key)?;
+        check_model("response", model.fingerprint(), scores.model)?;
         if scores.n_outputs != model.n_outputs() && scores.n_outputs != 1 {
             return Err(Error::format("response", "output count differs from the model's"));
         }
@@ -448,11 +437,17 @@ impl ClientKey {
         Ok(self.phases(model, scores)?.mapv(|p| decode(p, delta_log2)))
     }
 
-    /// Decrypt and turn the accumulators into the model's predictions.
+    /// Decrypt and turn the accumulators into the model's predictions; with
+    /// the `label` feature, labels from label mode become predictions too
+    /// (classes without probabilities).
     ///
     /// # Errors
     /// As [`ClientKey::decrypt`].
     pub fn decrypt_predictions(&self, model: &HeModel, scores: &EncryptedScores) -> Result<Predictions> {
+        #[cfg(feature = "label")]
+        if crate::label::holds_labels(scores) {
+            return self.decrypt_label_predictions(model, scores);
+        }
         let acc = self.decrypt(model, scores)?;
         model.predictions(acc.view())
     }
@@ -523,19 +518,14 @@ impl ServerContext {
                 expected: params.id,
             });
         }
-        check_model("request", &self.model, request.model, request.plaintext_bits)?;
+        check_model("request", self.fingerprint, request.model)?;
+        check_plaintext_space("request", &self.model, request.plaintext_bits)?;
         let n = self.model.n_features();
         if request.n_features != n {
             return Err(Error::format("request", "feature count differs from the model's"));
         }
-        if let Some(p) = &self.privacy
-            && p.fingerprint.0 != request.key
-        {
-            return Err(Error::KeyMismatch {
-                what: "request",
-                found: ml_core::io::hex(&request.key),
-                expected: p.fingerprint.to_string(),
-            });
+        if let Some(p) = &self.privacy {
+            p.fingerprint.check("request", request.key)?;
         }
         let size = params.lwe_size();
         let n_out = self.model.n_outputs();
@@ -548,11 +538,7 @@ impl ServerContext {
         {
             // out[o] = Σ_j w[o][j]·(mask_j, body_j) + bias[o], masks regenerated one at a time.
             crate::masks::for_each_mask(*seed, n, params.lwe_dimension, |j, mask| {
-                for ((acc, w), _) in out
-                    .chunks_exact_mut(size)
-                    .zip(self.weights.chunks_exact(n))
-                    .zip(&self.bias)
-                {
+                for (acc, w) in out.chunks_exact_mut(size).zip(self.weights.chunks_exact(n)) {
                     let wj = w[j];
                     if wj == 0 {
                         continue;

@@ -19,6 +19,23 @@ pub const CLIENT_KEY_FILE: &str = "client.key";
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyFingerprint(pub [u8; 16]);
 
+impl KeyFingerprint {
+    /// Refuse `found` (read from `what`) unless it is this fingerprint.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`].
+    pub fn check(&self, what: &'static str, found: [u8; 16]) -> Result<()> {
+        if found != self.0 {
+            return Err(Error::KeyMismatch {
+                what,
+                found: ml_core::io::hex(&found),
+                expected: self.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for KeyFingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self)
@@ -129,11 +146,7 @@ impl ClientKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const W: &str = "client key";
         let msg = wire::decode(W, Kind::ClientKey, bytes, 1 << 20)?;
-        let params = Parameters::by_id(msg.params_id).ok_or(Error::Parameters {
-            what: W,
-            found: msg.params_id,
-            expected: PARAMS_2048_TUNIFORM17.id,
-        })?;
+        let params = Parameters::require(W, msg.params_id)?;
         if msg.body.len() != params.lwe_dimension.div_ceil(8) {
             return Err(Error::format(
                 W,
@@ -145,13 +158,7 @@ impl ClientKey {
             .collect();
         let secret = LweSecretKey::from_container(std::mem::take(&mut bits));
         let key = Self::from_secret(params, secret);
-        if key.fingerprint.0 != msg.key_fingerprint {
-            return Err(Error::KeyMismatch {
-                what: W,
-                found: ml_core::io::hex(&msg.key_fingerprint),
-                expected: key.fingerprint.to_string(),
-            });
-        }
+        key.fingerprint.check(W, msg.key_fingerprint)?;
         Ok(key)
     }
 

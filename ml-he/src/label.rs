@@ -62,6 +62,9 @@ pub const LABEL_PARAMS: LabelParameters = LabelParameters {
     ks_level: 4,
 };
 
+/// Largest evaluation key read (the parameters' is 30 MB).
+const MAX_EVALUATION_KEY_BYTES: usize = 64 << 20;
+
 /// The plaintext bits of a label: `0` or `1` times 2^62.
 const LABEL_BITS: u32 = 2;
 
@@ -150,7 +153,7 @@ impl ClientKey {
     /// [`Error::KeyMismatch`], [`Error::ModelMismatch`] as for scores, and
     /// [`Error::Format`] for scores that are not labels.
     pub fn decrypt_labels(&self, model: &HeModel, labels: &EncryptedScores) -> Result<Vec<usize>> {
-        if labels.plaintext_bits() != LABEL_BITS || labels.n_outputs() != 1 {
+        if !holds_labels(labels) {
             return Err(Error::format("labels", "these are scores, not labels"));
         }
         let phases = self.phases_unchecked(model, labels)?;
@@ -159,6 +162,29 @@ impl ClientKey {
             .map(|&p| ((p.wrapping_add(1 << 61) >> 62) & 1) as usize)
             .collect())
     }
+}
+
+impl ClientKey {
+    /// Decrypt labels into predictions: the classes, without probabilities.
+    ///
+    /// # Errors
+    /// As [`ClientKey::decrypt_labels`].
+    pub fn decrypt_label_predictions(&self, model: &HeModel, labels: &EncryptedScores) -> Result<ml_core::Predictions> {
+        let ml_core::Task::Classification { classes } = &model.signature.task else {
+            return Err(Error::Unsupported("labels of a model that is not a classifier".into()));
+        };
+        Ok(ml_core::Predictions::Classification {
+            labels: self.decrypt_labels(model, labels)?.into(),
+            probabilities: None,
+            classes: classes.clone(),
+        })
+    }
+}
+
+/// Whether `scores` hold label mode's labels: one output in the 2-bit space
+/// no score uses (scores need at least 3 bits, see `budget_of`).
+pub(crate) fn holds_labels(scores: &EncryptedScores) -> bool {
+    scores.plaintext_bits() == LABEL_BITS && scores.n_outputs() == 1
 }
 
 impl EvaluationKey {
@@ -184,18 +210,26 @@ impl EvaluationKey {
         )
     }
 
+    /// Read an evaluation key file.
+    ///
+    /// # Errors
+    /// As [`EvaluationKey::from_bytes`], and I/O failures.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        Self::from_bytes(&ml_core::io::read_limited(
+            "evaluation key",
+            path,
+            MAX_EVALUATION_KEY_BYTES as u64,
+        )?)
+    }
+
     /// Read an evaluation key, checking its size exactly.
     ///
     /// # Errors
     /// [`Error::Format`], [`Error::Version`], [`Error::Parameters`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const W: &str = "evaluation key";
-        let msg = wire::decode(W, Kind::EvaluationKey, bytes, 64 << 20)?;
-        let params = Parameters::by_id(msg.params_id).ok_or(Error::Parameters {
-            what: W,
-            found: msg.params_id,
-            expected: PARAMS_2048_TUNIFORM17.id,
-        })?;
+        let msg = wire::decode(W, Kind::EvaluationKey, bytes, MAX_EVALUATION_KEY_BYTES)?;
+        let params = Parameters::require(W, msg.params_id)?;
         let (nk, nb) = (ksk_len(params), bsk_len(params));
         if msg.body.len() != 32 + 8 * (nk + nb) {
             return Err(Error::format(
@@ -307,13 +341,7 @@ impl LabelContext {
     /// [`Error::KeyMismatch`] for scores under another client's key,
     /// [`Error::ModelMismatch`] for scores of another model.
     pub fn labels(&self, scores: &EncryptedScores) -> Result<EncryptedScores> {
-        if scores.key_fingerprint() != self.fingerprint {
-            return Err(Error::KeyMismatch {
-                what: "scores",
-                found: scores.key_fingerprint().to_string(),
-                expected: self.fingerprint.to_string(),
-            });
-        }
+        self.fingerprint.check("scores", scores.key_fingerprint().0)?;
         if scores.model_fingerprint() != self.model
             || scores.plaintext_bits() != self.plaintext_bits
             || scores.n_outputs() != 1

@@ -60,4 +60,4 @@ pub use keys::{CLIENT_KEY_FILE, ClientKey, KeyFingerprint};
 pub use label::{EvaluationKey, LABEL_PARAMS, LabelContext, LabelParameters};
 pub use model::{Budget, Calibration, FeatureQuant, HE_MODEL_VERSION, HeModel, QuantConfig};
 pub use params::{PARAMS_2048_TUNIFORM17, Parameters, SIGMA_FACTOR};
-pub use privacy::{CircuitPrivacy, PublicKey};
+pub use privacy::{CircuitPrivacy, PUBLIC_KEY_FILE, PublicKey};

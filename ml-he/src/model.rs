@@ -503,13 +503,7 @@ impl HeModel {
                 supported: HE_MODEL_VERSION,
             });
         }
-        if Parameters::by_id(self.params_id).is_none() {
-            return Err(Error::Parameters {
-                what: W,
-                found: self.params_id,
-                expected: PARAMS_2048_TUNIFORM17.id,
-            });
-        }
+        Parameters::require(W, self.params_id)?;
         let (n_out, n_f) = self.weights.dim();
         if n_f != self.features.len() || n_f != self.feature_names.len() || n_out == 0 {
             return Err(Error::format(W, "weights and features disagree in size"));
@@ -624,12 +618,7 @@ impl HeModel {
                 *mv = av as f64 * s;
             }
         }
-        let estimator = Estimator::Linear {
-            coefficients: Array2::zeros((self.n_outputs(), self.n_features())),
-            intercepts: Array1::zeros(self.n_outputs()),
-            link: self.link,
-        };
-        Ok(estimator.predictions(&self.signature.task, margins)?)
+        Ok(ml_core::linked_predictions(&self.signature.task, self.link, margins)?)
     }
 
     /// Predictions of the quantized model computed in clear.
@@ -673,8 +662,9 @@ fn budget_of(
         max_norm = max_norm.max(w.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt());
         max_l1 = max_l1.max(w.iter().map(|&v| (v as f64).abs()).sum::<f64>());
     }
-    // Signed accumulators in [-2^(P-1), 2^(P-1)).
-    let mut bits = 2u32;
+    // Signed accumulators in [-2^(P-1), 2^(P-1)); at least 3 bits, since
+    // label mode's answers are told from scores by their 2-bit space.
+    let mut bits = 3u32;
     while bits <= MAX_PLAINTEXT_BITS && max_acc >= (1i128 << (bits - 1)) {
         bits += 1;
     }

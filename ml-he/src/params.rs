@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Error, Result};
+
 /// One LWE parameter set: the secret key and noise with which the client
 /// encrypts, and the ciphertext modulus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +44,18 @@ impl Parameters {
     /// The parameter set of `id`, if this build knows it.
     pub fn by_id(id: u16) -> Option<&'static Parameters> {
         [&PARAMS_2048_TUNIFORM17].into_iter().find(|p| p.id == id)
+    }
+
+    /// The parameter set of `id`, or the error naming `what` carried it.
+    ///
+    /// # Errors
+    /// [`Error::Parameters`] for an id this build does not know.
+    pub fn require(what: &'static str, id: u16) -> Result<&'static Parameters> {
+        Self::by_id(id).ok_or(Error::Parameters {
+            what,
+            found: id,
+            expected: PARAMS_2048_TUNIFORM17.id,
+        })
     }
 
     /// Standard deviation of fresh noise: TUniform(b) has variance

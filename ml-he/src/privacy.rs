@@ -65,7 +65,38 @@ impl ClientKey {
     }
 }
 
+/// File name of the public key inside a key directory.
+pub const PUBLIC_KEY_FILE: &str = "public.key";
+
 impl PublicKey {
+    /// Write the key to `dir/public.key` (creating `dir`), atomically.
+    ///
+    /// # Errors
+    /// [`Error::Core`] for I/O failures.
+    pub fn save(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            op: "create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(PUBLIC_KEY_FILE);
+        ml_core::io::write_atomic(&path, &self.to_bytes())?;
+        Ok(path)
+    }
+
+    /// Read a public key file (`dir/public.key` when `path` is a directory).
+    ///
+    /// # Errors
+    /// As [`PublicKey::from_bytes`], and I/O failures.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let file = if path.is_dir() {
+            path.join(PUBLIC_KEY_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        Self::from_bytes(&ml_core::io::read_limited("public key", &file, 1 << 20)?)
+    }
+
     /// Fingerprint of the client key it belongs to.
     pub fn fingerprint(&self) -> KeyFingerprint {
         self.fingerprint
@@ -88,11 +119,7 @@ impl PublicKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const W: &str = "public key";
         let msg = wire::decode(W, Kind::PublicKey, bytes, 1 << 20)?;
-        let params = Parameters::by_id(msg.params_id).ok_or(Error::Parameters {
-            what: W,
-            found: msg.params_id,
-            expected: PARAMS_2048_TUNIFORM17.id,
-        })?;
+        let params = Parameters::require(W, msg.params_id)?;
         if msg.body.len() != 16 + params.lwe_dimension * 8 {
             return Err(Error::format(W, format!("{} body bytes", msg.body.len())));
         }
