@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::UNKNOWN_CODE;
+use crate::neural::Layer;
 use crate::{Error, FeatureKind, Model, Predictions, Result, Signature, Task};
 
 /// A fitted model described portably: input signature, preprocessing, estimator.
@@ -112,6 +113,14 @@ pub enum Estimator {
         /// Added to the aggregate (one per output).
         base_values: Vec<f64>,
         /// Link from the sum to predictions.
+        link: Link,
+    },
+    /// `link(network(x))`: a feed-forward network whose last dense layer
+    /// gives the raw outputs (see [`crate::neural`]).
+    NeuralNet {
+        /// The layers in order.
+        layers: Vec<Layer>,
+        /// Link from the network's outputs to predictions.
         link: Link,
     },
     /// Nearest centroid in Euclidean distance (k-means).
@@ -226,6 +235,7 @@ impl Estimator {
         match self {
             Estimator::Linear { coefficients, .. } => coefficients.nrows(),
             Estimator::TreeEnsemble { base_values, .. } => base_values.len(),
+            Estimator::NeuralNet { layers, .. } => crate::neural::output_width(layers),
             Estimator::Centroids { centroids } => centroids.nrows(),
         }
     }
@@ -302,6 +312,7 @@ impl Estimator {
                 }
                 out
             }
+            Estimator::NeuralNet { layers, .. } => crate::neural::forward(layers, x),
             Estimator::Centroids { centroids } => {
                 let mut out = Array2::zeros((x.nrows(), centroids.nrows()));
                 for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
@@ -517,6 +528,10 @@ impl ModelSpec {
                 }
                 self.check_link(*link, n_out)?;
             }
+            Estimator::NeuralNet { layers, link } => {
+                crate::neural::validate_layers(layers, width)?;
+                self.check_link(*link, n_out)?;
+            }
             Estimator::Centroids { centroids } => {
                 if centroids.ncols() != width || centroids.nrows() == 0 || centroids.iter().any(|v| !v.is_finite()) {
                     return bad("centroids do not match the inputs".into());
@@ -619,6 +634,11 @@ impl Estimator {
         let needed = match self {
             Estimator::Linear { coefficients, .. } => Some(coefficients.ncols()),
             Estimator::Centroids { centroids } => Some(centroids.ncols()),
+            Estimator::NeuralNet { layers, .. } => {
+                crate::neural::validate_layers(layers, width)
+                    .map_err(|e| Error::shape("predict", e.to_string(), format!("{width} columns")))?;
+                None
+            }
             Estimator::TreeEnsemble { trees, .. } => trees
                 .iter()
                 .flat_map(|t| t.nodes.iter().filter_map(|n| n.split.map(|s| s.feature)))
@@ -650,7 +670,8 @@ impl Estimator {
                     .collect(),
             },
             (Task::Regression | Task::Classification { .. }, Estimator::Linear { link, .. })
-            | (Task::Regression | Task::Classification { .. }, Estimator::TreeEnsemble { link, .. }) => {
+            | (Task::Regression | Task::Classification { .. }, Estimator::TreeEnsemble { link, .. })
+            | (Task::Regression | Task::Classification { .. }, Estimator::NeuralNet { link, .. }) => {
                 linked_predictions(task, *link, raw)?
             }
             (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
