@@ -80,12 +80,17 @@ def main():
                                 (5.0, 1.0, 10), (1.0, 1.0, 1)]
         for delta in [1e-5]
     ]
+    # The DP-SGD runs of ml-neural's tests: breast_cancer's 569 rows in
+    # Poisson batches of 64 (q = 64/569, 9 steps an epoch), 10 epochs.
+    dp_sgd = [dict(case(1.1, 64 / 569, 90, 1e-5), accountant=name)
+              for name, case in [("rdp", rdp_case), ("pld", pld_case)]]
     doc = {
         "generator": "scripts/gen_privacy.py",
         "versions": {"dp-accounting": importlib.metadata.version("dp-accounting"), "scikit-learn": sklearn.__version__},
         "rdp": rdp,
         "logistic": [logistic_case(lam) for lam in [0.001, 0.01, 0.1]],
         "pld": pld,
+        "dp_sgd": dp_sgd,
     }
     (out / "accounting.json").write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {len(rdp)} RDP and {len(pld)} PLD cases to {out / 'accounting.json'}")

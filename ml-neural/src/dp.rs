@@ -426,3 +426,70 @@ fn probe_sums(
     debug_assert!(net.layers.iter().all(|l| !matches!(l, LayerConfig::Conv2d { .. })));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NetTrainer, Sequential};
+
+    /// The probe shortcut gives the same clipped sums as one backward pass
+    /// per example.
+    #[test]
+    fn probe_gradients_equal_per_example_backward_passes() {
+        let data = ml_datasets::breast_cancer().unwrap();
+        let cfg = DpConfig {
+            epsilon: 10.0,
+            delta: 1e-5,
+            clip: 0.5,
+            noise_multiplier: Some(1.0),
+            accountant: AccountantKind::Rdp,
+            insecure_seed: Some(1),
+        };
+        let trainer = NetTrainer {
+            architecture: Sequential::new().dense(8).tanh().dense(4).relu(),
+            dp: Some(cfg.clone()),
+            ..NetTrainer::default()
+        };
+        let mut state = trainer.initial_state(&data).unwrap();
+        // Freeze the first layer: frozen layers take no part in clipping.
+        state.network.freeze_below(1, true);
+        let rows = trainer.rows(&state, &data).unwrap();
+        let shapes = state.network.shapes().unwrap();
+        let ad = burn::tensor::Device::flex().autodiff();
+        let batch: Vec<usize> = (0..40).collect();
+        let mut grads = Vec::new();
+        for probes in [true, false] {
+            let mut plan = Plan::new(&cfg, 32, rows.n(), 1, &state.network).unwrap();
+            plan.probes = probes;
+            let mut rng = ml_core::seeded_rng(0);
+            let mut noise = DpRng::insecure_seeded_for_tests(3);
+            let mut totals = Totals::default();
+            grads.push(
+                private_gradients(
+                    &plan,
+                    &state,
+                    &shapes,
+                    &rows,
+                    &batch,
+                    &ad,
+                    &mut rng,
+                    &mut noise,
+                    &mut totals,
+                )
+                .unwrap(),
+            );
+        }
+        assert!(grads[0][0].is_none() && grads[0][1].is_none(), "frozen layer");
+        for (a, b) in grads[0].iter().zip(&grads[1]) {
+            match (a, b) {
+                (Some(a), Some(b)) => {
+                    for (x, y) in a.iter().zip(b) {
+                        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+                    }
+                }
+                (None, None) => {}
+                _ => panic!("trainable sets differ"),
+            }
+        }
+    }
+}

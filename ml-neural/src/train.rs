@@ -305,7 +305,7 @@ pub(crate) struct TrainRows {
 }
 
 impl TrainRows {
-    fn n(&self) -> usize {
+    pub(crate) fn n(&self) -> usize {
         self.weights.len()
     }
 
@@ -537,7 +537,7 @@ impl NetTrainer {
         trainer.train(state, data, on_epoch)
     }
 
-    fn rows(&self, state: &TrainState, data: &Dataset) -> Result<TrainRows> {
+    pub(crate) fn rows(&self, state: &TrainState, data: &Dataset) -> Result<TrainRows> {
         let mut x = data.features().to_owned();
         for step in &state.preprocessing {
             x = step.apply(x.view())?;

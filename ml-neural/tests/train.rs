@@ -43,3 +43,189 @@ fn mlp_learns_digits_and_its_spec_predicts_like_the_network() {
     assert_eq!(net.history().epochs.len(), 20);
     assert!(net.history().epochs[19].loss < net.history().epochs[0].loss);
 }
+
+fn weights(net: &ml_neural::NeuralNetwork) -> Vec<Vec<f32>> {
+    net.network().params.iter().map(|p| p.value.clone()).collect()
+}
+
+#[test]
+fn cnn_on_8x8_digit_images() {
+    let data = ml_datasets::digits().unwrap();
+    let (train, test) = split(&data, 0);
+    let trainer = NetTrainer {
+        architecture: Sequential::new()
+            .reshape(1, 8, 8)
+            .conv2d(8, 3)
+            .relu()
+            .max_pool2d(2)
+            .flatten()
+            .dense(32)
+            .relu(),
+        epochs: 15,
+        seed: 3,
+        ..NetTrainer::default()
+    };
+    let net = trainer.fit_network(&train, &mut |_| {}).unwrap();
+    let acc = test_accuracy(&net, &test);
+    eprintln!("digits CNN: test accuracy {acc:.4}");
+    assert!(acc >= 0.93, "accuracy {acc}");
+}
+
+#[test]
+fn same_seed_same_weights_and_other_seed_other_weights() {
+    let data = ml_datasets::breast_cancer().unwrap();
+    let trainer = NetTrainer {
+        architecture: Sequential::new().dense(16).relu().dropout(0.2).dense(8).tanh(),
+        epochs: 3,
+        seed: 7,
+        ..NetTrainer::default()
+    };
+    let a = trainer.fit_network(&data, &mut |_| {}).unwrap();
+    let b = trainer.fit_network(&data, &mut |_| {}).unwrap();
+    assert_eq!(weights(&a), weights(&b));
+    let c = NetTrainer { seed: 8, ..trainer }
+        .fit_network(&data, &mut |_| {})
+        .unwrap();
+    assert_ne!(weights(&a), weights(&c));
+}
+
+#[test]
+fn binary_and_regression_heads_and_every_optimizer() {
+    let cancer = ml_datasets::breast_cancer().unwrap();
+    let (train, test) = split(&cancer, 1);
+    for optimizer in [
+        Optimizer::parse("sgd").unwrap(),
+        Optimizer::adam(),
+        Optimizer::parse("adamw").unwrap(),
+    ] {
+        let trainer = NetTrainer {
+            architecture: Sequential::new().dense(32).relu().layer_norm().dense(16).gelu(),
+            epochs: 30,
+            optimizer,
+            learning_rate: if matches!(optimizer, Optimizer::Sgd { .. }) {
+                0.01
+            } else {
+                1e-3
+            },
+            weight_decay: 1e-4,
+            clip_norm: Some(5.0),
+            schedule: Schedule::Cosine { min_lr: 1e-5 },
+            seed: 2,
+            ..NetTrainer::default()
+        };
+        let net = trainer.fit_network(&train, &mut |_| {}).unwrap();
+        let acc = test_accuracy(&net, &test);
+        assert!(acc >= 0.94, "{optimizer:?}: accuracy {acc}");
+        assert_eq!(
+            net.describe().unwrap().estimator.n_outputs(),
+            1,
+            "one logit for two classes"
+        );
+    }
+    let diabetes = ml_datasets::diabetes().unwrap();
+    let (train, test) = train_test_split(&diabetes, 0.25, 0, false).unwrap();
+    let trainer = NetTrainer {
+        architecture: Sequential::new().dense(32).relu().batch_norm(),
+        epochs: 60,
+        learning_rate: 3e-3,
+        seed: 0,
+        ..NetTrainer::default()
+    };
+    let net = trainer.fit_network(&train, &mut |_| {}).unwrap();
+    let Predictions::Regression { values } = net.predict(test.features()).unwrap() else {
+        panic!()
+    };
+    let r2 = ml_core::metrics::r2_score(test.values().unwrap(), values.view()).unwrap();
+    eprintln!("diabetes MLP with batch norm: R² {r2:.3}");
+    assert!(r2 > 0.35, "R² {r2}");
+}
+
+#[test]
+fn early_stopping_stops_and_restores_the_best_epoch() {
+    let data = ml_datasets::breast_cancer().unwrap();
+    let trainer = NetTrainer {
+        architecture: Sequential::new().dense(128).relu().dense(128).relu(),
+        epochs: 300,
+        learning_rate: 1e-2,
+        validation_split: 0.3,
+        early_stopping: Some(EarlyStopping {
+            patience: 5,
+            min_delta: 0.0,
+            restore_best: true,
+        }),
+        seed: 4,
+        ..NetTrainer::default()
+    };
+    let net = trainer.fit_network(&data, &mut |_| {}).unwrap();
+    let h = net.history();
+    assert!(h.epochs.len() < 300, "ran all {} epochs", h.epochs.len());
+    assert!(h.stopped_early.is_some());
+    let best = h
+        .epochs
+        .iter()
+        .map(|e| e.val_loss.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let (_, epoch) = net.state().best.unwrap();
+    assert_eq!(h.epochs[epoch].val_loss.unwrap(), best);
+    assert_eq!(h.epochs.len(), epoch + 6);
+}
+
+#[test]
+fn bad_settings_are_errors() {
+    let data = ml_datasets::iris().unwrap();
+    let base = NetTrainer::default();
+    for (t, word) in [
+        (
+            NetTrainer {
+                epochs: 0,
+                ..base.clone()
+            },
+            "epochs",
+        ),
+        (
+            NetTrainer {
+                batch_size: 0,
+                ..base.clone()
+            },
+            "batch_size",
+        ),
+        (
+            NetTrainer {
+                learning_rate: f64::NAN,
+                ..base.clone()
+            },
+            "lr",
+        ),
+        (
+            NetTrainer {
+                validation_split: 0.95,
+                ..base.clone()
+            },
+            "validation_split",
+        ),
+        (
+            NetTrainer {
+                architecture: Sequential::new().conv2d(4, 3),
+                ..base.clone()
+            },
+            "reshape",
+        ),
+        (
+            NetTrainer {
+                architecture: Sequential::new().reshape(1, 3, 3),
+                ..base.clone()
+            },
+            "3×3",
+        ),
+    ] {
+        let err = t.fit_network(&data, &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains(word), "{err}");
+    }
+    let unlabeled = ml_core::Dataset::new(data.features().to_owned(), data.feature_names()).unwrap();
+    assert!(
+        base.fit_network(&unlabeled, &mut |_| {})
+            .unwrap_err()
+            .to_string()
+            .contains("target")
+    );
+}
