@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel, TaskKind,
-    cross_validate, default_score, io, metrics,
+    Estimator, Frame, KFold, LoadOptions, MetricPoint, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel,
+    TaskKind, cross_validate, default_score, io, metrics,
 };
 use ml_sdk::track::{FitRecord, Provenance};
 use ml_sdk::{LoadedModel, ModelLoadOptions};
@@ -29,7 +29,7 @@ pub struct TrainArgs {
     /// The target column (not needed for kmeans).
     #[arg(long)]
     target: Option<String>,
-    /// logistic | linear | ridge | tree | forest | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI)
+    /// logistic | linear | ridge | tree | forest | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 filters=16,32 kernel= pool= hidden=)
     #[arg(long)]
     model: String,
     /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore.
@@ -195,7 +195,11 @@ fn reading<T>(path: &std::path::Path, result: ml_sdk::core::Result<T>) -> Result
 
 pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let params = parse_params(&args.params)?;
-    let any = ml_sdk::trainer_from_params(&args.model, &params, args.seed)?;
+    let mut any = ml_sdk::trainer_from_params(&args.model, &params, args.seed)?;
+    if let ml_sdk::AnyTrainer::Neural(net) = &mut any {
+        // A progress bar on a terminal, none under --json.
+        net.progress = !out.json;
+    }
     let trainer = any.as_trainer();
     if args.target.is_none() && !any.is_unsupervised() {
         bail!("--target is required for model '{}'", args.model);
@@ -233,7 +237,31 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         Some(_) => bail!("--cv needs a supervised model"),
         None => None,
     };
-    let (model, privacy) = any.fit_model(&data)?;
+    // Networks report each epoch; a tracked run records the curves.
+    let mut epoch_log_error = None;
+    let fitted = any.fit_detailed(&data, &mut |epoch, figures| {
+        if let Some(a) = &active {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let points: Vec<MetricPoint> = figures
+                .iter()
+                .map(|(k, v)| MetricPoint {
+                    key: (*k).to_string(),
+                    value: *v,
+                    step: epoch as i64,
+                    timestamp_ms: now,
+                })
+                .collect();
+            if let Err(e) = a.tracker.log_metrics(&a.run, &points) {
+                epoch_log_error.get_or_insert(e);
+            }
+        }
+    })?;
+    if let Some(e) = epoch_log_error {
+        return Err(e.into());
+    }
+    let (model, privacy) = (fitted.model, fitted.privacy);
     let train_metrics = metrics::score_model(model.as_ref(), &data)?;
     // (the metric's name, the fold scores)
     let cv = match folds {
@@ -245,6 +273,9 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     };
     let saved = SavedModel::from_model(model.as_ref(), trainer.name(), trainer.params())?;
     saved.save(staged.path())?;
+    if let Some(bytes) = &fitted.checkpoint {
+        io::write_atomic(&staged.path().join(ml_sdk::neural::checkpoint::CHECKPOINT_FILE), bytes)?;
+    }
     let mut registered = None;
     if let (Some(active), Some(guard)) = (&active, guard) {
         let mut record = FitRecord::new();
@@ -279,7 +310,8 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         })),
         // The model's guarantee; the metrics above are computed on the data
         // and are not private.
-        "privacy": privacy.map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta})),
+        "privacy": fitted.privacy_report.clone().or_else(|| privacy.map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta}))),
+        "history": fitted.history,
         "params": params_map(&trainer.params()),
         "saved": path,
         "run": active.as_ref().map(|a| a.describe()),
@@ -456,6 +488,9 @@ fn estimator_summary(estimator: &Estimator) -> Value {
             "nodes": trees.iter().map(|t| t.nodes.len()).sum::<usize>(),
         }),
         Estimator::Centroids { centroids } => json!({"kind": "centroids", "clusters": centroids.nrows()}),
+        Estimator::NeuralNet { layers, link } => json!({
+            "kind": "neural_net", "layers": layers.iter().map(|l| l.name()).collect::<Vec<_>>(), "link": link,
+        }),
         _ => json!({"kind": "other"}),
     }
 }

@@ -42,10 +42,12 @@ mod dp;
 mod gpu;
 mod network;
 mod optim;
+mod params;
 mod train;
 
 pub use backend::BackendKind;
 pub use dp::{AccountantKind, DpConfig, PrivacyReport};
 pub use network::{LayerConfig, Network, Param, ParamKind, Sequential};
 pub use optim::{Optimizer, OptimizerState, Schedule};
+pub use params::{NAMES, epoch_points};
 pub use train::{ClassWeights, EarlyStopping, EpochLog, History, LossKind, NetTrainer, NeuralNetwork, TrainState};

@@ -21,41 +21,41 @@ pub const IR_VERSION: i64 = 8;
 /// categorical columns as category codes (`-1` for unknown).
 pub const INPUT: &str = "input";
 
-struct Graph {
+pub(crate) struct Graph {
     nodes: Vec<NodeProto>,
-    initializers: Vec<TensorProto>,
+    pub(crate) initializers: Vec<TensorProto>,
     counter: usize,
 }
 
 impl Graph {
-    fn fresh(&mut self, prefix: &str) -> String {
+    pub(crate) fn fresh(&mut self, prefix: &str) -> String {
         self.counter += 1;
         format!("{prefix}_{}", self.counter)
     }
 
-    fn const_f64(&mut self, prefix: &str, dims: &[i64], data: &[f64]) -> String {
+    pub(crate) fn const_f64(&mut self, prefix: &str, dims: &[i64], data: &[f64]) -> String {
         let name = self.fresh(prefix);
         self.initializers.push(tensor_f64(&name, dims, data));
         name
     }
 
-    fn cast(&mut self, x: &str, to: DataType) -> String {
+    pub(crate) fn cast(&mut self, x: &str, to: DataType) -> String {
         self.op("Cast", &[x], &[("to", Attr::Int(to as i64))])
     }
 
-    fn const_i64(&mut self, prefix: &str, dims: &[i64], data: &[i64]) -> String {
+    pub(crate) fn const_i64(&mut self, prefix: &str, dims: &[i64], data: &[i64]) -> String {
         let name = self.fresh(prefix);
         self.initializers.push(tensor_i64(&name, dims, data));
         name
     }
 
-    fn op(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)]) -> String {
+    pub(crate) fn op(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)]) -> String {
         let out = self.fresh(&op.to_lowercase());
         self.op_to(op, "", inputs, &[&out], attrs);
         out
     }
 
-    fn op_to(&mut self, op: &str, domain: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) {
+    pub(crate) fn op_to(&mut self, op: &str, domain: &str, inputs: &[&str], outputs: &[&str], attrs: &[(&str, Attr)]) {
         let name = self.fresh(&format!("{op}_node"));
         self.nodes.push(node(op, domain, &name, inputs, outputs, attrs));
     }
@@ -123,6 +123,10 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
             base_values,
             link,
         } => tree_ensemble(&mut g, task, &x, trees, *aggregation, base_values, *link)?,
+        Estimator::NeuralNet { layers, link } => {
+            let margins = crate::neural::network(&mut g, &x, width, layers)?;
+            linked_outputs(&mut g, task, margins, *link, "neural network")?
+        }
         Estimator::Centroids { centroids } => match task {
             Task::Clustering { n_clusters } => nearest_centroid(&mut g, &x, centroids.view(), *n_clusters),
             _ => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
@@ -241,6 +245,13 @@ fn linear(
     let b = g.const_f64("intercept", &[k as i64], &intercepts.to_vec());
     let xw = g.op("MatMul", &[x, &w], &[]);
     let margins = g.op("Add", &[&xw, &b], &[]);
+    linked_outputs(g, task, margins, link, "linear model")
+}
+
+/// The named outputs of a model whose raw outputs are `margins` (double):
+/// `variable` for regression, `label` and `probabilities` through `link`
+/// for classification.
+fn linked_outputs(g: &mut Graph, task: &Task, margins: String, link: Link, what: &str) -> Result<Vec<ValueInfoProto>> {
     let mut outputs = Vec::new();
     match (task, link) {
         (Task::Regression, Link::Identity) => {
@@ -259,11 +270,20 @@ fn linear(
                 }
                 Link::Softmax => g.op("Softmax", &[&margins], &[("axis", Attr::Int(1))]),
                 Link::Identity => margins,
-                other => return Err(Error::Unsupported(format!("a linear classifier with a {other:?} link"))),
+                other => {
+                    return Err(Error::Unsupported(format!(
+                        "a {what} classifying with a {other:?} link"
+                    )));
+                }
             };
             classifier_outputs(g, &proba, classes.len(), &mut outputs);
         }
-        _ => return Err(Error::Unsupported(format!("linear {link:?} model for {}", task.name()))),
+        _ => {
+            return Err(Error::Unsupported(format!(
+                "{what} with a {link:?} link for {}",
+                task.name()
+            )));
+        }
     }
     Ok(outputs)
 }

@@ -8,7 +8,10 @@
 //! - Other graphs are read operator by operator along the path from the
 //!   input: `Cast`/`Identity`, `Scaler` (→ standard scaling), then one
 //!   estimator: `LinearRegressor`, `LinearClassifier`,
-//!   `TreeEnsembleRegressor` or `TreeEnsembleClassifier`; after it only
+//!   `TreeEnsembleRegressor` or `TreeEnsembleClassifier`, or a feed-forward
+//!   network (`MatMul`/`Add`, `Gemm`, `Conv`, pooling, `Flatten`, `Reshape`,
+//!   `Relu`/`Tanh`/`Sigmoid`, ending in `Softmax` for classifiers, as
+//!   skl2onnx writes scikit-learn's MLPs); after it only
 //!   operators that leave the values unchanged (`Normalizer` L1 on
 //!   probabilities, `ZipMap`, `Cast`, `Identity`). Anything else is
 //!   [`Error::Unsupported`], naming the operator.
@@ -58,6 +61,16 @@ pub fn to_spec(model: &OnnxGraph, signature: &Signature) -> Result<ModelSpec> {
             ("Scaler", true) => preprocessing.push(scaler(node, width)?),
             ("LinearRegressor" | "LinearClassifier" | "TreeEnsembleRegressor" | "TreeEnsembleClassifier", true) => {
                 break node;
+            }
+            ("MatMul" | "Gemm" | "Conv" | "Reshape" | "Flatten", false) => {
+                let estimator = crate::import_neural::network(model, node, width, &signature.task)?;
+                let spec = ModelSpec {
+                    signature: signature.clone(),
+                    preprocessing,
+                    estimator,
+                };
+                spec.validate()?;
+                return Ok(spec);
             }
             (op, _) => {
                 return Err(Error::Unsupported(format!(
@@ -112,7 +125,7 @@ fn single_consumer<'a>(model: &'a OnnxGraph, value: &'a str) -> Result<&'a Node>
 }
 
 /// Only value-preserving operators may follow the probabilities.
-fn check_passthrough(model: &OnnxGraph, value: &str) -> Result<()> {
+pub(crate) fn check_passthrough(model: &OnnxGraph, value: &str) -> Result<()> {
     for n in model.graph.consumers(value) {
         match (n.op_type.as_str(), n.is_ml()) {
             ("ZipMap", true) => {}

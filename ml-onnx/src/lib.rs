@@ -44,7 +44,9 @@
 mod export;
 pub mod graph;
 pub mod import;
+mod import_neural;
 mod model;
+mod neural;
 mod proto;
 pub mod rewrite;
 mod runtime;

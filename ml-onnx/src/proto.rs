@@ -19,6 +19,7 @@ pub(crate) enum DataType {
 #[derive(Debug, Clone)]
 pub(crate) enum Attr {
     Int(i64),
+    Float(f32),
     Str(String),
     Ints(Vec<i64>),
     Floats(Vec<f32>),
@@ -36,6 +37,10 @@ pub(crate) fn attribute(name: &str, value: &Attr) -> AttributeProto {
         Attr::Int(i) => {
             a.i = Some(*i);
             T::Int
+        }
+        Attr::Float(f) => {
+            a.f = Some(*f);
+            T::Float
         }
         Attr::Str(s) => {
             a.s = Some(s.as_bytes().to_vec());

@@ -118,6 +118,68 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         &with_pairs.fit_ebm(&iris).unwrap(),
         &iris,
     );
+    // Neural networks (ml-neural): dense and convolutional layers, every
+    // activation, layer normalization, batch normalization folded into an
+    // affine step, both poolings, softmax, logistic and identity heads.
+    let nets: Vec<(&str, ml_neural::Sequential, &Dataset)> = vec![
+        (
+            "mlp_gelu_layernorm_digits",
+            ml_neural::Sequential::new()
+                .dense(32)
+                .gelu()
+                .layer_norm()
+                .dropout(0.1)
+                .dense(16)
+                .relu(),
+            &digits,
+        ),
+        (
+            "cnn_batchnorm_digits",
+            ml_neural::Sequential::new()
+                .reshape(1, 8, 8)
+                .add(ml_neural::LayerConfig::Conv2d {
+                    filters: 6,
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    padding: [1, 1],
+                })
+                .batch_norm()
+                .relu()
+                .max_pool2d(2)
+                .conv2d(8, 2)
+                .tanh()
+                .avg_pool2d(1)
+                .flatten()
+                .dense(16)
+                .sigmoid(),
+            &digits,
+        ),
+        (
+            "mlp_binary_breast_cancer",
+            ml_neural::Sequential::new().dense(16).tanh(),
+            &bc,
+        ),
+        (
+            "mlp_regression_diabetes",
+            ml_neural::Sequential::new().dense(16).relu().softmax(),
+            &diabetes,
+        ),
+        (
+            "mlp_german_onehot",
+            ml_neural::Sequential::new().dense(8).relu(),
+            &german,
+        ),
+    ];
+    for (name, architecture, data) in nets {
+        let trainer = ml_neural::NetTrainer {
+            architecture,
+            epochs: 3,
+            seed: 1,
+            ..Default::default()
+        };
+        let model = trainer.fit_network(data, &mut |_| {}).unwrap();
+        write_case(&dir_path, &store, name, &model, data);
+    }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_onnx.py");
     let out = Command::new(python)
         .args([script, dir_path.to_str().unwrap()])

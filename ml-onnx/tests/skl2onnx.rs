@@ -91,7 +91,7 @@ fn tract_runs_skl2onnx_models_as_onnxruntime_does() {
 }
 
 #[test]
-fn linear_and_tree_graphs_import_to_equal_specs() {
+fn linear_tree_and_network_graphs_import_to_equal_specs() {
     let exp = expected();
     let mut imported = Vec::new();
     for (name, case) in exp["models"].as_object().unwrap() {
@@ -102,14 +102,13 @@ fn linear_and_tree_graphs_import_to_equal_specs() {
                 check(&format!("{name} (imported spec)"), case, &got, 1e-5);
                 imported.push(name.clone());
             }
-            Err(e) => {
-                // Only the neural network has no spec form.
-                assert_eq!(name, "mlp", "{name}: {e}");
-                assert!(e.to_string().contains("MatMul"), "{e}");
-            }
+            Err(e) => panic!("{name}: {e}"),
         }
     }
-    assert_eq!(imported.len(), 11, "{imported:?}");
+    // The MLP (Scaler, then MatMul/Add/Relu layers and a Softmax) imports
+    // as a neural network spec.
+    assert!(imported.contains(&"mlp".to_string()), "{imported:?}");
+    assert_eq!(imported.len(), 12, "{imported:?}");
 }
 
 /// scikit-learn's scaler + logistic regression exports as `Scaler` →

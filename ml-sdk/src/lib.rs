@@ -73,6 +73,12 @@ pub mod privacy {
     pub use ml_privacy::*;
 }
 
+/// Neural networks on burn (`ml-neural`).
+#[cfg(feature = "neural")]
+pub mod neural {
+    pub use ml_neural::*;
+}
+
 /// Explanations and fairness (`ml-interpret`).
 #[cfg(feature = "interpret")]
 pub mod interpret {
@@ -114,7 +120,7 @@ pub use mitigation::{binary_scores, predict_mitigation};
 #[cfg(feature = "learn")]
 mod trainers;
 #[cfg(feature = "learn")]
-pub use trainers::{AnyTrainer, FittedModel, trainer_from_params, trainer_names};
+pub use trainers::{AnyTrainer, Fitted, FittedModel, trainer_from_params, trainer_names};
 
 /// The names most programs need.
 pub mod prelude {

@@ -17,6 +17,26 @@ pub enum AnyTrainer {
     /// An explainable boosting machine.
     #[cfg(feature = "interpret")]
     Ebm(ml_interpret::Ebm),
+    /// A neural network (`mlp`, `cnn`).
+    #[cfg(feature = "neural")]
+    Neural(ml_neural::NetTrainer),
+}
+
+/// A fit with what some algorithms report besides the model.
+#[derive(Debug)]
+pub struct Fitted {
+    /// The model.
+    pub model: Box<dyn Model>,
+    /// The (ε, δ) it spent, if it is differentially private.
+    pub privacy: Option<(f64, f64)>,
+    /// The full privacy report, for DP-SGD: `epsilon`, `delta`,
+    /// `noise_multiplier`, `sampling_rate`, `steps`, `accountant`, `clip`.
+    pub privacy_report: Option<serde_json::Value>,
+    /// A network's training checkpoint (weights, optimizer state, history),
+    /// to save beside the model so training can resume.
+    pub checkpoint: Option<Vec<u8>>,
+    /// Epochs trained and why training stopped early, for networks.
+    pub history: Option<serde_json::Value>,
 }
 
 /// A fitted model and the (ε, δ) it spent, if it is differentially private.
@@ -27,6 +47,8 @@ pub fn trainer_names() -> Vec<&'static str> {
     let names = ml_learn::Algorithm::NAMES.iter().copied();
     #[cfg(feature = "interpret")]
     let names = names.chain(["ebm"]);
+    #[cfg(feature = "neural")]
+    let names = names.chain(ml_neural::NAMES);
     names.collect()
 }
 
@@ -40,6 +62,12 @@ pub fn trainer_from_params(name: &str, params: &[(String, String)], seed: Option
     #[cfg(feature = "interpret")]
     if name == "ebm" {
         return Ok(AnyTrainer::Ebm(ml_interpret::Ebm::from_params(params, seed)?));
+    }
+    #[cfg(feature = "neural")]
+    if ml_neural::NAMES.contains(&name) {
+        return Ok(AnyTrainer::Neural(ml_neural::NetTrainer::from_params(
+            name, params, seed,
+        )?));
     }
     match Pipeline::from_params(name, params, seed) {
         Ok(p) => Ok(AnyTrainer::Pipeline(p)),
@@ -60,6 +88,8 @@ impl AnyTrainer {
             AnyTrainer::Pipeline(p) => p,
             #[cfg(feature = "interpret")]
             AnyTrainer::Ebm(e) => e,
+            #[cfg(feature = "neural")]
+            AnyTrainer::Neural(n) => n,
         }
     }
 
@@ -73,14 +103,46 @@ impl AnyTrainer {
     /// # Errors
     /// As the algorithm's `fit`.
     pub fn fit_model(&self, data: &Dataset) -> Result<FittedModel> {
+        let f = self.fit_detailed(data, &mut |_, _| {})?;
+        Ok((f.model, f.privacy))
+    }
+
+    /// Fit, with each epoch's metrics passed to `on_epoch` (networks only:
+    /// the epoch and `(name, value)` pairs such as `loss`, `val_loss`,
+    /// `accuracy`, `epsilon`) and everything the algorithm reports.
+    ///
+    /// # Errors
+    /// As the algorithm's `fit`.
+    pub fn fit_detailed(&self, data: &Dataset, on_epoch: &mut dyn FnMut(usize, &[(&str, f64)])) -> Result<Fitted> {
+        let plain = |model: Box<dyn Model>, privacy| Fitted {
+            model,
+            privacy,
+            privacy_report: None,
+            checkpoint: None,
+            history: None,
+        };
+        #[cfg(not(feature = "neural"))]
+        let _ = on_epoch;
         Ok(match self {
             AnyTrainer::Pipeline(p) => {
                 let m = p.fit_pipeline(data)?;
                 let spent = m.privacy_spent();
-                (Box::new(m), spent)
+                plain(Box::new(m), spent)
             }
             #[cfg(feature = "interpret")]
-            AnyTrainer::Ebm(e) => (Box::new(e.fit_ebm(data)?), None),
+            AnyTrainer::Ebm(e) => plain(Box::new(e.fit_ebm(data)?), None),
+            #[cfg(feature = "neural")]
+            AnyTrainer::Neural(n) => {
+                let net = n.fit_network(data, &mut |e| on_epoch(e.epoch, &e.metrics()))?;
+                let report = net.privacy().cloned();
+                Fitted {
+                    privacy: report.as_ref().map(|r| (r.epsilon, r.delta)),
+                    privacy_report: report.as_ref().and_then(|r| serde_json::to_value(r).ok()),
+                    checkpoint: Some(ml_neural::checkpoint::to_bytes(net.state())?),
+                    history: serde_json::to_value(net.history()).ok(),
+                    model: Box::new(net),
+                }
+            }
         })
     }
 }

@@ -1,0 +1,246 @@
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
+#![cfg(unix)]
+//! `mlsdk train --model mlp|cnn`: networks trained, saved with their
+//! checkpoint, and taken by evaluate, predict, export-onnx, explain,
+//! fairness and inspect like any model; DP-SGD's privacy report in --json;
+//! per-epoch curves in the tracking run; the errors a user meets.
+
+mod common;
+
+use common::{command, run_in};
+
+fn json_in(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let text = run_in(dir, &[&["--json"], args].concat());
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn networks_train_save_and_serve_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    run_in(dir, &["datasets", "export", "digits", "--out", "digits.csv"]);
+    let t = json_in(
+        dir,
+        &[
+            "train",
+            "--data",
+            "digits.csv",
+            "--target",
+            "target",
+            "--model",
+            "mlp",
+            "--param",
+            "hidden=64,32",
+            "--param",
+            "epochs=15",
+            "--param",
+            "lr=1e-3",
+            "--param",
+            "batch_size=32",
+            "--param",
+            "dropout=0.1",
+            "--seed",
+            "3",
+            "--out",
+            "mlp",
+            "--tracking-uri",
+            "mlruns",
+        ],
+    );
+    assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.97, "{t}");
+    assert_eq!(t["history"]["epochs"].as_array().unwrap().len(), 15);
+    assert!(t["privacy"].is_null());
+    assert!(dir.join("mlp/model.mlsdk").exists() && dir.join("mlp/checkpoint.mlnn").exists());
+    // The epoch curve is in the run: 15 points of `loss`.
+    let run = t["run"]["run_id"]
+        .as_str()
+        .or(t["run"]["id"].as_str())
+        .map(str::to_string);
+    let history = walk_metric(&dir.join("mlruns"), "loss");
+    assert_eq!(history, 15, "metric history of loss in {run:?}");
+
+    let e = json_in(
+        dir,
+        &[
+            "evaluate",
+            "--model",
+            "mlp",
+            "--data",
+            "digits.csv",
+            "--target",
+            "target",
+        ],
+    );
+    assert!(e["metrics"]["accuracy"].as_f64().unwrap() > 0.97, "{e}");
+    let p = run_in(dir, &["predict", "--model", "mlp", "--data", "digits.csv"]);
+    assert_eq!(p.lines().count(), 1798);
+    let i = json_in(dir, &["inspect", "--model", "mlp"]);
+    assert_eq!(i["estimator"]["kind"], "neural_net", "{i}");
+    run_in(dir, &["export-onnx", "--model", "mlp", "--out", "mlp.onnx"]);
+    let eo = json_in(
+        dir,
+        &[
+            "evaluate",
+            "--model",
+            "mlp.onnx",
+            "--data",
+            "digits.csv",
+            "--target",
+            "target",
+        ],
+    );
+    assert_eq!(eo["metrics"]["accuracy"], e["metrics"]["accuracy"], "{eo}");
+    let x = json_in(
+        dir,
+        &[
+            "explain",
+            "--model",
+            "mlp",
+            "--data",
+            "digits.csv",
+            "--method",
+            "permutation",
+            "--target",
+            "target",
+            "--n-repeats",
+            "1",
+        ],
+    );
+    assert!(x.to_string().contains("importance"), "{x}");
+    let k = json_in(
+        dir,
+        &[
+            "explain",
+            "--model",
+            "mlp",
+            "--data",
+            "digits.csv",
+            "--method",
+            "kernel-shap",
+            "--rows",
+            "1",
+            "--max-features",
+            "8",
+            "--n-samples",
+            "300",
+        ],
+    );
+    assert!(k.to_string().contains("kernel"), "{k}");
+
+    let c = json_in(
+        dir,
+        &[
+            "train",
+            "--data",
+            "digits.csv",
+            "--target",
+            "target",
+            "--model",
+            "cnn",
+            "--param",
+            "image=8x8",
+            "--param",
+            "filters=8",
+            "--param",
+            "hidden=32",
+            "--param",
+            "epochs=6",
+            "--out",
+            "cnn",
+        ],
+    );
+    assert!(c["metrics"]["accuracy"].as_f64().unwrap() > 0.95, "{c}");
+}
+
+fn walk_metric(root: &std::path::Path, key: &str) -> usize {
+    let mut found = 0;
+    for entry in std::fs::read_dir(root).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found += walk_metric(&path, key);
+        } else if path.ends_with(format!("metrics/{key}")) {
+            found += std::fs::read_to_string(&path).unwrap().lines().count();
+        }
+    }
+    found
+}
+
+#[test]
+fn dp_sgd_reports_its_privacy_and_errors_are_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    run_in(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
+    let t = json_in(
+        dir,
+        &[
+            "train",
+            "--data",
+            "bc.csv",
+            "--target",
+            "target",
+            "--model",
+            "mlp",
+            "--param",
+            "hidden=16",
+            "--param",
+            "epochs=5",
+            "--param",
+            "batch_size=64",
+            "--param",
+            "dp_epsilon=2",
+            "--param",
+            "dp_delta=1e-5",
+            "--param",
+            "clip=1",
+            "--out",
+            "private",
+        ],
+    );
+    let p = &t["privacy"];
+    for key in [
+        "epsilon",
+        "delta",
+        "noise_multiplier",
+        "sampling_rate",
+        "steps",
+        "accountant",
+    ] {
+        assert!(!p[key].is_null(), "{key} missing: {p}");
+    }
+    assert!(p["epsilon"].as_f64().unwrap() <= 2.0);
+    assert_eq!(p["delta"].as_f64().unwrap(), 1e-5);
+    assert_eq!(p["accountant"], "rdp");
+    assert_eq!(p["steps"].as_u64().unwrap(), 5 * 9);
+
+    for (params, word) in [
+        (&["--param", "hidden=0"][..], "hidden"),
+        (&["--param", "epochs=x"][..], "epochs"),
+        (&["--param", "image=8x8"][..], "image"),
+        (&["--param", "clip=1"][..], "dp_epsilon"),
+        (&["--param", "optimizer=rmsprop"][..], "optimizer"),
+    ] {
+        let out = command(
+            &[
+                &[
+                    "train", "--data", "bc.csv", "--target", "target", "--model", "mlp", "--out", "bad",
+                ],
+                params,
+            ]
+            .concat(),
+        )
+        .current_dir(dir)
+        .output()
+        .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(word), "{params:?}: {err}");
+        assert!(!dir.join("bad").exists(), "nothing written on a refusal");
+    }
+    let out = command(&[
+        "train", "--data", "bc.csv", "--target", "target", "--model", "cnn", "--out", "bad",
+    ])
+    .current_dir(dir)
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("image=8x8"));
+}

@@ -1,0 +1,86 @@
+//! Transfer learning on digits: pretrain on the digits 0-4, then learn 5-9
+//! from 10% of their training rows, by fine-tuning the pretrained network
+//! (head replaced, lower layers frozen, then all layers at a lower rate)
+//! and, for comparison, by training the same architecture from scratch.
+//!
+//! `cargo run --release -p ml-neural --example transfer_learning [SEEDS]`
+
+use ml_core::{Dataset, Model, Predictions, Result};
+use ml_neural::{NetTrainer, Sequential};
+use rand::seq::SliceRandom;
+
+/// The rows whose digit is in `digits`, relabelled 0.. in that order.
+fn subset(data: &Dataset, digits: std::ops::Range<usize>) -> Result<Dataset> {
+    let (labels, _) = data.classes()?;
+    let rows: Vec<usize> = (0..data.n_samples()).filter(|&i| digits.contains(&labels[i])).collect();
+    let part = data.select_rows(&rows)?;
+    let (y, _) = part.classes()?;
+    let names = digits.clone().map(|d| d.to_string()).collect();
+    Dataset::with_columns(part.features().to_owned(), part.columns().to_vec())?
+        .with_classes(y.iter().map(|&l| l - digits.start).collect(), names)
+}
+
+fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
+    let Predictions::Classification { labels, .. } = model.predict(data.features())? else {
+        unreachable!("a classifier")
+    };
+    let (y, _) = data.classes()?;
+    ml_core::metrics::accuracy(&y.to_vec(), &labels.to_vec())
+}
+
+fn main() -> Result<()> {
+    let seeds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let digits = ml_datasets::digits()?;
+    let (source, target) = (subset(&digits, 0..5)?, subset(&digits, 5..10)?);
+    let body = Sequential::new().dense(64).relu().dense(64).relu();
+    let base = NetTrainer {
+        architecture: body,
+        epochs: 30,
+        ..NetTrainer::default()
+    };
+    println!("seed  scratch  frozen  fine-tuned   (test accuracy on digits 5-9, 10% of their training rows)");
+    let mut sums = [0.0; 3];
+    for seed in 0..seeds {
+        let pretrained = NetTrainer { seed, ..base.clone() }.fit_network(&source, &mut |_| {})?;
+        let (train, test) = ml_core::train_test_split(&target, 0.25, seed, true)?;
+        let mut rows: Vec<usize> = (0..train.n_samples()).collect();
+        rows.shuffle(&mut ml_core::seeded_rng(seed));
+        rows.truncate(train.n_samples() / 10);
+        let few = train.select_rows(&rows)?;
+
+        let scratch = NetTrainer { seed, ..base.clone() }.fit_network(&few, &mut |_| {})?;
+
+        // Replace the head, train it alone, then everything at a lower rate.
+        let mut net = pretrained.network().clone();
+        net.replace_head(5, &mut ml_core::seeded_rng(seed))?;
+        net.freeze_all_but_head();
+        let head = NetTrainer { seed, ..base.clone() };
+        let frozen = head.fine_tune(pretrained.state(), net, &few, &mut |_| {})?;
+        let mut all = frozen.network().clone();
+        all.freeze_below(all.layers.len(), false);
+        let tuned = NetTrainer {
+            seed,
+            learning_rate: 2e-4,
+            epochs: 20,
+            ..base.clone()
+        }
+        .fine_tune(frozen.state(), all, &few, &mut |_| {})?;
+
+        let acc = [
+            accuracy(&scratch, &test)?,
+            accuracy(&frozen, &test)?,
+            accuracy(&tuned, &test)?,
+        ];
+        println!("{seed:>4}  {:.4}   {:.4}  {:.4}", acc[0], acc[1], acc[2]);
+        sums.iter_mut().zip(acc).for_each(|(s, a)| *s += a);
+    }
+    let n = seeds as f64;
+    println!(
+        "mean  {:.4}   {:.4}  {:.4}   ({} training rows of digits 5-9)",
+        sums[0] / n,
+        sums[1] / n,
+        sums[2] / n,
+        target.n_samples() * 3 / 4 / 10
+    );
+    Ok(())
+}
