@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Neural networks on digits, side by side in one run: ml-sdk (burn's flex
-CPU backend, via the compare_neural binary), scikit-learn's MLPClassifier
+CPU backend, via the compare_neural example of ml-neural), scikit-learn's MLPClassifier
 and, where an environment with torch exists (.venv-concrete), PyTorch on
 the CPU.
 
@@ -85,10 +85,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         split = pathlib.Path(tmp) / "split.json"
         split.write_text(json.dumps({"train": tr.tolist(), "test": te.tolist()}))
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "ml-sdk-benches", "--bin", "compare_neural"],
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "ml-neural", "--example", "compare_neural"],
                        cwd=ROOT, check=True)
         target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-        out = subprocess.run([str(target / "release" / "compare_neural"), str(split), str(epochs)],
+        out = subprocess.run([str(target / "release" / "examples" / "compare_neural"), str(split), str(epochs)],
                              cwd=ROOT, check=True, capture_output=True, text=True,
                              env=dict(os.environ, RAYON_NUM_THREADS="1"))
         results += [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]

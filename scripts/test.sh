@@ -96,9 +96,9 @@ ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/li
 export ORT_DYLIB_PATH
 MLSDK_ONNX_FIXTURES="$fresh/onnx" cargo test "${WS[@]}" --test skl2onnx --test runtimes -- --include-ignored
 
-step "interop: our privacy accountants against dp-accounting, our private logistic solver against scikit-learn, regenerated now"
+step "interop: our privacy accountants (and DP-SGD's reported epsilon) against dp-accounting, our private logistic solver against scikit-learn, regenerated now"
 .venv/bin/python scripts/gen_privacy.py "$fresh/privacy" 2>/dev/null
-MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting --test train
+MLSDK_PRIVACY_FIXTURES="$fresh/privacy" cargo test "${WS[@]}" --test accounting --test train --test dp
 
 step "interop: shap, Fairlearn, scikit-learn and InterpretML, regenerated now, against our explanations, fairness metrics, mitigation and EBM"
 .venv/bin/python scripts/gen_interpret.py "$fresh/interpret"

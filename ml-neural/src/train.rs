@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::{Device, Tensor};
-use ml_core::ndarray::ArrayView2;
+use ml_core::ndarray::{Array2, ArrayView2, Axis};
 use ml_core::{
     Dataset, Error, Estimator, Link, Model, ModelSpec, Predictions, Preprocess, Result, RowShape, Signature, Target,
     Task, Trainer,
@@ -278,6 +278,34 @@ impl NeuralNetwork {
     /// The hyper-parameters as `(name, value)` pairs.
     pub fn params(&self) -> Vec<(String, String)> {
         self.state.trainer.params()
+    }
+
+    /// The network's raw outputs (before the link) for input rows, computed
+    /// by burn on `backend` in single precision: batch inference on a GPU,
+    /// and the check that the spec computes what was trained.
+    ///
+    /// # Errors
+    /// Input that does not fit the signature, a missing backend.
+    pub fn raw_outputs_on(&self, x: ArrayView2<'_, f64>, backend: BackendKind) -> Result<Array2<f64>> {
+        let design = self.spec.transform(x)?;
+        let device = backend.device()?;
+        let net = &self.state.network;
+        let shapes = net.shapes()?;
+        let leaves = backend::leaves(net, &device, false);
+        let n = design.nrows();
+        let k = net.output_width();
+        let mut out = Vec::with_capacity(n * k);
+        for chunk in design.axis_chunks_iter(Axis(0), 2048) {
+            let rows: Vec<f32> = chunk.iter().map(|&v| v as f32).collect();
+            let input = upload(rows, [chunk.nrows(), chunk.ncols()], &device);
+            let (z, _) = backend::forward(net, &shapes, &leaves, input, Mode::Eval, false);
+            out.extend(download(z)?.into_iter().map(f64::from));
+        }
+        let mut raw = Array2::from_shape_vec((n, k), out).map_err(|e| Error::invalid("outputs", e.to_string()))?;
+        if let Some((mean, scale)) = self.state.target_scale {
+            raw.mapv_inplace(|v| v * scale + mean);
+        }
+        Ok(raw)
     }
 }
 

@@ -41,7 +41,22 @@ fn mlp_learns_digits_and_its_spec_predicts_like_the_network() {
     );
     assert!(acc >= 0.95, "accuracy {acc}");
     assert_eq!(net.history().epochs.len(), 20);
+    assert_spec_matches_burn(&net, &test);
     assert!(net.history().epochs[19].loss < net.history().epochs[0].loss);
+}
+
+/// The spec's f64 inference (no burn) gives the outputs burn computes for
+/// the trained network.
+fn assert_spec_matches_burn(net: &ml_neural::NeuralNetwork, data: &Dataset) {
+    let spec = net.describe().unwrap();
+    let ours = spec
+        .estimator
+        .raw_output(spec.transform(data.features()).unwrap().view());
+    let burn = net
+        .raw_outputs_on(data.features(), ml_neural::BackendKind::Cpu)
+        .unwrap();
+    let worst = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-4, "spec and burn differ by {worst}");
 }
 
 fn weights(net: &ml_neural::NeuralNetwork) -> Vec<Vec<f32>> {
@@ -68,6 +83,7 @@ fn cnn_on_8x8_digit_images() {
     let net = trainer.fit_network(&train, &mut |_| {}).unwrap();
     let acc = test_accuracy(&net, &test);
     eprintln!("digits CNN: test accuracy {acc:.4}");
+    assert_spec_matches_burn(&net, &test);
     assert!(acc >= 0.93, "accuracy {acc}");
 }
 

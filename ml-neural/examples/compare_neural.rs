@@ -1,7 +1,8 @@
 //! ml-sdk's side of `benches/compare_neural.py`: networks on digits with
 //! the split the script chose, timed per epoch.
 //!
-//! `compare_neural SPLIT.json EPOCHS` prints one JSON object per network.
+//! `cargo run --release -p ml-neural --example compare_neural SPLIT.json EPOCHS`
+//! prints one JSON object per network.
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
     let Predictions::Classification { labels, .. } = model.predict(data.features())? else {
-        anyhow::bail!("not a classifier")
+        return Err(Error::Unsupported("not a classifier".into()));
     };
     let (y, _) = data.classes()?;
     Ok(y.iter().zip(&labels).filter(|(a, b)| a == b).count() as f64 / y.len() as f64)
@@ -21,8 +22,10 @@ fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let split: Value = serde_json::from_str(&std::fs::read_to_string(args.get(1).context("SPLIT.json")?)?)?;
-    let epochs: usize = args.get(2).map_or(Ok(20), |s| s.parse())?;
+    let usage = || Error::invalid("arguments", "compare_neural SPLIT.json [EPOCHS]");
+    let text = std::fs::read_to_string(args.get(1).ok_or_else(usage)?).map_err(|_| usage())?;
+    let split: Value = serde_json::from_str(&text).map_err(|_| usage())?;
+    let epochs: usize = args.get(2).map_or(Ok(20), |s| s.parse()).map_err(|_| usage())?;
     let rows = |k: &str| -> Vec<usize> {
         split[k]
             .as_array()
@@ -33,7 +36,7 @@ fn main() -> Result<()> {
             .collect()
     };
     // Digits scaled to [0, 1] by their range, 16, as the script does.
-    let raw = ml_sdk::datasets::digits()?;
+    let raw = ml_datasets::digits()?;
     let scaled = Dataset::with_columns(raw.features().mapv(|v| v / 16.0), raw.columns().to_vec())?;
     let (y, names) = raw.classes()?;
     let data = scaled.with_classes(y.to_vec(), names.to_vec())?;
@@ -86,7 +89,7 @@ fn main() -> Result<()> {
             "mlp_64_64_sgd",
             NetTrainer {
                 architecture: mlp.clone(),
-                optimizer: ml_sdk::neural::Optimizer::Sgd { momentum: 0.9 },
+                optimizer: Optimizer::Sgd { momentum: 0.9 },
                 learning_rate: 0.05,
                 ..base.clone()
             },
@@ -95,7 +98,7 @@ fn main() -> Result<()> {
             "mlp_64_64_dpsgd_eps8",
             NetTrainer {
                 architecture: mlp.clone(),
-                optimizer: ml_sdk::neural::Optimizer::Sgd { momentum: 0.9 },
+                optimizer: Optimizer::Sgd { momentum: 0.9 },
                 learning_rate: 0.05,
                 dp: Some(dp(8.0)),
                 ..base.clone()
@@ -105,7 +108,7 @@ fn main() -> Result<()> {
             "mlp_64_64_dpsgd_eps2",
             NetTrainer {
                 architecture: mlp,
-                optimizer: ml_sdk::neural::Optimizer::Sgd { momentum: 0.9 },
+                optimizer: Optimizer::Sgd { momentum: 0.9 },
                 learning_rate: 0.05,
                 dp: Some(dp(2.0)),
                 ..base.clone()
