@@ -56,6 +56,9 @@ pub struct TrainArgs {
     /// Directory to save the fitted model in.
     #[arg(long)]
     out: PathBuf,
+    /// Networks: write the learning curve (SVG and PNG) into this directory.
+    #[arg(long)]
+    plot: Option<PathBuf>,
     #[command(flatten)]
     tracking: TrackingArgs,
 }
@@ -262,6 +265,14 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         return Err(e.into());
     }
     let (model, privacy) = (fitted.model, fitted.privacy);
+    let charts = match (&args.plot, &fitted.network_history) {
+        (Some(dir), Some(history)) => ml_sdk::learning_curve(history).save_in(dir, "learning_curve")?,
+        (Some(_), None) => bail!(
+            "--plot draws networks' learning curves; '{}' trains no network",
+            args.model
+        ),
+        _ => Vec::new(),
+    };
     let train_metrics = metrics::score_model(model.as_ref(), &data)?;
     // (the metric's name, the fold scores)
     let cv = match folds {
@@ -312,6 +323,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         // and are not private.
         "privacy": fitted.privacy_report.clone().or_else(|| privacy.map(|(epsilon, delta)| json!({"epsilon": epsilon, "delta": delta}))),
         "history": fitted.history,
+        "charts": charts,
         "params": params_map(&trainer.params()),
         "saved": path,
         "run": active.as_ref().map(|a| a.describe()),

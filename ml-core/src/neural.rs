@@ -285,7 +285,7 @@ impl Layer {
                 if gamma.len() != d || beta.len() != d {
                     return Err(bad(format!("{} parameters for {d} features", gamma.len())));
                 }
-                if !finite(gamma.iter().chain(beta)) || !(epsilon.is_finite() && *epsilon > 0.0) {
+                if !(finite(gamma.iter().chain(beta)) && epsilon.is_finite() && *epsilon > 0.0) {
                     return Err(bad("non-finite parameter or epsilon".into()));
                 }
                 Ok(input)

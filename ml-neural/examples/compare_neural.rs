@@ -6,10 +6,9 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use ml_sdk::core::{Dataset, Model, Predictions};
-use ml_sdk::learn::Scaling;
-use ml_sdk::neural::{AccountantKind, DpConfig, LayerConfig, NetTrainer, Sequential};
+use ml_core::{Dataset, Error, Model, Predictions, Result};
+use ml_learn::Scaling;
+use ml_neural::{AccountantKind, DpConfig, LayerConfig, NetTrainer, Optimizer, Sequential};
 use serde_json::{Value, json};
 
 fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {

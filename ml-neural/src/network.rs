@@ -152,7 +152,7 @@ impl LayerConfig {
                 shape
             }
             (LayerConfig::BatchNorm { momentum, epsilon }, shape) => {
-                if !(0.0..1.0).contains(momentum) || !(*epsilon > 0.0 && epsilon.is_finite()) {
+                if !((0.0..1.0).contains(momentum) && *epsilon > 0.0 && epsilon.is_finite()) {
                     return Err(bad("momentum in [0, 1) and a positive epsilon".into()));
                 }
                 shape
@@ -225,8 +225,9 @@ impl Sequential {
         &self.layers
     }
 
-    /// Append any layer.
+    /// Append any layer (Keras' `model.add`).
     #[must_use]
+    #[allow(clippy::should_implement_trait)] // Keras' name; a stack is not a sum.
     pub fn add(mut self, layer: LayerConfig) -> Self {
         self.layers.push(layer);
         self
@@ -405,9 +406,12 @@ impl Network {
             params: Vec::new(),
         };
         let shapes = net.shapes()?;
-        for i in 0..net.layers.len() {
-            net.params.extend(init_params(&net.layers[i], i, shapes[i], rng));
-        }
+        net.params = net
+            .layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| init_params(l, i, shapes[i], rng))
+            .collect();
         Ok(net)
     }
 

@@ -453,22 +453,35 @@ impl NetTrainer {
         if let Some(step) = scaler {
             preprocessing.push(step);
         }
+        let mut rng = ml_core::seeded_rng(self.seed);
+        let network = Network::new(&self.architecture, x.ncols(), outputs, &mut rng)?;
+        self.fresh_state(data, task, Default::default(), preprocessing, loss, network)
+    }
+
+    /// An untrained state: no epochs, a fresh optimizer, regression targets
+    /// standardized on `data`.
+    fn fresh_state(
+        &self,
+        data: &Dataset,
+        task: Task,
+        unknown_category: ml_core::UnknownCategory,
+        preprocessing: Vec<Preprocess>,
+        loss: LossKind,
+        network: Network,
+    ) -> Result<TrainState> {
         let target_scale = match data.target() {
             Some(Target::Values { .. }) => {
                 let v = data.values()?;
-                let mean = v.mean().unwrap_or(0.0);
                 let sd = v.std(0.0);
-                Some((mean, if sd > 0.0 { sd } else { 1.0 }))
+                Some((v.mean().unwrap_or(0.0), if sd > 0.0 { sd } else { 1.0 }))
             }
             _ => None,
         };
-        let mut rng = ml_core::seeded_rng(self.seed);
-        let network = Network::new(&self.architecture, x.ncols(), outputs, &mut rng)?;
         Ok(TrainState {
             trainer: self.clone(),
             signature: Signature {
                 inputs: data.columns().to_vec(),
-                unknown_category: Default::default(),
+                unknown_category,
                 task,
             },
             preprocessing,
@@ -486,8 +499,8 @@ impl NetTrainer {
     }
 
     /// Fine-tune a pretrained network on `data`: its preprocessing and
-    /// weights are kept (freeze layers and replace the head on `start`'s
-    /// network first), the optimizer starts afresh, and this trainer's
+    /// weights are kept (freeze layers and replace the head of `network`
+    /// first), the optimizer starts afresh, and this trainer's
     /// hyper-parameters apply.
     ///
     /// # Errors
@@ -520,32 +533,14 @@ impl NetTrainer {
                 "the columns differ from the pretrained network's",
             ));
         }
-        let target_scale = match data.target() {
-            Some(Target::Values { .. }) => {
-                let v = data.values()?;
-                Some((v.mean().unwrap_or(0.0), v.std(0.0).max(f64::MIN_POSITIVE)))
-            }
-            _ => None,
-        };
-        let state = TrainState {
-            trainer: self.clone(),
-            signature: Signature {
-                inputs: data.columns().to_vec(),
-                unknown_category: pretrained.signature.unknown_category,
-                task,
-            },
-            preprocessing: pretrained.preprocessing.clone(),
-            target_scale,
+        let state = self.fresh_state(
+            data,
+            task,
+            pretrained.signature.unknown_category,
+            pretrained.preprocessing.clone(),
             loss,
             network,
-            optimizer: OptimizerState::default(),
-            epoch: 0,
-            history: History::default(),
-            best: None,
-            best_weights: None,
-            dp_steps: 0,
-            finished: false,
-        };
+        )?;
         self.train(state, data, on_epoch)
     }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 //! Checkpoints: a reloaded network predicts identically, a resumed run ends
 //! where an uninterrupted one does, and damaged files are refused.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 //! DP-SGD: the ε reported for a run equals dp-accounting's for the run's
 //! (σ, q, steps, δ) (fixtures from `scripts/gen_privacy.py`, version
 //! recorded there), the budget is never overspent, and private networks

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
 //! Training networks on the bundled data sets: quality, reproducibility,
 //! early stopping, regression, convolutional nets, transfer learning.
 

@@ -119,8 +119,10 @@ pub use mitigation::{binary_scores, predict_mitigation};
 
 #[cfg(feature = "learn")]
 mod trainers;
+#[cfg(all(feature = "learn", feature = "neural", feature = "interpret"))]
+pub use trainers::learning_curve;
 #[cfg(feature = "learn")]
-pub use trainers::{AnyTrainer, Fitted, FittedModel, trainer_from_params, trainer_names};
+pub use trainers::{AnyTrainer, EpochObserver, Fitted, FittedModel, trainer_from_params, trainer_names};
 
 /// The names most programs need.
 pub mod prelude {

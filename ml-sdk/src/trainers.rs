@@ -22,6 +22,10 @@ pub enum AnyTrainer {
     Neural(ml_neural::NetTrainer),
 }
 
+/// Called after each epoch of a network's training with the epoch and its
+/// `(metric, value)` pairs.
+pub type EpochObserver<'a> = dyn FnMut(usize, &[(&str, f64)]) + 'a;
+
 /// A fit with what some algorithms report besides the model.
 #[derive(Debug)]
 pub struct Fitted {
@@ -37,6 +41,9 @@ pub struct Fitted {
     pub checkpoint: Option<Vec<u8>>,
     /// Epochs trained and why training stopped early, for networks.
     pub history: Option<serde_json::Value>,
+    /// The same history, typed.
+    #[cfg(feature = "neural")]
+    pub network_history: Option<ml_neural::History>,
 }
 
 /// A fitted model and the (ε, δ) it spent, if it is differentially private.
@@ -113,13 +120,15 @@ impl AnyTrainer {
     ///
     /// # Errors
     /// As the algorithm's `fit`.
-    pub fn fit_detailed(&self, data: &Dataset, on_epoch: &mut dyn FnMut(usize, &[(&str, f64)])) -> Result<Fitted> {
+    pub fn fit_detailed(&self, data: &Dataset, on_epoch: &mut EpochObserver<'_>) -> Result<Fitted> {
         let plain = |model: Box<dyn Model>, privacy| Fitted {
             model,
             privacy,
             privacy_report: None,
             checkpoint: None,
             history: None,
+            #[cfg(feature = "neural")]
+            network_history: None,
         };
         #[cfg(not(feature = "neural"))]
         let _ = on_epoch;
@@ -140,10 +149,35 @@ impl AnyTrainer {
                     privacy_report: report.as_ref().and_then(|r| serde_json::to_value(r).ok()),
                     checkpoint: Some(ml_neural::checkpoint::to_bytes(net.state())?),
                     history: serde_json::to_value(net.history()).ok(),
+                    network_history: Some(net.history().clone()),
                     model: Box::new(net),
                 }
             }
         })
+    }
+}
+
+/// A network's learning curve: the training loss by epoch (thick) and the
+/// validation loss (thin), where there is one.
+#[cfg(all(feature = "neural", feature = "interpret"))]
+pub fn learning_curve(history: &ml_neural::History) -> ml_interpret::charts::Chart {
+    let epochs = &history.epochs;
+    let val: Vec<f64> = epochs.iter().filter_map(|e| e.val_loss).collect();
+    ml_interpret::charts::Chart::Curves {
+        title: if val.len() == epochs.len() && !val.is_empty() {
+            "learning curve (thick: training loss, thin: validation loss)".into()
+        } else {
+            "learning curve (training loss)".into()
+        },
+        x_label: "epoch".into(),
+        y_label: "loss".into(),
+        x: epochs.iter().map(|e| (e.epoch + 1) as f64).collect(),
+        thin: if val.len() == epochs.len() && !val.is_empty() {
+            vec![val]
+        } else {
+            Vec::new()
+        },
+        thick: epochs.iter().map(|e| e.loss).collect(),
     }
 }
 
