@@ -602,6 +602,106 @@ impl Network {
         Ok(out)
     }
 
+    /// A trainable network from inference layers (an imported ONNX network's
+    /// spec, or one of ours): dense and convolutional weights, affine steps
+    /// as batch normalization with unit running variance, layer norms and
+    /// activations. Every parameter starts trainable.
+    ///
+    /// # Errors
+    /// Layers without a training counterpart (pooling whose stride is not
+    /// its window), or that do not fit `input_width`.
+    pub fn from_inference_layers(layers: &[Layer], input_width: usize) -> Result<Self> {
+        let mut configs = Vec::new();
+        let mut params = Vec::new();
+        let f32s = |v: &mut dyn Iterator<Item = &f64>| v.map(|&x| x as f32).collect::<Vec<f32>>();
+        let mut param = |layer: usize, kind: ParamKind, shape: Vec<usize>, value: Vec<f32>| {
+            params.push(Param {
+                layer,
+                kind,
+                trainable: !matches!(kind, ParamKind::RunningMean | ParamKind::RunningVar),
+                shape,
+                value,
+            });
+        };
+        for l in layers {
+            let i = configs.len();
+            configs.push(match l {
+                Layer::Dense { weights, bias } => {
+                    let (o, n) = weights.dim();
+                    param(i, ParamKind::Weight, vec![o, n], f32s(&mut weights.iter()));
+                    param(i, ParamKind::Bias, vec![o], f32s(&mut bias.iter()));
+                    LayerConfig::Dense { units: o }
+                }
+                Layer::Conv2d {
+                    weights,
+                    bias,
+                    stride,
+                    padding,
+                } => {
+                    let (o, c, kh, kw) = weights.dim();
+                    param(i, ParamKind::Weight, vec![o, c, kh, kw], f32s(&mut weights.iter()));
+                    param(i, ParamKind::Bias, vec![o], f32s(&mut bias.iter()));
+                    LayerConfig::Conv2d {
+                        filters: o,
+                        kernel: [kh, kw],
+                        stride: *stride,
+                        padding: *padding,
+                    }
+                }
+                Layer::MaxPool2d { kernel, stride } | Layer::AvgPool2d { kernel, stride } => {
+                    if kernel != stride {
+                        return Err(Error::Unsupported(format!(
+                            "training a {} whose stride differs from its window",
+                            l.name()
+                        )));
+                    }
+                    if matches!(l, Layer::MaxPool2d { .. }) {
+                        LayerConfig::MaxPool2d { pool: *kernel }
+                    } else {
+                        LayerConfig::AvgPool2d { pool: *kernel }
+                    }
+                }
+                Layer::Reshape {
+                    channels,
+                    height,
+                    width,
+                } => LayerConfig::Reshape {
+                    channels: *channels,
+                    height: *height,
+                    width: *width,
+                },
+                Layer::Flatten => LayerConfig::Flatten,
+                Layer::Affine { scale, shift } => {
+                    // (x - 0) / sqrt((1 - ε) + ε) · scale + shift = x · scale + shift.
+                    let epsilon = 1e-3;
+                    let n = scale.len();
+                    param(i, ParamKind::Gamma, vec![n], f32s(&mut scale.iter()));
+                    param(i, ParamKind::Beta, vec![n], f32s(&mut shift.iter()));
+                    param(i, ParamKind::RunningMean, vec![n], vec![0.0; n]);
+                    param(i, ParamKind::RunningVar, vec![n], vec![(1.0 - epsilon) as f32; n]);
+                    LayerConfig::BatchNorm {
+                        momentum: 0.99,
+                        epsilon,
+                    }
+                }
+                Layer::LayerNorm { gamma, beta, epsilon } => {
+                    param(i, ParamKind::Gamma, vec![gamma.len()], f32s(&mut gamma.iter()));
+                    param(i, ParamKind::Beta, vec![beta.len()], f32s(&mut beta.iter()));
+                    LayerConfig::LayerNorm { epsilon: *epsilon }
+                }
+                Layer::Activation { function } => LayerConfig::Activation { function: *function },
+                other => return Err(Error::Unsupported(format!("training a {} layer", other.name()))),
+            });
+        }
+        let net = Self {
+            input_width,
+            layers: configs,
+            params,
+        };
+        net.validate()?;
+        Ok(net)
+    }
+
     /// Check that every parameter has its shape's number of finite values.
     ///
     /// # Errors

@@ -255,6 +255,52 @@ impl NeuralNetwork {
         Ok(Self { spec, state, privacy })
     }
 
+    /// A network from a spec with a `NeuralNet` estimator (an imported ONNX
+    /// network, or a saved model of ours), ready to fine-tune: weights as in
+    /// the spec, `trainer`'s hyper-parameters, no history.
+    ///
+    /// # Errors
+    /// Another estimator, layers without a training counterpart.
+    pub fn from_spec(spec: &ModelSpec, trainer: NetTrainer) -> Result<Self> {
+        let Estimator::NeuralNet { layers, link } = &spec.estimator else {
+            return Err(Error::Unsupported(
+                "a network from a spec that is not a neural network".into(),
+            ));
+        };
+        let loss = match (link, &spec.signature.task) {
+            (Link::Softmax, Task::Classification { .. }) => LossKind::CrossEntropy,
+            (Link::Logistic, Task::Classification { .. }) => LossKind::BinaryCrossEntropy,
+            (Link::Identity, Task::Regression) => LossKind::MeanSquaredError,
+            (link, task) => {
+                return Err(Error::Unsupported(format!(
+                    "training a network with a {link:?} link for {}",
+                    task.name()
+                )));
+            }
+        };
+        let mut width = spec.signature.n_inputs();
+        for step in &spec.preprocessing {
+            width = step.output_width(width);
+        }
+        let network = Network::from_inference_layers(layers, width)?;
+        let state = TrainState {
+            trainer,
+            signature: spec.signature.clone(),
+            preprocessing: spec.preprocessing.clone(),
+            target_scale: None,
+            loss,
+            network,
+            optimizer: OptimizerState::default(),
+            epoch: 0,
+            history: History::default(),
+            best: None,
+            best_weights: None,
+            dp_steps: 0,
+            finished: true,
+        };
+        Self::from_state(state, None)
+    }
+
     /// The training state (weights, optimizer, history): what a checkpoint saves.
     pub fn state(&self) -> &TrainState {
         &self.state

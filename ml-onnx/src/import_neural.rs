@@ -11,13 +11,22 @@ fn weights(model: &OnnxGraph, node: &Node, input: usize) -> Result<(Vec<i64>, Ve
         .inputs
         .get(input)
         .ok_or_else(|| Error::Invalid(format!("{} without input {input}", node.op_type)))?;
-    let t = model.graph.initializer(name).ok_or_else(|| {
-        Error::Unsupported(format!(
+    if let Some(t) = model.graph.initializer(name) {
+        return Ok((t.dims.clone(), t.to_f64()?));
+    }
+    // Exporters such as PyTorch's write shapes as Constant nodes.
+    match model.graph.producer(name) {
+        Some(c) if c.op_type == "Constant" && !c.is_ml() => match c.attr("value") {
+            Some(AttrValue::Tensor(t)) => Ok((t.dims.clone(), t.to_f64()?)),
+            _ => Err(Error::Unsupported(format!(
+                "importing a Constant '{name}' that holds no tensor"
+            ))),
+        },
+        _ => Err(Error::Unsupported(format!(
             "importing a {} whose weights '{name}' are computed, not stored",
             node.op_type
-        ))
-    })?;
-    Ok((t.dims.clone(), t.to_f64()?))
+        ))),
+    }
 }
 
 fn usize_dims(dims: &[i64]) -> Result<Vec<usize>> {
@@ -51,6 +60,12 @@ fn float_or(node: &Node, name: &str, default: f32) -> Result<f32> {
 }
 
 fn no_padding(node: &Node) -> Result<()> {
+    if node.int_or("ceil_mode", 0)? != 0 || pair(node, "dilations", [1, 1])? != [1, 1] {
+        return Err(Error::Unsupported(format!(
+            "importing {} with ceil_mode or dilations",
+            node.op_type
+        )));
+    }
     if node.attr("pads").is_some() && node.ints("pads")?.iter().any(|&p| p != 0) {
         return Err(Error::Unsupported(format!("importing a padded {}", node.op_type)));
     }

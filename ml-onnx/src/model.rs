@@ -444,7 +444,14 @@ fn signature(graph: &OnnxGraph, width: usize) -> Result<(Signature, bool)> {
         Some(other) => return Err(Error::Invalid(format!("metadata task '{other}'"))),
         None => match class_labels(graph)? {
             Some(labels) => Task::Classification { classes: labels },
-            None => Task::Regression,
+            None => match softmax_output_width(graph) {
+                // A network whose output is a softmax (PyTorch's and Keras'
+                // exports): classes named by index.
+                Some(k) => Task::Classification {
+                    classes: (0..k).map(|c| c.to_string()).collect(),
+                },
+                None => Task::Regression,
+            },
         },
     };
     Ok((
@@ -455,6 +462,16 @@ fn signature(graph: &OnnxGraph, width: usize) -> Result<(Signature, bool)> {
         },
         named,
     ))
+}
+
+/// The width `k` of a single `[N, k]` graph output that a `Softmax` computes.
+fn softmax_output_width(graph: &OnnxGraph) -> Option<usize> {
+    let [output] = graph.graph.outputs.as_slice() else {
+        return None;
+    };
+    let producer = graph.graph.producer(&output.name)?;
+    let k = output.fixed_dim(1)?;
+    (producer.op_type == "Softmax" && !producer.is_ml() && k >= 2).then_some(k as usize)
 }
 
 /// The class labels of the graph's classifier node, or else of its
