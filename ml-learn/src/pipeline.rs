@@ -262,7 +262,15 @@ impl Pipeline {
             p.scaling = s;
         }
         p.unknown_category = unknown_category;
-        p.validate()?;
+        p.validate().map_err(|e| match e {
+            // A refusal names the key as the user spelled it (`k` for `n_clusters`).
+            crate::Error::Core(ml_core::Error::InvalidParameter { name, reason })
+                if name == "n_clusters" && params.iter().any(|(k, _)| k == "k") =>
+            {
+                invalid("k", reason)
+            }
+            e => e,
+        })?;
         Ok(p)
     }
 
