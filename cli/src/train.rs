@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Estimator, Frame, KFold, LoadOptions, MetricPoint, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel,
-    TaskKind, cross_validate, default_score, io, metrics,
+    Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel, TaskKind,
+    cross_validate, default_score, io, metrics,
 };
 use ml_sdk::track::{FitRecord, Provenance};
 use ml_sdk::{LoadedModel, ModelLoadOptions};
@@ -243,22 +243,10 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     // Networks report each epoch; a tracked run records the curves.
     let mut epoch_log_error = None;
     let fitted = any.fit_detailed(&data, &mut |epoch, figures| {
-        if let Some(a) = &active {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            let points: Vec<MetricPoint> = figures
-                .iter()
-                .map(|(k, v)| MetricPoint {
-                    key: (*k).to_string(),
-                    value: *v,
-                    step: epoch as i64,
-                    timestamp_ms: now,
-                })
-                .collect();
-            if let Err(e) = a.tracker.log_metrics(&a.run, &points) {
-                epoch_log_error.get_or_insert(e);
-            }
+        if let Some(a) = &active
+            && let Err(e) = ml_sdk::track::log_epoch(a.tracker.as_ref(), &a.run, epoch, figures)
+        {
+            epoch_log_error.get_or_insert(e);
         }
     })?;
     if let Some(e) = epoch_log_error {

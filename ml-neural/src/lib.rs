@@ -49,5 +49,5 @@ pub use backend::BackendKind;
 pub use dp::{AccountantKind, DpConfig, PrivacyReport};
 pub use network::{LayerConfig, Network, Param, ParamKind, Sequential};
 pub use optim::{Optimizer, OptimizerState, Schedule};
-pub use params::{NAMES, epoch_points};
+pub use params::NAMES;
 pub use train::{ClassWeights, EarlyStopping, EpochLog, History, LossKind, NetTrainer, NeuralNetwork, TrainState};

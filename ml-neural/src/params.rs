@@ -1,14 +1,14 @@
 //! [`NetTrainer::from_params`]: networks from `key=value` hyper-parameters,
 //! as `mlsdk train --model mlp|cnn --param K=V` takes them.
 
-use ml_core::{Activation, Error, MetricPoint, Result};
+use ml_core::{Activation, Error, Result};
 use ml_learn::Scaling;
 
 use crate::backend::BackendKind;
 use crate::dp::{AccountantKind, DpConfig};
 use crate::network::Sequential;
 use crate::optim::{Optimizer, Schedule};
-use crate::train::{ClassWeights, EarlyStopping, EpochLog, NetTrainer};
+use crate::train::{ClassWeights, EarlyStopping, NetTrainer};
 
 /// The model names [`NetTrainer::from_params`] knows.
 pub const NAMES: [&str; 2] = ["mlp", "cnn"];
@@ -241,17 +241,4 @@ impl NetTrainer {
         t.architecture = arch;
         Ok(t)
     }
-}
-
-/// An epoch's figures as tracker metric points (step = epoch).
-pub fn epoch_points(log: &EpochLog, timestamp_ms: i64) -> Vec<MetricPoint> {
-    log.metrics()
-        .into_iter()
-        .map(|(key, value)| MetricPoint {
-            key: key.to_string(),
-            value,
-            step: log.epoch as i64,
-            timestamp_ms,
-        })
-        .collect()
 }

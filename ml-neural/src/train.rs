@@ -216,6 +216,34 @@ pub struct TrainState {
     pub finished: bool,
 }
 
+impl TrainState {
+    /// A state before the first epoch: a fresh optimizer, no history.
+    fn untrained(
+        trainer: NetTrainer,
+        signature: Signature,
+        preprocessing: Vec<Preprocess>,
+        target_scale: Option<(f64, f64)>,
+        loss: LossKind,
+        network: Network,
+    ) -> Self {
+        Self {
+            trainer,
+            signature,
+            preprocessing,
+            target_scale,
+            loss,
+            network,
+            optimizer: OptimizerState::default(),
+            epoch: 0,
+            history: History::default(),
+            best: None,
+            best_weights: None,
+            dp_steps: 0,
+            finished: false,
+        }
+    }
+}
+
 /// A fitted network: predicts through its [`ModelSpec`] (no burn needed),
 /// and keeps its weights, history and privacy report.
 #[derive(Debug, Clone)]
@@ -283,21 +311,15 @@ impl NeuralNetwork {
             width = step.output_width(width);
         }
         let network = Network::from_inference_layers(layers, width)?;
-        let state = TrainState {
+        let mut state = TrainState::untrained(
             trainer,
-            signature: spec.signature.clone(),
-            preprocessing: spec.preprocessing.clone(),
-            target_scale: None,
+            spec.signature.clone(),
+            spec.preprocessing.clone(),
+            None,
             loss,
             network,
-            optimizer: OptimizerState::default(),
-            epoch: 0,
-            history: History::default(),
-            best: None,
-            best_weights: None,
-            dp_steps: 0,
-            finished: true,
-        };
+        );
+        state.finished = true;
         Self::from_state(state, None)
     }
 
@@ -523,25 +545,19 @@ impl NetTrainer {
             }
             _ => None,
         };
-        Ok(TrainState {
-            trainer: self.clone(),
-            signature: Signature {
-                inputs: data.columns().to_vec(),
-                unknown_category,
-                task,
-            },
+        let signature = Signature {
+            inputs: data.columns().to_vec(),
+            unknown_category,
+            task,
+        };
+        Ok(TrainState::untrained(
+            self.clone(),
+            signature,
             preprocessing,
             target_scale,
             loss,
             network,
-            optimizer: OptimizerState::default(),
-            epoch: 0,
-            history: History::default(),
-            best: None,
-            best_weights: None,
-            dp_steps: 0,
-            finished: false,
-        })
+        ))
     }
 
     /// Fine-tune a pretrained network on `data`: its preprocessing and
@@ -742,7 +758,7 @@ impl NetTrainer {
                     let batch = plan.sample(&train, &mut rng);
                     let grads =
                         dp::private_gradients(plan, &state, &shapes, &rows, &batch, &ad, &mut rng, noise, &mut totals)?;
-                    apply_update(&mut state, &grads, update, None);
+                    apply_update(&mut state, &grads, update);
                     state.dp_steps += 1;
                 }
             } else {
@@ -753,10 +769,10 @@ impl NetTrainer {
                     if let Some(c) = self.clip_norm {
                         clip_global_norm(&mut grads, c);
                     }
-                    apply_update(&mut state, &grads, update, None);
+                    apply_update(&mut state, &grads, update);
                 }
             }
-            let (loss, accuracy) = totals.finish(state.loss)?;
+            let (loss, accuracy) = totals.finish()?;
             let (val_loss, val_accuracy) = if val.is_empty() {
                 (None, None)
             } else {
@@ -871,7 +887,7 @@ impl NetTrainer {
 }
 
 /// Apply gradients to the trainable parameters.
-pub(crate) fn apply_update(state: &mut TrainState, grads: &[Option<Vec<f32>>], update: Update, _: Option<()>) {
+pub(crate) fn apply_update(state: &mut TrainState, grads: &[Option<Vec<f32>>], update: Update) {
     state.optimizer.begin(state.network.params.len());
     for (i, (p, g)) in state.network.params.iter_mut().zip(grads).enumerate() {
         if let (true, Some(g)) = (p.trainable, g) {
@@ -1013,7 +1029,7 @@ impl Totals {
         }
     }
 
-    fn finish(&self, _: LossKind) -> Result<(f64, Option<f64>)> {
+    fn finish(&self) -> Result<(f64, Option<f64>)> {
         if self.weight <= 0.0 {
             return Ok((f64::NAN, None));
         }
@@ -1041,7 +1057,7 @@ fn evaluate_rows(
         let (z, _) = backend::forward(&state.network, shapes, &leaves, x, Mode::Eval, false);
         totals.add(state.loss, &download(z)?, rows, chunk);
     }
-    totals.finish(state.loss)
+    totals.finish()
 }
 
 pub(crate) fn to_core(e: ml_learn::Error) -> Error {

@@ -44,6 +44,26 @@ impl FitRecord {
     }
 }
 
+/// Log one training epoch's figures (`loss`, `val_loss`, `accuracy`, ...)
+/// as metric points at step `epoch`, so the run keeps each metric's history
+/// (MLflow's metric history, TensorBoard's scalar curves).
+///
+/// # Errors
+/// Back-end failures.
+pub fn log_epoch(tracker: &dyn Tracker, run: &RunId, epoch: usize, figures: &[(&str, f64)]) -> ml_core::Result<()> {
+    let now = now_ms();
+    let points: Vec<MetricPoint> = figures
+        .iter()
+        .map(|(key, value)| MetricPoint {
+            key: (*key).to_string(),
+            value: *value,
+            step: epoch as i64,
+            timestamp_ms: now,
+        })
+        .collect();
+    tracker.log_metrics(run, &points)
+}
+
 /// Log a fitted model to a started run: the trainer's params and the
 /// record's, metrics, the model file with its `MLmodel` under
 /// [`MODEL_ARTIFACT`] (and the ONNX model if given), tags, and provenance.
