@@ -2,12 +2,13 @@
 #![cfg(unix)]
 //! `mlsdk train --model mlp|cnn`: networks trained, saved with their
 //! checkpoint, and taken by evaluate, predict, export-onnx, explain,
-//! fairness and inspect like any model; DP-SGD's privacy report in --json;
+//! fairness, serve and inspect like any model; embeddings of categorical
+//! columns and 1-D convolutions from --param; DP-SGD's privacy report in --json;
 //! per-epoch curves in the tracking run; the errors a user meets.
 
 mod common;
 
-use common::{command, run_in};
+use common::{Serve, command, csv_rows, run_in};
 
 fn json_in(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let text = run_in(dir, &[&["--json"], args].concat());
@@ -150,6 +151,106 @@ fn networks_train_save_and_serve_every_command() {
         ],
     );
     assert!(c["metrics"]["accuracy"].as_f64().unwrap() > 0.95, "{c}");
+}
+
+/// A network with embedded categorical columns is assessed for fairness
+/// and served like any model: `mlsdk serve` answers MLflow's scoring route
+/// with what `mlsdk predict` writes. A 1-D CNN trains from --param.
+#[test]
+fn networks_are_assessed_for_fairness_and_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    run_in(dir, &["datasets", "export", "german_credit", "--out", "credit.csv"]);
+    let t = json_in(
+        dir,
+        &[
+            "train",
+            "--data",
+            "credit.csv",
+            "--target",
+            "risk",
+            "--model",
+            "mlp",
+            "--param",
+            "embedding=3",
+            "--param",
+            "hidden=16",
+            "--param",
+            "epochs=10",
+            "--seed",
+            "1",
+            "--out",
+            "emb",
+        ],
+    );
+    assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.7, "{t}");
+    let i = json_in(dir, &["inspect", "--model", "emb"]);
+    assert!(i.to_string().contains("embedding"), "{i}");
+    let f = json_in(
+        dir,
+        &[
+            "fairness",
+            "--model",
+            "emb",
+            "--data",
+            "credit.csv",
+            "--target",
+            "risk",
+            "--sensitive",
+            "sex",
+        ],
+    );
+    let text = f.to_string();
+    assert!(text.contains("demographic_parity") && text.contains("female"), "{f}");
+
+    run_in(dir, &["datasets", "export", "breast_cancer", "--out", "bc.csv"]);
+    run_in(
+        dir,
+        &[
+            "train",
+            "--data",
+            "bc.csv",
+            "--target",
+            "target",
+            "--model",
+            "cnn",
+            "--param",
+            "sequence=30",
+            "--param",
+            "filters=4",
+            "--param",
+            "kernel=3",
+            "--param",
+            "hidden=8",
+            "--param",
+            "epochs=5",
+            "--out",
+            "seq",
+        ],
+    );
+    let server = Serve::start(dir, &["--model", "bc=seq"]);
+    let rows = csv_rows(&dir.join("bc.csv"), "target", 5);
+    let body = serde_json::to_vec(&serde_json::json!({ "instances": rows })).unwrap();
+    let mut r = ureq::post(format!("http://{}/invocations", server.http))
+        .header("Content-Type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    let served: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let served: Vec<Vec<f64>> = serde_json::from_value(served["predictions"]["probabilities"].clone())
+        .unwrap_or_else(|e| panic!("{e}: {served}"));
+    // `mlsdk predict`: the label, then one probability per class.
+    let predicted = run_in(dir, &["predict", "--model", "seq", "--data", "bc.csv"]);
+    let predicted: Vec<Vec<f64>> = predicted
+        .lines()
+        .skip(1)
+        .take(5)
+        .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(served.len(), 5);
+    for (a, b) in served.iter().flatten().zip(predicted.iter().flatten()) {
+        assert!((a - b).abs() < 1e-9, "served {served:?}, predicted {predicted:?}");
+    }
+    server.terminate(std::time::Duration::from_secs(10));
 }
 
 fn walk_metric(root: &std::path::Path, key: &str) -> usize {

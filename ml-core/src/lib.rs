@@ -56,7 +56,7 @@ pub use frame::{
 };
 pub use limits::ReadLimits;
 pub use model::{Predictions, Signature, Task, argmax};
-pub use neural::{Activation, Layer, RowShape};
+pub use neural::{Activation, EmbeddingTable, Layer, RowShape, embedding_matrix};
 pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{
     Aggregation, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, goes_left,

@@ -149,6 +149,83 @@ pub enum Layer {
         /// The function.
         function: Activation,
     },
+    /// Category embeddings on a flat batch: each block of one-hot columns
+    /// (a categorical column after [`crate::Preprocess::OneHot`]) is
+    /// replaced by its product with a table, so a category's row of the
+    /// table stands in for it (Keras' `Embedding` on the category's code; an
+    /// unknown category, all zeros, embeds as zeros). Other columns pass
+    /// through in order. The layer is linear: [`embedding_matrix`] writes it
+    /// as a dense layer's weights, which is how it exports to ONNX.
+    Embedding {
+        /// The blocks, in increasing order of `start`, not overlapping.
+        tables: Vec<EmbeddingTable>,
+    },
+}
+
+/// One categorical column's embedding in a [`Layer::Embedding`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingTable {
+    /// Index of the block's first one-hot column in the layer's input.
+    pub start: usize,
+    /// `categories × dimensions`: one row per category.
+    pub table: Array2<f64>,
+}
+
+/// The output width of embedding `tables` on rows of `width` features, or
+/// why they do not fit.
+fn embedded_width(tables: &[EmbeddingTable], width: usize) -> std::result::Result<usize, String> {
+    let mut at = 0;
+    let mut out = width;
+    for t in tables {
+        let (cats, dim) = t.table.dim();
+        if t.start < at || cats == 0 || dim == 0 || t.start + cats > width {
+            return Err(format!(
+                "a table of {cats} categories at column {} on {width} features (blocks must be ordered and fit)",
+                t.start
+            ));
+        }
+        at = t.start + cats;
+        out = out - cats + dim;
+    }
+    Ok(out)
+}
+
+/// [`Layer::Embedding`]'s `tables` on rows of `width` features as the
+/// `outputs × width` weights of an equivalent dense layer (no bias): an
+/// identity for the columns that pass through, each table (transposed) for
+/// its block.
+///
+/// # Errors
+/// [`Error::Corrupt`] for tables that do not fit `width`.
+pub fn embedding_matrix(tables: &[EmbeddingTable], width: usize) -> Result<Array2<f64>> {
+    let out = embedded_width(tables, width).map_err(|reason| Error::Corrupt {
+        what: "neural network",
+        reason: format!("embedding layer: {reason}"),
+    })?;
+    let mut w = Array2::zeros((out, width));
+    let (mut i, mut o) = (0, 0);
+    let mut blocks = tables.iter().peekable();
+    while i < width {
+        match blocks.peek() {
+            Some(t) if t.start == i => {
+                let (cats, dim) = t.table.dim();
+                for c in 0..cats {
+                    for d in 0..dim {
+                        w[[o + d, i + c]] = t.table[[c, d]];
+                    }
+                }
+                i += cats;
+                o += dim;
+                blocks.next();
+            }
+            _ => {
+                w[[o, i]] = 1.0;
+                i += 1;
+                o += 1;
+            }
+        }
+    }
+    Ok(w)
 }
 
 /// The shape of one row as it flows through a network.
@@ -187,6 +264,7 @@ impl Layer {
             Layer::Affine { .. } => "affine",
             Layer::LayerNorm { .. } => "layer_norm",
             Layer::Activation { .. } => "activation",
+            Layer::Embedding { .. } => "embedding",
         }
     }
 
@@ -297,14 +375,24 @@ impl Layer {
                 RowShape::Image(_),
             ) => Err(bad("softmax needs a flat batch".into())),
             (Layer::Activation { .. }, shape) => Ok(shape),
+            (Layer::Embedding { tables }, RowShape::Flat(d)) => {
+                if !finite(tables.iter().flat_map(|t| t.table.iter())) {
+                    return Err(bad("non-finite parameter".into()));
+                }
+                embedded_width(tables, d).map(RowShape::Flat).map_err(bad)
+            }
             (_, RowShape::Flat(d)) => Err(bad(format!("needs an image batch, got {d} flat features"))),
             (_, RowShape::Image([c, h, w])) => Err(bad(format!("needs a flat batch, got a {c}×{h}×{w} image"))),
         }
     }
 
-    /// Whether the layer has trainable weights (dense and convolutional).
+    /// Whether the layer has trainable weights (dense, convolutional,
+    /// embeddings).
     pub fn is_weighted(&self) -> bool {
-        matches!(self, Layer::Dense { .. } | Layer::Conv2d { .. })
+        matches!(
+            self,
+            Layer::Dense { .. } | Layer::Conv2d { .. } | Layer::Embedding { .. }
+        )
     }
 }
 
@@ -452,6 +540,10 @@ fn apply(layer: &Layer, batch: Batch) -> Batch {
             x.mapv_inplace(|v| function.apply_scalar(v));
             Batch::Image(x)
         }
+        (Layer::Embedding { tables }, Batch::Flat(x)) => {
+            let w = embedding_matrix(tables, x.ncols()).expect("validated embedding");
+            Batch::Flat(x.dot(&w.t()))
+        }
         _ => unreachable!("layers are validated against their input shapes"),
     }
 }
@@ -519,4 +611,48 @@ fn pool(x: &Array4<f64>, kernel: [usize; 2], stride: [usize; 2], max: bool) -> A
             values.sum::<f64>() / area
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn embedding_is_a_lookup_and_fits_its_input() {
+        // Columns: numeric, a 3-category one-hot block, numeric.
+        let layer = Layer::Embedding {
+            tables: vec![EmbeddingTable {
+                start: 1,
+                table: array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+            }],
+        };
+        assert_eq!(layer.output_shape(RowShape::Flat(5)).unwrap(), RowShape::Flat(4));
+        let x = array![[7.0, 0.0, 1.0, 0.0, 8.0], [9.0, 0.0, 0.0, 0.0, 10.0]];
+        let y = forward(std::slice::from_ref(&layer), x.view());
+        // The second category's row; an unknown category (all zeros) embeds as zeros.
+        assert_eq!(y, array![[7.0, 3.0, 4.0, 8.0], [9.0, 0.0, 0.0, 10.0]]);
+        let err = layer.output_shape(RowShape::Flat(3)).unwrap_err().to_string();
+        assert!(err.contains("embedding"), "{err}");
+        let overlapping = Layer::Embedding {
+            tables: vec![
+                EmbeddingTable {
+                    start: 0,
+                    table: Array2::zeros((2, 1)),
+                },
+                EmbeddingTable {
+                    start: 1,
+                    table: Array2::zeros((2, 1)),
+                },
+            ],
+        };
+        assert!(overlapping.output_shape(RowShape::Flat(4)).is_err());
+        let nan = Layer::Embedding {
+            tables: vec![EmbeddingTable {
+                start: 0,
+                table: array![[f64::NAN]],
+            }],
+        };
+        assert!(nan.output_shape(RowShape::Flat(1)).is_err());
+    }
 }

@@ -265,6 +265,25 @@ pub(crate) fn forward(
                 let y = (x - m) / (v + *epsilon).sqrt();
                 Act::Flat(y * param(i, ParamKind::Gamma).reshape([1, d]) + param(i, ParamKind::Beta).reshape([1, d]))
             }
+            (LayerConfig::Embedding { dim, blocks }, Act::Flat(x)) => {
+                // Numeric columns pass through; each one-hot block times
+                // its table (a lookup, differentiable in the table).
+                let d = shapes[i].size();
+                let mut parts = Vec::new();
+                let mut at = 0;
+                for (&[start, cats], p) in blocks.iter().zip(net.params_of(i)) {
+                    if start > at {
+                        parts.push(x.clone().slice([0..n, at..start]));
+                    }
+                    let table = leaves[p].clone().reshape([cats, *dim]);
+                    parts.push(x.clone().slice([0..n, start..start + cats]).matmul(table));
+                    at = start + cats;
+                }
+                if at < d {
+                    parts.push(x.slice([0..n, at..d]));
+                }
+                Act::Flat(Tensor::cat(parts, 1))
+            }
             (LayerConfig::Activation { function }, Act::Flat(x)) => Act::Flat(activate(*function, x)),
             (LayerConfig::Activation { function }, Act::Image(x)) => Act::Image(activate(*function, x)),
             _ => unreachable!("validated shapes"),

@@ -78,6 +78,18 @@ pub enum LayerConfig {
         /// The function.
         function: Activation,
     },
+    /// Embeddings of categorical columns (Keras' `Embedding`, one per
+    /// column): each block of one-hot columns becomes `dim` learned values,
+    /// the category's row of its table. Comes first, on the preprocessed
+    /// rows; see [`Sequential::embedding`].
+    Embedding {
+        /// Values per category.
+        dim: usize,
+        /// `[start, categories]` of each one-hot block in the input; empty
+        /// in a [`Sequential`] means every categorical column of the data,
+        /// filled in when training starts.
+        blocks: Vec<[usize; 2]>,
+    },
 }
 
 impl LayerConfig {
@@ -94,6 +106,7 @@ impl LayerConfig {
             LayerConfig::BatchNorm { .. } => "batch_norm",
             LayerConfig::LayerNorm { .. } => "layer_norm",
             LayerConfig::Activation { .. } => "activation",
+            LayerConfig::Embedding { .. } => "embedding",
         }
     }
 
@@ -170,6 +183,23 @@ impl LayerConfig {
                 RowShape::Image(_),
             ) => return Err(bad("softmax needs flat rows (add flatten)".into())),
             (LayerConfig::Activation { .. }, shape) => shape,
+            (LayerConfig::Embedding { dim, blocks }, RowShape::Flat(d)) => {
+                if *dim == 0 || blocks.is_empty() {
+                    return Err(bad(
+                        "a positive dim, and categorical columns to embed (the data has none)".into(),
+                    ));
+                }
+                let mut at = 0;
+                for &[start, cats] in blocks {
+                    if start < at || cats == 0 || start + cats > d {
+                        return Err(bad(format!(
+                            "a block of {cats} columns at {start} on rows of {d} features"
+                        )));
+                    }
+                    at = start + cats;
+                }
+                RowShape::Flat(d + blocks.len() * dim - blocks.iter().map(|b| b[1]).sum::<usize>())
+            }
             (_, RowShape::Flat(d)) => {
                 return Err(bad(format!(
                     "needs images, got flat rows of {d} features (add reshape first), or a zero size"
@@ -206,7 +236,7 @@ impl LayerConfig {
 /// head, the part transfer learning replaces.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sequential {
-    layers: Vec<LayerConfig>,
+    pub(crate) layers: Vec<LayerConfig>,
 }
 
 impl Sequential {
@@ -269,6 +299,61 @@ impl Sequential {
             channels,
             height,
             width,
+        })
+    }
+
+    /// Read rows as sequences of `length` steps with `channels` values each,
+    /// channels first (PyTorch's `N × C × L`; a Keras `(steps, channels)`
+    /// input is transposed). A sequence is an image of height 1, so the 1-D
+    /// layers below are 2-D layers with a window of height 1, as TensorFlow
+    /// computes its `Conv1D`; they export to ONNX as such.
+    #[must_use]
+    pub fn sequence(self, channels: usize, length: usize) -> Self {
+        self.reshape(channels, 1, length)
+    }
+
+    /// A 1-D convolution of `kernel` steps over a [`Sequential::sequence`],
+    /// stride 1, no padding.
+    #[must_use]
+    pub fn conv1d(self, filters: usize, kernel: usize) -> Self {
+        self.conv1d_with(filters, kernel, 1, 0)
+    }
+
+    /// A 1-D convolution with a stride and zero padding of `padding` steps
+    /// on each end.
+    #[must_use]
+    pub fn conv1d_with(self, filters: usize, kernel: usize, stride: usize, padding: usize) -> Self {
+        self.add(LayerConfig::Conv2d {
+            filters,
+            kernel: [1, kernel],
+            stride: [1, stride],
+            padding: [0, padding],
+        })
+    }
+
+    /// 1-D max pooling over windows of `pool` steps.
+    #[must_use]
+    pub fn max_pool1d(self, pool: usize) -> Self {
+        self.add(LayerConfig::MaxPool2d { pool: [1, pool] })
+    }
+
+    /// 1-D average pooling over windows of `pool` steps.
+    #[must_use]
+    pub fn avg_pool1d(self, pool: usize) -> Self {
+        self.add(LayerConfig::AvgPool2d { pool: [1, pool] })
+    }
+
+    /// Embed every categorical column of the data in `dim` learned values
+    /// (Keras' `Embedding(categories, dim)` per column) instead of feeding
+    /// its one-hot columns on; numeric columns pass through. Put it first.
+    /// Computed as the product of each one-hot block with its table, which
+    /// equals a lookup and costs nothing for the tens of categories of
+    /// tabular data.
+    #[must_use]
+    pub fn embedding(self, dim: usize) -> Self {
+        self.add(LayerConfig::Embedding {
+            dim,
+            blocks: Vec::new(),
         })
     }
 
@@ -352,6 +437,8 @@ pub enum ParamKind {
     RunningMean,
     /// Batch normalization's running variance (not trained by gradients).
     RunningVar,
+    /// An embedding table, `categories × dim`.
+    Table,
 }
 
 /// One weight tensor of a network, row-major `f32`.
@@ -508,10 +595,12 @@ impl Network {
     /// Whether every weighted layer is dense (then DP-SGD computes
     /// per-example gradient norms from one backward pass).
     pub fn dense_only(&self) -> bool {
-        !self
-            .layers
-            .iter()
-            .any(|l| matches!(l, LayerConfig::Conv2d { .. } | LayerConfig::LayerNorm { .. }))
+        !self.layers.iter().any(|l| {
+            matches!(
+                l,
+                LayerConfig::Conv2d { .. } | LayerConfig::LayerNorm { .. } | LayerConfig::Embedding { .. }
+            )
+        })
     }
 
     /// The inference layers of [`ml_core::Estimator::NeuralNet`]: dropout
@@ -597,6 +686,19 @@ impl Network {
                     epsilon: *epsilon,
                 }),
                 LayerConfig::Activation { function } => out.push(Layer::Activation { function: *function }),
+                LayerConfig::Embedding { dim, blocks } => {
+                    let tables = blocks
+                        .iter()
+                        .zip(self.params_of(i))
+                        .map(|(&[start, cats], p)| {
+                            Ok(ml_core::EmbeddingTable {
+                                start,
+                                table: Array2::from_shape_vec((cats, *dim), f64s(&self.params[p])).map_err(corrupt)?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    out.push(Layer::Embedding { tables });
+                }
             }
         }
         Ok(out)
@@ -690,6 +792,21 @@ impl Network {
                     LayerConfig::LayerNorm { epsilon: *epsilon }
                 }
                 Layer::Activation { function } => LayerConfig::Activation { function: *function },
+                Layer::Embedding { tables } => {
+                    let dim = tables.first().map_or(0, |t| t.table.ncols());
+                    if tables.iter().any(|t| t.table.ncols() != dim) {
+                        return Err(Error::Unsupported(
+                            "training embeddings of different widths in one layer".into(),
+                        ));
+                    }
+                    for t in tables {
+                        param(i, ParamKind::Table, t.table.shape().to_vec(), f32s(&mut t.table.iter()));
+                    }
+                    LayerConfig::Embedding {
+                        dim,
+                        blocks: tables.iter().map(|t| [t.start, t.table.nrows()]).collect(),
+                    }
+                }
                 other => return Err(Error::Unsupported(format!("training a {} layer", other.name()))),
             });
         }
@@ -767,6 +884,10 @@ fn param_shapes(layer: &LayerConfig, input: RowShape) -> Vec<(ParamKind, Vec<usi
             (ParamKind::RunningVar, vec![channels]),
         ],
         LayerConfig::LayerNorm { .. } => vec![(ParamKind::Gamma, vec![channels]), (ParamKind::Beta, vec![channels])],
+        LayerConfig::Embedding { dim, blocks } => blocks
+            .iter()
+            .map(|&[_, cats]| (ParamKind::Table, vec![cats, *dim]))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -784,6 +905,8 @@ fn init_params(layer: &LayerConfig, index: usize, input: RowShape, rng: &mut imp
                     let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
                     (0..n).map(|_| rng.random_range(-limit..limit) as f32).collect()
                 }
+                // Keras' Embedding initializer: uniform in ±0.05.
+                ParamKind::Table => (0..n).map(|_| rng.random_range(-0.05..0.05) as f32).collect(),
                 ParamKind::Gamma | ParamKind::RunningVar => vec![1.0; n],
                 ParamKind::Bias | ParamKind::Beta | ParamKind::RunningMean => vec![0.0; n],
             };

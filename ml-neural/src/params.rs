@@ -59,17 +59,28 @@ fn flag(key: &str, v: &str) -> Result<bool> {
     }
 }
 
-/// `HxW` or `CxHxW`.
-fn image(v: &str) -> Result<[usize; 3]> {
-    let dims = v
-        .split(['x', 'X'])
+fn dims(key: &str, v: &str, expected: &str) -> Result<Vec<usize>> {
+    v.split(['x', 'X'])
         .map(|s| s.trim().parse::<usize>().ok().filter(|&n| n > 0))
         .collect::<Option<Vec<usize>>>()
-        .ok_or_else(|| Error::invalid("image", format!("{v:?}: expected HxW or CxHxW")))?;
-    match dims.as_slice() {
+        .ok_or_else(|| Error::invalid(key, format!("{v:?}: expected {expected}")))
+}
+
+/// `HxW` or `CxHxW`.
+fn image(v: &str) -> Result<[usize; 3]> {
+    match dims("image", v, "HxW or CxHxW")?.as_slice() {
         [h, w] => Ok([1, *h, *w]),
         [c, h, w] => Ok([*c, *h, *w]),
         _ => Err(Error::invalid("image", format!("{v:?}: expected HxW or CxHxW"))),
+    }
+}
+
+/// `L` or `CxL`: a sequence is an image of height 1.
+fn sequence(v: &str) -> Result<[usize; 3]> {
+    match dims("sequence", v, "L or CxL")?.as_slice() {
+        [l] => Ok([1, 1, *l]),
+        [c, l] => Ok([*c, 1, *l]),
+        _ => Err(Error::invalid("sequence", format!("{v:?}: expected L or CxL"))),
     }
 }
 
@@ -83,10 +94,12 @@ impl NetTrainer {
     ///   `class_weight` (`balanced`, or weights by label `1,2.5`),
     ///   `validation_split`, `patience`, `min_delta`, `restore_best`,
     ///   `scale` (`standard`, `minmax`, `none`), `backend` (`cpu`, `wgpu`);
-    /// - `mlp`: `hidden` (widths, `64,32`);
-    /// - `cnn`: `image` (`8x8` or `CxHxW`), `filters` (one convolution per
-    ///   entry, `16,32`), `kernel`, `pool`, `padding`, `hidden` (dense layers
-    ///   after flattening);
+    /// - `mlp`: `hidden` (widths, `64,32`), `embedding` (values per
+    ///   category: categorical columns embedded instead of one-hot fed);
+    /// - `cnn`: `image` (`8x8` or `CxHxW`: 2-D convolutions) or `sequence`
+    ///   (`L` or `CxL`, channels first: 1-D convolutions), `filters` (one
+    ///   convolution per entry, `16,32`), `kernel`, `pool`, `padding`,
+    ///   `hidden` (dense layers after flattening);
     /// - DP-SGD: `dp_epsilon`, `dp_delta`, `clip`, `noise_multiplier`,
     ///   `dp_accountant` (`rdp`, `pld`), `dp_insecure_seed` (tests only).
     ///
@@ -113,7 +126,9 @@ impl NetTrainer {
         let mut hidden = if cnn { vec![64] } else { vec![64, 64] };
         let (mut filters, mut kernel, mut pool, mut padding) = (vec![16], 3, 2, 1);
         let mut img = None;
+        let mut one_d = false;
         let mut dropout = 0.0;
+        let mut embedding = None;
         let mut activation = Activation::Relu;
         let (mut batch_norm, mut layer_norm) = (false, false);
         let (mut patience, mut min_delta, mut restore_best) = (None, 0.0, true);
@@ -123,6 +138,7 @@ impl NetTrainer {
             let (k, v) = (key.as_str(), value.as_str());
             match k {
                 "hidden" => hidden = list(k, v)?,
+                "embedding" if !cnn => embedding = Some(count(k, v)?),
                 "epochs" => t.epochs = count(k, v)?,
                 "batch_size" => t.batch_size = count(k, v)?,
                 "lr" | "learning_rate" => t.learning_rate = number(k, v)?,
@@ -152,7 +168,13 @@ impl NetTrainer {
                 "restore_best" => restore_best = flag(k, v)?,
                 "scale" => t.scaling = Scaling::parse(v).map_err(|e| Error::invalid("scale", e.to_string()))?,
                 "backend" => t.backend = BackendKind::parse(v)?,
-                "image" if cnn => img = Some(image(v)?),
+                "image" | "sequence" if cnn => {
+                    if img.is_some() {
+                        return Err(Error::invalid(k, "give either image or sequence, once"));
+                    }
+                    one_d = k == "sequence";
+                    img = Some(if one_d { sequence(v)? } else { image(v)? });
+                }
                 "filters" if cnn => filters = list(k, v)?,
                 "kernel" if cnn => kernel = count(k, v)?,
                 "pool" if cnn => pool = count(k, v)?,
@@ -202,6 +224,9 @@ impl NetTrainer {
             }
         }
         let mut arch = Sequential::new();
+        if let Some(dim) = embedding {
+            arch = arch.embedding(dim);
+        }
         let norm = |a: Sequential| {
             if batch_norm {
                 a.batch_norm()
@@ -212,22 +237,29 @@ impl NetTrainer {
             }
         };
         if cnn {
-            let [c, h, w] =
-                img.ok_or_else(|| Error::invalid("image", "a cnn needs the image shape, e.g. image=8x8"))?;
+            let [c, h, w] = img.ok_or_else(|| {
+                Error::invalid(
+                    "image",
+                    "a cnn needs its input's shape, image=8x8 (2-D) or sequence=64 (1-D)",
+                )
+            })?;
             arch = arch.reshape(c, h, w);
+            // A 1-D layer is a 2-D one whose window has height 1.
+            let window = |n: usize| if one_d { [1, n] } else { [n; 2] };
+            let edge = if one_d { [0, padding] } else { [padding; 2] };
             for &f in &filters {
                 arch = arch.add(crate::network::LayerConfig::Conv2d {
                     filters: f,
-                    kernel: [kernel; 2],
+                    kernel: window(kernel),
                     stride: [1; 2],
-                    padding: [padding; 2],
+                    padding: edge,
                 });
                 if batch_norm {
                     arch = arch.batch_norm();
                 }
                 arch = arch.activation(activation);
                 if pool > 1 {
-                    arch = arch.max_pool2d(pool);
+                    arch = arch.add(crate::network::LayerConfig::MaxPool2d { pool: window(pool) });
                 }
             }
             arch = arch.flatten();

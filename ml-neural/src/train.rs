@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, BackendKind, Mode, download, upload};
 use crate::dp::{self, DpConfig, PrivacyReport};
-use crate::network::{Network, Sequential};
+use crate::network::{LayerConfig, Network, Sequential};
 use crate::optim::{Optimizer, OptimizerState, Schedule, Update, clip_global_norm};
 
 /// Per-class loss weights.
@@ -508,8 +508,10 @@ impl NetTrainer {
         let (loss, outputs) = LossKind::for_task(&task)?;
         let mut preprocessing = Vec::new();
         let mut x = data.features().to_owned();
+        let mut blocks = Vec::new();
         if let Some(step) = OneHotEncoder::fit(data.columns()) {
             x = step.apply(x.view())?;
+            blocks = one_hot_blocks(&step);
             preprocessing.push(step);
         }
         let keep = OneHotEncoder::indicator_mask(data.columns());
@@ -522,7 +524,8 @@ impl NetTrainer {
             preprocessing.push(step);
         }
         let mut rng = ml_core::seeded_rng(self.seed);
-        let network = Network::new(&self.architecture, x.ncols(), outputs, &mut rng)?;
+        let architecture = embed_categoricals(&self.architecture, &blocks)?;
+        let network = Network::new(&architecture, x.ncols(), outputs, &mut rng)?;
         self.fresh_state(data, task, Default::default(), preprocessing, loss, network)
     }
 
@@ -1085,4 +1088,47 @@ impl Trainer for NetTrainer {
     fn fit(&self, data: &Dataset) -> Result<Box<dyn Model>> {
         Ok(Box::new(self.fit_network(data, &mut |_| {})?))
     }
+}
+
+/// `[start, categories]` of each one-hot block in the encoded rows.
+fn one_hot_blocks(step: &Preprocess) -> Vec<[usize; 2]> {
+    let Preprocess::OneHot { columns, n_categories } = step else {
+        return Vec::new();
+    };
+    let mut shift = 0;
+    columns
+        .iter()
+        .zip(n_categories)
+        .map(|(&c, &n)| {
+            let start = c + shift;
+            shift += n - 1;
+            [start, n]
+        })
+        .collect()
+}
+
+/// The architecture with its embedding layer, if any, given the data's
+/// categorical blocks (it must come first, where the blocks are).
+fn embed_categoricals(architecture: &Sequential, blocks: &[[usize; 2]]) -> Result<Sequential> {
+    let mut arch = architecture.clone();
+    for (i, layer) in arch.layers.iter_mut().enumerate() {
+        if let LayerConfig::Embedding { blocks: b, .. } = layer
+            && b.is_empty()
+        {
+            if i != 0 {
+                return Err(Error::invalid(
+                    format!("layer {i} (embedding)"),
+                    "embeddings read the categorical columns: make it the first layer",
+                ));
+            }
+            if blocks.is_empty() {
+                return Err(Error::invalid(
+                    "layer 0 (embedding)",
+                    "the data has no categorical columns to embed",
+                ));
+            }
+            *b = blocks.to_vec();
+        }
+    }
+    Ok(arch)
 }

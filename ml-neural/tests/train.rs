@@ -64,6 +64,84 @@ fn weights(net: &ml_neural::NeuralNetwork) -> Vec<Vec<f32>> {
     net.network().params.iter().map(|p| p.value.clone()).collect()
 }
 
+/// German credit's categorical columns embedded (Keras' `Embedding` per
+/// column) instead of one-hot fed: the tables train, the spec computes what
+/// burn does, and an unknown category embeds as zeros.
+#[test]
+fn embeddings_learn_german_credit_categories() {
+    let data = ml_datasets::german_credit().unwrap();
+    let (train, test) = split(&data, 0);
+    let trainer = NetTrainer {
+        architecture: Sequential::new().embedding(3).dense(16).relu(),
+        epochs: 15,
+        seed: 4,
+        ..NetTrainer::default()
+    };
+    let net = trainer.fit_network(&train, &mut |_| {}).unwrap();
+    let acc = test_accuracy(&net, &test);
+    assert!(acc >= 0.70, "accuracy {acc}");
+    assert_spec_matches_burn(&net, &test);
+    let ml_neural::LayerConfig::Embedding { dim, blocks } = &net.network().layers[0] else {
+        panic!("{:?}", net.network().layers[0])
+    };
+    let categorical = data
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.kind, ml_core::FeatureKind::Categorical { .. }))
+        .count();
+    assert_eq!((*dim, blocks.len()), (3, categorical));
+    // The tables moved from their ±0.05 start.
+    let table = net.network().params_of(0).next().unwrap();
+    assert!(net.network().params[table].value.iter().any(|v| v.abs() > 0.05));
+    // No categorical columns: a clear error.
+    let digits = ml_datasets::digits().unwrap();
+    let err = trainer.fit_network(&digits, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("no categorical columns"), "{err}");
+    let late = NetTrainer {
+        architecture: Sequential::new().dense(8).embedding(2),
+        ..trainer
+    };
+    let err = late.fit_network(&train, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("first layer"), "{err}");
+}
+
+#[test]
+fn conv1d_learns_digits_as_sequences() {
+    let data = ml_datasets::digits().unwrap();
+    let (train, test) = split(&data, 0);
+    // Each image's 8 rows as 8 channels of 8 steps.
+    let trainer = NetTrainer {
+        architecture: Sequential::new()
+            .sequence(8, 8)
+            .conv1d_with(16, 3, 1, 1)
+            .relu()
+            .max_pool1d(2)
+            .flatten()
+            .dense(32)
+            .relu(),
+        epochs: 20,
+        seed: 2,
+        ..NetTrainer::default()
+    };
+    let net = trainer.fit_network(&train, &mut |_| {}).unwrap();
+    let acc = test_accuracy(&net, &test);
+    assert!(acc >= 0.93, "accuracy {acc}");
+    assert_spec_matches_burn(&net, &test);
+    // The CLI's spelling builds the same layers.
+    let params: Vec<(String, String)> = [
+        ("sequence", "8x8"),
+        ("filters", "16"),
+        ("kernel", "3"),
+        ("padding", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).into(), (*v).into()))
+    .collect();
+    let from_params = NetTrainer::from_params("cnn", &params, None).unwrap();
+    let layers = from_params.architecture.layers();
+    assert_eq!(layers[..4], trainer.architecture.layers()[..4]);
+}
+
 #[test]
 fn cnn_on_8x8_digit_images() {
     let data = ml_datasets::digits().unwrap();

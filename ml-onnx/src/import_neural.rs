@@ -35,11 +35,14 @@ fn usize_dims(dims: &[i64]) -> Result<Vec<usize>> {
         .collect()
 }
 
+/// A window attribute of a 2-D operator, or of a 1-D one as a 2-D window of
+/// height 1 (sequences are images of height 1 in a spec).
 fn pair(node: &Node, name: &str, default: [usize; 2]) -> Result<[usize; 2]> {
     match node.attr(name) {
         None => Ok(default),
         Some(_) => match node.ints(name)? {
             [a, b] if *a > 0 && *b > 0 => Ok([*a as usize, *b as usize]),
+            [a] if *a > 0 => Ok([1, *a as usize]),
             other => Err(Error::Unsupported(format!(
                 "importing {} with {name} {other:?}",
                 node.op_type
@@ -181,10 +184,14 @@ pub(crate) fn network(model: &OnnxGraph, first: &Node, width: usize, task: &Task
                     return Err(Error::Unsupported("importing a grouped or dilated Conv".into()));
                 }
                 let (dims, w) = weights(model, node, 1)?;
-                let [o, i, kh, kw] = usize_dims(&dims)?[..] else {
-                    return Err(Error::Unsupported(format!(
-                        "importing a Conv with weights of shape {dims:?}"
-                    )));
+                let (o, i, kh, kw) = match usize_dims(&dims)?[..] {
+                    [o, i, kh, kw] => (o, i, kh, kw),
+                    [o, i, k] => (o, i, 1, k),
+                    _ => {
+                        return Err(Error::Unsupported(format!(
+                            "importing a Conv with weights of shape {dims:?}"
+                        )));
+                    }
                 };
                 let pads = match node.attr("pads") {
                     Some(_) => node.ints("pads")?.to_vec(),
@@ -192,6 +199,7 @@ pub(crate) fn network(model: &OnnxGraph, first: &Node, width: usize, task: &Task
                 };
                 let padding = match pads[..] {
                     [t, l, b, r] if t == b && l == r && t >= 0 && l >= 0 => [t as usize, l as usize],
+                    [l, r] if l == r && l >= 0 => [0, l as usize],
                     _ => return Err(Error::Unsupported(format!("importing a Conv with pads {pads:?}"))),
                 };
                 let bias = match node.inputs.get(2) {
@@ -228,6 +236,11 @@ pub(crate) fn network(model: &OnnxGraph, first: &Node, width: usize, task: &Task
                         channels: c as usize,
                         height: h as usize,
                         width: w as usize,
+                    }),
+                    [_, c, l] if c > 0.0 && l > 0.0 => Some(Layer::Reshape {
+                        channels: c as usize,
+                        height: 1,
+                        width: l as usize,
                     }),
                     [_, _] => Some(Layer::Flatten),
                     _ => return Err(Error::Unsupported(format!("importing a Reshape to {dims:?}"))),

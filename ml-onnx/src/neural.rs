@@ -120,6 +120,20 @@ pub(crate) fn network(g: &mut Graph, x: &str, width: usize, layers: &[Layer]) ->
                 }
                 other => return Err(Error::Unsupported(format!("the {} activation in ONNX", other.name()))),
             },
+            Layer::Embedding { tables } => {
+                // Linear: one MatMul with the equivalent dense weights
+                // (identity for passed-through columns). A Gather per block
+                // would need the codes, which preprocessing has one-hot
+                // encoded already.
+                let RowShape::Flat(d) = shape else {
+                    return Err(Error::Invalid("an embedding on images".into()));
+                };
+                let w = ml_core::embedding_matrix(tables, d)?;
+                let wt = w.t();
+                let (i, o) = wt.dim();
+                let m = g.const_f32("embedding", &[i as i64, o as i64], &f32s(wt.iter()));
+                g.op("MatMul", &[&h, &m], &[])
+            }
             other => return Err(Error::Unsupported(format!("the {} layer in ONNX", other.name()))),
         };
         shape = next;

@@ -120,7 +120,8 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
     );
     // Neural networks (ml-neural): dense and convolutional layers, every
     // activation, layer normalization, batch normalization folded into an
-    // affine step, both poolings, softmax, logistic and identity heads.
+    // affine step, both poolings in 2-D and 1-D, softmax, logistic and
+    // identity heads.
     let nets: Vec<(&str, ml_neural::Sequential, &Dataset)> = vec![
         (
             "mlp_gelu_layernorm_digits",
@@ -155,6 +156,18 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             &digits,
         ),
         (
+            "cnn1d_digits",
+            ml_neural::Sequential::new()
+                .sequence(8, 8)
+                .conv1d_with(6, 3, 1, 1)
+                .relu()
+                .max_pool1d(2)
+                .conv1d(4, 2)
+                .avg_pool1d(3)
+                .flatten(),
+            &digits,
+        ),
+        (
             "mlp_binary_breast_cancer",
             ml_neural::Sequential::new().dense(16).tanh(),
             &bc,
@@ -163,6 +176,11 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             "mlp_regression_diabetes",
             ml_neural::Sequential::new().dense(16).relu().softmax(),
             &diabetes,
+        ),
+        (
+            "mlp_german_embedding",
+            ml_neural::Sequential::new().embedding(2).dense(8).relu(),
+            &german,
         ),
         (
             "mlp_german_onehot",

@@ -1,17 +1,18 @@
 #![allow(clippy::unwrap_used)] // Test and benchmark helpers: a panic is the failure report.
-//! A small CNN exported by PyTorch (`scripts/gen_torch_onnx.py`, torch's
-//! version recorded in `testdata/onnx/torch_cnn.json`): tract runs it, and
-//! it imports as a `NeuralNet` spec that predicts PyTorch's probabilities.
+//! Small CNNs exported by PyTorch (`scripts/gen_torch_onnx.py`, torch's
+//! version recorded in `testdata/onnx/torch_cnn*.json`): tract runs them,
+//! and they import as `NeuralNet` specs that predict PyTorch's
+//! probabilities.
 
 use ml_core::ndarray::Array2;
 use ml_core::{Estimator, Layer, Model, Predictions};
 use ml_onnx::{OnnxModel, Runtime};
 use serde_json::Value;
 
-fn fixture() -> (std::path::PathBuf, Value) {
+fn fixture(name: &str) -> (std::path::PathBuf, Value) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/onnx");
-    let doc = serde_json::from_str(&std::fs::read_to_string(dir.join("torch_cnn.json")).unwrap()).unwrap();
-    (dir.join("torch_cnn.onnx"), doc)
+    let doc = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+    (dir.join(format!("{name}.onnx")), doc)
 }
 
 fn matrix(v: &Value) -> Array2<f64> {
@@ -33,7 +34,7 @@ fn assert_close(p: &Predictions, want: &Array2<f64>, what: &str) {
 
 #[test]
 fn a_pytorch_cnn_runs_and_imports_as_a_network_spec() {
-    let (path, doc) = fixture();
+    let (path, doc) = fixture("torch_cnn");
     let x = matrix(&doc["input"]);
     let want = matrix(&doc["probabilities"]);
     let model = OnnxModel::load_with(&path, Runtime::Tract).unwrap();
@@ -103,4 +104,38 @@ fn a_pytorch_cnn_runs_and_imports_as_a_network_spec() {
         before < 0.3 && after > 0.7,
         "accuracy {before} before fine-tuning, {after} after"
     );
+}
+
+/// `Conv1d`, `MaxPool1d` and `AvgPool1d` on `N × C × L` tensors import as
+/// their 2-D forms on images of height 1, the way `Sequential::sequence`
+/// and `conv1d` build them, and train from there.
+#[test]
+fn a_pytorch_1d_cnn_imports_as_height_one_convolutions() {
+    let (path, doc) = fixture("torch_cnn1d");
+    let x = matrix(&doc["input"]);
+    let want = matrix(&doc["probabilities"]);
+    let model = OnnxModel::load_with(&path, Runtime::Tract).unwrap();
+    assert_close(&model.predict(x.view()).unwrap(), &want, "tract");
+    let spec = model.describe().unwrap();
+    let Estimator::NeuralNet { layers, .. } = &spec.estimator else {
+        panic!("{:?}", spec.estimator)
+    };
+    assert_eq!(
+        layers[0],
+        Layer::Reshape {
+            channels: 8,
+            height: 1,
+            width: 8
+        }
+    );
+    let Layer::Conv2d { weights, padding, .. } = &layers[1] else {
+        panic!("{:?}", layers[1])
+    };
+    assert_eq!((weights.dim(), *padding), ((6, 8, 1, 3), [0, 1]));
+    assert_close(&spec.predict(x.view()).unwrap(), &want, "imported spec");
+    let again = ml_onnx::export(&spec).unwrap();
+    let reloaded = OnnxModel::from_bytes(&again, Runtime::Tract).unwrap();
+    assert_close(&reloaded.predict(x.view()).unwrap(), &want, "re-exported");
+    let trainable = ml_neural::NeuralNetwork::from_spec(&spec, ml_neural::NetTrainer::default()).unwrap();
+    assert_close(&trainable.predict(x.view()).unwrap(), &want, "trainable copy");
 }
