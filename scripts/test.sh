@@ -69,6 +69,9 @@ MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test skle
 step "interop: MLflow and TensorBoard read what ml-track writes (runs, models, explanations, fairness reports)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_tools -- --include-ignored
 
+step "interop: MLflow and TensorBoard read a network's per-epoch curves"
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test neural -- --include-ignored epoch_curves
+
 step "interop: a real mlflow server and our REST client (artifacts proxied, on a shared directory, in an S3-compatible store)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_server -- --include-ignored
 
