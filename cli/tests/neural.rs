@@ -266,19 +266,43 @@ fn epoch_curves_are_read_by_mlflow_and_tensorboard() {
     let t = json_in(
         dir,
         &[
-            "train", "--data", "bc.csv", "--target", "target", "--model", "mlp", "--param", "hidden=16",
-            "--param", "epochs=8", "--param", "validation_split=0.2", "--tracking-uri", "mlruns", "--tensorboard",
-            "tb", "--experiment", "nets", "--run-name", "mlp", "--out", "m",
+            "train",
+            "--data",
+            "bc.csv",
+            "--target",
+            "target",
+            "--model",
+            "mlp",
+            "--param",
+            "hidden=16",
+            "--param",
+            "epochs=8",
+            "--param",
+            "validation_split=0.2",
+            "--tracking-uri",
+            "mlruns",
+            "--tensorboard",
+            "tb",
+            "--experiment",
+            "nets",
+            "--run-name",
+            "mlp",
+            "--out",
+            "m",
         ],
     );
     let epochs = t["history"]["epochs"].as_array().unwrap();
     assert_eq!(epochs.len(), 8);
     let curve = |key: &str| -> Vec<f64> { epochs.iter().map(|e| e[key].as_f64().unwrap()).collect() };
-    let curves: serde_json::Map<String, serde_json::Value> = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
-        .iter()
-        .map(|k| ((*k).to_string(), serde_json::json!(curve(k))))
-        .collect();
-    let run_id = t["run"]["run_id"].as_str().or(t["run"]["id"].as_str()).unwrap_or_else(|| panic!("{t}"));
+    let curves: serde_json::Map<String, serde_json::Value> =
+        ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+            .iter()
+            .map(|k| ((*k).to_string(), serde_json::json!(curve(k))))
+            .collect();
+    let run_id = t["run"]["run_id"]
+        .as_str()
+        .or(t["run"]["id"].as_str())
+        .unwrap_or_else(|| panic!("{t}"));
     let expected = serde_json::json!({ "run_id": run_id, "curves": curves });
     std::fs::write(dir.join("expected.json"), expected.to_string()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_epoch_curves.py");
@@ -287,7 +311,11 @@ fn epoch_curves_are_read_by_mlflow_and_tensorboard() {
         .current_dir(dir)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}");
     println!("{text}");
 }

@@ -178,7 +178,7 @@ fn embedded_width(tables: &[EmbeddingTable], width: usize) -> std::result::Resul
     let mut out = width;
     for t in tables {
         let (cats, dim) = t.table.dim();
-        if t.start < at || cats == 0 || dim == 0 || t.start + cats > width {
+        if t.start < at || cats == 0 || dim == 0 || t.start.checked_add(cats).is_none_or(|end| end > width) {
             return Err(format!(
                 "a table of {cats} categories at column {} on {width} features (blocks must be ordered and fit)",
                 t.start
@@ -242,7 +242,8 @@ impl RowShape {
     pub fn size(self) -> usize {
         match self {
             RowShape::Flat(d) => d,
-            RowShape::Image([c, h, w]) => c * h * w,
+            // Saturating: a shape read from a file must not overflow here.
+            RowShape::Image([c, h, w]) => c.saturating_mul(h).saturating_mul(w),
         }
     }
 }
@@ -315,6 +316,9 @@ impl Layer {
                 if !finite(weights.iter().chain(bias)) {
                     return Err(bad("non-finite parameter".into()));
                 }
+                if padding.iter().any(|&p| p > h.max(w).max(kh).max(kw)) {
+                    return Err(bad(format!("padding {padding:?} wider than the image and kernel")));
+                }
                 match (
                     pooled(h + 2 * padding[0], kh, stride[0]),
                     pooled(w + 2 * padding[1], kw, stride[1]),
@@ -340,7 +344,8 @@ impl Layer {
                 },
                 RowShape::Flat(d),
             ) => {
-                if channels * height * width != d || d == 0 {
+                let size = channels.checked_mul(*height).and_then(|v| v.checked_mul(*width));
+                if size != Some(d) || d == 0 {
                     return Err(bad(format!("{channels}×{height}×{width} from {d} features")));
                 }
                 Ok(RowShape::Image([*channels, *height, *width]))

@@ -104,7 +104,14 @@ pub fn from_bytes(bytes: &[u8]) -> Result<TrainState> {
     let mut r = Reader { bytes: payload, at: 0 };
     let len = usize::try_from(r.u64()?).map_err(corrupt)?;
     let mut state: TrainState = serde_json::from_slice(r.take(len)?).map_err(corrupt)?;
-    let sizes: Vec<usize> = state.network.params.iter().map(|p| p.shape.iter().product()).collect();
+    // The architecture first: its shapes bound every length read below.
+    state.network.shapes().map_err(corrupt)?;
+    let sizes = state
+        .network
+        .params
+        .iter()
+        .map(|p| crate::network::element_count(&p.shape).ok_or_else(|| corrupt("a parameter shape overflows")))
+        .collect::<Result<Vec<usize>>>()?;
     for (p, &n) in state.network.params.iter_mut().zip(&sizes) {
         p.value = r.vector(Some(n))?;
     }

@@ -110,9 +110,37 @@ impl LayerConfig {
         }
     }
 
+    /// Every size the layer names (units, filters, windows, shapes).
+    fn sizes(&self) -> Vec<usize> {
+        match self {
+            LayerConfig::Dense { units } => vec![*units],
+            LayerConfig::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+            } => [&[*filters][..], kernel, stride, padding].concat(),
+            LayerConfig::MaxPool2d { pool } | LayerConfig::AvgPool2d { pool } => pool.to_vec(),
+            LayerConfig::Reshape {
+                channels,
+                height,
+                width,
+            } => vec![*channels, *height, *width],
+            LayerConfig::Embedding { dim, blocks } => {
+                std::iter::once(*dim).chain(blocks.iter().flatten().copied()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn output_shape(&self, input: RowShape, index: usize) -> Result<RowShape> {
         let bad = |reason: String| Error::invalid(format!("layer {index} ({})", self.name()), reason);
         let nonzero = |v: &[usize]| v.iter().all(|&x| x > 0);
+        // Sizes from a file or a caller stay far from overflow: every product
+        // of them below is then exact.
+        if self.sizes().iter().any(|&n| n > MAX_SIZE) || input.size() > MAX_SIZE {
+            return Err(bad(format!("a size above {MAX_SIZE}")));
+        }
         Ok(match (self, input) {
             (LayerConfig::Dense { units }, RowShape::Flat(_)) if *units > 0 => RowShape::Flat(*units),
             (
@@ -213,6 +241,10 @@ impl LayerConfig {
         })
     }
 }
+
+/// The largest width, count or window a layer may name, and the largest
+/// row: 2²⁰ (products of three stay within 64 bits).
+pub const MAX_SIZE: usize = 1 << 20;
 
 /// A stack of layers read at a glance, as Keras' `Sequential`:
 ///
@@ -848,12 +880,17 @@ impl Network {
             return Err(corrupt("parameters of unknown layers"));
         }
         for p in &self.params {
-            if p.value.len() != p.shape.iter().product::<usize>() || p.value.iter().any(|v| !v.is_finite()) {
+            if Some(p.value.len()) != element_count(&p.shape) || p.value.iter().any(|v| !v.is_finite()) {
                 return Err(corrupt(format!("a parameter of layer {} has bad values", p.layer)));
             }
         }
         Ok(())
     }
+}
+
+/// The number of values of a tensor of `shape`, unless it overflows.
+pub(crate) fn element_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 fn corrupt(reason: impl ToString) -> Error {
