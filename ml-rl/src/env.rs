@@ -1,0 +1,170 @@
+//! The environment interface, in Gymnasium 1.x's shape, and the registry
+//! that makes environments by id.
+
+use std::collections::BTreeMap;
+
+use ml_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::render::Frame;
+use crate::space::{Action, Space};
+
+/// Extra information returned by `reset` and `step` (Gymnasium's `info`
+/// dict), as numbers by name.
+pub type Info = BTreeMap<String, f64>;
+
+/// What one step returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The next observation, flattened.
+    pub obs: Vec<f32>,
+    /// The reward for the step.
+    pub reward: f64,
+    /// The episode reached a terminal state of the task.
+    pub terminated: bool,
+    /// The episode was cut short (a time limit).
+    pub truncated: bool,
+    /// Extra information.
+    pub info: Info,
+}
+
+/// An environment: `reset(seed)`, then `step(action)` until `terminated`
+/// or `truncated`.
+pub trait Env: Send {
+    /// The registered id (`CartPole-v1`).
+    fn id(&self) -> &str;
+
+    /// The observations' space.
+    fn observation_space(&self) -> &Space;
+
+    /// The actions' space.
+    fn action_space(&self) -> &Space;
+
+    /// Start an episode. With a seed, the environment's generator is seeded
+    /// afresh (the same seed gives the same episode); without one it goes
+    /// on (seeded from entropy the first time).
+    ///
+    /// # Errors
+    /// Failures of external environments.
+    fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)>;
+
+    /// Take one action.
+    ///
+    /// # Errors
+    /// An action outside [`Env::action_space`], a step before the first
+    /// reset, failures of external environments.
+    fn step(&mut self, action: &Action) -> Result<Step>;
+
+    /// The current state drawn as an RGB frame.
+    ///
+    /// # Errors
+    /// Environments that cannot draw themselves, a render before reset.
+    fn render(&self) -> Result<Frame> {
+        Err(Error::Unsupported(format!("rendering {}", self.id())))
+    }
+}
+
+impl<E: Env + ?Sized> Env for Box<E> {
+    fn id(&self) -> &str {
+        (**self).id()
+    }
+    fn observation_space(&self) -> &Space {
+        (**self).observation_space()
+    }
+    fn action_space(&self) -> &Space {
+        (**self).action_space()
+    }
+    fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)> {
+        (**self).reset(seed)
+    }
+    fn step(&mut self, action: &Action) -> Result<Step> {
+        (**self).step(action)
+    }
+    fn render(&self) -> Result<Frame> {
+        (**self).render()
+    }
+}
+
+/// A registered environment: its id, episode limit and solved threshold
+/// (Gymnasium's `EnvSpec`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnvSpec {
+    /// The id.
+    pub id: &'static str,
+    /// Steps before [`crate::TimeLimit`] truncates an episode.
+    pub max_episode_steps: usize,
+    /// The mean return that counts as solved, where Gymnasium sets one.
+    pub reward_threshold: Option<f64>,
+}
+
+/// The environments [`make`] knows, with Gymnasium 1.4's limits.
+pub const REGISTRY: [EnvSpec; 5] = [
+    EnvSpec {
+        id: "CartPole-v1",
+        max_episode_steps: 500,
+        reward_threshold: Some(475.0),
+    },
+    EnvSpec {
+        id: "MountainCar-v0",
+        max_episode_steps: 200,
+        reward_threshold: Some(-110.0),
+    },
+    EnvSpec {
+        id: "MountainCarContinuous-v0",
+        max_episode_steps: 999,
+        reward_threshold: Some(90.0),
+    },
+    EnvSpec {
+        id: "Acrobot-v1",
+        max_episode_steps: 500,
+        reward_threshold: Some(-100.0),
+    },
+    EnvSpec {
+        id: "Pendulum-v1",
+        max_episode_steps: 200,
+        reward_threshold: None,
+    },
+];
+
+/// The registered spec of `id`.
+///
+/// # Errors
+/// An unknown id, naming the known ones.
+pub fn spec(id: &str) -> Result<EnvSpec> {
+    REGISTRY.iter().find(|s| s.id == id).copied().ok_or_else(|| {
+        let known: Vec<&str> = REGISTRY.iter().map(|s| s.id).collect();
+        Error::invalid(
+            "env",
+            format!("unknown environment {id:?} (known: {})", known.join(", ")),
+        )
+    })
+}
+
+/// The bare environment of `id`, without its time limit.
+///
+/// # Errors
+/// An unknown id.
+pub fn make_unwrapped(id: &str) -> Result<Box<dyn Env>> {
+    use crate::classic::{Acrobot, CartPole, MountainCar, MountainCarContinuous, Pendulum};
+    let spec = spec(id)?;
+    Ok(match spec.id {
+        "CartPole-v1" => Box::new(CartPole::new()),
+        "MountainCar-v0" => Box::new(MountainCar::new()),
+        "MountainCarContinuous-v0" => Box::new(MountainCarContinuous::new()),
+        "Acrobot-v1" => Box::new(Acrobot::new()),
+        _ => Box::new(Pendulum::new()),
+    })
+}
+
+/// The environment of `id` as `gymnasium.make` returns it: wrapped in its
+/// [`crate::TimeLimit`].
+///
+/// # Errors
+/// An unknown id.
+pub fn make(id: &str) -> Result<Box<dyn Env>> {
+    let spec = spec(id)?;
+    Ok(Box::new(crate::wrappers::TimeLimit::new(
+        make_unwrapped(id)?,
+        spec.max_episode_steps,
+    )))
+}

@@ -1,0 +1,107 @@
+//! Reinforcement learning for ml-sdk: environments first.
+//!
+//! - [`Env`]: Gymnasium 1.x's interface (`reset(seed)`, `step(action)` →
+//!   observation, reward, terminated, truncated, info) with [`Space`]s
+//!   (`Discrete`, `Box`, `MultiDiscrete`) that sample and check membership;
+//!   a wrong action is an error.
+//! - [`classic`]: CartPole-v1, MountainCar-v0, MountainCarContinuous-v0,
+//!   Acrobot-v1 and Pendulum-v1 with Gymnasium 1.4's dynamics and its
+//!   seeding ([`NumpyRng`] is NumPy's `PCG64` bit for bit), so a seed and a
+//!   list of actions give Gymnasium's trajectory; [`make`] wraps them in
+//!   their registered [`TimeLimit`].
+//! - [`wrappers`]: time limits, episode statistics, observation and reward
+//!   normalization, frame stacking, frame recording.
+//! - [`vector`]: [`SyncVectorEnv`] and [`ThreadVectorEnv`] with Gymnasium's
+//!   next-step autoreset.
+//! - [`render`]: RGB frames of the classic environments, written as an
+//!   animated GIF or a PNG strip.
+//! - [`process`]: environments in another process over line-delimited JSON
+//!   (a Gymnasium environment in Python, a simulator, a Ray worker).
+//!
+//! ```
+//! use ml_rl::{Action, Env, make};
+//! # fn main() -> ml_core::Result<()> {
+//! let mut env = make("CartPole-v1")?;
+//! let (mut obs, _) = env.reset(Some(42))?;
+//! let mut ret = 0.0;
+//! loop {
+//!     // Push the cart towards the side the pole leans to.
+//!     let step = env.step(&Action::Discrete(i64::from(obs[2] > 0.0)))?;
+//!     ret += step.reward;
+//!     obs = step.obs;
+//!     if step.terminated || step.truncated {
+//!         break;
+//!     }
+//! }
+//! assert!(ret >= 10.0);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod classic;
+pub mod env;
+pub mod process;
+pub mod render;
+pub mod rng;
+pub mod space;
+pub mod vector;
+pub mod wrappers;
+
+pub use env::{Env, EnvSpec, Info, REGISTRY, Step, make, make_unwrapped, spec};
+pub use process::ProcessEnv;
+pub use render::{Frame, write_gif, write_png_strip};
+pub use rng::NumpyRng;
+pub use space::{Action, Space};
+pub use vector::{SyncVectorEnv, ThreadVectorEnv, VecStep, VectorEnv};
+pub use wrappers::{
+    FrameStack, NormalizeObservation, NormalizeReward, RecordEpisodeStatistics, RecordFrames, RunningMeanStd, TimeLimit,
+};
+
+/// A rollout: the actions played from `reset(seed)`, stopping at the first
+/// termination or truncation (what `mlsdk rl rollout` prints).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rollout {
+    /// The observation `reset(seed)` returned.
+    pub reset_obs: Vec<f32>,
+    /// One entry per action played.
+    pub steps: Vec<RolloutStep>,
+}
+
+/// One step of a [`Rollout`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RolloutStep {
+    /// The observation after the step.
+    pub obs: Vec<f32>,
+    /// The reward.
+    pub reward: f64,
+    /// Whether the episode terminated.
+    pub terminated: bool,
+    /// Whether it was truncated.
+    pub truncated: bool,
+}
+
+/// Play `actions` in `env` from `reset(seed)`, stopping after the first
+/// step that terminates or truncates the episode.
+///
+/// # Errors
+/// A bad action (naming its index), a failing environment.
+pub fn rollout(env: &mut dyn Env, seed: Option<u64>, actions: &[Action]) -> ml_core::Result<Rollout> {
+    let (reset_obs, _) = env.reset(seed)?;
+    let mut steps = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        let s = env
+            .step(a)
+            .map_err(|e| ml_core::Error::invalid(format!("action {}", i + 1), e.to_string()))?;
+        let done = s.terminated || s.truncated;
+        steps.push(RolloutStep {
+            obs: s.obs,
+            reward: s.reward,
+            terminated: s.terminated,
+            truncated: s.truncated,
+        });
+        if done {
+            break;
+        }
+    }
+    Ok(Rollout { reset_obs, steps })
+}
