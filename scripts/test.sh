@@ -45,7 +45,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc "${WS[@]}" --no-deps
 
 step "python reference tools (the main environment, and the serving clients' own)"
 bash scripts/setup-python.sh
-for env in serving k8s kserve; do bash scripts/setup-python.sh "$env"; done
+for env in serving k8s kserve rl; do bash scripts/setup-python.sh "$env"; done
 
 step "interop: regenerate scikit-learn fixtures"
 fresh=$(mktemp -d)
@@ -68,6 +68,11 @@ MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test skle
 
 step "interop: MLflow and TensorBoard read what ml-track writes (runs, models, explanations, fairness reports)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_tools -- --include-ignored
+
+step "interop: Gymnasium's classic-control episodes, recorded afresh, replayed by ml-rl; a Gymnasium environment driven from Rust"
+.venv-rl/bin/python scripts/gen_rl.py "$fresh/rl"
+MLSDK_RL_FIXTURES="$fresh/rl" cargo test "${WS[@]}" --test gymnasium
+MLSDK_PYTHON_RL="$ROOT/.venv-rl/bin/python" cargo test "${WS[@]}" --test process -- --include-ignored
 
 step "interop: MLflow and TensorBoard read a network's per-epoch curves"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test neural -- --include-ignored epoch_curves

@@ -8,6 +8,7 @@ mod he;
 mod interpret;
 mod output;
 mod privacy;
+mod rl;
 mod serve;
 mod track;
 mod train;
@@ -56,6 +57,9 @@ enum Command {
     /// Differential privacy: private statistics of a column, DP-SGD accounting.
     #[command(subcommand)]
     Privacy(privacy::PrivacyCommand),
+    /// Reinforcement learning: environments and rollouts.
+    #[command(subcommand)]
+    Rl(rl::RlCommand),
     /// Serve models over the Open Inference Protocol (KServe, Triton) and MLflow's scoring protocol.
     Serve(Box<serve::ServeArgs>),
     /// Write what other serving systems run: a Triton model repository, a container, Kubernetes manifests.
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Runs(c) => track::run(&c, &out),
         Command::Models(c) => track::models(&c, &out),
         Command::Privacy(c) => privacy::run(&c, &out),
+        Command::Rl(c) => rl::run(&c, &out),
         Command::Serve(a) => serve::serve(&a, &out),
         Command::Deploy(c) => serve::deploy(&c, &out),
         Command::Probe(a) => serve::probe(&a),

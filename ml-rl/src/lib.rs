@@ -80,6 +80,23 @@ pub struct RolloutStep {
     pub truncated: bool,
 }
 
+/// Actions one per line, as `mlsdk rl rollout --actions` reads them: an
+/// integer, or comma-separated numbers for `Box` and `MultiDiscrete`
+/// spaces. Blank lines and lines starting with `#` are skipped.
+///
+/// # Errors
+/// A line that is not an action of `space`, naming its line number.
+pub fn parse_actions(text: &str, space: &Space) -> ml_core::Result<Vec<Action>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, l)| {
+            Action::parse(l, space)
+                .map_err(|e| ml_core::Error::invalid(format!("actions line {}", i + 1), e.to_string()))
+        })
+        .collect()
+}
+
 /// Play `actions` in `env` from `reset(seed)`, stopping after the first
 /// step that terminates or truncates the episode.
 ///

@@ -21,7 +21,8 @@ pub enum Action {
 
 impl Action {
     /// Parse `mlsdk rl rollout`'s line format for `space`: an integer, or
-    /// comma-separated numbers.
+    /// comma-separated numbers. Continuous values outside the bounds are
+    /// kept (the environment clips them).
     ///
     /// # Errors
     /// Text that is not an action of `space`.
@@ -41,7 +42,16 @@ impl Action {
                     .collect::<Result<_>>()?,
             ),
         };
-        space.check(&action)?;
+        match (&action, space) {
+            // Continuous environments clip their actions (as Gymnasium's
+            // do): only the length and finiteness are the parser's business.
+            (Action::Continuous(v), Space::Box { low, .. }) => {
+                if v.len() != low.len() || v.iter().any(|x| !x.is_finite()) {
+                    return Err(bad());
+                }
+            }
+            _ => space.check(&action)?,
+        }
         Ok(action)
     }
 }
@@ -78,7 +88,8 @@ impl std::fmt::Display for Space {
         match self {
             Space::Discrete { n, start: 0 } => write!(f, "Discrete({n})"),
             Space::Discrete { n, start } => write!(f, "Discrete({n}, start={start})"),
-            Space::Box { shape, .. } => write!(f, "Box({shape:?})"),
+            Space::Box { low, high, shape } if low.len() <= 4 => write!(f, "Box({low:?}, {high:?})"),
+            Space::Box { shape, .. } => write!(f, "Box(shape {shape:?})"),
             Space::MultiDiscrete { nvec } => write!(f, "MultiDiscrete({nvec:?})"),
         }
     }

@@ -8,8 +8,14 @@
 use ml_rl::{Action, SyncVectorEnv, ThreadVectorEnv, VectorEnv, make, rollout};
 use serde_json::Value;
 
+/// The committed recording, or a fresh one from `MLSDK_RL_FIXTURES` (a
+/// directory `scripts/gen_rl.py` wrote; `scripts/test.sh` makes one with
+/// the installed Gymnasium).
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/rl/gymnasium_classic.json");
+    let path = match std::env::var_os("MLSDK_RL_FIXTURES") {
+        Some(dir) => std::path::PathBuf::from(dir).join("gymnasium_classic.json"),
+        None => concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/rl/gymnasium_classic.json").into(),
+    };
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

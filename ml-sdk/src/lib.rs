@@ -79,6 +79,12 @@ pub mod neural {
     pub use ml_neural::*;
 }
 
+/// Reinforcement learning: environments, wrappers, vector envs (`ml-rl`).
+#[cfg(feature = "rl")]
+pub mod rl {
+    pub use ml_rl::*;
+}
+
 /// Explanations and fairness (`ml-interpret`).
 #[cfg(feature = "interpret")]
 pub mod interpret {

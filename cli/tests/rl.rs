@@ -1,0 +1,107 @@
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+#![cfg(unix)]
+//! `mlsdk rl rollout` against Gymnasium's recorded episodes
+//! (`testdata/rl/gymnasium_classic.json`): the printed observations,
+//! rewards and flags are Gymnasium's, exactly; bad input is a one-line
+//! error.
+
+mod common;
+
+use common::{command, run_in};
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/rl/gymnasium_classic.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn rollouts_print_gymnasiums_episodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let doc = fixture();
+    // One episode of each environment, both policies across them.
+    let mut seen = std::collections::BTreeSet::new();
+    for case in doc["cases"].as_array().unwrap() {
+        let id = case["env"].as_str().unwrap();
+        if !seen.insert(id) {
+            continue;
+        }
+        let lines: Vec<String> = case["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| match a {
+                Value::Array(v) => v.iter().map(Value::to_string).collect::<Vec<_>>().join(","),
+                n => n.to_string(),
+            })
+            .collect();
+        std::fs::write(dir.join("actions.txt"), lines.join("\n") + "\n").unwrap();
+        let seed = case["seed"].to_string();
+        let text = run_in(
+            dir,
+            &[
+                "--json",
+                "rl",
+                "rollout",
+                "--env",
+                id,
+                "--seed",
+                &seed,
+                "--actions",
+                "actions.txt",
+            ],
+        );
+        let got: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(got["reset_obs"], case["reset_obs"], "{id}");
+        assert_eq!(got["steps"], case["steps"], "{id}");
+    }
+    assert_eq!(seen.len(), 5);
+}
+
+#[test]
+fn rollouts_render_and_refuse_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("a.txt"), "1\n0\n# a comment\n\n1\n").unwrap();
+    let text = run_in(
+        dir,
+        &[
+            "--json",
+            "rl",
+            "rollout",
+            "--env",
+            "CartPole-v1",
+            "--seed",
+            "0",
+            "--actions",
+            "a.txt",
+            "--render",
+            "ep.gif",
+        ],
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    let gif = std::fs::read(dir.join("ep.gif")).unwrap();
+    assert!(gif.starts_with(b"GIF89a"));
+    let envs: Value = serde_json::from_str(&run_in(dir, &["--json", "rl", "envs"])).unwrap();
+    assert_eq!(envs["envs"].as_array().unwrap().len(), 5);
+
+    std::fs::write(dir.join("bad.txt"), "1\n2\n").unwrap();
+    std::fs::write(dir.join("words.txt"), "left\n").unwrap();
+    for (args, expected) in [
+        (vec!["--env", "CartPole-v1", "--actions", "bad.txt"], "actions line 2"),
+        (vec!["--env", "CartPole-v1", "--actions", "words.txt"], "actions line 1"),
+        (vec!["--env", "Pendulum-v1", "--actions", "words.txt"], "actions line 1"),
+        (vec!["--env", "Pong-v5", "--actions", "a.txt"], "unknown environment"),
+        (vec!["--env", "CartPole-v1", "--actions", "missing.txt"], "missing.txt"),
+    ] {
+        let out = command(&[&["rl", "rollout"], &args[..]].concat())
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
