@@ -43,6 +43,7 @@ mod gpu;
 mod network;
 mod optim;
 mod params;
+pub mod tape;
 mod train;
 
 pub use backend::BackendKind;

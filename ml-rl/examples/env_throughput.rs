@@ -27,10 +27,15 @@ fn main() -> ml_core::Result<()> {
         }
     }
     let single = steps as f64 / t.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({"tool": "ml-rl", "env": id, "setting": "single", "steps_per_second": single}));
+    println!(
+        "{}",
+        serde_json::json!({"tool": "ml-rl", "env": id, "setting": "single", "steps_per_second": single})
+    );
 
     let n = 8;
-    let batches: Vec<Vec<Action>> = (0..512).map(|_| (0..n).map(|_| space.sample(&mut rng)).collect()).collect();
+    let batches: Vec<Vec<Action>> = (0..512)
+        .map(|_| (0..n).map(|_| space.sample(&mut rng)).collect())
+        .collect();
     let run = |envs: &mut dyn VectorEnv, name: &str| -> ml_core::Result<()> {
         envs.reset(Some(0))?;
         let rounds = steps / n;
@@ -39,7 +44,10 @@ fn main() -> ml_core::Result<()> {
             envs.step(&batches[r % batches.len()])?;
         }
         let rate = (rounds * n) as f64 / t.elapsed().as_secs_f64();
-        println!("{}", serde_json::json!({"tool": "ml-rl", "env": id, "setting": name, "steps_per_second": rate}));
+        println!(
+            "{}",
+            serde_json::json!({"tool": "ml-rl", "env": id, "setting": name, "steps_per_second": rate})
+        );
         Ok(())
     };
     run(&mut SyncVectorEnv::make(id, n)?, "sync_vector_8")?;

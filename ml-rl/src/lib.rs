@@ -40,6 +40,8 @@
 
 pub mod classic;
 pub mod env;
+#[cfg(feature = "agents")]
+pub mod ppo;
 pub mod process;
 pub mod render;
 pub mod rng;

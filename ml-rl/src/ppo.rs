@@ -1,0 +1,474 @@
+//! Proximal Policy Optimization (Schulman et al., 2017) on ml-neural's
+//! networks: an actor and a critic (separate MLPs), rollouts from several
+//! environments, generalized advantage estimation, the clipped surrogate
+//! objective with optional value clipping, an entropy bonus, minibatch
+//! epochs, advantage normalization, learning-rate annealing and gradient
+//! clipping. Discrete actions sample a softmax; continuous ones a Gaussian
+//! with a learned, state-independent log standard deviation.
+//!
+//! The defaults are rl-baselines3-zoo's tuned CartPole-v1 hyper-parameters.
+
+use ml_core::{Activation, Error, Layer, Result};
+use ml_neural::tape::{Optim, Tape, Tensor, activation};
+use ml_neural::{BackendKind, Network, Optimizer, Sequential};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use crate::env::{Env, make};
+use crate::rng::NumpyRng;
+use crate::space::{Action, Space};
+
+/// PPO's hyper-parameters (Stable-Baselines3's names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PpoConfig {
+    /// Environments stepped together.
+    pub n_envs: usize,
+    /// Steps per environment between updates.
+    pub n_steps: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Passes over each rollout.
+    pub n_epochs: usize,
+    /// Discount.
+    pub gamma: f64,
+    /// GAE's λ.
+    pub gae_lambda: f64,
+    /// The surrogate's clipping range.
+    pub clip_range: f64,
+    /// Clip the value function's change to this range (None: no clipping).
+    pub clip_range_vf: Option<f64>,
+    /// Entropy bonus coefficient.
+    pub ent_coef: f64,
+    /// Value loss coefficient.
+    pub vf_coef: f64,
+    /// Global gradient-norm clip of each network.
+    pub max_grad_norm: f64,
+    /// Adam's learning rate at the start.
+    pub learning_rate: f64,
+    /// Anneal the learning rate linearly to 0.
+    pub anneal_lr: bool,
+    /// Normalize advantages per minibatch.
+    pub normalize_advantage: bool,
+    /// Hidden layer widths of both networks.
+    pub hidden: Vec<usize>,
+    /// Their activation.
+    pub activation: Activation,
+    /// Initial log standard deviation of continuous actions.
+    pub log_std_init: f64,
+    /// Seed of initialization, sampling and shuffling.
+    pub seed: u64,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        Self {
+            n_envs: 8,
+            n_steps: 32,
+            batch_size: 256,
+            n_epochs: 20,
+            gamma: 0.98,
+            gae_lambda: 0.8,
+            clip_range: 0.2,
+            clip_range_vf: None,
+            ent_coef: 0.0,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            learning_rate: 1e-3,
+            anneal_lr: true,
+            normalize_advantage: true,
+            hidden: vec![64, 64],
+            activation: Activation::Tanh,
+            log_std_init: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+/// A policy: the actor (and, for continuous actions, its log standard
+/// deviations) with the critic it was trained with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PpoPolicy {
+    /// Observations → action logits, or Gaussian means.
+    pub actor: Network,
+    /// Observations → state value.
+    pub critic: Network,
+    /// Continuous actions: a one-input dense layer whose output (for input
+    /// 1) is the log standard deviation, so it trains like any weight.
+    pub log_std: Option<Network>,
+    /// The action space.
+    pub action_space: Space,
+}
+
+/// What one training run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PpoStats {
+    /// Environment steps taken.
+    pub env_steps: usize,
+    /// Updates made.
+    pub updates: usize,
+    /// Returns of the episodes finished, in order.
+    pub episode_returns: Vec<f64>,
+}
+
+fn network(cfg: &PpoConfig, inputs: usize, outputs: usize, rng: &mut ml_core::SeededRng) -> Result<Network> {
+    let mut arch = Sequential::new();
+    for &h in &cfg.hidden {
+        arch = arch.dense(h).activation(cfg.activation);
+    }
+    Network::new(&arch, inputs, outputs, rng)
+}
+
+/// Host-side forward of a batch through cached inference layers.
+fn forward(layers: &[Layer], rows: &[Vec<f32>]) -> Vec<Vec<f64>> {
+    let d = rows.first().map_or(0, Vec::len);
+    let x = ml_core::ndarray::Array2::from_shape_fn((rows.len(), d), |(i, j)| f64::from(rows[i][j]));
+    ml_core::neural::forward(layers, x.view())
+        .outer_iter()
+        .map(|r| r.to_vec())
+        .collect()
+}
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.into_iter().map(|v| v / s).collect()
+}
+
+/// The Gaussian log density of `a` under mean `mu` and log std `ls`, summed.
+fn gauss_logp(a: &[f64], mu: &[f64], ls: &[f64]) -> f64 {
+    a.iter()
+        .zip(mu)
+        .zip(ls)
+        .map(|((a, m), l)| -0.5 * ((a - m) / l.exp()).powi(2) - l - 0.5 * (2.0 * std::f64::consts::PI).ln())
+        .sum()
+}
+
+impl PpoPolicy {
+    fn cached(&self) -> Result<(Vec<Layer>, Vec<Layer>, Option<Vec<f64>>)> {
+        let ls = match &self.log_std {
+            Some(n) => Some(n.predict(&[1.0])?),
+            None => None,
+        };
+        Ok((self.actor.inference_layers()?, self.critic.inference_layers()?, ls))
+    }
+
+    /// The action for one observation: the most likely (deterministic) or
+    /// a sample.
+    ///
+    /// # Errors
+    /// An observation of the wrong width.
+    pub fn act(&self, obs: &[f32], deterministic: bool, rng: &mut NumpyRng) -> Result<Action> {
+        let out = self.actor.predict(obs)?;
+        Ok(match &self.action_space {
+            Space::Discrete { start, .. } => {
+                let k = if deterministic {
+                    out.iter()
+                        .enumerate()
+                        .fold(0, |b, (i, v)| if *v > out[b] { i } else { b })
+                } else {
+                    sample(&softmax(&out), rng)
+                };
+                Action::Discrete(start + k as i64)
+            }
+            _ => {
+                let ls = match &self.log_std {
+                    Some(n) => n.predict(&[1.0])?,
+                    None => vec![0.0; out.len()],
+                };
+                Action::Continuous(
+                    out.iter()
+                        .zip(&ls)
+                        .map(|(m, l)| if deterministic { *m } else { m + l.exp() * rng.normal() } as f32)
+                        .collect(),
+                )
+            }
+        })
+    }
+}
+
+fn sample(p: &[f64], rng: &mut NumpyRng) -> usize {
+    let u = rng.next_f64();
+    let mut acc = 0.0;
+    for (i, v) in p.iter().enumerate() {
+        acc += v;
+        if u < acc {
+            return i;
+        }
+    }
+    p.len() - 1
+}
+
+/// Rollout storage, `n_steps × n_envs` flattened step-major.
+#[derive(Default)]
+struct Buffer {
+    obs: Vec<Vec<f32>>,
+    actions: Vec<Vec<f64>>,
+    logp: Vec<f64>,
+    rewards: Vec<f64>,
+    dones: Vec<bool>,
+    values: Vec<f64>,
+}
+
+/// Train a PPO policy on `n_envs` copies of the registered environment
+/// `env_id` for about `total_steps` environment steps, calling `on_update`
+/// after each update with the stats so far.
+///
+/// # Errors
+/// An unknown environment, a `MultiDiscrete` action space, bad settings.
+pub fn train_ppo(
+    env_id: &str,
+    cfg: &PpoConfig,
+    total_steps: usize,
+    on_update: &mut dyn FnMut(&PpoStats),
+) -> Result<(PpoPolicy, PpoStats)> {
+    if cfg.n_envs == 0 || cfg.n_steps == 0 || cfg.batch_size == 0 || cfg.n_epochs == 0 {
+        return Err(Error::invalid(
+            "ppo",
+            "n_envs, n_steps, batch_size and n_epochs must be positive",
+        ));
+    }
+    let mut envs: Vec<Box<dyn Env>> = (0..cfg.n_envs).map(|_| make(env_id)).collect::<Result<_>>()?;
+    let obs_dim = envs[0].observation_space().flat_dim();
+    let action_space = envs[0].action_space().clone();
+    let (n_out, discrete) = match &action_space {
+        Space::Discrete { n, .. } => (*n as usize, true),
+        Space::Box { low, .. } => (low.len(), false),
+        other => return Err(Error::Unsupported(format!("PPO on a {other} action space"))),
+    };
+    let mut init = ml_core::seeded_rng(cfg.seed);
+    let mut policy = PpoPolicy {
+        actor: network(cfg, obs_dim, n_out, &mut init)?,
+        critic: network(cfg, obs_dim, 1, &mut init)?,
+        log_std: None,
+        action_space: action_space.clone(),
+    };
+    if !discrete {
+        let mut ls = Network::new(&Sequential::new(), 1, n_out, &mut init)?;
+        for p in &mut ls.params {
+            let bias = p.kind == ml_neural::ParamKind::Bias;
+            p.value
+                .iter_mut()
+                .for_each(|v| *v = if bias { cfg.log_std_init as f32 } else { 0.0 });
+        }
+        policy.log_std = Some(ls);
+    }
+    let mut optims: Vec<Optim> = (0..3)
+        .map(|_| {
+            let mut o = Optim::new(
+                Optimizer::Adam {
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    epsilon: 1e-5,
+                },
+                cfg.learning_rate,
+            );
+            o.clip_norm = Some(cfg.max_grad_norm);
+            o
+        })
+        .collect();
+    let mut rng = NumpyRng::new(u128::from(cfg.seed) + 1);
+    let mut shuffle = ml_core::seeded_rng(cfg.seed.wrapping_add(2));
+    let mut obs: Vec<Vec<f32>> = Vec::new();
+    for (i, e) in envs.iter_mut().enumerate() {
+        obs.push(e.reset(Some(cfg.seed.wrapping_mul(1000).wrapping_add(i as u64)))?.0);
+    }
+    let mut ep_ret = vec![0.0; cfg.n_envs];
+    let mut stats = PpoStats::default();
+    let per_update = cfg.n_envs * cfg.n_steps;
+    let updates = total_steps.div_ceil(per_update).max(1);
+    for update in 0..updates {
+        if cfg.anneal_lr {
+            let frac = 1.0 - update as f64 / updates as f64;
+            optims
+                .iter_mut()
+                .for_each(|o| o.learning_rate = cfg.learning_rate * frac);
+        }
+        let (actor_l, critic_l, log_std) = policy.cached()?;
+        let mut buf = Buffer::default();
+        for _ in 0..cfg.n_steps {
+            let outs = forward(&actor_l, &obs);
+            let vals = forward(&critic_l, &obs);
+            for (i, env) in envs.iter_mut().enumerate() {
+                let (action, a, logp) = if discrete {
+                    let p = softmax(&outs[i]);
+                    let k = sample(&p, &mut rng);
+                    let start = match &action_space {
+                        Space::Discrete { start, .. } => *start,
+                        _ => 0,
+                    };
+                    (
+                        Action::Discrete(start + k as i64),
+                        vec![k as f64],
+                        p[k].max(1e-300).ln(),
+                    )
+                } else {
+                    let ls = log_std.as_deref().unwrap_or(&[]);
+                    let a: Vec<f64> = outs[i]
+                        .iter()
+                        .zip(ls)
+                        .map(|(m, l)| m + l.exp() * rng.normal())
+                        .collect();
+                    let lp = gauss_logp(&a, &outs[i], ls);
+                    (Action::Continuous(a.iter().map(|&v| v as f32).collect()), a, lp)
+                };
+                let step = env.step(&action)?;
+                let mut reward = step.reward;
+                ep_ret[i] += step.reward;
+                let done = step.terminated || step.truncated;
+                if step.truncated && !step.terminated {
+                    // A cut-off episode still had a future: bootstrap it.
+                    reward += cfg.gamma * forward(&critic_l, std::slice::from_ref(&step.obs))[0][0];
+                }
+                buf.obs.push(std::mem::take(&mut obs[i]));
+                buf.actions.push(a);
+                buf.logp.push(logp);
+                buf.rewards.push(reward);
+                buf.dones.push(done);
+                buf.values.push(vals[i][0]);
+                obs[i] = if done {
+                    stats.episode_returns.push(ep_ret[i]);
+                    ep_ret[i] = 0.0;
+                    env.reset(None)?.0
+                } else {
+                    step.obs
+                };
+            }
+            stats.env_steps += cfg.n_envs;
+        }
+        // GAE over the rollout, bootstrapped with the values of the last observations.
+        let last = forward(&critic_l, &obs);
+        let n = buf.rewards.len();
+        let mut adv = vec![0.0; n];
+        for i in 0..cfg.n_envs {
+            let mut gae = 0.0;
+            for t in (0..cfg.n_steps).rev() {
+                let k = t * cfg.n_envs + i;
+                let next_value = if t + 1 == cfg.n_steps {
+                    last[i][0]
+                } else {
+                    buf.values[k + cfg.n_envs]
+                };
+                let keep = if buf.dones[k] { 0.0 } else { 1.0 };
+                let delta = buf.rewards[k] + cfg.gamma * next_value * keep - buf.values[k];
+                gae = delta + cfg.gamma * cfg.gae_lambda * keep * gae;
+                adv[k] = gae;
+            }
+        }
+        let returns: Vec<f64> = adv.iter().zip(&buf.values).map(|(a, v)| a + v).collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        for _ in 0..cfg.n_epochs {
+            for i in (1..n).rev() {
+                order.swap(i, shuffle.random_range(0..=i));
+            }
+            for mb in order.chunks(cfg.batch_size.min(n)) {
+                let b = mb.len();
+                let mut a_mb: Vec<f64> = mb.iter().map(|&k| adv[k]).collect();
+                if cfg.normalize_advantage && b > 1 {
+                    let m = a_mb.iter().sum::<f64>() / b as f64;
+                    let s = (a_mb.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (b - 1) as f64).sqrt();
+                    a_mb.iter_mut().for_each(|v| *v = (*v - m) / (s + 1e-8));
+                }
+                let x: Vec<f32> = mb.iter().flat_map(|&k| buf.obs[k].iter().copied()).collect();
+                let col = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| x as f32).collect() };
+                // Actor (and log std): the clipped surrogate with the entropy bonus.
+                let tape = Tape::new(&policy.actor, BackendKind::Cpu)?;
+                let ls_tape = match &policy.log_std {
+                    Some(net) => Some(Tape::new(net, BackendKind::Cpu)?),
+                    None => None,
+                };
+                let out = tape.forward(tape.matrix(x.clone(), b, obs_dim));
+                let old = tape.matrix(col(mb.iter().map(|&k| buf.logp[k]).collect()), b, 1);
+                let adv_t = tape.matrix(col(a_mb), b, 1);
+                let (logp, entropy): (Tensor<2>, Tensor<1>) = if discrete {
+                    let logits = activation::log_softmax(out, 1);
+                    let mut onehot = vec![0f32; b * n_out];
+                    for (r, &k) in mb.iter().enumerate() {
+                        onehot[r * n_out + buf.actions[k][0] as usize] = 1.0;
+                    }
+                    let lp = (logits.clone() * tape.matrix(onehot, b, n_out)).sum_dim(1);
+                    let ent = -(logits.clone().exp() * logits).sum_dim(1).mean();
+                    (lp, ent)
+                } else {
+                    let lt = ls_tape.as_ref().ok_or_else(|| Error::invalid("ppo", "no log std"))?;
+                    let ls = lt.forward(lt.matrix(vec![1.0], 1, 1)); // [1, n_out]
+                    let a = tape.matrix(col(mb.iter().flat_map(|&k| buf.actions[k].clone()).collect()), b, n_out);
+                    let z = (a - out) / ls.clone().exp();
+                    let half_log_2pi = (0.5 * (2.0 * std::f64::consts::PI).ln()) as f32;
+                    let lp = (-(z.square() * 0.5) - ls.clone() - half_log_2pi).sum_dim(1);
+                    let ent = (ls + (0.5 + half_log_2pi)).sum_dim(1).mean();
+                    (lp, ent)
+                };
+                let ratio = (logp - old).exp();
+                let c = cfg.clip_range as f32;
+                let surr = (ratio.clone() * adv_t.clone()).min_pair(ratio.clamp(1.0 - c, 1.0 + c) * adv_t);
+                let loss = -surr.mean() - entropy * (cfg.ent_coef as f32);
+                let grads = tape.gradients(loss.clone())?;
+                let ls_grads = match &ls_tape {
+                    Some(t) => Some(t.gradients(loss)?),
+                    None => None,
+                };
+                drop(tape);
+                drop(ls_tape);
+                optims[0].step(&mut policy.actor, grads);
+                if let (Some(net), Some(g)) = (policy.log_std.as_mut(), ls_grads) {
+                    optims[2].step(net, g);
+                }
+                // Critic: squared error to the returns, optionally clipped.
+                let tape = Tape::new(&policy.critic, BackendKind::Cpu)?;
+                let v = tape.forward(tape.matrix(x, b, obs_dim));
+                let ret = tape.matrix(col(mb.iter().map(|&k| returns[k]).collect()), b, 1);
+                let vloss = match cfg.clip_range_vf {
+                    None => (v - ret).square().mean(),
+                    Some(cv) => {
+                        let old_v = tape.matrix(col(mb.iter().map(|&k| buf.values[k]).collect()), b, 1);
+                        let clipped = old_v.clone() + (v.clone() - old_v).clamp(-cv as f32, cv as f32);
+                        (v - ret.clone()).square().max_pair((clipped - ret).square()).mean()
+                    }
+                };
+                let grads = tape.gradients(vloss * (cfg.vf_coef as f32))?;
+                drop(tape);
+                optims[1].step(&mut policy.critic, grads);
+            }
+        }
+        stats.updates += 1;
+        on_update(&stats);
+    }
+    Ok((policy, stats))
+}
+
+/// Mean return of `episodes` deterministic episodes of `policy` on fresh
+/// copies of `env_id`, episode `i` from `reset(seed + i)`.
+///
+/// # Errors
+/// An unknown environment, a policy that does not fit it.
+pub fn evaluate(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) -> Result<Vec<f64>> {
+    let mut env = make(env_id)?;
+    let (actor, _, _) = policy.cached()?;
+    let mut returns = Vec::with_capacity(episodes);
+    for e in 0..episodes {
+        let (mut obs, _) = env.reset(Some(seed.wrapping_add(e as u64)))?;
+        let mut total = 0.0;
+        loop {
+            let out = forward(&actor, std::slice::from_ref(&obs)).remove(0);
+            let action = match &policy.action_space {
+                Space::Discrete { start, .. } => Action::Discrete(
+                    start
+                        + out
+                            .iter()
+                            .enumerate()
+                            .fold(0, |b, (i, v)| if *v > out[b] { i } else { b }) as i64,
+                ),
+                _ => Action::Continuous(out.iter().map(|&v| v as f32).collect()),
+            };
+            let s = env.step(&action)?;
+            total += s.reward;
+            obs = s.obs;
+            if s.terminated || s.truncated {
+                break;
+            }
+        }
+        returns.push(total);
+    }
+    Ok(returns)
+}
