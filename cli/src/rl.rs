@@ -2,12 +2,39 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use clap::Subcommand;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use ml_sdk::core::{MetricPoint, RunStatus};
+use ml_sdk::rl::ppo::{self, PpoConfig, SavedPolicy};
 use ml_sdk::rl::{self, Env, RecordFrames};
 use serde_json::{Value, json};
 
 use crate::output::Output;
+use crate::track::TrackingArgs;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Environment id.
+    #[arg(long)]
+    env: String,
+    /// Algorithm: ppo (dqn is not available yet).
+    #[arg(long, default_value = "ppo")]
+    algo: String,
+    /// Environment steps to train for.
+    #[arg(long, default_value_t = 100_000)]
+    steps: usize,
+    /// Seed of initialization, sampling and the environments.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory for the policy (policy.mlrl).
+    #[arg(long)]
+    out: PathBuf,
+    /// Episodes of the deterministic evaluation after training.
+    #[arg(long, default_value_t = 100)]
+    episodes: usize,
+    #[command(flatten)]
+    tracking: TrackingArgs,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum RlCommand {
@@ -29,6 +56,42 @@ pub enum RlCommand {
         #[arg(long)]
         render: Option<PathBuf>,
     },
+    /// Train a policy, save it, and evaluate it deterministically.
+    Train(Box<TrainArgs>),
+    /// Mean return of a saved policy over deterministic episodes.
+    Evaluate {
+        /// The policy's directory (or policy.mlrl).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Environment id (default: the one it was trained on).
+        #[arg(long)]
+        env: Option<String>,
+        /// Episodes, episode i from reset(seed + i).
+        #[arg(long, default_value_t = 100)]
+        episodes: usize,
+        /// Seed of the first episode.
+        #[arg(long, default_value_t = 10_000)]
+        seed: u64,
+    },
+    /// Draw one deterministic episode of a saved policy as a GIF (or PNG strip).
+    Render {
+        /// The policy's directory (or policy.mlrl).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Environment id (default: the one it was trained on).
+        #[arg(long)]
+        env: Option<String>,
+        /// Output file: .gif, or .png for a strip of every tenth frame.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the episode.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// An `f32` as the `f64` of the same value, as Python's `float()` of a
@@ -109,6 +172,134 @@ pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
                 format!("{env}: {} steps, return {total}, {end}\n", rollout.steps.len())
             });
         }
+        RlCommand::Train(args) => train(args, out)?,
+        RlCommand::Evaluate {
+            policy,
+            env,
+            episodes,
+            seed,
+        } => {
+            let saved = SavedPolicy::load(policy)?;
+            let env = env.clone().unwrap_or(saved.env.clone());
+            let returns = ppo::evaluate(&saved.policy, &env, *episodes, *seed)?;
+            let value =
+                json!({"env": env, "mean_return": mean(&returns), "episodes": returns.len(), "returns": returns});
+            out.emit(&value, || {
+                format!(
+                    "{env}: mean return {:.2} over {} episodes\n",
+                    mean(&returns),
+                    returns.len()
+                )
+            });
+        }
+        RlCommand::Render {
+            policy,
+            env,
+            out: path,
+            seed,
+        } => {
+            let saved = SavedPolicy::load(policy)?;
+            let env = env.clone().unwrap_or(saved.env.clone());
+            let (frames, total) = ppo::render_episode(&saved.policy, &env, *seed)?;
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("png") => {
+                    let picks: Vec<_> = frames.iter().step_by(10).cloned().collect();
+                    rl::write_png_strip(&picks, 10, path)?;
+                }
+                _ => rl::write_gif(&frames, 30, path)?,
+            }
+            let value = json!({"env": env, "return": total, "frames": frames.len(), "out": path});
+            out.emit(&value, || {
+                format!("{env}: return {total}, {} frames -> {}\n", frames.len(), path.display())
+            });
+        }
     }
+    Ok(())
+}
+
+fn train(args: &TrainArgs, out: &Output) -> Result<()> {
+    if args.algo != "ppo" {
+        bail!("--algo {}: this build trains ppo (dqn is not available yet)", args.algo);
+    }
+    rl::spec(&args.env)?;
+    args.tracking.check()?;
+    let active = args.tracking.start()?;
+    let guard = active.as_ref().map(|a| a.guard());
+    let cfg = PpoConfig {
+        seed: args.seed,
+        ..PpoConfig::default()
+    };
+    if let Some(a) = &active {
+        let mut params = vec![("env".to_string(), args.env.clone()), ("algo".into(), "ppo".into())];
+        if let Some(map) = serde_json::to_value(&cfg)?.as_object() {
+            params.extend(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())),
+            );
+        }
+        a.tracker.log_params(&a.run, &params)?;
+    }
+    let started = std::time::Instant::now();
+    let mut log_error = None;
+    let (policy, stats) = ppo::train_ppo(&args.env, &cfg, args.steps, &mut |s| {
+        let recent = &s.episode_returns[s.episode_returns.len().saturating_sub(20)..];
+        if let (Some(a), false) = (&active, recent.is_empty()) {
+            let point = MetricPoint {
+                key: "episode_return".into(),
+                value: mean(recent),
+                step: s.env_steps as i64,
+                timestamp_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            };
+            if let Err(e) = a.tracker.log_metrics(&a.run, &[point]) {
+                log_error.get_or_insert(e);
+            }
+        }
+    })?;
+    if let Some(e) = log_error {
+        return Err(e.into());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let saved = SavedPolicy {
+        env: args.env.clone(),
+        algo: "ppo".into(),
+        config: cfg,
+        policy,
+        env_steps: stats.env_steps,
+    };
+    let path = saved.save(&args.out)?;
+    let returns = ppo::evaluate(&saved.policy, &args.env, args.episodes, 10_000)?;
+    let mean_return = mean(&returns);
+    if let (Some(a), Some(guard)) = (&active, guard) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let point = |key: &str, value: f64| MetricPoint {
+            key: key.into(),
+            value,
+            step: stats.env_steps as i64,
+            timestamp_ms: now,
+        };
+        a.tracker
+            .log_metrics(&a.run, &[point("mean_return", mean_return), point("seconds", seconds)])?;
+        a.tracker
+            .log_artifact(&a.run, "policy/policy.mlrl", &std::fs::read(&path)?)?;
+        guard.end(RunStatus::Finished)?;
+    }
+    let value = json!({
+        "env": args.env, "algo": "ppo", "mean_return": mean_return, "episodes": returns.len(),
+        "env_steps": stats.env_steps, "seconds": seconds, "policy": path,
+        "run": active.as_ref().map(|a| a.describe()),
+    });
+    out.emit(&value, || {
+        format!(
+            "{}: ppo, {} steps in {seconds:.1} s; mean return {mean_return:.2} over {} deterministic episodes; policy {}\n",
+            args.env,
+            stats.env_steps,
+            returns.len(),
+            path.display()
+        )
+    });
     Ok(())
 }

@@ -105,3 +105,106 @@ fn rollouts_render_and_refuse_bad_input() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+/// `mlsdk rl train` trains PPO, saves the policy, evaluates it over 100
+/// deterministic episodes and logs the run; `evaluate` and `render` take
+/// the saved policy.
+#[test]
+fn ppo_trains_evaluates_and_renders_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let t: Value = serde_json::from_str(&run_in(
+        dir,
+        &[
+            "--json",
+            "rl",
+            "train",
+            "--env",
+            "CartPole-v1",
+            "--algo",
+            "ppo",
+            "--steps",
+            "40000",
+            "--seed",
+            "1",
+            "--out",
+            "agent",
+            "--tracking-uri",
+            "mlruns",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(t["episodes"], 100, "{t}");
+    assert!(t["env_steps"].as_u64().unwrap() >= 40_000);
+    assert!(t["seconds"].as_f64().unwrap() > 0.0);
+    let trained = t["mean_return"].as_f64().unwrap();
+    assert!(trained > 150.0, "{t}");
+    assert!(dir.join("agent/policy.mlrl").exists());
+    let e: Value = serde_json::from_str(&run_in(
+        dir,
+        &[
+            "--json",
+            "rl",
+            "evaluate",
+            "--policy",
+            "agent",
+            "--env",
+            "CartPole-v1",
+            "--episodes",
+            "100",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        e["mean_return"].as_f64().unwrap(),
+        trained,
+        "the same evaluation seeds give the same figure"
+    );
+    run_in(
+        dir,
+        &[
+            "rl",
+            "render",
+            "--policy",
+            "agent",
+            "--env",
+            "CartPole-v1",
+            "--out",
+            "episode.gif",
+        ],
+    );
+    assert!(std::fs::read(dir.join("episode.gif")).unwrap().starts_with(b"GIF89a"));
+    // The run holds the learning curve and the policy.
+    let mut found = (false, false);
+    let mut stack = vec![dir.join("mlruns")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.ends_with("metrics/episode_return") {
+                found.0 = true;
+            } else if p.ends_with("policy/policy.mlrl") {
+                found.1 = true;
+            }
+        }
+    }
+    assert_eq!(found, (true, true));
+    for (args, expected) in [
+        (
+            vec!["rl", "train", "--env", "CartPole-v1", "--algo", "a3c", "--out", "x"],
+            "a3c",
+        ),
+        (vec!["rl", "evaluate", "--policy", "nowhere"], "nowhere"),
+    ] {
+        let out = command(&args).current_dir(dir).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{args:?}: {err}");
+    }
+    std::fs::write(dir.join("agent/policy.mlrl"), b"garbage").unwrap();
+    let out = command(&["rl", "evaluate", "--policy", "agent"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"), "{out:?}");
+}

@@ -26,7 +26,7 @@
 //! # }
 //! ```
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Gradients};
 pub use burn::tensor::{Tensor, activation};
 use ml_core::{Layer, Result, RowShape};
 
@@ -82,7 +82,23 @@ impl<'n> Tape<'n> {
     /// # Errors
     /// A failed device read.
     pub fn gradients(&self, loss: Tensor<1>) -> Result<Vec<Option<Vec<f32>>>> {
-        let grads = loss.backward();
+        Ok(gradients(loss, &[self])?.remove(0))
+    }
+}
+
+/// Gradients of one `loss` for the parameters of several tapes (networks
+/// trained by one objective, as an actor and its log standard deviation):
+/// one backward pass, which burn allows once per graph.
+///
+/// # Errors
+/// A failed device read.
+pub fn gradients(loss: Tensor<1>, tapes: &[&Tape<'_>]) -> Result<Vec<Vec<Option<Vec<f32>>>>> {
+    let grads = loss.backward();
+    tapes.iter().map(|t| t.collect(&grads)).collect()
+}
+
+impl Tape<'_> {
+    fn collect(&self, grads: &Gradients) -> Result<Vec<Option<Vec<f32>>>> {
         self.leaves
             .iter()
             .zip(&self.net.params)
@@ -90,7 +106,7 @@ impl<'n> Tape<'n> {
                 if !p.trainable {
                     return Ok(None);
                 }
-                match leaf.grad(&grads) {
+                match leaf.grad(grads) {
                     Some(g) => download(g).map(Some),
                     None => Ok(Some(vec![0.0; p.value.len()])),
                 }

@@ -9,7 +9,7 @@
 //! The defaults are rl-baselines3-zoo's tuned CartPole-v1 hyper-parameters.
 
 use ml_core::{Activation, Error, Layer, Result};
-use ml_neural::tape::{Optim, Tape, Tensor, activation};
+use ml_neural::tape::{Optim, Tape, Tensor, activation, gradients};
 use ml_neural::{BackendKind, Network, Optimizer, Sequential};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -403,11 +403,11 @@ pub fn train_ppo(
                 let c = cfg.clip_range as f32;
                 let surr = (ratio.clone() * adv_t.clone()).min_pair(ratio.clamp(1.0 - c, 1.0 + c) * adv_t);
                 let loss = -surr.mean() - entropy * (cfg.ent_coef as f32);
-                let grads = tape.gradients(loss.clone())?;
-                let ls_grads = match &ls_tape {
-                    Some(t) => Some(t.gradients(loss)?),
-                    None => None,
-                };
+                let mut tapes = vec![&tape];
+                tapes.extend(ls_tape.as_ref());
+                let mut all = gradients(loss, &tapes)?.into_iter();
+                let grads = all.next().unwrap_or_default();
+                let ls_grads = all.next();
                 drop(tape);
                 drop(ls_tape);
                 optims[0].step(&mut policy.actor, grads);
@@ -471,4 +471,144 @@ pub fn evaluate(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) ->
         returns.push(total);
     }
     Ok(returns)
+}
+
+/// The file a saved policy lives in, inside its directory.
+pub const POLICY_FILE: &str = "policy.mlrl";
+/// The policy file format this build writes and reads.
+pub const POLICY_VERSION: u32 = 1;
+const POLICY_KIND: &str = "rl-policy";
+
+fn net_json(n: &Network) -> serde_json::Value {
+    serde_json::json!({ "network": n, "weights": n.params.iter().map(|p| &p.value).collect::<Vec<_>>() })
+}
+
+fn net_from(v: &serde_json::Value, what: &str) -> Result<Network> {
+    let corrupt = |reason: String| Error::Corrupt {
+        what: "policy file",
+        reason: format!("{what}: {reason}"),
+    };
+    let mut net: Network = serde_json::from_value(v["network"].clone()).map_err(|e| corrupt(e.to_string()))?;
+    let weights: Vec<Vec<f32>> = serde_json::from_value(v["weights"].clone()).map_err(|e| corrupt(e.to_string()))?;
+    if weights.len() != net.params.len() {
+        return Err(corrupt("weights for another architecture".into()));
+    }
+    for (p, w) in net.params.iter_mut().zip(weights) {
+        p.value = w;
+    }
+    net.validate()?;
+    Ok(net)
+}
+
+/// A trained policy with what it was trained on, as saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedPolicy {
+    /// The environment id.
+    pub env: String,
+    /// The algorithm (`ppo`).
+    pub algo: String,
+    /// The hyper-parameters.
+    pub config: PpoConfig,
+    /// The policy.
+    pub policy: PpoPolicy,
+    /// Environment steps it was trained for.
+    pub env_steps: usize,
+}
+
+impl SavedPolicy {
+    /// The sealed bytes (ml-core's container: kind, version, SHA-256).
+    ///
+    /// # Errors
+    /// Serialization failures.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let p = &self.policy;
+        let doc = serde_json::json!({
+            "env": self.env, "algo": self.algo, "config": self.config, "env_steps": self.env_steps,
+            "action_space": p.action_space, "actor": net_json(&p.actor), "critic": net_json(&p.critic),
+            "log_std": p.log_std.as_ref().map(net_json),
+        });
+        let payload = serde_json::to_vec(&doc).map_err(|e| Error::invalid("policy", e.to_string()))?;
+        Ok(ml_core::io::seal(POLICY_KIND, POLICY_VERSION, &payload))
+    }
+
+    /// Read sealed bytes.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for a foreign, truncated or altered file or one
+    /// whose networks do not fit; [`Error::UnsupportedVersion`] for a newer
+    /// one.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (_, payload) = ml_core::io::unseal("policy file", POLICY_KIND, POLICY_VERSION, bytes)?;
+        let corrupt = |reason: String| Error::Corrupt {
+            what: "policy file",
+            reason,
+        };
+        let doc: serde_json::Value = serde_json::from_slice(payload).map_err(|e| corrupt(e.to_string()))?;
+        let field = |k: &str| doc.get(k).cloned().ok_or_else(|| corrupt(format!("no {k}")));
+        let policy = PpoPolicy {
+            actor: net_from(&field("actor")?, "actor")?,
+            critic: net_from(&field("critic")?, "critic")?,
+            log_std: match doc.get("log_std") {
+                Some(v) if !v.is_null() => Some(net_from(v, "log_std")?),
+                _ => None,
+            },
+            action_space: serde_json::from_value(field("action_space")?).map_err(|e| corrupt(e.to_string()))?,
+        };
+        Ok(Self {
+            env: serde_json::from_value(field("env")?).map_err(|e| corrupt(e.to_string()))?,
+            algo: serde_json::from_value(field("algo")?).map_err(|e| corrupt(e.to_string()))?,
+            config: serde_json::from_value(field("config")?).map_err(|e| corrupt(e.to_string()))?,
+            env_steps: serde_json::from_value(field("env_steps")?).map_err(|e| corrupt(e.to_string()))?,
+            policy,
+        })
+    }
+
+    /// Write `dir/policy.mlrl` (the directory is created), atomically.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn save(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            op: "create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(POLICY_FILE);
+        ml_core::io::write_atomic(&path, &self.to_bytes()?)?;
+        Ok(path)
+    }
+
+    /// Read a policy from its directory (or the file itself).
+    ///
+    /// # Errors
+    /// A missing, corrupt or future-version file.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let file = if path.is_dir() {
+            path.join(POLICY_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        Self::from_bytes(&ml_core::io::read_limited("policy file", &file, 1 << 30)?)
+    }
+}
+
+/// Play one deterministic episode of `policy` from `reset(seed)`, drawing
+/// every state; returns the frames and the episode's return.
+///
+/// # Errors
+/// An unknown environment, a policy that does not fit it.
+pub fn render_episode(policy: &PpoPolicy, env_id: &str, seed: u64) -> Result<(Vec<crate::render::Frame>, f64)> {
+    let mut env = crate::wrappers::RecordFrames::new(make(env_id)?);
+    let (mut obs, _) = env.reset(Some(seed))?;
+    let mut rng = NumpyRng::new(u128::from(seed));
+    let mut total = 0.0;
+    loop {
+        let s = env.step(&policy.act(&obs, true, &mut rng)?)?;
+        total += s.reward;
+        obs = s.obs;
+        if s.terminated || s.truncated {
+            break;
+        }
+    }
+    Ok((env.frames, total))
 }
