@@ -227,7 +227,7 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let guard = active.as_ref().map(|a| a.guard());
     let cfg = PpoConfig {
         seed: args.seed,
-        ..PpoConfig::default()
+        ..PpoConfig::tuned(&args.env)
     };
     if let Some(a) = &active {
         let mut params = vec![("env".to_string(), args.env.clone()), ("algo".into(), "ppo".into())];

@@ -14,7 +14,7 @@ fn main() -> ml_core::Result<()> {
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
     let cfg = PpoConfig {
         seed,
-        ..PpoConfig::default()
+        ..PpoConfig::tuned(id)
     };
     let started = Instant::now();
     let (policy, stats) = train_ppo(id, &cfg, steps, &mut |s| {

@@ -84,6 +84,28 @@ impl Default for PpoConfig {
     }
 }
 
+impl PpoConfig {
+    /// Hyper-parameters for `env_id` after rl-baselines3-zoo's tuned ones
+    /// (without its state-dependent exploration for Pendulum); the
+    /// defaults (its CartPole-v1 settings) elsewhere.
+    pub fn tuned(env_id: &str) -> Self {
+        match env_id {
+            "Pendulum-v1" | "MountainCarContinuous-v0" => Self {
+                n_envs: 4,
+                n_steps: 1024,
+                batch_size: 64,
+                n_epochs: 10,
+                gamma: 0.9,
+                gae_lambda: 0.95,
+                learning_rate: 1e-3,
+                log_std_init: -0.5,
+                ..Self::default()
+            },
+            _ => Self::default(),
+        }
+    }
+}
+
 /// A policy: the actor (and, for continuous actions, its log standard
 /// deviations) with the critic it was trained with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
