@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ml_sdk::core::{MetricPoint, RunStatus};
-use ml_sdk::rl::ppo::{self, PpoConfig, SavedPolicy};
+use ml_sdk::rl::ppo::{self, SavedPolicy};
 use ml_sdk::rl::{self, Env, RecordFrames};
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ pub struct TrainArgs {
     /// Environment id.
     #[arg(long)]
     env: String,
-    /// Algorithm: ppo (dqn is not available yet).
+    /// Algorithm: ppo or dqn (discrete actions).
     #[arg(long, default_value = "ppo")]
     algo: String,
     /// Environment steps to train for.
@@ -218,30 +218,20 @@ pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
 }
 
 fn train(args: &TrainArgs, out: &Output) -> Result<()> {
-    if args.algo != "ppo" {
-        bail!("--algo {}: this build trains ppo (dqn is not available yet)", args.algo);
+    if !rl::ALGORITHMS.contains(&args.algo.as_str()) {
+        bail!(
+            "--algo {}: unknown algorithm (known: {})",
+            args.algo,
+            rl::ALGORITHMS.join(", ")
+        );
     }
     rl::spec(&args.env)?;
     args.tracking.check()?;
     let active = args.tracking.start()?;
     let guard = active.as_ref().map(|a| a.guard());
-    let cfg = PpoConfig {
-        seed: args.seed,
-        ..PpoConfig::tuned(&args.env)
-    };
-    if let Some(a) = &active {
-        let mut params = vec![("env".to_string(), args.env.clone()), ("algo".into(), "ppo".into())];
-        if let Some(map) = serde_json::to_value(&cfg)?.as_object() {
-            params.extend(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())),
-            );
-        }
-        a.tracker.log_params(&a.run, &params)?;
-    }
     let started = std::time::Instant::now();
     let mut log_error = None;
-    let (policy, stats) = ppo::train_ppo(&args.env, &cfg, args.steps, &mut |s| {
+    let (saved, stats) = rl::train_agent(&args.env, &args.algo, args.steps, args.seed, &mut |s| {
         let recent = &s.episode_returns[s.episode_returns.len().saturating_sub(20)..];
         if let (Some(a), false) = (&active, recent.is_empty()) {
             let point = MetricPoint {
@@ -261,13 +251,19 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         return Err(e.into());
     }
     let seconds = started.elapsed().as_secs_f64();
-    let saved = SavedPolicy {
-        env: args.env.clone(),
-        algo: "ppo".into(),
-        config: cfg,
-        policy,
-        env_steps: stats.env_steps,
-    };
+    if let Some(a) = &active {
+        let mut params = vec![
+            ("env".to_string(), args.env.clone()),
+            ("algo".into(), args.algo.clone()),
+        ];
+        if let Some(map) = saved.config.as_object() {
+            params.extend(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())),
+            );
+        }
+        a.tracker.log_params(&a.run, &params)?;
+    }
     let path = saved.save(&args.out)?;
     let returns = ppo::evaluate(&saved.policy, &args.env, args.episodes, 10_000)?;
     let mean_return = mean(&returns);
@@ -288,14 +284,15 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         guard.end(RunStatus::Finished)?;
     }
     let value = json!({
-        "env": args.env, "algo": "ppo", "mean_return": mean_return, "episodes": returns.len(),
+        "env": args.env, "algo": args.algo, "mean_return": mean_return, "episodes": returns.len(),
         "env_steps": stats.env_steps, "seconds": seconds, "policy": path,
         "run": active.as_ref().map(|a| a.describe()),
     });
     out.emit(&value, || {
         format!(
-            "{}: ppo, {} steps in {seconds:.1} s; mean return {mean_return:.2} over {} deterministic episodes; policy {}\n",
+            "{}: {}, {} steps in {seconds:.1} s; mean return {mean_return:.2} over {} deterministic episodes; policy {}\n",
             args.env,
+            args.algo,
             stats.env_steps,
             returns.len(),
             path.display()

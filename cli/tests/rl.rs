@@ -106,7 +106,7 @@ fn rollouts_render_and_refuse_bad_input() {
     }
 }
 
-/// `mlsdk rl train` trains PPO, saves the policy, evaluates it over 100
+/// `mlsdk rl train` trains PPO (and DQN), saves the policy, evaluates it over 100
 /// deterministic episodes and logs the run; `evaluate` and `render` take
 /// the saved policy.
 #[test]
@@ -196,6 +196,10 @@ fn ppo_trains_evaluates_and_renders_from_the_command_line() {
             "a3c",
         ),
         (vec!["rl", "evaluate", "--policy", "nowhere"], "nowhere"),
+        (
+            vec!["rl", "train", "--env", "Pendulum-v1", "--algo", "dqn", "--out", "x"],
+            "discrete",
+        ),
     ] {
         let out = command(&args).current_dir(dir).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -39,6 +39,8 @@
 //! ```
 
 pub mod classic;
+#[cfg(feature = "agents")]
+pub mod dqn;
 pub mod env;
 #[cfg(feature = "agents")]
 pub mod ppo;
@@ -123,4 +125,60 @@ pub fn rollout(env: &mut dyn Env, seed: Option<u64>, actions: &[Action]) -> ml_c
         }
     }
     Ok(Rollout { reset_obs, steps })
+}
+
+/// The algorithms [`train_agent`] knows.
+#[cfg(feature = "agents")]
+pub const ALGORITHMS: [&str; 2] = ["ppo", "dqn"];
+
+/// Train `algo` (`ppo` or `dqn`) on `env_id` for `steps` environment steps
+/// with its tuned hyper-parameters and `seed`, calling `on_update` after
+/// each update with the progress so far: what `mlsdk rl train` runs.
+///
+/// # Errors
+/// An unknown algorithm or environment, an algorithm that does not fit the
+/// environment's actions (DQN needs discrete ones).
+#[cfg(feature = "agents")]
+pub fn train_agent(
+    env_id: &str,
+    algo: &str,
+    steps: usize,
+    seed: u64,
+    on_update: &mut dyn FnMut(&ppo::PpoStats),
+) -> ml_core::Result<(ppo::SavedPolicy, ppo::PpoStats)> {
+    spec(env_id)?;
+    let to_json =
+        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| ml_core::Error::invalid("config", e.to_string()));
+    let (policy, stats, config) = match algo {
+        "ppo" => {
+            let cfg = ppo::PpoConfig {
+                seed,
+                ..ppo::PpoConfig::tuned(env_id)
+            };
+            let (p, s) = ppo::train_ppo(env_id, &cfg, steps, on_update)?;
+            (p, s, to_json(serde_json::to_value(&cfg))?)
+        }
+        "dqn" => {
+            let cfg = dqn::DqnConfig {
+                seed,
+                ..dqn::DqnConfig::default()
+            };
+            let (p, s) = dqn::train_dqn(env_id, &cfg, steps, on_update)?;
+            (p, s, to_json(serde_json::to_value(&cfg))?)
+        }
+        other => {
+            return Err(ml_core::Error::invalid(
+                "algo",
+                format!("unknown algorithm {other:?} (known: {})", ALGORITHMS.join(", ")),
+            ));
+        }
+    };
+    let saved = ppo::SavedPolicy {
+        env: env_id.to_string(),
+        algo: algo.to_string(),
+        config,
+        policy,
+        env_steps: stats.env_steps,
+    };
+    Ok((saved, stats))
 }

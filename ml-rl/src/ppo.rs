@@ -112,7 +112,8 @@ impl PpoConfig {
 pub struct PpoPolicy {
     /// Observations → action logits, or Gaussian means.
     pub actor: Network,
-    /// Observations → state value.
+    /// Observations → state value (PPO), or the target Q-network (DQN,
+    /// whose actor is the Q-network).
     pub critic: Network,
     /// Continuous actions: a one-input dense layer whose output (for input
     /// 1) is the log standard deviation, so it trains like any weight.
@@ -527,10 +528,11 @@ fn net_from(v: &serde_json::Value, what: &str) -> Result<Network> {
 pub struct SavedPolicy {
     /// The environment id.
     pub env: String,
-    /// The algorithm (`ppo`).
+    /// The algorithm (`ppo`, `dqn`).
     pub algo: String,
-    /// The hyper-parameters.
-    pub config: PpoConfig,
+    /// The algorithm's hyper-parameters ([`PpoConfig`] or
+    /// [`crate::dqn::DqnConfig`] as JSON).
+    pub config: serde_json::Value,
     /// The policy.
     pub policy: PpoPolicy,
     /// Environment steps it was trained for.

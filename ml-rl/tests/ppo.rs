@@ -24,7 +24,7 @@ fn ppo_learns_cartpole_and_its_policy_round_trips() {
     let saved = SavedPolicy {
         env: "CartPole-v1".into(),
         algo: "ppo".into(),
-        config: cfg,
+        config: serde_json::to_value(&cfg).unwrap(),
         policy,
         env_steps: stats.env_steps,
     };

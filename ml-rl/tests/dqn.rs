@@ -1,0 +1,21 @@
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+//! DQN learns CartPole, and refuses continuous actions.
+
+use ml_rl::dqn::{DqnConfig, train_dqn};
+use ml_rl::ppo::evaluate;
+
+#[test]
+fn dqn_learns_cartpole() {
+    let cfg = DqnConfig::default();
+    let (policy, stats) = train_dqn("CartPole-v1", &cfg, 20_000, &mut |_| {}).unwrap();
+    assert_eq!(stats.env_steps, 20_000);
+    let random = stats.episode_returns.iter().take(20).sum::<f64>() / 20.0;
+    let returns = evaluate(&policy, "CartPole-v1", 20, 10_000).unwrap();
+    let mean = returns.iter().sum::<f64>() / 20.0;
+    eprintln!("DQN CartPole after 20k steps: greedy mean return {mean} (random play {random})");
+    assert!(mean > 3.0 * random, "greedy {mean}, random {random}");
+    let err = train_dqn("Pendulum-v1", &cfg, 100, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("discrete"), "{err}");
+}
