@@ -161,10 +161,10 @@ impl Optim {
         };
         self.state.begin(net.params.len());
         for (i, (p, g)) in net.params.iter_mut().zip(&grads).enumerate() {
-            if let (true, Some(g)) = (p.trainable, g) {
-                if g.len() == p.value.len() {
-                    self.state.apply(i, &mut p.value, g, update);
-                }
+            if let (true, Some(g)) = (p.trainable, g)
+                && g.len() == p.value.len()
+            {
+                self.state.apply(i, &mut p.value, g, update);
             }
         }
         norm

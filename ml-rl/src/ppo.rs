@@ -167,13 +167,24 @@ fn gauss_logp(a: &[f64], mu: &[f64], ls: &[f64]) -> f64 {
         .sum()
 }
 
+/// A policy's networks as inference layers, for fast host-side passes.
+struct Cached {
+    actor: Vec<Layer>,
+    critic: Vec<Layer>,
+    log_std: Option<Vec<f64>>,
+}
+
 impl PpoPolicy {
-    fn cached(&self) -> Result<(Vec<Layer>, Vec<Layer>, Option<Vec<f64>>)> {
-        let ls = match &self.log_std {
+    fn cached(&self) -> Result<Cached> {
+        let log_std = match &self.log_std {
             Some(n) => Some(n.predict(&[1.0])?),
             None => None,
         };
-        Ok((self.actor.inference_layers()?, self.critic.inference_layers()?, ls))
+        Ok(Cached {
+            actor: self.actor.inference_layers()?,
+            critic: self.critic.inference_layers()?,
+            log_std,
+        })
     }
 
     /// The action for one observation: the most likely (deterministic) or
@@ -307,7 +318,11 @@ pub fn train_ppo(
                 .iter_mut()
                 .for_each(|o| o.learning_rate = cfg.learning_rate * frac);
         }
-        let (actor_l, critic_l, log_std) = policy.cached()?;
+        let Cached {
+            actor: actor_l,
+            critic: critic_l,
+            log_std,
+        } = policy.cached()?;
         let mut buf = Buffer::default();
         for _ in 0..cfg.n_steps {
             let outs = forward(&actor_l, &obs);
@@ -363,12 +378,12 @@ pub fn train_ppo(
         let last = forward(&critic_l, &obs);
         let n = buf.rewards.len();
         let mut adv = vec![0.0; n];
-        for i in 0..cfg.n_envs {
+        for (i, last_value) in last.iter().enumerate() {
             let mut gae = 0.0;
             for t in (0..cfg.n_steps).rev() {
                 let k = t * cfg.n_envs + i;
                 let next_value = if t + 1 == cfg.n_steps {
-                    last[i][0]
+                    last_value[0]
                 } else {
                     buf.values[k + cfg.n_envs]
                 };
@@ -467,7 +482,7 @@ pub fn train_ppo(
 /// An unknown environment, a policy that does not fit it.
 pub fn evaluate(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) -> Result<Vec<f64>> {
     let mut env = make(env_id)?;
-    let (actor, _, _) = policy.cached()?;
+    let actor = policy.cached()?.actor;
     let mut returns = Vec::with_capacity(episodes);
     for e in 0..episodes {
         let (mut obs, _) = env.reset(Some(seed.wrapping_add(e as u64)))?;
