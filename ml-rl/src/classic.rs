@@ -13,6 +13,32 @@ use crate::render::{Canvas, Frame};
 use crate::rng::NumpyRng;
 use crate::space::{Action, Space};
 
+/// `Default` as `new()`.
+macro_rules! impl_default {
+    ($t:ty) => {
+        impl Default for $t {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
+/// An environment's id and its two spaces (fields `obs_space`, `act_space`).
+macro_rules! env_basics {
+    ($id:literal) => {
+        fn id(&self) -> &str {
+            $id
+        }
+        fn observation_space(&self) -> &Space {
+            &self.obs_space
+        }
+        fn action_space(&self) -> &Space {
+            &self.act_space
+        }
+    };
+}
+
 /// The generator a reset uses: reseeded with a seed, kept without one.
 fn reseed(rng: &mut Option<NumpyRng>, seed: Option<u64>) -> &mut NumpyRng {
     if let Some(s) = seed {
@@ -91,22 +117,10 @@ impl CartPole {
     }
 }
 
-impl Default for CartPole {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+impl_default!(CartPole);
 
 impl Env for CartPole {
-    fn id(&self) -> &str {
-        "CartPole-v1"
-    }
-    fn observation_space(&self) -> &Space {
-        &self.obs_space
-    }
-    fn action_space(&self) -> &Space {
-        &self.act_space
-    }
+    env_basics!("CartPole-v1");
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)> {
         let rng = reseed(&mut self.rng, seed);
@@ -220,12 +234,6 @@ impl MountainCar {
     }
 }
 
-impl Default for MountainCar {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 fn mountain_height(x: f64) -> f64 {
     (3.0 * x).sin() * 0.45 + 0.55
 }
@@ -276,16 +284,10 @@ fn draw_mountain(position: f64, goal: f64) -> Frame {
     c.into_frame()
 }
 
+impl_default!(MountainCar);
+
 impl Env for MountainCar {
-    fn id(&self) -> &str {
-        "MountainCar-v0"
-    }
-    fn observation_space(&self) -> &Space {
-        &self.obs_space
-    }
-    fn action_space(&self) -> &Space {
-        &self.act_space
-    }
+    env_basics!("MountainCar-v0");
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)> {
         let rng = reseed(&mut self.rng, seed);
@@ -350,12 +352,6 @@ impl MountainCarContinuous {
     }
 }
 
-impl Default for MountainCarContinuous {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// What a NumPy 2 scalar is: a Python float (weak: it takes the other
 /// operand's type), `float32` or `float64`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -406,16 +402,10 @@ fn py(v: f64) -> Num {
     Num(v, Kind::Py)
 }
 
+impl_default!(MountainCarContinuous);
+
 impl Env for MountainCarContinuous {
-    fn id(&self) -> &str {
-        "MountainCarContinuous-v0"
-    }
-    fn observation_space(&self) -> &Space {
-        &self.obs_space
-    }
-    fn action_space(&self) -> &Space {
-        &self.act_space
-    }
+    env_basics!("MountainCarContinuous-v0");
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)> {
         let rng = reseed(&mut self.rng, seed);
@@ -552,22 +542,10 @@ impl Acrobot {
     }
 }
 
-impl Default for Acrobot {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+impl_default!(Acrobot);
 
 impl Env for Acrobot {
-    fn id(&self) -> &str {
-        "Acrobot-v1"
-    }
-    fn observation_space(&self) -> &Space {
-        &self.obs_space
-    }
-    fn action_space(&self) -> &Space {
-        &self.act_space
-    }
+    env_basics!("Acrobot-v1");
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)> {
         let rng = reseed(&mut self.rng, seed);
@@ -658,22 +636,10 @@ impl Pendulum {
     }
 }
 
-impl Default for Pendulum {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+impl_default!(Pendulum);
 
 impl Env for Pendulum {
-    fn id(&self) -> &str {
-        "Pendulum-v1"
-    }
-    fn observation_space(&self) -> &Space {
-        &self.obs_space
-    }
-    fn action_space(&self) -> &Space {
-        &self.act_space
-    }
+    env_basics!("Pendulum-v1");
 
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<f32>, Info)> {
         let rng = reseed(&mut self.rng, seed);
