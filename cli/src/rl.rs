@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use ml_sdk::core::{MetricPoint, RunStatus};
+use ml_sdk::core::RunStatus;
 use ml_sdk::rl::ppo::{self, SavedPolicy};
-use ml_sdk::rl::{self, Env, RecordFrames};
+use ml_sdk::rl::{self, RecordFrames};
+use ml_sdk::track::log_epoch;
 use serde_json::{Value, json};
 
 use crate::output::Output;
@@ -103,28 +104,31 @@ fn values(v: &[f32]) -> Value {
 pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
     match cmd {
         RlCommand::Envs => {
-            let mut rows = Vec::new();
-            for spec in rl::REGISTRY {
-                let env = rl::make(spec.id)?;
-                rows.push(json!({
-                    "id": spec.id,
-                    "observation_space": env.observation_space(),
-                    "action_space": env.action_space(),
-                    "max_episode_steps": spec.max_episode_steps,
-                    "reward_threshold": spec.reward_threshold,
-                }));
-            }
+            let envs = rl::REGISTRY
+                .iter()
+                .map(|spec| Ok((spec, rl::make(spec.id)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let rows: Vec<Value> = envs
+                .iter()
+                .map(|(spec, env)| {
+                    json!({
+                        "id": spec.id,
+                        "observation_space": env.observation_space(),
+                        "action_space": env.action_space(),
+                        "max_episode_steps": spec.max_episode_steps,
+                        "reward_threshold": spec.reward_threshold,
+                    })
+                })
+                .collect();
             out.emit(&json!({ "envs": rows }), || {
-                rl::REGISTRY
-                    .iter()
-                    .map(|s| {
-                        let env = rl::make(s.id).ok();
-                        let (o, a) = env
-                            .map(|e| (e.observation_space().to_string(), e.action_space().to_string()))
-                            .unwrap_or_default();
+                envs.iter()
+                    .map(|(spec, env)| {
                         format!(
                             "  {:<26} obs {:<8} actions {:<10} {} steps\n",
-                            s.id, o, a, s.max_episode_steps
+                            spec.id,
+                            env.observation_space().to_string(),
+                            env.action_space().to_string(),
+                            spec.max_episode_steps
                         )
                     })
                     .collect()
@@ -144,10 +148,7 @@ pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
                 Some(path) => {
                     let mut recorded = RecordFrames::new(environment);
                     let r = rl::rollout(&mut recorded, *seed, &actions)?;
-                    match path.extension().and_then(|e| e.to_str()) {
-                        Some("png") => rl::write_png_strip(&recorded.frames, 10, path)?,
-                        _ => rl::write_gif(&recorded.frames, 30, path)?,
-                    }
+                    rl::write_episode(&recorded.frames, path, 1)?;
                     r
                 }
             };
@@ -201,13 +202,7 @@ pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
             let saved = SavedPolicy::load(policy)?;
             let env = env.clone().unwrap_or(saved.env.clone());
             let (frames, total) = ppo::render_episode(&saved.policy, &env, *seed)?;
-            match path.extension().and_then(|e| e.to_str()) {
-                Some("png") => {
-                    let picks: Vec<_> = frames.iter().step_by(10).cloned().collect();
-                    rl::write_png_strip(&picks, 10, path)?;
-                }
-                _ => rl::write_gif(&frames, 30, path)?,
-            }
+            rl::write_episode(&frames, path, 10)?;
             let value = json!({"env": env, "return": total, "frames": frames.len(), "out": path});
             out.emit(&value, || {
                 format!("{env}: return {total}, {} frames -> {}\n", frames.len(), path.display())
@@ -232,19 +227,10 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let started = std::time::Instant::now();
     let mut log_error = None;
     let (saved, stats) = rl::train_agent(&args.env, &args.algo, args.steps, args.seed, &mut |s| {
-        let recent = &s.episode_returns[s.episode_returns.len().saturating_sub(20)..];
-        if let (Some(a), false) = (&active, recent.is_empty()) {
-            let point = MetricPoint {
-                key: "episode_return".into(),
-                value: mean(recent),
-                step: s.env_steps as i64,
-                timestamp_ms: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
-            };
-            if let Err(e) = a.tracker.log_metrics(&a.run, &[point]) {
-                log_error.get_or_insert(e);
-            }
+        if let (Some(a), Some(r)) = (&active, s.recent_return(20))
+            && let Err(e) = log_epoch(a.tracker.as_ref(), &a.run, s.env_steps, &[("episode_return", r)])
+        {
+            log_error.get_or_insert(e);
         }
     })?;
     if let Some(e) = log_error {
@@ -252,33 +238,18 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     if let Some(a) = &active {
-        let mut params = vec![
-            ("env".to_string(), args.env.clone()),
-            ("algo".into(), args.algo.clone()),
-        ];
-        if let Some(map) = saved.config.as_object() {
-            params.extend(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())),
-            );
-        }
-        a.tracker.log_params(&a.run, &params)?;
+        a.tracker.log_params(&a.run, &saved.params())?;
     }
     let path = saved.save(&args.out)?;
     let returns = ppo::evaluate(&saved.policy, &args.env, args.episodes, 10_000)?;
     let mean_return = mean(&returns);
     if let (Some(a), Some(guard)) = (&active, guard) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let point = |key: &str, value: f64| MetricPoint {
-            key: key.into(),
-            value,
-            step: stats.env_steps as i64,
-            timestamp_ms: now,
-        };
-        a.tracker
-            .log_metrics(&a.run, &[point("mean_return", mean_return), point("seconds", seconds)])?;
+        log_epoch(
+            a.tracker.as_ref(),
+            &a.run,
+            stats.env_steps,
+            &[("mean_return", mean_return), ("seconds", seconds)],
+        )?;
         a.tracker
             .log_artifact(&a.run, "policy/policy.mlrl", &std::fs::read(&path)?)?;
         guard.end(RunStatus::Finished)?;

@@ -225,6 +225,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
+/// Write `bytes` to `dir/file` atomically, creating `dir`: how every
+/// artifact kept in a directory (a model, a checkpoint, a policy, a key) is
+/// saved. Returns the file's path.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn save_in_dir(dir: &Path, file: &str, bytes: &[u8]) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        op: "create directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(file);
+    write_atomic(&path, bytes)?;
+    Ok(path)
+}
+
+/// The file an artifact path names: `path/file` when `path` is a
+/// directory, `path` itself otherwise.
+pub fn file_in(path: &Path, file: &str) -> PathBuf {
+    if path.is_dir() {
+        path.join(file)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Read the artifact `path` names ([`file_in`]), at most `limit` bytes
+/// ([`read_limited`]).
+///
+/// # Errors
+/// As [`read_limited`].
+pub fn read_in(what: &'static str, path: &Path, file: &str, limit: u64) -> Result<Vec<u8>> {
+    read_limited(what, &file_in(path, file), limit)
+}
+
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

@@ -73,14 +73,7 @@ impl SavedModel {
     /// # Errors
     /// I/O failures.
     pub fn save(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            op: "create directory",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(MODEL_FILE);
-        io::write_atomic(&path, &self.to_bytes()?)?;
-        Ok(path)
+        io::save_in_dir(dir, MODEL_FILE, &self.to_bytes()?)
     }
 
     /// Read from a model directory or a model file.
@@ -88,13 +81,7 @@ impl SavedModel {
     /// # Errors
     /// A missing, oversized, corrupt, truncated or newer file.
     pub fn load(path: &Path) -> Result<Self> {
-        let file = if path.is_dir() {
-            path.join(MODEL_FILE)
-        } else {
-            path.to_path_buf()
-        };
-        let bytes = io::read_limited("model file", &file, MAX_MODEL_BYTES)?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&io::read_in("model file", path, MODEL_FILE, MAX_MODEL_BYTES)?)
     }
 }
 

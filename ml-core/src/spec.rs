@@ -367,6 +367,24 @@ pub fn sigmoid(z: f64) -> f64 {
 }
 
 impl Preprocess {
+    /// `[start, categories]` of each one-hot block this step writes, in
+    /// its output's columns (empty for the other steps).
+    pub fn one_hot_blocks(&self) -> Vec<[usize; 2]> {
+        let Preprocess::OneHot { columns, n_categories } = self else {
+            return Vec::new();
+        };
+        let mut shift = 0;
+        columns
+            .iter()
+            .zip(n_categories)
+            .map(|(&c, &n)| {
+                let start = c + shift;
+                shift += n - 1;
+                [start, n]
+            })
+            .collect()
+    }
+
     /// Width of the output for an input of width `n`.
     pub fn output_width(&self, n: usize) -> usize {
         match self {

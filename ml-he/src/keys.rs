@@ -203,11 +203,7 @@ impl ClientKey {
     /// # Errors
     /// [`Error::Io`] and the errors of [`ClientKey::from_bytes`].
     pub fn load(path: &Path) -> Result<Self> {
-        let file = if path.is_dir() {
-            path.join(CLIENT_KEY_FILE)
-        } else {
-            path.to_path_buf()
-        };
+        let file = ml_core::io::file_in(path, CLIENT_KEY_FILE);
         let bytes = Zeroizing::new(std::fs::read(&file).map_err(|source| Error::Io {
             op: "read",
             path: file.clone(),

@@ -74,14 +74,7 @@ impl PublicKey {
     /// # Errors
     /// [`Error::Core`] for I/O failures.
     pub fn save(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            op: "create",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(PUBLIC_KEY_FILE);
-        ml_core::io::write_atomic(&path, &self.to_bytes())?;
-        Ok(path)
+        Ok(ml_core::io::save_in_dir(dir, PUBLIC_KEY_FILE, &self.to_bytes())?)
     }
 
     /// Read a public key file (`dir/public.key` when `path` is a directory).
@@ -89,12 +82,7 @@ impl PublicKey {
     /// # Errors
     /// As [`PublicKey::from_bytes`], and I/O failures.
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let file = if path.is_dir() {
-            path.join(PUBLIC_KEY_FILE)
-        } else {
-            path.to_path_buf()
-        };
-        Self::from_bytes(&ml_core::io::read_limited("public key", &file, 1 << 20)?)
+        Self::from_bytes(&ml_core::io::read_in("public key", path, PUBLIC_KEY_FILE, 1 << 20)?)
     }
 
     /// Fingerprint of the client key it belongs to.

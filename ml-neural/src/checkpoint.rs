@@ -150,14 +150,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<TrainState> {
 /// # Errors
 /// I/O failures.
 pub fn save(state: &TrainState, dir: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        op: "create directory",
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let path = dir.join(CHECKPOINT_FILE);
-    io::write_atomic(&path, &to_bytes(state)?)?;
-    Ok(path)
+    io::save_in_dir(dir, CHECKPOINT_FILE, &to_bytes(state)?)
 }
 
 /// Read a training state from a model directory or a checkpoint file.
@@ -165,12 +158,7 @@ pub fn save(state: &TrainState, dir: &Path) -> Result<PathBuf> {
 /// # Errors
 /// A missing, oversized, corrupt, truncated or newer file.
 pub fn load(path: &Path) -> Result<TrainState> {
-    let file = if path.is_dir() {
-        path.join(CHECKPOINT_FILE)
-    } else {
-        path.to_path_buf()
-    };
-    from_bytes(&io::read_limited("checkpoint", &file, MAX_CHECKPOINT_BYTES)?)
+    from_bytes(&io::read_in("checkpoint", path, CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES)?)
 }
 
 /// A fitted network from a checkpoint (no privacy report: a checkpoint's

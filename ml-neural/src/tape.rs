@@ -115,14 +115,6 @@ impl Tape<'_> {
     }
 }
 
-/// Read a tensor's values back to the host.
-///
-/// # Errors
-/// A failed device read.
-pub fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    download(t)
-}
-
 /// An optimizer and its state for a custom training loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Optim {
@@ -180,19 +172,22 @@ impl Network {
     /// A row of the wrong width, a corrupt network.
     pub fn predict(&self, row: &[f32]) -> Result<Vec<f64>> {
         let layers = self.inference_layers()?;
-        predict_with(&layers, self.input_width, row)
+        Ok(forward_rows(&layers, self.input_width, &[row])?.remove(0))
     }
 }
 
-/// [`Network::predict`] with inference layers computed once
-/// ([`Network::inference_layers`]).
+/// Raw outputs of a batch of rows through inference layers computed once
+/// ([`Network::inference_layers`]), on the host in `f64`.
 ///
 /// # Errors
-/// A row of the wrong width.
-pub fn predict_with(layers: &[Layer], width: usize, row: &[f32]) -> Result<Vec<f64>> {
-    if row.len() != width {
-        return Err(ml_core::Error::shape("predict", width.to_string(), row.len()));
+/// A row whose width is not `width`.
+pub fn forward_rows<R: AsRef<[f32]>>(layers: &[Layer], width: usize, rows: &[R]) -> Result<Vec<Vec<f64>>> {
+    if let Some(bad) = rows.iter().find(|r| r.as_ref().len() != width) {
+        return Err(ml_core::Error::shape("forward", width.to_string(), bad.as_ref().len()));
     }
-    let x = ml_core::ndarray::Array2::from_shape_fn((1, width), |(_, j)| f64::from(row[j]));
-    Ok(ml_core::neural::forward(layers, x.view()).row(0).to_vec())
+    let x = ml_core::ndarray::Array2::from_shape_fn((rows.len(), width), |(i, j)| f64::from(rows[i].as_ref()[j]));
+    Ok(ml_core::neural::forward(layers, x.view())
+        .outer_iter()
+        .map(|r| r.to_vec())
+        .collect())
 }

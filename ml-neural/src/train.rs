@@ -511,7 +511,7 @@ impl NetTrainer {
         let mut blocks = Vec::new();
         if let Some(step) = OneHotEncoder::fit(data.columns()) {
             x = step.apply(x.view())?;
-            blocks = one_hot_blocks(&step);
+            blocks = step.one_hot_blocks();
             preprocessing.push(step);
         }
         let keep = OneHotEncoder::indicator_mask(data.columns());
@@ -1088,23 +1088,6 @@ impl Trainer for NetTrainer {
     fn fit(&self, data: &Dataset) -> Result<Box<dyn Model>> {
         Ok(Box::new(self.fit_network(data, &mut |_| {})?))
     }
-}
-
-/// `[start, categories]` of each one-hot block in the encoded rows.
-fn one_hot_blocks(step: &Preprocess) -> Vec<[usize; 2]> {
-    let Preprocess::OneHot { columns, n_categories } = step else {
-        return Vec::new();
-    };
-    let mut shift = 0;
-    columns
-        .iter()
-        .zip(n_categories)
-        .map(|(&c, &n)| {
-            let start = c + shift;
-            shift += n - 1;
-            [start, n]
-        })
-        .collect()
 }
 
 /// The architecture with its embedding layer, if any, given the data's

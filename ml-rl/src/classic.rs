@@ -60,11 +60,15 @@ fn discrete(space: &Space, action: &Action) -> Result<i64> {
 }
 
 /// A `Box` action's values; the bounds are the environment's business
-/// (Gymnasium clips them), only the length is checked.
+/// (Gymnasium clips them), only the length and NaN are refused.
 fn continuous<'a>(space: &Space, action: &'a Action) -> Result<&'a [f32]> {
     match action {
         Action::Continuous(v) if v.len() == space.flat_dim() && v.iter().all(|x| !x.is_nan()) => Ok(v),
-        _ => space.check(action).map(|()| &[][..]),
+        // Anything else is outside the space: its check names why.
+        _ => Err(space
+            .check(action)
+            .err()
+            .unwrap_or_else(|| Error::invalid("action", "not a continuous action"))),
     }
 }
 
@@ -223,15 +227,20 @@ impl MountainCar {
     /// A new, unreset environment.
     pub fn new() -> Self {
         Self {
-            obs_space: Space::boxed(
-                vec![MC_MIN_POSITION as f32, -MC_MAX_SPEED as f32],
-                vec![MC_MAX_POSITION as f32, MC_MAX_SPEED as f32],
-            ),
+            obs_space: mountain_space(),
             act_space: Space::discrete(3),
             state: None,
             rng: None,
         }
     }
+}
+
+/// Position and velocity, MountainCar's and its continuous twin's.
+fn mountain_space() -> Space {
+    Space::boxed(
+        vec![MC_MIN_POSITION as f32, -MC_MAX_SPEED as f32],
+        vec![MC_MAX_POSITION as f32, MC_MAX_SPEED as f32],
+    )
 }
 
 fn mountain_height(x: f64) -> f64 {
@@ -340,10 +349,7 @@ impl MountainCarContinuous {
     /// A new, unreset environment.
     pub fn new() -> Self {
         Self {
-            obs_space: Space::boxed(
-                vec![MC_MIN_POSITION as f32, -MC_MAX_SPEED as f32],
-                vec![MC_MAX_POSITION as f32, MC_MAX_SPEED as f32],
-            ),
+            obs_space: mountain_space(),
             act_space: Space::boxed(vec![-1.0], vec![1.0]),
             state: None,
             single: false,

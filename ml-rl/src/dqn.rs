@@ -11,13 +11,13 @@
 //! 50k steps (BENCHMARKS.md).
 
 use ml_core::{Activation, Error, Layer, Result};
-use ml_neural::tape::{Optim, Tape};
+use ml_neural::tape::{Optim, Tape, forward_rows};
 use ml_neural::{BackendKind, Network, Optimizer, Sequential};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::env::make;
-use crate::ppo::{PpoPolicy, PpoStats};
+use crate::ppo::{PpoPolicy, PpoStats, argmax};
 use crate::rng::NumpyRng;
 use crate::space::{Action, Space};
 
@@ -75,17 +75,13 @@ impl Default for DqnConfig {
     }
 }
 
-fn forward(layers: &[Layer], rows: &[&[f32]]) -> Vec<Vec<f64>> {
-    let d = rows.first().map_or(0, |r| r.len());
-    let x = ml_core::ndarray::Array2::from_shape_fn((rows.len(), d), |(i, j)| f64::from(rows[i][j]));
-    ml_core::neural::forward(layers, x.view())
-        .outer_iter()
-        .map(|r| r.to_vec())
-        .collect()
-}
-
-fn argmax(v: &[f64]) -> usize {
-    v.iter().enumerate().fold(0, |b, (i, x)| if *x > v[b] { i } else { b })
+/// One step kept in the replay buffer.
+struct Transition {
+    obs: Vec<f32>,
+    action: usize,
+    reward: f64,
+    next: Vec<f32>,
+    terminated: bool,
 }
 
 /// Train DQN on the registered environment `env_id` for `total_steps`
@@ -128,10 +124,10 @@ pub fn train_dqn(
     optim.clip_norm = Some(cfg.max_grad_norm);
     let mut rng = NumpyRng::new(u128::from(cfg.seed) + 11);
     let mut sampler = ml_core::seeded_rng(cfg.seed.wrapping_add(12));
-    // Replay buffer as a ring of transitions.
-    let cap = cfg.buffer_size;
-    let (mut s0, mut acts, mut rews, mut s1, mut terms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Replay buffer: a ring of transitions.
+    let mut replay: Vec<Transition> = Vec::new();
     let mut next_slot = 0;
+    let forward = |layers: &[Layer], rows: &[&[f32]]| forward_rows(layers, obs_dim, rows);
     let mut q_layers = q.inference_layers()?;
     let mut target_layers = target.inference_layers()?;
     let (mut obs, _) = env.reset(Some(cfg.seed))?;
@@ -144,25 +140,23 @@ pub fn train_dqn(
         let k = if t < cfg.learning_starts || rng.next_f64() < eps {
             rng.below(n as u64) as usize
         } else {
-            argmax(&forward(&q_layers, &[&obs])[0])
+            argmax(&forward(&q_layers, &[&obs])?[0])
         };
         let step = env.step(&Action::Discrete(start + k as i64))?;
         ep_ret += step.reward;
-        let transition = (obs.clone(), k, step.reward, step.obs.clone(), step.terminated);
-        if s0.len() < cap {
-            s0.push(transition.0);
-            acts.push(transition.1);
-            rews.push(transition.2);
-            s1.push(transition.3);
-            terms.push(transition.4);
+        let transition = Transition {
+            obs: obs.clone(),
+            action: k,
+            reward: step.reward,
+            next: step.obs.clone(),
+            terminated: step.terminated,
+        };
+        if replay.len() < cfg.buffer_size {
+            replay.push(transition);
         } else {
-            s0[next_slot] = transition.0;
-            acts[next_slot] = transition.1;
-            rews[next_slot] = transition.2;
-            s1[next_slot] = transition.3;
-            terms[next_slot] = transition.4;
+            replay[next_slot] = transition;
         }
-        next_slot = (next_slot + 1) % cap;
+        next_slot = (next_slot + 1) % cfg.buffer_size;
         obs = if step.terminated || step.truncated {
             stats.episode_returns.push(ep_ret);
             ep_ret = 0.0;
@@ -179,29 +173,31 @@ pub fn train_dqn(
             continue;
         }
         for _ in 0..cfg.gradient_steps {
-            let batch: Vec<usize> = (0..cfg.batch_size).map(|_| sampler.random_range(0..s0.len())).collect();
-            let next: Vec<&[f32]> = batch.iter().map(|&i| s1[i].as_slice()).collect();
-            let tq = forward(&target_layers, &next);
+            let batch: Vec<&Transition> = (0..cfg.batch_size)
+                .map(|_| &replay[sampler.random_range(0..replay.len())])
+                .collect();
+            let next: Vec<&[f32]> = batch.iter().map(|t| t.next.as_slice()).collect();
+            let tq = forward(&target_layers, &next)?;
             let picks: Vec<usize> = if cfg.double_q {
-                forward(&q_layers, &next).iter().map(|v| argmax(v)).collect()
+                forward(&q_layers, &next)?.iter().map(|v| argmax(v)).collect()
             } else {
                 tq.iter().map(|v| argmax(v)).collect()
             };
             let y: Vec<f32> = batch
                 .iter()
                 .enumerate()
-                .map(|(r, &i)| {
-                    let future = if terms[i] { 0.0 } else { cfg.gamma * tq[r][picks[r]] };
-                    (rews[i] + future) as f32
+                .map(|(r, t)| {
+                    let future = if t.terminated { 0.0 } else { cfg.gamma * tq[r][picks[r]] };
+                    (t.reward + future) as f32
                 })
                 .collect();
             let b = batch.len();
             let tape = Tape::new(&q, BackendKind::Cpu)?;
-            let x: Vec<f32> = batch.iter().flat_map(|&i| s0[i].iter().copied()).collect();
+            let x: Vec<f32> = batch.iter().flat_map(|t| t.obs.iter().copied()).collect();
             let out = tape.forward(tape.matrix(x, b, obs_dim));
             let mut onehot = vec![0f32; b * n];
-            for (r, &i) in batch.iter().enumerate() {
-                onehot[r * n + acts[i]] = 1.0;
+            for (r, t) in batch.iter().enumerate() {
+                onehot[r * n + t.action] = 1.0;
             }
             let qa = (out * tape.matrix(onehot, b, n)).sum_dim(1);
             let diff = qa - tape.matrix(y, b, 1);

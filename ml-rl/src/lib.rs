@@ -53,7 +53,7 @@ pub mod wrappers;
 
 pub use env::{Env, EnvSpec, Info, REGISTRY, Step, make, make_unwrapped, spec};
 pub use process::ProcessEnv;
-pub use render::{Frame, write_gif, write_png_strip};
+pub use render::{Frame, write_episode, write_gif, write_png_strip};
 pub use rng::NumpyRng;
 pub use space::{Action, Space};
 pub use vector::{SyncVectorEnv, ThreadVectorEnv, VecStep, VectorEnv};

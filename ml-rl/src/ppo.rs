@@ -9,7 +9,7 @@
 //! The defaults are rl-baselines3-zoo's tuned CartPole-v1 hyper-parameters.
 
 use ml_core::{Activation, Error, Layer, Result};
-use ml_neural::tape::{Optim, Tape, Tensor, activation, gradients};
+use ml_neural::tape::{Optim, Tape, Tensor, activation, forward_rows, gradients};
 use ml_neural::{BackendKind, Network, Optimizer, Sequential};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -133,6 +133,15 @@ pub struct PpoStats {
     pub episode_returns: Vec<f64>,
 }
 
+impl PpoStats {
+    /// The mean return of the last `n` finished episodes (None before the
+    /// first): the learning curve's value.
+    pub fn recent_return(&self, n: usize) -> Option<f64> {
+        let recent = &self.episode_returns[self.episode_returns.len().saturating_sub(n)..];
+        (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64)
+    }
+}
+
 fn network(cfg: &PpoConfig, inputs: usize, outputs: usize, rng: &mut ml_core::SeededRng) -> Result<Network> {
     let mut arch = Sequential::new();
     for &h in &cfg.hidden {
@@ -141,14 +150,9 @@ fn network(cfg: &PpoConfig, inputs: usize, outputs: usize, rng: &mut ml_core::Se
     Network::new(&arch, inputs, outputs, rng)
 }
 
-/// Host-side forward of a batch through cached inference layers.
-fn forward(layers: &[Layer], rows: &[Vec<f32>]) -> Vec<Vec<f64>> {
-    let d = rows.first().map_or(0, Vec::len);
-    let x = ml_core::ndarray::Array2::from_shape_fn((rows.len(), d), |(i, j)| f64::from(rows[i][j]));
-    ml_core::neural::forward(layers, x.view())
-        .outer_iter()
-        .map(|r| r.to_vec())
-        .collect()
+/// The index of the largest value (the first of equals).
+pub(crate) fn argmax(v: &[f64]) -> usize {
+    v.iter().enumerate().fold(0, |b, (i, x)| if *x > v[b] { i } else { b })
 }
 
 fn softmax(z: &[f64]) -> Vec<f64> {
@@ -169,9 +173,57 @@ fn gauss_logp(a: &[f64], mu: &[f64], ls: &[f64]) -> f64 {
 
 /// A policy's networks as inference layers, for fast host-side passes.
 struct Cached {
+    width: usize,
     actor: Vec<Layer>,
     critic: Vec<Layer>,
     log_std: Option<Vec<f64>>,
+}
+
+impl Cached {
+    /// Outputs of `layers` (the actor's or the critic's) for each row.
+    fn forward<R: AsRef<[f32]>>(&self, layers: &[Layer], rows: &[R]) -> Result<Vec<Vec<f64>>> {
+        forward_rows(layers, self.width, rows)
+    }
+
+    /// The action for one observation: the most likely (deterministic) or
+    /// a sample.
+    fn act(&self, space: &Space, obs: &[f32], deterministic: bool, rng: &mut NumpyRng) -> Result<Action> {
+        let out = self.forward(&self.actor, &[obs])?.remove(0);
+        Ok(match space {
+            Space::Discrete { start, .. } => {
+                let k = if deterministic {
+                    argmax(&out)
+                } else {
+                    sample(&softmax(&out), rng)
+                };
+                Action::Discrete(start + k as i64)
+            }
+            _ => {
+                let ls = self.log_std.clone().unwrap_or_else(|| vec![0.0; out.len()]);
+                Action::Continuous(
+                    out.iter()
+                        .zip(&ls)
+                        .map(|(m, l)| if deterministic { *m } else { m + l.exp() * rng.normal() } as f32)
+                        .collect(),
+                )
+            }
+        })
+    }
+
+    /// The return of one deterministic episode in `env` from `reset(seed)`.
+    fn play(&self, space: &Space, env: &mut dyn Env, seed: u64) -> Result<f64> {
+        let (mut obs, _) = env.reset(Some(seed))?;
+        let mut rng = NumpyRng::new(u128::from(seed));
+        let mut total = 0.0;
+        loop {
+            let s = env.step(&self.act(space, &obs, true, &mut rng)?)?;
+            total += s.reward;
+            obs = s.obs;
+            if s.terminated || s.truncated {
+                return Ok(total);
+            }
+        }
+    }
 }
 
 impl PpoPolicy {
@@ -181,6 +233,7 @@ impl PpoPolicy {
             None => None,
         };
         Ok(Cached {
+            width: self.actor.input_width,
             actor: self.actor.inference_layers()?,
             critic: self.critic.inference_layers()?,
             log_std,
@@ -193,31 +246,7 @@ impl PpoPolicy {
     /// # Errors
     /// An observation of the wrong width.
     pub fn act(&self, obs: &[f32], deterministic: bool, rng: &mut NumpyRng) -> Result<Action> {
-        let out = self.actor.predict(obs)?;
-        Ok(match &self.action_space {
-            Space::Discrete { start, .. } => {
-                let k = if deterministic {
-                    out.iter()
-                        .enumerate()
-                        .fold(0, |b, (i, v)| if *v > out[b] { i } else { b })
-                } else {
-                    sample(&softmax(&out), rng)
-                };
-                Action::Discrete(start + k as i64)
-            }
-            _ => {
-                let ls = match &self.log_std {
-                    Some(n) => n.predict(&[1.0])?,
-                    None => vec![0.0; out.len()],
-                };
-                Action::Continuous(
-                    out.iter()
-                        .zip(&ls)
-                        .map(|(m, l)| if deterministic { *m } else { m + l.exp() * rng.normal() } as f32)
-                        .collect(),
-                )
-            }
-        })
+        self.cached()?.act(&self.action_space, obs, deterministic, rng)
     }
 }
 
@@ -318,15 +347,12 @@ pub fn train_ppo(
                 .iter_mut()
                 .for_each(|o| o.learning_rate = cfg.learning_rate * frac);
         }
-        let Cached {
-            actor: actor_l,
-            critic: critic_l,
-            log_std,
-        } = policy.cached()?;
+        let cached = policy.cached()?;
+        let log_std = &cached.log_std;
         let mut buf = Buffer::default();
         for _ in 0..cfg.n_steps {
-            let outs = forward(&actor_l, &obs);
-            let vals = forward(&critic_l, &obs);
+            let outs = cached.forward(&cached.actor, &obs)?;
+            let vals = cached.forward(&cached.critic, &obs)?;
             for (i, env) in envs.iter_mut().enumerate() {
                 let (action, a, logp) = if discrete {
                     let p = softmax(&outs[i]);
@@ -356,7 +382,7 @@ pub fn train_ppo(
                 let done = step.terminated || step.truncated;
                 if step.truncated && !step.terminated {
                     // A cut-off episode still had a future: bootstrap it.
-                    reward += cfg.gamma * forward(&critic_l, std::slice::from_ref(&step.obs))[0][0];
+                    reward += cfg.gamma * cached.forward(&cached.critic, &[&step.obs])?[0][0];
                 }
                 buf.obs.push(std::mem::take(&mut obs[i]));
                 buf.actions.push(a);
@@ -375,7 +401,7 @@ pub fn train_ppo(
             stats.env_steps += cfg.n_envs;
         }
         // GAE over the rollout, bootstrapped with the values of the last observations.
-        let last = forward(&critic_l, &obs);
+        let last = cached.forward(&cached.critic, &obs)?;
         let n = buf.rewards.len();
         let mut adv = vec![0.0; n];
         for (i, last_value) in last.iter().enumerate() {
@@ -482,33 +508,10 @@ pub fn train_ppo(
 /// An unknown environment, a policy that does not fit it.
 pub fn evaluate(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) -> Result<Vec<f64>> {
     let mut env = make(env_id)?;
-    let actor = policy.cached()?.actor;
-    let mut returns = Vec::with_capacity(episodes);
-    for e in 0..episodes {
-        let (mut obs, _) = env.reset(Some(seed.wrapping_add(e as u64)))?;
-        let mut total = 0.0;
-        loop {
-            let out = forward(&actor, std::slice::from_ref(&obs)).remove(0);
-            let action = match &policy.action_space {
-                Space::Discrete { start, .. } => Action::Discrete(
-                    start
-                        + out
-                            .iter()
-                            .enumerate()
-                            .fold(0, |b, (i, v)| if *v > out[b] { i } else { b }) as i64,
-                ),
-                _ => Action::Continuous(out.iter().map(|&v| v as f32).collect()),
-            };
-            let s = env.step(&action)?;
-            total += s.reward;
-            obs = s.obs;
-            if s.terminated || s.truncated {
-                break;
-            }
-        }
-        returns.push(total);
-    }
-    Ok(returns)
+    let cached = policy.cached()?;
+    (0..episodes)
+        .map(|e| cached.play(&policy.action_space, env.as_mut(), seed.wrapping_add(e as u64)))
+        .collect()
 }
 
 /// The file a saved policy lives in, inside its directory.
@@ -517,25 +520,49 @@ pub const POLICY_FILE: &str = "policy.mlrl";
 pub const POLICY_VERSION: u32 = 1;
 const POLICY_KIND: &str = "rl-policy";
 
-fn net_json(n: &Network) -> serde_json::Value {
-    serde_json::json!({ "network": n, "weights": n.params.iter().map(|p| &p.value).collect::<Vec<_>>() })
+/// A network as stored: its architecture (weights are not serialized with
+/// it) and its weights beside it.
+#[derive(Serialize, Deserialize)]
+struct StoredNet {
+    network: Network,
+    weights: Vec<Vec<f32>>,
 }
 
-fn net_from(v: &serde_json::Value, what: &str) -> Result<Network> {
-    let corrupt = |reason: String| Error::Corrupt {
-        what: "policy file",
-        reason: format!("{what}: {reason}"),
-    };
-    let mut net: Network = serde_json::from_value(v["network"].clone()).map_err(|e| corrupt(e.to_string()))?;
-    let weights: Vec<Vec<f32>> = serde_json::from_value(v["weights"].clone()).map_err(|e| corrupt(e.to_string()))?;
-    if weights.len() != net.params.len() {
-        return Err(corrupt("weights for another architecture".into()));
+impl StoredNet {
+    fn new(n: &Network) -> Self {
+        Self {
+            network: n.clone(),
+            weights: n.params.iter().map(|p| p.value.clone()).collect(),
+        }
     }
-    for (p, w) in net.params.iter_mut().zip(weights) {
-        p.value = w;
+
+    fn into_network(self, what: &str) -> Result<Network> {
+        let mut net = self.network;
+        if self.weights.len() != net.params.len() {
+            return Err(Error::Corrupt {
+                what: "policy file",
+                reason: format!("{what}: weights for another architecture"),
+            });
+        }
+        for (p, w) in net.params.iter_mut().zip(self.weights) {
+            p.value = w;
+        }
+        net.validate()?;
+        Ok(net)
     }
-    net.validate()?;
-    Ok(net)
+}
+
+/// The policy file's JSON payload.
+#[derive(Serialize, Deserialize)]
+struct PolicyDoc {
+    env: String,
+    algo: String,
+    config: serde_json::Value,
+    env_steps: usize,
+    action_space: Space,
+    actor: StoredNet,
+    critic: StoredNet,
+    log_std: Option<StoredNet>,
 }
 
 /// A trained policy with what it was trained on, as saved.
@@ -555,17 +582,38 @@ pub struct SavedPolicy {
 }
 
 impl SavedPolicy {
+    /// The run parameters to track: environment, algorithm and every
+    /// hyper-parameter.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut params = vec![
+            ("env".to_string(), self.env.clone()),
+            ("algo".into(), self.algo.clone()),
+        ];
+        if let Some(map) = self.config.as_object() {
+            params.extend(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_string())),
+            );
+        }
+        params
+    }
+
     /// The sealed bytes (ml-core's container: kind, version, SHA-256).
     ///
     /// # Errors
     /// Serialization failures.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let p = &self.policy;
-        let doc = serde_json::json!({
-            "env": self.env, "algo": self.algo, "config": self.config, "env_steps": self.env_steps,
-            "action_space": p.action_space, "actor": net_json(&p.actor), "critic": net_json(&p.critic),
-            "log_std": p.log_std.as_ref().map(net_json),
-        });
+        let doc = PolicyDoc {
+            env: self.env.clone(),
+            algo: self.algo.clone(),
+            config: self.config.clone(),
+            env_steps: self.env_steps,
+            action_space: p.action_space.clone(),
+            actor: StoredNet::new(&p.actor),
+            critic: StoredNet::new(&p.critic),
+            log_std: p.log_std.as_ref().map(StoredNet::new),
+        };
         let payload = serde_json::to_vec(&doc).map_err(|e| Error::invalid("policy", e.to_string()))?;
         Ok(ml_core::io::seal(POLICY_KIND, POLICY_VERSION, &payload))
     }
@@ -578,27 +626,25 @@ impl SavedPolicy {
     /// one.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (_, payload) = ml_core::io::unseal("policy file", POLICY_KIND, POLICY_VERSION, bytes)?;
-        let corrupt = |reason: String| Error::Corrupt {
+        let doc: PolicyDoc = serde_json::from_slice(payload).map_err(|e| Error::Corrupt {
             what: "policy file",
-            reason,
-        };
-        let doc: serde_json::Value = serde_json::from_slice(payload).map_err(|e| corrupt(e.to_string()))?;
-        let field = |k: &str| doc.get(k).cloned().ok_or_else(|| corrupt(format!("no {k}")));
-        let policy = PpoPolicy {
-            actor: net_from(&field("actor")?, "actor")?,
-            critic: net_from(&field("critic")?, "critic")?,
-            log_std: match doc.get("log_std") {
-                Some(v) if !v.is_null() => Some(net_from(v, "log_std")?),
-                _ => None,
-            },
-            action_space: serde_json::from_value(field("action_space")?).map_err(|e| corrupt(e.to_string()))?,
+            reason: e.to_string(),
+        })?;
+        let log_std = match doc.log_std {
+            Some(n) => Some(n.into_network("log_std")?),
+            None => None,
         };
         Ok(Self {
-            env: serde_json::from_value(field("env")?).map_err(|e| corrupt(e.to_string()))?,
-            algo: serde_json::from_value(field("algo")?).map_err(|e| corrupt(e.to_string()))?,
-            config: serde_json::from_value(field("config")?).map_err(|e| corrupt(e.to_string()))?,
-            env_steps: serde_json::from_value(field("env_steps")?).map_err(|e| corrupt(e.to_string()))?,
-            policy,
+            env: doc.env,
+            algo: doc.algo,
+            config: doc.config,
+            env_steps: doc.env_steps,
+            policy: PpoPolicy {
+                actor: doc.actor.into_network("actor")?,
+                critic: doc.critic.into_network("critic")?,
+                log_std,
+                action_space: doc.action_space,
+            },
         })
     }
 
@@ -607,14 +653,7 @@ impl SavedPolicy {
     /// # Errors
     /// I/O failures.
     pub fn save(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            op: "create",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(POLICY_FILE);
-        ml_core::io::write_atomic(&path, &self.to_bytes()?)?;
-        Ok(path)
+        ml_core::io::save_in_dir(dir, POLICY_FILE, &self.to_bytes()?)
     }
 
     /// Read a policy from its directory (or the file itself).
@@ -622,12 +661,7 @@ impl SavedPolicy {
     /// # Errors
     /// A missing, corrupt or future-version file.
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let file = if path.is_dir() {
-            path.join(POLICY_FILE)
-        } else {
-            path.to_path_buf()
-        };
-        Self::from_bytes(&ml_core::io::read_limited("policy file", &file, 1 << 30)?)
+        Self::from_bytes(&ml_core::io::read_in("policy file", path, POLICY_FILE, 1 << 30)?)
     }
 }
 
@@ -638,16 +672,6 @@ impl SavedPolicy {
 /// An unknown environment, a policy that does not fit it.
 pub fn render_episode(policy: &PpoPolicy, env_id: &str, seed: u64) -> Result<(Vec<crate::render::Frame>, f64)> {
     let mut env = crate::wrappers::RecordFrames::new(make(env_id)?);
-    let (mut obs, _) = env.reset(Some(seed))?;
-    let mut rng = NumpyRng::new(u128::from(seed));
-    let mut total = 0.0;
-    loop {
-        let s = env.step(&policy.act(&obs, true, &mut rng)?)?;
-        total += s.reward;
-        obs = s.obs;
-        if s.terminated || s.truncated {
-            break;
-        }
-    }
+    let total = policy.cached()?.play(&policy.action_space, &mut env, seed)?;
     Ok((env.frames, total))
 }

@@ -195,3 +195,19 @@ pub fn write_png_strip(frames: &[Frame], columns: usize, path: &Path) -> Result<
     }
     ml_core::io::write_atomic(path, &bytes)
 }
+
+/// An episode's frames to `path` by its extension: a PNG strip of every
+/// `png_every`-th frame in rows of ten for `.png`, an animated GIF at 30
+/// frames a second otherwise.
+///
+/// # Errors
+/// As [`write_gif`] and [`write_png_strip`].
+pub fn write_episode(frames: &[Frame], path: &Path, png_every: usize) -> Result<()> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("png") => {
+            let picks: Vec<Frame> = frames.iter().step_by(png_every.max(1)).cloned().collect();
+            write_png_strip(&picks, 10, path)
+        }
+        _ => write_gif(frames, 30, path),
+    }
+}

@@ -191,13 +191,4 @@ impl Space {
             Space::MultiDiscrete { nvec } => Action::MultiDiscrete(nvec.iter().map(|&n| rng.below(n) as i64).collect()),
         }
     }
-
-    /// The number of discrete actions (`Discrete`), for policies with one
-    /// output per action.
-    pub fn n(&self) -> Option<u64> {
-        match self {
-            Space::Discrete { n, .. } => Some(*n),
-            _ => None,
-        }
-    }
 }

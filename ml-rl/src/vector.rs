@@ -82,8 +82,25 @@ impl Slot {
     }
 }
 
-fn seeds(seed: Option<u64>, offset: usize, n: usize) -> impl Iterator<Item = Option<u64>> {
-    (0..n).map(move |i| seed.map(|s| s.wrapping_add((offset + i) as u64)))
+/// Reset `slots`, the one at index `i` with `seed + offset + i`.
+fn reset_slots(slots: &mut [Slot], seed: Option<u64>, offset: usize) -> Result<(Vec<Vec<f32>>, Vec<Info>)> {
+    let mut out = (Vec::with_capacity(slots.len()), Vec::with_capacity(slots.len()));
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let (obs, info) = slot.env.reset(seed.map(|s| s.wrapping_add((offset + i) as u64)))?;
+        slot.autoreset = false;
+        out.0.push(obs);
+        out.1.push(info);
+    }
+    Ok(out)
+}
+
+/// One action per slot.
+fn step_slots(slots: &mut [Slot], actions: &[Action]) -> Result<VecStep> {
+    let mut out = VecStep::default();
+    for (slot, a) in slots.iter_mut().zip(actions) {
+        out.push(slot.step(a)?);
+    }
+    Ok(out)
 }
 
 fn check_spaces(envs: &[Box<dyn Env>]) -> Result<(Space, Space)> {
@@ -143,15 +160,7 @@ impl VectorEnv for SyncVectorEnv {
         &self.spaces.1
     }
     fn reset(&mut self, seed: Option<u64>) -> Result<(Vec<Vec<f32>>, Vec<Info>)> {
-        let n = self.slots.len();
-        let mut out = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for (slot, s) in self.slots.iter_mut().zip(seeds(seed, 0, n)) {
-            let (obs, info) = slot.env.reset(s)?;
-            slot.autoreset = false;
-            out.0.push(obs);
-            out.1.push(info);
-        }
-        Ok(out)
+        reset_slots(&mut self.slots, seed, 0)
     }
     fn step(&mut self, actions: &[Action]) -> Result<VecStep> {
         if actions.len() != self.slots.len() {
@@ -160,11 +169,7 @@ impl VectorEnv for SyncVectorEnv {
                 format!("{} actions for {} environments", actions.len(), self.slots.len()),
             ));
         }
-        let mut out = VecStep::default();
-        for (slot, a) in self.slots.iter_mut().zip(actions) {
-            out.push(slot.step(a)?);
-        }
-        Ok(out)
+        step_slots(&mut self.slots, actions)
     }
 }
 
@@ -222,32 +227,12 @@ impl ThreadVectorEnv {
                 .spawn(move || {
                     while let Ok(job) = job_rx.recv() {
                         let reply = match job {
-                            Job::Reset(seed) => {
-                                let mut out = VecStep::default();
-                                let mut result = Ok(());
-                                for (slot, s) in slots.iter_mut().zip(seeds(seed, first, n)) {
-                                    match slot.env.reset(s) {
-                                        Ok((obs, info)) => {
-                                            slot.autoreset = false;
-                                            out.obs.push(obs);
-                                            out.infos.push(info);
-                                        }
-                                        Err(e) => {
-                                            result = Err(e);
-                                            break;
-                                        }
-                                    }
-                                }
-                                result.map(|()| out)
-                            }
-                            Job::Step(actions) => {
-                                let mut out = VecStep::default();
-                                slots
-                                    .iter_mut()
-                                    .zip(&actions)
-                                    .try_for_each(|(slot, a)| slot.step(a).map(|s| out.push(s)))
-                                    .map(|()| out)
-                            }
+                            Job::Reset(seed) => reset_slots(&mut slots, seed, first).map(|(obs, infos)| VecStep {
+                                obs,
+                                infos,
+                                ..VecStep::default()
+                            }),
+                            Job::Step(actions) => step_slots(&mut slots, &actions),
                         };
                         if reply_tx.send(reply).is_err() {
                             break;

@@ -114,11 +114,7 @@ pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> 
             file.display()
         )));
     }
-    let file = if path.is_dir() {
-        path.join(MODEL_FILE)
-    } else {
-        path.clone()
-    };
+    let file = ml_core::io::file_in(&path, MODEL_FILE);
     let saved = SavedModel::load(&path)?;
     Ok(LoadedModel {
         model: Arc::new(saved.clone()),

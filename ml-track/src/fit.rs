@@ -44,9 +44,11 @@ impl FitRecord {
     }
 }
 
-/// Log one training epoch's figures (`loss`, `val_loss`, `accuracy`, ...)
-/// as metric points at step `epoch`, so the run keeps each metric's history
-/// (MLflow's metric history, TensorBoard's scalar curves).
+/// Log one training step's figures as metric points at step `epoch`, so
+/// the run keeps each metric's history (MLflow's metric history,
+/// TensorBoard's scalar curves): a network's epoch (`loss`, `val_loss`,
+/// `accuracy`, ...), or a reinforcement-learning update at its count of
+/// environment steps (`episode_return`).
 ///
 /// # Errors
 /// Back-end failures.
