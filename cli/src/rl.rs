@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ml_sdk::core::RunStatus;
 use ml_sdk::rl::ppo::{self, SavedPolicy};
+use ml_sdk::rl::progress::StepsProgress;
 use ml_sdk::rl::{self, RecordFrames};
 use ml_sdk::track::log_epoch;
 use serde_json::{Value, json};
@@ -18,12 +19,16 @@ pub struct TrainArgs {
     /// Environment id.
     #[arg(long)]
     env: String,
-    /// Algorithm: ppo or dqn (discrete actions).
-    #[arg(long, default_value = "ppo")]
-    algo: String,
-    /// Environment steps to train for.
+    /// Algorithm: ppo (the default) or dqn (discrete actions).
+    #[arg(long)]
+    algo: Option<String>,
+    /// Environment steps to train for (with --resume: more steps).
     #[arg(long, default_value_t = 100_000)]
     steps: usize,
+    /// Go on training a saved policy (its directory or policy.mlrl) with its
+    /// algorithm, hyper-parameters, optimizer states and counters.
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Seed of initialization, sampling and the environments.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -73,6 +78,26 @@ pub enum RlCommand {
         /// Seed of the first episode.
         #[arg(long, default_value_t = 10_000)]
         seed: u64,
+    },
+    /// Write the states deterministic episodes of a saved policy visit, with
+    /// the action taken on each, as CSV: rows to explain the policy on
+    /// (`mlsdk explain --model DIR --data FILE`).
+    States {
+        /// The policy's directory (or policy.mlrl).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Environment id (default: the one it was trained on).
+        #[arg(long)]
+        env: Option<String>,
+        /// Episodes, episode i from reset(seed + i).
+        #[arg(long, default_value_t = 5)]
+        episodes: usize,
+        /// Seed of the first episode.
+        #[arg(long, default_value_t = 10_000)]
+        seed: u64,
+        /// Output CSV file.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Draw one deterministic episode of a saved policy as a GIF (or PNG strip).
     Render {
@@ -193,6 +218,28 @@ pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
                 )
             });
         }
+        RlCommand::States {
+            policy,
+            env,
+            episodes,
+            seed,
+            out: path,
+        } => {
+            let saved = SavedPolicy::load(policy)?;
+            let env = env.clone().unwrap_or(saved.env.clone());
+            let data = rl::model::visited_dataset(&saved, &env, *episodes, *seed)?;
+            let mut csv = Vec::new();
+            ml_sdk::core::write_csv(&data, &mut csv)?;
+            ml_sdk::core::io::write_atomic(path, &csv)?;
+            let value = json!({"env": env, "rows": data.n_samples(), "columns": data.feature_names(), "out": path});
+            out.emit(&value, || {
+                format!(
+                    "{env}: {} states of {episodes} episodes -> {}\n",
+                    data.n_samples(),
+                    path.display()
+                )
+            });
+        }
         RlCommand::Render {
             policy,
             env,
@@ -213,26 +260,55 @@ pub fn run(cmd: &RlCommand, out: &Output) -> Result<()> {
 }
 
 fn train(args: &TrainArgs, out: &Output) -> Result<()> {
-    if !rl::ALGORITHMS.contains(&args.algo.as_str()) {
+    let resume = match &args.resume {
+        Some(path) => Some(SavedPolicy::load(path).with_context(|| format!("--resume {}", path.display()))?),
+        None => None,
+    };
+    let algo = match (&args.algo, &resume) {
+        (Some(a), Some(saved)) if *a != saved.algo => {
+            bail!("--algo {a}: the policy to resume was trained with {}", saved.algo)
+        }
+        (_, Some(saved)) => saved.algo.clone(),
+        (Some(a), None) => a.clone(),
+        (None, None) => "ppo".to_string(),
+    };
+    if !rl::ALGORITHMS.contains(&algo.as_str()) {
         bail!(
-            "--algo {}: unknown algorithm (known: {})",
-            args.algo,
+            "--algo {algo}: unknown algorithm (known: {})",
             rl::ALGORITHMS.join(", ")
         );
     }
     rl::spec(&args.env)?;
+    if let Some(saved) = &resume
+        && saved.env != args.env
+    {
+        bail!("--env {}: the policy to resume was trained on {}", args.env, saved.env);
+    }
     args.tracking.check()?;
     let active = args.tracking.start()?;
     let guard = active.as_ref().map(|a| a.guard());
     let started = std::time::Instant::now();
+    let done = resume.as_ref().map_or(0, |s| s.env_steps);
+    let progress = if out.json {
+        StepsProgress::hidden()
+    } else {
+        StepsProgress::new(done, args.steps)
+    };
     let mut log_error = None;
-    let (saved, stats) = rl::train_agent(&args.env, &args.algo, args.steps, args.seed, &mut |s| {
+    let mut on_update = |s: &ppo::PpoStats| {
+        progress.update(s);
         if let (Some(a), Some(r)) = (&active, s.recent_return(20))
             && let Err(e) = log_epoch(a.tracker.as_ref(), &a.run, s.env_steps, &[("episode_return", r)])
         {
             log_error.get_or_insert(e);
         }
-    })?;
+    };
+    let trained = match &resume {
+        Some(saved) => rl::resume_agent(saved, args.steps, &mut on_update),
+        None => rl::train_agent(&args.env, &algo, args.steps, args.seed, &mut on_update),
+    };
+    progress.finish();
+    let (saved, stats) = trained?;
     if let Some(e) = log_error {
         return Err(e.into());
     }
@@ -255,7 +331,7 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         guard.end(RunStatus::Finished)?;
     }
     let value = json!({
-        "env": args.env, "algo": args.algo, "mean_return": mean_return, "episodes": returns.len(),
+        "env": args.env, "algo": algo, "mean_return": mean_return, "episodes": returns.len(),
         "env_steps": stats.env_steps, "seconds": seconds, "policy": path,
         "run": active.as_ref().map(|a| a.describe()),
     });
@@ -263,7 +339,7 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         format!(
             "{}: {}, {} steps in {seconds:.1} s; mean return {mean_return:.2} over {} deterministic episodes; policy {}\n",
             args.env,
-            args.algo,
+            algo,
             stats.env_steps,
             returns.len(),
             path.display()

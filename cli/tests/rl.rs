@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{command, run_in};
+use common::{Serve, command, csv_rows, run_in};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -174,6 +174,127 @@ fn ppo_trains_evaluates_and_renders_from_the_command_line() {
         ],
     );
     assert!(std::fs::read(dir.join("episode.gif")).unwrap().starts_with(b"GIF89a"));
+
+    // The policy is a model: the states it visits, predicted by its model
+    // directory and by its ONNX export on tract, give the actions it played;
+    // SHAP explains it on those states.
+    run_in(
+        dir,
+        &[
+            "rl",
+            "states",
+            "--policy",
+            "agent",
+            "--episodes",
+            "2",
+            "--out",
+            "states.csv",
+        ],
+    );
+    let states = std::fs::read_to_string(dir.join("states.csv")).unwrap();
+    let header = states.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "cart_position,cart_velocity,pole_angle,pole_angular_velocity,action"
+    );
+    let played: Vec<String> = states
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().to_string())
+        .collect();
+    assert!(played.len() >= 2 * 100, "{} states", played.len());
+    run_in(dir, &["export-onnx", "--model", "agent", "--out", "policy.onnx"]);
+    for model in ["agent", "policy.onnx"] {
+        let predicted = run_in(dir, &["predict", "--model", model, "--data", "states.csv"]);
+        let labels: Vec<String> = predicted
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect();
+        assert_eq!(labels, played, "{model}");
+    }
+    let explained: Value = serde_json::from_str(&run_in(
+        dir,
+        &[
+            "--json",
+            "explain",
+            "--model",
+            "agent",
+            "--data",
+            "states.csv",
+            "--method",
+            "kernel-shap",
+            "--rows",
+            "3",
+            "--target",
+            "action",
+        ],
+    ))
+    .unwrap();
+    assert!(explained.to_string().contains("pole_angle"), "{explained}");
+
+    // `mlsdk serve` serves it as any model: the most likely action is the one played.
+    let server = Serve::start(dir, &["--model", "cartpole=agent"]);
+    let rows = csv_rows(&dir.join("states.csv"), "action", 5);
+    let body = serde_json::to_vec(&serde_json::json!({ "instances": rows })).unwrap();
+    let mut reply = ureq::post(format!("http://{}/invocations", server.http))
+        .header("Content-Type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    let served: Value = serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+    let probabilities: Vec<Vec<f64>> = serde_json::from_value(served["predictions"]["probabilities"].clone())
+        .unwrap_or_else(|e| panic!("{e}: {served}"));
+    let greedy: Vec<String> = probabilities
+        .iter()
+        .map(|p| if p[1] > p[0] { "1" } else { "0" }.to_string())
+        .collect();
+    assert_eq!(greedy, played[..5]);
+    server.terminate(std::time::Duration::from_secs(10));
+
+    // Training resumes from the saved policy, counting on.
+    let r: Value = serde_json::from_str(&run_in(
+        dir,
+        &[
+            "--json",
+            "rl",
+            "train",
+            "--env",
+            "CartPole-v1",
+            "--steps",
+            "4096",
+            "--out",
+            "more",
+            "--resume",
+            "agent",
+            "--episodes",
+            "5",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(r["algo"], "ppo", "{r}");
+    assert_eq!(
+        r["env_steps"].as_u64().unwrap(),
+        t["env_steps"].as_u64().unwrap() + 4096,
+        "{r}"
+    );
+    for (args, expected) in [
+        (
+            vec!["--env", "Acrobot-v1", "--resume", "agent"],
+            "trained on CartPole-v1",
+        ),
+        (
+            vec!["--env", "CartPole-v1", "--algo", "dqn", "--resume", "agent"],
+            "trained with ppo",
+        ),
+    ] {
+        let out = command(&[&["rl", "train", "--out", "x", "--steps", "10"], &args[..]].concat())
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{args:?}: {err}");
+    }
+
     // The run holds the learning curve and the policy.
     let mut found = (false, false);
     let mut stack = vec![dir.join("mlruns")];

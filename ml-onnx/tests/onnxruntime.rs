@@ -198,6 +198,15 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         let model = trainer.fit_network(data, &mut |_| {}).unwrap();
         write_case(&dir_path, &store, name, &model, data);
     }
+    // Reinforcement-learning policies as models, on the states they visit.
+    for (name, env) in [
+        ("ppo_policy_cartpole", "CartPole-v1"),
+        ("ppo_policy_pendulum", "Pendulum-v1"),
+    ] {
+        let (saved, _) = ml_rl::train_agent(env, "ppo", 2048, 0, &mut |_| {}).unwrap();
+        let states = ml_rl::model::visited_dataset(&saved, env, 2, 0).unwrap();
+        write_case(&dir_path, &store, name, &saved.to_saved_model().unwrap(), &states);
+    }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/check_onnx.py");
     let out = Command::new(python)
         .args([script, dir_path.to_str().unwrap()])

@@ -17,7 +17,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::env::make;
-use crate::ppo::{PpoPolicy, PpoStats, argmax};
+use crate::ppo::{PpoPolicy, PpoStats, TrainingState, argmax};
 use crate::rng::NumpyRng;
 use crate::space::{Action, Space};
 
@@ -98,6 +98,28 @@ pub fn train_dqn(
     total_steps: usize,
     on_round: &mut dyn FnMut(&PpoStats),
 ) -> Result<(PpoPolicy, PpoStats)> {
+    let (policy, state) = continue_dqn(env_id, cfg, None, total_steps, on_round)?;
+    Ok((policy, state.stats))
+}
+
+/// Train DQN from scratch (`from` is `None`) or on from a checkpoint's
+/// Q-network, target network and training state, for `steps` more
+/// environment steps; returns the policy with the state to resume from.
+///
+/// A resumed run keeps the networks, Adam's moments and the counters; ε
+/// goes on falling over the whole (earlier and new) number of steps, as in
+/// Stable-Baselines3. The replay buffer is not kept: it fills again (with
+/// the ε-greedy policy, not random play) before training resumes.
+///
+/// # Errors
+/// As [`train_dqn`]; a checkpoint that does not fit the environment.
+pub fn continue_dqn(
+    env_id: &str,
+    cfg: &DqnConfig,
+    from: Option<(PpoPolicy, TrainingState)>,
+    steps: usize,
+    on_round: &mut dyn FnMut(&PpoStats),
+) -> Result<(PpoPolicy, TrainingState)> {
     if cfg.batch_size == 0 || cfg.buffer_size == 0 || cfg.train_freq == 0 {
         return Err(Error::invalid(
             "dqn",
@@ -113,28 +135,50 @@ pub fn train_dqn(
     };
     let n = n as usize;
     let obs_dim = env.observation_space().flat_dim();
-    let mut init = ml_core::seeded_rng(cfg.seed);
-    let mut arch = Sequential::new();
-    for &h in &cfg.hidden {
-        arch = arch.dense(h).activation(Activation::Relu);
-    }
-    let mut q = Network::new(&arch, obs_dim, n, &mut init)?;
-    let mut target = q.clone();
     let mut optim = Optim::new(Optimizer::adam(), cfg.learning_rate);
     optim.clip_norm = Some(cfg.max_grad_norm);
-    let mut rng = NumpyRng::new(u128::from(cfg.seed) + 11);
-    let mut sampler = ml_core::seeded_rng(cfg.seed.wrapping_add(12));
+    let mut stats = PpoStats::default();
+    let (mut q, mut target) = match from {
+        Some((policy, state)) => {
+            if policy.actor.input_width != obs_dim || policy.action_space != space {
+                return Err(Error::invalid(
+                    "checkpoint",
+                    format!("its Q-network does not fit {env_id}'s observations and actions"),
+                ));
+            }
+            policy.validate()?;
+            state.restore(std::slice::from_mut(&mut optim), "DQN")?;
+            stats = state.stats;
+            (policy.actor, policy.critic)
+        }
+        None => {
+            let mut init = ml_core::seeded_rng(cfg.seed);
+            let mut arch = Sequential::new();
+            for &h in &cfg.hidden {
+                arch = arch.dense(h).activation(Activation::Relu);
+            }
+            let q = Network::new(&arch, obs_dim, n, &mut init)?;
+            (q.clone(), q)
+        }
+    };
+    // A resumed run draws other numbers than the run it continues.
+    let done = stats.env_steps as u64;
+    let mut rng = NumpyRng::new(u128::from(cfg.seed) + 11 + u128::from(done) * 7919);
+    let mut sampler = ml_core::seeded_rng(cfg.seed.wrapping_add(12).wrapping_add(done.wrapping_mul(7919)));
     // Replay buffer: a ring of transitions.
     let mut replay: Vec<Transition> = Vec::new();
     let mut next_slot = 0;
     let forward = |layers: &[Layer], rows: &[&[f32]]| forward_rows(layers, obs_dim, rows);
     let mut q_layers = q.inference_layers()?;
     let mut target_layers = target.inference_layers()?;
-    let (mut obs, _) = env.reset(Some(cfg.seed))?;
+    let (mut obs, _) = env.reset(Some(cfg.seed.wrapping_add(done)))?;
     let mut ep_ret = 0.0;
-    let mut stats = PpoStats::default();
+    let first = stats.env_steps;
+    let total_steps = first + steps;
     let explore_steps = (cfg.exploration_fraction * total_steps as f64).max(1.0);
-    for t in 0..total_steps {
+    // Training waits for this many transitions (a resumed run refills its buffer).
+    let warm = cfg.learning_starts.min(cfg.buffer_size).max(1);
+    for t in first..total_steps {
         let eps =
             (1.0 - t as f64 / explore_steps).max(0.0) * (1.0 - cfg.exploration_final_eps) + cfg.exploration_final_eps;
         let k = if t < cfg.learning_starts || rng.next_f64() < eps {
@@ -169,7 +213,7 @@ pub fn train_dqn(
             target = q.clone();
             target_layers = q_layers.clone();
         }
-        if t + 1 < cfg.learning_starts || (t + 1) % cfg.train_freq != 0 {
+        if replay.len() < warm || (t + 1) % cfg.train_freq != 0 {
             continue;
         }
         for _ in 0..cfg.gradient_steps {
@@ -213,13 +257,15 @@ pub fn train_dqn(
         stats.updates += 1;
         on_round(&stats);
     }
+    let state = TrainingState::new(std::slice::from_ref(&optim), stats);
     Ok((
         PpoPolicy {
             actor: q,
             critic: target,
             log_std: None,
             action_space: space,
+            obs_norm: None,
         },
-        stats,
+        state,
     ))
 }

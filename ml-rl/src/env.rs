@@ -95,6 +95,9 @@ pub struct EnvSpec {
     pub max_episode_steps: usize,
     /// The mean return that counts as solved, where Gymnasium sets one.
     pub reward_threshold: Option<f64>,
+    /// Names of the observation's components, as Gymnasium's documentation
+    /// describes them: the input columns of a policy as a model.
+    pub observations: &'static [&'static str],
 }
 
 /// The environments [`make`] knows, with Gymnasium 1.4's limits.
@@ -103,26 +106,38 @@ pub const REGISTRY: [EnvSpec; 5] = [
         id: "CartPole-v1",
         max_episode_steps: 500,
         reward_threshold: Some(475.0),
+        observations: &["cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"],
     },
     EnvSpec {
         id: "MountainCar-v0",
         max_episode_steps: 200,
         reward_threshold: Some(-110.0),
+        observations: &["position", "velocity"],
     },
     EnvSpec {
         id: "MountainCarContinuous-v0",
         max_episode_steps: 999,
         reward_threshold: Some(90.0),
+        observations: &["position", "velocity"],
     },
     EnvSpec {
         id: "Acrobot-v1",
         max_episode_steps: 500,
         reward_threshold: Some(-100.0),
+        observations: &[
+            "cos_theta1",
+            "sin_theta1",
+            "cos_theta2",
+            "sin_theta2",
+            "theta1_dot",
+            "theta2_dot",
+        ],
     },
     EnvSpec {
         id: "Pendulum-v1",
         max_episode_steps: 200,
         reward_threshold: None,
+        observations: &["cos_theta", "sin_theta", "theta_dot"],
     },
 ];
 

@@ -17,6 +17,9 @@
 //!   animated GIF or a PNG strip.
 //! - [`process`]: environments in another process over line-delimited JSON
 //!   (a Gymnasium environment in Python, a simulator, a Ray worker).
+//! - With the `agents` feature (default): [`ppo`] and [`dqn`] on
+//!   ml-neural's networks, saved policies, and [`model`]: a policy as an
+//!   ml-core model (predict, export to ONNX, serve, explain).
 //!
 //! ```
 //! use ml_rl::{Action, Env, make};
@@ -43,8 +46,12 @@ pub mod classic;
 pub mod dqn;
 pub mod env;
 #[cfg(feature = "agents")]
+pub mod model;
+#[cfg(feature = "agents")]
 pub mod ppo;
 pub mod process;
+#[cfg(feature = "agents")]
+pub mod progress;
 pub mod render;
 pub mod rng;
 pub mod space;
@@ -133,7 +140,9 @@ pub const ALGORITHMS: [&str; 2] = ["ppo", "dqn"];
 
 /// Train `algo` (`ppo` or `dqn`) on `env_id` for `steps` environment steps
 /// with its tuned hyper-parameters and `seed`, calling `on_update` after
-/// each update with the progress so far: what `mlsdk rl train` runs.
+/// each update with the progress so far: what `mlsdk rl train` runs. The
+/// policy comes back with its training state, so it can be resumed
+/// ([`resume_agent`]).
 ///
 /// # Errors
 /// An unknown algorithm or environment, an algorithm that does not fit the
@@ -147,38 +156,93 @@ pub fn train_agent(
     on_update: &mut dyn FnMut(&ppo::PpoStats),
 ) -> ml_core::Result<(ppo::SavedPolicy, ppo::PpoStats)> {
     spec(env_id)?;
-    let to_json =
-        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| ml_core::Error::invalid("config", e.to_string()));
-    let (policy, stats, config) = match algo {
+    let config = match algo {
+        "ppo" => to_json(serde_json::to_value(ppo::PpoConfig {
+            seed,
+            ..ppo::PpoConfig::tuned(env_id)
+        })),
+        "dqn" => to_json(serde_json::to_value(dqn::DqnConfig {
+            seed,
+            ..dqn::DqnConfig::default()
+        })),
+        other => Err(unknown_algorithm(other)),
+    }?;
+    run_agent(env_id, algo, config, None, steps, on_update)
+}
+
+/// Train a saved policy for `steps` more environment steps with the
+/// algorithm, hyper-parameters and environment it was trained with, from
+/// its networks, optimizer states and counters (`mlsdk rl train --resume`).
+///
+/// # Errors
+/// A policy saved without its training state, or whose algorithm or
+/// environment this build does not know.
+#[cfg(feature = "agents")]
+pub fn resume_agent(
+    saved: &ppo::SavedPolicy,
+    steps: usize,
+    on_update: &mut dyn FnMut(&ppo::PpoStats),
+) -> ml_core::Result<(ppo::SavedPolicy, ppo::PpoStats)> {
+    let state = saved.training.clone().ok_or_else(|| {
+        ml_core::Error::invalid(
+            "resume",
+            "the policy was saved without its training state (optimizers, counters)",
+        )
+    })?;
+    run_agent(
+        &saved.env,
+        &saved.algo,
+        saved.config.clone(),
+        Some((saved.policy.clone(), state)),
+        steps,
+        on_update,
+    )
+}
+
+#[cfg(feature = "agents")]
+fn to_json(v: serde_json::Result<serde_json::Value>) -> ml_core::Result<serde_json::Value> {
+    v.map_err(|e| ml_core::Error::invalid("config", e.to_string()))
+}
+
+#[cfg(feature = "agents")]
+fn unknown_algorithm(algo: &str) -> ml_core::Error {
+    ml_core::Error::invalid(
+        "algo",
+        format!("unknown algorithm {algo:?} (known: {})", ALGORITHMS.join(", ")),
+    )
+}
+
+/// Train or resume `algo` with the configuration `config` (its JSON).
+#[cfg(feature = "agents")]
+fn run_agent(
+    env_id: &str,
+    algo: &str,
+    config: serde_json::Value,
+    from: Option<(ppo::PpoPolicy, ppo::TrainingState)>,
+    steps: usize,
+    on_update: &mut dyn FnMut(&ppo::PpoStats),
+) -> ml_core::Result<(ppo::SavedPolicy, ppo::PpoStats)> {
+    spec(env_id)?;
+    let bad_config = |e: serde_json::Error| ml_core::Error::invalid("config", format!("{algo}: {e}"));
+    let (policy, state) = match algo {
         "ppo" => {
-            let cfg = ppo::PpoConfig {
-                seed,
-                ..ppo::PpoConfig::tuned(env_id)
-            };
-            let (p, s) = ppo::train_ppo(env_id, &cfg, steps, on_update)?;
-            (p, s, to_json(serde_json::to_value(&cfg))?)
+            let cfg: ppo::PpoConfig = serde_json::from_value(config.clone()).map_err(bad_config)?;
+            ppo::continue_ppo(env_id, &cfg, from, steps, on_update)?
         }
         "dqn" => {
-            let cfg = dqn::DqnConfig {
-                seed,
-                ..dqn::DqnConfig::default()
-            };
-            let (p, s) = dqn::train_dqn(env_id, &cfg, steps, on_update)?;
-            (p, s, to_json(serde_json::to_value(&cfg))?)
+            let cfg: dqn::DqnConfig = serde_json::from_value(config.clone()).map_err(bad_config)?;
+            dqn::continue_dqn(env_id, &cfg, from, steps, on_update)?
         }
-        other => {
-            return Err(ml_core::Error::invalid(
-                "algo",
-                format!("unknown algorithm {other:?} (known: {})", ALGORITHMS.join(", ")),
-            ));
-        }
+        other => return Err(unknown_algorithm(other)),
     };
+    let stats = state.stats.clone();
     let saved = ppo::SavedPolicy {
         env: env_id.to_string(),
         algo: algo.to_string(),
         config,
         policy,
         env_steps: stats.env_steps,
+        training: Some(state),
     };
     Ok((saved, stats))
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::env::{Env, make};
 use crate::rng::NumpyRng;
 use crate::space::{Action, Space};
+use crate::wrappers::RunningMeanStd;
 
 /// PPO's hyper-parameters (Stable-Baselines3's names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +56,11 @@ pub struct PpoConfig {
     pub activation: Activation,
     /// Initial log standard deviation of continuous actions.
     pub log_std_init: f64,
+    /// Standardize observations by running statistics (Stable-Baselines3's
+    /// `VecNormalize(norm_obs=True)`, without its clipping at ±10, so the
+    /// policy as a model is exactly a standard scaling and its network).
+    #[serde(default)]
+    pub normalize_observations: bool,
     /// Seed of initialization, sampling and shuffling.
     pub seed: u64,
 }
@@ -79,6 +85,7 @@ impl Default for PpoConfig {
             hidden: vec![64, 64],
             activation: Activation::Tanh,
             log_std_init: 0.0,
+            normalize_observations: false,
             seed: 0,
         }
     }
@@ -120,6 +127,23 @@ pub struct PpoPolicy {
     pub log_std: Option<Network>,
     /// The action space.
     pub action_space: Space,
+    /// Running statistics that standardize observations before both
+    /// networks (with [`PpoConfig::normalize_observations`]).
+    #[serde(default)]
+    pub obs_norm: Option<RunningMeanStd>,
+}
+
+/// Added to variances before their square root when standardizing
+/// observations (Stable-Baselines3's `VecNormalize` epsilon).
+pub const OBS_EPSILON: f64 = 1e-8;
+
+/// `(x - mean) / sqrt(var + ε)` of one observation.
+fn normalize_obs(stats: &RunningMeanStd, x: &[f32]) -> Vec<f32> {
+    x.iter()
+        .zip(&stats.mean)
+        .zip(&stats.var)
+        .map(|((v, m), s)| ((f64::from(*v) - m) / (s + OBS_EPSILON).sqrt()) as f32)
+        .collect()
 }
 
 /// What one training run did.
@@ -177,12 +201,20 @@ struct Cached {
     actor: Vec<Layer>,
     critic: Vec<Layer>,
     log_std: Option<Vec<f64>>,
+    norm: Option<RunningMeanStd>,
 }
 
 impl Cached {
-    /// Outputs of `layers` (the actor's or the critic's) for each row.
+    /// Outputs of `layers` (the actor's or the critic's) for each row
+    /// (standardized first where the policy does).
     fn forward<R: AsRef<[f32]>>(&self, layers: &[Layer], rows: &[R]) -> Result<Vec<Vec<f64>>> {
-        forward_rows(layers, self.width, rows)
+        match &self.norm {
+            None => forward_rows(layers, self.width, rows),
+            Some(n) => {
+                let rows: Vec<Vec<f32>> = rows.iter().map(|r| normalize_obs(n, r.as_ref())).collect();
+                forward_rows(layers, self.width, &rows)
+            }
+        }
     }
 
     /// The action for one observation: the most likely (deterministic) or
@@ -210,13 +242,24 @@ impl Cached {
         })
     }
 
-    /// The return of one deterministic episode in `env` from `reset(seed)`.
-    fn play(&self, space: &Space, env: &mut dyn Env, seed: u64) -> Result<f64> {
+    /// The return of one deterministic episode in `env` from `reset(seed)`,
+    /// each observation and the action taken on it pushed to `record`.
+    fn play(
+        &self,
+        space: &Space,
+        env: &mut dyn Env,
+        seed: u64,
+        mut record: Option<&mut Vec<(Vec<f32>, Action)>>,
+    ) -> Result<f64> {
         let (mut obs, _) = env.reset(Some(seed))?;
         let mut rng = NumpyRng::new(u128::from(seed));
         let mut total = 0.0;
         loop {
-            let s = env.step(&self.act(space, &obs, true, &mut rng)?)?;
+            let action = self.act(space, &obs, true, &mut rng)?;
+            let s = env.step(&action)?;
+            if let Some(r) = record.as_deref_mut() {
+                r.push((obs, action));
+            }
             total += s.reward;
             obs = s.obs;
             if s.terminated || s.truncated {
@@ -227,6 +270,44 @@ impl Cached {
 }
 
 impl PpoPolicy {
+    /// Check that the networks fit each other and the action space: the
+    /// actor has one output per discrete action (or per continuous
+    /// dimension), the critic reads the actor's inputs and gives one value
+    /// (PPO) or one per action (DQN's target network), and the log
+    /// standard deviations map 1 input to one value per dimension.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the network that does not fit.
+    pub fn validate(&self) -> Result<()> {
+        let outputs = self.actor.output_width();
+        let wanted = match &self.action_space {
+            Space::Discrete { n, .. } => usize::try_from(*n).unwrap_or(usize::MAX),
+            Space::Box { low, .. } => low.len(),
+            Space::MultiDiscrete { nvec } => nvec.len(),
+        };
+        let bad = |reason: String| Err(Error::Corrupt { what: "policy", reason });
+        if outputs != wanted {
+            return bad(format!("the actor has {outputs} outputs for {wanted} actions"));
+        }
+        let value = self.critic.output_width();
+        if self.critic.input_width != self.actor.input_width || (value != 1 && value != outputs) {
+            return bad("the critic does not fit the actor".into());
+        }
+        match (&self.log_std, &self.action_space) {
+            (Some(ls), Space::Box { .. }) if ls.input_width == 1 && ls.output_width() == outputs => {}
+            (None, Space::Discrete { .. }) => {}
+            _ => return bad("log standard deviations that do not fit the action space".into()),
+        }
+        if let Some(n) = &self.obs_norm {
+            let width = self.actor.input_width;
+            let fits = n.mean.len() == width && n.var.len() == width;
+            if !fits || n.var.iter().chain(&n.mean).any(|v| !v.is_finite()) || n.var.iter().any(|v| *v < 0.0) {
+                return bad("observation statistics that do not fit the actor".into());
+            }
+        }
+        Ok(())
+    }
+
     fn cached(&self) -> Result<Cached> {
         let log_std = match &self.log_std {
             Some(n) => Some(n.predict(&[1.0])?),
@@ -237,6 +318,7 @@ impl PpoPolicy {
             actor: self.actor.inference_layers()?,
             critic: self.critic.inference_layers()?,
             log_std,
+            norm: self.obs_norm.clone(),
         })
     }
 
@@ -285,6 +367,30 @@ pub fn train_ppo(
     total_steps: usize,
     on_update: &mut dyn FnMut(&PpoStats),
 ) -> Result<(PpoPolicy, PpoStats)> {
+    let (policy, state) = continue_ppo(env_id, cfg, None, total_steps, on_update)?;
+    Ok((policy, state.stats))
+}
+
+/// Train PPO from scratch (`from` is `None`) or on from a checkpoint's
+/// policy and training state, for about `steps` more environment steps;
+/// returns the policy with the state to resume from again.
+///
+/// A resumed run keeps the networks, the optimizers' moments and the
+/// counters; learning-rate annealing runs over the whole (earlier and new)
+/// number of updates, as Stable-Baselines3's `learn(reset_num_timesteps=False)`
+/// does. The environments start new episodes (seeded from the seed and the
+/// steps done).
+///
+/// # Errors
+/// As [`train_ppo`]; a checkpoint whose networks or optimizers do not fit
+/// the environment.
+pub fn continue_ppo(
+    env_id: &str,
+    cfg: &PpoConfig,
+    from: Option<(PpoPolicy, TrainingState)>,
+    steps: usize,
+    on_update: &mut dyn FnMut(&PpoStats),
+) -> Result<(PpoPolicy, TrainingState)> {
     if cfg.n_envs == 0 || cfg.n_steps == 0 || cfg.batch_size == 0 || cfg.n_epochs == 0 {
         return Err(Error::invalid(
             "ppo",
@@ -299,23 +405,29 @@ pub fn train_ppo(
         Space::Box { low, .. } => (low.len(), false),
         other => return Err(Error::Unsupported(format!("PPO on a {other} action space"))),
     };
-    let mut init = ml_core::seeded_rng(cfg.seed);
-    let mut policy = PpoPolicy {
-        actor: network(cfg, obs_dim, n_out, &mut init)?,
-        critic: network(cfg, obs_dim, 1, &mut init)?,
-        log_std: None,
-        action_space: action_space.clone(),
-    };
-    if !discrete {
-        let mut ls = Network::new(&Sequential::new(), 1, n_out, &mut init)?;
-        for p in &mut ls.params {
-            let bias = p.kind == ml_neural::ParamKind::Bias;
-            p.value
-                .iter_mut()
-                .for_each(|v| *v = if bias { cfg.log_std_init as f32 } else { 0.0 });
+    let (mut policy, resumed) = match from {
+        Some((policy, state)) => {
+            if policy.actor.input_width != obs_dim || policy.action_space != action_space {
+                return Err(Error::invalid(
+                    "checkpoint",
+                    format!("its policy does not fit {env_id}'s observations and actions"),
+                ));
+            }
+            policy.validate()?;
+            (policy, Some(state))
         }
-        policy.log_std = Some(ls);
-    }
+        None => (new_policy(cfg, obs_dim, &action_space, n_out)?, None),
+    };
+    // The statistics live outside the policy while it trains, so its cached
+    // networks take the observations standardized here.
+    let mut rms = policy
+        .obs_norm
+        .take()
+        .or_else(|| cfg.normalize_observations.then(|| RunningMeanStd::new(obs_dim)));
+    let standardized = |rms: &Option<RunningMeanStd>, o: &[f32]| match rms {
+        Some(r) => normalize_obs(r, o),
+        None => o.to_vec(),
+    };
     let mut optims: Vec<Optim> = (0..3)
         .map(|_| {
             let mut o = Optim::new(
@@ -330,17 +442,25 @@ pub fn train_ppo(
             o
         })
         .collect();
-    let mut rng = NumpyRng::new(u128::from(cfg.seed) + 1);
-    let mut shuffle = ml_core::seeded_rng(cfg.seed.wrapping_add(2));
+    let mut stats = PpoStats::default();
+    if let Some(state) = resumed {
+        state.restore(&mut optims, "PPO")?;
+        stats = state.stats;
+    }
+    // A resumed run draws other numbers than the run it continues.
+    let done = stats.updates as u64;
+    let mut rng = NumpyRng::new(u128::from(cfg.seed) + 1 + u128::from(done) * 7919);
+    let mut shuffle = ml_core::seeded_rng(cfg.seed.wrapping_add(2).wrapping_add(done.wrapping_mul(7919)));
     let mut obs: Vec<Vec<f32>> = Vec::new();
     for (i, e) in envs.iter_mut().enumerate() {
-        obs.push(e.reset(Some(cfg.seed.wrapping_mul(1000).wrapping_add(i as u64)))?.0);
+        let seed = cfg.seed.wrapping_mul(1000).wrapping_add(i as u64);
+        obs.push(e.reset(Some(seed.wrapping_add(stats.env_steps as u64)))?.0);
     }
     let mut ep_ret = vec![0.0; cfg.n_envs];
-    let mut stats = PpoStats::default();
     let per_update = cfg.n_envs * cfg.n_steps;
-    let updates = total_steps.div_ceil(per_update).max(1);
-    for update in 0..updates {
+    let first = stats.updates;
+    let updates = first + steps.div_ceil(per_update).max(1);
+    for update in first..updates {
         if cfg.anneal_lr {
             let frac = 1.0 - update as f64 / updates as f64;
             optims
@@ -351,8 +471,17 @@ pub fn train_ppo(
         let log_std = &cached.log_std;
         let mut buf = Buffer::default();
         for _ in 0..cfg.n_steps {
-            let outs = cached.forward(&cached.actor, &obs)?;
-            let vals = cached.forward(&cached.critic, &obs)?;
+            let normed: Option<Vec<Vec<f32>>> = rms.as_mut().map(|r| {
+                r.update(
+                    &obs.iter()
+                        .map(|o| o.iter().map(|&v| f64::from(v)).collect())
+                        .collect::<Vec<_>>(),
+                );
+                obs.iter().map(|o| normalize_obs(r, o)).collect()
+            });
+            let inputs = normed.as_deref().unwrap_or(&obs);
+            let outs = cached.forward(&cached.actor, inputs)?;
+            let vals = cached.forward(&cached.critic, inputs)?;
             for (i, env) in envs.iter_mut().enumerate() {
                 let (action, a, logp) = if discrete {
                     let p = softmax(&outs[i]);
@@ -382,9 +511,13 @@ pub fn train_ppo(
                 let done = step.terminated || step.truncated;
                 if step.truncated && !step.terminated {
                     // A cut-off episode still had a future: bootstrap it.
-                    reward += cfg.gamma * cached.forward(&cached.critic, &[&step.obs])?[0][0];
+                    let next = standardized(&rms, &step.obs);
+                    reward += cfg.gamma * cached.forward(&cached.critic, &[next])?[0][0];
                 }
-                buf.obs.push(std::mem::take(&mut obs[i]));
+                buf.obs.push(match &normed {
+                    Some(n) => n[i].clone(),
+                    None => std::mem::take(&mut obs[i]),
+                });
                 buf.actions.push(a);
                 buf.logp.push(logp);
                 buf.rewards.push(reward);
@@ -401,7 +534,8 @@ pub fn train_ppo(
             stats.env_steps += cfg.n_envs;
         }
         // GAE over the rollout, bootstrapped with the values of the last observations.
-        let last = cached.forward(&cached.critic, &obs)?;
+        let inputs: Vec<Vec<f32>> = obs.iter().map(|o| standardized(&rms, o)).collect();
+        let last = cached.forward(&cached.critic, &inputs)?;
         let n = buf.rewards.len();
         let mut adv = vec![0.0; n];
         for (i, last_value) in last.iter().enumerate() {
@@ -498,7 +632,87 @@ pub fn train_ppo(
         stats.updates += 1;
         on_update(&stats);
     }
-    Ok((policy, stats))
+    policy.obs_norm = rms;
+    let state = TrainingState::new(&optims, stats);
+    Ok((policy, state))
+}
+
+/// A fresh actor and critic (and log standard deviations for continuous
+/// actions) from the configuration's seed.
+fn new_policy(cfg: &PpoConfig, obs_dim: usize, action_space: &Space, n_out: usize) -> Result<PpoPolicy> {
+    let mut init = ml_core::seeded_rng(cfg.seed);
+    let mut policy = PpoPolicy {
+        actor: network(cfg, obs_dim, n_out, &mut init)?,
+        critic: network(cfg, obs_dim, 1, &mut init)?,
+        log_std: None,
+        action_space: action_space.clone(),
+        obs_norm: None,
+    };
+    if !matches!(action_space, Space::Discrete { .. }) {
+        let mut ls = Network::new(&Sequential::new(), 1, n_out, &mut init)?;
+        for p in &mut ls.params {
+            let bias = p.kind == ml_neural::ParamKind::Bias;
+            p.value
+                .iter_mut()
+                .for_each(|v| *v = if bias { cfg.log_std_init as f32 } else { 0.0 });
+        }
+        policy.log_std = Some(ls);
+    }
+    Ok(policy)
+}
+
+/// An optimizer's state as stored: the step count and its moment vectors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredOptimizer {
+    /// Updates made.
+    pub step: u64,
+    /// Per parameter, the optimizer's vectors (empty before its first update).
+    pub slots: Vec<Vec<Vec<f32>>>,
+}
+
+/// What training needs, besides the networks, to go on where it stopped:
+/// the optimizers' states and the counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingState {
+    /// The optimizers in the algorithm's order (PPO: actor, critic, log
+    /// standard deviation; DQN: the Q-network).
+    pub optimizers: Vec<StoredOptimizer>,
+    /// Steps, updates and episode returns so far.
+    pub stats: PpoStats,
+}
+
+impl TrainingState {
+    pub(crate) fn new(optims: &[Optim], stats: PpoStats) -> Self {
+        Self {
+            optimizers: optims
+                .iter()
+                .map(|o| StoredOptimizer {
+                    step: o.state.step,
+                    slots: o.state.slots.clone(),
+                })
+                .collect(),
+            stats,
+        }
+    }
+
+    /// Put the stored optimizer states into `optims`.
+    pub(crate) fn restore(&self, optims: &mut [Optim], algo: &str) -> Result<()> {
+        if self.optimizers.len() != optims.len() {
+            return Err(Error::invalid(
+                "checkpoint",
+                format!(
+                    "{} optimizer states where {algo} keeps {}",
+                    self.optimizers.len(),
+                    optims.len()
+                ),
+            ));
+        }
+        for (o, s) in optims.iter_mut().zip(&self.optimizers) {
+            o.state.step = s.step;
+            o.state.slots = s.slots.clone();
+        }
+        Ok(())
+    }
 }
 
 /// Mean return of `episodes` deterministic episodes of `policy` on fresh
@@ -510,7 +724,7 @@ pub fn evaluate(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) ->
     let mut env = make(env_id)?;
     let cached = policy.cached()?;
     (0..episodes)
-        .map(|e| cached.play(&policy.action_space, env.as_mut(), seed.wrapping_add(e as u64)))
+        .map(|e| cached.play(&policy.action_space, env.as_mut(), seed.wrapping_add(e as u64), None))
         .collect()
 }
 
@@ -563,6 +777,12 @@ struct PolicyDoc {
     actor: StoredNet,
     critic: StoredNet,
     log_std: Option<StoredNet>,
+    // Absent from policies saved without their training state.
+    #[serde(default)]
+    training: Option<TrainingState>,
+    // Absent from policies trained without observation normalization.
+    #[serde(default)]
+    obs_norm: Option<RunningMeanStd>,
 }
 
 /// A trained policy with what it was trained on, as saved.
@@ -579,6 +799,9 @@ pub struct SavedPolicy {
     pub policy: PpoPolicy,
     /// Environment steps it was trained for.
     pub env_steps: usize,
+    /// The optimizers' states and counters, to resume training from
+    /// ([`crate::resume_agent`]); `None` for a policy kept for inference.
+    pub training: Option<TrainingState>,
 }
 
 impl SavedPolicy {
@@ -613,6 +836,8 @@ impl SavedPolicy {
             actor: StoredNet::new(&p.actor),
             critic: StoredNet::new(&p.critic),
             log_std: p.log_std.as_ref().map(StoredNet::new),
+            training: self.training.clone(),
+            obs_norm: p.obs_norm.clone(),
         };
         let payload = serde_json::to_vec(&doc).map_err(|e| Error::invalid("policy", e.to_string()))?;
         Ok(ml_core::io::seal(POLICY_KIND, POLICY_VERSION, &payload))
@@ -634,26 +859,43 @@ impl SavedPolicy {
             Some(n) => Some(n.into_network("log_std")?),
             None => None,
         };
+        let policy = PpoPolicy {
+            actor: doc.actor.into_network("actor")?,
+            critic: doc.critic.into_network("critic")?,
+            log_std,
+            action_space: doc.action_space,
+            obs_norm: doc.obs_norm,
+        };
+        policy.validate()?;
         Ok(Self {
             env: doc.env,
             algo: doc.algo,
             config: doc.config,
             env_steps: doc.env_steps,
-            policy: PpoPolicy {
-                actor: doc.actor.into_network("actor")?,
-                critic: doc.critic.into_network("critic")?,
-                log_std,
-                action_space: doc.action_space,
-            },
+            training: doc.training,
+            policy,
         })
     }
 
-    /// Write `dir/policy.mlrl` (the directory is created), atomically.
+    /// Write `dir/policy.mlrl` (the directory is created), atomically, and
+    /// beside it the policy as a model (`dir/model.mlsdk`, see
+    /// [`crate::model`]) where it is one, so the directory is also a model
+    /// directory for prediction, ONNX export, serving and explanations.
+    /// Returns the policy file's path.
     ///
     /// # Errors
     /// I/O failures.
     pub fn save(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
-        ml_core::io::save_in_dir(dir, POLICY_FILE, &self.to_bytes()?)
+        let path = ml_core::io::save_in_dir(dir, POLICY_FILE, &self.to_bytes()?)?;
+        match self.to_saved_model() {
+            Ok(model) => {
+                model.save(dir)?;
+            }
+            // Several continuous action dimensions: a policy, not a model.
+            Err(Error::Unsupported(_)) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(path)
     }
 
     /// Read a policy from its directory (or the file itself).
@@ -672,6 +914,27 @@ impl SavedPolicy {
 /// An unknown environment, a policy that does not fit it.
 pub fn render_episode(policy: &PpoPolicy, env_id: &str, seed: u64) -> Result<(Vec<crate::render::Frame>, f64)> {
     let mut env = crate::wrappers::RecordFrames::new(make(env_id)?);
-    let total = policy.cached()?.play(&policy.action_space, &mut env, seed)?;
+    let total = policy.cached()?.play(&policy.action_space, &mut env, seed, None)?;
     Ok((env.frames, total))
+}
+
+/// The observations of `episodes` deterministic episodes of `policy` on
+/// `env_id` (episode `i` from `reset(seed + i)`) with the action taken on
+/// each: the rows to explain a policy on, as it meets them.
+///
+/// # Errors
+/// An unknown environment, a policy that does not fit it.
+pub fn visited_states(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) -> Result<Vec<(Vec<f32>, Action)>> {
+    let mut env = make(env_id)?;
+    let cached = policy.cached()?;
+    let mut visited = Vec::new();
+    for e in 0..episodes {
+        cached.play(
+            &policy.action_space,
+            env.as_mut(),
+            seed.wrapping_add(e as u64),
+            Some(&mut visited),
+        )?;
+    }
+    Ok(visited)
 }

@@ -1,15 +1,19 @@
 #![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
 //! PPO learns CartPole, runs on continuous actions, and its policies save,
-//! reload to the same actions, and refuse corrupt files.
+//! reload to the same actions, refuse corrupt files, resume training, and
+//! predict as models what they play.
 
-use ml_rl::ppo::{PpoConfig, SavedPolicy, evaluate, render_episode, train_ppo};
-use ml_rl::{Action, NumpyRng};
+use ml_core::{Model, Predictions, SavedModel};
+use ml_rl::model::visited_dataset;
+use ml_rl::ppo::{PpoConfig, SavedPolicy, continue_ppo, evaluate, render_episode, train_ppo};
+use ml_rl::{Action, NumpyRng, resume_agent, train_agent};
 
 #[test]
 fn ppo_learns_cartpole_and_its_policy_round_trips() {
     let cfg = PpoConfig::default();
     let mut updates = 0;
-    let (policy, stats) = train_ppo("CartPole-v1", &cfg, 50_000, &mut |_| updates += 1).unwrap();
+    let (policy, state) = continue_ppo("CartPole-v1", &cfg, None, 50_000, &mut |_| updates += 1).unwrap();
+    let stats = state.stats.clone();
     assert_eq!(updates, stats.updates);
     assert!(stats.env_steps >= 50_000);
     let returns = evaluate(&policy, "CartPole-v1", 20, 10_000).unwrap();
@@ -27,6 +31,7 @@ fn ppo_learns_cartpole_and_its_policy_round_trips() {
         config: serde_json::to_value(&cfg).unwrap(),
         policy,
         env_steps: stats.env_steps,
+        training: Some(state),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = saved.save(dir.path()).unwrap();
@@ -40,6 +45,29 @@ fn ppo_learns_cartpole_and_its_policy_round_trips() {
     );
     let (frames, ret) = render_episode(&back.policy, "CartPole-v1", 3).unwrap();
     assert_eq!(frames.len() as f64, ret + 1.0);
+
+    // The directory is also a model directory: the spec predicts, for every
+    // state the policy meets, the action it plays.
+    let model = SavedModel::load(dir.path()).unwrap();
+    assert_eq!(model.trainer, "ppo");
+    assert_eq!(
+        model.signature().input_names(),
+        ["cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"]
+    );
+    let states = visited_dataset(&saved, "CartPole-v1", 3, 10_000).unwrap();
+    assert!(states.n_samples() >= 3 * 300);
+    let (played, classes) = states.classes().unwrap();
+    assert_eq!(classes, ["0", "1"]);
+    let Predictions::Classification {
+        labels, probabilities, ..
+    } = model.predict(states.features()).unwrap()
+    else {
+        panic!("a discrete policy is a classifier")
+    };
+    assert_eq!(labels, played);
+    for row in probabilities.unwrap().outer_iter() {
+        assert!((row.sum() - 1.0).abs() < 1e-9);
+    }
 
     let bytes = std::fs::read(&path).unwrap();
     for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
@@ -87,4 +115,91 @@ fn ppo_runs_on_continuous_actions() {
         )
         .is_err()
     );
+}
+
+/// With standardized observations, the statistics train along, save with
+/// the policy, and head its model as a `StandardScale` step.
+#[test]
+fn pendulum_policy_is_a_regressor_of_its_mean_action() {
+    let cfg = PpoConfig {
+        n_envs: 2,
+        n_steps: 64,
+        batch_size: 64,
+        n_epochs: 2,
+        normalize_observations: true,
+        ..PpoConfig::tuned("Pendulum-v1")
+    };
+    let (policy, state) = continue_ppo("Pendulum-v1", &cfg, None, 256, &mut |_| {}).unwrap();
+    let stats = policy.obs_norm.clone().unwrap();
+    assert!(stats.count > 256.0 && stats.var.iter().all(|v| *v > 0.0), "{stats:?}");
+    let names: Vec<String> = ["cos_theta", "sin_theta", "theta_dot"].map(String::from).to_vec();
+    let spec = policy.to_spec(&names).unwrap();
+    assert_eq!(spec.preprocessing.len(), 1);
+    let saved = SavedPolicy {
+        env: "Pendulum-v1".into(),
+        algo: "ppo".into(),
+        config: serde_json::to_value(&cfg).unwrap(),
+        policy: policy.clone(),
+        env_steps: state.stats.env_steps,
+        training: Some(state.clone()),
+    };
+    let back = SavedPolicy::from_bytes(&saved.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.policy.obs_norm, policy.obs_norm);
+    let states = visited_dataset(&back, "Pendulum-v1", 1, 5).unwrap();
+    let Predictions::Regression { values } = spec.predict(states.features()).unwrap() else {
+        panic!("a continuous policy is a regressor")
+    };
+    let played = states.values().unwrap();
+    for (p, a) in values.iter().zip(played) {
+        assert!((p - a).abs() < 1e-4 * (1.0 + a.abs()), "{p} vs {a}");
+    }
+    assert!(policy.to_spec(&names[..2]).is_err());
+    // Resuming goes on from the statistics.
+    let (resumed, _) = continue_ppo("Pendulum-v1", &cfg, Some((policy, state)), 256, &mut |_| {}).unwrap();
+    assert!(resumed.obs_norm.unwrap().count > stats.count + 255.0);
+}
+
+#[test]
+fn training_resumes_from_a_saved_policy() {
+    let mut seen = Vec::new();
+    let (first, stats) = train_agent("CartPole-v1", "ppo", 2048, 3, &mut |s| seen.push(s.env_steps)).unwrap();
+    let state = first.training.clone().unwrap();
+    assert_eq!(state.optimizers.len(), 3);
+    assert!(state.optimizers[0].step > 0 && !state.optimizers[0].slots.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    first.save(dir.path()).unwrap();
+    let loaded = SavedPolicy::load(dir.path()).unwrap();
+    assert_eq!(loaded, first);
+
+    let (more, more_stats) = resume_agent(&loaded, 2048, &mut |s| seen.push(s.env_steps)).unwrap();
+    assert_eq!(more_stats.env_steps, stats.env_steps + 2048);
+    assert_eq!(more_stats.updates, 2 * stats.updates);
+    assert!(more_stats.episode_returns.len() > stats.episode_returns.len());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "progress counts on: {seen:?}");
+    let resumed = more.training.as_ref().unwrap();
+    assert!(resumed.optimizers[0].step > state.optimizers[0].step);
+    assert_ne!(more.policy, first.policy);
+    // Resuming is reproducible.
+    let (again, _) = resume_agent(&loaded, 2048, &mut |_| {}).unwrap();
+    assert_eq!(again, more);
+
+    // DQN too: its Q-network, Adam state and step counter.
+    let (dqn, dqn_stats) = train_agent("CartPole-v1", "dqn", 1200, 0, &mut |_| {}).unwrap();
+    let (dqn_more, dqn_more_stats) = resume_agent(&dqn, 1200, &mut |_| {}).unwrap();
+    assert_eq!(dqn_more_stats.env_steps, dqn_stats.env_steps + 1200);
+    let before = &dqn.training.as_ref().unwrap().optimizers[0];
+    assert!(dqn_more.training.as_ref().unwrap().optimizers[0].step > before.step);
+
+    // A policy kept without its training state, or a checkpoint for
+    // another environment, is refused.
+    let bare = SavedPolicy {
+        training: None,
+        ..first.clone()
+    };
+    assert!(resume_agent(&bare, 100, &mut |_| {}).is_err());
+    let elsewhere = SavedPolicy {
+        env: "Acrobot-v1".into(),
+        ..first
+    };
+    assert!(resume_agent(&elsewhere, 100, &mut |_| {}).is_err());
 }

@@ -29,6 +29,9 @@
 //! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger, private logistic regression in pipelines |
 //! | `serve` | `serve` | an Open Inference Protocol v2 (KServe, Triton) and MLflow scoring server over any loadable model, dynamic batching, Triton model repositories |
 //! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, LIME, permutation importance, partial dependence and ICE, explainable boosting machines, Fairlearn's group metrics, threshold optimizer and reductions, charts and reports |
+//! | `he` | `he` | encrypted inference: linear models scored on LWE ciphertexts (TFHE-rs), keys, encrypted requests |
+//! | `neural` | `neural` | neural networks on burn: dense, convolutional and embedding layers, Keras-style training, DP-SGD, checkpoints, transfer learning |
+//! | `rl` | `rl` | reinforcement learning: Gymnasium-exact environments, wrappers, vector and external environments, PPO and DQN, resumable policies that are also models |
 //!
 //! Beside the modules, the facade holds the few calls that need several
 //! crates at once: `load_model` (feature `track`) loads any model by path or
@@ -79,7 +82,7 @@ pub mod neural {
     pub use ml_neural::*;
 }
 
-/// Reinforcement learning: environments, wrappers, vector envs (`ml-rl`).
+/// Reinforcement learning: environments, wrappers, vector envs, PPO and DQN (`ml-rl`).
 #[cfg(feature = "rl")]
 pub mod rl {
     pub use ml_rl::*;
