@@ -1,14 +1,15 @@
-//! Deep Q-learning (Mnih et al., 2015) on ml-neural's networks, with
-//! double Q-learning's targets (van Hasselt et al., 2016): a replay
+//! Deep Q-learning (Mnih et al., 2015) on ml-neural's networks, optionally
+//! with double Q-learning's targets (van Hasselt et al., 2016): a replay
 //! buffer, a target network copied every few steps, a linearly decaying
 //! ε-greedy exploration, the Huber loss and gradient clipping. Discrete
 //! actions only.
 //!
 //! The defaults are rl-baselines3-zoo's tuned CartPole-v1 hyper-parameters
-//! with a smaller network (64-64 instead of 256-256) trained more often
-//! (32 gradient steps every 64 environment steps instead of 128 every 256),
-//! which learned CartPole here where the zoo's settings did not within
-//! 50k steps (BENCHMARKS.md).
+//! (256-256 ReLU, 128 gradient steps every 256 environment steps, the
+//! target network copied every 10 steps) with Stable-Baselines3's vanilla
+//! targets: double Q-learning is an option (`double_q`), off by default,
+//! because with these settings it learned CartPole less reliably here
+//! (BENCHMARKS.md, `examples/dqn_variants.rs`).
 
 use ml_core::{Activation, Error, Layer, Result};
 use ml_neural::tape::{Optim, Tape, forward_rows};
@@ -62,14 +63,14 @@ impl Default for DqnConfig {
             learning_starts: 1000,
             batch_size: 64,
             gamma: 0.99,
-            train_freq: 64,
-            gradient_steps: 32,
+            train_freq: 256,
+            gradient_steps: 128,
             target_update_interval: 10,
             exploration_fraction: 0.16,
             exploration_final_eps: 0.04,
             max_grad_norm: 10.0,
-            double_q: true,
-            hidden: vec![64, 64],
+            double_q: false,
+            hidden: vec![256, 256],
             seed: 0,
         }
     }
