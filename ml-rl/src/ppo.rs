@@ -174,6 +174,56 @@ fn network(cfg: &PpoConfig, inputs: usize, outputs: usize, rng: &mut ml_core::Se
     Network::new(&arch, inputs, outputs, rng)
 }
 
+/// The categorical blocks of a discrete action space's logits: one
+/// `(offset, size)` per dimension (`Discrete` has one, `MultiDiscrete` one
+/// per entry of `nvec`); `None` for continuous actions.
+fn blocks(space: &Space) -> Option<Vec<(usize, usize)>> {
+    let sizes: Vec<usize> = match space {
+        Space::Discrete { n, .. } => vec![usize::try_from(*n).unwrap_or(usize::MAX)],
+        Space::MultiDiscrete { nvec } => nvec.iter().map(|&n| usize::try_from(n).unwrap_or(usize::MAX)).collect(),
+        Space::Box { .. } => return None,
+    };
+    let mut offset = 0usize;
+    Some(
+        sizes
+            .into_iter()
+            .map(|n| {
+                let block = (offset, n);
+                offset = offset.saturating_add(n);
+                block
+            })
+            .collect(),
+    )
+}
+
+/// The action of one row of logits, a sample or the most likely value per
+/// block, with the indices chosen and their log-probability.
+fn categorical(
+    space: &Space,
+    blocks: &[(usize, usize)],
+    logits: &[f64],
+    deterministic: bool,
+    rng: &mut NumpyRng,
+) -> (Action, Vec<f64>, f64) {
+    let mut picks = Vec::with_capacity(blocks.len());
+    let mut logp = 0.0;
+    for &(o, n) in blocks {
+        let p = softmax(&logits[o..o + n]);
+        let k = if deterministic {
+            argmax(&logits[o..o + n])
+        } else {
+            sample(&p, rng)
+        };
+        logp += p[k].max(1e-300).ln();
+        picks.push(k);
+    }
+    let action = match space {
+        Space::Discrete { start, .. } => Action::Discrete(start + picks[0] as i64),
+        _ => Action::MultiDiscrete(picks.iter().map(|&k| k as i64).collect()),
+    };
+    (action, picks.into_iter().map(|k| k as f64).collect(), logp)
+}
+
 /// The index of the largest value (the first of equals).
 pub(crate) fn argmax(v: &[f64]) -> usize {
     v.iter().enumerate().fold(0, |b, (i, x)| if *x > v[b] { i } else { b })
@@ -221,25 +271,16 @@ impl Cached {
     /// a sample.
     fn act(&self, space: &Space, obs: &[f32], deterministic: bool, rng: &mut NumpyRng) -> Result<Action> {
         let out = self.forward(&self.actor, &[obs])?.remove(0);
-        Ok(match space {
-            Space::Discrete { start, .. } => {
-                let k = if deterministic {
-                    argmax(&out)
-                } else {
-                    sample(&softmax(&out), rng)
-                };
-                Action::Discrete(start + k as i64)
-            }
-            _ => {
-                let ls = self.log_std.clone().unwrap_or_else(|| vec![0.0; out.len()]);
-                Action::Continuous(
-                    out.iter()
-                        .zip(&ls)
-                        .map(|(m, l)| if deterministic { *m } else { m + l.exp() * rng.normal() } as f32)
-                        .collect(),
-                )
-            }
-        })
+        if let Some(blocks) = blocks(space) {
+            return Ok(categorical(space, &blocks, &out, deterministic, rng).0);
+        }
+        let ls = self.log_std.clone().unwrap_or_else(|| vec![0.0; out.len()]);
+        Ok(Action::Continuous(
+            out.iter()
+                .zip(&ls)
+                .map(|(m, l)| if deterministic { *m } else { m + l.exp() * rng.normal() } as f32)
+                .collect(),
+        ))
     }
 
     /// The return of one deterministic episode in `env` from `reset(seed)`,
@@ -283,7 +324,10 @@ impl PpoPolicy {
         let wanted = match &self.action_space {
             Space::Discrete { n, .. } => usize::try_from(*n).unwrap_or(usize::MAX),
             Space::Box { low, .. } => low.len(),
-            Space::MultiDiscrete { nvec } => nvec.len(),
+            Space::MultiDiscrete { nvec } => nvec
+                .iter()
+                .try_fold(0usize, |a, &n| a.checked_add(usize::try_from(n).ok()?))
+                .unwrap_or(usize::MAX),
         };
         let bad = |reason: String| Err(Error::Corrupt { what: "policy", reason });
         if outputs != wanted {
@@ -295,7 +339,7 @@ impl PpoPolicy {
         }
         match (&self.log_std, &self.action_space) {
             (Some(ls), Space::Box { .. }) if ls.input_width == 1 && ls.output_width() == outputs => {}
-            (None, Space::Discrete { .. }) => {}
+            (None, Space::Discrete { .. } | Space::MultiDiscrete { .. }) => {}
             _ => return bad("log standard deviations that do not fit the action space".into()),
         }
         if let Some(n) = &self.obs_norm {
@@ -360,7 +404,7 @@ struct Buffer {
 /// after each update with the stats so far.
 ///
 /// # Errors
-/// An unknown environment, a `MultiDiscrete` action space, bad settings.
+/// An unknown environment, bad settings.
 pub fn train_ppo(
     env_id: &str,
     cfg: &PpoConfig,
@@ -391,20 +435,43 @@ pub fn continue_ppo(
     steps: usize,
     on_update: &mut dyn FnMut(&PpoStats),
 ) -> Result<(PpoPolicy, TrainingState)> {
+    continue_ppo_on(&mut || make(env_id), cfg, from, steps, on_update)
+}
+
+/// [`continue_ppo`] on environments of one's own: `make_env` is called
+/// once per environment of [`PpoConfig::n_envs`] (any [`Env`]: a wrapped
+/// registered one, a [`crate::ProcessEnv`], a simulator of one's own).
+/// Actions may be `Discrete`, `MultiDiscrete` (one softmax per dimension)
+/// or `Box`.
+///
+/// # Errors
+/// As [`continue_ppo`]; `make_env`'s errors.
+pub fn continue_ppo_on(
+    make_env: &mut dyn FnMut() -> Result<Box<dyn Env>>,
+    cfg: &PpoConfig,
+    from: Option<(PpoPolicy, TrainingState)>,
+    steps: usize,
+    on_update: &mut dyn FnMut(&PpoStats),
+) -> Result<(PpoPolicy, TrainingState)> {
     if cfg.n_envs == 0 || cfg.n_steps == 0 || cfg.batch_size == 0 || cfg.n_epochs == 0 {
         return Err(Error::invalid(
             "ppo",
             "n_envs, n_steps, batch_size and n_epochs must be positive",
         ));
     }
-    let mut envs: Vec<Box<dyn Env>> = (0..cfg.n_envs).map(|_| make(env_id)).collect::<Result<_>>()?;
+    let mut envs: Vec<Box<dyn Env>> = (0..cfg.n_envs).map(|_| make_env()).collect::<Result<_>>()?;
+    let env_id = envs[0].id().to_string();
     let obs_dim = envs[0].observation_space().flat_dim();
     let action_space = envs[0].action_space().clone();
-    let (n_out, discrete) = match &action_space {
-        Space::Discrete { n, .. } => (*n as usize, true),
-        Space::Box { low, .. } => (low.len(), false),
-        other => return Err(Error::Unsupported(format!("PPO on a {other} action space"))),
+    let blocks = blocks(&action_space);
+    let n_out = match (&blocks, &action_space) {
+        (Some(b), _) => b.last().map_or(0, |&(o, n)| o.saturating_add(n)),
+        (None, Space::Box { low, .. }) => low.len(),
+        (None, other) => return Err(Error::Unsupported(format!("PPO on a {other} action space"))),
     };
+    if n_out == 0 {
+        return Err(Error::invalid("ppo", format!("{n_out} action outputs")));
+    }
     let (mut policy, resumed) = match from {
         Some((policy, state)) => {
             if policy.actor.input_width != obs_dim || policy.action_space != action_space {
@@ -483,18 +550,8 @@ pub fn continue_ppo(
             let outs = cached.forward(&cached.actor, inputs)?;
             let vals = cached.forward(&cached.critic, inputs)?;
             for (i, env) in envs.iter_mut().enumerate() {
-                let (action, a, logp) = if discrete {
-                    let p = softmax(&outs[i]);
-                    let k = sample(&p, &mut rng);
-                    let start = match &action_space {
-                        Space::Discrete { start, .. } => *start,
-                        _ => 0,
-                    };
-                    (
-                        Action::Discrete(start + k as i64),
-                        vec![k as f64],
-                        p[k].max(1e-300).ln(),
-                    )
+                let (action, a, logp) = if let Some(blocks) = &blocks {
+                    categorical(&action_space, blocks, &outs[i], false, &mut rng)
                 } else {
                     let ls = log_std.as_deref().unwrap_or(&[]);
                     let a: Vec<f64> = outs[i]
@@ -578,11 +635,25 @@ pub fn continue_ppo(
                 let out = tape.forward(tape.matrix(x.clone(), b, obs_dim));
                 let old = tape.matrix(col(mb.iter().map(|&k| buf.logp[k]).collect()), b, 1);
                 let adv_t = tape.matrix(col(a_mb), b, 1);
-                let (logp, entropy): (Tensor<2>, Tensor<1>) = if discrete {
-                    let logits = activation::log_softmax(out, 1);
+                let (logp, entropy): (Tensor<2>, Tensor<1>) = if let Some(blocks) = &blocks {
+                    // Log-probabilities per block, side by side: the action's
+                    // log-probability and the entropy are sums over blocks.
+                    let logits = if blocks.len() == 1 {
+                        activation::log_softmax(out, 1)
+                    } else {
+                        Tensor::cat(
+                            blocks
+                                .iter()
+                                .map(|&(o, n)| activation::log_softmax(out.clone().slice([0..b, o..o + n]), 1))
+                                .collect(),
+                            1,
+                        )
+                    };
                     let mut onehot = vec![0f32; b * n_out];
                     for (r, &k) in mb.iter().enumerate() {
-                        onehot[r * n_out + buf.actions[k][0] as usize] = 1.0;
+                        for (&(o, _), &pick) in blocks.iter().zip(&buf.actions[k]) {
+                            onehot[r * n_out + o + pick as usize] = 1.0;
+                        }
                     }
                     let lp = (logits.clone() * tape.matrix(onehot, b, n_out)).sum_dim(1);
                     let ent = -(logits.clone().exp() * logits).sum_dim(1).mean();
@@ -648,7 +719,7 @@ fn new_policy(cfg: &PpoConfig, obs_dim: usize, action_space: &Space, n_out: usiz
         action_space: action_space.clone(),
         obs_norm: None,
     };
-    if !matches!(action_space, Space::Discrete { .. }) {
+    if matches!(action_space, Space::Box { .. }) {
         let mut ls = Network::new(&Sequential::new(), 1, n_out, &mut init)?;
         for p in &mut ls.params {
             let bias = p.kind == ml_neural::ParamKind::Bias;
@@ -721,10 +792,17 @@ impl TrainingState {
 /// # Errors
 /// An unknown environment, a policy that does not fit it.
 pub fn evaluate(policy: &PpoPolicy, env_id: &str, episodes: usize, seed: u64) -> Result<Vec<f64>> {
-    let mut env = make(env_id)?;
+    evaluate_on(policy, make(env_id)?.as_mut(), episodes, seed)
+}
+
+/// [`evaluate`] on an environment of one's own.
+///
+/// # Errors
+/// A policy that does not fit the environment, the environment's errors.
+pub fn evaluate_on(policy: &PpoPolicy, env: &mut dyn Env, episodes: usize, seed: u64) -> Result<Vec<f64>> {
     let cached = policy.cached()?;
     (0..episodes)
-        .map(|e| cached.play(&policy.action_space, env.as_mut(), seed.wrapping_add(e as u64), None))
+        .map(|e| cached.play(&policy.action_space, env, seed.wrapping_add(e as u64), None))
         .collect()
 }
 

@@ -5,8 +5,10 @@
 
 use ml_core::{Model, Predictions, SavedModel};
 use ml_rl::model::visited_dataset;
-use ml_rl::ppo::{PpoConfig, SavedPolicy, continue_ppo, evaluate, render_episode, train_ppo};
-use ml_rl::{Action, NumpyRng, resume_agent, train_agent};
+use ml_rl::ppo::{
+    PpoConfig, SavedPolicy, continue_ppo, continue_ppo_on, evaluate, evaluate_on, render_episode, train_ppo,
+};
+use ml_rl::{Action, Env, Info, NumpyRng, Space, Step, resume_agent, train_agent};
 
 #[test]
 fn ppo_learns_cartpole_and_its_policy_round_trips() {
@@ -202,4 +204,97 @@ fn training_resumes_from_a_saved_policy() {
         ..first
     };
     assert!(resume_agent(&elsewhere, 100, &mut |_| {}).is_err());
+}
+
+/// A one-step task of our own with two action dimensions: the observation
+/// shows a number `s` in 0..3 (one-hot); the action `(a, b)` earns 1 for
+/// `a == s` and 1 for `b == s % 2`.
+struct Match {
+    s: i64,
+    rng: NumpyRng,
+    observations: Space,
+    actions: Space,
+}
+
+impl Match {
+    fn new() -> Self {
+        Self {
+            s: 0,
+            rng: NumpyRng::new(0),
+            observations: Space::Box {
+                low: vec![0.0; 3],
+                high: vec![1.0; 3],
+                shape: vec![3],
+            },
+            actions: Space::MultiDiscrete { nvec: vec![3, 2] },
+        }
+    }
+
+    fn obs(&self) -> Vec<f32> {
+        (0..3).map(|i| if i == self.s { 1.0 } else { 0.0 }).collect()
+    }
+}
+
+impl Env for Match {
+    fn id(&self) -> &str {
+        "Match"
+    }
+    fn observation_space(&self) -> &Space {
+        &self.observations
+    }
+    fn action_space(&self) -> &Space {
+        &self.actions
+    }
+    fn reset(&mut self, seed: Option<u64>) -> ml_core::Result<(Vec<f32>, Info)> {
+        if let Some(seed) = seed {
+            self.rng = NumpyRng::new(u128::from(seed));
+        }
+        self.s = self.rng.below(3) as i64;
+        Ok((self.obs(), Info::new()))
+    }
+    fn step(&mut self, action: &Action) -> ml_core::Result<Step> {
+        let Action::MultiDiscrete(a) = action else {
+            return Err(ml_core::Error::invalid("action", format!("{action:?}")));
+        };
+        let reward = f64::from(u8::from(a[0] == self.s)) + f64::from(u8::from(a[1] == self.s % 2));
+        Ok(Step {
+            obs: self.obs(),
+            reward,
+            terminated: true,
+            truncated: false,
+            info: Info::new(),
+        })
+    }
+}
+
+#[test]
+fn ppo_learns_multi_discrete_actions_on_an_environment_of_ones_own() {
+    let cfg = PpoConfig {
+        n_envs: 4,
+        n_steps: 32,
+        batch_size: 64,
+        n_epochs: 4,
+        ..PpoConfig::default()
+    };
+    let (policy, state) = continue_ppo_on(&mut || Ok(Box::new(Match::new())), &cfg, None, 6000, &mut |_| {}).unwrap();
+    let random = state.stats.episode_returns.iter().take(50).sum::<f64>() / 50.0;
+    let returns = evaluate_on(&policy, &mut Match::new(), 30, 7).unwrap();
+    let mean = returns.iter().sum::<f64>() / 30.0;
+    eprintln!("PPO on MultiDiscrete([3, 2]): greedy mean {mean} (first episodes {random})");
+    assert!(mean > 1.9 && random < 1.5, "greedy {mean}, first {random}");
+    let Action::MultiDiscrete(a) = policy.act(&[0.0, 1.0, 0.0], true, &mut NumpyRng::new(0)).unwrap() else {
+        panic!("a MultiDiscrete policy acts with MultiDiscrete actions")
+    };
+    assert_eq!(a, [1, 1]);
+    // Not a model (a model predicts one class), but it saves and reloads.
+    assert!(policy.to_spec(&["a".into(), "b".into(), "c".into()]).is_err());
+    let saved = SavedPolicy {
+        env: "Match".into(),
+        algo: "ppo".into(),
+        config: serde_json::to_value(&cfg).unwrap(),
+        policy,
+        env_steps: state.stats.env_steps,
+        training: Some(state),
+    };
+    assert_eq!(SavedPolicy::from_bytes(&saved.to_bytes().unwrap()).unwrap(), saved);
 }
