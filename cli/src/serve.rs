@@ -116,7 +116,10 @@ pub fn serve(args: &ServeArgs, _out: &Output) -> Result<()> {
         .collect::<ml_sdk::core::Result<Vec<_>>>()?;
     let options = load_options(args.runtime, args.tracking_uri.as_deref());
     let repo = build_repository(&models, args.repository.as_deref(), &options)?;
-    let server = ml_sdk::serve::start(Arc::new(repo), config)?;
+    let mut server = ml_sdk::serve::start(Arc::new(repo), config)?;
+    // Signals are ours before the address is out: a client may send SIGTERM
+    // as soon as it has read it.
+    server.install_signal_handlers()?;
     // A reader that has closed standard output after the first line must
     // not stop a server that is already listening: write errors are ignored.
     let mut stdout = std::io::stdout();

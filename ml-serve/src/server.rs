@@ -872,6 +872,54 @@ pub struct RunningServer {
     done: Vec<tokio::task::JoinHandle<()>>,
     runtime: Option<tokio::runtime::Runtime>,
     repo: Arc<Repository>,
+    signals: Option<Signals>,
+}
+
+/// SIGTERM and SIGINT, listened for on the server's runtime.
+#[cfg(unix)]
+#[derive(Debug)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(not(unix))]
+#[derive(Debug)]
+struct Signals;
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| Error::internal(format!("installing the {name} handler: {e}")))
+        };
+        Ok(Self {
+            term: install(SignalKind::terminate(), "SIGTERM")?,
+            int: install(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> Result<Self> {
+        Ok(Self)
+    }
+
+    async fn recv(&mut self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => Ok(()),
+                _ = self.int.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .map_err(|e| Error::internal(format!("waiting for ctrl-c: {e}")))
+        }
+    }
 }
 
 /// Start serving `repo` on its own runtime; returns once listening.
@@ -914,6 +962,7 @@ pub fn start(repo: Arc<Repository>, config: ServeConfig) -> Result<RunningServer
         done,
         runtime: Some(runtime),
         repo,
+        signals: None,
     })
 }
 
@@ -994,36 +1043,37 @@ impl RunningServer {
         }
     }
 
+    /// Take over SIGTERM and SIGINT from now on (the process no longer dies
+    /// of them; [`RunningServer::wait_for_signal`] returns). Call it before
+    /// announcing the server, so that a signal sent right after the
+    /// announcement is not lost.
+    ///
+    /// # Errors
+    /// Signal handlers that cannot be installed.
+    pub fn install_signal_handlers(&mut self) -> Result<()> {
+        if self.signals.is_none() {
+            let runtime = self
+                .runtime
+                .as_ref()
+                .ok_or_else(|| Error::internal("the server has stopped"))?;
+            let _entered = runtime.enter();
+            self.signals = Some(Signals::install()?);
+        }
+        Ok(())
+    }
+
     /// Serve until SIGINT (ctrl-c) or SIGTERM, then stop gracefully.
     ///
     /// # Errors
     /// Signal handlers that cannot be installed.
     pub fn wait_for_signal(mut self) -> Result<()> {
-        let runtime = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| Error::internal("the server has stopped"))?;
-        runtime.block_on(shutdown_signal())?;
+        self.install_signal_handlers()?;
+        let (Some(runtime), Some(signals)) = (self.runtime.as_ref(), self.signals.as_mut()) else {
+            return Err(Error::internal("the server has stopped"));
+        };
+        runtime.block_on(signals.recv())?;
         self.stop_now();
         Ok(())
-    }
-}
-
-async fn shutdown_signal() -> Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| Error::internal(format!("installing the SIGTERM handler: {e}")))?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.map_err(|e| Error::internal(format!("waiting for ctrl-c: {e}"))),
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| Error::internal(format!("waiting for ctrl-c: {e}")))
     }
 }
 
