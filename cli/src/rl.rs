@@ -297,10 +297,13 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let mut log_error = None;
     let mut on_update = |s: &ppo::PpoStats| {
         progress.update(s);
-        if let (Some(a), Some(r)) = (&active, s.recent_return(20))
-            && let Err(e) = log_epoch(a.tracker.as_ref(), &a.run, s.env_steps, &[("episode_return", r)])
-        {
-            log_error.get_or_insert(e);
+        if let Some(a) = &active {
+            // The return curve and the update's losses, one point per update.
+            let mut figures: Vec<(&str, f64)> = s.losses.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            figures.extend(s.recent_return(20).map(|r| ("episode_return", r)));
+            if let Err(e) = log_epoch(a.tracker.as_ref(), &a.run, s.env_steps, &figures) {
+                log_error.get_or_insert(e);
+            }
         }
     };
     let trained = match &resume {

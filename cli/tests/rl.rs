@@ -295,8 +295,9 @@ fn ppo_trains_evaluates_and_renders_from_the_command_line() {
         assert!(!out.status.success() && err.contains(expected), "{args:?}: {err}");
     }
 
-    // The run holds the learning curve and the policy.
+    // The run holds the learning curve, the losses and the policy.
     let mut found = (false, false);
+    let mut losses = std::collections::BTreeSet::new();
     let mut stack = vec![dir.join("mlruns")];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap().flatten() {
@@ -305,12 +306,24 @@ fn ppo_trains_evaluates_and_renders_from_the_command_line() {
                 stack.push(p);
             } else if p.ends_with("metrics/episode_return") {
                 found.0 = true;
+            } else if p.parent().is_some_and(|d| d.ends_with("metrics")) {
+                losses.insert(p.file_name().unwrap().to_string_lossy().to_string());
             } else if p.ends_with("policy/policy.mlrl") {
                 found.1 = true;
             }
         }
     }
     assert_eq!(found, (true, true));
+    for key in [
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "approx_kl",
+        "clip_fraction",
+        "learning_rate",
+    ] {
+        assert!(losses.contains(key), "{key} not logged: {losses:?}");
+    }
     for (args, expected) in [
         (
             vec!["rl", "train", "--env", "CartPole-v1", "--algo", "a3c", "--out", "x"],

@@ -97,6 +97,14 @@ pub fn gradients(loss: Tensor<1>, tapes: &[&Tape<'_>]) -> Result<Vec<Vec<Option<
     tapes.iter().map(|t| t.collect(&grads)).collect()
 }
 
+/// A tensor's values read back to the host (a loss, ratios), for logging.
+///
+/// # Errors
+/// A failed device read.
+pub fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    download(t)
+}
+
 impl Tape<'_> {
     fn collect(&self, grads: &Gradients) -> Result<Vec<Option<Vec<f32>>>> {
         self.leaves

@@ -12,7 +12,7 @@
 //! (BENCHMARKS.md, `examples/dqn_variants.rs`).
 
 use ml_core::{Activation, Error, Layer, Result};
-use ml_neural::tape::{Optim, Tape, forward_rows};
+use ml_neural::tape::{Optim, Tape, forward_rows, read};
 use ml_neural::{BackendKind, Network, Optimizer, Sequential};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -179,6 +179,7 @@ pub fn continue_dqn(
     let explore_steps = (cfg.exploration_fraction * total_steps as f64).max(1.0);
     // Training waits for this many transitions (a resumed run refills its buffer).
     let warm = cfg.learning_starts.min(cfg.buffer_size).max(1);
+    let mut td_losses = Vec::new();
     for t in first..total_steps {
         let eps =
             (1.0 - t as f64 / explore_steps).max(0.0) * (1.0 - cfg.exploration_final_eps) + cfg.exploration_final_eps;
@@ -250,11 +251,15 @@ pub fn continue_dqn(
             let abs = diff.clone().abs();
             let quad = abs.clone().clamp_max(1.0);
             let loss = (quad.clone() * quad.clone() * 0.5 + (abs - quad)).mean();
+            td_losses.push(f64::from(read(loss.clone())?.first().copied().unwrap_or(f32::NAN)));
             let grads = tape.gradients(loss)?;
             drop(tape);
             optim.step(&mut q, grads);
             q_layers = q.inference_layers()?;
         }
+        let td_loss = td_losses.iter().sum::<f64>() / td_losses.len().max(1) as f64;
+        td_losses.clear();
+        stats.losses = [("td_loss".to_string(), td_loss), ("epsilon".to_string(), eps)].into();
         stats.updates += 1;
         on_round(&stats);
     }

@@ -8,8 +8,10 @@
 //!
 //! The defaults are rl-baselines3-zoo's tuned CartPole-v1 hyper-parameters.
 
+use std::collections::BTreeMap;
+
 use ml_core::{Activation, Error, Layer, Result};
-use ml_neural::tape::{Optim, Tape, Tensor, activation, forward_rows, gradients};
+use ml_neural::tape::{Optim, Tape, Tensor, activation, forward_rows, gradients, read};
 use ml_neural::{BackendKind, Network, Optimizer, Sequential};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -155,6 +157,12 @@ pub struct PpoStats {
     pub updates: usize,
     /// Returns of the episodes finished, in order.
     pub episode_returns: Vec<f64>,
+    /// The last update's training figures, means over its minibatches
+    /// (PPO: `policy_loss`, `value_loss`, `entropy`, `approx_kl`,
+    /// `clip_fraction`, `learning_rate`; DQN: `td_loss`, `epsilon`), under
+    /// Stable-Baselines3's names without the `train/` prefix.
+    #[serde(default)]
+    pub losses: BTreeMap<String, f64>,
 }
 
 impl PpoStats {
@@ -388,6 +396,54 @@ fn sample(p: &[f64], rng: &mut NumpyRng) -> usize {
     p.len() - 1
 }
 
+/// One value of a scalar tensor.
+fn scalar(t: Tensor<1>) -> Result<f64> {
+    Ok(read(t)?.first().map_or(f64::NAN, |&v| f64::from(v)))
+}
+
+/// PPO's training figures over one update's minibatches.
+#[derive(Default)]
+struct Figures {
+    policy_loss: Vec<f64>,
+    value_loss: Vec<f64>,
+    entropy: Vec<f64>,
+    approx_kl: Vec<f64>,
+    clip_fraction: Vec<f64>,
+}
+
+impl Figures {
+    /// Record a minibatch's probability ratios (for the KL estimate
+    /// `(r - 1) - ln r` and the clipped fraction), surrogate loss and entropy.
+    fn policy(&mut self, ratios: &[f32], clip: f32, loss: f64, entropy: f64) {
+        let n = ratios.len().max(1) as f64;
+        let kl = ratios
+            .iter()
+            .map(|&r| f64::from(r - 1.0) - f64::from(r).ln())
+            .sum::<f64>()
+            / n;
+        let clipped = ratios.iter().filter(|&&r| (r - 1.0).abs() > clip).count() as f64 / n;
+        self.approx_kl.push(kl);
+        self.clip_fraction.push(clipped);
+        self.policy_loss.push(loss);
+        self.entropy.push(entropy);
+    }
+
+    fn means(&self, learning_rate: f64) -> BTreeMap<String, f64> {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        [
+            ("policy_loss", mean(&self.policy_loss)),
+            ("value_loss", mean(&self.value_loss)),
+            ("entropy", mean(&self.entropy)),
+            ("approx_kl", mean(&self.approx_kl)),
+            ("clip_fraction", mean(&self.clip_fraction)),
+            ("learning_rate", learning_rate),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
 /// Rollout storage, `n_steps × n_envs` flattened step-major.
 #[derive(Default)]
 struct Buffer {
@@ -612,6 +668,7 @@ pub fn continue_ppo_on(
         }
         let returns: Vec<f64> = adv.iter().zip(&buf.values).map(|(a, v)| a + v).collect();
         let mut order: Vec<usize> = (0..n).collect();
+        let mut figures = Figures::default();
         for _ in 0..cfg.n_epochs {
             for i in (1..n).rev() {
                 order.swap(i, shuffle.random_range(0..=i));
@@ -670,8 +727,10 @@ pub fn continue_ppo_on(
                 };
                 let ratio = (logp - old).exp();
                 let c = cfg.clip_range as f32;
-                let surr = (ratio.clone() * adv_t.clone()).min_pair(ratio.clamp(1.0 - c, 1.0 + c) * adv_t);
-                let loss = -surr.mean() - entropy * (cfg.ent_coef as f32);
+                let surr = (ratio.clone() * adv_t.clone()).min_pair(ratio.clone().clamp(1.0 - c, 1.0 + c) * adv_t);
+                let policy_loss = -surr.mean();
+                figures.policy(&read(ratio)?, c, scalar(policy_loss.clone())?, scalar(entropy.clone())?);
+                let loss = policy_loss - entropy * (cfg.ent_coef as f32);
                 let mut tapes = vec![&tape];
                 tapes.extend(ls_tape.as_ref());
                 let mut all = gradients(loss, &tapes)?.into_iter();
@@ -695,11 +754,13 @@ pub fn continue_ppo_on(
                         (v - ret.clone()).square().max_pair((clipped - ret).square()).mean()
                     }
                 };
+                figures.value_loss.push(scalar(vloss.clone())?);
                 let grads = tape.gradients(vloss * (cfg.vf_coef as f32))?;
                 drop(tape);
                 optims[1].step(&mut policy.critic, grads);
             }
         }
+        stats.losses = figures.means(optims[0].learning_rate);
         stats.updates += 1;
         on_update(&stats);
     }

@@ -9,6 +9,11 @@ fn dqn_learns_cartpole() {
     let cfg = DqnConfig::default();
     let (policy, stats) = train_dqn("CartPole-v1", &cfg, 20_000, &mut |_| {}).unwrap();
     assert_eq!(stats.env_steps, 20_000);
+    assert!(
+        stats.losses["td_loss"].is_finite() && stats.losses["epsilon"] > 0.0,
+        "{:?}",
+        stats.losses
+    );
     let random = stats.episode_returns.iter().take(20).sum::<f64>() / 20.0;
     let returns = evaluate(&policy, "CartPole-v1", 20, 10_000).unwrap();
     let mean = returns.iter().sum::<f64>() / 20.0;

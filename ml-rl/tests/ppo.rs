@@ -17,6 +17,10 @@ fn ppo_learns_cartpole_and_its_policy_round_trips() {
     let (policy, state) = continue_ppo("CartPole-v1", &cfg, None, 50_000, &mut |_| updates += 1).unwrap();
     let stats = state.stats.clone();
     assert_eq!(updates, stats.updates);
+    for key in ["policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"] {
+        assert!(stats.losses[key].is_finite(), "{key}: {:?}", stats.losses);
+    }
+    assert!(stats.losses["entropy"] > 0.0 && stats.losses["learning_rate"] >= 0.0);
     assert!(stats.env_steps >= 50_000);
     let returns = evaluate(&policy, "CartPole-v1", 20, 10_000).unwrap();
     let mean = returns.iter().sum::<f64>() / 20.0;
