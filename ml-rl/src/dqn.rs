@@ -12,13 +12,13 @@
 //! (BENCHMARKS.md, `examples/dqn_variants.rs`).
 
 use ml_core::{Activation, Error, Layer, Result};
-use ml_neural::tape::{Optim, Tape, forward_rows, read};
+use ml_neural::tape::{Optim, Tape, forward_rows};
 use ml_neural::{BackendKind, Network, Optimizer, Sequential};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::env::make;
-use crate::ppo::{PpoPolicy, PpoStats, TrainingState, argmax};
+use crate::ppo::{PpoPolicy, PpoStats, TrainingState, argmax, scalar};
 use crate::rng::NumpyRng;
 use crate::space::{Action, Space};
 
@@ -141,13 +141,7 @@ pub fn continue_dqn(
     let mut stats = PpoStats::default();
     let (mut q, mut target) = match from {
         Some((policy, state)) => {
-            if policy.actor.input_width != obs_dim || policy.action_space != space {
-                return Err(Error::invalid(
-                    "checkpoint",
-                    format!("its Q-network does not fit {env_id}'s observations and actions"),
-                ));
-            }
-            policy.validate()?;
+            policy.check_fits(obs_dim, &space, env_id)?;
             state.restore(std::slice::from_mut(&mut optim), "DQN")?;
             stats = state.stats;
             (policy.actor, policy.critic)
@@ -251,7 +245,7 @@ pub fn continue_dqn(
             let abs = diff.clone().abs();
             let quad = abs.clone().clamp_max(1.0);
             let loss = (quad.clone() * quad.clone() * 0.5 + (abs - quad)).mean();
-            td_losses.push(f64::from(read(loss.clone())?.first().copied().unwrap_or(f32::NAN)));
+            td_losses.push(scalar(loss.clone())?);
             let grads = tape.gradients(loss)?;
             drop(tape);
             optim.step(&mut q, grads);

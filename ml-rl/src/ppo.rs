@@ -360,6 +360,18 @@ impl PpoPolicy {
         Ok(())
     }
 
+    /// A checkpoint's policy must be valid and read `env_id`'s
+    /// observations and act in its action space.
+    pub(crate) fn check_fits(&self, obs_dim: usize, action_space: &Space, env_id: &str) -> Result<()> {
+        if self.actor.input_width != obs_dim || self.action_space != *action_space {
+            return Err(Error::invalid(
+                "checkpoint",
+                format!("its policy does not fit {env_id}'s observations and actions"),
+            ));
+        }
+        self.validate()
+    }
+
     fn cached(&self) -> Result<Cached> {
         let log_std = match &self.log_std {
             Some(n) => Some(n.predict(&[1.0])?),
@@ -397,7 +409,7 @@ fn sample(p: &[f64], rng: &mut NumpyRng) -> usize {
 }
 
 /// One value of a scalar tensor.
-fn scalar(t: Tensor<1>) -> Result<f64> {
+pub(crate) fn scalar(t: Tensor<1>) -> Result<f64> {
     Ok(read(t)?.first().map_or(f64::NAN, |&v| f64::from(v)))
 }
 
@@ -530,13 +542,7 @@ pub fn continue_ppo_on(
     }
     let (mut policy, resumed) = match from {
         Some((policy, state)) => {
-            if policy.actor.input_width != obs_dim || policy.action_space != action_space {
-                return Err(Error::invalid(
-                    "checkpoint",
-                    format!("its policy does not fit {env_id}'s observations and actions"),
-                ));
-            }
-            policy.validate()?;
+            policy.check_fits(obs_dim, &action_space, &env_id)?;
             (policy, Some(state))
         }
         None => (new_policy(cfg, obs_dim, &action_space, n_out)?, None),
