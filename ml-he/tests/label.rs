@@ -92,8 +92,15 @@ fn breast_cancer_labels_match_the_quantized_model_outside_the_uncertain_band() {
     // model and on how many rows the band holds; the encrypted accuracy can only
     // lose the band's rows.
     let clear_accuracy = clear.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64;
-    assert!(clear_accuracy >= float_accuracy - 0.01, "quantized {clear_accuracy} against float {float_accuracy}");
-    assert!(inside * 5 <= got.len(), "{inside} of {} rows inside the uncertain band", got.len());
+    assert!(
+        clear_accuracy >= float_accuracy - 0.01,
+        "quantized {clear_accuracy} against float {float_accuracy}"
+    );
+    assert!(
+        inside * 5 <= got.len(),
+        "{inside} of {} rows inside the uncertain band",
+        got.len()
+    );
     assert!(accuracy >= clear_accuracy - inside as f64 / truth.len() as f64);
     // Scores are not labels, and labels need the right key.
     assert!(key.decrypt_labels(&model, &scores).is_err());
