@@ -10,6 +10,14 @@
 //! targets: double Q-learning is an option (`double_q`), off by default,
 //! because with these settings it learned CartPole less reliably here
 //! (BENCHMARKS.md, `examples/dqn_variants.rs`).
+//!
+//! DQN's greedy policy swings between good and poor from one round to the
+//! next, so by default training evaluates it every `eval_freq` steps on
+//! `eval_episodes` deterministic episodes of a separate copy of the
+//! environment and returns the best one seen, as Stable-Baselines3's
+//! `EvalCallback(best_model_save_path=…)` keeps `best_model.zip`.
+//! Evaluation steps are not counted as training steps (nor are they in
+//! Stable-Baselines3).
 
 use ml_core::{Activation, Error, Layer, Result};
 use ml_neural::tape::{Optim, Tape, forward_rows};
@@ -53,6 +61,13 @@ pub struct DqnConfig {
     pub hidden: Vec<usize>,
     /// Seed of initialization, exploration and sampling.
     pub seed: u64,
+    /// Environment steps between evaluations of the greedy policy; 0 turns
+    /// evaluation off and returns the last policy.
+    #[serde(default)]
+    pub eval_freq: usize,
+    /// Deterministic episodes per evaluation.
+    #[serde(default)]
+    pub eval_episodes: usize,
 }
 
 impl Default for DqnConfig {
@@ -72,6 +87,8 @@ impl Default for DqnConfig {
             double_q: false,
             hidden: vec![256, 256],
             seed: 0,
+            eval_freq: 2_500,
+            eval_episodes: 10,
         }
     }
 }
@@ -174,6 +191,12 @@ pub fn continue_dqn(
     // Training waits for this many transitions (a resumed run refills its buffer).
     let warm = cfg.learning_starts.min(cfg.buffer_size).max(1);
     let mut td_losses = Vec::new();
+    let evaluating = cfg.eval_freq > 0 && cfg.eval_episodes > 0;
+    let mut eval_env = if evaluating { Some(make(env_id)?) } else { None };
+    // The best evaluated Q-network with its optimizer state (a resumed run
+    // goes on from what it returned).
+    let mut best: Option<(f64, Network, Optim)> = None;
+    let mut next_eval = first + cfg.eval_freq;
     for t in first..total_steps {
         let eps =
             (1.0 - t as f64 / explore_steps).max(0.0) * (1.0 - cfg.exploration_final_eps) + cfg.exploration_final_eps;
@@ -251,11 +274,35 @@ pub fn continue_dqn(
             optim.step(&mut q, grads);
             q_layers = q.inference_layers()?;
         }
+        if let Some(env) = eval_env.as_mut()
+            && t + 1 >= next_eval
+        {
+            next_eval += cfg.eval_freq * ((t + 1 - next_eval) / cfg.eval_freq + 1);
+            let mean = greedy_return(&q, &space, env.as_mut(), cfg)?;
+            stats.evaluations.push((stats.env_steps, mean));
+            // Later policies win ties: they have trained longer.
+            if best.as_ref().is_none_or(|(b, _, _)| mean >= *b) {
+                best = Some((mean, q.clone(), optim.clone()));
+            }
+        }
         let td_loss = td_losses.iter().sum::<f64>() / td_losses.len().max(1) as f64;
         td_losses.clear();
         stats.losses = [("td_loss".to_string(), td_loss), ("epsilon".to_string(), eps)].into();
         stats.updates += 1;
         on_round(&stats);
+    }
+    if let Some(env) = eval_env.as_mut()
+        && best.is_some()
+    {
+        let mean = greedy_return(&q, &space, env.as_mut(), cfg)?;
+        stats.evaluations.push((stats.env_steps, mean));
+        if let Some((b, net, opt)) = best
+            && b > mean
+        {
+            target = net.clone();
+            q = net;
+            optim = opt;
+        }
     }
     let state = TrainingState::new(std::slice::from_ref(&optim), stats);
     Ok((
@@ -268,4 +315,24 @@ pub fn continue_dqn(
         },
         state,
     ))
+}
+
+/// The seeds of DQN's periodic evaluations: the same episodes every time, so
+/// that evaluations compare, and apart from the seeds `evaluate` is usually
+/// given for reporting.
+pub const EVAL_SEED: u64 = 1_000_000;
+
+/// Mean return of `cfg.eval_episodes` deterministic episodes of the greedy
+/// Q-network from `reset(EVAL_SEED + seed · 1000 + i)`.
+fn greedy_return(q: &Network, space: &Space, env: &mut dyn crate::Env, cfg: &DqnConfig) -> Result<f64> {
+    let policy = PpoPolicy {
+        actor: q.clone(),
+        critic: q.clone(),
+        log_std: None,
+        action_space: space.clone(),
+        obs_norm: None,
+    };
+    let base = EVAL_SEED.wrapping_add(cfg.seed.wrapping_mul(1000));
+    let returns = crate::ppo::evaluate_on(&policy, env, cfg.eval_episodes, base)?;
+    Ok(returns.iter().sum::<f64>() / returns.len().max(1) as f64)
 }

@@ -163,6 +163,11 @@ pub struct PpoStats {
     /// Stable-Baselines3's names without the `train/` prefix.
     #[serde(default)]
     pub losses: BTreeMap<String, f64>,
+    /// Periodic evaluations during training, as (environment steps, mean
+    /// return of the deterministic evaluation episodes): Stable-Baselines3's
+    /// `evaluations.npz`. DQN keeps the best of them (`DqnConfig::eval_freq`).
+    #[serde(default)]
+    pub evaluations: Vec<(usize, f64)>,
 }
 
 impl PpoStats {
