@@ -94,6 +94,10 @@ step "interop: Kubernetes' and KServe's own definitions accept what mlsdk deploy
 MLSDK_K8S_PYTHON="$ROOT/.venv-k8s/bin/python" MLSDK_KSERVE_PYTHON="$ROOT/.venv-kserve/bin/python" \
   cargo test "${WS[@]}" --test deploy_manifests -- --include-ignored
 
+step "interop: GitHub's own workflow parser accepts what mlsdk ci init writes and the project's workflow"
+npm ci --prefix scripts/workflow-parser --no-audit --no-fund --loglevel=error
+MLSDK_WORKFLOW_PARSER="$ROOT/scripts/workflow-parser" cargo test "${WS[@]}" --test ci -- --include-ignored
+
 step "interop: podman builds and runs what mlsdk deploy docker writes, offline; the Triton clients drive the container"
 eval "$(bash scripts/setup-podman.sh)"
 MLSDK_SERVING_PYTHON="$ROOT/.venv-serving/bin/python" cargo test "${WS[@]}" --test deploy_docker -- --include-ignored

@@ -3,6 +3,7 @@
 //! Every subcommand prints a human-readable table, or JSON with `--json`; bad
 //! input ends with a one-line `error: ...` on stderr and a non-zero exit code.
 
+mod ci;
 mod data;
 mod he;
 mod interpret;
@@ -70,6 +71,9 @@ enum Command {
     He(he::HeCommand),
     /// Ask a server's health route; exit 0 on 200 (container health checks).
     Probe(serve::ProbeArgs),
+    /// CI/CD for a model repository: a GitHub Actions workflow that trains, gates, registers and writes deploy artefacts.
+    #[command(subcommand)]
+    Ci(ci::CiCommand),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Deploy(c) => serve::deploy(&c, &out),
         Command::Probe(a) => serve::probe(&a),
         Command::He(c) => he::run(&c, &out),
+        Command::Ci(c) => ci::run(&c, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,3 +88,94 @@ fn private_analytics_stays_within_its_budget() {
     let accuracy = number_after(&out, "held-out accuracy");
     assert!((0.0..=1.0).contains(&accuracy), "{out}");
 }
+
+#[test]
+fn credit_scoring_runs_the_lifecycle_into_one_registered_run() {
+    use ml_sdk::track::MlflowStore;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(env!("CARGO_BIN_EXE_credit_scoring"), &[dir.path().to_str().unwrap()]);
+    for step in [
+        "1. data",
+        "2. trained",
+        "3. explained",
+        "4. fairness by sex",
+        "4. fairness by age_group",
+        "5. exported",
+        "6. logged",
+        "7. serving",
+        "server shut down",
+    ] {
+        assert!(out.contains(step), "no '{step}' in:\n{out}");
+    }
+    assert!(out.contains("labels equal the model's"), "{out}");
+    let accuracy = number_after(&out, "trained logistic     held-out accuracy");
+    assert!((0.65..=0.85).contains(&accuracy), "{out}");
+
+    // The store: one finished run in the experiment, registered as credit@champion.
+    let store = MlflowStore::open(dir.path().join("mlruns")).unwrap();
+    let version = store.resolve_alias("credit", "champion").unwrap();
+    let record = store.run(&version.run_id).unwrap();
+    assert_eq!(record.info.status, ml_sdk::core::RunStatus::Finished);
+    assert_eq!(record.info.run_name, "credit-scoring");
+    for key in [
+        "logistic_test_accuracy",
+        "dp_logistic_test_accuracy",
+        "forest_test_accuracy",
+        "privacy_epsilon_spent",
+        "fairness/demographic_parity_difference",
+        "mitigated_demographic_parity_difference",
+        "fairness_age_group/demographic_parity_difference",
+        "train_accuracy",
+    ] {
+        assert!(
+            record.metrics.contains_key(key),
+            "no metric {key}: {:?}",
+            record.metrics.keys()
+        );
+    }
+    let logged = record.metrics["logistic_test_accuracy"][0].value;
+    assert!((logged - accuracy).abs() < 1e-4, "logged {logged}, printed {accuracy}");
+    let artifacts = dir.path().join("mlruns");
+    let files: Vec<String> = walk(&artifacts)
+        .into_iter()
+        .filter(|p| p.contains(&version.run_id))
+        .collect();
+    for suffix in [
+        "artifacts/model/MLmodel",
+        "artifacts/model/model.mlsdk",
+        "artifacts/onnx-model/model.onnx",
+        "artifacts/onnx-model/MLmodel",
+        "artifacts/dp_model/MLmodel",
+        "artifacts/fairness/report.json",
+        "artifacts/fairness/sex/report.html",
+        "artifacts/fairness/age_group/report.html",
+        "artifacts/charts/forest/summary_1.svg",
+        "artifacts/explanations/tree_shap_path_dependent.json",
+        "artifacts/privacy/ledger.json",
+    ] {
+        assert!(
+            files.iter().any(|f| f.ends_with(suffix)),
+            "no {suffix} among {files:#?}"
+        );
+    }
+    // The report files are also left where the run printed them.
+    let html = std::fs::read_to_string(dir.path().join("fairness/sex/report.html")).unwrap();
+    assert!(
+        html.contains("demographic_parity_difference") && html.contains("female"),
+        "{html}"
+    );
+}
+
+/// Every file under `dir`, as paths.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path.to_string_lossy().into_owned());
+        }
+    }
+    files
+}

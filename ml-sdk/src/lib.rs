@@ -95,6 +95,8 @@ pub mod interpret {
 }
 
 #[cfg(feature = "track")]
+pub mod ci;
+#[cfg(feature = "track")]
 mod load;
 #[cfg(feature = "track")]
 pub use load::{LoadedModel, ModelFormat, ModelLoadOptions, load_model};
