@@ -94,6 +94,10 @@ step "interop: Kubernetes' and KServe's own definitions accept what mlsdk deploy
 MLSDK_K8S_PYTHON="$ROOT/.venv-k8s/bin/python" MLSDK_KSERVE_PYTHON="$ROOT/.venv-kserve/bin/python" \
   cargo test "${WS[@]}" --test deploy_manifests -- --include-ignored
 
+step "interop: the real MLflow UI in Chromium shows the credit_scoring run, its registered model and its fairness report"
+eval "$(bash scripts/setup-chromium.sh)"
+MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test example_bins -- --include-ignored
+
 step "interop: GitHub's own workflow parser accepts what mlsdk ci init writes and the project's workflow"
 npm ci --prefix scripts/workflow-parser --no-audit --no-fund --loglevel=error
 MLSDK_WORKFLOW_PARSER="$ROOT/scripts/workflow-parser" cargo test "${WS[@]}" --test ci -- --include-ignored

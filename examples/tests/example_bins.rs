@@ -179,3 +179,120 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     files
 }
+
+/// Chromium headless, with the flags that work as root on a CI machine,
+/// loading `url` after `budget_ms` of virtual time; `extra` adds
+/// `--dump-dom` or `--screenshot=…`. Its standard output.
+fn chromium(url: &str, extra: &str, profile: &std::path::Path) -> String {
+    let exe = std::env::var("MLSDK_CHROMIUM").expect("set MLSDK_CHROMIUM (scripts/test.sh does)");
+    let out = Command::new(exe)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1400,1000",
+            "--virtual-time-budget=20000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium {url}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page's DOM after its scripts ran, and a screenshot of it saved as `shot`.
+fn render(url: &str, shot: &std::path::Path, tmp: &std::path::Path) -> String {
+    let dom = chromium(url, "--dump-dom", &tmp.join("profile-dom"));
+    chromium(url, &format!("--screenshot={}", shot.display()), &tmp.join("profile-shot"));
+    let png = std::fs::read(shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    eprintln!("screenshot of {url}: {}", shot.display());
+    dom
+}
+
+/// A child process group, stopped when dropped (mlflow server forks workers).
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[cfg(unix)]
+#[ignore = "needs MLflow and Chromium: scripts/test.sh sets MLSDK_PYTHON and MLSDK_CHROMIUM"]
+fn the_real_mlflow_ui_and_a_browser_show_the_credit_scoring_run() {
+    use std::os::unix::process::CommandExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(env!("CARGO_BIN_EXE_credit_scoring"), &[dir.path().to_str().unwrap()]);
+    let run_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("6. logged to MLflow run "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run id in:\n{out}"))
+        .to_string();
+    let store = ml_sdk::track::MlflowStore::open(dir.path().join("mlruns")).unwrap();
+    let experiment = store.run(&run_id).unwrap().info.experiment_id;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let python = std::env::var("MLSDK_PYTHON").expect("set MLSDK_PYTHON (scripts/test.sh does)");
+    let _server = Group(
+        Command::new(python)
+            .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--backend-store-uri")
+            .arg(dir.path().join("mlruns"))
+            .env("MLFLOW_ALLOW_FILE_STORE", "true")
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while ureq::get(&format!("{base}/health")).call().is_err() {
+        assert!(started.elapsed().as_secs() < 120, "mlflow server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // The run's page: its name, a metric and the registered model.
+    let dom = render(
+        &format!("{base}/#/experiments/{experiment}/runs/{run_id}"),
+        &shots.join("mlflow_run.png"),
+        dir.path(),
+    );
+    for text in ["credit-scoring", "logistic_test_accuracy", "Registered models", "/models/credit"] {
+        assert!(dom.contains(text), "the run page lacks {text:?}");
+    }
+    // The registered model's page shows the alias.
+    let dom = render(&format!("{base}/#/models/credit"), &shots.join("mlflow_model.png"), dir.path());
+    assert!(dom.contains("champion") && dom.contains("Version 1"), "the model page lacks the alias");
+
+    // The fairness report, as a browser renders it, with its charts loaded.
+    let report = dir.path().join("fairness/age_group/report.html");
+    let dom = render(
+        &format!("file://{}", report.display()),
+        &shots.join("fairness_age_group.png"),
+        dir.path(),
+    );
+    assert!(
+        dom.contains("demographic_parity_difference") && dom.contains("25 or younger") && dom.contains("<img"),
+        "{dom}"
+    );
+}
