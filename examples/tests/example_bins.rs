@@ -203,14 +203,22 @@ fn chromium(url: &str, extra: &str, profile: &std::path::Path) -> String {
         .arg(url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "chromium {url}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The page's DOM after its scripts ran, and a screenshot of it saved as `shot`.
 fn render(url: &str, shot: &std::path::Path, tmp: &std::path::Path) -> String {
     let dom = chromium(url, "--dump-dom", &tmp.join("profile-dom"));
-    chromium(url, &format!("--screenshot={}", shot.display()), &tmp.join("profile-shot"));
+    chromium(
+        url,
+        &format!("--screenshot={}", shot.display()),
+        &tmp.join("profile-shot"),
+    );
     let png = std::fs::read(shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
     eprintln!("screenshot of {url}: {}", shot.display());
@@ -222,7 +230,11 @@ struct Group(std::process::Child);
 
 impl Drop for Group {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &format!("-{}", self.0.id())]).status();
+        // `--`: without it procps' kill reads the negative group id as an
+        // option and signals every process (kill(-1)).
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -251,7 +263,15 @@ fn the_real_mlflow_ui_and_a_browser_show_the_credit_scoring_run() {
     let python = std::env::var("MLSDK_PYTHON").expect("set MLSDK_PYTHON (scripts/test.sh does)");
     let _server = Group(
         Command::new(python)
-            .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
             .arg("--backend-store-uri")
             .arg(dir.path().join("mlruns"))
             .env("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -277,12 +297,24 @@ fn the_real_mlflow_ui_and_a_browser_show_the_credit_scoring_run() {
         &shots.join("mlflow_run.png"),
         dir.path(),
     );
-    for text in ["credit-scoring", "logistic_test_accuracy", "Registered models", "/models/credit"] {
+    for text in [
+        "credit-scoring",
+        "logistic_test_accuracy",
+        "Registered models",
+        "/models/credit",
+    ] {
         assert!(dom.contains(text), "the run page lacks {text:?}");
     }
     // The registered model's page shows the alias.
-    let dom = render(&format!("{base}/#/models/credit"), &shots.join("mlflow_model.png"), dir.path());
-    assert!(dom.contains("champion") && dom.contains("Version 1"), "the model page lacks the alias");
+    let dom = render(
+        &format!("{base}/#/models/credit"),
+        &shots.join("mlflow_model.png"),
+        dir.path(),
+    );
+    assert!(
+        dom.contains("champion") && dom.contains("Version 1"),
+        "the model page lacks the alias"
+    );
 
     // The fairness report, as a browser renders it, with its charts loaded.
     let report = dir.path().join("fairness/age_group/report.html");
