@@ -43,6 +43,9 @@ cargo clippy "${WS[@]}" --all-targets -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc "${WS[@]}" --no-deps
 
+step "packaging: every publishable crate packages (cargo package, without the verify build)"
+cargo package --workspace --locked --no-verify --allow-dirty --exclude ml-sdk-examples --exclude ml-sdk-benches --quiet
+
 step "python reference tools (the main environment, and the serving clients' own)"
 bash scripts/setup-python.sh
 for env in serving k8s kserve rl; do bash scripts/setup-python.sh "$env"; done

@@ -1,37 +1,4 @@
-//! Core types of ml-sdk: the [`Dataset`], the portable [`ModelSpec`], metrics,
-//! splits and cross-validation, CSV loading, and the five traits that connect
-//! the crates: [`Model`], [`Trainer`], [`Tracker`], [`Explainer`], [`Deployer`].
-//!
-//! `ml-core` has no heavy dependencies; training, ONNX, privacy, explanations
-//! and tracking live in sibling crates that all speak these types.
-//!
-//! ```
-//! use ml_core::{Frame, LoadOptions, Model, ModelSpec, Estimator, Link, Signature, Task, InputColumn};
-//! use ml_core::ndarray::array;
-//!
-//! // Read a CSV with a header; text columns become categorical codes.
-//! let frame = Frame::from_csv_reader("x,color,y\n0.5,red,1\n-1.0,blue,0\n".as_bytes())?;
-//! let data = frame.to_dataset(&LoadOptions::with_target("y"))?;
-//! assert_eq!(data.feature_names(), ["x", "color"]);
-//!
-//! // A hand-written logistic model described as a spec is a Model.
-//! let spec = ModelSpec {
-//!     signature: Signature {
-//!         inputs: vec![InputColumn::numeric("x")],
-//!         unknown_category: Default::default(),
-//!         task: Task::Classification { classes: vec!["0".into(), "1".into()] },
-//!     },
-//!     preprocessing: vec![],
-//!     estimator: Estimator::Linear { coefficients: array![[2.0]], intercepts: array![0.0], link: Link::Logistic },
-//! };
-//! spec.validate()?;
-//! let pred = spec.predict(array![[1.0], [-1.0]].view())?;
-//! assert_eq!(ml_core::metrics::accuracy(&[1, 0], &pred_labels(&pred))?, 1.0);
-//! # fn pred_labels(p: &ml_core::Predictions) -> Vec<usize> {
-//! #     match p { ml_core::Predictions::Classification { labels, .. } => labels.to_vec(), _ => vec![] }
-//! # }
-//! # Ok::<(), ml_core::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 pub mod compiled;

@@ -1,45 +1,4 @@
-//! Reinforcement learning for ml-sdk: environments first.
-//!
-//! - [`Env`]: Gymnasium 1.x's interface (`reset(seed)`, `step(action)` →
-//!   observation, reward, terminated, truncated, info) with [`Space`]s
-//!   (`Discrete`, `Box`, `MultiDiscrete`) that sample and check membership;
-//!   a wrong action is an error.
-//! - [`classic`]: CartPole-v1, MountainCar-v0, MountainCarContinuous-v0,
-//!   Acrobot-v1 and Pendulum-v1 with Gymnasium 1.4's dynamics and its
-//!   seeding ([`NumpyRng`] is NumPy's `PCG64` bit for bit), so a seed and a
-//!   list of actions give Gymnasium's trajectory; [`make`] wraps them in
-//!   their registered [`TimeLimit`].
-//! - [`wrappers`]: time limits, episode statistics, observation and reward
-//!   normalization, frame stacking, frame recording.
-//! - [`vector`]: [`SyncVectorEnv`] and [`ThreadVectorEnv`] with Gymnasium's
-//!   next-step autoreset.
-//! - [`render`]: RGB frames of the classic environments, written as an
-//!   animated GIF or a PNG strip.
-//! - [`process`]: environments in another process over line-delimited JSON
-//!   (a Gymnasium environment in Python, a simulator, a Ray worker).
-//! - With the `agents` feature (default): [`ppo`] and [`dqn`] on
-//!   ml-neural's networks, saved policies, and [`model`]: a policy as an
-//!   ml-core model (predict, export to ONNX, serve, explain).
-//!
-//! ```
-//! use ml_rl::{Action, Env, make};
-//! # fn main() -> ml_core::Result<()> {
-//! let mut env = make("CartPole-v1")?;
-//! let (mut obs, _) = env.reset(Some(42))?;
-//! let mut ret = 0.0;
-//! loop {
-//!     // Push the cart towards the side the pole leans to.
-//!     let step = env.step(&Action::Discrete(i64::from(obs[2] > 0.0)))?;
-//!     ret += step.reward;
-//!     obs = step.obs;
-//!     if step.terminated || step.truncated {
-//!         break;
-//!     }
-//! }
-//! assert!(ret >= 10.0);
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 
 pub mod classic;
 #[cfg(feature = "agents")]

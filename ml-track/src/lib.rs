@@ -1,34 +1,4 @@
-//! Experiment tracking for ml-sdk, readable by MLflow and TensorBoard:
-//! [`MlflowStore`] (a local `mlruns/` directory in MLflow's file-store layout),
-//! [`TensorBoardWriter`] (event files with scalars, histograms, hparams),
-//! [`FanOutTracker`] (several back ends at once), a model registry (versions
-//! and aliases, in MLflow's `models/` layout) and [`Provenance`] (git commit,
-//! `Cargo.lock`, compiler, host, command line, data digest). All implement or
-//! feed [`ml_core::Tracker`].
-//!
-//! ```
-//! use ml_core::{MetricPoint, RunStatus, Tracker};
-//! use ml_track::MlflowStore;
-//!
-//! let dir = tempfile::tempdir().unwrap();
-//! let store = MlflowStore::open(dir.path().join("mlruns"))?;
-//! let run = store.start_run("demo", Some("first"))?;
-//! store.log_params(&run, &[("c".into(), "1.0".into())])?;
-//! store.log_metrics(&run, &[MetricPoint { key: "loss".into(), value: 0.5, step: 1, timestamp_ms: 0 }])?;
-//! store.end_run(&run, RunStatus::Finished)?;
-//! let record = store.run(&run.0)?;
-//! assert_eq!(record.params["c"], "1.0");
-//! assert_eq!(record.info.status, RunStatus::Finished);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! [`MlflowRestClient`] (feature `rest`, default) talks to an MLflow server;
-//! a run's artifacts go through the server's proxy, to a directory it shares
-//! with the server, or with the `s3` feature straight to an S3-compatible
-//! bucket (`S3Config`).
-//!
-//! `MLFLOW_TRACKING_URI` and `MLFLOW_EXPERIMENT_NAME` are read by
-//! [`tracker_from_uri`] and [`experiment_name`] as MLflow's clients read them.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod error;
