@@ -44,7 +44,7 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc "${WS[@]}" --no-deps
 
 step "packaging: every publishable crate packages (cargo package, without the verify build)"
-cargo package --workspace --locked --no-verify --allow-dirty --exclude ml-sdk-examples --exclude ml-sdk-benches --quiet
+cargo package --workspace --locked --no-verify --allow-dirty --exclude ml-sdk-examples --exclude ml-sdk-agent-examples --exclude ml-sdk-benches --quiet
 
 step "python reference tools (the main environment, and the serving clients' own)"
 bash scripts/setup-python.sh
