@@ -1,11 +1,10 @@
 //! `mlsdk ci`: CI/CD for a model repository, thin over `ml_sdk::ci`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use ml_sdk::ci::{CONFIG_PATH, PipelineConfig, Reports, check_gates, promote};
+use ml_sdk::ci::{CONFIG_PATH, PipelineConfig, Reports, check_gates, parse_thresholds, promote, require_passed};
 use serde_json::json;
 
 use crate::output::Output;
@@ -92,21 +91,6 @@ pub struct GateArgs {
     no_promote: bool,
 }
 
-fn thresholds(flag: &str, items: &[String]) -> Result<BTreeMap<String, f64>> {
-    items
-        .iter()
-        .map(|item| {
-            let (k, v) = item
-                .split_once('=')
-                .with_context(|| format!("--{flag} {item:?}: expected NAME=VALUE"))?;
-            let v: f64 = v
-                .parse()
-                .with_context(|| format!("--{flag} {item:?}: {v:?} is not a number"))?;
-            Ok((k.to_string(), v))
-        })
-        .collect()
-}
-
 pub fn run(command: &CiCommand, out: &Output) -> Result<()> {
     match command {
         CiCommand::Init(a) => init(a, out),
@@ -124,18 +108,12 @@ fn init(a: &InitArgs, out: &Output) -> Result<()> {
     config.alias = a.alias.clone();
     config.tracking_uri = a.tracking_uri.clone();
     config.experiment = a.experiment.clone();
-    config.gates.min_metrics = thresholds("min", &a.min)?;
-    config.gates.max_metrics = thresholds("max", &a.max)?;
-    config.gates.max_fairness = thresholds("max-fairness", &a.max_fairness)?;
+    config.gates.min_metrics = parse_thresholds("--min", &a.min)?;
+    config.gates.max_metrics = parse_thresholds("--max", &a.max)?;
+    config.gates.max_fairness = parse_thresholds("--max-fairness", &a.max_fairness)?;
     config.gates.max_epsilon = a.max_epsilon;
     for skip in &a.skip_deploy {
-        match skip.as_str() {
-            "triton" => config.deploy.triton = false,
-            "k8s" | "kubernetes" => config.deploy.kubernetes = false,
-            "kserve" => config.deploy.kserve = false,
-            "docker" => config.deploy.docker = false,
-            other => bail!("--skip-deploy {other:?}: known are triton, k8s, kserve, docker"),
-        }
+        config.deploy.skip(skip)?;
     }
     if let Some(install) = &a.install {
         config.install = install.clone();
@@ -160,14 +138,9 @@ fn gate(a: &GateArgs, out: &Output) -> Result<()> {
     let reports = Reports::read(&a.reports)?;
     let results = check_gates(&config, &reports);
     let outcome = if a.no_promote {
-        match results.iter().find(|r| !r.passed) {
-            Some(r) => Err(anyhow::anyhow!("gate failed: {}", r.gate)),
-            None => Ok(None),
-        }
+        require_passed(&results).map(|()| None)
     } else {
-        promote(&config, &reports, &results)
-            .map(Some)
-            .map_err(anyhow::Error::from)
+        promote(&config, &reports, &results).map(Some)
     };
     let value = json!({
         "gates": results,
@@ -192,5 +165,6 @@ fn gate(a: &GateArgs, out: &Output) -> Result<()> {
         }
         s
     });
-    outcome.map(|_| ())
+    outcome?;
+    Ok(())
 }

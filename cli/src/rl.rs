@@ -299,9 +299,7 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         progress.update(s);
         if let Some(a) = &active {
             // The return curve and the update's losses, one point per update.
-            let mut figures: Vec<(&str, f64)> = s.losses.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            figures.extend(s.recent_return(20).map(|r| ("episode_return", r)));
-            if let Err(e) = log_epoch(a.tracker.as_ref(), &a.run, s.env_steps, &figures) {
+            if let Err(e) = log_epoch(a.tracker.as_ref(), &a.run, s.env_steps, &s.figures()) {
                 log_error.get_or_insert(e);
             }
         }

@@ -284,7 +284,7 @@ fn the_real_mlflow_ui_and_a_browser_show_the_credit_scoring_run() {
     );
     let base = format!("http://127.0.0.1:{port}");
     let started = std::time::Instant::now();
-    while ureq::get(&format!("{base}/health")).call().is_err() {
+    while ml_sdk::serve::probe(&format!("{base}/health"), std::time::Duration::from_secs(2)).is_err() {
         assert!(started.elapsed().as_secs() < 120, "mlflow server did not start");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }

@@ -177,6 +177,14 @@ impl PpoStats {
         let recent = &self.episode_returns[self.episode_returns.len().saturating_sub(n)..];
         (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64)
     }
+
+    /// What a tracker records after each update: the update's losses and
+    /// the mean return of the last 20 episodes as `episode_return`.
+    pub fn figures(&self) -> Vec<(&str, f64)> {
+        let mut figures: Vec<(&str, f64)> = self.losses.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        figures.extend(self.recent_return(20).map(|r| ("episode_return", r)));
+        figures
+    }
 }
 
 fn network(cfg: &PpoConfig, inputs: usize, outputs: usize, rng: &mut ml_core::SeededRng) -> Result<Network> {

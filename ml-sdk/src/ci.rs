@@ -109,6 +109,49 @@ impl Default for DeployTargets {
     }
 }
 
+impl DeployTargets {
+    /// Leave one artefact out by name: `triton`, `k8s` (or `kubernetes`),
+    /// `kserve`, `docker`.
+    ///
+    /// # Errors
+    /// Another name.
+    pub fn skip(&mut self, name: &str) -> Result<()> {
+        match name {
+            "triton" => self.triton = false,
+            "k8s" | "kubernetes" => self.kubernetes = false,
+            "kserve" => self.kserve = false,
+            "docker" => self.docker = false,
+            other => {
+                return Err(Error::invalid(
+                    "deploy",
+                    format!("{other:?}: known are triton, k8s, kserve, docker"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read `NAME=VALUE` thresholds (the gates as `mlsdk ci init` takes them);
+/// `what` names them in errors.
+///
+/// # Errors
+/// An item without `=`, or whose value is not a number.
+pub fn parse_thresholds(what: &str, items: &[String]) -> Result<BTreeMap<String, f64>> {
+    items
+        .iter()
+        .map(|item| {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| Error::invalid(what, format!("{item:?}: expected NAME=VALUE")))?;
+            let v: f64 = v
+                .parse()
+                .map_err(|_| Error::invalid(what, format!("{item:?}: {v:?} is not a number")))?;
+            Ok((k.to_string(), v))
+        })
+        .collect()
+}
+
 impl PipelineConfig {
     /// A pipeline for `model` on `data` predicting `target`, with the
     /// defaults: store `mlruns`, experiment `ml-pipeline`, registered model
@@ -315,14 +358,10 @@ impl PipelineConfig {
             ));
         }
         for (path, text) in &files {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                    op: "create",
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            ml_core::io::write_atomic(path, text.as_bytes())?;
+            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                continue;
+            };
+            ml_core::io::save_in_dir(parent, &name.to_string_lossy(), text.as_bytes())?;
         }
         Ok(files.into_iter().map(|(p, _)| p).collect())
     }
@@ -451,13 +490,12 @@ pub fn registered_version(reports: &Reports) -> Result<u64> {
     })
 }
 
-/// Point the config's alias at the version `train.json` registered, once
-/// every gate has passed (`mlsdk ci gate` calls it); returns the version.
+/// Every gate passed; else an error naming each failed gate with what was
+/// measured.
 ///
 /// # Errors
-/// A failed gate (named), a report without a registered version or for
-/// another registered model, store failures.
-pub fn promote(config: &PipelineConfig, reports: &Reports, results: &[GateResult]) -> Result<u64> {
+/// At least one failed gate.
+pub fn require_passed(results: &[GateResult]) -> Result<()> {
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)
@@ -466,9 +504,21 @@ pub fn promote(config: &PipelineConfig, reports: &Reports, results: &[GateResult
             None => format!("{} (not measured)", r.gate),
         })
         .collect();
-    if !failed.is_empty() {
-        return Err(Error::invalid("gates", format!("failed: {}", failed.join("; "))));
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("gates", format!("failed: {}", failed.join("; "))))
     }
+}
+
+/// Point the config's alias at the version `train.json` registered, once
+/// every gate has passed (`mlsdk ci gate` calls it); returns the version.
+///
+/// # Errors
+/// A failed gate (named), a report without a registered version or for
+/// another registered model, store failures.
+pub fn promote(config: &PipelineConfig, reports: &Reports, results: &[GateResult]) -> Result<u64> {
+    require_passed(results)?;
     let version = registered_version(reports)?;
     let name = reports.train["registered"]["name"].as_str().unwrap_or_default();
     if name != config.registered_model {

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 mod batch;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod deploy;
 pub mod error;
 mod grpc;

@@ -23,7 +23,6 @@
 //! cargo run --release -p ml-sdk-examples --bin credit_scoring [-- OUT_DIR]
 //! ```
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -193,7 +192,7 @@ fn main() -> Result<()> {
     // for demographic parity between age groups, fitted on the training rows
     // (a logistic regression's scores are not overconfident there) and
     // applied to the held-out ones.
-    let (y_train, _) = labels_and_sex(&train)?;
+    let y_train = train.classes()?.0.to_vec();
     let age_train = age_groups(&train, age_column);
     let thresholds = ThresholdOptimizer::new(ParityConstraint::DemographicParity).fit(
         &positive(&logistic, train.features())?,
@@ -304,7 +303,7 @@ fn main() -> Result<()> {
     );
     let rows = test.features().slice_move(ml_sdk::ndarray::s![..SCORED, ..]);
     let expected = labels_of(logistic.predict(rows.view())?)?;
-    let plain = infer_json(&base, MODEL_NAME, rows.view())?;
+    let plain = ml_sdk::serve::client::infer_labels(&base, MODEL_NAME, rows.view())?;
     ensure!(
         plain == expected,
         "the server's labels {plain:?} differ from the model's {expected:?}"
@@ -359,19 +358,11 @@ fn labels_of(p: Predictions) -> Result<Vec<usize>> {
 
 /// The probability of the positive class.
 fn positive(model: &dyn Model, x: ml_sdk::ndarray::ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-    match model.predict(x)? {
-        Predictions::Classification {
-            probabilities: Some(p), ..
-        } => Ok(p.column(1).to_vec()),
-        _ => bail!("class probabilities"),
-    }
-}
-
-/// Class labels and the sensitive column of a data set.
-fn labels_and_sex(data: &Dataset) -> Result<(Vec<usize>, Vec<String>)> {
-    let (labels, _) = data.classes()?;
-    let sex = data.sensitive().first().context("german_credit keeps sex aside")?;
-    Ok((labels.to_vec(), sex.values.clone()))
+    Ok(model
+        .predict(x)?
+        .scores()
+        .context("binary class probabilities")?
+        .to_vec())
 }
 
 /// Age groups as fairness studies of this data set draw them.
@@ -401,39 +392,4 @@ fn log_file(store: &MlflowStore, run: &RunId, out: &Path, file: &Path) -> Result
         .replace('\\', "/");
     store.log_artifact(run, &rel, &std::fs::read(file)?)?;
     Ok(())
-}
-
-/// An Open Inference Protocol v2 JSON request of `rows` as the `[N, d]` FP64
-/// tensor `input`; the labels the server answers.
-fn infer_json(base: &str, model: &str, rows: ml_sdk::ndarray::ArrayView2<'_, f64>) -> Result<Vec<usize>> {
-    let body = serde_json::json!({
-        "inputs": [{
-            "name": ml_sdk::serve::DEFAULT_INPUT,
-            "shape": [rows.nrows(), rows.ncols()],
-            "datatype": "FP64",
-            "data": rows.iter().collect::<Vec<_>>(),
-        }]
-    });
-    let url = format!("{base}/v2/models/{model}/infer");
-    let mut response = ureq::post(&url)
-        .header("Content-Type", "application/json")
-        .send(body.to_string().as_bytes())
-        .with_context(|| format!("POST {url}"))?;
-    let mut text = String::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(1 << 20)
-        .read_to_string(&mut text)?;
-    let answer: serde_json::Value = serde_json::from_str(&text)?;
-    let label = answer["outputs"]
-        .as_array()
-        .and_then(|o| o.iter().find(|t| t["name"] == "label"))
-        .context("a 'label' output")?;
-    label["data"]
-        .as_array()
-        .context("label data")?
-        .iter()
-        .map(|v| v.as_u64().map(|v| v as usize).context("an integer label"))
-        .collect()
 }

@@ -10,7 +10,6 @@
 //! cargo run --release -p ml-sdk-agent-examples --bin rl_agent [-- OUT_DIR [STEPS]]
 //! ```
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,9 +37,7 @@ fn main() -> Result<()> {
     let started = std::time::Instant::now();
     let mut log_error = None;
     let (saved, stats) = train_agent(ENV, "ppo", steps, 0, &mut |s| {
-        let mut figures: Vec<(&str, f64)> = s.losses.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        figures.extend(s.recent_return(20).map(|r| ("episode_return", r)));
-        if let Err(e) = log_epoch(&store, &run, s.env_steps, &figures) {
+        if let Err(e) = log_epoch(&store, &run, s.env_steps, &s.figures()) {
             log_error.get_or_insert(e);
         }
     })?;
@@ -105,32 +102,10 @@ fn main() -> Result<()> {
         Arc::new(repo),
         ServeConfig::new().bind([127, 0, 0, 1].into(), 0).grpc(0),
     )?;
-    let rows = visited.features();
-    let body = serde_json::json!({"inputs": [{
-        "name": ml_sdk::serve::DEFAULT_INPUT, "shape": [rows.nrows(), rows.ncols()],
-        "datatype": "FP64", "data": rows.iter().collect::<Vec<_>>(),
-    }]});
-    let url = format!("http://{}/v2/models/cartpole/infer", server.http_addr());
-    let mut response = ureq::post(&url)
-        .header("Content-Type", "application/json")
-        .send(body.to_string().as_bytes())
-        .with_context(|| format!("POST {url}"))?;
-    let mut text = String::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(16 << 20)
-        .read_to_string(&mut text)?;
+    let base = format!("http://{}", server.http_addr());
+    let served = ml_sdk::serve::client::infer_labels(&base, "cartpole", visited.features());
     server.stop();
-    let answer: serde_json::Value = serde_json::from_str(&text)?;
-    let served: Vec<usize> = answer["outputs"]
-        .as_array()
-        .and_then(|o| o.iter().find(|t| t["name"] == "label"))
-        .and_then(|t| t["data"].as_array())
-        .context("a 'label' output")?
-        .iter()
-        .map(|v| v.as_u64().map(|v| v as usize).context("an integer label"))
-        .collect::<Result<_>>()?;
+    let served = served?;
     ensure!(
         served == played.to_vec(),
         "served actions differ from the actions played"
