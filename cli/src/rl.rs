@@ -16,7 +16,8 @@ use crate::track::TrackingArgs;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Environment id.
+    /// Environment id (`mlsdk rl envs`), or `process:PROGRAM ARG…` for an
+    /// environment served by another program over ml-rl's line protocol.
     #[arg(long)]
     env: String,
     /// Algorithm: ppo (the default) or dqn (discrete actions).
@@ -49,7 +50,8 @@ pub enum RlCommand {
     /// Play actions from `reset(seed)` and print each step, stopping at
     /// the first termination or truncation.
     Rollout {
-        /// Environment id (CartPole-v1, MountainCar-v0, MountainCarContinuous-v0, Acrobot-v1, Pendulum-v1).
+        /// Environment id (CartPole-v1, MountainCar-v0, MountainCarContinuous-v0, Acrobot-v1, Pendulum-v1),
+        /// or `process:PROGRAM ARG…` for an environment served by another program.
         #[arg(long)]
         env: String,
         /// Seed of the reset (as gymnasium's `reset(seed=S)`).
@@ -278,7 +280,7 @@ fn train(args: &TrainArgs, out: &Output) -> Result<()> {
             rl::ALGORITHMS.join(", ")
         );
     }
-    rl::spec(&args.env)?;
+    rl::check_id(&args.env)?;
     if let Some(saved) = &resume
         && saved.env != args.env
     {

@@ -138,13 +138,32 @@ pub fn continue_dqn(
     steps: usize,
     on_round: &mut dyn FnMut(&PpoStats),
 ) -> Result<(PpoPolicy, TrainingState)> {
+    continue_dqn_on(&mut || make(env_id), cfg, from, steps, on_round)
+}
+
+/// [`continue_dqn`] on an environment of one's own: `make_env` is called
+/// twice, for the environment trained on and (with
+/// [`DqnConfig::eval_freq`]) for the one evaluated on; any [`crate::Env`]
+/// with a `Discrete` action space (a wrapped registered one, a
+/// [`crate::ProcessEnv`], a simulator of one's own).
+///
+/// # Errors
+/// As [`continue_dqn`]; `make_env`'s errors.
+pub fn continue_dqn_on(
+    make_env: &mut dyn FnMut() -> Result<Box<dyn crate::Env>>,
+    cfg: &DqnConfig,
+    from: Option<(PpoPolicy, TrainingState)>,
+    steps: usize,
+    on_round: &mut dyn FnMut(&PpoStats),
+) -> Result<(PpoPolicy, TrainingState)> {
     if cfg.batch_size == 0 || cfg.buffer_size == 0 || cfg.train_freq == 0 {
         return Err(Error::invalid(
             "dqn",
             "batch_size, buffer_size and train_freq must be positive",
         ));
     }
-    let mut env = make(env_id)?;
+    let mut env = make_env()?;
+    let env_id = env.id().to_string();
     let space = env.action_space().clone();
     let Space::Discrete { n, start } = space else {
         return Err(Error::Unsupported(format!(
@@ -158,7 +177,7 @@ pub fn continue_dqn(
     let mut stats = PpoStats::default();
     let (mut q, mut target) = match from {
         Some((policy, state)) => {
-            policy.check_fits(obs_dim, &space, env_id)?;
+            policy.check_fits(obs_dim, &space, &env_id)?;
             state.restore(std::slice::from_mut(&mut optim), "DQN")?;
             stats = state.stats;
             (policy.actor, policy.critic)
@@ -192,7 +211,7 @@ pub fn continue_dqn(
     let warm = cfg.learning_starts.min(cfg.buffer_size).max(1);
     let mut td_losses = Vec::new();
     let evaluating = cfg.eval_freq > 0 && cfg.eval_episodes > 0;
-    let mut eval_env = if evaluating { Some(make(env_id)?) } else { None };
+    let mut eval_env = if evaluating { Some(make_env()?) } else { None };
     // The best evaluated Q-network with its optimizer state (a resumed run
     // goes on from what it returned).
     let mut best: Option<(f64, Network, Optim)> = None;

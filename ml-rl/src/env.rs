@@ -171,12 +171,46 @@ pub fn make_unwrapped(id: &str) -> Result<Box<dyn Env>> {
     })
 }
 
-/// The environment of `id` as `gymnasium.make` returns it: wrapped in its
-/// [`crate::TimeLimit`].
+/// Environment ids that start with this run an environment in another
+/// process: `process:PROGRAM ARG…` (split at whitespace) starts
+/// [`crate::ProcessEnv::spawn`]`(PROGRAM, ARG…)`, so a simulator of one's
+/// own trains, evaluates and serves through every call that takes an id
+/// (`mlsdk rl train --env "process:python3 scripts/gym_server.py
+/// CartPole-v1"`). The program handles its own time limit.
+pub const PROCESS_PREFIX: &str = "process:";
+
+/// The program and arguments of a `process:` id, `None` for other ids.
+fn process_command(id: &str) -> Option<Vec<&str>> {
+    id.strip_prefix(PROCESS_PREFIX).map(|c| c.split_whitespace().collect())
+}
+
+/// Check that `id` names an environment [`make`] can start: a registered
+/// one, or a `process:` id with a program ([`PROCESS_PREFIX`]).
 ///
 /// # Errors
-/// An unknown id.
+/// An unknown id, naming the known ones; a `process:` id without a program.
+pub fn check_id(id: &str) -> Result<()> {
+    match process_command(id) {
+        Some(command) if command.is_empty() => Err(Error::invalid(
+            "env",
+            format!("{id:?} names no program (write {PROCESS_PREFIX}PROGRAM ARG…)"),
+        )),
+        Some(_) => Ok(()),
+        None => spec(id).map(|_| ()),
+    }
+}
+
+/// The environment of `id` as `gymnasium.make` returns it: wrapped in its
+/// [`crate::TimeLimit`]; for a `process:` id ([`PROCESS_PREFIX`]) the
+/// program's environment as it serves it.
+///
+/// # Errors
+/// An unknown id; a program that does not start or speak the protocol.
 pub fn make(id: &str) -> Result<Box<dyn Env>> {
+    if let Some(command) = process_command(id) {
+        check_id(id)?;
+        return Ok(Box::new(crate::ProcessEnv::spawn(command[0], &command[1..])?));
+    }
     let spec = spec(id)?;
     Ok(Box::new(crate::wrappers::TimeLimit::new(
         make_unwrapped(id)?,

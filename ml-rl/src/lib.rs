@@ -17,7 +17,7 @@ pub mod space;
 pub mod vector;
 pub mod wrappers;
 
-pub use env::{Env, EnvSpec, Info, REGISTRY, Step, make, make_unwrapped, spec};
+pub use env::{Env, EnvSpec, Info, PROCESS_PREFIX, REGISTRY, Step, check_id, make, make_unwrapped, spec};
 pub use process::ProcessEnv;
 pub use render::{Frame, write_episode, write_gif, write_png_strip};
 pub use rng::NumpyRng;
@@ -114,7 +114,7 @@ pub fn train_agent(
     seed: u64,
     on_update: &mut dyn FnMut(&ppo::PpoStats),
 ) -> ml_core::Result<(ppo::SavedPolicy, ppo::PpoStats)> {
-    spec(env_id)?;
+    check_id(env_id)?;
     let config = match algo {
         "ppo" => to_json(serde_json::to_value(ppo::PpoConfig {
             seed,
@@ -181,7 +181,7 @@ fn run_agent(
     steps: usize,
     on_update: &mut dyn FnMut(&ppo::PpoStats),
 ) -> ml_core::Result<(ppo::SavedPolicy, ppo::PpoStats)> {
-    spec(env_id)?;
+    check_id(env_id)?;
     let bad_config = |e: serde_json::Error| ml_core::Error::invalid("config", format!("{algo}: {e}"));
     let (policy, state) = match algo {
         "ppo" => {

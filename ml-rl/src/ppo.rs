@@ -1037,21 +1037,23 @@ impl SavedPolicy {
 
     /// Write `dir/policy.mlrl` (the directory is created), atomically, and
     /// beside it the policy as a model (`dir/model.mlsdk`, see
-    /// [`crate::model`]) where it is one, so the directory is also a model
-    /// directory for prediction, ONNX export, serving and explanations.
+    /// [`crate::model`]), so the directory is also a model directory for
+    /// prediction, ONNX export, serving and explanations. A policy over
+    /// several action dimensions is one model per dimension instead, in
+    /// `dir/action_0/`, `dir/action_1/`, ….
     /// Returns the policy file's path.
     ///
     /// # Errors
     /// I/O failures.
     pub fn save(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
         let path = ml_core::io::save_in_dir(dir, POLICY_FILE, &self.to_bytes()?)?;
-        match self.to_saved_model() {
-            Ok(model) => {
-                model.save(dir)?;
+        let models = self.to_saved_models()?;
+        if let [model] = models.as_slice() {
+            model.save(dir)?;
+        } else {
+            for (d, model) in models.iter().enumerate() {
+                model.save(&dir.join(format!("action_{d}")))?;
             }
-            // Several continuous action dimensions: a policy, not a model.
-            Err(Error::Unsupported(_)) => {}
-            Err(e) => return Err(e),
         }
         Ok(path)
     }

@@ -290,8 +290,28 @@ fn ppo_learns_multi_discrete_actions_on_an_environment_of_ones_own() {
         panic!("a MultiDiscrete policy acts with MultiDiscrete actions")
     };
     assert_eq!(a, [1, 1]);
-    // Not a model (a model predicts one class), but it saves and reloads.
-    assert!(policy.to_spec(&["a".into(), "b".into(), "c".into()]).is_err());
+    // Not one model (a model predicts one class), but one per dimension:
+    // each predicts its part of the policy's action.
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    assert!(matches!(policy.to_spec(&names), Err(ml_core::Error::Unsupported(_))));
+    let rows = ml_core::ndarray::Array2::from_shape_vec((3, 3), vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]).unwrap();
+    let mut parts = Vec::new();
+    for d in 0..2 {
+        let Predictions::Classification { labels, .. } =
+            policy.dimension_spec(&names, d).unwrap().predict(rows.view()).unwrap()
+        else {
+            panic!("a MultiDiscrete dimension is a classifier")
+        };
+        parts.push(labels);
+    }
+    for (i, row) in rows.rows().into_iter().enumerate() {
+        let obs: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+        let Action::MultiDiscrete(a) = policy.act(&obs, true, &mut NumpyRng::new(0)).unwrap() else {
+            panic!("a MultiDiscrete policy acts with MultiDiscrete actions")
+        };
+        assert_eq!(a, [parts[0][i] as i64, parts[1][i] as i64]);
+    }
+    assert!(policy.dimension_spec(&names, 2).is_err());
     let saved = SavedPolicy {
         env: "Match".into(),
         algo: "ppo".into(),
@@ -301,4 +321,110 @@ fn ppo_learns_multi_discrete_actions_on_an_environment_of_ones_own() {
         training: Some(state),
     };
     assert_eq!(SavedPolicy::from_bytes(&saved.to_bytes().unwrap()).unwrap(), saved);
+    // Saved, it is a model directory per dimension.
+    let dir = tempfile::tempdir().unwrap();
+    saved.save(dir.path()).unwrap();
+    assert!(!dir.path().join("model.mlsdk").exists());
+    for d in 0..2 {
+        let model = SavedModel::load(&dir.path().join(format!("action_{d}"))).unwrap();
+        assert_eq!(model.spec.estimator, saved.to_saved_models().unwrap()[d].spec.estimator);
+    }
+}
+
+/// Two continuous action dimensions: reward for matching the observation.
+struct Reach {
+    target: Vec<f32>,
+    rng: NumpyRng,
+    observations: Space,
+    actions: Space,
+}
+
+impl Env for Reach {
+    fn id(&self) -> &str {
+        "Reach"
+    }
+    fn observation_space(&self) -> &Space {
+        &self.observations
+    }
+    fn action_space(&self) -> &Space {
+        &self.actions
+    }
+    fn reset(&mut self, seed: Option<u64>) -> ml_core::Result<(Vec<f32>, Info)> {
+        if let Some(seed) = seed {
+            self.rng = NumpyRng::new(u128::from(seed));
+        }
+        self.target = (0..2).map(|_| self.rng.next_f64() as f32 * 2.0 - 1.0).collect();
+        Ok((self.target.clone(), Info::new()))
+    }
+    fn step(&mut self, action: &Action) -> ml_core::Result<Step> {
+        let Action::Continuous(a) = action else {
+            return Err(ml_core::Error::invalid("action", format!("{action:?}")));
+        };
+        let miss: f32 = a.iter().zip(&self.target).map(|(a, t)| (a - t).abs()).sum();
+        Ok(Step {
+            obs: self.target.clone(),
+            reward: -f64::from(miss),
+            terminated: true,
+            truncated: false,
+            info: Info::new(),
+        })
+    }
+}
+
+#[test]
+fn a_policy_over_two_continuous_dimensions_is_two_regressors() {
+    let make = || Reach {
+        target: vec![0.0; 2],
+        rng: NumpyRng::new(0),
+        observations: Space::Box {
+            low: vec![-1.0; 2],
+            high: vec![1.0; 2],
+            shape: vec![2],
+        },
+        actions: Space::Box {
+            low: vec![-1.0; 2],
+            high: vec![1.0; 2],
+            shape: vec![2],
+        },
+    };
+    let cfg = PpoConfig {
+        n_envs: 2,
+        n_steps: 32,
+        batch_size: 32,
+        n_epochs: 2,
+        ..PpoConfig::default()
+    };
+    let (policy, state) = continue_ppo_on(&mut || Ok(Box::new(make())), &cfg, None, 128, &mut |_| {}).unwrap();
+    let names: Vec<String> = ["x", "y"].map(String::from).to_vec();
+    assert!(matches!(policy.to_spec(&names), Err(ml_core::Error::Unsupported(_))));
+    let rows = ml_core::ndarray::array![[0.5, -0.25], [-0.75, 0.1], [0.0, 0.9]];
+    let mut parts = Vec::new();
+    for d in 0..2 {
+        let Predictions::Regression { values } =
+            policy.dimension_spec(&names, d).unwrap().predict(rows.view()).unwrap()
+        else {
+            panic!("a Box dimension is a regressor")
+        };
+        parts.push(values);
+    }
+    for (i, row) in rows.rows().into_iter().enumerate() {
+        let obs: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+        let Action::Continuous(a) = policy.act(&obs, true, &mut NumpyRng::new(0)).unwrap() else {
+            panic!("a Box policy acts with continuous actions")
+        };
+        for d in 0..2 {
+            assert!((f64::from(a[d]) - parts[d][i]).abs() < 1e-5, "{a:?} vs {}", parts[d][i]);
+        }
+    }
+    let saved = SavedPolicy {
+        env: "Reach".into(),
+        algo: "ppo".into(),
+        config: serde_json::to_value(&cfg).unwrap(),
+        policy,
+        env_steps: state.stats.env_steps,
+        training: Some(state),
+    };
+    let models = saved.to_saved_models().unwrap();
+    assert_eq!(models.len(), 2);
+    assert_eq!(models[1].spec.signature.inputs[0].name, "obs_0");
 }

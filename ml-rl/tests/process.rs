@@ -71,3 +71,34 @@ fn a_missing_or_silent_program_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "needs .venv-rl (scripts/test.sh)"]
+fn agents_train_and_evaluate_on_a_process_env_id() {
+    let python = std::env::var("MLSDK_PYTHON_RL").expect("set MLSDK_PYTHON_RL to .venv-rl/bin/python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/gym_server.py");
+    let id = format!("{}{python} {script} CartPole-v1", ml_rl::PROCESS_PREFIX);
+    ml_rl::check_id(&id).unwrap();
+    let (saved, stats) = ml_rl::train_agent(&id, "dqn", 1500, 3, &mut |_| {}).unwrap();
+    assert_eq!(stats.env_steps, 1500);
+    assert_eq!(saved.env, id);
+    // The remote CartPole is Gymnasium's: the policy's deterministic
+    // episodes there return what they return on ml-rl's own.
+    let remote = ml_rl::ppo::evaluate(&saved.policy, &id, 3, 50).unwrap();
+    let local = ml_rl::ppo::evaluate(&saved.policy, "CartPole-v1", 3, 50).unwrap();
+    assert_eq!(remote, local);
+    // Saved, it is a model over the observation's components.
+    let dir = tempfile::tempdir().unwrap();
+    saved.save(dir.path()).unwrap();
+    let model = ml_core::SavedModel::load(dir.path()).unwrap();
+    assert_eq!(model.spec.signature.inputs.len(), 4);
+}
+
+#[test]
+fn a_process_id_without_a_program_is_an_error() {
+    let err = ml_rl::check_id("process:  ").unwrap_err();
+    assert!(err.to_string().contains("no program"), "{err}");
+    assert!(make("process:").is_err());
+    let err = ml_rl::check_id("CartPole-v9").unwrap_err();
+    assert!(err.to_string().contains("CartPole-v1"), "{err}");
+}
