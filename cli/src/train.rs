@@ -29,7 +29,7 @@ pub struct TrainArgs {
     /// The target column (not needed for kmeans).
     #[arg(long)]
     target: Option<String>,
-    /// logistic | linear | ridge | tree | forest | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience= embedding=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 or sequence=CxL, filters=16,32 kernel= pool= hidden=)
+    /// logistic | linear | ridge | tree | forest | hgb (gradient boosting: learning_rate= max_iter= max_leaf_nodes= max_depth= min_samples_leaf= l2_regularization= max_bins= early_stopping=auto|true|false validation_fraction= n_iter_no_change= tol=) | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience= embedding=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 or sequence=CxL, filters=16,32 kernel= pool= hidden=)
     #[arg(long)]
     model: String,
     /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore.

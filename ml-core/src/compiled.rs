@@ -26,6 +26,8 @@ struct FlatEnsemble {
     /// `[left, right]` of each node: a step indexes it with the comparison,
     /// with no branch to mispredict.
     children: Vec<[u32; 2]>,
+    /// Whether a missing value goes left at each node ([`crate::Split::missing_left`]).
+    nan_left: Vec<bool>,
     /// `n_outputs` values per node.
     values: Vec<f64>,
     roots: Vec<u32>,
@@ -47,6 +49,7 @@ impl FlatEnsemble {
             feature: Vec::with_capacity(total),
             threshold: Vec::with_capacity(total),
             children: Vec::with_capacity(total),
+            nan_left: Vec::with_capacity(total),
             values: Vec::with_capacity(total * n_outputs),
             roots: Vec::with_capacity(trees.len()),
             depths: Vec::with_capacity(trees.len()),
@@ -67,12 +70,14 @@ impl FlatEnsemble {
                         f.feature.push(s.feature as u32);
                         f.threshold.push(s.threshold as f32);
                         f.children.push([offset + s.left as u32, offset + s.right as u32]);
+                        f.nan_left.push(s.missing_left);
                     }
                     None => {
                         let me = offset + i as u32;
                         f.feature.push(0);
                         f.threshold.push(f32::INFINITY);
                         f.children.push([me, me]);
+                        f.nan_left.push(false);
                     }
                 }
                 f.values.extend_from_slice(&n.value);
@@ -97,8 +102,8 @@ impl FlatEnsemble {
                     for (l, node) in idx.iter_mut().enumerate().take(lanes) {
                         let n = *node as usize;
                         let v = x[(start + l) * width + self.feature[n] as usize];
-                        // NaN compares false and goes right, as goes_left has it.
-                        let left = v <= self.threshold[n];
+                        // NaN compares false and goes right unless the split sends it left.
+                        let left = v <= self.threshold[n] || (v.is_nan() && self.nan_left[n]);
                         *node = self.children[n][usize::from(!left)];
                     }
                 }

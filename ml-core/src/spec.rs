@@ -151,7 +151,8 @@ pub struct TreeNode {
 }
 
 /// The test of an internal node: rows whose value, rounded to `f32`, is at
-/// most the threshold (rounded to `f32`) go left; see [`goes_left`].
+/// most the threshold (rounded to `f32`) go left; see [`goes_left`]. A
+/// missing value (NaN) goes left when `missing_left`, else right.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Split {
     /// Feature index in the preprocessed matrix.
@@ -162,6 +163,25 @@ pub struct Split {
     pub left: usize,
     /// Right child index.
     pub right: usize,
+    /// Where a missing value goes: left when true, right (the default, and
+    /// what a NaN compared against the threshold does) when false. Gradient
+    /// boosting learns it per split; ONNX keeps it as
+    /// `nodes_missing_value_tracks_true`.
+    #[serde(default)]
+    pub missing_left: bool,
+}
+
+impl Split {
+    /// Whether a row whose split feature is `x` goes left: [`goes_left`],
+    /// with NaN going where `missing_left` says.
+    #[inline]
+    pub fn goes_left(&self, x: f64) -> bool {
+        if x.is_nan() {
+            self.missing_left
+        } else {
+            goes_left(x, self.threshold)
+        }
+    }
 }
 
 /// The split rule of every tree: compare in single precision, as
@@ -177,11 +197,7 @@ impl Tree {
     pub fn leaf(&self, row: ArrayView1<'_, f64>) -> usize {
         let mut i = 0;
         while let Some(s) = &self.nodes[i].split {
-            i = if goes_left(row[s.feature], s.threshold) {
-                s.left
-            } else {
-                s.right
-            };
+            i = if s.goes_left(row[s.feature]) { s.left } else { s.right };
         }
         i
     }

@@ -31,6 +31,8 @@ pub(crate) struct FlatTree {
     threshold: Vec<f32>,
     left: Vec<usize>,
     right: Vec<usize>,
+    /// Where a missing value goes at each node (`Split::missing_left`).
+    missing_left: Vec<bool>,
     left_share: Vec<f64>,
     /// `nodes × outputs` node values.
     values: Vec<f64>,
@@ -46,6 +48,7 @@ impl FlatTree {
             threshold: vec![0.0; n],
             left: vec![0; n],
             right: vec![0; n],
+            missing_left: vec![false; n],
             left_share: vec![0.5; n],
             values: vec![0.0; n * n_out],
             n_out,
@@ -69,6 +72,7 @@ impl FlatTree {
                 t.threshold[i] = s.threshold as f32;
                 t.left[i] = s.left;
                 t.right[i] = s.right;
+                t.missing_left[i] = s.missing_left;
                 let (cl, cr) = (tree.nodes[s.left].cover, tree.nodes[s.right].cover);
                 // Shares from the children's covers, so that the expected
                 // value and the attributions use one and the same measure.
@@ -87,7 +91,12 @@ impl FlatTree {
 
     #[inline]
     fn goes_left(&self, i: usize, x: &[f64]) -> bool {
-        (x[self.feature[i]] as f32) <= self.threshold[i]
+        let v = x[self.feature[i]];
+        if v.is_nan() {
+            self.missing_left[i]
+        } else {
+            (v as f32) <= self.threshold[i]
+        }
     }
 
     #[inline]

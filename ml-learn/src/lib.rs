@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod boosting;
 mod bridge;
 mod error;
 mod kmeans;
@@ -11,6 +12,7 @@ mod preprocess;
 mod private;
 mod tree;
 
+pub use boosting::{BoostTarget, EarlyStopping, HistGradientBoosting};
 pub use error::{Error, Result};
 pub use kmeans::KMeans;
 pub use linear::{LinearRegression, LogisticRegression, Ridge};

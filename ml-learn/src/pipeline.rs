@@ -7,6 +7,7 @@ use ml_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::boosting::{BoostTarget, EarlyStopping, HistGradientBoosting};
 use crate::bridge::{contiguous, view16};
 use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
@@ -15,6 +16,21 @@ use crate::preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
 #[cfg(feature = "privacy")]
 use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
 use crate::tree::{DecisionTree, MaxFeatures, RandomForest, TreeTarget, fit_forest, fit_tree};
+
+/// [`HistGradientBoosting`]'s parameters under scikit-learn's names.
+const BOOSTING_PARAMS: &[&str] = &[
+    "learning_rate",
+    "max_iter",
+    "max_leaf_nodes",
+    "max_depth",
+    "min_samples_leaf",
+    "l2_regularization",
+    "max_bins",
+    "early_stopping",
+    "validation_fraction",
+    "n_iter_no_change",
+    "tol",
+];
 
 /// The estimator at the end of a pipeline, with its hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +46,9 @@ pub enum Algorithm {
     Tree(DecisionTree),
     /// [`RandomForest`] (classification or regression).
     Forest(RandomForest),
+    /// [`HistGradientBoosting`] (classification or regression; missing
+    /// values in the data are learned, not refused).
+    Boosting(HistGradientBoosting),
     /// [`KMeans`] (clustering; the target, if any, is ignored).
     KMeans(KMeans),
     /// [`DpLogistic`] (binary classification with differential privacy;
@@ -41,11 +60,19 @@ pub enum Algorithm {
 impl Algorithm {
     /// The names the CLI and [`Pipeline::from_params`] accept.
     #[cfg(not(feature = "privacy"))]
-    pub const NAMES: &'static [&'static str] = &["logistic", "linear", "ridge", "tree", "forest", "kmeans"];
+    pub const NAMES: &'static [&'static str] = &["logistic", "linear", "ridge", "tree", "forest", "hgb", "kmeans"];
     /// The names the CLI and [`Pipeline::from_params`] accept.
     #[cfg(feature = "privacy")]
-    pub const NAMES: &'static [&'static str] =
-        &["logistic", "linear", "ridge", "tree", "forest", "kmeans", "dp_logistic"];
+    pub const NAMES: &'static [&'static str] = &[
+        "logistic",
+        "linear",
+        "ridge",
+        "tree",
+        "forest",
+        "hgb",
+        "kmeans",
+        "dp_logistic",
+    ];
 
     /// The algorithm's name.
     pub fn name(&self) -> &'static str {
@@ -55,6 +82,7 @@ impl Algorithm {
             Algorithm::Ridge(_) => "ridge",
             Algorithm::Tree(_) => "tree",
             Algorithm::Forest(_) => "forest",
+            Algorithm::Boosting(_) => "hgb",
             Algorithm::KMeans(_) => "kmeans",
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(_) => "dp_logistic",
@@ -70,6 +98,7 @@ impl Algorithm {
             Algorithm::Linear(_) => &[],
             Algorithm::Ridge(_) => &["alpha"],
             Algorithm::Tree(_) => TREE,
+            Algorithm::Boosting(_) => BOOSTING_PARAMS,
             Algorithm::Forest(_) => &[
                 "n_trees",
                 "bootstrap",
@@ -174,6 +203,10 @@ impl Pipeline {
                 seed,
                 ..KMeans::default()
             }),
+            "hgb" => Algorithm::Boosting(HistGradientBoosting {
+                seed,
+                ..HistGradientBoosting::default()
+            }),
             // `seed` does not reach the noise: a private model's noise is
             // seeded only by the explicit `insecure_seed`.
             #[cfg(feature = "privacy")]
@@ -216,6 +249,19 @@ impl Pipeline {
                     }
                 }
                 (Algorithm::Forest(f), "n_trees" | "n_estimators") => f.n_trees = parse(k, v)?,
+                (Algorithm::Boosting(b), _) if BOOSTING_PARAMS.contains(&k) => match k {
+                    "learning_rate" => b.learning_rate = parse(k, v)?,
+                    "max_iter" => b.max_iter = parse(k, v)?,
+                    "max_leaf_nodes" => b.max_leaf_nodes = if v == "none" { None } else { Some(parse(k, v)?) },
+                    "max_depth" => b.max_depth = if v == "none" { None } else { Some(parse(k, v)?) },
+                    "min_samples_leaf" => b.min_samples_leaf = parse(k, v)?,
+                    "l2_regularization" => b.l2_regularization = parse(k, v)?,
+                    "max_bins" => b.max_bins = parse(k, v)?,
+                    "early_stopping" => b.early_stopping = EarlyStopping::parse(v)?,
+                    "validation_fraction" => b.validation_fraction = parse(k, v)?,
+                    "n_iter_no_change" => b.n_iter_no_change = parse(k, v)?,
+                    _ => b.tol = parse(k, v)?,
+                },
                 (Algorithm::Forest(f), "bootstrap") => f.bootstrap = parse(k, v)?,
                 (Algorithm::KMeans(m), "n_clusters" | "k") => m.n_clusters = parse(k, v)?,
                 (Algorithm::KMeans(m), "n_init") => m.n_init = parse(k, v)?,
@@ -285,6 +331,7 @@ impl Pipeline {
             Algorithm::Ridge(p) => p.validate(),
             Algorithm::Tree(p) => p.validate(),
             Algorithm::Forest(p) => p.validate(),
+            Algorithm::Boosting(p) => p.validate(),
             Algorithm::KMeans(p) => p.validate(),
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(p) => {
@@ -334,7 +381,7 @@ impl Pipeline {
                 Task::Classification { classes: names.clone() }
             }
             (Algorithm::Linear(_) | Algorithm::Ridge(_), Some(Target::Values { .. })) => Task::Regression,
-            (Algorithm::Tree(_) | Algorithm::Forest(_), Some(t)) => match t {
+            (Algorithm::Tree(_) | Algorithm::Forest(_) | Algorithm::Boosting(_), Some(t)) => match t {
                 Target::Classes { names, .. } => Task::Classification { classes: names.clone() },
                 Target::Values { .. } => Task::Regression,
             },
@@ -352,9 +399,14 @@ impl Pipeline {
             }
         };
         let weights = data.weights().map(|w| w.to_vec());
-        if weights.is_some() && !matches!(self.algorithm, Algorithm::Tree(_) | Algorithm::Forest(_)) {
+        if weights.is_some()
+            && !matches!(
+                self.algorithm,
+                Algorithm::Tree(_) | Algorithm::Forest(_) | Algorithm::Boosting(_)
+            )
+        {
             return Err(Error::Core(ml_core::Error::Unsupported(format!(
-                "'{}' does not take sample weights (trees and forests do)",
+                "'{}' does not take sample weights (trees, forests and boosting do)",
                 self.algorithm.name()
             ))));
         }
@@ -420,6 +472,22 @@ impl Pipeline {
                     Algorithm::Tree(p) => fit_tree(x.view(), target, weights.as_deref(), p)?,
                     Algorithm::Forest(p) => fit_forest(x.view(), target, weights.as_deref(), p)?,
                     _ => unreachable!("matched above"),
+                };
+                FittedEstimator::Own(est)
+            }
+            (Algorithm::Boosting(b), Some(t)) => {
+                let (est, _) = match t {
+                    Target::Classes { labels, names } => b.fit_design(
+                        x.view(),
+                        BoostTarget::Classes {
+                            labels: &labels.to_vec(),
+                            n_classes: names.len(),
+                        },
+                        weights.as_deref(),
+                    )?,
+                    Target::Values { values } => {
+                        b.fit_design(x.view(), BoostTarget::Values(&values.to_vec()), weights.as_deref())?
+                    }
                 };
                 FittedEstimator::Own(est)
             }

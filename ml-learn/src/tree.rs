@@ -355,6 +355,7 @@ impl Grower<'_> {
                 threshold: best.threshold,
                 left: l,
                 right: r,
+                missing_left: false,
             });
             stack.push((r, start + left, end, depth + 1));
             stack.push((l, start, start + left, depth + 1));

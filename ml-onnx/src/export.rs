@@ -306,6 +306,7 @@ fn tree_attrs(trees: &[Tree], scale: f64, binary_classifier: bool) -> TreeAttrs 
                     a.modes.push("BRANCH_LEQ".into());
                     a.true_ids.push(s.left as i64);
                     a.false_ids.push(s.right as i64);
+                    a.missing_true.push(i64::from(s.missing_left));
                 }
                 None => {
                     a.features.push(0);
@@ -313,6 +314,7 @@ fn tree_attrs(trees: &[Tree], scale: f64, binary_classifier: bool) -> TreeAttrs 
                     a.modes.push("LEAF".into());
                     a.true_ids.push(0);
                     a.false_ids.push(0);
+                    a.missing_true.push(0);
                     for (c, v) in n.value.iter().enumerate() {
                         if binary_classifier && c == 0 {
                             continue;
@@ -362,6 +364,11 @@ fn tree_ensemble(
         ("nodes_truenodeids", Attr::Ints(a.true_ids)),
         ("nodes_falsenodeids", Attr::Ints(a.false_ids)),
     ];
+    // Learned missing-value directions (gradient boosting); without them
+    // a NaN compares false and takes the false (right) branch, as ours do.
+    if a.missing_true.contains(&1) {
+        attrs.push(("nodes_missing_value_tracks_true", Attr::Ints(a.missing_true)));
+    }
     if base_values.iter().any(|&b| b != 0.0) {
         attrs.push(("base_values", Attr::Floats(f32s(base_values.iter().copied()))));
     }
@@ -513,6 +520,8 @@ struct TreeAttrs {
     modes: Vec<String>,
     true_ids: Vec<i64>,
     false_ids: Vec<i64>,
+    /// 1 where a missing value takes the true (left) branch.
+    missing_true: Vec<i64>,
     leaf_tree: Vec<i64>,
     leaf_node: Vec<i64>,
     leaf_target: Vec<i64>,
@@ -588,6 +597,7 @@ mod tests {
                         threshold: 0.1,
                         left: 1,
                         right: 2,
+                        missing_left: false,
                     }),
                     value: vec![0.5, 0.5],
                     cover: 2.0,

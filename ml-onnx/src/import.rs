@@ -265,6 +265,13 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
     let modes = node.strings("nodes_modes")?;
     let true_ids = node.ints("nodes_truenodeids")?;
     let false_ids = node.ints("nodes_falsenodeids")?;
+    // Optional: where a missing value goes (the true branch where 1).
+    let missing_true = node.ints("nodes_missing_value_tracks_true").unwrap_or_default();
+    if !missing_true.is_empty() && missing_true.len() != false_ids.len() {
+        return Err(invalid(
+            "nodes_missing_value_tracks_true of another length than the nodes".into(),
+        ));
+    }
     let n = tree_ids.len();
     if [
         node_ids.len(),
@@ -426,18 +433,22 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
                 let v = values[r];
                 let (t_id, f_id) = (new_index[&true_ids[r]], new_index[&false_ids[r]]);
                 // Our trees send x <= threshold (in f32) left.
-                let (threshold, left, right) = match modes[r].as_str() {
-                    "BRANCH_LEQ" => (v, t_id, f_id),
-                    "BRANCH_LT" => (v.next_down(), t_id, f_id),
-                    "BRANCH_GT" => (v, f_id, t_id),
-                    "BRANCH_GTE" => (v.next_down(), f_id, t_id),
+                let (threshold, left, right, true_is_left) = match modes[r].as_str() {
+                    "BRANCH_LEQ" => (v, t_id, f_id, true),
+                    "BRANCH_LT" => (v.next_down(), t_id, f_id, true),
+                    "BRANCH_GT" => (v, f_id, t_id, false),
+                    "BRANCH_GTE" => (v.next_down(), f_id, t_id, false),
                     other => return Err(Error::Unsupported(format!("importing trees with {other} splits"))),
                 };
+                // A NaN compares false: without tracking it takes the false
+                // branch, with tracking the true one.
+                let missing_true = missing_true.get(r).is_some_and(|&m| m != 0);
                 Some(Split {
                     feature: f as usize,
                     threshold: f64::from(threshold),
                     left,
                     right,
+                    missing_left: missing_true == true_is_left,
                 })
             };
             let mut value = vec![0.0; width_out];

@@ -19,16 +19,36 @@ fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 type Case<'a> = (&'a str, &'a str, Vec<(String, String)>, &'a Dataset);
 
 fn write_case(dir: &std::path::Path, store: &ml_track::MlflowStore, name: &str, model: &dyn Model, data: &Dataset) {
-    let spec = model.describe().unwrap();
+    let predictions = model.predict(data.features()).unwrap();
+    write_rows(
+        dir,
+        store,
+        name,
+        &model.describe().unwrap(),
+        data.features(),
+        predictions,
+    );
+}
+
+/// [`write_case`] on a matrix (which may hold NaN: JSON null, read back as
+/// NaN) with our predictions for it.
+fn write_rows(
+    dir: &std::path::Path,
+    store: &ml_track::MlflowStore,
+    name: &str,
+    spec: &ml_core::ModelSpec,
+    x: ml_core::ndarray::ArrayView2<'_, f64>,
+    predictions: Predictions,
+) {
+    let spec = spec.clone();
     let bytes = ml_onnx::export(&spec).unwrap();
     std::fs::write(dir.join(format!("{name}.onnx")), &bytes).unwrap();
     // The same model logged with MLflow's onnx flavor, for mlflow.pyfunc.
     let run = ml_core::Tracker::start_run(store, "onnx flavor", Some(name)).unwrap();
     ml_track::log_onnx_model(store, &run, "model", &bytes, &spec.signature).unwrap();
-    let x = data.features();
     let rows: Vec<Vec<f64>> = x.outer_iter().map(|r| r.to_vec()).collect();
     let mut expected = json!({"input": rows, "mlflow_run": run.0});
-    match model.predict(x).unwrap() {
+    match predictions {
         Predictions::Classification {
             labels, probabilities, ..
         } => {
@@ -84,6 +104,10 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             &diabetes,
         ),
         ("kmeans_iris", "kmeans", params(&[("k", "3")]), &iris),
+        ("hgb_breast_cancer", "hgb", params(&[]), &bc),
+        ("hgb_softmax_digits", "hgb", params(&[("max_iter", "20")]), &digits),
+        ("hgb_regression_diabetes", "hgb", params(&[]), &diabetes),
+        ("hgb_german_onehot", "hgb", params(&[("max_leaf_nodes", "8")]), &german),
     ];
     for (name, algorithm, ps, data) in cases {
         let model = Pipeline::from_params(algorithm, &ps, Some(3))
@@ -92,6 +116,48 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             .unwrap();
         write_case(&dir_path, &store, name, &model, data);
     }
+    // Gradient boosting on data with holes: learned missing-value directions
+    // travel as nodes_missing_value_tracks_true, and NaN inputs take them.
+    let mut holes = bc.features().to_owned();
+    for (i, mut row) in holes.outer_iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            if (i * 7 + j * 3) % 5 == 0 {
+                *v = f64::NAN;
+            }
+        }
+    }
+    let (estimator, _) = ml_learn::HistGradientBoosting::default()
+        .fit_design(
+            holes.view(),
+            ml_learn::BoostTarget::Classes {
+                labels: &bc.classes().unwrap().0.to_vec(),
+                n_classes: 2,
+            },
+            None,
+        )
+        .unwrap();
+    let spec = ml_core::ModelSpec {
+        signature: ml_core::Signature {
+            inputs: bc.columns().to_vec(),
+            unknown_category: Default::default(),
+            task: ml_core::Task::Classification {
+                classes: bc.classes().unwrap().1.to_vec(),
+            },
+        },
+        preprocessing: Vec::new(),
+        estimator,
+    };
+    // Signatures refuse NaN at prediction today, so the estimator predicts
+    // the raw matrix directly (no preprocessing in this spec).
+    let predictions = spec.predict_transformed(holes.view()).unwrap();
+    write_rows(
+        &dir_path,
+        &store,
+        "hgb_missing_breast_cancer",
+        &spec,
+        holes.view(),
+        predictions,
+    );
     // Explainable boosting machines: a sum of one tree per feature, with the
     // logistic link for two classes and softmax for more.
     let ebm = ml_interpret::Ebm {

@@ -127,6 +127,7 @@ pub(super) fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], coun
                 threshold: edges[mid],
                 left,
                 right,
+                missing_left: false,
             });
         }
         at

@@ -227,6 +227,7 @@ pub(super) fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
                     threshold: ea[mid],
                     left,
                     right,
+                    missing_left: false,
                 });
             }
             Some(_) if lo == hi => {}
@@ -239,6 +240,7 @@ pub(super) fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
                     threshold: eb[mid],
                     left,
                     right,
+                    missing_left: false,
                 });
             }
         }

@@ -1,0 +1,774 @@
+//! Histogram gradient boosting, after scikit-learn's
+//! `HistGradientBoostingClassifier`/`Regressor` and LightGBM: features are
+//! binned once (at most 255 bins of values plus one for missing values),
+//! trees grow leaf-wise (best split first) on per-bin gradient and hessian
+//! sums, a child's histogram is its parent's minus its sibling's, and every
+//! split learns where missing values go. The model is a plain
+//! [`ml_core::Estimator::TreeEnsemble`] (summed trees with a logistic,
+//! softmax or identity link), so it predicts as its spec, exports to ONNX,
+//! and is explained by exact TreeSHAP.
+//!
+//! Thresholds are single-precision values and binning compares as
+//! [`ml_core::goes_left`] does, so the trees route every training row
+//! exactly as the spec (and ONNX) route it.
+
+use std::collections::BinaryHeap;
+
+use ml_core::ndarray::{ArrayView1, ArrayView2};
+use ml_core::{Aggregation, Estimator, Link, Split, Tree, TreeNode, goes_left};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, invalid};
+
+/// Whether to hold out a validation set and stop when its loss stops
+/// falling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EarlyStopping {
+    /// On when there are more than 10,000 rows (scikit-learn's `"auto"`).
+    Auto,
+    /// Always.
+    On,
+    /// Never: `max_iter` iterations.
+    Off,
+}
+
+impl EarlyStopping {
+    /// Parse `auto`, `true`/`on` or `false`/`off`.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "true" | "on" => Ok(Self::On),
+            "false" | "off" => Ok(Self::Off),
+            _ => Err(invalid(
+                "early_stopping",
+                format!("'{s}': expected auto, true or false"),
+            )),
+        }
+    }
+}
+
+/// Histogram gradient boosting: log loss for classes (binary or
+/// multinomial), squared error for values. Hyper-parameters and defaults
+/// are scikit-learn's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistGradientBoosting {
+    /// Shrinkage of every tree's values.
+    pub learning_rate: f64,
+    /// Boosting iterations (one tree per iteration, per class for more
+    /// than two classes).
+    pub max_iter: usize,
+    /// Leaves per tree (`None`: no limit).
+    pub max_leaf_nodes: Option<usize>,
+    /// Depth per tree (`None`: no limit).
+    pub max_depth: Option<usize>,
+    /// Rows a leaf must hold.
+    pub min_samples_leaf: usize,
+    /// L2 penalty on leaf values.
+    pub l2_regularization: f64,
+    /// Bins for non-missing values of each feature (at most 255).
+    pub max_bins: usize,
+    /// Early stopping on a held-out validation set.
+    pub early_stopping: EarlyStopping,
+    /// The share of rows held out for early stopping.
+    pub validation_fraction: f64,
+    /// Stop after this many iterations without an improvement of `tol`.
+    pub n_iter_no_change: usize,
+    /// The smallest improvement of the validation loss that counts.
+    pub tol: f64,
+    /// Seed of the validation split.
+    pub seed: u64,
+}
+
+impl Default for HistGradientBoosting {
+    fn default() -> Self {
+        Self {
+            learning_rate: 0.1,
+            max_iter: 100,
+            max_leaf_nodes: Some(31),
+            max_depth: None,
+            min_samples_leaf: 20,
+            l2_regularization: 0.0,
+            max_bins: 255,
+            early_stopping: EarlyStopping::Auto,
+            validation_fraction: 0.1,
+            n_iter_no_change: 10,
+            tol: 1e-7,
+            seed: 0,
+        }
+    }
+}
+
+/// What boosting fits.
+#[derive(Debug, Clone, Copy)]
+pub enum BoostTarget<'a> {
+    /// Class indices below `n_classes`.
+    Classes {
+        /// One per row.
+        labels: &'a [usize],
+        /// How many classes.
+        n_classes: usize,
+    },
+    /// Real values.
+    Values(&'a [f64]),
+}
+
+/// A split of a node's rows: `rows ≤ threshold` (or missing, with
+/// `missing_left`) go left.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    gain: f64,
+    feature: usize,
+    /// The last bin that goes left.
+    bin: usize,
+    missing_left: bool,
+}
+
+/// Per-bin sums of one feature's gradients, hessians and rows.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bin {
+    g: f64,
+    h: f64,
+    n: u32,
+}
+
+/// A leaf waiting to be split, ordered by its best split's gain.
+struct Open {
+    gain: f64,
+    node: usize,
+}
+
+impl PartialEq for Open {
+    fn eq(&self, other: &Self) -> bool {
+        self.gain.total_cmp(&other.gain).is_eq() && self.node == other.node
+    }
+}
+impl Eq for Open {}
+impl PartialOrd for Open {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Open {
+    // Larger gains first; among equal gains the earlier node.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.gain.total_cmp(&other.gain).then(other.node.cmp(&self.node))
+    }
+}
+
+/// The smallest hessian sum a child may have (scikit-learn's
+/// `min_hessian_to_split`).
+const MIN_HESSIAN: f64 = 1e-3;
+
+/// Features binned once: thresholds per feature and each row's bin.
+struct Binned {
+    /// Ascending single-precision thresholds; bin `b` holds the values at
+    /// most `thresholds[b]` and above `thresholds[b - 1]`.
+    thresholds: Vec<Vec<f64>>,
+    /// `features × rows`, column by column; missing values in bin
+    /// `missing_bin`.
+    codes: Vec<Vec<u8>>,
+    /// Whether the feature had missing values in training.
+    has_missing: Vec<bool>,
+    missing_bin: usize,
+}
+
+impl Binned {
+    fn fit(x: ArrayView2<'_, f64>, max_bins: usize) -> Self {
+        let mut thresholds = Vec::with_capacity(x.ncols());
+        let mut codes = Vec::with_capacity(x.ncols());
+        let mut has_missing = Vec::with_capacity(x.ncols());
+        for col in x.columns() {
+            let t = bin_thresholds(col, max_bins);
+            codes.push(col.iter().map(|&v| bin_of(&t, v, max_bins)).collect());
+            has_missing.push(col.iter().any(|v| v.is_nan()));
+            thresholds.push(t);
+        }
+        Self {
+            thresholds,
+            codes,
+            has_missing,
+            missing_bin: max_bins,
+        }
+    }
+}
+
+/// The bin of `v`: the first threshold it does not exceed (compared as
+/// [`goes_left`] compares), `missing_bin` for NaN.
+fn bin_of(thresholds: &[f64], v: f64, missing_bin: usize) -> u8 {
+    if v.is_nan() {
+        return missing_bin as u8;
+    }
+    thresholds.partition_point(|&t| !goes_left(v, t)) as u8
+}
+
+/// Thresholds between the distinct single-precision values of a column:
+/// between neighbours when there are at most `max_bins` of them, else at
+/// `max_bins` quantiles (scikit-learn's binning, cut between the same
+/// values).
+fn bin_thresholds(col: ArrayView1<'_, f64>, max_bins: usize) -> Vec<f64> {
+    let mut values: Vec<f32> = col.iter().filter(|v| !v.is_nan()).map(|&v| v as f32).collect();
+    values.sort_by(f32::total_cmp);
+    let mut distinct = values.clone();
+    distinct.dedup();
+    let between = |a: f32, b: f32| -> f64 {
+        // A float in [a, b): every value up to a goes left, b goes right.
+        let m = ((f64::from(a) + f64::from(b)) / 2.0) as f32;
+        f64::from(if m >= b || m < a { a } else { m })
+    };
+    if distinct.len() <= max_bins {
+        return distinct.windows(2).map(|w| between(w[0], w[1])).collect();
+    }
+    // Quantiles of the values (with repeats) as scikit-learn takes them:
+    // numpy's percentile with `method="averaged_inverted_cdf"` at
+    // `linspace(0, 100, max_bins + 1)[1:-1]`, in the same floating-point
+    // steps, so the cut points fall between the same values.
+    let n = values.len();
+    let step = 100.0 / max_bins as f64;
+    let mut out: Vec<f64> = Vec::with_capacity(max_bins - 1);
+    for q in 1..max_bins {
+        let virtual_index = n as f64 * (q as f64 * step / 100.0) - 1.0;
+        let lower = virtual_index.floor();
+        let below = (lower.max(0.0) as usize).min(n - 1);
+        let above = ((lower + 1.0).max(0.0) as usize).min(n - 1);
+        let p = if virtual_index == lower {
+            f64::from(values[below]) + 0.5 * (f64::from(values[above]) - f64::from(values[below]))
+        } else {
+            f64::from(values[above])
+        };
+        // The threshold: the largest distinct value at most p, moved
+        // between it and the next one (the same rows on each side).
+        let i = distinct.partition_point(|&d| f64::from(d) <= p);
+        if i == 0 || i >= distinct.len() {
+            continue;
+        }
+        let t = between(distinct[i - 1], distinct[i]);
+        if out.last().is_none_or(|&l| t > l) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// One tree as it grows: the spec's nodes with each leaf's rows.
+struct Grower<'a> {
+    binned: &'a Binned,
+    cfg: &'a HistGradientBoosting,
+    g: &'a [f64],
+    h: &'a [f64],
+    nodes: Vec<TreeNode>,
+    /// Rows of each node (emptied once split).
+    rows: Vec<Vec<u32>>,
+    /// Histograms of open leaves (`features × bins`), dropped once split.
+    hists: Vec<Option<Vec<Vec<Bin>>>>,
+    depth: Vec<usize>,
+    best: Vec<Option<Candidate>>,
+}
+
+impl<'a> Grower<'a> {
+    fn leaf_value(&self, g: f64, h: f64) -> f64 {
+        -self.cfg.learning_rate * g / (h + self.cfg.l2_regularization)
+    }
+
+    fn histogram(&self, rows: &[u32]) -> Vec<Vec<Bin>> {
+        let n_bins = self.binned.missing_bin + 1;
+        self.binned
+            .codes
+            .iter()
+            .map(|codes| {
+                let mut hist = vec![Bin::default(); n_bins];
+                for &r in rows {
+                    let b = &mut hist[codes[r as usize] as usize];
+                    b.g += self.g[r as usize];
+                    b.h += self.h[r as usize];
+                    b.n += 1;
+                }
+                hist
+            })
+            .collect()
+    }
+
+    /// A new node over `rows` with its histogram; returns its index.
+    fn add(&mut self, rows: Vec<u32>, hist: Vec<Vec<Bin>>, depth: usize, outputs: usize, k: usize) -> usize {
+        let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
+            (g + self.g[r as usize], h + self.h[r as usize])
+        });
+        let mut value = vec![0.0; outputs];
+        value[k] = self.leaf_value(g, h);
+        let id = self.nodes.len();
+        self.nodes.push(TreeNode {
+            split: None,
+            value,
+            cover: rows.len() as f64,
+        });
+        let splittable = self.cfg.max_depth.is_none_or(|d| depth < d) && rows.len() >= 2 * self.cfg.min_samples_leaf;
+        self.best.push(if splittable {
+            self.find_split(&hist, g, h, rows.len())
+        } else {
+            None
+        });
+        self.rows.push(rows);
+        self.hists.push(Some(hist));
+        self.depth.push(depth);
+        id
+    }
+
+    /// The best split of a node with histogram `hist` and sums `g`, `h`, `n`.
+    fn find_split(&self, hist: &[Vec<Bin>], g: f64, h: f64, n: usize) -> Option<Candidate> {
+        let lambda = self.cfg.l2_regularization;
+        let min_leaf = self.cfg.min_samples_leaf.max(1) as u32;
+        let score = |g: f64, h: f64| g * g / (h + lambda);
+        let parent = score(g, h);
+        let n = n as u32;
+        let mut best: Option<Candidate> = None;
+        for (f, bins) in hist.iter().enumerate() {
+            let non_missing = self.binned.thresholds[f].len() + 1;
+            let missing = bins[self.binned.missing_bin];
+            // Missing values right, then (if any) left; with missing values
+            // the split "every value left, missing right" is tried too.
+            for missing_left in [false, true] {
+                if missing_left && missing.n == 0 {
+                    continue;
+                }
+                let end = if missing.n > 0 && !missing_left {
+                    non_missing
+                } else {
+                    non_missing - 1
+                };
+                let (mut gl, mut hl, mut nl) = if missing_left {
+                    (missing.g, missing.h, missing.n)
+                } else {
+                    (0.0, 0.0, 0)
+                };
+                for (b, bin) in bins.iter().enumerate().take(end) {
+                    gl += bin.g;
+                    hl += bin.h;
+                    nl += bin.n;
+                    let (gr, hr, nr) = (g - gl, h - hl, n - nl);
+                    if nl < min_leaf || hl < MIN_HESSIAN {
+                        continue;
+                    }
+                    if nr < min_leaf || hr < MIN_HESSIAN {
+                        break;
+                    }
+                    let gain = score(gl, hl) + score(gr, hr) - parent;
+                    if gain > 0.0 && best.is_none_or(|c| gain > c.gain) {
+                        // Without missing values in training, a missing value
+                        // at prediction goes to the larger child.
+                        let missing_left = if self.binned.has_missing[f] {
+                            missing_left
+                        } else {
+                            nl > nr
+                        };
+                        best = Some(Candidate {
+                            gain,
+                            feature: f,
+                            bin: b,
+                            missing_left,
+                        });
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Split node `id` by its best candidate; returns the children.
+    fn split(&mut self, id: usize, c: Candidate, outputs: usize, k: usize) -> (usize, usize) {
+        let rows = std::mem::take(&mut self.rows[id]);
+        let codes = &self.binned.codes[c.feature];
+        let missing_bin = self.binned.missing_bin;
+        let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&r| {
+            let b = codes[r as usize] as usize;
+            if b == missing_bin { c.missing_left } else { b <= c.bin }
+        });
+        let parent = self.hists[id].take().unwrap_or_else(|| self.histogram(&rows));
+        // The smaller child's histogram is built, the larger one's is the
+        // parent's minus it.
+        let (small, large_is_left) = if left.len() <= right.len() {
+            (&left, false)
+        } else {
+            (&right, true)
+        };
+        let small_hist = self.histogram(small);
+        let large_hist: Vec<Vec<Bin>> = parent
+            .iter()
+            .zip(&small_hist)
+            .map(|(p, s)| {
+                p.iter()
+                    .zip(s)
+                    .map(|(p, s)| Bin {
+                        g: p.g - s.g,
+                        h: p.h - s.h,
+                        n: p.n - s.n,
+                    })
+                    .collect()
+            })
+            .collect();
+        let (left_hist, right_hist) = if large_is_left {
+            (large_hist, small_hist)
+        } else {
+            (small_hist, large_hist)
+        };
+        let depth = self.depth[id] + 1;
+        let threshold = self.binned.thresholds[c.feature]
+            .get(c.bin)
+            .copied()
+            // Every value left, missing values right.
+            .unwrap_or(f64::from(f32::MAX));
+        let l = self.add(left, left_hist, depth, outputs, k);
+        let r = self.add(right, right_hist, depth, outputs, k);
+        self.nodes[id].split = Some(Split {
+            feature: c.feature,
+            threshold,
+            left: l,
+            right: r,
+            missing_left: c.missing_left,
+        });
+        (l, r)
+    }
+
+    /// Grow a tree on `rows` for output `k` of `outputs`; returns it with
+    /// every leaf's value and rows.
+    fn grow(mut self, rows: Vec<u32>, outputs: usize, k: usize) -> (Tree, Vec<(f64, Vec<u32>)>) {
+        let hist = self.histogram(&rows);
+        self.add(rows, hist, 0, outputs, k);
+        let max_leaves = self.cfg.max_leaf_nodes.unwrap_or(usize::MAX);
+        let mut open = BinaryHeap::new();
+        if let Some(c) = self.best[0] {
+            open.push(Open { gain: c.gain, node: 0 });
+        }
+        let mut leaves = 1;
+        while leaves < max_leaves {
+            let Some(Open { node, .. }) = open.pop() else { break };
+            let Some(c) = self.best[node] else { continue };
+            let (l, r) = self.split(node, c, outputs, k);
+            leaves += 1;
+            for child in [l, r] {
+                if let Some(c) = self.best[child] {
+                    open.push(Open {
+                        gain: c.gain,
+                        node: child,
+                    });
+                }
+            }
+        }
+        let leaves = self
+            .nodes
+            .iter()
+            .zip(self.rows.iter_mut())
+            .filter(|(n, _)| n.split.is_none())
+            .map(|(n, rows)| (n.value[k], std::mem::take(rows)))
+            .collect();
+        (Tree { nodes: self.nodes }, leaves)
+    }
+}
+
+/// The loss's starting raw predictions (one per output).
+fn baseline(target: BoostTarget<'_>, rows: &[u32], weights: Option<&[f64]>) -> Vec<f64> {
+    let w = |r: u32| weights.map_or(1.0, |w| w[r as usize]);
+    let total: f64 = rows.iter().map(|&r| w(r)).sum();
+    match target {
+        BoostTarget::Values(y) => vec![rows.iter().map(|&r| w(r) * y[r as usize]).sum::<f64>() / total],
+        BoostTarget::Classes { labels, n_classes } => {
+            let mut p = vec![0.0; n_classes];
+            for &r in rows {
+                p[labels[r as usize]] += w(r);
+            }
+            let eps = f64::EPSILON;
+            let p: Vec<f64> = p.iter().map(|v| (v / total).clamp(eps, 1.0 - eps)).collect();
+            if n_classes == 2 {
+                vec![(p[1] / (1.0 - p[1])).ln()]
+            } else {
+                let logs: Vec<f64> = p.iter().map(|v| v.ln()).collect();
+                let mean = logs.iter().sum::<f64>() / n_classes as f64;
+                logs.iter().map(|l| l - mean).collect()
+            }
+        }
+    }
+}
+
+/// Gradients and hessians of output `k` at raw predictions `raw`
+/// (`rows × outputs`), rounded to single precision as scikit-learn keeps
+/// them (its histograms then sum them in double precision, as here).
+fn gradients(target: BoostTarget<'_>, raw: &[f64], outputs: usize, k: usize, g: &mut [f64], h: &mut [f64]) {
+    let n = raw.len() / outputs;
+    let f32s = |v: f64| f64::from(v as f32);
+    match target {
+        BoostTarget::Values(y) => {
+            for i in 0..n {
+                g[i] = f32s(raw[i] - y[i]);
+                h[i] = 1.0;
+            }
+        }
+        BoostTarget::Classes { labels, .. } if outputs == 1 => {
+            for i in 0..n {
+                let p = sigmoid(raw[i]);
+                g[i] = f32s(p - f64::from(u8::from(labels[i] == 1)));
+                h[i] = f32s(p * (1.0 - p));
+            }
+        }
+        BoostTarget::Classes { labels, .. } => {
+            for i in 0..n {
+                let row = &raw[i * outputs..(i + 1) * outputs];
+                let p = softmax_at(row, k);
+                g[i] = f32s(p - f64::from(u8::from(labels[i] == k)));
+                h[i] = f32s(p * (1.0 - p));
+            }
+        }
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn softmax_at(row: &[f64], k: usize) -> f64 {
+    let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
+    (row[k] - m).exp() / s
+}
+
+/// Mean loss of raw predictions on `rows` (log loss or half squared error,
+/// as scikit-learn's early stopping scores).
+fn mean_loss(target: BoostTarget<'_>, raw: &[f64], outputs: usize, rows: &[u32], weights: Option<&[f64]>) -> f64 {
+    let w = |r: u32| weights.map_or(1.0, |w| w[r as usize]);
+    let total: f64 = rows.iter().map(|&r| w(r)).sum();
+    let loss: f64 = rows
+        .iter()
+        .map(|&r| {
+            let i = r as usize;
+            let row = &raw[i * outputs..(i + 1) * outputs];
+            w(r) * match target {
+                BoostTarget::Values(y) => 0.5 * (row[0] - y[i]).powi(2),
+                BoostTarget::Classes { labels, .. } if outputs == 1 => {
+                    let p = sigmoid(row[0]).clamp(1e-15, 1.0 - 1e-15);
+                    if labels[i] == 1 { -p.ln() } else { -(1.0 - p).ln() }
+                }
+                BoostTarget::Classes { labels, .. } => -softmax_at(row, labels[i]).max(1e-300).ln(),
+            }
+        })
+        .sum();
+    loss / total
+}
+
+impl HistGradientBoosting {
+    /// Check the hyper-parameters.
+    ///
+    /// # Errors
+    /// The first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(invalid("learning_rate", "must be positive"));
+        }
+        if self.max_iter == 0 {
+            return Err(invalid("max_iter", "must be at least 1"));
+        }
+        if self.max_leaf_nodes.is_some_and(|m| m < 2) {
+            return Err(invalid("max_leaf_nodes", "must be at least 2 (or none)"));
+        }
+        if self.max_depth == Some(0) {
+            return Err(invalid("max_depth", "must be at least 1 (or none)"));
+        }
+        if self.min_samples_leaf == 0 {
+            return Err(invalid("min_samples_leaf", "must be at least 1"));
+        }
+        if !(self.l2_regularization.is_finite() && self.l2_regularization >= 0.0) {
+            return Err(invalid("l2_regularization", "must be non-negative"));
+        }
+        if !(2..=255).contains(&self.max_bins) {
+            return Err(invalid("max_bins", "must be between 2 and 255"));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(invalid("validation_fraction", "must be in (0, 1)"));
+        }
+        if self.n_iter_no_change == 0 {
+            return Err(invalid("n_iter_no_change", "must be at least 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(invalid("tol", "must be non-negative"));
+        }
+        Ok(())
+    }
+
+    /// Fit on a design matrix (NaN is a missing value, infinities are
+    /// refused), with optional sample weights; returns the estimator (raw
+    /// outputs: one logit for two classes, one per class for more, the
+    /// value for regression) and the iterations run.
+    ///
+    /// # Errors
+    /// Invalid hyper-parameters, no rows, infinite values, one class.
+    pub fn fit_design(
+        &self,
+        x: ArrayView2<'_, f64>,
+        target: BoostTarget<'_>,
+        weights: Option<&[f64]>,
+    ) -> Result<(Estimator, usize)> {
+        self.validate()?;
+        let n = x.nrows();
+        if n == 0 {
+            return Err(invalid("data", "no rows to train on"));
+        }
+        if let Some((i, j)) = x.indexed_iter().find(|(_, v)| v.is_infinite()).map(|(ij, _)| ij) {
+            return Err(invalid("data", format!("row {i}, feature {j} is infinite")));
+        }
+        let (outputs, link) = match target {
+            BoostTarget::Values(_) => (1, Link::Identity),
+            BoostTarget::Classes { n_classes: 2, .. } => (1, Link::Logistic),
+            BoostTarget::Classes { n_classes, .. } if n_classes > 2 => (n_classes, Link::Softmax),
+            BoostTarget::Classes { .. } => return Err(invalid("target", "needs at least two classes")),
+        };
+        let early = match self.early_stopping {
+            EarlyStopping::Auto => n > 10_000,
+            EarlyStopping::On => true,
+            EarlyStopping::Off => false,
+        };
+        let (train, valid) = if early {
+            self.validation_split(target, n)?
+        } else {
+            ((0..n as u32).collect(), Vec::new())
+        };
+        // Bins from the training rows only.
+        let train_x = x.select(
+            ml_core::ndarray::Axis(0),
+            &train.iter().map(|&r| r as usize).collect::<Vec<_>>(),
+        );
+        let binned_train = Binned::fit(train_x.view(), self.max_bins);
+        let base = baseline(target, &train, weights);
+        // Raw predictions of every row (training and validation).
+        let mut raw: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
+        let local_target = |rows: &[u32]| -> (Vec<usize>, Vec<f64>) {
+            match target {
+                BoostTarget::Classes { labels, .. } => (rows.iter().map(|&r| labels[r as usize]).collect(), Vec::new()),
+                BoostTarget::Values(y) => (Vec::new(), rows.iter().map(|&r| y[r as usize]).collect()),
+            }
+        };
+        let (train_labels, train_values) = local_target(&train);
+        let train_target = match target {
+            BoostTarget::Classes { n_classes, .. } => BoostTarget::Classes {
+                labels: &train_labels,
+                n_classes,
+            },
+            BoostTarget::Values(_) => BoostTarget::Values(&train_values),
+        };
+        let train_w: Option<Vec<f64>> = weights.map(|w| train.iter().map(|&r| w[r as usize]).collect());
+        let m = train.len();
+        let mut train_raw: Vec<f64> = (0..m).flat_map(|_| base.iter().copied()).collect();
+        let (mut g, mut h) = (vec![0.0; m], vec![0.0; m]);
+        let mut trees = Vec::new();
+        let mut scores = Vec::new();
+        if early {
+            scores.push(-mean_loss(target, &raw, outputs, &valid, weights));
+        }
+        let mut iterations = 0;
+        for _ in 0..self.max_iter {
+            // Every output's gradients come from the raw predictions before
+            // this iteration's trees (scikit-learn's order).
+            let before = train_raw.clone();
+            let mut grown = Vec::with_capacity(outputs);
+            for k in 0..outputs {
+                gradients(train_target, &before, outputs, k, &mut g, &mut h);
+                if let Some(w) = &train_w {
+                    for ((gi, hi), wi) in g.iter_mut().zip(h.iter_mut()).zip(w) {
+                        *gi *= wi;
+                        *hi *= wi;
+                    }
+                }
+                let grower = Grower {
+                    binned: &binned_train,
+                    cfg: self,
+                    g: &g,
+                    h: &h,
+                    nodes: Vec::new(),
+                    rows: Vec::new(),
+                    hists: Vec::new(),
+                    depth: Vec::new(),
+                    best: Vec::new(),
+                };
+                let (tree, leaves) = grower.grow((0..m as u32).collect(), outputs, k);
+                for (value, rows) in leaves {
+                    for r in rows {
+                        train_raw[r as usize * outputs + k] += value;
+                    }
+                }
+                grown.push((tree, k));
+            }
+            iterations += 1;
+            for (tree, k) in grown {
+                if early {
+                    for &r in &valid {
+                        let leaf = tree.leaf(x.row(r as usize));
+                        raw[r as usize * outputs + k] += tree.nodes[leaf].value[k];
+                    }
+                }
+                trees.push(tree);
+            }
+            if early {
+                scores.push(-mean_loss(target, &raw, outputs, &valid, weights));
+                if self.should_stop(&scores) {
+                    break;
+                }
+            }
+        }
+        Ok((
+            Estimator::TreeEnsemble {
+                trees,
+                aggregation: Aggregation::Sum,
+                base_values: base,
+                link,
+            },
+            iterations,
+        ))
+    }
+
+    /// scikit-learn's rule: stop when none of the last `n_iter_no_change`
+    /// scores beats the one before them by more than `tol`.
+    fn should_stop(&self, scores: &[f64]) -> bool {
+        let k = self.n_iter_no_change;
+        if scores.len() <= k {
+            return false;
+        }
+        let reference = scores[scores.len() - k - 1] + self.tol;
+        !scores[scores.len() - k..].iter().any(|&s| s > reference)
+    }
+
+    /// Training and validation rows, stratified by class for classes.
+    fn validation_split(&self, target: BoostTarget<'_>, n: usize) -> Result<(Vec<u32>, Vec<u32>)> {
+        let mut rng = ml_core::seeded_rng(self.seed);
+        let groups: Vec<Vec<u32>> = match target {
+            BoostTarget::Classes { labels, n_classes } => {
+                let mut groups = vec![Vec::new(); n_classes];
+                for (i, &l) in labels.iter().enumerate() {
+                    groups[l].push(i as u32);
+                }
+                groups
+            }
+            BoostTarget::Values(_) => vec![(0..n as u32).collect()],
+        };
+        let (mut train, mut valid) = (Vec::new(), Vec::new());
+        for mut rows in groups {
+            rows.shuffle(&mut rng);
+            let k = ((rows.len() as f64) * self.validation_fraction).round() as usize;
+            valid.extend_from_slice(&rows[..k.min(rows.len())]);
+            train.extend_from_slice(&rows[k.min(rows.len())..]);
+        }
+        if train.is_empty() || valid.is_empty() {
+            return Err(invalid(
+                "validation_fraction",
+                format!("leaves {} training and {} validation rows", train.len(), valid.len()),
+            ));
+        }
+        train.sort_unstable();
+        valid.sort_unstable();
+        Ok((train, valid))
+    }
+}
