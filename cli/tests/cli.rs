@@ -83,7 +83,7 @@ fn train_evaluate_predict_round_trip() {
 fn regression_and_clustering_models() {
     let dir = tempfile::tempdir().unwrap();
     let data = export(dir.path(), "diabetes");
-    for model in ["linear", "ridge", "tree", "forest"] {
+    for model in ["linear", "ridge", "tree", "forest", "hgb"] {
         let out = dir.path().join(model);
         let o = out.to_str().unwrap();
         let mut args = vec![
@@ -123,6 +123,46 @@ fn regression_and_clustering_models() {
     let out = mlsdk(&["predict", "--model", km.to_str().unwrap(), "--data", &iris]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 151);
+}
+
+#[test]
+fn gradient_boosting_trains_under_sklearn_names_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "digits");
+    let out = dir.path().join("hgb");
+    let o = out.to_str().unwrap();
+    let t = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "hgb",
+        "--param",
+        "max_iter=15",
+        "--param",
+        "learning_rate=0.2",
+        "--param",
+        "max_leaf_nodes=15",
+        "--param",
+        "l2_regularization=1",
+        "--param",
+        "early_stopping=false",
+        "--out",
+        o,
+    ]);
+    assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.95, "{t}");
+    let onnx = dir.path().join("hgb.onnx");
+    ok_json(&["--json", "export-onnx", "--model", o, "--out", onnx.to_str().unwrap()]);
+    assert!(std::fs::metadata(&onnx).unwrap().len() > 10_000);
+    for (param, name) in [("max_bins=300", "max_bins"), ("early_stopping=maybe", "early_stopping")] {
+        let args = [
+            "train", "--data", &data, "--target", "target", "--model", "hgb", "--param", param, "--out", o,
+        ];
+        fails(&args, name);
+    }
 }
 
 #[test]

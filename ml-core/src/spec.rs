@@ -166,8 +166,9 @@ pub struct Split {
     /// Where a missing value goes: left when true, right (the default, and
     /// what a NaN compared against the threshold does) when false. Gradient
     /// boosting learns it per split; ONNX keeps it as
-    /// `nodes_missing_value_tracks_true`.
-    #[serde(default)]
+    /// `nodes_missing_value_tracks_true`. Written only when true, so specs
+    /// of trees that never route missing values read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub missing_left: bool,
 }
 
