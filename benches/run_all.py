@@ -33,6 +33,7 @@ BENCHMARKS = ROOT / "BENCHMARKS.md"
 #        the script and its arguments; the packages whose versions matter)
 COMPARISONS = {
     "sklearn": ("", ["benches/compare_sklearn.py"], ["scikit-learn", "numpy"]),
+    "boosting": ("boosting", ["benches/compare_boosting.py"], ["scikit-learn", "lightgbm", "numpy"]),
     "tracking": ("", ["benches/compare_tracking.py"], ["mlflow", "tensorboard", "tensorflow"]),
     "onnx": ("", ["benches/compare_onnx.py"], ["onnxruntime", "skl2onnx", "onnx"]),
     "serving": ("", ["benches/compare_serving.py"], ["mlserver", "mlflow"]),

@@ -657,7 +657,8 @@ mod tests {
             "bootstrap" => "true",
             "bounds" | "bounds.COLUMN" => "0:1",
             "max_depth" | "min_samples_split" | "min_samples_leaf" | "n_trees" | "n_clusters" | "n_init"
-            | "max_iter" | "insecure_seed" => "2",
+            | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" => "2",
+            "early_stopping" => "true",
             _ => "0.5",
         }
     }
