@@ -644,8 +644,13 @@ impl HistGradientBoosting {
         );
         let binned_train = Binned::fit(train_x.view(), self.max_bins);
         let base = baseline(target, &train, weights);
-        // Raw predictions of every row (training and validation).
-        let mut raw: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
+        // Raw predictions of every row, read only for the validation rows'
+        // loss: kept with early stopping alone.
+        let mut raw: Vec<f64> = if early {
+            (0..n).flat_map(|_| base.iter().copied()).collect()
+        } else {
+            Vec::new()
+        };
         let local_target = |rows: &[u32]| -> (Vec<usize>, Vec<f64>) {
             match target {
                 BoostTarget::Classes { labels, .. } => (rows.iter().map(|&r| labels[r as usize]).collect(), Vec::new()),

@@ -9,19 +9,11 @@ use ml_core::{Estimator, Model, Predictions, Trainer, metrics};
 use ml_learn::{BoostTarget, HistGradientBoosting, Pipeline};
 use serde_json::Value;
 
-fn fixture() -> Value {
-    let dir =
-        std::env::var("MLSDK_FIXTURES").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata").into());
-    let text = std::fs::read_to_string(format!("{dir}/sklearn_models.json")).expect("fixture present");
-    serde_json::from_str::<Value>(&text).expect("fixture is JSON")["hist_gradient_boosting"].clone()
-}
+mod common;
+use common::indices;
 
-fn indices(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
+fn fixture() -> Value {
+    common::fixture("sklearn_models.json")["hist_gradient_boosting"].clone()
 }
 
 fn labels_of(model: &dyn Model, x: ml_core::ndarray::ArrayView2<'_, f64>) -> Vec<usize> {

@@ -7,20 +7,8 @@ use ml_core::{KFold, Model, Predictions, Trainer, cross_validate, default_score,
 use ml_learn::{Algorithm, FittedPipeline, KMeans, Pipeline, inertia};
 use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let dir =
-        std::env::var("MLSDK_FIXTURES").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata").into());
-    let text = std::fs::read_to_string(format!("{dir}/{name}")).expect("fixture present");
-    serde_json::from_str(&text).expect("fixture is JSON")
-}
-
-fn indices(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
+mod common;
+use common::{fixture, indices};
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()

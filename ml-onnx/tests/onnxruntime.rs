@@ -40,8 +40,7 @@ fn write_rows(
     x: ml_core::ndarray::ArrayView2<'_, f64>,
     predictions: Predictions,
 ) {
-    let spec = spec.clone();
-    let bytes = ml_onnx::export(&spec).unwrap();
+    let bytes = ml_onnx::export(spec).unwrap();
     std::fs::write(dir.join(format!("{name}.onnx")), &bytes).unwrap();
     // The same model logged with MLflow's onnx flavor, for mlflow.pyfunc.
     let run = ml_core::Tracker::start_run(store, "onnx flavor", Some(name)).unwrap();
