@@ -32,7 +32,7 @@ pub struct TrainArgs {
     /// logistic | linear | ridge | tree | forest | hgb (gradient boosting: learning_rate= max_iter= max_leaf_nodes= max_depth= min_samples_leaf= l2_regularization= max_bins= early_stopping=auto|true|false validation_fraction= n_iter_no_change= tol=) | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience= embedding=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 or sequence=CxL, filters=16,32 kernel= pool= hidden=)
     #[arg(long)]
     model: String,
-    /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore.
+    /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore. Missing values (empty cells, NA, NaN, …; MLSDK_NA_VALUES=a,b sets the markers): impute=mean|median|most_frequent|constant [fill_value= add_indicator=true] in front of any model; hgb takes them as they are.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
     /// Seed of the random algorithms (forest, kmeans, tree feature order) and of --cv shuffling.
@@ -183,9 +183,18 @@ pub(crate) fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// A CSV file within the limits the environment sets (see `ReadLimits::from_env`).
+/// A CSV file within the limits the environment sets (see `ReadLimits::from_env`),
+/// its missing-value markers from `MLSDK_NA_VALUES` where set.
 pub(crate) fn read_csv(path: &std::path::Path) -> Result<Frame> {
-    reading(path, Frame::read_csv_with(path, &ReadLimits::from_env()?))
+    reading(path, Frame::read_csv_with(path, &ReadLimits::from_env()?)).map(env_markers)
+}
+
+/// The frame with the missing-value markers `MLSDK_NA_VALUES` sets, if any.
+fn env_markers(frame: Frame) -> Frame {
+    match Frame::missing_markers_from_env() {
+        Some(markers) => frame.with_missing_markers(markers),
+        None => frame,
+    }
 }
 
 /// Name the file in an error about its content; an I/O error names it already.
@@ -216,7 +225,7 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let raw = reading(&args.data, limits.read_file(&args.data))?;
     let active = args.tracking.start()?;
     let guard = active.as_ref().map(|a| a.guard());
-    let frame = reading(&args.data, Frame::from_csv_reader_with(&raw[..], &limits))?;
+    let frame = env_markers(reading(&args.data, Frame::from_csv_reader_with(&raw[..], &limits))?);
     let data = frame.to_dataset(&LoadOptions {
         target: args.target.clone(),
         task: args.task.map(|t| match t {
@@ -298,11 +307,14 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     }
     staged.commit()?;
     let path = args.out.join(ml_sdk::core::MODEL_FILE);
+    let missing = data.missing_counts();
     let value = json!({
         "model": args.model,
         "task": model.signature().task,
         "rows": data.n_samples(),
         "features": data.feature_names(),
+        // Missing values per feature column (absent: none).
+        "missing": missing.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "metrics": train_metrics,
         "cv": cv.as_ref().map(|(metric, s)| json!({
             "k": s.scores.len(), "metric": metric, "scores": s.scores, "mean": s.mean(), "std": s.std(),
@@ -326,6 +338,10 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
             model.signature().task.name(),
             table(&metric_rows(&train_metrics))
         );
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            s += &format!("missing values: {}\n", list.join(", "));
+        }
         if let Some((metric, scores)) = &cv {
             s += &format!(
                 "{}-fold cross-validation {metric}: {} ± {}\n",

@@ -165,6 +165,115 @@ fn gradient_boosting_trains_under_sklearn_names_and_exports() {
     }
 }
 
+/// A CSV with holes: German credit with every seventh cell of a numeric
+/// and of a text column emptied or marked `NA`.
+fn german_with_holes(dir: &Path) -> String {
+    let full = export(dir, "german_credit");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let num = header.iter().position(|h| *h == "duration").unwrap();
+    let cat = header.iter().position(|h| *h == "purpose").unwrap();
+    let mut out = vec![header.join(",")];
+    for (i, line) in lines.enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+        if i % 7 == 0 {
+            cells[num] = String::new();
+        }
+        if i % 7 == 3 {
+            cells[cat] = "NA".into();
+        }
+        out.push(cells.join(","));
+    }
+    let path = dir.join("german_holes.csv");
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn empty_cells_train_with_hgb_as_they_are_and_with_any_model_once_imputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = german_with_holes(dir.path());
+    let m = dir.path().join("m");
+    let m = m.to_str().unwrap();
+    let base = [
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "risk",
+        "--sensitive",
+        "sex",
+        "--out",
+        m,
+    ];
+    // Without an imputer the error names the column and suggests `impute`.
+    let mut args = base.to_vec();
+    args.extend(["--model", "logistic"]);
+    fails(&args, "column 'duration' has 143");
+    fails(&args, "impute=");
+    // hgb takes them; the report lists them per column.
+    let mut args = vec!["--json"];
+    args.extend(base);
+    args.extend(["--model", "hgb", "--param", "max_iter=20"]);
+    let t = ok_json(&args);
+    assert_eq!(t["missing"]["duration"], 143, "{t}");
+    assert_eq!(t["missing"]["purpose"], 143, "{t}");
+    // Prediction on the same file keeps them missing.
+    let preds = dir.path().join("p.csv");
+    let pred = ok_json(&[
+        "--json",
+        "predict",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--out",
+        preds.to_str().unwrap(),
+    ]);
+    assert_eq!(pred["rows"], 1000, "{pred}");
+    // Any model once `impute` is given; the saved model imputes at prediction too.
+    for (model, strategy) in [("logistic", "mean"), ("forest", "most_frequent"), ("tree", "constant")] {
+        let mut args = vec!["--json"];
+        args.extend(base);
+        let imp = format!("impute={strategy}");
+        args.extend(["--model", model, "--param", &imp, "--param", "add_indicator=true"]);
+        let t = ok_json(&args);
+        assert_eq!(t["params"]["impute"], strategy, "{t}");
+        assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.7, "{t}");
+        let e = ok_json(&["--json", "evaluate", "--model", m, "--data", &data, "--target", "risk"]);
+        assert!(e["metrics"]["accuracy"].as_f64().unwrap() > 0.7, "{e}");
+        let onnx = dir.path().join(format!("{model}.onnx"));
+        ok_json(&["--json", "export-onnx", "--model", m, "--out", onnx.to_str().unwrap()]);
+    }
+    // A model trained on complete data names the column at prediction.
+    let complete = export(dir.path(), "german_credit");
+    let c = dir.path().join("complete");
+    let c = c.to_str().unwrap();
+    ok_json(&[
+        "--json", "train", "--data", &complete, "--target", "risk", "--model", "logistic", "--out", c,
+    ]);
+    fails(&["predict", "--model", c, "--data", &data], "column 'duration'");
+    // A target with a hole is refused with its line.
+    let text = std::fs::read_to_string(&complete).unwrap();
+    let mut rows: Vec<String> = text.lines().map(String::from).collect();
+    rows[5] = rows[5].rsplit_once(',').unwrap().0.to_string() + ",";
+    let holed = dir.path().join("target_hole.csv");
+    std::fs::write(&holed, rows.join("\n")).unwrap();
+    let args = [
+        "train",
+        "--data",
+        holed.to_str().unwrap(),
+        "--target",
+        "risk",
+        "--model",
+        "hgb",
+        "--out",
+        c,
+    ];
+    fails(&args, "line 6");
+}
+
 #[test]
 fn categorical_data_and_column_matching() {
     let dir = tempfile::tempdir().unwrap();

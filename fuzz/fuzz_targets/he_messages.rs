@@ -29,6 +29,7 @@ fn fixture() -> &'static (HeModel, ServerContext, ClientKey) {
             inputs: (0..3).map(|j| InputColumn::numeric(format!("x{j}"))).collect(),
             unknown_category: Default::default(),
             task: Task::Regression,
+            accepts_missing: false,
         };
         let q = FeatureQuant {
             center: 0.0,

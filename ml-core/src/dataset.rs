@@ -134,6 +134,29 @@ impl Dataset {
     /// As [`Dataset::new`], and a categorical code that is neither an index into
     /// its categories nor [`crate::UNKNOWN_CODE`].
     pub fn with_columns(features: Array2<f64>, columns: Vec<InputColumn>) -> Result<Self> {
+        Self::build(features, columns, false)
+    }
+
+    /// Features that may have missing values, stored as NaN (a missing
+    /// category's code is NaN too). Infinities are still refused. Trainers
+    /// that cannot take missing values refuse such data by name
+    /// ([`Dataset::require_complete`]); see [`Dataset::missing_counts`].
+    ///
+    /// ```
+    /// use ml_core::{Dataset, InputColumn, ndarray::array};
+    /// let ds = Dataset::with_missing(array![[1.0], [f64::NAN]], vec![InputColumn::numeric("a")])?;
+    /// assert_eq!(ds.missing_counts(), vec![("a".to_string(), 1)]);
+    /// assert!(ds.require_complete("logistic").is_err());
+    /// # Ok::<(), ml_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Dataset::with_columns`], except for NaN.
+    pub fn with_missing(features: Array2<f64>, columns: Vec<InputColumn>) -> Result<Self> {
+        Self::build(features, columns, true)
+    }
+
+    fn build(features: Array2<f64>, columns: Vec<InputColumn>, missing: bool) -> Result<Self> {
         const OP: &str = "Dataset::new";
         if features.nrows() == 0 {
             return Err(Error::Empty { op: OP, what: "rows" });
@@ -160,12 +183,16 @@ impl Dataset {
                 ));
             }
         }
-        check_finite(OP, features.view(), &columns)?;
+        if missing {
+            check_not_infinite(OP, features.view(), &columns)?;
+        } else {
+            check_finite(OP, features.view(), &columns)?;
+        }
         for (j, c) in columns.iter().enumerate() {
             if let FeatureKind::Categorical { categories } = &c.kind {
                 for (i, &v) in features.column(j).iter().enumerate() {
                     let known = v >= 0.0 && v.fract() == 0.0 && (v as usize) < categories.len();
-                    if !known && v != crate::UNKNOWN_CODE {
+                    if !known && v != crate::UNKNOWN_CODE && !v.is_nan() {
                         return Err(Error::invalid(
                             c.name.clone(),
                             format!("row {i}: {v} is not a code of {} categories", categories.len()),
@@ -297,6 +324,29 @@ impl Dataset {
         self.columns.iter().map(|c| c.name.clone()).collect()
     }
 
+    /// The columns with missing values (NaN) and how many each has, in
+    /// column order; empty when the data is complete.
+    pub fn missing_counts(&self) -> Vec<(String, usize)> {
+        missing_counts(self.features.view(), &self.columns)
+    }
+
+    /// Refuse data with missing values on behalf of `op` (a trainer's name),
+    /// naming the first column that has them.
+    ///
+    /// # Errors
+    /// [`Error::MissingValues`].
+    pub fn require_complete(&self, op: &str) -> Result<()> {
+        match self.missing_counts().into_iter().next() {
+            None => Ok(()),
+            Some((column, count)) => Err(Error::MissingValues {
+                op: op.to_string(),
+                column,
+                count,
+                hint: IMPUTE_HINT.into(),
+            }),
+        }
+    }
+
     /// Number of rows.
     pub fn n_samples(&self) -> usize {
         self.features.nrows()
@@ -390,6 +440,36 @@ impl Dataset {
                 .collect(),
         })
     }
+}
+
+/// What to do about missing values where they cannot be taken.
+pub(crate) const IMPUTE_HINT: &str = "impute them first: a SimpleImputer step, `--param impute=mean|median|most_frequent|constant` on the command line; or train `hgb`, which learns where they go";
+
+/// The columns of `x` with NaN values and how many each has.
+pub(crate) fn missing_counts(x: ArrayView2<'_, f64>, columns: &[InputColumn]) -> Vec<(String, usize)> {
+    x.axis_iter(Axis(1))
+        .enumerate()
+        .filter_map(|(j, col)| {
+            let n = col.iter().filter(|v| v.is_nan()).count();
+            (n > 0).then(|| (columns.get(j).map_or_else(|| format!("#{j}"), |c| c.name.clone()), n))
+        })
+        .collect()
+}
+
+/// Reject infinities (NaN, a missing value, passes), naming the first
+/// offending row and column.
+pub(crate) fn check_not_infinite(op: &'static str, x: ArrayView2<'_, f64>, columns: &[InputColumn]) -> Result<()> {
+    for (i, row) in x.outer_iter().enumerate() {
+        if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| v.is_infinite()) {
+            return Err(Error::NonFinite {
+                op,
+                row: i,
+                column: columns.get(j).map_or_else(|| format!("#{j}"), |c| c.name.clone()),
+                value: v,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reject NaN and infinities, naming the first offending row and column.

@@ -31,6 +31,18 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// Missing values (NaN) given to something that cannot take them.
+    #[error("{op} cannot take missing values: column '{column}' has {count} ({hint})")]
+    MissingValues {
+        /// What refused them (`"logistic"`, `"predict"`).
+        op: String,
+        /// The first column with missing values.
+        column: String,
+        /// How many values of that column are missing.
+        count: usize,
+        /// What to do instead.
+        hint: String,
+    },
     /// No rows, no columns, or no classes where some are needed.
     #[error("{op}: empty {what}")]
     Empty {

@@ -67,17 +67,34 @@ impl LoadOptions {
     }
 }
 
+/// The cells that read as missing unless told otherwise: an empty cell and
+/// the markers pandas' `read_csv` reads as NaN by default.
+pub const DEFAULT_MISSING_MARKERS: &[&str] = &[
+    "", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "#N/A", "#N/A N/A", "#NA", "<NA>",
+];
+
+/// The environment variable that replaces [`DEFAULT_MISSING_MARKERS`]: a
+/// comma-separated list (an empty item, as in `NA,,?`, is the empty cell).
+pub const MISSING_MARKERS_ENV: &str = "MLSDK_NA_VALUES";
+
 /// A table of raw text columns as read from a CSV file with a header.
 ///
-/// An empty cell is kept as an empty string: a column with one is refused
-/// only when it is used (missing values are not supported yet), so extra
-/// columns and dropped columns may have gaps.
+/// Cells are kept as text; a cell equal to one of the frame's missing-value
+/// markers ([`DEFAULT_MISSING_MARKERS`] unless
+/// [`Frame::with_missing_markers`] says otherwise) is a missing value.
+/// Feature columns read missing values as NaN ([`Dataset::with_missing`]);
+/// a target or sensitive column with one is refused with its line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     names: Vec<String>,
     columns: Vec<Vec<String>>,
     lines: Vec<u64>,
     by_name: HashMap<String, usize>,
+    missing: Vec<String>,
+}
+
+fn default_markers() -> Vec<String> {
+    DEFAULT_MISSING_MARKERS.iter().map(|m| (*m).to_string()).collect()
 }
 
 /// The most column names an error message lists before saying how many more there are.
@@ -215,6 +232,7 @@ impl Frame {
             columns,
             lines,
             by_name,
+            missing: default_markers(),
         })
     }
 
@@ -252,7 +270,46 @@ impl Frame {
             columns: data,
             lines: (0..n as u64).map(|i| i + 2).collect(),
             by_name,
+            missing: default_markers(),
         })
+    }
+
+    /// Read these cells (compared after trimming) as missing values instead
+    /// of [`DEFAULT_MISSING_MARKERS`]; with an empty list every cell is a
+    /// value (an empty cell in a numeric column is then a bad number).
+    #[must_use]
+    pub fn with_missing_markers(mut self, markers: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.missing = markers.into_iter().map(|m| m.into().trim().to_string()).collect();
+        self
+    }
+
+    /// The markers from [`MISSING_MARKERS_ENV`], if it is set.
+    pub fn missing_markers_from_env() -> Option<Vec<String>> {
+        std::env::var(MISSING_MARKERS_ENV)
+            .ok()
+            .map(|v| v.split(',').map(|m| m.trim().to_string()).collect())
+    }
+
+    /// The cells read as missing values.
+    pub fn missing_markers(&self) -> &[String] {
+        &self.missing
+    }
+
+    /// Whether a cell is a missing value.
+    pub fn is_missing(&self, cell: &str) -> bool {
+        self.missing.iter().any(|m| m == cell)
+    }
+
+    /// The columns with missing values and how many each has, in file order.
+    pub fn missing_counts(&self) -> Vec<(String, usize)> {
+        self.names
+            .iter()
+            .zip(&self.columns)
+            .filter_map(|(name, col)| {
+                let n = col.iter().filter(|c| self.is_missing(c)).count();
+                (n > 0).then(|| (name.clone(), n))
+            })
+            .collect()
     }
 
     /// Column names in file order.
@@ -285,20 +342,42 @@ impl Frame {
         Ok(&self.columns[self.index(name)?])
     }
 
-    /// The text of a column that is used: every value present.
+    /// The text of a column whose every value must be present (a target, a
+    /// sensitive attribute).
     ///
     /// # Errors
     /// [`Error::UnknownColumn`]; [`Error::Csv`] naming the line of the first
-    /// empty value.
+    /// missing value.
     pub fn complete_column(&self, name: &str) -> Result<&[String]> {
         let raw = self.column(name)?;
-        match raw.iter().position(String::is_empty) {
+        match raw.iter().position(|c| c.is_empty() || self.is_missing(c)) {
             None => Ok(raw),
             Some(i) => Err(Error::Csv {
                 line: self.lines[i],
-                message: format!("column '{name}': empty value (missing values are not supported)"),
+                message: format!(
+                    "column '{name}': missing value '{}' (a target or sensitive column must be complete)",
+                    raw[i]
+                ),
             }),
         }
+    }
+
+    /// A feature column parsed as numbers, missing values as NaN.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`], or [`Error::Csv`] naming the line of the
+    /// first value that is not a number or is infinite.
+    pub fn numeric_column_with_missing(&self, name: &str) -> Result<Vec<f64>> {
+        let raw = self.column(name)?;
+        raw.iter()
+            .zip(&self.lines)
+            .map(|(s, &line)| {
+                if self.is_missing(s) {
+                    return Ok(f64::NAN);
+                }
+                parse_number(name, s, line)
+            })
+            .collect()
     }
 
     /// A column parsed as finite numbers.
@@ -310,17 +389,7 @@ impl Frame {
         let raw = self.complete_column(name)?;
         raw.iter()
             .zip(&self.lines)
-            .map(|(s, &line)| match s.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(v),
-                Ok(v) => Err(Error::Csv {
-                    line,
-                    message: format!("column '{name}': non-finite value {v}"),
-                }),
-                Err(_) => Err(Error::Csv {
-                    line,
-                    message: format!("column '{name}': '{s}' is not a number"),
-                }),
-            })
+            .map(|(s, &line)| parse_number(name, s, line))
             .collect()
     }
 
@@ -334,17 +403,21 @@ impl Frame {
     /// # Errors
     /// [`Error::UnknownColumn`], or [`Error::Csv`] as above.
     pub fn infer_kind(&self, name: &str) -> Result<ColumnType> {
-        let raw = self.complete_column(name)?;
+        let raw = self.column(name)?;
+        let present = raw.iter().filter(|s| !self.is_missing(s)).count();
+        if present == 0 {
+            return Err(Error::invalid(name, "every value is missing: drop the column (--drop)"));
+        }
         let bad: Vec<usize> = raw
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.parse::<f64>().is_err())
+            .filter(|(_, s)| !self.is_missing(s) && s.parse::<f64>().is_err())
             .map(|(i, _)| i)
             .collect();
         if bad.is_empty() {
             return Ok(ColumnType::Numeric);
         }
-        if bad.len() * 10 <= raw.len() {
+        if bad.len() * 10 <= present {
             let i = bad[0];
             return Err(Error::Csv {
                 line: self.lines[i],
@@ -382,16 +455,29 @@ impl Frame {
             }
             let text = opts.categorical.contains(name) || self.infer_kind(name)? == ColumnType::Text;
             if text {
-                let raw = self.complete_column(name)?;
-                let categories: Vec<String> = raw.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let raw = self.column(name)?;
+                let categories: Vec<String> = raw
+                    .iter()
+                    .filter(|s| !self.is_missing(s))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                if categories.is_empty() {
+                    return Err(Error::invalid(name, "every value is missing: drop the column (--drop)"));
+                }
                 let code: HashMap<&str, usize> = categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-                data.push(raw.iter().map(|s| code[s.as_str()] as f64).collect());
+                data.push(
+                    raw.iter()
+                        .map(|s| code.get(s.as_str()).map_or(f64::NAN, |&c| c as f64))
+                        .collect(),
+                );
                 columns.push(InputColumn {
                     name: name.clone(),
                     kind: FeatureKind::Categorical { categories },
                 });
             } else {
-                data.push(self.numeric_column(name)?);
+                data.push(self.numeric_column_with_missing(name)?);
                 columns.push(InputColumn::numeric(name.clone()));
             }
         }
@@ -403,7 +489,7 @@ impl Frame {
         }
         let n = self.n_rows();
         let features = Array2::from_shape_fn((n, columns.len()), |(i, j)| data[j][i]);
-        let mut ds = Dataset::with_columns(features, columns)?;
+        let mut ds = Dataset::with_missing(features, columns)?;
         if let Some(target) = &opts.target {
             ds = ds.with_target_name(target.clone());
             ds = self.attach_target(ds, target, opts.task)?;
@@ -464,7 +550,7 @@ impl Frame {
     /// not know (named, with its line); a non-numeric regression target.
     pub fn dataset_for(&self, signature: &Signature, target: Option<&str>, sensitive: &[String]) -> Result<Dataset> {
         let x = self.encode(&signature.inputs, signature.unknown_category)?;
-        let mut ds = Dataset::with_columns(x, signature.inputs.clone())?;
+        let mut ds = Dataset::with_missing(x, signature.inputs.clone())?;
         if let Some(target) = target {
             ds = ds.with_target_name(target);
             match &signature.task {
@@ -497,7 +583,8 @@ impl Frame {
 
     /// The input matrix for a model with these input columns: columns matched
     /// by name (others ignored), numbers parsed, categories coded with the
-    /// model's categories.
+    /// model's categories, missing values as NaN (the model's signature
+    /// decides whether it takes them).
     ///
     /// # Errors
     /// [`Error::MissingColumn`] for a column the model needs; [`Error::Csv`]
@@ -513,16 +600,17 @@ impl Frame {
             }
             match &input.kind {
                 FeatureKind::Numeric => {
-                    for (i, v) in self.numeric_column(&input.name)?.into_iter().enumerate() {
+                    for (i, v) in self.numeric_column_with_missing(&input.name)?.into_iter().enumerate() {
                         out[[i, j]] = v;
                     }
                 }
                 FeatureKind::Categorical { categories } => {
                     let code: HashMap<&str, usize> =
                         categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-                    for (i, s) in self.complete_column(&input.name)?.iter().enumerate() {
+                    for (i, s) in self.column(&input.name)?.iter().enumerate() {
                         out[[i, j]] = match (code.get(s.as_str()), unknown) {
                             (Some(&c), _) => c as f64,
+                            (None, _) if self.is_missing(s) => f64::NAN,
                             (None, UnknownCategory::Ignore) => UNKNOWN_CODE,
                             (None, UnknownCategory::Error) => {
                                 return Err(Error::UnseenCategory {
@@ -537,6 +625,21 @@ impl Frame {
             }
         }
         Ok(out)
+    }
+}
+
+/// A cell that must be a finite number.
+fn parse_number(name: &str, s: &str, line: u64) -> Result<f64> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(Error::Csv {
+            line,
+            message: format!("column '{name}': non-finite value {v}"),
+        }),
+        Err(_) => Err(Error::Csv {
+            line,
+            message: format!("column '{name}': '{s}' is not a number"),
+        }),
     }
 }
 
@@ -759,12 +862,65 @@ mod tests {
     }
 
     #[test]
-    fn nan_is_refused_with_its_line() {
-        let err = frame("a,y\n1,0\nNaN,1\n")
+    fn infinity_is_refused_with_its_line() {
+        let err = frame("a,y\n1,0\ninf,1\n")
             .unwrap()
             .to_dataset(&LoadOptions::with_target("y"))
             .unwrap_err();
         assert!(matches!(err, Error::Csv { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn missing_cells_read_as_nan_and_are_counted() {
+        let f = frame("a,color,y\n1,red,0\n,blue,1\nNA,,1\n4,NaN,0\n").unwrap();
+        assert_eq!(f.missing_counts(), vec![("a".into(), 2), ("color".into(), 2)]);
+        let ds = f.to_dataset(&LoadOptions::with_target("y")).unwrap();
+        assert_eq!(ds.missing_counts(), vec![("a".into(), 2), ("color".into(), 2)]);
+        let x = ds.features();
+        assert!(x[[1, 0]].is_nan() && x[[2, 0]].is_nan() && x[[2, 1]].is_nan() && x[[3, 1]].is_nan());
+        assert_eq!((x[[0, 0]], x[[3, 0]]), (1.0, 4.0));
+        // Categories come from the values present: blue=0, red=1.
+        assert_eq!((x[[0, 1]], x[[1, 1]]), (1.0, 0.0));
+        match ds.require_complete("logistic").unwrap_err() {
+            Error::MissingValues {
+                op,
+                column,
+                count,
+                hint,
+            } => {
+                assert_eq!((op.as_str(), column.as_str(), count), ("logistic", "a", 2));
+                assert!(hint.contains("impute"), "{hint}");
+            }
+            e => panic!("unexpected {e}"),
+        }
+        // Prediction input keeps them too.
+        let enc = f.encode(ds.columns(), UnknownCategory::Error).unwrap();
+        assert!(enc[[1, 0]].is_nan() && enc[[3, 1]].is_nan());
+    }
+
+    #[test]
+    fn missing_markers_are_configurable_and_targets_must_be_complete() {
+        let text = format!("a,y\n{}?,1\nNA,1\n", "1,0\n".repeat(12));
+        let text = text.as_str();
+        // By default '?' is a bad number in a numeric column.
+        assert!(frame(text).unwrap().to_dataset(&LoadOptions::with_target("y")).is_err());
+        let f = frame(text).unwrap().with_missing_markers(["?", "NA"]);
+        let ds = f.to_dataset(&LoadOptions::with_target("y")).unwrap();
+        assert_eq!(ds.missing_counts(), vec![("a".into(), 2)]);
+        let gap = format!("a,y\n{},1\n", "1,0\n".repeat(12));
+        let none = frame(&gap).unwrap().with_missing_markers(Vec::<String>::new());
+        assert!(none.to_dataset(&LoadOptions::with_target("y")).is_err());
+        let err = frame("a,y\n1,0\n2,\n")
+            .unwrap()
+            .to_dataset(&LoadOptions::with_target("y"))
+            .unwrap_err();
+        assert!(matches!(err, Error::Csv { line: 3, .. }), "{err}");
+        let all = frame("a,b,y\n1,,0\n2,NA,1\n").unwrap();
+        let err = all.to_dataset(&LoadOptions::with_target("y")).unwrap_err();
+        assert!(
+            err.to_string().contains("'b'") && err.to_string().contains("--drop"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::check_finite;
+use crate::dataset::{check_finite, check_not_infinite, missing_counts};
 use crate::frame::{UNKNOWN_CODE, UnknownCategory};
 use crate::{Error, FeatureKind, InputColumn, Result};
 
@@ -49,9 +49,24 @@ pub struct Signature {
     pub unknown_category: UnknownCategory,
     /// The output kind.
     pub task: Task,
+    /// Whether inputs may have missing values (NaN): the model imputes them
+    /// or routes them (gradient boosting). Otherwise NaN is refused by name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accepts_missing: bool,
 }
 
 impl Signature {
+    /// A signature for these inputs and task: unseen categories refused,
+    /// missing values refused.
+    pub fn new(inputs: Vec<InputColumn>, task: Task) -> Self {
+        Self {
+            inputs,
+            unknown_category: UnknownCategory::Error,
+            task,
+            accepts_missing: false,
+        }
+    }
+
     /// Number of input columns.
     pub fn n_inputs(&self) -> usize {
         self.inputs.len()
@@ -62,11 +77,13 @@ impl Signature {
         self.inputs.iter().map(|c| c.name.clone()).collect()
     }
 
-    /// Check an input matrix against this signature: width, finiteness, and
-    /// categorical codes (`-1` only under [`UnknownCategory::Ignore`]).
+    /// Check an input matrix against this signature: width, finiteness
+    /// (NaN only where [`Signature::accepts_missing`]), and categorical codes
+    /// (`-1` only under [`UnknownCategory::Ignore`]).
     ///
     /// # Errors
-    /// [`Error::Shape`], [`Error::NonFinite`], [`Error::InvalidParameter`].
+    /// [`Error::Shape`], [`Error::MissingValues`], [`Error::NonFinite`],
+    /// [`Error::InvalidParameter`].
     pub fn validate_input(&self, x: ArrayView2<'_, f64>) -> Result<()> {
         const OP: &str = "predict";
         if x.ncols() != self.inputs.len() {
@@ -79,13 +96,26 @@ impl Signature {
         if x.nrows() == 0 {
             return Err(Error::Empty { op: OP, what: "rows" });
         }
-        check_finite(OP, x, &self.inputs)?;
+        if self.accepts_missing {
+            check_not_infinite(OP, x, &self.inputs)?;
+        } else if let Err(e) = check_finite(OP, x, &self.inputs) {
+            return Err(match missing_counts(x, &self.inputs).into_iter().next() {
+                Some((column, count)) => Error::MissingValues {
+                    op: OP.into(),
+                    column,
+                    count,
+                    hint: "the model was trained on complete data; impute the input, or train with an imputer (`impute=`) or with hgb".into(),
+                },
+                None => e,
+            });
+        }
         for (j, c) in self.inputs.iter().enumerate() {
             if let FeatureKind::Categorical { categories } = &c.kind {
                 for (i, &v) in x.column(j).iter().enumerate() {
                     let known = v >= 0.0 && v.fract() == 0.0 && (v as usize) < categories.len();
                     let ignored = v == UNKNOWN_CODE && self.unknown_category == UnknownCategory::Ignore;
-                    if !known && !ignored {
+                    let missing = v.is_nan() && self.accepts_missing;
+                    if !(known || ignored || missing) {
                         return Err(Error::invalid(
                             c.name.clone(),
                             format!(

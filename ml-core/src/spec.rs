@@ -30,7 +30,7 @@ pub struct ModelSpec {
 pub enum Preprocess {
     /// Replace each listed column, which holds category codes, by one 0/1
     /// column per category, in place; other columns pass through. The unknown
-    /// code `-1` becomes all zeros.
+    /// code `-1` and a missing value (NaN) become all zeros.
     OneHot {
         /// Indices of the coded columns, increasing.
         columns: Vec<usize>,
@@ -52,6 +52,25 @@ pub enum Preprocess {
         /// Offsets added after multiplying.
         offset: Vec<f64>,
     },
+    /// Missing values (NaN) replaced column by column (scikit-learn's
+    /// `SimpleImputer`, whose `statistics_` these are), then a 0/1 column
+    /// that flags the missing values of each `indicators` column appended
+    /// after all columns (its `add_indicator=True`).
+    Impute {
+        /// The value a missing one becomes, per column.
+        values: Vec<f64>,
+        /// Columns whose missing-value indicator is appended, increasing.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        indicators: Vec<usize>,
+    },
+    /// The input columns, then the product of each term's columns appended
+    /// in order: scikit-learn's `PolynomialFeatures(include_bias=False)`
+    /// lists every term of degree 2 and up this way.
+    Polynomial {
+        /// Each appended column's factors, as input column indices (a
+        /// square repeats its column).
+        terms: Vec<Vec<usize>>,
+    },
 }
 
 impl Preprocess {
@@ -61,6 +80,8 @@ impl Preprocess {
             Preprocess::OneHot { .. } => "one_hot",
             Preprocess::StandardScale { .. } => "standard_scale",
             Preprocess::MinMaxScale { .. } => "min_max_scale",
+            Preprocess::Impute { .. } => "impute",
+            Preprocess::Polynomial { .. } => "polynomial",
         }
     }
 }
@@ -76,6 +97,10 @@ pub enum Link {
     Logistic,
     /// One output per class, turned into probabilities by softmax.
     Softmax,
+    /// Decision values without probabilities (support vector machines): the
+    /// label is the largest output's class, or, with one output, the second
+    /// class where it is positive.
+    Margin,
 }
 
 /// How the trees of an ensemble are combined.
@@ -127,6 +152,21 @@ pub enum Estimator {
     Centroids {
         /// `clusters × features`.
         centroids: Array2<f64>,
+    },
+    /// The mean of the `k` nearest training rows' outputs in Euclidean
+    /// distance (k-nearest neighbours): with one-hot class rows as outputs,
+    /// the class probabilities scikit-learn's `predict_proba` gives; with
+    /// values, its regression. Ties in distance go to the earlier row.
+    Neighbors {
+        /// The training rows, `rows × features`.
+        points: Array2<f64>,
+        /// Each row's output, `rows × outputs`.
+        outputs: Array2<f64>,
+        /// How many neighbours.
+        k: usize,
+        /// Weight neighbours by inverse distance (exact matches alone
+        /// decide when there are some) instead of equally.
+        distance_weighted: bool,
     },
 }
 
@@ -254,6 +294,7 @@ impl Estimator {
             Estimator::TreeEnsemble { base_values, .. } => base_values.len(),
             Estimator::NeuralNet { layers, .. } => crate::neural::output_width(layers),
             Estimator::Centroids { centroids } => centroids.nrows(),
+            Estimator::Neighbors { outputs, .. } => outputs.ncols(),
         }
     }
 
@@ -339,6 +380,44 @@ impl Estimator {
                 }
                 out
             }
+            Estimator::Neighbors {
+                points,
+                outputs,
+                k,
+                distance_weighted,
+            } => {
+                let mut out = Array2::zeros((x.nrows(), outputs.ncols()));
+                let k = (*k).clamp(1, points.nrows().max(1));
+                let mut dist: Vec<(f64, usize)> = Vec::with_capacity(points.nrows());
+                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                    dist.clear();
+                    dist.extend(
+                        points
+                            .outer_iter()
+                            .enumerate()
+                            .map(|(i, p)| (row.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(), i)),
+                    );
+                    let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                    if k < dist.len() {
+                        dist.select_nth_unstable_by(k - 1, cmp);
+                    }
+                    let near = &mut dist[..k];
+                    near.sort_by(cmp);
+                    let exact = near.iter().any(|d| d.0 == 0.0);
+                    let mut total = 0.0;
+                    for &(d2, i) in near.iter() {
+                        let w = match (*distance_weighted, exact) {
+                            (false, _) => 1.0,
+                            (true, true) => f64::from(u8::from(d2 == 0.0)),
+                            (true, false) => 1.0 / d2.sqrt(),
+                        };
+                        total += w;
+                        o.scaled_add(w, &outputs.row(i));
+                    }
+                    o /= total;
+                }
+                out
+            }
         }
     }
 }
@@ -350,7 +429,7 @@ const PARALLEL_TREE_WORK: usize = 20_000;
 /// Apply a link to raw outputs row-wise.
 pub fn apply_link(link: Link, raw: Array2<f64>) -> Array2<f64> {
     match link {
-        Link::Identity => raw,
+        Link::Identity | Link::Margin => raw,
         Link::Logistic => {
             let mut p = Array2::zeros((raw.nrows(), 2));
             for (i, &z) in raw.column(0).iter().enumerate() {
@@ -406,6 +485,8 @@ impl Preprocess {
     pub fn output_width(&self, n: usize) -> usize {
         match self {
             Preprocess::OneHot { n_categories, .. } => n - n_categories.len() + n_categories.iter().sum::<usize>(),
+            Preprocess::Impute { indicators, .. } => n + indicators.len(),
+            Preprocess::Polynomial { terms } => n + terms.len(),
             _ => n,
         }
     }
@@ -429,7 +510,8 @@ impl Preprocess {
                     for (j, &v) in row.iter().enumerate() {
                         if let Some(k) = columns.iter().position(|&c| c == j) {
                             let n = n_categories[k];
-                            if v != UNKNOWN_CODE {
+                            // An unseen category and a missing one (NaN) set no indicator.
+                            if v != UNKNOWN_CODE && !v.is_nan() {
                                 if v < 0.0 || v.fract() != 0.0 || v as usize >= n {
                                     return Err(Error::invalid("one-hot", format!("row {i}: code {v} outside 0..{n}")));
                                 }
@@ -457,6 +539,38 @@ impl Preprocess {
                 let mut out = x.to_owned();
                 for (mut col, (s, b)) in out.axis_iter_mut(Axis(1)).zip(scale.iter().zip(offset)) {
                     col.mapv_inplace(|v| v * s + b);
+                }
+                Ok(out)
+            }
+            Preprocess::Impute { values, indicators } => {
+                check_width(OP, values.len(), x.ncols())?;
+                if indicators.iter().any(|&c| c >= x.ncols()) {
+                    return Err(Error::shape(OP, "indicator columns within the input", x.ncols()));
+                }
+                let n = x.ncols();
+                let mut out = Array2::zeros((x.nrows(), self.output_width(n)));
+                out.slice_mut(ndarray::s![.., ..n]).assign(&x);
+                for (k, &c) in indicators.iter().enumerate() {
+                    for i in 0..x.nrows() {
+                        out[[i, n + k]] = if x[[i, c]].is_nan() { 1.0 } else { 0.0 };
+                    }
+                }
+                for (mut col, &fill) in out.axis_iter_mut(Axis(1)).zip(values) {
+                    col.mapv_inplace(|v| if v.is_nan() { fill } else { v });
+                }
+                Ok(out)
+            }
+            Preprocess::Polynomial { terms } => {
+                let n = x.ncols();
+                if terms.iter().flatten().any(|&c| c >= n) {
+                    return Err(Error::shape(OP, "term columns within the input", n));
+                }
+                let mut out = Array2::zeros((x.nrows(), n + terms.len()));
+                out.slice_mut(ndarray::s![.., ..n]).assign(&x);
+                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                    for (t, term) in terms.iter().enumerate() {
+                        o[n + t] = term.iter().fold(1.0, |p, &c| p * row[c]);
+                    }
                 }
                 Ok(out)
             }
@@ -488,6 +602,22 @@ impl Preprocess {
                 }
                 if matches!(self, Preprocess::StandardScale { .. }) && b.contains(&0.0) {
                     return bad("zero scale".into());
+                }
+            }
+            Preprocess::Impute { values, indicators } => {
+                if values.len() != n {
+                    return bad(format!("imputer fitted on {} columns, input has {n}", values.len()));
+                }
+                if values.iter().any(|v| !v.is_finite()) {
+                    return bad("non-finite imputed value".into());
+                }
+                if indicators.windows(2).any(|w| w[0] >= w[1]) || indicators.iter().any(|&c| c >= n) {
+                    return bad("indicator columns out of order or range".into());
+                }
+            }
+            Preprocess::Polynomial { terms } => {
+                if terms.iter().any(|t| t.is_empty() || t.iter().any(|&c| c >= n)) {
+                    return bad("polynomial term empty or out of range".into());
                 }
             }
         }
@@ -579,6 +709,18 @@ impl ModelSpec {
                     return bad("centroids need a clustering task with one cluster per centroid".into());
                 }
             }
+            Estimator::Neighbors { points, outputs, k, .. } => {
+                if points.ncols() != width || points.nrows() == 0 || points.nrows() != outputs.nrows() {
+                    return bad("neighbours do not match the inputs or their outputs".into());
+                }
+                if *k == 0 || *k > points.nrows() {
+                    return bad(format!("{k} neighbours among {} rows", points.nrows()));
+                }
+                if points.iter().chain(outputs.iter()).any(|v| !v.is_finite()) {
+                    return bad("non-finite neighbour".into());
+                }
+                self.check_link(Link::Identity, n_out)?;
+            }
         }
         Ok(())
     }
@@ -588,6 +730,9 @@ impl ModelSpec {
             (Task::Regression, Link::Identity) => n_out == 1,
             (Task::Classification { classes }, Link::Logistic) => n_out == 1 && classes.len() == 2,
             (Task::Classification { classes }, Link::Softmax | Link::Identity) => n_out == classes.len(),
+            (Task::Classification { classes }, Link::Margin) => {
+                n_out == classes.len() || (n_out == 1 && classes.len() == 2)
+            }
             _ => false,
         };
         if ok {
@@ -625,6 +770,36 @@ impl ModelSpec {
     pub fn transformed_feature_names(&self) -> Vec<String> {
         let mut names = self.signature.input_names();
         for step in &self.preprocessing {
+            if let Preprocess::Impute { indicators, .. } = step {
+                // scikit-learn's MissingIndicator names.
+                let flags: Vec<String> = indicators
+                    .iter()
+                    .map(|&c| format!("missingindicator_{}", names.get(c).map_or("?", String::as_str)))
+                    .collect();
+                names.extend(flags);
+            }
+            if let Preprocess::Polynomial { terms } = step {
+                // scikit-learn's names: `a^2`, `a b`.
+                let named: Vec<String> = terms
+                    .iter()
+                    .map(|t| {
+                        let mut parts: Vec<String> = Vec::new();
+                        let mut i = 0;
+                        while i < t.len() {
+                            let run = t[i..].iter().take_while(|&&c| c == t[i]).count();
+                            let name = names.get(t[i]).map_or("?", String::as_str);
+                            parts.push(if run == 1 {
+                                name.to_string()
+                            } else {
+                                format!("{name}^{run}")
+                            });
+                            i += run;
+                        }
+                        parts.join(" ")
+                    })
+                    .collect();
+                names.extend(named);
+            }
             if let Preprocess::OneHot { columns, .. } = step {
                 let mut out = Vec::new();
                 for (j, name) in names.iter().enumerate() {
@@ -669,6 +844,7 @@ impl Estimator {
         let needed = match self {
             Estimator::Linear { coefficients, .. } => Some(coefficients.ncols()),
             Estimator::Centroids { centroids } => Some(centroids.ncols()),
+            Estimator::Neighbors { points, .. } => Some(points.ncols()),
             Estimator::NeuralNet { layers, .. } => {
                 crate::neural::validate_layers(layers, width)
                     .map_err(|e| Error::shape("predict", e.to_string(), format!("{width} columns")))?;
@@ -704,6 +880,9 @@ impl Estimator {
                     .map(|r| crate::model::argmax(r.iter().map(|d| -d)))
                     .collect(),
             },
+            (Task::Regression | Task::Classification { .. }, Estimator::Neighbors { .. }) => {
+                linked_predictions(task, Link::Identity, raw)?
+            }
             (Task::Regression | Task::Classification { .. }, Estimator::Linear { link, .. })
             | (Task::Regression | Task::Classification { .. }, Estimator::TreeEnsemble { link, .. })
             | (Task::Regression | Task::Classification { .. }, Estimator::NeuralNet { link, .. }) => {
@@ -725,6 +904,17 @@ pub fn linked_predictions(task: &Task, link: Link, raw: Array2<f64>) -> Result<P
     Ok(match task {
         Task::Regression => Predictions::Regression {
             values: raw.column(0).to_owned(),
+        },
+        Task::Classification { classes } if link == Link::Margin => Predictions::Classification {
+            labels: raw
+                .outer_iter()
+                .map(|r| match r.len() {
+                    1 => usize::from(r[0] > 0.0),
+                    _ => crate::model::argmax(r.iter().copied()),
+                })
+                .collect(),
+            probabilities: None,
+            classes: classes.clone(),
         },
         Task::Classification { classes } => Predictions::from_probabilities(apply_link(link, raw), classes.clone()),
         task => return Err(Error::Unsupported(format!("{} from linked outputs", task.name()))),

@@ -50,6 +50,7 @@ proptest! {
                 inputs: (0..3).map(|i| InputColumn::numeric(format!("f{i}"))).collect(),
                 unknown_category: Default::default(),
                 task: Task::Classification { classes: vec!["a".into(), "b".into(), "c".into()] },
+                accepts_missing: false,
             },
             preprocessing: vec![],
             estimator: Estimator::Linear {

@@ -15,6 +15,7 @@ fn signature(n: usize) -> Signature {
         inputs: (0..n).map(|j| InputColumn::numeric(format!("x{j}"))).collect(),
         unknown_category: Default::default(),
         task: Task::Regression,
+        accepts_missing: false,
     }
 }
 

@@ -44,6 +44,7 @@ fn signature(m: usize, task: Task) -> Signature {
             .collect(),
         unknown_category: Default::default(),
         task,
+        accepts_missing: false,
     }
 }
 

@@ -21,7 +21,7 @@ pub use ml_core::metrics::inertia;
 /// Model files moved to ml-core (any crate's model saves and loads the same way); re-exported here.
 pub use ml_core::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};
-pub use preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
+pub use preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Scaling, SimpleImputer, StandardScaler};
 #[cfg(feature = "privacy")]
 pub use private::DpLogistic;
 pub use tree::{DecisionTree, MaxFeatures, RandomForest};

@@ -12,7 +12,7 @@ use crate::bridge::{contiguous, view16};
 use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
-use crate::preprocess::{MinMaxScaler, OneHotEncoder, Scaling, StandardScaler};
+use crate::preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Scaling, SimpleImputer, StandardScaler};
 #[cfg(feature = "privacy")]
 use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
 use crate::tree::{DecisionTree, MaxFeatures, RandomForest, TreeTarget, fit_forest, fit_tree};
@@ -134,8 +134,15 @@ impl Algorithm {
     }
 }
 
-/// A pipeline trainer: one-hot encoding of categorical columns, optional
-/// scaling, and an [`Algorithm`].
+/// The keys every algorithm takes in [`Pipeline::from_params`].
+const COMMON_PARAMS: &[&str] = &["scale", "unknown", "impute", "fill_value", "add_indicator"];
+
+/// A pipeline trainer: optional imputation of missing values, one-hot
+/// encoding of categorical columns, optional scaling, and an [`Algorithm`].
+///
+/// Data with missing values (NaN) is refused, naming the column, unless the
+/// pipeline imputes them ([`Pipeline::impute`]) or the algorithm takes them
+/// (`hgb`, which learns a direction for them at each split).
 ///
 /// ```
 /// use ml_learn::{Algorithm, LogisticRegression, Pipeline};
@@ -154,6 +161,9 @@ pub struct Pipeline {
     pub scaling: Scaling,
     /// What prediction does with a category unseen in training.
     pub unknown_category: UnknownCategory,
+    /// The imputer in front of everything, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impute: Option<SimpleImputer>,
 }
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
@@ -169,12 +179,15 @@ impl Pipeline {
             scaling: algorithm.default_scaling(),
             algorithm,
             unknown_category: UnknownCategory::Error,
+            impute: None,
         }
     }
 
     /// Build from an algorithm name and `key=value` parameters, as the CLI
-    /// takes them. Keys: `scale` (none|standard|minmax) and `unknown`
-    /// (error|ignore) for every model; `c`, `max_iter`, `tol` (logistic);
+    /// takes them. Keys: `scale` (none|standard|minmax), `unknown`
+    /// (error|ignore), `impute` (mean|median|most_frequent|constant, a
+    /// [`SimpleImputer`] in front), `fill_value` (for `constant`, default 0)
+    /// and `add_indicator` (true|false) for every model; `c`, `max_iter`, `tol` (logistic);
     /// `alpha` (ridge); `max_depth`, `min_samples_split`, `min_samples_leaf`,
     /// `max_features` (tree, forest); `n_trees` (alias `n_estimators`),
     /// `bootstrap` (forest); `n_clusters` (alias `k`), `n_init`, `max_iter`,
@@ -220,10 +233,14 @@ impl Pipeline {
         };
         let mut scaling = None;
         let mut unknown_category = UnknownCategory::Error;
+        let (mut impute, mut fill_value, mut add_indicator) = (None, None, None);
         for (key, value) in params {
             let (k, v) = (key.as_str(), value.as_str());
             match (&mut algorithm, k) {
                 (_, "scale") => scaling = Some(Scaling::parse(v)?),
+                (_, "impute") => impute = Some(v),
+                (_, "fill_value") => fill_value = Some(parse::<f64>(k, v)?),
+                (_, "add_indicator") => add_indicator = Some(parse::<bool>(k, v)?),
                 (_, "unknown") => {
                     unknown_category = match v {
                         "error" => UnknownCategory::Error,
@@ -292,7 +309,7 @@ impl Pipeline {
                         format!(
                             "not a parameter of '{}' (known: {})",
                             a.name(),
-                            ["scale", "unknown"]
+                            COMMON_PARAMS
                                 .iter()
                                 .chain(a.param_names())
                                 .copied()
@@ -308,6 +325,27 @@ impl Pipeline {
             p.scaling = s;
         }
         p.unknown_category = unknown_category;
+        p.impute = match (impute, fill_value, add_indicator) {
+            (Some(s), fill, indicator) => Some(SimpleImputer {
+                strategy: ImputeStrategy::parse(s, fill)?,
+                add_indicator: indicator.unwrap_or(false),
+            }),
+            (None, None, None) => None,
+            (None, ..) => {
+                return Err(invalid(
+                    "impute",
+                    "fill_value and add_indicator configure the imputer: give impute=mean|median|most_frequent|constant too",
+                ));
+            }
+        };
+        if let Some(SimpleImputer {
+            strategy: ImputeStrategy::Constant { fill_value },
+            ..
+        }) = p.impute
+            && !fill_value.is_finite()
+        {
+            return Err(invalid("fill_value", "must be a finite number"));
+        }
         p.validate().map_err(|e| match e {
             // A refusal names the key as the user spelled it (`k` for `n_clusters`).
             crate::Error::Core(ml_core::Error::InvalidParameter { name, reason })
@@ -335,6 +373,14 @@ impl Pipeline {
             Algorithm::KMeans(p) => p.validate(),
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(p) => {
+                if let Some(imp) = &self.impute
+                    && (imp.add_indicator || !matches!(imp.strategy, ImputeStrategy::Constant { .. }))
+                {
+                    return Err(invalid(
+                        "impute",
+                        "a private model can only impute a constant without indicators: statistics of the data would not be private",
+                    ));
+                }
                 if self.scaling != Scaling::None {
                     return Err(invalid(
                         "scale",
@@ -356,6 +402,13 @@ impl Pipeline {
                 format!("{:?}", self.unknown_category).to_lowercase(),
             ),
         ];
+        if let Some(imp) = &self.impute {
+            out.push(("impute".into(), imp.strategy.name().into()));
+            if let ImputeStrategy::Constant { fill_value } = imp.strategy {
+                out.push(("fill_value".into(), fill_value.to_string()));
+            }
+            out.push(("add_indicator".into(), imp.add_indicator.to_string()));
+        }
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.algorithm) {
             flatten("", &map, &mut out);
         }
@@ -410,23 +463,38 @@ impl Pipeline {
                 self.algorithm.name()
             ))));
         }
+        // Boosting routes missing values itself; anything else needs them imputed.
+        let routes_missing = matches!(self.algorithm, Algorithm::Boosting(_));
+        if self.impute.is_none() && !routes_missing {
+            data.require_complete(self.algorithm.name())?;
+        }
         let signature = Signature {
             inputs: data.columns().to_vec(),
             unknown_category: self.unknown_category,
             task,
+            accepts_missing: self.impute.is_some() || routes_missing,
         };
         let mut steps = Vec::new();
         let mut x: Array2<f64> = data.features().to_owned();
+        let mut n_flags = 0;
+        if let Some(imputer) = &self.impute {
+            let step = imputer.fit(x.view(), data.columns())?;
+            x = step.apply(x.view())?;
+            n_flags = x.ncols() - data.n_features();
+            steps.push(step);
+        }
         if let Some(step) = OneHotEncoder::fit(data.columns()) {
             x = step.apply(x.view())?;
             steps.push(step);
         }
         let scaler = match self.scaling {
             Scaling::None => None,
-            Scaling::Standard => Some(StandardScaler::fit(
-                x.view(),
-                &OneHotEncoder::indicator_mask(data.columns()),
-            )?),
+            Scaling::Standard => {
+                // Indicator columns (one-hot and missing flags) stay 0/1.
+                let mut keep = OneHotEncoder::indicator_mask(data.columns());
+                keep.extend(std::iter::repeat_n(true, n_flags));
+                Some(StandardScaler::fit(x.view(), &keep)?)
+            }
             Scaling::MinMax => Some(MinMaxScaler::fit(x.view())?),
         };
         if let Some(step) = scaler {

@@ -122,3 +122,149 @@ impl OneHotEncoder {
             .collect()
     }
 }
+
+/// How [`SimpleImputer`] fills a missing value of a numeric column.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "strategy", rename_all = "snake_case")]
+pub enum ImputeStrategy {
+    /// The mean of the values present.
+    Mean,
+    /// The median of the values present (the mean of the middle two for an
+    /// even count).
+    Median,
+    /// The most frequent value present (the smallest on ties).
+    MostFrequent,
+    /// A constant.
+    Constant {
+        /// The value put in.
+        fill_value: f64,
+    },
+}
+
+impl ImputeStrategy {
+    /// Parse `mean`, `median`, `most_frequent` or `constant` (filling with
+    /// `fill_value`, 0 unless given), scikit-learn's names.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str, fill_value: Option<f64>) -> Result<Self> {
+        match s {
+            "mean" => Ok(Self::Mean),
+            "median" => Ok(Self::Median),
+            "most_frequent" => Ok(Self::MostFrequent),
+            "constant" => Ok(Self::Constant {
+                fill_value: fill_value.unwrap_or(0.0),
+            }),
+            _ => Err(invalid(
+                "impute",
+                format!("'{s}': expected mean, median, most_frequent or constant"),
+            )),
+        }
+    }
+
+    /// scikit-learn's name of the strategy.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::Median => "median",
+            Self::MostFrequent => "most_frequent",
+            Self::Constant { .. } => "constant",
+        }
+    }
+}
+
+/// Missing-value imputation fitted on data (scikit-learn's `SimpleImputer`):
+/// each numeric column's missing values become the strategy's statistic of
+/// the values present; a categorical column's become its most frequent
+/// category whatever the strategy (a mean of category codes means nothing).
+/// With `add_indicator`, a 0/1 column per column that had missing values in
+/// the fitted data is appended, as scikit-learn's `add_indicator=True` does.
+///
+/// ```
+/// use ml_core::{InputColumn, ndarray::array};
+/// use ml_learn::{ImputeStrategy, SimpleImputer};
+/// let x = array![[1.0, f64::NAN], [3.0, 4.0], [f64::NAN, 8.0]];
+/// let cols = [InputColumn::numeric("a"), InputColumn::numeric("b")];
+/// let step = SimpleImputer::new(ImputeStrategy::Median).fit(x.view(), &cols)?;
+/// assert_eq!(step.apply(x.view())?.row(2).to_vec(), vec![2.0, 8.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SimpleImputer {
+    /// How numeric columns are filled.
+    #[serde(flatten)]
+    pub strategy: ImputeStrategy,
+    /// Append a missing-value indicator per column that had missing values.
+    #[serde(default)]
+    pub add_indicator: bool,
+}
+
+impl SimpleImputer {
+    /// An imputer with this strategy and no indicator columns.
+    pub fn new(strategy: ImputeStrategy) -> Self {
+        Self {
+            strategy,
+            add_indicator: false,
+        }
+    }
+
+    /// Fit on `x`, whose columns are described by `columns`.
+    ///
+    /// # Errors
+    /// A width that differs from `columns`, or a column with no value
+    /// present (nothing to impute from; drop it).
+    pub fn fit(&self, x: ArrayView2<'_, f64>, columns: &[InputColumn]) -> Result<Preprocess> {
+        if x.ncols() != columns.len() {
+            return Err(invalid(
+                "x",
+                format!("{} columns, {} described", x.ncols(), columns.len()),
+            ));
+        }
+        let mut values = Vec::with_capacity(x.ncols());
+        let mut indicators = Vec::new();
+        for (j, (col, c)) in x.axis_iter(Axis(1)).zip(columns).enumerate() {
+            let mut present: Vec<f64> = col.iter().copied().filter(|v| !v.is_nan()).collect();
+            if present.len() < col.len() && self.add_indicator {
+                indicators.push(j);
+            }
+            if present.is_empty() {
+                return Err(invalid(
+                    &c.name,
+                    "every value is missing: there is nothing to impute from (drop the column)",
+                ));
+            }
+            let strategy = match c.kind {
+                FeatureKind::Categorical { .. } => ImputeStrategy::MostFrequent,
+                FeatureKind::Numeric => self.strategy,
+            };
+            values.push(match strategy {
+                ImputeStrategy::Mean => present.iter().sum::<f64>() / present.len() as f64,
+                ImputeStrategy::Median => {
+                    present.sort_by(f64::total_cmp);
+                    let m = present.len() / 2;
+                    if present.len() % 2 == 1 {
+                        present[m]
+                    } else {
+                        (present[m - 1] + present[m]) / 2.0
+                    }
+                }
+                ImputeStrategy::MostFrequent => {
+                    present.sort_by(f64::total_cmp);
+                    // Runs of equal values in order: the first longest run is the smallest mode.
+                    let (mut best, mut best_len, mut start) = (present[0], 0, 0);
+                    for i in 1..=present.len() {
+                        if i == present.len() || present[i] != present[start] {
+                            if i - start > best_len {
+                                (best, best_len) = (present[start], i - start);
+                            }
+                            start = i;
+                        }
+                    }
+                    best
+                }
+                ImputeStrategy::Constant { fill_value } => fill_value,
+            });
+        }
+        Ok(Preprocess::Impute { values, indicators })
+    }
+}

@@ -501,6 +501,7 @@ impl NetTrainer {
     /// # Errors
     /// As [`NetTrainer::fit_network`].
     pub fn initial_state(&self, data: &Dataset) -> Result<TrainState> {
+        data.require_complete("a neural network")?;
         self.check()?;
         let task = data
             .task()
@@ -552,6 +553,7 @@ impl NetTrainer {
             inputs: data.columns().to_vec(),
             unknown_category,
             task,
+            accepts_missing: false,
         };
         Ok(TrainState::untrained(
             self.clone(),
@@ -692,6 +694,7 @@ impl NetTrainer {
         data: &Dataset,
         on_epoch: &mut dyn FnMut(&EpochLog),
     ) -> Result<NeuralNetwork> {
+        data.require_complete("a neural network")?;
         state.network.validate()?;
         let rows = self.rows(&state, data)?;
         let device = self.backend.device()?;

@@ -188,6 +188,26 @@ fn preprocess(g: &mut Graph, step: &Preprocess, x: &str, width: usize) -> Result
             let scaled = g.op("Mul", &[x, &s], &[]);
             g.op("Add", &[&scaled, &o], &[])
         }
+        // `Where(IsNaN(x), values, x)` rather than ai.onnx.ml's `Imputer`,
+        // whose values are single precision: the fill stays bit-identical
+        // to the spec's in the double graph.
+        Preprocess::Impute { values, indicators } => {
+            let fill = g.const_f64("impute", &[1, width as i64], values);
+            let missing = g.op("IsNaN", &[x], &[]);
+            let imputed = g.op("Where", &[&missing, &fill, x], &[]);
+            if indicators.is_empty() {
+                imputed
+            } else {
+                let idx = g.const_i64(
+                    "indicators",
+                    &[indicators.len() as i64],
+                    &indicators.iter().map(|&c| c as i64).collect::<Vec<_>>(),
+                );
+                let flags = g.op("Gather", &[&missing, &idx], &[("axis", Attr::Int(1))]);
+                let flags = g.cast(&flags, DataType::Double);
+                g.op("Concat", &[&imputed, &flags], &[("axis", Attr::Int(1))])
+            }
+        }
         other => {
             return Err(Error::Unsupported(format!(
                 "exporting the preprocessing step {other:?}"
@@ -665,6 +685,7 @@ mod tests {
                 inputs: vec![ml_core::InputColumn::numeric("age")],
                 unknown_category: Default::default(),
                 task: Task::Regression,
+                accepts_missing: false,
             },
             preprocessing: vec![],
             estimator: Estimator::Linear {
@@ -697,6 +718,7 @@ mod tests {
                 inputs: vec![ml_core::InputColumn::numeric("x")],
                 unknown_category: Default::default(),
                 task: Task::Regression,
+                accepts_missing: false,
             },
             preprocessing: vec![],
             estimator: Estimator::Linear {

@@ -459,6 +459,7 @@ fn signature(graph: &OnnxGraph, width: usize) -> Result<(Signature, bool)> {
             inputs,
             unknown_category,
             task,
+            accepts_missing: false,
         },
         named,
     ))

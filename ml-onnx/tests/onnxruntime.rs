@@ -115,48 +115,64 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             .unwrap();
         write_case(&dir_path, &store, name, &model, data);
     }
-    // Gradient boosting on data with holes: learned missing-value directions
-    // travel as nodes_missing_value_tracks_true, and NaN inputs take them.
-    let mut holes = bc.features().to_owned();
-    for (i, mut row) in holes.outer_iter_mut().enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            if (i * 7 + j * 3) % 5 == 0 {
-                *v = f64::NAN;
+    // Data with holes (numeric and categorical): gradient boosting's learned
+    // missing-value directions travel as nodes_missing_value_tracks_true;
+    // imputers (with and without indicator columns) as IsNaN/Where. NaN
+    // inputs reach onnxruntime as NaN.
+    let holes = |data: &Dataset| {
+        let mut x = data.features().to_owned();
+        for (i, mut row) in x.outer_iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                if (i * 7 + j * 3) % 5 == 0 {
+                    *v = f64::NAN;
+                }
             }
         }
-    }
-    let (estimator, _) = ml_learn::HistGradientBoosting::default()
-        .fit_design(
-            holes.view(),
-            ml_learn::BoostTarget::Classes {
-                labels: &bc.classes().unwrap().0.to_vec(),
-                n_classes: 2,
-            },
-            None,
-        )
-        .unwrap();
-    let spec = ml_core::ModelSpec {
-        signature: ml_core::Signature {
-            inputs: bc.columns().to_vec(),
-            unknown_category: Default::default(),
-            task: ml_core::Task::Classification {
-                classes: bc.classes().unwrap().1.to_vec(),
-            },
-        },
-        preprocessing: Vec::new(),
-        estimator,
+        let mut ds = Dataset::with_missing(x, data.columns().to_vec()).unwrap();
+        if let Some(ml_core::Target::Classes { labels, names }) = data.target() {
+            ds = ds.with_classes(labels.to_vec(), names.clone()).unwrap();
+        }
+        if let Some(ml_core::Target::Values { values }) = data.target() {
+            ds = ds.with_values(values.to_vec()).unwrap();
+        }
+        ds
     };
-    // Signatures refuse NaN at prediction today, so the estimator predicts
-    // the raw matrix directly (no preprocessing in this spec).
-    let predictions = spec.predict_transformed(holes.view()).unwrap();
-    write_rows(
-        &dir_path,
-        &store,
-        "hgb_missing_breast_cancer",
-        &spec,
-        holes.view(),
-        predictions,
-    );
+    let (bc_holes, german_holes, diabetes_holes) = (holes(&bc), holes(&german), holes(&diabetes));
+    let missing_cases: Vec<Case<'_>> = vec![
+        ("hgb_missing_breast_cancer", "hgb", params(&[]), &bc_holes),
+        (
+            "hgb_missing_german",
+            "hgb",
+            params(&[("max_leaf_nodes", "8")]),
+            &german_holes,
+        ),
+        (
+            "impute_mean_indicator_logistic_breast_cancer",
+            "logistic",
+            params(&[("impute", "mean"), ("add_indicator", "true")]),
+            &bc_holes,
+        ),
+        (
+            "impute_median_forest_german",
+            "forest",
+            params(&[("impute", "median"), ("n_trees", "20")]),
+            &german_holes,
+        ),
+        (
+            "impute_constant_ridge_diabetes",
+            "ridge",
+            params(&[("impute", "constant"), ("fill_value", "-1"), ("add_indicator", "true")]),
+            &diabetes_holes,
+        ),
+    ];
+    for (name, algorithm, ps, data) in missing_cases {
+        let model = Pipeline::from_params(algorithm, &ps, Some(3))
+            .unwrap()
+            .fit_pipeline(data)
+            .unwrap();
+        assert!(model.signature().accepts_missing, "{name}");
+        write_case(&dir_path, &store, name, &model, data);
+    }
     // Explainable boosting machines: a sum of one tree per feature, with the
     // logistic link for two classes and softmax for more.
     let ebm = ml_interpret::Ebm {

@@ -347,6 +347,7 @@ impl DpLogisticRegression {
     /// # Errors
     /// As [`fit_matrix`](Self::fit_matrix), and a target that is not two classes.
     pub fn fit_private(&self, data: &Dataset) -> Result<DpLogisticModel> {
+        data.require_complete("private logistic regression")?;
         let Some(Target::Classes { labels, names }) = data.target() else {
             return Err(Error::InvalidData(
                 "private logistic regression needs a class target".into(),
@@ -359,6 +360,7 @@ impl DpLogisticRegression {
                 inputs: data.columns().to_vec(),
                 unknown_category: Default::default(),
                 task: Task::Classification { classes },
+                accepts_missing: false,
             },
             preprocessing: vec![fitted.scaling],
             estimator: fitted.estimator,

@@ -167,6 +167,7 @@ impl PpoPolicy {
                 inputs: observation_names.iter().map(InputColumn::numeric).collect(),
                 unknown_category: Default::default(),
                 task,
+                accepts_missing: false,
             },
             preprocessing: self
                 .obs_norm

@@ -116,6 +116,7 @@ fn mlflow_reads_and_migrates_our_store() {
         task: ml_core::Task::Classification {
             classes: vec!["a".into(), "b".into()],
         },
+        accepts_missing: false,
     };
     ml_track::log_model(
         &store,

@@ -33,6 +33,7 @@ fn spec(m: usize, k: usize, estimator: Estimator) -> ModelSpec {
             task: Task::Classification {
                 classes: (0..k).map(|c| c.to_string()).collect(),
             },
+            accepts_missing: false,
         },
         preprocessing: vec![],
         estimator,

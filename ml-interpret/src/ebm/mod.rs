@@ -244,6 +244,7 @@ impl Ebm {
     /// # Errors
     /// Bad parameters, no rows, no target.
     pub fn fit_ebm(&self, data: &Dataset) -> Result<EbmModel> {
+        data.require_complete("ebm")?;
         use ml_core::limits::check_count;
         check_count("outer_bags", self.outer_bags, 1..=Self::MAX_OUTER_BAGS)?;
         check_count("max_rounds", self.max_rounds, 1..=Self::MAX_ROUNDS)?;
@@ -392,6 +393,7 @@ impl Ebm {
                 inputs: columns.to_vec(),
                 unknown_category: Default::default(),
                 task,
+                accepts_missing: false,
             },
             preprocessing: vec![],
             estimator: Estimator::TreeEnsemble {

@@ -152,6 +152,7 @@ impl ExponentiatedGradient {
                 inputs: data.columns().to_vec(),
                 unknown_category: Default::default(),
                 task: Task::Classification { classes: names.clone() },
+                accepts_missing: false,
             },
             learners,
             weights,

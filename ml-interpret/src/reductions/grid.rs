@@ -112,6 +112,7 @@ impl GridSearch {
                 inputs: data.columns().to_vec(),
                 unknown_category: Default::default(),
                 task: Task::Classification { classes: names.clone() },
+                accepts_missing: false,
             },
             learners: vec![models.swap_remove(best)],
             weights: vec![1.0],
