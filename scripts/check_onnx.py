@@ -4,7 +4,8 @@
     check_onnx.py DIR
 
 DIR holds NAME.onnx files and NAME.json files ({"input": rows, "probabilities"
-or "values" or "labels": our predictions}), written by ml-onnx/tests/onnxruntime.rs.
+or "values" or "labels" or "margins": our predictions}), written by
+ml-onnx/tests/onnxruntime.rs.
 Every model must pass onnx.checker.check_model(full_check=True), and
 onnxruntime's outputs must equal ours: probabilities and values within 1e-5
 (relative for values), labels exactly (except on probability ties within 1e-5).
@@ -34,6 +35,8 @@ def check_pyfunc(directory, path, expected, x):
     out = model.predict(x)
     if "probabilities" in expected:
         err = np.abs(np.asarray(out["probabilities"]) - np.asarray(expected["probabilities"])).max()
+    elif "margins" in expected:
+        err = np.abs(np.asarray(out["scores"]) - np.asarray(expected["margins"])).max()
     elif "values" in expected:
         want = np.asarray(expected["values"])
         err = (np.abs(np.asarray(out["variable"])[:, 0] - want) / np.maximum(1.0, np.abs(want))).max()
@@ -65,6 +68,14 @@ def main(directory):
             for i, (got, w) in enumerate(zip(labels, expected["labels"])):
                 if got != w and abs(want[i, got] - want[i, w]) > 1e-5:
                     fail(f"{path.name}: row {i} label {got} != {w}")
+        if "margins" in expected:
+            m = out["scores"]
+            want = np.asarray(expected["margins"])
+            err = (np.abs(m - want) / np.maximum(1.0, np.abs(want))).max()
+            if err > 1e-5:
+                fail(f"{path.name}: margins differ by {err} (relative)")
+            if (out["label"] != np.asarray(expected["labels"])).any():
+                fail(f"{path.name}: labels differ")
         if "values" in expected:
             v = out["variable"][:, 0]
             want = np.asarray(expected["values"])

@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Fit a pipeline (one-hot encoding, scaling, model) on a CSV file and save it.
     Train(Box<train::TrainArgs>),
+    /// Search hyper-parameters by cross-validation (grid or randomized), refit the best on all rows and save it; with tracking, one child run per candidate.
+    Tune(Box<train::TuneArgs>),
     /// Score a saved model on a labelled CSV file.
     Evaluate(train::EvaluateArgs),
     /// Write predictions (and class probabilities) for a CSV file.
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
     let out = output::Output { json: cli.json };
     let result = match cli.command {
         Command::Train(a) => train::train(&a, &out),
+        Command::Tune(a) => train::tune(&a, &out),
         Command::Evaluate(a) => train::evaluate(&a, &out),
         Command::Predict(a) => train::predict(&a, &out),
         Command::Inspect(a) => train::inspect(&a, &out),

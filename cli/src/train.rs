@@ -29,7 +29,7 @@ pub struct TrainArgs {
     /// The target column (not needed for kmeans).
     #[arg(long)]
     target: Option<String>,
-    /// logistic | linear | ridge | tree | forest | hgb (gradient boosting: learning_rate= max_iter= max_leaf_nodes= max_depth= min_samples_leaf= l2_regularization= max_bins= early_stopping=auto|true|false validation_fraction= n_iter_no_change= tol=) | kmeans | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience= embedding=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 or sequence=CxL, filters=16,32 kernel= pool= hidden=)
+    /// logistic | linear | ridge | tree | forest | hgb (gradient boosting: learning_rate= max_iter= max_leaf_nodes= max_depth= min_samples_leaf= l2_regularization= max_bins= early_stopping=auto|true|false validation_fraction= n_iter_no_change= tol=) | kmeans | knn (n_neighbors= weights=uniform|distance) | naive_bayes (distribution=gaussian|multinomial, var_smoothing=, alpha=) | linear_svm (c= loss=hinge|squared_hinge tol= max_iter=) | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience= embedding=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 or sequence=CxL, filters=16,32 kernel= pool= hidden=)
     #[arg(long)]
     model: String,
     /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore. Missing values (empty cells, NA, NaN, …; MLSDK_NA_VALUES=a,b sets the markers): impute=mean|median|most_frequent|constant [fill_value= add_indicator=true] in front of any model; hgb takes them as they are.
@@ -61,6 +61,26 @@ pub struct TrainArgs {
     plot: Option<PathBuf>,
     #[command(flatten)]
     tracking: TrackingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// A searched hyper-parameter and its values, KEY=V1,V2,… (repeatable); --param values stay fixed. --cv K sets the folds (default 5, stratified for classifiers, shuffled with --seed).
+    #[arg(long = "grid", value_name = "KEY=V1,V2", required = true)]
+    grid: Vec<String>,
+    /// Randomized search: try N candidates drawn from the grid (seeded by --seed) instead of all.
+    #[arg(long, value_name = "N")]
+    random: Option<usize>,
+}
+
+/// A finished search, for the refit that follows it.
+struct Tuned {
+    params: Vec<(String, String)>,
+    outcome: ml_sdk::core::search::SearchOutcome,
+    folds: usize,
+    metric: &'static str,
 }
 
 /// How to run ONNX models.
@@ -206,7 +226,81 @@ fn reading<T>(path: &std::path::Path, result: ml_sdk::core::Result<T>) -> Result
 }
 
 pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
-    let params = parse_params(&args.params)?;
+    train_with(args, out, None)
+}
+
+/// The training data as `train` reads it.
+fn training_data(args: &TrainArgs, frame: &Frame) -> Result<ml_sdk::core::Dataset> {
+    Ok(frame.to_dataset(&LoadOptions {
+        target: args.target.clone(),
+        task: args.task.map(|t| match t {
+            TaskArg::Classification => TaskKind::Classification,
+            TaskArg::Regression => TaskKind::Regression,
+        }),
+        sensitive: args.sensitive.clone(),
+        drop: args.drop.clone(),
+        categorical: args.categorical.clone(),
+    })?)
+}
+
+/// Folds for cross-validation: stratified for classes, shuffled with a seed.
+fn folds_for(data: &ml_sdk::core::Dataset, k: usize, seed: Option<u64>) -> Result<(bool, Vec<ml_sdk::core::Fold>)> {
+    let stratified = matches!(data.target(), Some(ml_sdk::core::Target::Classes { .. }));
+    let mut folds = KFold::new(k).stratified(stratified);
+    if let Some(seed) = seed {
+        folds = folds.shuffle(seed);
+    }
+    Ok((stratified, folds.split(data).with_context(|| format!("--cv {k}"))?))
+}
+
+pub fn tune(args: &TuneArgs, out: &Output) -> Result<()> {
+    let t = &args.train;
+    let fixed = parse_params(&t.params)?;
+    let any = ml_sdk::trainer_from_params(&t.model, &fixed, t.seed)?;
+    if any.is_unsupervised() || t.target.is_none() {
+        bail!("tune needs a supervised model and --target");
+    }
+    let grid = ml_sdk::core::search::ParamGrid::parse(&args.grid)?;
+    if let Some((k, _)) = fixed.iter().find(|(k, _)| grid.keys().contains(&k.as_str())) {
+        bail!("'{k}' is both fixed (--param) and searched (--grid)");
+    }
+    let candidates = match args.random {
+        Some(0) => bail!("--random needs at least one candidate"),
+        Some(n) => grid.sample(n, t.seed.unwrap_or(0)),
+        None => grid.candidates(),
+    };
+    let k = t.cv.unwrap_or(5);
+    let data = training_data(t, &read_csv(&t.data)?)?;
+    let (stratified, folds) = folds_for(&data, k, t.seed)?;
+    let total = candidates.len();
+    let mut done = 0;
+    let outcome = ml_sdk::tune(&t.model, &fixed, candidates, &data, &folds, t.seed, &mut |c| {
+        done += 1;
+        if !out.json {
+            let p: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            eprintln!(
+                "[{done}/{total}] {}: {} ± {}",
+                p.join(" "),
+                num(c.scores.mean()),
+                num(c.scores.std())
+            );
+        }
+    })?;
+    let params = ml_sdk::merge_params(&fixed, &outcome.best().params);
+    let tuned = Tuned {
+        params,
+        outcome,
+        folds: k,
+        metric: if stratified { "accuracy" } else { "r2" },
+    };
+    train_with(t, out, Some(&tuned))
+}
+
+fn train_with(args: &TrainArgs, out: &Output, tuned: Option<&Tuned>) -> Result<()> {
+    let params = match tuned {
+        Some(t) => t.params.clone(),
+        None => parse_params(&args.params)?,
+    };
     let mut any = ml_sdk::trainer_from_params(&args.model, &params, args.seed)?;
     if let ml_sdk::AnyTrainer::Neural(net) = &mut any {
         // A progress bar on a terminal, none under --json.
@@ -226,26 +320,12 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
     let active = args.tracking.start()?;
     let guard = active.as_ref().map(|a| a.guard());
     let frame = env_markers(reading(&args.data, Frame::from_csv_reader_with(&raw[..], &limits))?);
-    let data = frame.to_dataset(&LoadOptions {
-        target: args.target.clone(),
-        task: args.task.map(|t| match t {
-            TaskArg::Classification => TaskKind::Classification,
-            TaskArg::Regression => TaskKind::Regression,
-        }),
-        sensitive: args.sensitive.clone(),
-        drop: args.drop.clone(),
-        categorical: args.categorical.clone(),
-    })?;
-    // The folds are drawn before fitting, so a bad --cv is refused before any work.
+    let data = training_data(args, &frame)?;
+    // The folds are drawn before fitting, so a bad --cv is refused before any
+    // work (a search's folds were its own).
     let folds = match args.cv {
-        Some(k) if !any.is_unsupervised() => {
-            let stratified = matches!(data.target(), Some(ml_sdk::core::Target::Classes { .. }));
-            let mut folds = KFold::new(k).stratified(stratified);
-            if let Some(seed) = args.seed {
-                folds = folds.shuffle(seed);
-            }
-            Some((stratified, folds.split(&data).with_context(|| format!("--cv {k}"))?))
-        }
+        _ if tuned.is_some() => None,
+        Some(k) if !any.is_unsupervised() => Some(folds_for(&data, k, args.seed)?),
         Some(_) => bail!("--cv needs a supervised model"),
         None => None,
     };
@@ -300,6 +380,17 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         }
         record.provenance = Some(Provenance::collect().with_data_bytes(&raw));
         ml_sdk::track::log_fit(active.tracker.as_ref(), &active.run, &saved, &record)?;
+        if let Some(t) = tuned {
+            // Children in the MLflow store only (TensorBoard has no run tree).
+            let store: Box<dyn ml_sdk::core::Tracker> = ml_sdk::track::open_tracking_store(&active.uri)?;
+            ml_sdk::track::log_search(
+                store.as_ref(),
+                &active.experiment,
+                &active.mlflow_run,
+                "candidate",
+                &t.outcome,
+            )?;
+        }
         guard.end(RunStatus::Finished)?;
         if let Some(name) = &args.tracking.register {
             registered = Some(active.register(name, "model")?);
@@ -328,6 +419,22 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         "saved": path,
         "run": active.as_ref().map(|a| a.describe()),
         "registered": registered,
+        "search": tuned.map(|t| {
+            let ranks = t.outcome.ranks();
+            json!({
+                "folds": t.folds,
+                "metric": t.metric,
+                "best": params_map(&t.outcome.best().params),
+                "best_score": t.outcome.best().scores.mean(),
+                "candidates": t.outcome.candidates.iter().zip(ranks).map(|(c, rank)| json!({
+                    "params": params_map(&c.params),
+                    "mean": c.scores.mean(),
+                    "std": c.scores.std(),
+                    "scores": c.scores.scores,
+                    "rank": rank,
+                })).collect::<Vec<_>>(),
+            })
+        }),
     });
     out.emit(&value, || {
         let mut s = format!(
@@ -341,6 +448,24 @@ pub fn train(args: &TrainArgs, out: &Output) -> Result<()> {
         if !missing.is_empty() {
             let list: Vec<String> = missing.iter().map(|(c, n)| format!("{c} {n}")).collect();
             s += &format!("missing values: {}\n", list.join(", "));
+        }
+        if let Some(t) = tuned {
+            let best: Vec<String> = t
+                .outcome
+                .best()
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            s += &format!(
+                "searched {} candidates by {}-fold cross-validation ({}): best {} at {} ± {}, refitted on all rows\n",
+                t.outcome.candidates.len(),
+                t.folds,
+                t.metric,
+                best.join(" "),
+                num(t.outcome.best().scores.mean()),
+                num(t.outcome.best().scores.std())
+            );
         }
         if let Some((metric, scores)) = &cv {
             s += &format!(

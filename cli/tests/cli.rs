@@ -165,6 +165,165 @@ fn gradient_boosting_trains_under_sklearn_names_and_exports() {
     }
 }
 
+#[test]
+fn everyday_estimators_train_evaluate_and_export_or_refuse_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "iris");
+    for (model, params, exports) in [
+        ("knn", vec!["n_neighbors=7", "weights=distance"], false),
+        ("naive_bayes", vec!["distribution=gaussian"], true),
+        ("naive_bayes", vec!["distribution=multinomial", "alpha=0.5"], true),
+        ("linear_svm", vec!["c=0.5", "loss=hinge"], true),
+    ] {
+        let out = dir.path().join(model);
+        let o = out.to_str().unwrap();
+        let mut args = vec![
+            "--json", "train", "--data", &data, "--target", "target", "--model", model, "--out", o,
+        ];
+        for p in &params {
+            args.extend(["--param", p]);
+        }
+        let t = ok_json(&args);
+        assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.9, "{model}: {t}");
+        let e = ok_json(&[
+            "--json", "evaluate", "--model", o, "--data", &data, "--target", "target",
+        ]);
+        assert_eq!(e["metrics"]["accuracy"], t["metrics"]["accuracy"], "{model}");
+        let onnx = dir.path().join(format!("{model}.onnx"));
+        let args = ["export-onnx", "--model", o, "--out", onnx.to_str().unwrap()];
+        if exports {
+            ok_json(&[&["--json"], &args[..]].concat());
+        } else {
+            fails(&args, "k-nearest neighbours");
+        }
+    }
+}
+
+/// scikit-learn's GridSearchCV results (scripts/gen_sklearn.py).
+fn grid_fixture(name: &str) -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/sklearn_models.json");
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    all["grid_search"][name].clone()
+}
+
+#[test]
+fn tune_searches_like_grid_search_cv_and_logs_child_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("mlruns");
+    let uri = format!("file://{}", store.display());
+    for (fixture, data, target, model, key) in [
+        ("logistic_breast_cancer", "breast_cancer", "target", "logistic", "c"),
+        ("ridge_diabetes", "diabetes", "target", "ridge", "alpha"),
+    ] {
+        let f = grid_fixture(fixture);
+        let values: Vec<String> = f["values"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+        let grid = format!("{key}={}", values.join(","));
+        let csv = export(dir.path(), data);
+        let out = dir.path().join(model);
+        let t = ok_json(&[
+            "--json",
+            "tune",
+            "--data",
+            &csv,
+            "--target",
+            target,
+            "--model",
+            model,
+            "--grid",
+            &grid,
+            "--tracking-uri",
+            &uri,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let search = &t["search"];
+        assert_eq!(search["folds"], 5, "{t}");
+        let candidates = search["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), values.len());
+        for (i, c) in candidates.iter().enumerate() {
+            for (ours, theirs) in [("mean", "mean_test_score"), ("std", "std_test_score")] {
+                let (a, b) = (c[ours].as_f64().unwrap(), f[theirs][i].as_f64().unwrap());
+                assert!((a - b).abs() <= 1e-6, "{fixture} candidate {i} {ours}: {a} vs {b}");
+            }
+            assert_eq!(c["rank"], f["rank_test_score"][i], "{fixture} candidate {i}");
+        }
+        let best: f64 = search["best"][key].as_str().unwrap().parse().unwrap();
+        assert_eq!(best, f["best_value"].as_f64().unwrap(), "{fixture}");
+        assert_eq!(
+            t["params"][key].as_str().unwrap().parse::<f64>().unwrap(),
+            best,
+            "refitted with the best"
+        );
+        assert!(out.join("model.mlsdk").exists());
+        // One finished child run per candidate under the refit's run.
+        let parent = t["run"]["run_id"].as_str().unwrap().to_string();
+        let children: Vec<_> = std::fs::read_dir(store.join("0"))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("tags/mlflow.parentRunId")).is_ok_and(|p| p.trim() == parent)
+            })
+            .collect();
+        assert_eq!(children.len(), values.len(), "{fixture}");
+        for c in &children {
+            assert!(c.path().join("metrics/mean_test_score").exists());
+            assert!(c.path().join(format!("params/{key}")).exists());
+        }
+        assert!(store.join("0").join(&parent).join("metrics/best_cv_score").exists());
+    }
+    // Randomized search: N distinct candidates, seeded.
+    let csv = export(dir.path(), "iris");
+    let out = dir.path().join("random");
+    let args = [
+        "--json",
+        "tune",
+        "--data",
+        &csv,
+        "--target",
+        "target",
+        "--model",
+        "tree",
+        "--grid",
+        "max_depth=1,2,3,4,5",
+        "--grid",
+        "min_samples_leaf=1,5",
+        "--random",
+        "3",
+        "--seed",
+        "4",
+        "--cv",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let a = ok_json(&args);
+    assert_eq!(a["search"]["candidates"].as_array().unwrap().len(), 3);
+    assert_eq!(ok_json(&args)["search"], a["search"], "seeded");
+    // A key both fixed and searched, a bad grid, an unsupervised model.
+    let o = out.to_str().unwrap();
+    let base = ["tune", "--data", &csv, "--target", "target", "--out", o];
+    fails(
+        &[
+            &base[..],
+            &["--model", "tree", "--grid", "max_depth=1,2", "--param", "max_depth=3"],
+        ]
+        .concat(),
+        "both fixed",
+    );
+    fails(
+        &[&base[..], &["--model", "tree", "--grid", "max_depth"]].concat(),
+        "key=v1,v2",
+    );
+    fails(
+        &[&base[..], &["--model", "tree", "--grid", "max_depth=deep,2"]].concat(),
+        "max_depth=deep",
+    );
+    fails(
+        &[&base[..], &["--model", "kmeans", "--grid", "k=2,3"]].concat(),
+        "supervised",
+    );
+}
+
 /// A CSV with holes: German credit with every seventh cell of a numeric
 /// and of a text column emptied or marked `NA`.
 fn german_with_holes(dir: &Path) -> String {

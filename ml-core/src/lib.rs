@@ -11,6 +11,7 @@ pub mod metrics;
 mod model;
 pub mod neural;
 mod saved;
+pub mod search;
 mod spec;
 mod split;
 mod traits;

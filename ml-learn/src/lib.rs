@@ -6,10 +6,13 @@ mod bridge;
 mod error;
 mod kmeans;
 mod linear;
+mod naive_bayes;
+mod neighbors;
 mod pipeline;
 mod preprocess;
 #[cfg(feature = "privacy")]
 mod private;
+mod svm;
 mod tree;
 
 pub use boosting::{BoostTarget, EarlyStopping, HistGradientBoosting};
@@ -20,8 +23,11 @@ pub use linear::{LinearRegression, LogisticRegression, Ridge};
 pub use ml_core::metrics::inertia;
 /// Model files moved to ml-core (any crate's model saves and loads the same way); re-exported here.
 pub use ml_core::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
+pub use naive_bayes::NaiveBayes;
+pub use neighbors::KNeighbors;
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};
 pub use preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Scaling, SimpleImputer, StandardScaler};
 #[cfg(feature = "privacy")]
 pub use private::DpLogistic;
+pub use svm::{LinearSvm, SvmLoss};
 pub use tree::{DecisionTree, MaxFeatures, RandomForest};

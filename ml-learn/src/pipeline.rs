@@ -12,9 +12,12 @@ use crate::bridge::{contiguous, view16};
 use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
+use crate::naive_bayes::{NaiveBayes, design_names};
+use crate::neighbors::KNeighbors;
 use crate::preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Scaling, SimpleImputer, StandardScaler};
 #[cfg(feature = "privacy")]
 use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
+use crate::svm::{LinearSvm, SvmLoss};
 use crate::tree::{DecisionTree, MaxFeatures, RandomForest, TreeTarget, fit_forest, fit_tree};
 
 /// [`HistGradientBoosting`]'s parameters under scikit-learn's names.
@@ -51,6 +54,12 @@ pub enum Algorithm {
     Boosting(HistGradientBoosting),
     /// [`KMeans`] (clustering; the target, if any, is ignored).
     KMeans(KMeans),
+    /// [`KNeighbors`] (classification or regression).
+    Knn(KNeighbors),
+    /// [`NaiveBayes`] (classification).
+    NaiveBayes(NaiveBayes),
+    /// [`LinearSvm`] (classification).
+    LinearSvm(LinearSvm),
     /// [`DpLogistic`] (binary classification with differential privacy;
     /// feature `privacy`).
     #[cfg(feature = "privacy")]
@@ -60,7 +69,18 @@ pub enum Algorithm {
 impl Algorithm {
     /// The names the CLI and [`Pipeline::from_params`] accept.
     #[cfg(not(feature = "privacy"))]
-    pub const NAMES: &'static [&'static str] = &["logistic", "linear", "ridge", "tree", "forest", "hgb", "kmeans"];
+    pub const NAMES: &'static [&'static str] = &[
+        "logistic",
+        "linear",
+        "ridge",
+        "tree",
+        "forest",
+        "hgb",
+        "kmeans",
+        "knn",
+        "naive_bayes",
+        "linear_svm",
+    ];
     /// The names the CLI and [`Pipeline::from_params`] accept.
     #[cfg(feature = "privacy")]
     pub const NAMES: &'static [&'static str] = &[
@@ -71,6 +91,9 @@ impl Algorithm {
         "forest",
         "hgb",
         "kmeans",
+        "knn",
+        "naive_bayes",
+        "linear_svm",
         "dp_logistic",
     ];
 
@@ -84,6 +107,9 @@ impl Algorithm {
             Algorithm::Forest(_) => "forest",
             Algorithm::Boosting(_) => "hgb",
             Algorithm::KMeans(_) => "kmeans",
+            Algorithm::Knn(_) => "knn",
+            Algorithm::NaiveBayes(_) => "naive_bayes",
+            Algorithm::LinearSvm(_) => "linear_svm",
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(_) => "dp_logistic",
         }
@@ -108,6 +134,9 @@ impl Algorithm {
                 "max_features",
             ],
             Algorithm::KMeans(_) => &["n_clusters", "n_init", "max_iter", "tol"],
+            Algorithm::Knn(_) => &["n_neighbors", "weights"],
+            Algorithm::NaiveBayes(_) => &["distribution", "var_smoothing", "alpha"],
+            Algorithm::LinearSvm(_) => &["c", "loss", "tol", "max_iter"],
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(_) => &[
                 "epsilon",
@@ -128,7 +157,9 @@ impl Algorithm {
     /// data would not be private).
     pub fn default_scaling(&self) -> Scaling {
         match self {
-            Algorithm::Logistic(_) | Algorithm::Linear(_) | Algorithm::Ridge(_) => Scaling::Standard,
+            Algorithm::Logistic(_) | Algorithm::Linear(_) | Algorithm::Ridge(_) | Algorithm::LinearSvm(_) => {
+                Scaling::Standard
+            }
             _ => Scaling::None,
         }
     }
@@ -220,6 +251,24 @@ impl Pipeline {
                 seed,
                 ..HistGradientBoosting::default()
             }),
+            "knn" => Algorithm::Knn(KNeighbors::default()),
+            // The distribution is read first: `alpha` and `var_smoothing`
+            // belong to one of them.
+            "naive_bayes" => Algorithm::NaiveBayes(match params.iter().find(|(k, _)| k == "distribution") {
+                None => NaiveBayes::default(),
+                Some((_, d)) if d == "gaussian" => NaiveBayes::default(),
+                Some((_, d)) if d == "multinomial" => NaiveBayes::Multinomial { alpha: 1.0 },
+                Some((_, d)) => {
+                    return Err(invalid(
+                        "distribution",
+                        format!("'{d}': expected gaussian or multinomial"),
+                    ));
+                }
+            }),
+            "linear_svm" => Algorithm::LinearSvm(LinearSvm {
+                seed,
+                ..LinearSvm::default()
+            }),
             // `seed` does not reach the noise: a private model's noise is
             // seeded only by the explicit `insecure_seed`.
             #[cfg(feature = "privacy")]
@@ -280,6 +329,35 @@ impl Pipeline {
                     _ => b.tol = parse(k, v)?,
                 },
                 (Algorithm::Forest(f), "bootstrap") => f.bootstrap = parse(k, v)?,
+                (Algorithm::Knn(m), "n_neighbors" | "k") => m.n_neighbors = parse(k, v)?,
+                (Algorithm::Knn(m), "weights") => {
+                    m.distance_weighted = match v {
+                        "uniform" => false,
+                        "distance" => true,
+                        _ => return Err(invalid(k, format!("'{v}': expected uniform or distance"))),
+                    }
+                }
+                (Algorithm::NaiveBayes(_), "distribution") => {}
+                (Algorithm::NaiveBayes(NaiveBayes::Gaussian { var_smoothing }), "var_smoothing") => {
+                    *var_smoothing = parse(k, v)?;
+                }
+                (Algorithm::NaiveBayes(NaiveBayes::Multinomial { alpha }), "alpha") => *alpha = parse(k, v)?,
+                (Algorithm::NaiveBayes(_), "var_smoothing" | "alpha") => {
+                    return Err(invalid(
+                        k,
+                        "var_smoothing belongs to distribution=gaussian, alpha to distribution=multinomial",
+                    ));
+                }
+                (Algorithm::LinearSvm(m), "c") => m.c = parse(k, v)?,
+                (Algorithm::LinearSvm(m), "tol") => m.tol = parse(k, v)?,
+                (Algorithm::LinearSvm(m), "max_iter") => m.max_iter = parse(k, v)?,
+                (Algorithm::LinearSvm(m), "loss") => {
+                    m.loss = match v {
+                        "hinge" => SvmLoss::Hinge,
+                        "squared_hinge" => SvmLoss::SquaredHinge,
+                        _ => return Err(invalid(k, format!("'{v}': expected hinge or squared_hinge"))),
+                    }
+                }
                 (Algorithm::KMeans(m), "n_clusters" | "k") => m.n_clusters = parse(k, v)?,
                 (Algorithm::KMeans(m), "n_init") => m.n_init = parse(k, v)?,
                 (Algorithm::KMeans(m), "max_iter") => m.max_iter = parse(k, v)?,
@@ -371,6 +449,9 @@ impl Pipeline {
             Algorithm::Forest(p) => p.validate(),
             Algorithm::Boosting(p) => p.validate(),
             Algorithm::KMeans(p) => p.validate(),
+            Algorithm::Knn(p) => p.validate(),
+            Algorithm::NaiveBayes(p) => p.validate(),
+            Algorithm::LinearSvm(p) => p.validate(),
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(p) => {
                 if let Some(imp) = &self.impute
@@ -426,21 +507,24 @@ impl Pipeline {
             (Algorithm::KMeans(k), _) => Task::Clustering {
                 n_clusters: k.n_clusters,
             },
-            (Algorithm::Logistic(_), Some(Target::Classes { names, .. })) => {
-                Task::Classification { classes: names.clone() }
-            }
+            (
+                Algorithm::Logistic(_) | Algorithm::NaiveBayes(_) | Algorithm::LinearSvm(_),
+                Some(Target::Classes { names, .. }),
+            ) => Task::Classification { classes: names.clone() },
             #[cfg(feature = "privacy")]
             (Algorithm::DpLogistic(_), Some(Target::Classes { names, .. })) => {
                 Task::Classification { classes: names.clone() }
             }
             (Algorithm::Linear(_) | Algorithm::Ridge(_), Some(Target::Values { .. })) => Task::Regression,
-            (Algorithm::Tree(_) | Algorithm::Forest(_) | Algorithm::Boosting(_), Some(t)) => match t {
-                Target::Classes { names, .. } => Task::Classification { classes: names.clone() },
-                Target::Values { .. } => Task::Regression,
-            },
+            (Algorithm::Tree(_) | Algorithm::Forest(_) | Algorithm::Boosting(_) | Algorithm::Knn(_), Some(t)) => {
+                match t {
+                    Target::Classes { names, .. } => Task::Classification { classes: names.clone() },
+                    Target::Values { .. } => Task::Regression,
+                }
+            }
             (a, None) => return Err(invalid("target", format!("'{}' needs a target column", a.name()))),
             (a, Some(_)) => {
-                let need = if a.name().ends_with("logistic") {
+                let need = if matches!(a.name(), "logistic" | "dp_logistic" | "naive_bayes" | "linear_svm") {
                     "class labels"
                 } else {
                     "real values"
@@ -520,7 +604,20 @@ impl Pipeline {
             }
             (Algorithm::Linear(p), Some(Target::Values { values })) => p.fit_design(x.view(), values.view())?,
             (Algorithm::Ridge(p), Some(Target::Values { values })) => p.fit_design(x.view(), values.view())?,
-            (Algorithm::Tree(_) | Algorithm::Forest(_), Some(t)) => {
+            (Algorithm::NaiveBayes(nb), Some(Target::Classes { labels, names })) => {
+                let (step, est) = nb.fit_design(
+                    x.view(),
+                    &labels.to_vec(),
+                    names.len(),
+                    &design_names(data.columns(), x.ncols()),
+                )?;
+                steps.extend(step);
+                FittedEstimator::Own(est)
+            }
+            (Algorithm::LinearSvm(svm), Some(Target::Classes { labels, names })) => {
+                FittedEstimator::Own(svm.fit_design(x.view(), &labels.to_vec(), names.len())?)
+            }
+            (Algorithm::Tree(_) | Algorithm::Forest(_) | Algorithm::Knn(_), Some(t)) => {
                 let labels;
                 let values;
                 let target = match t {
@@ -539,6 +636,7 @@ impl Pipeline {
                 let est = match &self.algorithm {
                     Algorithm::Tree(p) => fit_tree(x.view(), target, weights.as_deref(), p)?,
                     Algorithm::Forest(p) => fit_forest(x.view(), target, weights.as_deref(), p)?,
+                    Algorithm::Knn(p) => p.fit_design(x.view(), target)?,
                     _ => unreachable!("matched above"),
                 };
                 FittedEstimator::Own(est)
@@ -725,8 +823,11 @@ mod tests {
             "bootstrap" => "true",
             "bounds" | "bounds.COLUMN" => "0:1",
             "max_depth" | "min_samples_split" | "min_samples_leaf" | "n_trees" | "n_clusters" | "n_init"
-            | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" => "2",
+            | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors" => "2",
             "early_stopping" => "true",
+            "weights" => "distance",
+            "distribution" => "gaussian",
+            "loss" => "hinge",
             _ => "0.5",
         }
     }
@@ -737,7 +838,10 @@ mod tests {
             let algorithm = Pipeline::from_params(name, &[], None).unwrap().algorithm;
             for param in algorithm.param_names() {
                 let key = param.replace("COLUMN", "x");
-                let given = [(key.clone(), value_for(param).to_string())];
+                let mut given = vec![(key.clone(), value_for(param).to_string())];
+                if *name == "naive_bayes" && *param == "alpha" {
+                    given.push(("distribution".into(), "multinomial".into()));
+                }
                 assert!(Pipeline::from_params(name, &given, None).is_ok(), "{name}: {key}");
             }
             let e = Pipeline::from_params(name, &[("nope".into(), "1".into())], None)

@@ -165,6 +165,9 @@ fn bad_prediction_input_is_rejected() {
     let mut nan = Array2::<f64>::zeros((2, 4));
     nan[[1, 2]] = f64::NAN;
     let err = model.predict(nan.view()).unwrap_err();
+    assert!(matches!(err, CoreError::MissingValues { count: 1, .. }), "{err}");
+    nan[[1, 2]] = f64::INFINITY;
+    let err = model.predict(nan.view()).unwrap_err();
     assert!(matches!(err, CoreError::NonFinite { row: 1, .. }), "{err}");
     let empty = Array2::<f64>::zeros((0, 4));
     assert!(model.predict(empty.view()).is_err());

@@ -125,12 +125,18 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         } => tree_ensemble(&mut g, task, &x, trees, *aggregation, base_values, *link)?,
         Estimator::NeuralNet { layers, link } => {
             let margins = crate::neural::network(&mut g, &x, width, layers)?;
-            linked_outputs(&mut g, task, margins, *link, "neural network")?
+            let n_out = spec.estimator.n_outputs();
+            linked_outputs(&mut g, task, margins, n_out, *link, "neural network")?
         }
         Estimator::Centroids { centroids } => match task {
             Task::Clustering { n_clusters } => nearest_centroid(&mut g, &x, centroids.view(), *n_clusters),
             _ => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
         },
+        Estimator::Neighbors { .. } => {
+            return Err(Error::Unsupported(
+                "exporting k-nearest neighbours: ONNX has no neighbour-search operator (serve the model as it is, or export another model)".into(),
+            ));
+        }
         _ => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
     };
     let input = value_info(
@@ -208,6 +214,31 @@ fn preprocess(g: &mut Graph, step: &Preprocess, x: &str, width: usize) -> Result
                 g.op("Concat", &[&imputed, &flags], &[("axis", Attr::Int(1))])
             }
         }
+        // Runs of terms of one degree: a Gather per factor position, their
+        // product, all concatenated after the inputs in the terms' order.
+        Preprocess::Polynomial { terms } => {
+            let mut pieces = vec![x.to_string()];
+            let mut start = 0;
+            while start < terms.len() {
+                let degree = terms[start].len();
+                let end = start + terms[start..].iter().take_while(|t| t.len() == degree).count();
+                let run = &terms[start..end];
+                let mut product: Option<String> = None;
+                for f in 0..degree {
+                    let idx: Vec<i64> = run.iter().map(|t| t[f] as i64).collect();
+                    let idx = g.const_i64("factor", &[idx.len() as i64], &idx);
+                    let factor = g.op("Gather", &[x, &idx], &[("axis", Attr::Int(1))]);
+                    product = Some(match product {
+                        None => factor,
+                        Some(p) => g.op("Mul", &[&p, &factor], &[]),
+                    });
+                }
+                pieces.extend(product);
+                start = end;
+            }
+            let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            g.op("Concat", &refs, &[("axis", Attr::Int(1))])
+        }
         other => {
             return Err(Error::Unsupported(format!(
                 "exporting the preprocessing step {other:?}"
@@ -265,13 +296,20 @@ fn linear(
     let b = g.const_f64("intercept", &[k as i64], &intercepts.to_vec());
     let xw = g.op("MatMul", &[x, &w], &[]);
     let margins = g.op("Add", &[&xw, &b], &[]);
-    linked_outputs(g, task, margins, link, "linear model")
+    linked_outputs(g, task, margins, k, link, "linear model")
 }
 
 /// The named outputs of a model whose raw outputs are `margins` (double):
 /// `variable` for regression, `label` and `probabilities` through `link`
 /// for classification.
-fn linked_outputs(g: &mut Graph, task: &Task, margins: String, link: Link, what: &str) -> Result<Vec<ValueInfoProto>> {
+fn linked_outputs(
+    g: &mut Graph,
+    task: &Task,
+    margins: String,
+    k: usize,
+    link: Link,
+    what: &str,
+) -> Result<Vec<ValueInfoProto>> {
     let mut outputs = Vec::new();
     match (task, link) {
         (Task::Regression, Link::Identity) => {
@@ -280,6 +318,32 @@ fn linked_outputs(g: &mut Graph, task: &Task, margins: String, link: Link, what:
                 "variable",
                 DataType::Double,
                 &[Dim::Named("N"), Dim::Fixed(1)],
+            ));
+        }
+        // Decision values without probabilities (linear SVMs): `label` and the
+        // margins as `scores`, as ONNX's LinearClassifier gives them.
+        (Task::Classification { .. }, Link::Margin) => {
+            g.op_to("Identity", "", &[&margins], &["scores"], &[]);
+            if k == 1 {
+                let zero = g.const_f64("zero", &[1], &[0.0]);
+                let positive = g.op("Greater", &[&margins, &zero], &[]);
+                let label = g.cast(&positive, DataType::Int64);
+                let axes = g.const_i64("axes", &[1], &[1]);
+                g.op_to("Squeeze", "", &[&label, &axes], &["label"], &[]);
+            } else {
+                g.op_to(
+                    "ArgMax",
+                    "",
+                    &["scores"],
+                    &["label"],
+                    &[("axis", Attr::Int(1)), ("keepdims", Attr::Int(0))],
+                );
+            }
+            outputs.push(value_info("label", DataType::Int64, &[Dim::Named("N")]));
+            outputs.push(value_info(
+                "scores",
+                DataType::Double,
+                &[Dim::Named("N"), Dim::Fixed(k as i64)],
             ));
         }
         (Task::Classification { classes }, link) => {

@@ -49,10 +49,17 @@ fn write_rows(
     let mut expected = json!({"input": rows, "mlflow_run": run.0});
     match predictions {
         Predictions::Classification {
-            labels, probabilities, ..
+            labels,
+            probabilities: Some(p),
+            ..
         } => {
-            let p = probabilities.unwrap();
             expected["probabilities"] = json!(p.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+            expected["labels"] = json!(labels.to_vec());
+        }
+        // Decision values (linear SVMs): the labels and the margins.
+        Predictions::Classification { labels, .. } => {
+            let margins = spec.estimator.raw_output(spec.transform(x).unwrap().view());
+            expected["margins"] = json!(margins.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
             expected["labels"] = json!(labels.to_vec());
         }
         Predictions::Regression { values } => expected["values"] = json!(values.to_vec()),
@@ -107,6 +114,21 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         ("hgb_softmax_digits", "hgb", params(&[("max_iter", "20")]), &digits),
         ("hgb_regression_diabetes", "hgb", params(&[]), &diabetes),
         ("hgb_german_onehot", "hgb", params(&[("max_leaf_nodes", "8")]), &german),
+        ("gaussian_nb_digits", "naive_bayes", params(&[]), &digits),
+        ("gaussian_nb_german_onehot", "naive_bayes", params(&[]), &german),
+        (
+            "multinomial_nb_digits",
+            "naive_bayes",
+            params(&[("distribution", "multinomial")]),
+            &digits,
+        ),
+        ("linear_svm_breast_cancer", "linear_svm", params(&[]), &bc),
+        (
+            "linear_svm_hinge_digits",
+            "linear_svm",
+            params(&[("loss", "hinge")]),
+            &digits,
+        ),
     ];
     for (name, algorithm, ps, data) in cases {
         let model = Pipeline::from_params(algorithm, &ps, Some(3))

@@ -133,7 +133,9 @@ mod trainers;
 #[cfg(all(feature = "learn", feature = "neural", feature = "interpret"))]
 pub use trainers::learning_curve;
 #[cfg(feature = "learn")]
-pub use trainers::{AnyTrainer, EpochObserver, Fitted, FittedModel, trainer_from_params, trainer_names};
+pub use trainers::{
+    AnyTrainer, EpochObserver, Fitted, FittedModel, merge_params, trainer_from_params, trainer_names, tune,
+};
 
 /// The names most programs need.
 pub mod prelude {

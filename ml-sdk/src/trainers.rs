@@ -59,6 +59,59 @@ pub fn trainer_names() -> Vec<&'static str> {
     names.collect()
 }
 
+/// The fixed parameters with a candidate's over them (a key in both takes
+/// the candidate's value).
+pub fn merge_params(fixed: &[(String, String)], candidate: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = fixed
+        .iter()
+        .filter(|(k, _)| !candidate.iter().any(|(c, _)| c == k))
+        .cloned()
+        .collect();
+    out.extend(candidate.iter().cloned());
+    out
+}
+
+/// Search hyper-parameters of the model `name` (any of [`trainer_names`])
+/// by cross-validation, as scikit-learn's `GridSearchCV` and
+/// `RandomizedSearchCV` do: each candidate's parameters over `fixed`, fitted
+/// and scored (accuracy or R²) on every fold; the best by mean score.
+/// `on_candidate` sees each as it is scored. Refit the best with
+/// [`trainer_from_params`] and [`merge_params`].
+///
+/// ```
+/// use ml_sdk::core::{KFold, search::ParamGrid};
+/// let data = ml_sdk::datasets::load("iris")?;
+/// let folds = KFold::new(3).stratified(true).split(&data)?;
+/// let grid = ParamGrid::parse(&["max_depth=1,3"])?;
+/// let found = ml_sdk::tune("tree", &[], grid.candidates(), &data, &folds, Some(0), &mut |_| {})?;
+/// assert_eq!(found.best().params[0].1, "3");
+/// # Ok::<(), ml_sdk::core::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`ml_core::search::search`]: an unknown model, a bad candidate
+/// (named), a fold that fails.
+pub fn tune(
+    name: &str,
+    fixed: &[(String, String)],
+    candidates: Vec<ml_core::search::Params>,
+    data: &Dataset,
+    folds: &[ml_core::Fold],
+    seed: Option<u64>,
+    on_candidate: &mut dyn FnMut(&ml_core::search::Candidate),
+) -> Result<ml_core::search::SearchOutcome> {
+    // An unknown model is refused once, not as every candidate's failure.
+    trainer_from_params(name, fixed, seed)?;
+    ml_core::search::search(
+        candidates,
+        &mut |candidate| {
+            let trainer = trainer_from_params(name, &merge_params(fixed, candidate), seed)?;
+            ml_core::cross_validate(trainer.as_trainer(), data, folds, &ml_core::default_score)
+        },
+        on_candidate,
+    )
+}
+
 /// The trainer of this name with these hyper-parameters; `seed` seeds the
 /// random algorithms (never a private model's noise).
 ///

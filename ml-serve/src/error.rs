@@ -64,6 +64,7 @@ impl From<ml_core::Error> for Error {
         let status = match &e {
             E::Shape { .. }
             | E::NonFinite { .. }
+            | E::MissingValues { .. }
             | E::Empty { .. }
             | E::UnknownColumn { .. }
             | E::MissingColumn { .. }

@@ -154,3 +154,70 @@ pub fn fit_and_log(
     guard.end(RunStatus::Finished)?;
     Ok((model, run))
 }
+
+/// MLflow's tag that makes a run another's child.
+pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+/// Log a hyper-parameter search under a started parent run, as MLflow's
+/// autologging does for `GridSearchCV`: one finished child run per candidate
+/// (tagged [`PARENT_RUN_TAG`], named `PREFIX-N`) with its parameters,
+/// `mean_test_score`, `std_test_score`, `rank_test_score` and
+/// `split<k>_test_score`; on the parent, `best_<param>` params and
+/// `best_cv_score`. Returns the child runs' ids.
+///
+/// # Errors
+/// Tracker failures.
+pub fn log_search(
+    tracker: &dyn Tracker,
+    experiment: &str,
+    parent: &RunId,
+    prefix: &str,
+    outcome: &ml_core::search::SearchOutcome,
+) -> ml_core::Result<Vec<RunId>> {
+    let ranks = outcome.ranks();
+    let mut children = Vec::with_capacity(outcome.candidates.len());
+    for (i, (c, rank)) in outcome.candidates.iter().zip(ranks).enumerate() {
+        let child = tracker.start_run(experiment, Some(&format!("{prefix}-{i}")))?;
+        tracker.set_tags(&child, &[(PARENT_RUN_TAG.into(), parent.0.clone())])?;
+        tracker.log_params(&child, &c.params)?;
+        let now = now_ms();
+        let point = |key: String, value: f64| MetricPoint {
+            key,
+            value,
+            step: 0,
+            timestamp_ms: now,
+        };
+        let mut points = vec![
+            point("mean_test_score".into(), c.scores.mean()),
+            point("std_test_score".into(), c.scores.std()),
+            point("rank_test_score".into(), rank as f64),
+        ];
+        points.extend(
+            c.scores
+                .scores
+                .iter()
+                .enumerate()
+                .map(|(k, &s)| point(format!("split{k}_test_score"), s)),
+        );
+        tracker.log_metrics(&child, &points)?;
+        tracker.end_run(&child, RunStatus::Finished)?;
+        children.push(child);
+    }
+    let best = outcome.best();
+    let params: Vec<(String, String)> = best
+        .params
+        .iter()
+        .map(|(k, v)| (format!("best_{k}"), v.clone()))
+        .collect();
+    tracker.log_params(parent, &params)?;
+    tracker.log_metrics(
+        parent,
+        &[MetricPoint {
+            key: "best_cv_score".into(),
+            value: best.scores.mean(),
+            step: 0,
+            timestamp_ms: now_ms(),
+        }],
+    )?;
+    Ok(children)
+}

@@ -20,7 +20,7 @@ mod yaml;
 
 pub use error::{Error, Result};
 pub use fanout::FanOutTracker;
-pub use fit::{FitRecord, MODEL_ARTIFACT, ONNX_ARTIFACT, fit_and_log, log_epoch, log_fit};
+pub use fit::{FitRecord, MODEL_ARTIFACT, ONNX_ARTIFACT, PARENT_RUN_TAG, fit_and_log, log_epoch, log_fit, log_search};
 pub use mlmodel::{ONNX_MODEL_FILE, log_model, log_onnx_model, mlmodel_text, onnx_signature_json, signature_json};
 pub use provenance::{Provenance, RunGuard};
 pub use read::{ArtifactEntry, MAX_DOWNLOAD_BYTES, MAX_DOWNLOAD_FILES, TrackingStore, local_artifact_root};

@@ -1,0 +1,213 @@
+//! k-nearest neighbours, naive Bayes and linear SVMs against scikit-learn's
+//! on the same splits (fixtures from scripts/gen_sklearn.py): scores,
+//! every test prediction, probabilities and weights; their specs predict as
+//! they do and save and load.
+#![allow(clippy::unwrap_used)] // Test helpers: a panic is the failure report.
+
+mod common;
+
+use common::{fixture, indices};
+use ml_core::{Dataset, Estimator, Link, Model, Predictions, Trainer};
+use ml_learn::Pipeline;
+use serde_json::Value;
+
+fn case(name: &str) -> Value {
+    fixture("sklearn_models.json")["everyday"][name].clone()
+}
+
+fn split(data: &str, f: &Value) -> (Dataset, Dataset) {
+    let d = ml_datasets::load(data).unwrap();
+    (
+        d.select_rows(&indices(&f["train"])).unwrap(),
+        d.select_rows(&indices(&f["test"])).unwrap(),
+    )
+}
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Fit, compare with the fixture, and return the model's test predictions.
+fn compare(
+    fixture_name: &str,
+    data: &str,
+    model: &str,
+    ps: &[(&str, &str)],
+    score_tolerance: f64,
+    min_same: f64,
+) -> Predictions {
+    let f = case(fixture_name);
+    let (train, test) = split(data, &f);
+    let fitted = Pipeline::from_params(model, &params(ps), Some(0))
+        .unwrap()
+        .fit(&train)
+        .unwrap();
+    let pred = fitted.predict(test.features()).unwrap();
+    let theirs = f["score"].as_f64().unwrap();
+    match &pred {
+        Predictions::Classification { labels, .. } => {
+            let (truth, _) = test.classes().unwrap();
+            let acc = labels.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
+            let want = indices(&f["predictions"]);
+            let same = labels.iter().zip(&want).filter(|(a, b)| *a == *b).count() as f64 / want.len() as f64;
+            println!("{fixture_name}: accuracy {acc:.4} (scikit-learn {theirs:.4}), same labels {same:.4}");
+            assert!(
+                (acc - theirs).abs() <= score_tolerance + 1e-12,
+                "{fixture_name}: {acc} vs {theirs}"
+            );
+            assert!(same >= min_same, "{fixture_name}: {same} of the labels agree");
+        }
+        Predictions::Regression { values } => {
+            let r2 = ml_core::metrics::r2_score(test.values().unwrap(), values.view()).unwrap();
+            let want: Vec<f64> = f["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let worst = values.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            println!("{fixture_name}: R² {r2:.4} (scikit-learn {theirs:.4}), largest difference {worst:.2e}");
+            assert!(worst <= 1e-9, "{fixture_name}: predictions differ by {worst}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The spec predicts as the model does, and survives saving.
+    let spec = fitted.describe().unwrap();
+    spec.validate().unwrap();
+    assert_eq!(spec.predict(test.features()).unwrap(), pred);
+    let json = serde_json::to_string(&spec).unwrap();
+    let back: ml_core::ModelSpec = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.predict(test.features()).unwrap(), pred);
+    if let Some(head) = f.get("proba_head") {
+        let Predictions::Classification {
+            probabilities: Some(p), ..
+        } = &pred
+        else {
+            panic!("{fixture_name}: probabilities expected")
+        };
+        for (i, row) in head.as_array().unwrap().iter().enumerate() {
+            for (j, b) in row.as_array().unwrap().iter().enumerate() {
+                let (a, b) = (p[[i, j]], b.as_f64().unwrap());
+                assert!((a - b).abs() <= 1e-6, "{fixture_name} proba [{i}, {j}]: {a} vs {b}");
+            }
+        }
+    }
+    pred
+}
+
+#[test]
+fn k_nearest_neighbours_equal_scikit_learns() {
+    compare("knn_digits", "digits", "knn", &[], 0.0, 1.0);
+    compare(
+        "knn_distance_scaled_breast_cancer",
+        "breast_cancer",
+        "knn",
+        &[("n_neighbors", "7"), ("weights", "distance"), ("scale", "standard")],
+        0.0,
+        1.0,
+    );
+    compare("knn_regression_diabetes", "diabetes", "knn", &[], 0.0, 1.0);
+}
+
+#[test]
+fn naive_bayes_equals_scikit_learns() {
+    compare("gaussian_nb_digits", "digits", "naive_bayes", &[], 0.005, 0.99);
+    compare(
+        "gaussian_nb_breast_cancer",
+        "breast_cancer",
+        "naive_bayes",
+        &[],
+        0.0,
+        1.0,
+    );
+    compare("gaussian_nb_iris", "iris", "naive_bayes", &[], 0.0, 1.0);
+    compare(
+        "multinomial_nb_digits",
+        "digits",
+        "naive_bayes",
+        &[("distribution", "multinomial")],
+        0.0,
+        1.0,
+    );
+}
+
+#[test]
+fn linear_svms_equal_liblinears() {
+    for loss in ["squared_hinge", "hinge"] {
+        let name = format!("linear_svc_{loss}_breast_cancer");
+        let f = case(&name);
+        let (train, _) = split("breast_cancer", &f);
+        compare(&name, "breast_cancer", "linear_svm", &[("loss", loss)], 0.005, 0.99);
+        let spec = Pipeline::from_params(
+            "linear_svm",
+            &params(&[("loss", loss), ("tol", "1e-8"), ("max_iter", "200000")]),
+            Some(0),
+        )
+        .unwrap()
+        .fit_pipeline(&train)
+        .unwrap()
+        .spec();
+        let Estimator::Linear {
+            coefficients,
+            intercepts,
+            link,
+        } = &spec.estimator
+        else {
+            panic!("a linear spec")
+        };
+        assert_eq!(*link, Link::Margin);
+        // Against liblinear run to a tight tolerance (its default stops short
+        // of the unique optimum).
+        let want: Vec<f64> = f["converged_coef"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let scale = want.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        let worst = coefficients
+            .row(0)
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let b = f["converged_intercept"].as_f64().unwrap();
+        println!(
+            "{loss}: largest weight difference {worst:.2e} (largest weight {scale:.3}); intercept {} vs {b}",
+            intercepts[0]
+        );
+        assert!(worst <= 1e-5 * scale, "{loss}: weights differ by {worst}");
+        assert!((intercepts[0] - b).abs() <= 1e-5 * scale, "{loss}: intercept");
+    }
+    compare("linear_svc_digits", "digits", "linear_svm", &[], 0.005, 0.98);
+}
+
+#[test]
+fn bad_inputs_are_named() {
+    let iris = ml_datasets::iris().unwrap();
+    let diabetes = ml_datasets::diabetes().unwrap();
+    let fit = |model: &str, ps: &[(&str, &str)], data: &Dataset| {
+        Pipeline::from_params(model, &params(ps), None).and_then(|p| p.fit_pipeline(data))
+    };
+    let e = fit("knn", &[("n_neighbors", "1000")], &iris).unwrap_err().to_string();
+    assert!(e.contains("150 training rows"), "{e}");
+    let e = fit("knn", &[("weights", "gaussian")], &iris).unwrap_err().to_string();
+    assert!(e.contains("uniform or distance"), "{e}");
+    let e = fit("naive_bayes", &[], &diabetes).unwrap_err().to_string();
+    assert!(e.contains("class labels"), "{e}");
+    let e = fit("linear_svm", &[], &diabetes).unwrap_err().to_string();
+    assert!(e.contains("class labels"), "{e}");
+    let e = fit("naive_bayes", &[("alpha", "1")], &iris).unwrap_err().to_string();
+    assert!(e.contains("distribution=multinomial"), "{e}");
+    // Multinomial naive Bayes needs counts: a standardized column is named.
+    let e = fit(
+        "naive_bayes",
+        &[("distribution", "multinomial"), ("scale", "standard")],
+        &iris,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("sepal length") && e.contains("non-negative"), "{e}");
+    let e = fit("linear_svm", &[("c", "0")], &iris).unwrap_err().to_string();
+    assert!(e.contains("'c'"), "{e}");
+}
