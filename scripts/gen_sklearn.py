@@ -209,13 +209,13 @@ def everyday_cases():
     # 1e-3 short of the optimum, which is unique, so that is what compares.
     for loss in ["squared_hinge", "hinge"]:
         x, y, tr, _ = split("breast_cancer")
-        tight = make_pipeline(StandardScaler(), LinearSVC(loss=loss, tol=1e-10, max_iter=1000000)).fit(x[tr], y[tr])
+        tight = make_pipeline(StandardScaler(), LinearSVC(loss=loss, tol=1e-10, max_iter=1000000, random_state=0)).fit(x[tr], y[tr])
         out[f"linear_svc_{loss}_breast_cancer"] = case(
-            make_pipeline(StandardScaler(), LinearSVC(loss=loss, max_iter=100000)), "breast_cancer", proba=False,
+            make_pipeline(StandardScaler(), LinearSVC(loss=loss, max_iter=100000, random_state=0)), "breast_cancer", proba=False,
             extra=lambda m: {"coef": m[-1].coef_[0].tolist(), "intercept": float(m[-1].intercept_[0]),
                              "converged_coef": tight[-1].coef_[0].tolist(),
                              "converged_intercept": float(tight[-1].intercept_[0])})
-    out["linear_svc_digits"] = case(make_pipeline(StandardScaler(), LinearSVC(max_iter=100000)), "digits",
+    out["linear_svc_digits"] = case(make_pipeline(StandardScaler(), LinearSVC(max_iter=100000, random_state=0)), "digits",
                                     proba=False)
     return out
 
@@ -225,15 +225,8 @@ def imputer_cases():
     as boosting_cases: each strategy's statistics on the training rows, the
     transformed test rows with indicator columns, and the test accuracy of
     imputer -> StandardScaler -> LogisticRegression."""
-    x, y = load("breast_cancer")
-    rng = np.random.default_rng(20261207)
-    holes = rng.random(x.shape) < 0.2
-    xm = x.copy()
-    xm[holes] = np.nan
-    idx = np.arange(len(y))
-    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
-    out = {"train": tr.tolist(), "test": te.tolist(),
-           "missing_mask": ["".join("1" if h else "0" for h in row) for row in holes]}
+    xm, y, tr, te, mask = breast_cancer_with_holes()
+    out = {"train": tr.tolist(), "test": te.tolist(), "missing_mask": mask}
     for strategy, kwargs in [("mean", {}), ("median", {}), ("most_frequent", {}),
                              ("constant", {"fill_value": -1.0})]:
         imp = SimpleImputer(strategy=strategy, add_indicator=True, **kwargs).fit(xm[tr])
@@ -245,6 +238,20 @@ def imputer_cases():
                          "logistic_accuracy": pipe.score(xm[te], y[te]),
                          "logistic_predictions": pipe.predict(xm[te]).tolist()}
     return out
+
+
+def breast_cancer_with_holes():
+    """breast_cancer with a fifth of its cells blanked (seeded), its
+    stratified 75/25 split, and the holes as a 0/1 string per row, so the
+    Rust side blanks the same cells."""
+    x, y = load("breast_cancer")
+    rng = np.random.default_rng(20261207)
+    holes = rng.random(x.shape) < 0.2
+    xm = x.copy()
+    xm[holes] = np.nan
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+    return xm, y, tr, te, ["".join("1" if h else "0" for h in row) for row in holes]
 
 
 def boosting_cases():
@@ -266,16 +273,9 @@ def boosting_cases():
     m = HistGradientBoostingRegressor(random_state=0).fit(x[tr], y[tr])
     out["diabetes"] = {"train": tr.tolist(), "test": te.tolist(), "r2": m.score(x[te], y[te]),
                        "n_iter": int(m.n_iter_)}
-    x, y = load("breast_cancer")
-    rng = np.random.default_rng(20261207)
-    holes = rng.random(x.shape) < 0.2
-    xm = x.copy()
-    xm[holes] = np.nan
-    idx = np.arange(len(y))
-    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+    xm, y, tr, te, mask = breast_cancer_with_holes()
     m = HistGradientBoostingClassifier(random_state=0).fit(xm[tr], y[tr])
-    out["breast_cancer_missing"] = {"train": tr.tolist(), "test": te.tolist(),
-                                    "missing_mask": ["".join("1" if h else "0" for h in row) for row in holes],
+    out["breast_cancer_missing"] = {"train": tr.tolist(), "test": te.tolist(), "missing_mask": mask,
                                     "accuracy": m.score(xm[te], y[te]), "n_iter": int(m.n_iter_)}
     # Early stopping on noisy diabetes: the iterations kept for three seeds
     # (the validation rows differ from ours; the range is what compares).

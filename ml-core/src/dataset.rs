@@ -459,8 +459,13 @@ pub(crate) fn missing_counts(x: ArrayView2<'_, f64>, columns: &[InputColumn]) ->
 /// Reject infinities (NaN, a missing value, passes), naming the first
 /// offending row and column.
 pub(crate) fn check_not_infinite(op: &'static str, x: ArrayView2<'_, f64>, columns: &[InputColumn]) -> Result<()> {
+    first_bad(op, x, columns, f64::is_infinite)
+}
+
+/// The first value for which `bad` holds, as [`Error::NonFinite`] naming its row and column.
+fn first_bad(op: &'static str, x: ArrayView2<'_, f64>, columns: &[InputColumn], bad: fn(f64) -> bool) -> Result<()> {
     for (i, row) in x.outer_iter().enumerate() {
-        if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| v.is_infinite()) {
+        if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| bad(**v)) {
             return Err(Error::NonFinite {
                 op,
                 row: i,
@@ -483,15 +488,5 @@ pub(crate) fn check_finite(op: &'static str, x: ArrayView2<'_, f64>, columns: &[
     if all_finite {
         return Ok(());
     }
-    for (i, row) in x.outer_iter().enumerate() {
-        if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                op,
-                row: i,
-                column: columns.get(j).map_or_else(|| format!("#{j}"), |c| c.name.clone()),
-                value: v,
-            });
-        }
-    }
-    Ok(())
+    first_bad(op, x, columns, |v| !v.is_finite())
 }

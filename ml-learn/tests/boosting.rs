@@ -71,14 +71,7 @@ fn regression_boosting_matches_sklearn_on_diabetes() {
 fn missing_values_are_learned_per_split() {
     let f = &fixture()["breast_cancer_missing"];
     let data = ml_datasets::breast_cancer().unwrap();
-    let mut x: Array2<f64> = data.features().to_owned();
-    for (i, row) in f["missing_mask"].as_array().unwrap().iter().enumerate() {
-        for (j, c) in row.as_str().unwrap().chars().enumerate() {
-            if c == '1' {
-                x[[i, j]] = f64::NAN;
-            }
-        }
-    }
+    let x = common::breast_cancer_with_holes(f);
     let (labels, _) = data.classes().unwrap();
     let (train, test) = (indices(&f["train"]), indices(&f["test"]));
     let pick = |rows: &[usize]| x.select(ml_core::ndarray::Axis(0), rows);

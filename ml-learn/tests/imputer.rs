@@ -19,14 +19,7 @@ fn cases() -> Value {
 /// breast_cancer with the fixture's holes, its train and test rows.
 fn with_holes(f: &Value) -> (Dataset, Dataset) {
     let data = ml_datasets::breast_cancer().unwrap();
-    let mut x: Array2<f64> = data.features().to_owned();
-    for (i, row) in f["missing_mask"].as_array().unwrap().iter().enumerate() {
-        for (j, c) in row.as_str().unwrap().chars().enumerate() {
-            if c == '1' {
-                x[[i, j]] = f64::NAN;
-            }
-        }
-    }
+    let x = common::breast_cancer_with_holes(f);
     let (labels, names) = data.classes().unwrap();
     let ds = Dataset::with_missing(x, data.columns().to_vec())
         .unwrap()

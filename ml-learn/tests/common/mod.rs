@@ -19,3 +19,19 @@ pub fn indices(v: &Value) -> Vec<usize> {
         .map(|x| x.as_u64().expect("an index") as usize)
         .collect()
 }
+
+/// breast_cancer's features with the cells a fixture's `missing_mask` (a
+/// 0/1 string per row) marks set to NaN.
+#[allow(dead_code)] // Not every test binary blanks cells.
+pub fn breast_cancer_with_holes(f: &Value) -> ml_core::ndarray::Array2<f64> {
+    let data = ml_datasets::breast_cancer().expect("bundled");
+    let mut x = data.features().to_owned();
+    for (i, row) in f["missing_mask"].as_array().expect("a mask").iter().enumerate() {
+        for (j, c) in row.as_str().expect("a row of 0/1").chars().enumerate() {
+            if c == '1' {
+                x[[i, j]] = f64::NAN;
+            }
+        }
+    }
+    x
+}
