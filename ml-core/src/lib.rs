@@ -20,7 +20,8 @@ pub use compiled::CompiledSpec;
 pub use dataset::{Dataset, FeatureKind, InputColumn, SensitiveColumn, Target};
 pub use error::{Error, Result};
 pub use frame::{
-    ColumnType, Frame, LoadOptions, TaskKind, UNKNOWN_CODE, UnknownCategory, write_csv, write_predictions_csv,
+    ColumnType, DEFAULT_MISSING_MARKERS, Frame, LoadOptions, MISSING_MARKERS_ENV, TaskKind, UNKNOWN_CODE,
+    UnknownCategory, write_csv, write_predictions_csv,
 };
 pub use limits::ReadLimits;
 pub use model::{Predictions, Signature, Task, argmax};
