@@ -17,6 +17,7 @@ import numpy as np
 import sklearn
 from sklearn import metrics
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -150,6 +151,25 @@ def model_cases():
     out["simple_imputer"] = imputer_cases()
     out["everyday"] = everyday_cases()
     out["grid_search"] = grid_search_cases()
+    out["pca"] = pca_cases()
+    return out
+
+
+def pca_cases():
+    """PCA(10) on digits (variance ratios, components, the first rows
+    projected) and StandardScaler -> PCA(5) -> LogisticRegression on
+    breast_cancer's stratified 75/25 split."""
+    x, _ = load("digits")
+    p = PCA(n_components=10).fit(x)
+    out = {"digits": {"explained_variance_ratio": p.explained_variance_ratio_.tolist(),
+                      "components": p.components_.tolist(),
+                      "transformed_head": p.transform(x[:5]).tolist()}}
+    x, y = load("breast_cancer")
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=5), LogisticRegression()).fit(x[tr], y[tr])
+    out["logistic_breast_cancer"] = {"train": tr.tolist(), "test": te.tolist(), "accuracy": pipe.score(x[te], y[te]),
+                                     "predictions": pipe.predict(x[te]).tolist()}
     return out
 
 

@@ -71,6 +71,15 @@ pub enum Preprocess {
         /// square repeats its column).
         terms: Vec<Vec<usize>>,
     },
+    /// `(x - mean) · componentsᵀ`: the input replaced by its coordinates
+    /// along `components` (scikit-learn's `PCA` without whitening, whose
+    /// `mean_` and `components_` these are).
+    Project {
+        /// Column means.
+        mean: Vec<f64>,
+        /// `k × inputs`, one component per row.
+        components: Array2<f64>,
+    },
 }
 
 impl Preprocess {
@@ -82,6 +91,7 @@ impl Preprocess {
             Preprocess::MinMaxScale { .. } => "min_max_scale",
             Preprocess::Impute { .. } => "impute",
             Preprocess::Polynomial { .. } => "polynomial",
+            Preprocess::Project { .. } => "project",
         }
     }
 }
@@ -487,6 +497,7 @@ impl Preprocess {
             Preprocess::OneHot { n_categories, .. } => n - n_categories.len() + n_categories.iter().sum::<usize>(),
             Preprocess::Impute { indicators, .. } => n + indicators.len(),
             Preprocess::Polynomial { terms } => n + terms.len(),
+            Preprocess::Project { components, .. } => components.nrows(),
             _ => n,
         }
     }
@@ -560,6 +571,15 @@ impl Preprocess {
                 }
                 Ok(out)
             }
+            Preprocess::Project { mean, components } => {
+                check_width(OP, mean.len(), x.ncols())?;
+                check_width(OP, components.ncols(), x.ncols())?;
+                let mut centred = x.to_owned();
+                for (mut col, m) in centred.axis_iter_mut(Axis(1)).zip(mean) {
+                    col -= *m;
+                }
+                Ok(centred.dot(&components.t()))
+            }
             Preprocess::Polynomial { terms } => {
                 let n = x.ncols();
                 if terms.iter().flatten().any(|&c| c >= n) {
@@ -618,6 +638,18 @@ impl Preprocess {
             Preprocess::Polynomial { terms } => {
                 if terms.iter().any(|t| t.is_empty() || t.iter().any(|&c| c >= n)) {
                     return bad("polynomial term empty or out of range".into());
+                }
+            }
+            Preprocess::Project { mean, components } => {
+                if mean.len() != n || components.ncols() != n || components.nrows() == 0 {
+                    return bad(format!(
+                        "projection of {} columns onto {} components, input has {n}",
+                        components.ncols(),
+                        components.nrows()
+                    ));
+                }
+                if mean.iter().chain(components.iter()).any(|v| !v.is_finite()) {
+                    return bad("non-finite projection".into());
                 }
             }
         }
@@ -777,6 +809,10 @@ impl ModelSpec {
                     .map(|&c| format!("missingindicator_{}", names.get(c).map_or("?", String::as_str)))
                     .collect();
                 names.extend(flags);
+            }
+            if let Preprocess::Project { components, .. } = step {
+                // scikit-learn's names for PCA's outputs.
+                names = (0..components.nrows()).map(|i| format!("pca{i}")).collect();
             }
             if let Preprocess::Polynomial { terms } = step {
                 // scikit-learn's names: `a^2`, `a b`.

@@ -238,11 +238,18 @@ fn bad_input_is_a_typed_error() {
     assert!(err.to_string().contains("background"), "{err}");
     let bg = data.features().to_owned();
     assert!(TreeShap::interventional(bg).explain(&spec, &data).is_ok());
-    // Data sets refuse NaN on construction; a background is a bare matrix.
+    // A background is a bare matrix: a model trained on complete data
+    // refuses a missing value in it, naming the column.
     let mut bad = data.features().to_owned();
     bad[[0, 0]] = f64::NAN;
     let err = TreeShap::interventional(bad)
         .explain(forest.as_ref(), &data)
         .unwrap_err();
-    assert!(err.to_string().contains("NaN"), "{err}");
+    assert!(err.to_string().contains("cannot take missing values"), "{err}");
+    let mut bad = data.features().to_owned();
+    bad[[0, 0]] = f64::INFINITY;
+    let err = TreeShap::interventional(bad)
+        .explain(forest.as_ref(), &data)
+        .unwrap_err();
+    assert!(err.to_string().contains("inf"), "{err}");
 }

@@ -26,7 +26,9 @@ pub use ml_core::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use naive_bayes::NaiveBayes;
 pub use neighbors::KNeighbors;
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};
-pub use preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Scaling, SimpleImputer, StandardScaler};
+pub use preprocess::{
+    FittedPca, ImputeStrategy, MinMaxScaler, OneHotEncoder, Pca, Scaling, SimpleImputer, StandardScaler,
+};
 #[cfg(feature = "privacy")]
 pub use private::DpLogistic;
 pub use svm::{LinearSvm, SvmLoss};

@@ -14,7 +14,7 @@ use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
 use crate::naive_bayes::{NaiveBayes, design_names};
 use crate::neighbors::KNeighbors;
-use crate::preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Scaling, SimpleImputer, StandardScaler};
+use crate::preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Pca, Scaling, SimpleImputer, StandardScaler};
 #[cfg(feature = "privacy")]
 use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
 use crate::svm::{LinearSvm, SvmLoss};
@@ -166,7 +166,7 @@ impl Algorithm {
 }
 
 /// The keys every algorithm takes in [`Pipeline::from_params`].
-const COMMON_PARAMS: &[&str] = &["scale", "unknown", "impute", "fill_value", "add_indicator"];
+const COMMON_PARAMS: &[&str] = &["scale", "unknown", "impute", "fill_value", "add_indicator", "pca"];
 
 /// A pipeline trainer: optional imputation of missing values, one-hot
 /// encoding of categorical columns, optional scaling, and an [`Algorithm`].
@@ -195,6 +195,9 @@ pub struct Pipeline {
     /// The imputer in front of everything, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impute: Option<SimpleImputer>,
+    /// Principal components after scaling, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca: Option<Pca>,
 }
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
@@ -211,6 +214,7 @@ impl Pipeline {
             algorithm,
             unknown_category: UnknownCategory::Error,
             impute: None,
+            pca: None,
         }
     }
 
@@ -218,7 +222,8 @@ impl Pipeline {
     /// takes them. Keys: `scale` (none|standard|minmax), `unknown`
     /// (error|ignore), `impute` (mean|median|most_frequent|constant, a
     /// [`SimpleImputer`] in front), `fill_value` (for `constant`, default 0)
-    /// and `add_indicator` (true|false) for every model; `c`, `max_iter`, `tol` (logistic);
+    /// `add_indicator` (true|false) and `pca` (a number of principal
+    /// components, taken after scaling) for every model; `c`, `max_iter`, `tol` (logistic);
     /// `alpha` (ridge); `max_depth`, `min_samples_split`, `min_samples_leaf`,
     /// `max_features` (tree, forest); `n_trees` (alias `n_estimators`),
     /// `bootstrap` (forest); `n_clusters` (alias `k`), `n_init`, `max_iter`,
@@ -283,6 +288,7 @@ impl Pipeline {
         let mut scaling = None;
         let mut unknown_category = UnknownCategory::Error;
         let (mut impute, mut fill_value, mut add_indicator) = (None, None, None);
+        let mut pca = None;
         for (key, value) in params {
             let (k, v) = (key.as_str(), value.as_str());
             match (&mut algorithm, k) {
@@ -290,6 +296,11 @@ impl Pipeline {
                 (_, "impute") => impute = Some(v),
                 (_, "fill_value") => fill_value = Some(parse::<f64>(k, v)?),
                 (_, "add_indicator") => add_indicator = Some(parse::<bool>(k, v)?),
+                (_, "pca") => {
+                    pca = Some(Pca {
+                        n_components: parse(k, v)?,
+                    });
+                }
                 (_, "unknown") => {
                     unknown_category = match v {
                         "error" => UnknownCategory::Error,
@@ -403,6 +414,7 @@ impl Pipeline {
             p.scaling = s;
         }
         p.unknown_category = unknown_category;
+        p.pca = pca;
         p.impute = match (impute, fill_value, add_indicator) {
             (Some(s), fill, indicator) => Some(SimpleImputer {
                 strategy: ImputeStrategy::parse(s, fill)?,
@@ -453,6 +465,11 @@ impl Pipeline {
             Algorithm::NaiveBayes(p) => p.validate(),
             Algorithm::LinearSvm(p) => p.validate(),
             #[cfg(feature = "privacy")]
+            Algorithm::DpLogistic(_) if self.pca.is_some() => Err(invalid(
+                "pca",
+                "principal components fitted on the data would not be private",
+            )),
+            #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(p) => {
                 if let Some(imp) = &self.impute
                     && (imp.add_indicator || !matches!(imp.strategy, ImputeStrategy::Constant { .. }))
@@ -489,6 +506,9 @@ impl Pipeline {
                 out.push(("fill_value".into(), fill_value.to_string()));
             }
             out.push(("add_indicator".into(), imp.add_indicator.to_string()));
+        }
+        if let Some(p) = &self.pca {
+            out.push(("pca".into(), p.n_components.to_string()));
         }
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.algorithm) {
             flatten("", &map, &mut out);
@@ -582,6 +602,11 @@ impl Pipeline {
             Scaling::MinMax => Some(MinMaxScaler::fit(x.view())?),
         };
         if let Some(step) = scaler {
+            x = step.apply(x.view())?;
+            steps.push(step);
+        }
+        if let Some(pca) = &self.pca {
+            let step = pca.fit(x.view())?.step;
             x = step.apply(x.view())?;
             steps.push(step);
         }
@@ -825,6 +850,7 @@ mod tests {
             "max_depth" | "min_samples_split" | "min_samples_leaf" | "n_trees" | "n_clusters" | "n_init"
             | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors" => "2",
             "early_stopping" => "true",
+            "pca" => "1",
             "weights" => "distance",
             "distribution" => "gaussian",
             "loss" => "hinge",

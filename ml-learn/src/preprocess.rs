@@ -268,3 +268,129 @@ impl SimpleImputer {
         Ok(Preprocess::Impute { values, indicators })
     }
 }
+
+/// Principal component analysis (scikit-learn's `PCA(n_components)`
+/// without whitening): the data centred and projected onto the
+/// eigenvectors of its covariance with the largest eigenvalues, each signed
+/// so that its largest entry in magnitude is positive (scikit-learn's
+/// `svd_flip`). The covariance's eigenvectors come from cyclic Jacobi
+/// rotations, exact to rounding for the widths tabular data has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pca {
+    /// How many components to keep (at most the number of columns).
+    pub n_components: usize,
+}
+
+/// A fitted [`Pca`]: the step and each component's share of the variance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedPca {
+    /// The [`Preprocess::Project`] step.
+    pub step: Preprocess,
+    /// Each kept component's variance over the total (scikit-learn's
+    /// `explained_variance_ratio_`).
+    pub explained_variance_ratio: Vec<f64>,
+}
+
+impl Pca {
+    /// The widest input PCA takes (the covariance is `columns × columns`).
+    pub const MAX_COLUMNS: usize = 2_000;
+
+    /// Fit on `x`.
+    ///
+    /// # Errors
+    /// Fewer than two rows, more components than columns, none, or an
+    /// input wider than [`Pca::MAX_COLUMNS`].
+    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<FittedPca> {
+        let (n, m) = x.dim();
+        if n < 2 {
+            return Err(invalid("pca", "needs at least two rows"));
+        }
+        if self.n_components == 0 || self.n_components > m {
+            return Err(invalid(
+                "pca",
+                format!("{} components of {m} columns: expected 1 to {m}", self.n_components),
+            ));
+        }
+        if m > Self::MAX_COLUMNS {
+            return Err(invalid(
+                "pca",
+                format!("{m} columns is more than the {} it takes", Self::MAX_COLUMNS),
+            ));
+        }
+        let mean = x.mean_axis(Axis(0)).ok_or_else(|| invalid("pca", "no rows"))?;
+        let centred = &x - &mean;
+        let cov = centred.t().dot(&centred) / (n as f64 - 1.0);
+        let total: f64 = (0..m).map(|j| cov[[j, j]]).sum();
+        let (values, vectors) = symmetric_eigen(cov);
+        let mut order: Vec<usize> = (0..m).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+        let k = self.n_components;
+        let mut components = ml_core::ndarray::Array2::zeros((k, m));
+        for (r, &c) in order.iter().take(k).enumerate() {
+            let v = vectors.column(c);
+            let big = v
+                .iter()
+                .copied()
+                .fold(0.0f64, |a, b| if b.abs() > a.abs() { b } else { a });
+            let sign = if big < 0.0 { -1.0 } else { 1.0 };
+            components.row_mut(r).assign(&(&v * sign));
+        }
+        let ratio = order
+            .iter()
+            .take(k)
+            .map(|&c| if total > 0.0 { values[c].max(0.0) / total } else { 0.0 })
+            .collect();
+        Ok(FittedPca {
+            step: Preprocess::Project {
+                mean: mean.to_vec(),
+                components,
+            },
+            explained_variance_ratio: ratio,
+        })
+    }
+}
+
+/// Eigenvalues and eigenvectors (columns) of a symmetric matrix by cyclic
+/// Jacobi rotations.
+fn symmetric_eigen(mut a: ml_core::ndarray::Array2<f64>) -> (Vec<f64>, ml_core::ndarray::Array2<f64>) {
+    let n = a.nrows();
+    let mut v = ml_core::ndarray::Array2::<f64>::eye(n);
+    let scale: f64 = a.iter().map(|x| x * x).sum();
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[[i, j]] * a[[i, j]])
+            .sum();
+        if off <= 1e-30 * scale || off == 0.0 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[[p, q]];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[[q, q]] - a[[p, p]]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[[k, p]], a[[k, q]]);
+                    a[[k, p]] = c * akp - s * akq;
+                    a[[k, q]] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[[p, k]], a[[q, k]]);
+                    a[[p, k]] = c * apk - s * aqk;
+                    a[[q, k]] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
+                    v[[k, p]] = c * vkp - s * vkq;
+                    v[[k, q]] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[[i, i]]).collect(), v)
+}

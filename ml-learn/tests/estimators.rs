@@ -211,3 +211,71 @@ fn bad_inputs_are_named() {
     let e = fit("linear_svm", &[("c", "0")], &iris).unwrap_err().to_string();
     assert!(e.contains("'c'"), "{e}");
 }
+
+#[test]
+fn pca_equals_scikit_learns() {
+    let f = fixture("sklearn_models.json")["pca"].clone();
+    let digits = ml_datasets::digits().unwrap();
+    let fitted = ml_learn::Pca { n_components: 10 }.fit(digits.features()).unwrap();
+    let rows = |v: &Value| -> Vec<Vec<f64>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+            .collect()
+    };
+    let ratios: Vec<f64> = f["digits"]["explained_variance_ratio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for (a, b) in fitted.explained_variance_ratio.iter().zip(&ratios) {
+        assert!((a - b).abs() <= 1e-10, "variance ratio {a} vs {b}");
+    }
+    let ml_core::Preprocess::Project { components, .. } = &fitted.step else {
+        panic!("a projection")
+    };
+    for (i, row) in rows(&f["digits"]["components"]).iter().enumerate() {
+        for (j, b) in row.iter().enumerate() {
+            assert!((components[[i, j]] - b).abs() <= 1e-8, "component [{i}, {j}]");
+        }
+    }
+    let head = digits.select_rows(&[0, 1, 2, 3, 4]).unwrap();
+    let projected = fitted.step.apply(head.features()).unwrap();
+    for (i, row) in rows(&f["digits"]["transformed_head"]).iter().enumerate() {
+        for (j, b) in row.iter().enumerate() {
+            assert!((projected[[i, j]] - b).abs() <= 1e-7, "projected [{i}, {j}]");
+        }
+    }
+    // In a pipeline, after scaling.
+    let c = &f["logistic_breast_cancer"];
+    let p = compare_split(c, "breast_cancer", "logistic", &[("pca", "5")]);
+    let theirs = c["accuracy"].as_f64().unwrap();
+    assert!((p.0 - theirs).abs() <= 1e-12, "accuracy {} vs {theirs}", p.0);
+    assert!(p.1 >= 0.99, "{} of the labels agree", p.1);
+    // Too many components is named.
+    let e = Pipeline::from_params("logistic", &params(&[("pca", "31")]), None)
+        .unwrap()
+        .fit(&ml_datasets::breast_cancer().unwrap())
+        .unwrap_err();
+    assert!(e.to_string().contains("31 components of 30 columns"), "{e}");
+}
+
+/// Accuracy and agreement with the fixture's predictions of a pipeline
+/// fitted on the fixture's split.
+fn compare_split(f: &Value, data: &str, model: &str, ps: &[(&str, &str)]) -> (f64, f64) {
+    let (train, test) = split(data, f);
+    let fitted = Pipeline::from_params(model, &params(ps), None)
+        .unwrap()
+        .fit(&train)
+        .unwrap();
+    let Predictions::Classification { labels, .. } = fitted.predict(test.features()).unwrap() else {
+        panic!("classification")
+    };
+    let (truth, _) = test.classes().unwrap();
+    let acc = labels.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
+    let want = indices(&f["predictions"]);
+    let same = labels.iter().zip(&want).filter(|(a, b)| *a == *b).count() as f64 / want.len() as f64;
+    (acc, same)
+}

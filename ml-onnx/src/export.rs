@@ -214,6 +214,16 @@ fn preprocess(g: &mut Graph, step: &Preprocess, x: &str, width: usize) -> Result
                 g.op("Concat", &[&imputed, &flags], &[("axis", Attr::Int(1))])
             }
         }
+        Preprocess::Project { mean, components } => {
+            let m = g.const_f64("mean", &[1, width as i64], mean);
+            let c = g.const_f64(
+                "components",
+                &[width as i64, components.nrows() as i64],
+                &components.t().iter().copied().collect::<Vec<_>>(),
+            );
+            let centred = g.op("Sub", &[x, &m], &[]);
+            g.op("MatMul", &[&centred, &c], &[])
+        }
         // Runs of terms of one degree: a Gather per factor position, their
         // product, all concatenated after the inputs in the terms' order.
         Preprocess::Polynomial { terms } => {

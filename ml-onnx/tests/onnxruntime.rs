@@ -123,6 +123,7 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             &digits,
         ),
         ("linear_svm_breast_cancer", "linear_svm", params(&[]), &bc),
+        ("pca_logistic_digits", "logistic", params(&[("pca", "12")]), &digits),
         (
             "linear_svm_hinge_digits",
             "linear_svm",
