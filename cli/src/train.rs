@@ -261,9 +261,6 @@ pub fn tune(args: &TuneArgs, out: &Output) -> Result<()> {
         bail!("tune needs a supervised model and --target");
     }
     let grid = ml_sdk::core::search::ParamGrid::parse(&args.grid)?;
-    if let Some((k, _)) = fixed.iter().find(|(k, _)| grid.keys().contains(&k.as_str())) {
-        bail!("'{k}' is both fixed (--param) and searched (--grid)");
-    }
     let candidates = match args.random {
         Some(0) => bail!("--random needs at least one candidate"),
         Some(n) => grid.sample(n, t.seed.unwrap_or(0)),

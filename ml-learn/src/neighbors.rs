@@ -37,13 +37,11 @@ impl KNeighbors {
     /// # Errors
     /// `n_neighbors` outside 1 to [`KNeighbors::MAX_NEIGHBORS`].
     pub fn validate(&self) -> Result<()> {
-        if !(1..=Self::MAX_NEIGHBORS).contains(&self.n_neighbors) {
-            return Err(invalid(
-                "n_neighbors",
-                format!("{}: expected 1 to {}", self.n_neighbors, Self::MAX_NEIGHBORS),
-            ));
-        }
-        Ok(())
+        Ok(ml_core::limits::check_count(
+            "n_neighbors",
+            self.n_neighbors,
+            1..=Self::MAX_NEIGHBORS,
+        )?)
     }
 
     /// "Fit": keep the rows with their outputs (one-hot classes or values).

@@ -428,14 +428,6 @@ impl Pipeline {
                 ));
             }
         };
-        if let Some(SimpleImputer {
-            strategy: ImputeStrategy::Constant { fill_value },
-            ..
-        }) = p.impute
-            && !fill_value.is_finite()
-        {
-            return Err(invalid("fill_value", "must be a finite number"));
-        }
         p.validate().map_err(|e| match e {
             // A refusal names the key as the user spelled it (`k` for `n_clusters`).
             crate::Error::Core(ml_core::Error::InvalidParameter { name, reason })
@@ -453,6 +445,9 @@ impl Pipeline {
     /// # Errors
     /// The first invalid one.
     pub fn validate(&self) -> Result<()> {
+        if let Some(imputer) = &self.impute {
+            imputer.validate()?;
+        }
         match &self.algorithm {
             Algorithm::Logistic(p) => p.validate(),
             Algorithm::Linear(_) => Ok(()),

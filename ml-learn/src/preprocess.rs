@@ -208,12 +208,26 @@ impl SimpleImputer {
         }
     }
 
+    /// Check the hyper-parameters.
+    ///
+    /// # Errors
+    /// A constant that is not a finite number.
+    pub fn validate(&self) -> Result<()> {
+        match self.strategy {
+            ImputeStrategy::Constant { fill_value } if !fill_value.is_finite() => {
+                Err(invalid("fill_value", "must be a finite number"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Fit on `x`, whose columns are described by `columns`.
     ///
     /// # Errors
-    /// A width that differs from `columns`, or a column with no value
-    /// present (nothing to impute from; drop it).
+    /// An invalid constant, a width that differs from `columns`, or a column
+    /// with no value present (nothing to impute from; drop it).
     pub fn fit(&self, x: ArrayView2<'_, f64>, columns: &[InputColumn]) -> Result<Preprocess> {
+        self.validate()?;
         if x.ncols() != columns.len() {
             return Err(invalid(
                 "x",

@@ -64,13 +64,11 @@ impl LinearSvm {
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return Err(invalid("tol", format!("{}: expected a positive number", self.tol)));
         }
-        if !(1..=Self::MAX_ITER).contains(&self.max_iter) {
-            return Err(invalid(
-                "max_iter",
-                format!("{}: expected 1 to {}", self.max_iter, Self::MAX_ITER),
-            ));
-        }
-        Ok(())
+        Ok(ml_core::limits::check_count(
+            "max_iter",
+            self.max_iter,
+            1..=Self::MAX_ITER,
+        )?)
     }
 
     /// Fit one binary problem per class (one for two classes, class 1

@@ -89,8 +89,8 @@ pub fn merge_params(fixed: &[(String, String)], candidate: &[(String, String)]) 
 /// ```
 ///
 /// # Errors
-/// As [`ml_core::search::search`]: an unknown model, a bad candidate
-/// (named), a fold that fails.
+/// As [`ml_core::search::search`]: an unknown model, a searched key that is
+/// also fixed, a bad candidate (named), a fold that fails.
 pub fn tune(
     name: &str,
     fixed: &[(String, String)],
@@ -102,6 +102,16 @@ pub fn tune(
 ) -> Result<ml_core::search::SearchOutcome> {
     // An unknown model is refused once, not as every candidate's failure.
     trainer_from_params(name, fixed, seed)?;
+    if let Some((k, _)) = candidates
+        .iter()
+        .flatten()
+        .find(|(k, _)| fixed.iter().any(|(f, _)| f == k))
+    {
+        return Err(ml_core::Error::invalid(
+            k.clone(),
+            "is both fixed and searched: leave it out of the fixed parameters",
+        ));
+    }
     ml_core::search::search(
         candidates,
         &mut |candidate| {

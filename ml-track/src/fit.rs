@@ -180,26 +180,16 @@ pub fn log_search(
         let child = tracker.start_run(experiment, Some(&format!("{prefix}-{i}")))?;
         tracker.set_tags(&child, &[(PARENT_RUN_TAG.into(), parent.0.clone())])?;
         tracker.log_params(&child, &c.params)?;
-        let now = now_ms();
-        let point = |key: String, value: f64| MetricPoint {
-            key,
-            value,
-            step: 0,
-            timestamp_ms: now,
-        };
-        let mut points = vec![
-            point("mean_test_score".into(), c.scores.mean()),
-            point("std_test_score".into(), c.scores.std()),
-            point("rank_test_score".into(), rank as f64),
+        let splits: Vec<String> = (0..c.scores.scores.len())
+            .map(|k| format!("split{k}_test_score"))
+            .collect();
+        let mut figures = vec![
+            ("mean_test_score", c.scores.mean()),
+            ("std_test_score", c.scores.std()),
+            ("rank_test_score", rank as f64),
         ];
-        points.extend(
-            c.scores
-                .scores
-                .iter()
-                .enumerate()
-                .map(|(k, &s)| point(format!("split{k}_test_score"), s)),
-        );
-        tracker.log_metrics(&child, &points)?;
+        figures.extend(splits.iter().map(String::as_str).zip(c.scores.scores.iter().copied()));
+        log_epoch(tracker, &child, 0, &figures)?;
         tracker.end_run(&child, RunStatus::Finished)?;
         children.push(child);
     }
@@ -210,14 +200,6 @@ pub fn log_search(
         .map(|(k, v)| (format!("best_{k}"), v.clone()))
         .collect();
     tracker.log_params(parent, &params)?;
-    tracker.log_metrics(
-        parent,
-        &[MetricPoint {
-            key: "best_cv_score".into(),
-            value: best.scores.mean(),
-            step: 0,
-            timestamp_ms: now_ms(),
-        }],
-    )?;
+    log_epoch(tracker, parent, 0, &[("best_cv_score", best.scores.mean())])?;
     Ok(children)
 }
