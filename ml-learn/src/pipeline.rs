@@ -33,6 +33,7 @@ const BOOSTING_PARAMS: &[&str] = &[
     "validation_fraction",
     "n_iter_no_change",
     "tol",
+    "n_threads",
 ];
 
 /// The estimator at the end of a pipeline, with its hyper-parameters.
@@ -337,6 +338,7 @@ impl Pipeline {
                     "early_stopping" => b.early_stopping = EarlyStopping::parse(v)?,
                     "validation_fraction" => b.validation_fraction = parse(k, v)?,
                     "n_iter_no_change" => b.n_iter_no_change = parse(k, v)?,
+                    "n_threads" => b.n_threads = parse(k, v)?,
                     _ => b.tol = parse(k, v)?,
                 },
                 (Algorithm::Forest(f), "bootstrap") => f.bootstrap = parse(k, v)?,
@@ -429,9 +431,10 @@ impl Pipeline {
             }
         };
         p.validate().map_err(|e| match e {
-            // A refusal names the key as the user spelled it (`k` for `n_clusters`).
+            // A refusal names the key as the user spelled it (`k` for
+            // `n_clusters` or `n_neighbors`).
             crate::Error::Core(ml_core::Error::InvalidParameter { name, reason })
-                if name == "n_clusters" && params.iter().any(|(k, _)| k == "k") =>
+                if (name == "n_clusters" || name == "n_neighbors") && params.iter().any(|(k, _)| k == "k") =>
             {
                 invalid("k", reason)
             }
@@ -843,7 +846,8 @@ mod tests {
             "bootstrap" => "true",
             "bounds" | "bounds.COLUMN" => "0:1",
             "max_depth" | "min_samples_split" | "min_samples_leaf" | "n_trees" | "n_clusters" | "n_init"
-            | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors" => "2",
+            | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors"
+            | "n_threads" => "2",
             "early_stopping" => "true",
             "pca" => "1",
             "weights" => "distance",

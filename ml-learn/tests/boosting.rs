@@ -191,3 +191,51 @@ fn bad_settings_and_data_are_refused() {
             .is_err()
     );
 }
+
+#[test]
+fn the_model_does_not_depend_on_the_threads() {
+    // Large enough that histograms, partitions, binning and gradients take
+    // their multi-threaded paths (10,000 rows × 20 features, several
+    // feature groups), with some missing values; three classes so the
+    // per-class trees grow side by side too.
+    let (n, d) = (10_000, 20);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let x = Array2::from_shape_fn((n, d), |_| next());
+    let mut x_holes = x.clone();
+    for i in (0..n).step_by(7) {
+        x_holes[[i, i % d]] = f64::NAN;
+    }
+    let labels: Vec<usize> = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let s = r[0] + 2.0 * r[1] - r[2] + 0.5 * r[3];
+            usize::from(s > 0.8) + usize::from(s > 1.6)
+        })
+        .collect();
+    let fit = |threads: usize| {
+        let cfg = HistGradientBoosting {
+            max_iter: 15,
+            n_threads: threads,
+            ..HistGradientBoosting::default()
+        };
+        cfg.fit_design(
+            x_holes.view(),
+            BoostTarget::Classes {
+                labels: &labels,
+                n_classes: 3,
+            },
+            None,
+        )
+        .unwrap()
+    };
+    let one = fit(1);
+    assert_eq!(one, fit(2));
+    assert_eq!(one, fit(0));
+}
