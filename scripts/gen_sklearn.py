@@ -25,7 +25,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -152,6 +152,28 @@ def model_cases():
     out["everyday"] = everyday_cases()
     out["grid_search"] = grid_search_cases()
     out["pca"] = pca_cases()
+    out["polynomial"] = polynomial_cases()
+    return out
+
+
+def polynomial_cases():
+    """PolynomialFeatures(include_bias=False) on four of breast_cancer's
+    columns (a column selector in front): the first rows transformed at
+    degree 3 (column order), and PolynomialFeatures -> StandardScaler ->
+    LogisticRegression at degree 2, with and without interaction_only, on
+    the stratified 75/25 split."""
+    x, y = load("breast_cancer")
+    cols = [0, 1, 4, 7]
+    xs = x[:, cols]
+    out = {"columns": cols,
+           "degree3_head": PolynomialFeatures(3, include_bias=False).fit_transform(xs[:3]).tolist()}
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+    for name, interaction_only in [("degree2", False), ("interactions", True)]:
+        poly = PolynomialFeatures(2, interaction_only=interaction_only, include_bias=False)
+        pipe = make_pipeline(poly, StandardScaler(), LogisticRegression()).fit(xs[tr], y[tr])
+        out[name] = {"train": tr.tolist(), "test": te.tolist(), "n_output_features": int(poly.n_output_features_),
+                     "accuracy": pipe.score(xs[te], y[te]), "predictions": pipe.predict(xs[te]).tolist()}
     return out
 
 

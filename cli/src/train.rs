@@ -32,7 +32,7 @@ pub struct TrainArgs {
     /// logistic | linear | ridge | tree | forest | hgb (gradient boosting: learning_rate= max_iter= max_leaf_nodes= max_depth= min_samples_leaf= l2_regularization= max_bins= early_stopping=auto|true|false validation_fraction= n_iter_no_change= tol= n_threads=) | kmeans | knn (n_neighbors= weights=uniform|distance) | naive_bayes (distribution=gaussian|multinomial, var_smoothing=, alpha=) | linear_svm (c= loss=hinge|squared_hinge tol= max_iter=) | ebm | dp_logistic (private: epsilon=, delta=, lambda=, bounds=LO:HI, bounds.COLUMN=LO:HI) | mlp (hidden=64,32 epochs= lr= batch_size= dropout= optimizer= patience= embedding=; DP-SGD: dp_epsilon= dp_delta= clip=) | cnn (image=8x8 or sequence=CxL, filters=16,32 kernel= pool= hidden=)
     #[arg(long)]
     model: String,
-    /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore. Missing values (empty cells, NA, NaN, …; MLSDK_NA_VALUES=a,b sets the markers): impute=mean|median|most_frequent|constant [fill_value= add_indicator=true] in front of any model; hgb takes them as they are.
+    /// Hyper-parameter as key=value (repeatable), e.g. c=0.5, max_depth=8, scale=minmax, unknown=ignore. Missing values (empty cells, NA, NaN, …; MLSDK_NA_VALUES=a,b sets the markers): impute=mean|median|most_frequent|constant [fill_value= add_indicator=true] in front of any model; hgb takes them as they are. Any model also takes polynomial=DEGREE [interaction_only=true], pca=K and columns=a,b,c (the feature columns it uses).
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
     /// Seed of the random algorithms (forest, kmeans, tree feature order) and of --cv shuffling.

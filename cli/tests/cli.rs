@@ -199,6 +199,63 @@ fn everyday_estimators_train_evaluate_and_export_or_refuse_by_name() {
     }
 }
 
+#[test]
+fn a_column_selector_and_polynomial_features_train_predict_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "iris");
+    let m = dir.path().join("m");
+    let m = m.to_str().unwrap();
+    let t = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "logistic",
+        "--param",
+        "columns=petal length (cm),petal width (cm)",
+        "--param",
+        "polynomial=3",
+        "--out",
+        m,
+    ]);
+    assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.9, "{t}");
+    // The model takes the two selected columns; the file's others are
+    // ignored at prediction.
+    let preds = dir.path().join("p.csv");
+    ok_json(&[
+        "--json",
+        "predict",
+        "--model",
+        m,
+        "--data",
+        &data,
+        "--out",
+        preds.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&preds).unwrap().lines().count(), 151);
+    let onnx = dir.path().join("m.onnx");
+    ok_json(&["--json", "export-onnx", "--model", m, "--out", onnx.to_str().unwrap()]);
+    fails(
+        &[
+            "train",
+            "--data",
+            &data,
+            "--target",
+            "target",
+            "--model",
+            "logistic",
+            "--param",
+            "columns=petal,sepal",
+            "--out",
+            m,
+        ],
+        "unknown column 'petal'",
+    );
+}
+
 /// scikit-learn's GridSearchCV results (scripts/gen_sklearn.py).
 fn grid_fixture(name: &str) -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/sklearn_models.json");

@@ -407,6 +407,58 @@ impl Dataset {
         &self.sensitive
     }
 
+    /// A new data set with only the named feature columns, in the order
+    /// given (target, weights and sensitive columns kept).
+    ///
+    /// # Errors
+    /// No names, a name given twice, or [`Error::UnknownColumn`].
+    pub fn select_columns(&self, names: &[String]) -> Result<Dataset> {
+        if names.is_empty() {
+            return Err(Error::Empty {
+                op: "selecting columns",
+                what: "column selection",
+            });
+        }
+        let mut picked = Vec::with_capacity(names.len());
+        for name in names {
+            let j = self
+                .columns
+                .iter()
+                .position(|c| &c.name == name)
+                .ok_or_else(|| Error::UnknownColumn {
+                    name: name.clone(),
+                    available: self.feature_names().join(", "),
+                })?;
+            if picked.contains(&j) {
+                return Err(Error::invalid("columns", format!("'{name}' is selected twice")));
+            }
+            picked.push(j);
+        }
+        Ok(Dataset {
+            features: self.features.select(Axis(1), &picked),
+            columns: picked.iter().map(|&j| self.columns[j].clone()).collect(),
+            target: self.target.clone(),
+            target_name: self.target_name.clone(),
+            weights: self.weights.clone(),
+            sensitive: self.sensitive.clone(),
+        })
+    }
+
+    /// This data laid out as a model's inputs: itself when its columns are
+    /// the model's, else the model's columns picked by name (a model with a
+    /// column selector takes fewer than it was given, as a file's extra
+    /// columns are ignored at prediction).
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`] for an input the data lacks.
+    pub fn aligned_to(&self, inputs: &[InputColumn]) -> Result<std::borrow::Cow<'_, Dataset>> {
+        if inputs.len() == self.columns.len() && inputs.iter().zip(&self.columns).all(|(a, b)| a.name == b.name) {
+            return Ok(std::borrow::Cow::Borrowed(self));
+        }
+        let names: Vec<String> = inputs.iter().map(|c| c.name.clone()).collect();
+        Ok(std::borrow::Cow::Owned(self.select_columns(&names)?))
+    }
+
     /// A new data set made of the given rows, in that order (rows may repeat).
     ///
     /// # Errors

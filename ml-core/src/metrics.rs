@@ -288,6 +288,8 @@ pub fn inertia(x: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>) -> f64 {
 /// As [`evaluate`]; a clustering model that does not describe itself as
 /// centroids.
 pub fn score_model(model: &dyn crate::Model, data: &Dataset) -> Result<BTreeMap<String, f64>> {
+    let data = data.aligned_to(&model.signature().inputs)?;
+    let data = data.as_ref();
     let pred = model.predict(data.features())?;
     if let Predictions::Clustering { .. } = pred {
         let spec = model.describe()?;

@@ -269,7 +269,7 @@ pub fn cross_validate(
         let train = data.select_rows(&fold.train)?;
         let test = data.select_rows(&fold.test)?;
         let model = trainer.fit(&train)?;
-        let pred = model.predict(test.features())?;
+        let pred = model.predict(test.aligned_to(&model.signature().inputs)?.features())?;
         scores.push(score(&test, &pred)?);
     }
     Ok(CvScores { scores })

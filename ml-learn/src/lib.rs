@@ -27,7 +27,8 @@ pub use naive_bayes::NaiveBayes;
 pub use neighbors::KNeighbors;
 pub use pipeline::{Algorithm, FittedPipeline, Pipeline};
 pub use preprocess::{
-    FittedPca, ImputeStrategy, MinMaxScaler, OneHotEncoder, Pca, Scaling, SimpleImputer, StandardScaler,
+    FittedPca, ImputeStrategy, MinMaxScaler, OneHotEncoder, Pca, PolynomialFeatures, Scaling, SimpleImputer,
+    StandardScaler,
 };
 #[cfg(feature = "privacy")]
 pub use private::DpLogistic;

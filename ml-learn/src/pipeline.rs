@@ -14,7 +14,9 @@ use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
 use crate::naive_bayes::{NaiveBayes, design_names};
 use crate::neighbors::KNeighbors;
-use crate::preprocess::{ImputeStrategy, MinMaxScaler, OneHotEncoder, Pca, Scaling, SimpleImputer, StandardScaler};
+use crate::preprocess::{
+    ImputeStrategy, MinMaxScaler, OneHotEncoder, Pca, PolynomialFeatures, Scaling, SimpleImputer, StandardScaler,
+};
 #[cfg(feature = "privacy")]
 use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
 use crate::svm::{LinearSvm, SvmLoss};
@@ -167,7 +169,17 @@ impl Algorithm {
 }
 
 /// The keys every algorithm takes in [`Pipeline::from_params`].
-const COMMON_PARAMS: &[&str] = &["scale", "unknown", "impute", "fill_value", "add_indicator", "pca"];
+const COMMON_PARAMS: &[&str] = &[
+    "scale",
+    "unknown",
+    "impute",
+    "fill_value",
+    "add_indicator",
+    "pca",
+    "polynomial",
+    "interaction_only",
+    "columns",
+];
 
 /// A pipeline trainer: optional imputation of missing values, one-hot
 /// encoding of categorical columns, optional scaling, and an [`Algorithm`].
@@ -199,6 +211,14 @@ pub struct Pipeline {
     /// Principal components after scaling, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pca: Option<Pca>,
+    /// Polynomial features after one-hot encoding (before scaling), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polynomial: Option<PolynomialFeatures>,
+    /// The feature columns the model takes, by name, in this order (a
+    /// column selector; `None`: all of them). The model's signature lists
+    /// only these, so prediction needs only these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
 }
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
@@ -216,6 +236,8 @@ impl Pipeline {
             unknown_category: UnknownCategory::Error,
             impute: None,
             pca: None,
+            polynomial: None,
+            columns: None,
         }
     }
 
@@ -223,8 +245,11 @@ impl Pipeline {
     /// takes them. Keys: `scale` (none|standard|minmax), `unknown`
     /// (error|ignore), `impute` (mean|median|most_frequent|constant, a
     /// [`SimpleImputer`] in front), `fill_value` (for `constant`, default 0)
-    /// `add_indicator` (true|false) and `pca` (a number of principal
-    /// components, taken after scaling) for every model; `c`, `max_iter`, `tol` (logistic);
+    /// `add_indicator` (true|false), `polynomial` (a degree: products of
+    /// the columns after one-hot encoding, as [`PolynomialFeatures`]) with
+    /// `interaction_only` (true|false), `pca` (a number of principal
+    /// components, taken after scaling) and `columns` (`a,b,c`: the feature
+    /// columns the model takes) for every model; `c`, `max_iter`, `tol` (logistic);
     /// `alpha` (ridge); `max_depth`, `min_samples_split`, `min_samples_leaf`,
     /// `max_features` (tree, forest); `n_trees` (alias `n_estimators`),
     /// `bootstrap` (forest); `n_clusters` (alias `k`), `n_init`, `max_iter`,
@@ -290,6 +315,7 @@ impl Pipeline {
         let mut unknown_category = UnknownCategory::Error;
         let (mut impute, mut fill_value, mut add_indicator) = (None, None, None);
         let mut pca = None;
+        let (mut degree, mut interaction_only, mut columns) = (None, None, None);
         for (key, value) in params {
             let (k, v) = (key.as_str(), value.as_str());
             match (&mut algorithm, k) {
@@ -297,6 +323,11 @@ impl Pipeline {
                 (_, "impute") => impute = Some(v),
                 (_, "fill_value") => fill_value = Some(parse::<f64>(k, v)?),
                 (_, "add_indicator") => add_indicator = Some(parse::<bool>(k, v)?),
+                (_, "polynomial") => degree = Some(parse::<usize>(k, v)?),
+                (_, "interaction_only") => interaction_only = Some(parse::<bool>(k, v)?),
+                (_, "columns") => {
+                    columns = Some(v.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>());
+                }
                 (_, "pca") => {
                     pca = Some(Pca {
                         n_components: parse(k, v)?,
@@ -417,6 +448,20 @@ impl Pipeline {
         }
         p.unknown_category = unknown_category;
         p.pca = pca;
+        p.columns = columns;
+        p.polynomial = match (degree, interaction_only) {
+            (Some(degree), i) => Some(PolynomialFeatures {
+                degree,
+                interaction_only: i.unwrap_or(false),
+            }),
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "interaction_only",
+                    "configures polynomial features: give polynomial=DEGREE too",
+                ));
+            }
+        };
         p.impute = match (impute, fill_value, add_indicator) {
             (Some(s), fill, indicator) => Some(SimpleImputer {
                 strategy: ImputeStrategy::parse(s, fill)?,
@@ -451,6 +496,17 @@ impl Pipeline {
         if let Some(imputer) = &self.impute {
             imputer.validate()?;
         }
+        if let Some(poly) = &self.polynomial {
+            poly.validate()?;
+        }
+        if let Some(columns) = &self.columns {
+            if columns.iter().any(String::is_empty) {
+                return Err(invalid("columns", "an empty column name (columns=a,b,c)"));
+            }
+            if let Some(c) = columns.iter().enumerate().find(|(i, c)| columns[..*i].contains(c)) {
+                return Err(invalid("columns", format!("'{}' is selected twice", c.1)));
+            }
+        }
         match &self.algorithm {
             Algorithm::Logistic(p) => p.validate(),
             Algorithm::Linear(_) => Ok(()),
@@ -466,6 +522,11 @@ impl Pipeline {
             Algorithm::DpLogistic(_) if self.pca.is_some() => Err(invalid(
                 "pca",
                 "principal components fitted on the data would not be private",
+            )),
+            #[cfg(feature = "privacy")]
+            Algorithm::DpLogistic(_) if self.polynomial.is_some() => Err(invalid(
+                "polynomial",
+                "a private model's bounds hold for its input columns, not for their products",
             )),
             #[cfg(feature = "privacy")]
             Algorithm::DpLogistic(p) => {
@@ -508,6 +569,13 @@ impl Pipeline {
         if let Some(p) = &self.pca {
             out.push(("pca".into(), p.n_components.to_string()));
         }
+        if let Some(p) = &self.polynomial {
+            out.push(("polynomial".into(), p.degree.to_string()));
+            out.push(("interaction_only".into(), p.interaction_only.to_string()));
+        }
+        if let Some(c) = &self.columns {
+            out.push(("columns".into(), c.join(",")));
+        }
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.algorithm) {
             flatten("", &map, &mut out);
         }
@@ -521,6 +589,14 @@ impl Pipeline {
     /// cannot use, a numerical failure.
     pub fn fit_pipeline(&self, data: &Dataset) -> Result<FittedPipeline> {
         self.validate()?;
+        let selected;
+        let data = match &self.columns {
+            Some(columns) => {
+                selected = data.select_columns(columns)?;
+                &selected
+            }
+            None => data,
+        };
         let task = match (&self.algorithm, data.target()) {
             (Algorithm::KMeans(k), _) => Task::Clustering {
                 n_clusters: k.n_clusters,
@@ -589,12 +665,20 @@ impl Pipeline {
             x = step.apply(x.view())?;
             steps.push(step);
         }
+        let before_polynomial = x.ncols();
+        if let Some(poly) = &self.polynomial {
+            let step = poly.step(x.ncols())?;
+            x = step.apply(x.view())?;
+            steps.push(step);
+        }
         let scaler = match self.scaling {
             Scaling::None => None,
             Scaling::Standard => {
                 // Indicator columns (one-hot and missing flags) stay 0/1.
                 let mut keep = OneHotEncoder::indicator_mask(data.columns());
                 keep.extend(std::iter::repeat_n(true, n_flags));
+                // Products are scaled like any column.
+                keep.extend(std::iter::repeat_n(false, x.ncols() - before_polynomial));
                 Some(StandardScaler::fit(x.view(), &keep)?)
             }
             Scaling::MinMax => Some(MinMaxScaler::fit(x.view())?),
@@ -849,7 +933,7 @@ mod tests {
             | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors"
             | "n_threads" => "2",
             "early_stopping" => "true",
-            "pca" => "1",
+            "pca" | "polynomial" => "2",
             "weights" => "distance",
             "distribution" => "gaussian",
             "loss" => "hinge",

@@ -408,3 +408,75 @@ fn symmetric_eigen(mut a: ml_core::ndarray::Array2<f64>) -> (Vec<f64>, ml_core::
     }
     ((0..n).map(|i| a[[i, i]]).collect(), v)
 }
+
+/// Products of the input columns up to a degree, appended after them:
+/// scikit-learn's `PolynomialFeatures(degree, interaction_only,
+/// include_bias=False)`, in its column order (every term of degree 2 in
+/// lexicographic order, then degree 3, …), as a [`Preprocess::Polynomial`]
+/// step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolynomialFeatures {
+    /// The highest degree (at least 2; 1 would add nothing).
+    pub degree: usize,
+    /// Only products of distinct columns (no powers).
+    #[serde(default)]
+    pub interaction_only: bool,
+}
+
+impl PolynomialFeatures {
+    /// The most columns the step may output: the count grows as
+    /// `inputs^degree`, and a wide result is refused before it is built.
+    pub const MAX_OUTPUTS: usize = 10_000;
+
+    /// Check the degree.
+    ///
+    /// # Errors
+    /// A degree below 2 or above 5.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=5).contains(&self.degree) {
+            return Err(invalid(
+                "polynomial",
+                format!("degree {}: expected 2 to 5", self.degree),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The step for `n_inputs` columns.
+    ///
+    /// # Errors
+    /// An invalid degree, or more than [`PolynomialFeatures::MAX_OUTPUTS`]
+    /// columns out.
+    pub fn step(&self, n_inputs: usize) -> Result<Preprocess> {
+        self.validate()?;
+        let mut terms: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<Vec<usize>> = (0..n_inputs).map(|j| vec![j]).collect();
+        for _ in 2..=self.degree {
+            // Extend each term of the previous degree by a column no smaller
+            // (or, for interactions only, larger) than its last.
+            let mut next = Vec::new();
+            for term in &current {
+                let last = term[term.len() - 1];
+                let from = if self.interaction_only { last + 1 } else { last };
+                for j in from..n_inputs {
+                    if n_inputs + terms.len() + next.len() >= Self::MAX_OUTPUTS {
+                        return Err(invalid(
+                            "polynomial",
+                            format!(
+                                "degree {} of {n_inputs} columns makes more than {} columns",
+                                self.degree,
+                                Self::MAX_OUTPUTS
+                            ),
+                        ));
+                    }
+                    let mut t = term.clone();
+                    t.push(j);
+                    next.push(t);
+                }
+            }
+            terms.extend(next.iter().cloned());
+            current = next;
+        }
+        Ok(Preprocess::Polynomial { terms })
+    }
+}

@@ -279,3 +279,95 @@ fn compare_split(f: &Value, data: &str, model: &str, ps: &[(&str, &str)]) -> (f6
     let same = labels.iter().zip(&want).filter(|(a, b)| *a == *b).count() as f64 / want.len() as f64;
     (acc, same)
 }
+
+#[test]
+fn polynomial_features_and_a_column_selector_equal_scikit_learns() {
+    let f = fixture("sklearn_models.json")["polynomial"].clone();
+    let data = ml_datasets::breast_cancer().unwrap();
+    let names: Vec<String> = indices(&f["columns"])
+        .iter()
+        .map(|&j| data.feature_names()[j].clone())
+        .collect();
+    let selected = data.select_columns(&names).unwrap();
+    // Degree 3 in scikit-learn's column order.
+    let step = ml_learn::PolynomialFeatures {
+        degree: 3,
+        interaction_only: false,
+    }
+    .step(4)
+    .unwrap();
+    let head = step
+        .apply(selected.select_rows(&[0, 1, 2]).unwrap().features())
+        .unwrap();
+    let want = f["degree3_head"].as_array().unwrap();
+    assert_eq!(head.ncols(), want[0].as_array().unwrap().len());
+    for (i, row) in want.iter().enumerate() {
+        for (j, b) in row.as_array().unwrap().iter().enumerate() {
+            let b = b.as_f64().unwrap();
+            assert!((head[[i, j]] - b).abs() <= 1e-9 * b.abs().max(1.0), "[{i}, {j}]");
+        }
+    }
+    // The selector then polynomial -> scaler -> logistic regression, as
+    // a pipeline: the same accuracy and labels.
+    let columns = names.join(",");
+    for (case, interaction_only) in [("degree2", "false"), ("interactions", "true")] {
+        let c = &f[case];
+        let (train, test) = split("breast_cancer", c);
+        let ps = params(&[
+            ("polynomial", "2"),
+            ("interaction_only", interaction_only),
+            ("columns", &columns),
+        ]);
+        let fitted = Pipeline::from_params("logistic", &ps, None)
+            .unwrap()
+            .fit_pipeline(&train)
+            .unwrap();
+        // The model takes the selected columns only.
+        assert_eq!(fitted.signature().inputs.len(), 4);
+        let Some(ml_core::Preprocess::Polynomial { terms }) = fitted
+            .spec()
+            .preprocessing
+            .iter()
+            .find(|s| matches!(s, ml_core::Preprocess::Polynomial { .. }))
+            .cloned()
+        else {
+            panic!("a polynomial step")
+        };
+        assert_eq!(4 + terms.len(), c["n_output_features"].as_u64().unwrap() as usize);
+        let Predictions::Classification { labels, .. } =
+            fitted.predict(test.select_columns(&names).unwrap().features()).unwrap()
+        else {
+            panic!("classification")
+        };
+        let (truth, _) = test.classes().unwrap();
+        let acc = labels.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
+        let want = indices(&c["predictions"]);
+        let same = labels.iter().zip(&want).filter(|(a, b)| *a == *b).count();
+        let theirs = c["accuracy"].as_f64().unwrap();
+        println!(
+            "{case}: accuracy ours {acc:.4}, scikit-learn {theirs:.4}, {same} of {} labels equal",
+            want.len()
+        );
+        assert!((acc - theirs).abs() <= 1e-12, "accuracy {acc} vs {theirs}");
+        assert!(same as f64 >= 0.99 * want.len() as f64);
+    }
+    // Bad settings are named.
+    for (ps, needle) in [
+        (vec![("polynomial", "1")], "degree 1: expected 2 to 5"),
+        (vec![("interaction_only", "true")], "give polynomial=DEGREE too"),
+        (vec![("columns", "mean radius,mean radius")], "selected twice"),
+    ] {
+        let e = Pipeline::from_params("logistic", &params(&ps), None).unwrap_err();
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+    let e = Pipeline::from_params("logistic", &params(&[("columns", "mean radius,nope")]), None)
+        .unwrap()
+        .fit(&data)
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown column 'nope'"), "{e}");
+    let e = Pipeline::from_params("logistic", &params(&[("polynomial", "5")]), None)
+        .unwrap()
+        .fit(&data)
+        .unwrap_err();
+    assert!(e.to_string().contains("more than 10000 columns"), "{e}");
+}

@@ -83,6 +83,10 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
     let digits = ml_datasets::digits().unwrap();
     let diabetes = ml_datasets::diabetes().unwrap();
     let german = ml_datasets::german_credit().unwrap();
+    // A column selector in front of polynomial features: the model's
+    // inputs are the four selected columns.
+    let bc4_names = bc.feature_names()[..4].join(",");
+    let bc4 = bc.select_columns(&bc.feature_names()[..4]).unwrap();
     let cases: Vec<Case<'_>> = vec![
         ("logistic_breast_cancer", "logistic", params(&[]), &bc),
         ("softmax_iris_minmax", "logistic", params(&[("scale", "minmax")]), &iris),
@@ -124,6 +128,12 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         ),
         ("linear_svm_breast_cancer", "linear_svm", params(&[]), &bc),
         ("pca_logistic_digits", "logistic", params(&[("pca", "12")]), &digits),
+        (
+            "polynomial_selected_logistic_breast_cancer",
+            "logistic",
+            params(&[("polynomial", "2"), ("columns", &bc4_names)]),
+            &bc4,
+        ),
         (
             "linear_svm_hinge_digits",
             "linear_svm",
