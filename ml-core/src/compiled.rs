@@ -38,11 +38,15 @@ struct FlatEnsemble {
 }
 
 impl FlatEnsemble {
-    /// `None` when the ensemble is too large for 32-bit node indices.
+    /// `None` when the ensemble is too large for 32-bit node indices or
+    /// has categorical splits (those predict through the spec).
     fn new(trees: &[Tree], aggregation: Aggregation, base_values: &[f64]) -> Option<Self> {
         let n_outputs = base_values.len();
         let total: usize = trees.iter().map(|t| t.nodes.len()).sum();
-        if total >= u32::MAX as usize {
+        let categorical = trees
+            .iter()
+            .any(|t| t.nodes.iter().any(|n| n.split.is_some_and(|s| s.categories.is_some())));
+        if total >= u32::MAX as usize || categorical {
             return None;
         }
         let mut f = FlatEnsemble {

@@ -28,7 +28,7 @@ pub use model::{Predictions, Signature, Task, argmax};
 pub use neural::{Activation, EmbeddingTable, Layer, RowShape, embedding_matrix};
 pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{
-    Aggregation, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, goes_left,
+    Aggregation, CategorySet, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, goes_left,
     linked_predictions, sigmoid,
 };
 pub use split::{

@@ -202,7 +202,12 @@ pub struct TreeNode {
 
 /// The test of an internal node: rows whose value, rounded to `f32`, is at
 /// most the threshold (rounded to `f32`) go left; see [`goes_left`]. A
-/// missing value (NaN) goes left when `missing_left`, else right.
+/// missing value (NaN) goes left when `missing_left`, else right. A split
+/// on a categorical feature (its values are category codes) has
+/// `categories`: the codes in the set go left, the others right, and a
+/// missing value or a negative code (a category unseen in training) goes
+/// where `missing_left` says, as scikit-learn's native categorical splits
+/// route them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Split {
     /// Feature index in the preprocessed matrix.
@@ -220,18 +225,81 @@ pub struct Split {
     /// of trees that never route missing values read as before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub missing_left: bool,
+    /// For a split on category codes, the codes that go left (the
+    /// threshold is then unused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<CategorySet>,
 }
 
 impl Split {
     /// Whether a row whose split feature is `x` goes left: [`goes_left`],
-    /// with NaN going where `missing_left` says.
+    /// or membership of `categories`, with NaN (and, for categories, a
+    /// negative code) going where `missing_left` says.
     #[inline]
     pub fn goes_left(&self, x: f64) -> bool {
-        if x.is_nan() {
-            self.missing_left
-        } else {
-            goes_left(x, self.threshold)
+        match &self.categories {
+            _ if x.is_nan() => self.missing_left,
+            None => goes_left(x, self.threshold),
+            Some(_) if x < 0.0 => self.missing_left,
+            Some(set) => set.contains_value(x),
         }
+    }
+}
+
+/// A set of category codes below [`CategorySet::CAPACITY`], as a bitset
+/// (what scikit-learn keeps per categorical split). Written as the sorted
+/// list of its codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CategorySet([u64; 4]);
+
+impl CategorySet {
+    /// Codes run from 0 to 255.
+    pub const CAPACITY: usize = 256;
+
+    /// The set of `codes`.
+    ///
+    /// # Errors
+    /// A code of [`CategorySet::CAPACITY`] or more.
+    pub fn new(codes: impl IntoIterator<Item = usize>) -> Result<Self> {
+        let mut set = Self::default();
+        for c in codes {
+            if c >= Self::CAPACITY {
+                return Err(Error::invalid(
+                    "categories",
+                    format!("code {c}: at most {} categories", Self::CAPACITY),
+                ));
+            }
+            set.0[c / 64] |= 1 << (c % 64);
+        }
+        Ok(set)
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: usize) -> bool {
+        code < Self::CAPACITY && self.0[code / 64] & (1 << (code % 64)) != 0
+    }
+
+    /// Whether the value `x` is a code in the set (whole numbers only).
+    pub fn contains_value(&self, x: f64) -> bool {
+        x >= 0.0 && x.fract() == 0.0 && x < Self::CAPACITY as f64 && self.contains(x as usize)
+    }
+
+    /// The codes, ascending.
+    pub fn codes(&self) -> Vec<usize> {
+        (0..Self::CAPACITY).filter(|&c| self.contains(c)).collect()
+    }
+}
+
+impl Serialize for CategorySet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.codes().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CategorySet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let codes = Vec::<usize>::deserialize(deserializer)?;
+        Self::new(codes).map_err(serde::de::Error::custom)
     }
 }
 
@@ -283,7 +351,7 @@ impl Tree {
                 if s.feature >= n_features {
                     return bad(format!("node {i} splits on feature {} of {n_features}", s.feature));
                 }
-                if !s.threshold.is_finite() {
+                if !s.threshold.is_finite() && s.categories.is_none() {
                     return bad(format!("node {i} has a non-finite threshold"));
                 }
                 // Children after their parent: no cycles, traversal terminates.

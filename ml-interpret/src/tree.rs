@@ -33,6 +33,8 @@ pub(crate) struct FlatTree {
     right: Vec<usize>,
     /// Where a missing value goes at each node (`Split::missing_left`).
     missing_left: Vec<bool>,
+    /// The categories that go left at categorical splits.
+    categories: Vec<Option<ml_core::CategorySet>>,
     left_share: Vec<f64>,
     /// `nodes × outputs` node values.
     values: Vec<f64>,
@@ -49,6 +51,7 @@ impl FlatTree {
             left: vec![0; n],
             right: vec![0; n],
             missing_left: vec![false; n],
+            categories: vec![None; n],
             left_share: vec![0.5; n],
             values: vec![0.0; n * n_out],
             n_out,
@@ -73,6 +76,7 @@ impl FlatTree {
                 t.left[i] = s.left;
                 t.right[i] = s.right;
                 t.missing_left[i] = s.missing_left;
+                t.categories[i] = s.categories;
                 let (cl, cr) = (tree.nodes[s.left].cover, tree.nodes[s.right].cover);
                 // Shares from the children's covers, so that the expected
                 // value and the attributions use one and the same measure.
@@ -92,10 +96,11 @@ impl FlatTree {
     #[inline]
     fn goes_left(&self, i: usize, x: &[f64]) -> bool {
         let v = x[self.feature[i]];
-        if v.is_nan() {
-            self.missing_left[i]
-        } else {
-            (v as f32) <= self.threshold[i]
+        match &self.categories[i] {
+            _ if v.is_nan() => self.missing_left[i],
+            None => (v as f32) <= self.threshold[i],
+            Some(_) if v < 0.0 => self.missing_left[i],
+            Some(set) => set.contains_value(v),
         }
     }
 

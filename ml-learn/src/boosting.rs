@@ -15,7 +15,7 @@
 use std::collections::BinaryHeap;
 
 use ml_core::ndarray::{ArrayView1, ArrayView2};
-use ml_core::{Aggregation, Estimator, Link, Split, Tree, TreeNode, goes_left};
+use ml_core::{Aggregation, CategorySet, Estimator, Link, Split, Tree, TreeNode, goes_left};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,35 @@ impl EarlyStopping {
             _ => Err(invalid(
                 "early_stopping",
                 format!("'{s}': expected auto, true or false"),
+            )),
+        }
+    }
+}
+
+/// How a pipeline gives categorical columns to boosting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoricalFeatures {
+    /// As category codes, split natively (a set of categories goes left),
+    /// as scikit-learn's default `"from_dtype"` treats pandas categories.
+    #[default]
+    FromDtype,
+    /// One-hot encoded first, like any other model.
+    Onehot,
+}
+
+impl CategoricalFeatures {
+    /// Parse `from_dtype` (or `native`) or `onehot`.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "from_dtype" | "native" => Ok(Self::FromDtype),
+            "onehot" | "none" => Ok(Self::Onehot),
+            _ => Err(invalid(
+                "categorical_features",
+                format!("'{s}': expected from_dtype (native splits) or onehot"),
             )),
         }
     }
@@ -87,6 +116,10 @@ pub struct HistGradientBoosting {
     /// The model is the same whatever the threads.
     #[serde(default)]
     pub n_threads: usize,
+    /// How a pipeline gives it categorical columns (native splits by
+    /// default; [`HistGradientBoosting::fit_categorical`] takes the codes).
+    #[serde(default)]
+    pub categorical_features: CategoricalFeatures,
 }
 
 impl Default for HistGradientBoosting {
@@ -105,6 +138,7 @@ impl Default for HistGradientBoosting {
             tol: 1e-7,
             seed: 0,
             n_threads: 0,
+            categorical_features: CategoricalFeatures::FromDtype,
         }
     }
 }
@@ -132,6 +166,8 @@ struct Candidate {
     /// The last bin that goes left.
     bin: usize,
     missing_left: bool,
+    /// For a categorical feature, the categories (bins) that go left.
+    categories: Option<CategorySet>,
     /// The left child's gradient and hessian sums and rows.
     left: (f64, f64, u32),
 }
@@ -142,6 +178,16 @@ struct Bin {
     g: f64,
     h: f64,
     n: u32,
+}
+
+/// What a candidate split of a node gives (see `Grower::gain`).
+enum Gain {
+    /// The left side is below the minimums: scan on.
+    LeftTooSmall,
+    /// The right side is: no further split point can do better.
+    RightTooSmall,
+    /// The loss reduction.
+    Of(f64),
 }
 
 /// A leaf waiting to be split, ordered by its best split's gain.
@@ -213,18 +259,24 @@ struct Binned {
     counts: Vec<u32>,
     /// Ranges of `splittable` whose histograms are filled together.
     groups: Vec<std::ops::Range<usize>>,
+    /// Whether each feature holds category codes (bin `c` is code `c`).
+    categorical: Vec<bool>,
 }
 
 impl Binned {
     /// Bin every column (on several threads with `parallel`).
-    fn fit(x: ArrayView2<'_, f64>, max_bins: usize, parallel: bool) -> Self {
+    fn fit(x: ArrayView2<'_, f64>, max_bins: usize, categorical: &[bool], parallel: bool) -> Result<Self> {
+        let bin = |f: usize| {
+            if categorical.get(f).copied().unwrap_or(false) {
+                bin_categories(x.column(f), f, max_bins)
+            } else {
+                Ok(bin_column(x.column(f), max_bins))
+            }
+        };
         let columns: Vec<(Vec<f64>, Vec<u8>, bool)> = if parallel {
-            (0..x.ncols())
-                .into_par_iter()
-                .map(|f| bin_column(x.column(f), max_bins))
-                .collect()
+            (0..x.ncols()).into_par_iter().map(bin).collect::<Result<_>>()?
         } else {
-            x.columns().into_iter().map(|c| bin_column(c, max_bins)).collect()
+            (0..x.ncols()).map(bin).collect::<Result<_>>()?
         };
         let mut thresholds = Vec::with_capacity(x.ncols());
         let mut codes: Vec<Vec<u8>> = Vec::with_capacity(x.ncols());
@@ -240,7 +292,11 @@ impl Binned {
             offsets.push(offsets[f] + t.len() + 2);
             thresholds.push(t);
         }
-        Self::from_columns(thresholds, codes, has_missing, offsets, splittable, x.nrows())
+        let mut binned = Self::from_columns(thresholds, codes, has_missing, offsets, splittable, x.nrows());
+        binned.categorical = (0..x.ncols())
+            .map(|f| categorical.get(f).copied().unwrap_or(false))
+            .collect();
+        Ok(binned)
     }
 
     /// Feature groups, row-wise codes and counts from the binned columns.
@@ -292,6 +348,7 @@ impl Binned {
             by_row,
             counts,
             groups,
+            categorical: Vec::new(),
         }
     }
 
@@ -347,6 +404,47 @@ fn bin_column(col: ArrayView1<'_, f64>, max_bins: usize) -> (Vec<f64>, Vec<u8>, 
     }
     let missing = sorted.len() < col.len();
     (t, column, missing)
+}
+
+/// A categorical column's bins: its codes themselves (bin `c` holds code
+/// `c`), missing values (and negative codes, categories unseen when the
+/// encoding was made) in the bin after the last code.
+///
+/// # Errors
+/// A code that is not a whole number, or one of `max_bins` or more.
+fn bin_categories(col: ArrayView1<'_, f64>, f: usize, max_bins: usize) -> Result<(Vec<f64>, Vec<u8>, bool)> {
+    let mut top = 0usize;
+    for &v in col {
+        if v.is_nan() || v < 0.0 {
+            continue;
+        }
+        if v.fract() != 0.0 || v >= max_bins as f64 {
+            return Err(invalid(
+                "categorical_features",
+                format!(
+                    "feature {f} holds {v}: native categorical splits take whole category codes below max_bins ({max_bins}); give categorical_features=onehot for more categories"
+                ),
+            ));
+        }
+        top = top.max(v as usize);
+    }
+    let n_categories = top + 1;
+    let mut missing = false;
+    let codes = col
+        .iter()
+        .map(|&v| {
+            if v.is_nan() || v < 0.0 {
+                missing = true;
+                n_categories as u8
+            } else {
+                v as u8
+            }
+        })
+        .collect();
+    // Thresholds between the codes keep the bin count (and the bins'
+    // layout) of a numeric feature; categorical splits never read them.
+    let thresholds = (1..n_categories).map(|c| c as f64 - 0.5).collect();
+    Ok((thresholds, codes, missing))
 }
 
 /// Thresholds between the distinct single-precision values of a column:
@@ -501,16 +599,45 @@ impl<'a> Grower<'a> {
         id
     }
 
+    /// The gain of a split whose left side has the gradient, hessian and
+    /// row sums `left` of the node's `total` (whose score is `parent`), or
+    /// which side is too small (rows below `min_samples_leaf`, hessians
+    /// below the minimum).
+    #[inline]
+    fn gain(&self, (gl, hl, nl): (f64, f64, u32), (g, h, n): (f64, f64, u32), parent: f64) -> Gain {
+        let min_leaf = self.cfg.min_samples_leaf.max(1) as u32;
+        let (gr, hr, nr) = (g - gl, h - hl, n - nl);
+        if nl < min_leaf || hl < MIN_HESSIAN {
+            return Gain::LeftTooSmall;
+        }
+        if nr < min_leaf || hr < MIN_HESSIAN {
+            return Gain::RightTooSmall;
+        }
+        Gain::Of(self.score(gl, hl) + self.score(gr, hr) - parent)
+    }
+
+    /// A node's score `g² / (h + λ)`; a split gains its children's scores
+    /// less its parent's.
+    #[inline]
+    fn score(&self, g: f64, h: f64) -> f64 {
+        g * g / (h + self.cfg.l2_regularization)
+    }
+
     /// The best split of a node with histogram `hist` and sums `g`, `h`, `n`.
     fn find_split(&self, hist: &[Bin], g: f64, h: f64, n: usize) -> Option<Candidate> {
-        let lambda = self.cfg.l2_regularization;
-        let min_leaf = self.cfg.min_samples_leaf.max(1) as u32;
-        let score = |g: f64, h: f64| g * g / (h + lambda);
-        let parent = score(g, h);
+        let parent = self.score(g, h);
         let n = n as u32;
         let mut best: Option<Candidate> = None;
         for &f in &self.binned.splittable {
             let bins = &hist[self.binned.offsets[f]..self.binned.offsets[f + 1]];
+            if self.binned.categorical[f] {
+                if let Some(c) = self.categorical_split(f, bins, g, h, n)
+                    && best.is_none_or(|b| c.gain > b.gain)
+                {
+                    best = Some(c);
+                }
+                continue;
+            }
             let non_missing = self.binned.missing_code(f);
             let missing = bins[non_missing];
             // Missing values right, then (if any) left; with missing values
@@ -533,27 +660,25 @@ impl<'a> Grower<'a> {
                     gl += bin.g;
                     hl += bin.h;
                     nl += bin.n;
-                    let (gr, hr, nr) = (g - gl, h - hl, n - nl);
-                    if nl < min_leaf || hl < MIN_HESSIAN {
-                        continue;
-                    }
-                    if nr < min_leaf || hr < MIN_HESSIAN {
-                        break;
-                    }
-                    let gain = score(gl, hl) + score(gr, hr) - parent;
+                    let gain = match self.gain((gl, hl, nl), (g, h, n), parent) {
+                        Gain::LeftTooSmall => continue,
+                        Gain::RightTooSmall => break,
+                        Gain::Of(gain) => gain,
+                    };
                     if gain > 0.0 && best.is_none_or(|c| gain > c.gain) {
                         // Without missing values in training, a missing value
                         // at prediction goes to the larger child.
                         let missing_left = if self.binned.has_missing[f] {
                             missing_left
                         } else {
-                            nl > nr
+                            nl > n - nl
                         };
                         best = Some(Candidate {
                             gain,
                             feature: f,
                             bin: b,
                             missing_left,
+                            categories: None,
                             left: (gl, hl, nl),
                         });
                     }
@@ -561,6 +686,73 @@ impl<'a> Grower<'a> {
             }
         }
         best
+    }
+
+    /// The best split of categorical feature `f` (scikit-learn's, after
+    /// Fisher's grouping and LightGBM): categories with enough hessian
+    /// support (missing values as one more category) sorted by their
+    /// smoothed gradient ratio, then scanned from each end up to the
+    /// middle, the scanned ones going left. Categories with too little
+    /// support always go right.
+    fn categorical_split(&self, f: usize, bins: &[Bin], g: f64, h: f64, n: u32) -> Option<Candidate> {
+        /// scikit-learn's `MIN_CAT_SUPPORT` (LightGBM's `cat_smooth`).
+        const SUPPORT: f64 = 10.0;
+        let parent = self.score(g, h);
+        let support_factor = f64::from(n) / h;
+        let missing_code = self.binned.missing_code(f);
+        let mut used: Vec<(usize, f64)> = bins
+            .iter()
+            .enumerate()
+            .filter(|&(b, bin)| (b < missing_code || self.binned.has_missing[f]) && bin.h * support_factor >= SUPPORT)
+            .map(|(b, bin)| (b, bin.g / (bin.h + SUPPORT)))
+            .collect();
+        if used.len() <= 1 {
+            return None;
+        }
+        used.sort_by(|a, b| a.1.total_cmp(&b.1));
+        // (gain, where the scan stopped, its direction, the left sums)
+        type Scan = (f64, usize, i8, (f64, f64, u32));
+        let mut best: Option<Scan> = None;
+        for direction in [1i8, -1] {
+            let middle = if direction == 1 {
+                used.len().div_ceil(2)
+            } else {
+                used.len().div_ceil(2) - 1
+            };
+            let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
+            for i in 0..middle {
+                let at = if direction == 1 { i } else { used.len() - 1 - i };
+                let bin = bins[used[at].0];
+                gl += bin.g;
+                hl += bin.h;
+                nl += bin.n;
+                let gain = match self.gain((gl, hl, nl), (g, h, n), parent) {
+                    Gain::LeftTooSmall => continue,
+                    Gain::RightTooSmall => break,
+                    Gain::Of(gain) => gain,
+                };
+                if gain > 0.0 && best.is_none_or(|b| gain > b.0) {
+                    best = Some((gain, at, direction, (gl, hl, nl)));
+                }
+            }
+        }
+        let (gain, at, direction, left) = best?;
+        let chosen = if direction == 1 { &used[..=at] } else { &used[at..] };
+        let in_left = |b: usize| chosen.iter().any(|&(c, _)| c == b);
+        let missing_left = if self.binned.has_missing[f] {
+            in_left(missing_code)
+        } else {
+            left.2 > n - left.2
+        };
+        let categories = CategorySet::new(chosen.iter().map(|&(c, _)| c).filter(|&c| c < missing_code)).ok()?;
+        Some(Candidate {
+            gain,
+            feature: f,
+            bin: 0,
+            missing_left,
+            categories: Some(categories),
+            left,
+        })
     }
 
     /// Split node `id` by its best candidate; returns the children.
@@ -572,7 +764,11 @@ impl<'a> Grower<'a> {
         // Branch-free: every row is written to both sides and only the
         // side it belongs to moves on.
         let goes_left: Vec<bool> = (0..=missing_code)
-            .map(|b| if b == missing_code { c.missing_left } else { b <= c.bin })
+            .map(|b| match &c.categories {
+                _ if b == missing_code => c.missing_left,
+                None => b <= c.bin,
+                Some(set) => set.contains(b),
+            })
             .collect();
         let partition = |rows: &[u32]| {
             let (mut left, mut right) = (vec![0; rows.len()], vec![0; rows.len()]);
@@ -623,11 +819,15 @@ impl<'a> Grower<'a> {
             (small_hist, large_hist)
         };
         let depth = self.depth[id] + 1;
-        let threshold = self.binned.thresholds[c.feature]
-            .get(c.bin)
-            .copied()
-            // Every value left, missing values right.
-            .unwrap_or(f64::from(f32::MAX));
+        let threshold = match c.categories {
+            // Unused: the categories decide.
+            Some(_) => 0.0,
+            None => self.binned.thresholds[c.feature]
+                .get(c.bin)
+                .copied()
+                // Every value left, missing values right.
+                .unwrap_or(f64::from(f32::MAX)),
+        };
         let l = self.add(left, left_hist, (gl, hl), depth, outputs, k);
         let r = self.add(right, right_hist, (g - gl, h - hl), depth, outputs, k);
         self.nodes[id].split = Some(Split {
@@ -636,6 +836,7 @@ impl<'a> Grower<'a> {
             left: l,
             right: r,
             missing_left: c.missing_left,
+            categories: c.categories,
         });
         (l, r)
     }
@@ -878,15 +1079,34 @@ impl HistGradientBoosting {
         target: BoostTarget<'_>,
         weights: Option<&[f64]>,
     ) -> Result<(Estimator, usize)> {
+        self.fit_categorical(x, target, weights, &[])
+    }
+
+    /// [`HistGradientBoosting::fit_design`] with native categorical
+    /// features: where `categorical[j]` is true, feature `j` holds category
+    /// codes (whole numbers below `max_bins`; NaN or a negative code is
+    /// missing) and splits send a set of categories left (scikit-learn's
+    /// `categorical_features`).
+    ///
+    /// # Errors
+    /// As [`HistGradientBoosting::fit_design`]; a categorical feature with
+    /// a code that is not a whole number or not below `max_bins`.
+    pub fn fit_categorical(
+        &self,
+        x: ArrayView2<'_, f64>,
+        target: BoostTarget<'_>,
+        weights: Option<&[f64]>,
+        categorical: &[bool],
+    ) -> Result<(Estimator, usize)> {
         self.validate()?;
         match self.n_threads {
-            0 => self.fit_threads(x, target, weights, rayon::current_num_threads() > 1),
-            1 => self.fit_threads(x, target, weights, false),
+            0 => self.fit_threads(x, target, weights, categorical, rayon::current_num_threads() > 1),
+            1 => self.fit_threads(x, target, weights, categorical, false),
             n => rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build()
                 .map_err(|e| invalid("n_threads", format!("cannot start {n} threads: {e}")))?
-                .install(|| self.fit_threads(x, target, weights, true)),
+                .install(|| self.fit_threads(x, target, weights, categorical, true)),
         }
     }
 
@@ -895,6 +1115,7 @@ impl HistGradientBoosting {
         x: ArrayView2<'_, f64>,
         target: BoostTarget<'_>,
         weights: Option<&[f64]>,
+        categorical: &[bool],
         parallel: bool,
     ) -> Result<(Estimator, usize)> {
         let n = x.nrows();
@@ -925,7 +1146,7 @@ impl HistGradientBoosting {
             ml_core::ndarray::Axis(0),
             &train.iter().map(|&r| r as usize).collect::<Vec<_>>(),
         );
-        let binned_train = Binned::fit(train_x.view(), self.max_bins, parallel);
+        let binned_train = Binned::fit(train_x.view(), self.max_bins, categorical, parallel)?;
         let base = baseline(target, &train, weights);
         // Raw predictions of every row, read only for the validation rows'
         // loss: kept with early stopping alone.

@@ -15,7 +15,7 @@ mod private;
 mod svm;
 mod tree;
 
-pub use boosting::{BoostTarget, EarlyStopping, HistGradientBoosting};
+pub use boosting::{BoostTarget, CategoricalFeatures, EarlyStopping, HistGradientBoosting};
 pub use error::{Error, Result};
 pub use kmeans::KMeans;
 pub use linear::{LinearRegression, LogisticRegression, Ridge};

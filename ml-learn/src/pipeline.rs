@@ -7,7 +7,7 @@ use ml_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::boosting::{BoostTarget, EarlyStopping, HistGradientBoosting};
+use crate::boosting::{BoostTarget, CategoricalFeatures, EarlyStopping, HistGradientBoosting};
 use crate::bridge::{contiguous, view16};
 use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
@@ -36,6 +36,7 @@ const BOOSTING_PARAMS: &[&str] = &[
     "n_iter_no_change",
     "tol",
     "n_threads",
+    "categorical_features",
 ];
 
 /// The estimator at the end of a pipeline, with its hyper-parameters.
@@ -370,6 +371,7 @@ impl Pipeline {
                     "validation_fraction" => b.validation_fraction = parse(k, v)?,
                     "n_iter_no_change" => b.n_iter_no_change = parse(k, v)?,
                     "n_threads" => b.n_threads = parse(k, v)?,
+                    "categorical_features" => b.categorical_features = CategoricalFeatures::parse(v)?,
                     _ => b.tol = parse(k, v)?,
                 },
                 (Algorithm::Forest(f), "bootstrap") => f.bootstrap = parse(k, v)?,
@@ -661,7 +663,29 @@ impl Pipeline {
             n_flags = x.ncols() - data.n_features();
             steps.push(step);
         }
-        if let Some(step) = OneHotEncoder::fit(data.columns()) {
+        // Boosting splits categorical columns natively unless told to
+        // one-hot encode them; the codes must then reach it unchanged.
+        let native = match &self.algorithm {
+            Algorithm::Boosting(b) if b.categorical_features == CategoricalFeatures::FromDtype => {
+                let categorical: Vec<bool> = data
+                    .columns()
+                    .iter()
+                    .map(|c| matches!(c.kind, ml_core::FeatureKind::Categorical { .. }))
+                    .chain(std::iter::repeat_n(false, n_flags))
+                    .collect();
+                categorical.contains(&true).then_some(categorical)
+            }
+            _ => None,
+        };
+        if native.is_some() && (self.scaling != Scaling::None || self.polynomial.is_some() || self.pca.is_some()) {
+            return Err(invalid(
+                "categorical_features",
+                "native categorical splits take the category codes as they are: give categorical_features=onehot to scale, multiply or project categorical columns",
+            ));
+        }
+        if native.is_none()
+            && let Some(step) = OneHotEncoder::fit(data.columns())
+        {
             x = step.apply(x.view())?;
             steps.push(step);
         }
@@ -749,18 +773,23 @@ impl Pipeline {
                 FittedEstimator::Own(est)
             }
             (Algorithm::Boosting(b), Some(t)) => {
+                let categorical = native.as_deref().unwrap_or(&[]);
                 let (est, _) = match t {
-                    Target::Classes { labels, names } => b.fit_design(
+                    Target::Classes { labels, names } => b.fit_categorical(
                         x.view(),
                         BoostTarget::Classes {
                             labels: &labels.to_vec(),
                             n_classes: names.len(),
                         },
                         weights.as_deref(),
+                        categorical,
                     )?,
-                    Target::Values { values } => {
-                        b.fit_design(x.view(), BoostTarget::Values(&values.to_vec()), weights.as_deref())?
-                    }
+                    Target::Values { values } => b.fit_categorical(
+                        x.view(),
+                        BoostTarget::Values(&values.to_vec()),
+                        weights.as_deref(),
+                        categorical,
+                    )?,
                 };
                 FittedEstimator::Own(est)
             }
@@ -933,6 +962,7 @@ mod tests {
             | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors"
             | "n_threads" => "2",
             "early_stopping" => "true",
+            "categorical_features" => "onehot",
             "pca" | "polynomial" => "2",
             "weights" => "distance",
             "distribution" => "gaussian",

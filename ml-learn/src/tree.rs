@@ -356,6 +356,7 @@ impl Grower<'_> {
                 left: l,
                 right: r,
                 missing_left: false,
+                categories: None,
             });
             stack.push((r, start + left, end, depth + 1));
             stack.push((l, start, start + left, depth + 1));

@@ -239,3 +239,72 @@ fn the_model_does_not_depend_on_the_threads() {
     assert_eq!(one, fit(2));
     assert_eq!(one, fit(0));
 }
+
+#[test]
+fn categorical_columns_split_natively_as_scikit_learns_do() {
+    let f = &fixture()["german_credit_categorical"];
+    let data = ml_datasets::german_credit().unwrap();
+    let names: Vec<String> = f["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(data.feature_names(), names, "the fixture's columns are ours");
+    let train = data.select_rows(&indices(&f["train"])).unwrap();
+    let test = data.select_rows(&indices(&f["test"])).unwrap();
+    let truth = test.classes().unwrap().0.to_vec();
+    let fit = |ps: &[(&str, &str)]| {
+        let ps: Vec<(String, String)> = ps.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Pipeline::from_params("hgb", &ps, Some(0))
+            .unwrap()
+            .fit_pipeline(&train)
+            .unwrap()
+    };
+    let native = fit(&[]);
+    let spec = native.spec();
+    // No one-hot step: the trees split on the category codes.
+    assert!(spec.preprocessing.is_empty(), "{:?}", spec.preprocessing);
+    let Estimator::TreeEnsemble { trees, .. } = &spec.estimator else {
+        panic!("boosting gives a tree ensemble")
+    };
+    let categorical_splits = trees
+        .iter()
+        .flat_map(|t| &t.nodes)
+        .filter(|n| n.split.is_some_and(|s| s.categories.is_some()))
+        .count();
+    let ours = labels_of(&native, test.features());
+    let acc = metrics::accuracy(&truth, &ours).unwrap();
+    let expected = f["accuracy"].as_f64().unwrap();
+    let theirs = indices(&f["predictions"]);
+    let same = ours.iter().zip(&theirs).filter(|(a, b)| a == b).count();
+    let onehot = fit(&[("categorical_features", "onehot")]);
+    let onehot_acc = metrics::accuracy(&truth, &labels_of(&onehot, test.features())).unwrap();
+    println!(
+        "hgb on German credit, native categories: ours {acc:.4} ({categorical_splits} categorical splits), scikit-learn {expected:.4} ({} categorical splits), {same} of {} labels equal; one-hot: ours {onehot_acc:.4}, scikit-learn {:.4}",
+        f["n_categorical_splits"],
+        theirs.len(),
+        f["onehot_accuracy"].as_f64().unwrap()
+    );
+    assert!(categorical_splits > 0);
+    assert!(
+        (acc - expected).abs() <= 0.005 + 1e-12,
+        "ours {acc} vs scikit-learn {expected}"
+    );
+    // The spec routes rows as the fitted model does, and round-trips.
+    assert_eq!(labels_of(&spec, test.features()), ours);
+    let back: ml_core::ModelSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+    assert_eq!(back, spec);
+    // Codes past max_bins are refused by name, with the way out.
+    let e = Pipeline::from_params("hgb", &[("max_bins".into(), "3".into())], Some(0))
+        .unwrap()
+        .fit(&train)
+        .unwrap_err();
+    assert!(e.to_string().contains("categorical_features=onehot"), "{e}");
+    // So are scaling and the like, which would change the codes.
+    let e = Pipeline::from_params("hgb", &[("scale".into(), "standard".into())], Some(0))
+        .unwrap()
+        .fit(&train)
+        .unwrap_err();
+    assert!(e.to_string().contains("categorical_features=onehot"), "{e}");
+}

@@ -8,7 +8,7 @@ use ml_proto::onnx::{
 };
 use ml_proto::prost::Message;
 
-use crate::proto::{Attr, DataType, Dim, node, tensor_f64, tensor_i64, value_info};
+use crate::proto::{Attr, DataType, Dim, node, tensor_f32, tensor_f64, tensor_i64, tensor_u8, value_info};
 use crate::{Error, Result};
 
 /// The default-domain opset the exporter targets.
@@ -144,6 +144,11 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         DataType::Double,
         &[Dim::Named("N"), Dim::Fixed(spec.signature.n_inputs() as i64)],
     );
+    let ml_opset = if g.nodes.iter().any(|n| n.op_type.as_deref() == Some("TreeEnsemble")) {
+        CATEGORICAL_ML_OPSET
+    } else {
+        ML_OPSET
+    };
     let graph = GraphProto {
         node: g.nodes,
         name: Some("ml_sdk_model".into()),
@@ -164,7 +169,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         model_version: Some(1),
         doc_string: Some("exported by ml-sdk from a ModelSpec".into()),
         graph: Some(graph),
-        opset_import: vec![opset("", OPSET), opset("ai.onnx.ml", ML_OPSET)],
+        opset_import: vec![opset("", OPSET), opset("ai.onnx.ml", ml_opset)],
         metadata_props: metadata(spec)?
             .into_iter()
             .map(|(k, v)| StringStringEntryProto {
@@ -437,6 +442,12 @@ fn tree_ensemble(
     base_values: &[f64],
     link: Link,
 ) -> Result<Vec<ValueInfoProto>> {
+    if trees
+        .iter()
+        .any(|t| t.nodes.iter().any(|n| n.split.is_some_and(|s| s.categories.is_some())))
+    {
+        return categorical_tree_ensemble(g, task, x, trees, aggregation, base_values, link);
+    }
     let x32 = g.cast(x, DataType::Float);
     let binary_classifier =
         matches!(task, Task::Classification { classes } if classes.len() == 2) && link == Link::Identity;
@@ -525,6 +536,164 @@ fn tree_ensemble(
         }
     }
     Ok(outputs)
+}
+
+/// The `ai.onnx.ml` opset a model with categorical splits needs: the
+/// version-5 `TreeEnsemble` operator, whose `BRANCH_MEMBER` nodes test set
+/// membership.
+pub(crate) const CATEGORICAL_ML_OPSET: i64 = 5;
+
+/// A tree ensemble with categorical splits as one `TreeEnsemble`
+/// (`ai.onnx.ml` opset 5): summed raw outputs, then the base values and the
+/// link in double precision, as gradient boosting's other exports do. A
+/// categorical node is `BRANCH_MEMBER` of its left categories (with `-1`,
+/// the unseen category's code, where missing values go left, since ours
+/// sends it where missing values go); a tree whose leaves feed several
+/// outputs is written once per output (each leaf feeds one).
+fn categorical_tree_ensemble(
+    g: &mut Graph,
+    task: &Task,
+    x: &str,
+    trees: &[Tree],
+    aggregation: Aggregation,
+    base_values: &[f64],
+    link: Link,
+) -> Result<Vec<ValueInfoProto>> {
+    let scale = match aggregation {
+        Aggregation::Average => 1.0 / trees.len() as f64,
+        Aggregation::Sum => 1.0,
+        other => return Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
+    };
+    let n_targets = base_values.len();
+    let (mut features, mut splits, mut modes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut true_ids, mut true_leafs, mut false_ids, mut false_leafs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut missing_true, mut membership, mut roots) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut leaf_targets, mut leaf_weights) = (Vec::new(), Vec::new());
+    for tree in trees {
+        for target in 0..n_targets {
+            if tree
+                .nodes
+                .iter()
+                .all(|n| n.split.is_some() || n.value.get(target).is_none_or(|&v| v == 0.0))
+            {
+                continue;
+            }
+            // Interior nodes and leaves are numbered apart.
+            let (mut node_at, mut leaf_at) = (vec![0; tree.nodes.len()], vec![0; tree.nodes.len()]);
+            let mut next_node = features.len();
+            for (i, n) in tree.nodes.iter().enumerate() {
+                if n.split.is_some() {
+                    node_at[i] = next_node;
+                    next_node += 1;
+                } else {
+                    leaf_at[i] = leaf_targets.len();
+                    leaf_targets.push(target as i64);
+                    leaf_weights.push((n.value.get(target).copied().unwrap_or(0.0) * scale) as f32);
+                }
+            }
+            let child = |c: usize| -> (i64, i64) {
+                if tree.nodes[c].split.is_some() {
+                    (node_at[c] as i64, 0)
+                } else {
+                    (leaf_at[c] as i64, 1)
+                }
+            };
+            match tree.nodes[0].split {
+                None => {
+                    // A lone leaf: one node whose branches both reach it.
+                    roots.push(features.len() as i64);
+                    features.push(0);
+                    splits.push(0.0);
+                    modes.push(0u8);
+                    true_ids.push(leaf_at[0] as i64);
+                    true_leafs.push(1);
+                    false_ids.push(leaf_at[0] as i64);
+                    false_leafs.push(1);
+                    missing_true.push(0);
+                }
+                Some(_) => roots.push(node_at[0] as i64),
+            }
+            for n in &tree.nodes {
+                let Some(s) = n.split else { continue };
+                features.push(s.feature as i64);
+                match s.categories {
+                    Some(set) => {
+                        splits.push(0.0);
+                        modes.push(6u8); // BRANCH_MEMBER
+                        membership.extend(set.codes().iter().map(|&c| c as f32));
+                        if s.missing_left {
+                            membership.push(-1.0);
+                        }
+                        membership.push(f32::NAN);
+                    }
+                    None => {
+                        splits.push(f32_at_most(s.threshold));
+                        modes.push(0u8); // BRANCH_LEQ
+                    }
+                }
+                let (t, tl) = child(s.left);
+                let (f, fl) = child(s.right);
+                true_ids.push(t);
+                true_leafs.push(tl);
+                false_ids.push(f);
+                false_leafs.push(fl);
+                missing_true.push(i64::from(s.missing_left));
+            }
+        }
+    }
+    let x32 = g.cast(x, DataType::Float);
+    let n_nodes = features.len() as i64;
+    let attrs = vec![
+        ("n_targets", Attr::Int(n_targets as i64)),
+        ("aggregate_function", Attr::Int(1)), // SUM
+        ("post_transform", Attr::Int(0)),     // NONE
+        ("tree_roots", Attr::Ints(roots)),
+        ("nodes_featureids", Attr::Ints(features)),
+        (
+            "nodes_splits",
+            Attr::Tensor(Box::new(tensor_f32("nodes_splits", &[n_nodes], &splits))),
+        ),
+        (
+            "nodes_modes",
+            Attr::Tensor(Box::new(tensor_u8("nodes_modes", &[n_nodes], &modes))),
+        ),
+        ("nodes_truenodeids", Attr::Ints(true_ids)),
+        ("nodes_trueleafs", Attr::Ints(true_leafs)),
+        ("nodes_falsenodeids", Attr::Ints(false_ids)),
+        ("nodes_falseleafs", Attr::Ints(false_leafs)),
+        ("nodes_missing_value_tracks_true", Attr::Ints(missing_true)),
+        (
+            "membership_values",
+            Attr::Tensor(Box::new(tensor_f32(
+                "membership_values",
+                &[membership.len() as i64],
+                &membership,
+            ))),
+        ),
+        ("leaf_targetids", Attr::Ints(leaf_targets)),
+        (
+            "leaf_weights",
+            Attr::Tensor(Box::new(tensor_f32(
+                "leaf_weights",
+                &[leaf_weights.len() as i64],
+                &leaf_weights,
+            ))),
+        ),
+    ];
+    let raw = g.fresh("tree_raw");
+    g.op_to("TreeEnsemble", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
+    let raw = g.cast(&raw, DataType::Double);
+    let base = g.const_f64("base_values", &[1, n_targets as i64], base_values);
+    let margin = g.op("Add", &[&raw, &base], &[]);
+    linked_outputs(
+        g,
+        task,
+        margin,
+        n_targets,
+        link,
+        "tree ensemble with categorical splits",
+    )
 }
 
 /// k-means: squared distances to the centroids (`scores`) and the nearest
@@ -692,6 +861,7 @@ mod tests {
                         left: 1,
                         right: 2,
                         missing_left: false,
+                        categories: None,
                     }),
                     value: vec![0.5, 0.5],
                     cover: 2.0,

@@ -449,6 +449,7 @@ fn trees(node: &Node, width: usize, classes: Option<usize>) -> Result<Estimator>
                     left,
                     right,
                     missing_left: missing_true == true_is_left,
+                    categories: None,
                 })
             };
             let mut value = vec![0.0; width_out];

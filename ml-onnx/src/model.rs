@@ -14,12 +14,7 @@ use crate::{Error, Result};
 pub const MAX_MODEL_BYTES: u64 = 2 << 30;
 
 /// Classifier operators whose class labels name the classes.
-const CLASSIFIERS: [&str; 4] = [
-    "LinearClassifier",
-    "TreeEnsembleClassifier",
-    "SVMClassifier",
-    "TreeEnsemble",
-];
+const CLASSIFIERS: [&str; 3] = ["LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier"];
 
 /// How the graph's outputs map onto [`Predictions`].
 #[derive(Debug, Clone)]

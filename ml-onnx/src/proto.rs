@@ -13,6 +13,7 @@ pub(crate) enum DataType {
     Float = tensor_proto::DataType::Float as isize,
     Int64 = tensor_proto::DataType::Int64 as isize,
     Double = tensor_proto::DataType::Double as isize,
+    Uint8 = tensor_proto::DataType::Uint8 as isize,
 }
 
 /// An attribute value.
@@ -24,6 +25,7 @@ pub(crate) enum Attr {
     Ints(Vec<i64>),
     Floats(Vec<f32>),
     Strs(Vec<String>),
+    Tensor(Box<TensorProto>),
 }
 
 /// An `AttributeProto` with its type set, as ONNX requires.
@@ -57,6 +59,10 @@ pub(crate) fn attribute(name: &str, value: &Attr) -> AttributeProto {
         Attr::Strs(ss) => {
             a.strings = ss.iter().map(|s| s.as_bytes().to_vec()).collect();
             T::Strings
+        }
+        Attr::Tensor(t) => {
+            a.t = Some((**t).clone());
+            T::Tensor
         }
     };
     a.set_type(kind);
@@ -105,6 +111,14 @@ pub(crate) fn tensor_f32(name: &str, dims: &[i64], data: &[f32]) -> TensorProto 
     TensorProto {
         float_data: data.to_vec(),
         ..tensor(name, dims, DataType::Float)
+    }
+}
+
+/// A uint8 tensor (its bytes as they are).
+pub(crate) fn tensor_u8(name: &str, dims: &[i64], data: &[u8]) -> TensorProto {
+    TensorProto {
+        raw_data: Some(data.to_vec()),
+        ..tensor(name, dims, DataType::Uint8)
     }
 }
 

@@ -178,6 +178,11 @@ pub fn for_tract(model: &mut OnnxGraph) -> Result<()> {
             ("Scaler", true) => Some(scaler(g, i)?),
             ("TreeEnsembleRegressor", true) => Some(tree_regressor(g, i, opset)?),
             ("TreeEnsembleClassifier", true) => classifier_base_values(&g.nodes[i])?.map(|n| vec![n]),
+            ("TreeEnsemble", true) => {
+                return Err(Error::Unsupported(
+                    "ai.onnx.ml TreeEnsemble (opset 5, as native categorical splits export) on tract: run it on ONNX Runtime (--runtime ort, Runtime::Ort) or use the saved model".into(),
+                ));
+            }
             ("Sigmoid", false) => Some(sigmoid(g, i)?),
             _ => None,
         };

@@ -117,7 +117,15 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
         ("hgb_breast_cancer", "hgb", params(&[]), &bc),
         ("hgb_softmax_digits", "hgb", params(&[("max_iter", "20")]), &digits),
         ("hgb_regression_diabetes", "hgb", params(&[]), &diabetes),
-        ("hgb_german_onehot", "hgb", params(&[("max_leaf_nodes", "8")]), &german),
+        (
+            "hgb_german_onehot",
+            "hgb",
+            params(&[("max_leaf_nodes", "8"), ("categorical_features", "onehot")]),
+            &german,
+        ),
+        // Native categorical splits: ai.onnx.ml's TreeEnsemble (opset 5)
+        // with BRANCH_MEMBER nodes.
+        ("hgb_german_native", "hgb", params(&[]), &german),
         ("gaussian_nb_digits", "naive_bayes", params(&[]), &digits),
         ("gaussian_nb_german_onehot", "naive_bayes", params(&[]), &german),
         (

@@ -209,6 +209,24 @@ fn unsupported_operators_and_inputs_are_named() {
     ints[elem + 1] = 7; // int64
     let err = OnnxModel::from_bytes(&ints, Runtime::Tract).unwrap_err().to_string();
     assert!(err.contains("int64"), "{err}");
+    // Native categorical splits export as ai.onnx.ml's opset-5
+    // TreeEnsemble, which tract does not run: the error says where it runs.
+    let err = OnnxModel::from_bytes(&native_categorical_export().1, Runtime::Tract)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TreeEnsemble") && err.contains("ONNX Runtime"), "{err}");
+}
+
+/// Gradient boosting on German credit with native categorical splits, and
+/// its ONNX export.
+fn native_categorical_export() -> (Box<dyn Model>, Vec<u8>, Dataset) {
+    let german = ml_datasets::german_credit().unwrap();
+    let model = Pipeline::from_params("hgb", &params(&[("max_iter", "30")]), Some(3))
+        .unwrap()
+        .fit_pipeline(&german)
+        .unwrap();
+    let bytes = ml_onnx::export(&model.describe().unwrap()).unwrap();
+    (Box::new(model), bytes, german)
 }
 
 #[test]
@@ -294,4 +312,13 @@ fn ort_matches_tract_and_python_onnxruntime() {
             );
         }
     }
+    // Native categorical splits run on ONNX Runtime as the model predicts.
+    let (model, bytes, german) = native_categorical_export();
+    let on_ort = OnnxModel::from_bytes(&bytes, ort()).unwrap();
+    assert_close(
+        "hgb native categories",
+        &on_ort.predict(german.features()).unwrap(),
+        &model.predict(german.features()).unwrap(),
+        1e-5,
+    );
 }

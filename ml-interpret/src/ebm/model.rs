@@ -128,6 +128,7 @@ pub(super) fn shape_tree(feature: usize, bins: &FeatureBins, shape: &[f64], coun
                 left,
                 right,
                 missing_left: false,
+                categories: None,
             });
         }
         at

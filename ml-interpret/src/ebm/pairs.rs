@@ -228,6 +228,7 @@ pub(super) fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
                     left,
                     right,
                     missing_left: false,
+                    categories: None,
                 });
             }
             Some(_) if lo == hi => {}
@@ -241,6 +242,7 @@ pub(super) fn pair_tree(p: &PairTerm, counts: &[Vec<f64>]) -> Tree {
                     left,
                     right,
                     missing_left: false,
+                    categories: None,
                 });
             }
         }
