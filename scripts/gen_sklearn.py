@@ -16,12 +16,14 @@ import sys
 import numpy as np
 import sklearn
 from sklearn import metrics
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import (GridSearchCV, StratifiedKFold, cross_val_predict, cross_val_score,
+                                     train_test_split)
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
@@ -153,6 +155,38 @@ def model_cases():
     out["grid_search"] = grid_search_cases()
     out["pca"] = pca_cases()
     out["polynomial"] = polynomial_cases()
+    out["calibration"] = calibration_cases()
+    return out
+
+
+def calibration_cases():
+    """CalibratedClassifierCV(cv=5, ensemble=False) with sigmoid and
+    isotonic calibration on stratified 75/25 splits: StandardScaler ->
+    LogisticRegression on breast_cancer (its decision function
+    calibrated) and GaussianNB on digits (its probabilities, one
+    calibrator per class): test probabilities, accuracy and the fitted
+    calibrators."""
+    out = {}
+    for name, data, base in [("logistic_breast_cancer", "breast_cancer",
+                              lambda: make_pipeline(StandardScaler(), LogisticRegression())),
+                             ("gaussian_nb_digits", "digits", GaussianNB)]:
+        x, y = load(data)
+        idx = np.arange(len(y))
+        tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+        case = {"train": tr.tolist(), "test": te.tolist()}
+        # The held-out scores the calibrators are fitted on (what
+        # CalibratedClassifierCV computes with ensemble=False).
+        response = "decision_function" if hasattr(base(), "decision_function") else "predict_proba"
+        scores = cross_val_predict(base(), x[tr], y[tr], cv=5, method=response)
+        case["cv_scores"] = (scores if scores.ndim == 2 else scores[:, None]).tolist()
+        for method in ["sigmoid", "isotonic"]:
+            m = CalibratedClassifierCV(base(), method=method, cv=5, ensemble=False).fit(x[tr], y[tr])
+            cals = m.calibrated_classifiers_[0].calibrators
+            fitted = ([{"a": float(c.a_), "b": float(c.b_)} for c in cals] if method == "sigmoid" else
+                      [{"x": c.X_thresholds_.tolist(), "y": c.y_thresholds_.tolist()} for c in cals])
+            case[method] = {"accuracy": m.score(x[te], y[te]), "probabilities": m.predict_proba(x[te]).tolist(),
+                            "predictions": m.predict(x[te]).tolist(), "calibrators": fitted}
+        out[name] = case
     return out
 
 

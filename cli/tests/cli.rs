@@ -256,6 +256,45 @@ fn a_column_selector_and_polynomial_features_train_predict_and_export() {
     );
 }
 
+#[test]
+fn calibrated_classifiers_train_evaluate_predict_and_refuse_export_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = export(dir.path(), "breast_cancer");
+    let m = dir.path().join("m");
+    let m = m.to_str().unwrap();
+    let t = ok_json(&[
+        "--json",
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "target",
+        "--model",
+        "forest",
+        "--param",
+        "n_trees=20",
+        "--param",
+        "calibration=isotonic",
+        "--param",
+        "calibration_cv=3",
+        "--out",
+        m,
+    ]);
+    assert!(t["metrics"]["accuracy"].as_f64().unwrap() > 0.9, "{t}");
+    let e = ok_json(&[
+        "--json", "evaluate", "--model", m, "--data", &data, "--target", "target",
+    ]);
+    assert_eq!(e["metrics"]["log_loss"], t["metrics"]["log_loss"]);
+    let out = mlsdk(&["predict", "--model", m, "--data", &data]);
+    assert!(out.status.success());
+    let onnx = dir.path().join("m.onnx");
+    fails(
+        &["export-onnx", "--model", m, "--out", onnx.to_str().unwrap()],
+        "calibrated classifier",
+    );
+    assert!(!onnx.exists(), "no half-written file");
+}
+
 /// scikit-learn's GridSearchCV results (scripts/gen_sklearn.py).
 fn grid_fixture(name: &str) -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/sklearn_models.json");

@@ -28,8 +28,8 @@ pub use model::{Predictions, Signature, Task, argmax};
 pub use neural::{Activation, EmbeddingTable, Layer, RowShape, embedding_matrix};
 pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{
-    Aggregation, CategorySet, Estimator, Link, ModelSpec, Preprocess, Split, Tree, TreeNode, apply_link, goes_left,
-    linked_predictions, sigmoid,
+    Aggregation, CalibrationInput, Calibrator, CategorySet, Estimator, Link, ModelSpec, Preprocess, Split, Tree,
+    TreeNode, apply_link, goes_left, linked_predictions, sigmoid,
 };
 pub use split::{
     CvScores, Fold, KFold, SeededRng, cross_validate, default_score, seeded_rng, train_test_indices, train_test_split,

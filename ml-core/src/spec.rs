@@ -178,6 +178,104 @@ pub enum Estimator {
         /// decide when there are some) instead of equally.
         distance_weighted: bool,
     },
+    /// A classifier whose scores are mapped to probabilities by fitted
+    /// calibrators (scikit-learn's `CalibratedClassifierCV` with
+    /// `ensemble=False`): one calibrator of the positive class's score for
+    /// two classes (the other class gets the complement), else one per
+    /// class, normalized to sum to one (uniform where they sum to zero).
+    Calibrated {
+        /// The classifier.
+        base: Box<Estimator>,
+        /// Which of its scores the calibrators read.
+        input: CalibrationInput,
+        /// One for two classes, else one per class.
+        calibrators: Vec<Calibrator>,
+    },
+}
+
+/// Which scores of a calibrated classifier its calibrators read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationInput {
+    /// The raw outputs (margins; scikit-learn's `decision_function`).
+    Decision,
+    /// The probabilities (`predict_proba`), for classifiers without
+    /// decision values (trees, forests, neighbours, naive Bayes).
+    Probability,
+}
+
+/// A map from a classifier's score to a probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Calibrator {
+    /// Platt's sigmoid, `1 / (1 + exp(a·s + b))` (scikit-learn's
+    /// `"sigmoid"`).
+    Sigmoid {
+        /// Slope.
+        a: f64,
+        /// Offset.
+        b: f64,
+    },
+    /// Linear interpolation through the points `(x, y)` (`x` increasing,
+    /// `y` non-decreasing), held at the end values outside them
+    /// (scikit-learn's `"isotonic"`, `out_of_bounds="clip"`).
+    Isotonic {
+        /// Scores, increasing.
+        x: Vec<f64>,
+        /// Probabilities, non-decreasing.
+        y: Vec<f64>,
+    },
+}
+
+impl Calibrator {
+    /// The probability for score `s`.
+    pub fn apply(&self, s: f64) -> f64 {
+        match self {
+            Calibrator::Sigmoid { a, b } => 1.0 / (1.0 + (a * s + b).exp()),
+            Calibrator::Isotonic { x, y } => {
+                let (Some(&first), Some(&last)) = (x.first(), x.last()) else {
+                    return f64::NAN;
+                };
+                if s.is_nan() {
+                    return f64::NAN;
+                }
+                if s <= first {
+                    return y[0];
+                }
+                if s >= last {
+                    return y[y.len() - 1];
+                }
+                // x[i - 1] < s < x[i] (or equal to x[i]).
+                let i = x.partition_point(|&v| v < s);
+                if x[i] == s {
+                    return y[i];
+                }
+                let t = (s - x[i - 1]) / (x[i] - x[i - 1]);
+                y[i - 1] + t * (y[i] - y[i - 1])
+            }
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            Calibrator::Sigmoid { a, b } if a.is_finite() && b.is_finite() => Ok(()),
+            Calibrator::Sigmoid { .. } => Err("a sigmoid calibrator with a non-finite parameter".into()),
+            Calibrator::Isotonic { x, y } => {
+                if x.is_empty() || x.len() != y.len() {
+                    return Err("an isotonic calibrator needs as many probabilities as scores, at least one".into());
+                }
+                if x.iter().chain(y).any(|v| !v.is_finite())
+                    || x.windows(2).any(|w| w[0] >= w[1])
+                    || y.windows(2).any(|w| w[0] > w[1])
+                {
+                    return Err(
+                        "an isotonic calibrator needs increasing scores and non-decreasing probabilities".into(),
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A binary decision tree stored as a node array; node 0 is the root.
@@ -373,6 +471,7 @@ impl Estimator {
             Estimator::NeuralNet { layers, .. } => crate::neural::output_width(layers),
             Estimator::Centroids { centroids } => centroids.nrows(),
             Estimator::Neighbors { outputs, .. } => outputs.ncols(),
+            Estimator::Calibrated { base, .. } => base.n_outputs(),
         }
     }
 
@@ -496,6 +595,7 @@ impl Estimator {
                 }
                 out
             }
+            Estimator::Calibrated { base, .. } => base.raw_output(x),
         }
     }
 }
@@ -821,6 +921,30 @@ impl ModelSpec {
                 }
                 self.check_link(Link::Identity, n_out)?;
             }
+            Estimator::Calibrated { base, calibrators, .. } => {
+                let Task::Classification { classes } = &self.signature.task else {
+                    return bad("calibration needs a classification task".into());
+                };
+                let want = if classes.len() == 2 { 1 } else { classes.len() };
+                if calibrators.len() != want {
+                    return bad(format!(
+                        "{} calibrators for {} classes (expected {want})",
+                        calibrators.len(),
+                        classes.len()
+                    ));
+                }
+                if let Some(reason) = calibrators.iter().find_map(|c| c.check().err()) {
+                    return bad(reason);
+                }
+                if matches!(**base, Estimator::Calibrated { .. }) {
+                    return bad("a calibrated classifier inside another".into());
+                }
+                ModelSpec {
+                    estimator: (**base).clone(),
+                    ..self.clone()
+                }
+                .validate()?;
+            }
         }
         Ok(())
     }
@@ -946,6 +1070,7 @@ impl Estimator {
     /// [`Error::Shape`].
     pub fn check_width(&self, width: usize) -> Result<()> {
         let needed = match self {
+            Estimator::Calibrated { base, .. } => return base.check_width(width),
             Estimator::Linear { coefficients, .. } => Some(coefficients.ncols()),
             Estimator::Centroids { centroids } => Some(centroids.ncols()),
             Estimator::Neighbors { points, .. } => Some(points.ncols()),
@@ -992,9 +1117,65 @@ impl Estimator {
             | (Task::Regression | Task::Classification { .. }, Estimator::NeuralNet { link, .. }) => {
                 linked_predictions(task, *link, raw)?
             }
+            (
+                Task::Classification { classes },
+                Estimator::Calibrated {
+                    base,
+                    input,
+                    calibrators,
+                },
+            ) => calibrated(task, classes, base, *input, calibrators, raw)?,
             (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
         })
     }
+}
+
+/// A calibrated classifier's predictions from its base's raw outputs (see
+/// [`Estimator::Calibrated`]).
+fn calibrated(
+    task: &Task,
+    classes: &[String],
+    base: &Estimator,
+    input: CalibrationInput,
+    calibrators: &[Calibrator],
+    raw: Array2<f64>,
+) -> Result<Predictions> {
+    let scores = match input {
+        CalibrationInput::Decision => raw,
+        CalibrationInput::Probability => match base.predictions(task, raw)? {
+            Predictions::Classification {
+                probabilities: Some(p), ..
+            } => p,
+            _ => {
+                return Err(Error::Unsupported(
+                    "calibrating a classifier without probabilities".into(),
+                ));
+            }
+        },
+    };
+    let k = classes.len();
+    let mut proba = Array2::zeros((scores.nrows(), k));
+    for (row, mut p) in scores.outer_iter().zip(proba.outer_iter_mut()) {
+        if k == 2 {
+            // The positive class's score: the one margin, or column 1.
+            let p1 = calibrators[0].apply(row[row.len() - 1]);
+            p[0] = 1.0 - p1;
+            p[1] = p1;
+        } else {
+            for ((pc, cal), &s) in p.iter_mut().zip(calibrators).zip(row) {
+                *pc = cal.apply(s);
+            }
+            let total: f64 = p.sum();
+            if total == 0.0 {
+                p.fill(1.0 / k as f64);
+            } else {
+                p /= total;
+            }
+        }
+        // As scikit-learn: a rounding excess over one is one.
+        p.mapv_inplace(|v| if v > 1.0 && v <= 1.0 + 1e-5 { 1.0 } else { v });
+    }
+    Ok(Predictions::from_probabilities(proba, classes.to_vec()))
 }
 
 /// Predictions for a regression or classification task from raw outputs

@@ -3,6 +3,7 @@
 
 mod boosting;
 mod bridge;
+pub mod calibration;
 mod error;
 mod kmeans;
 mod linear;
@@ -16,6 +17,7 @@ mod svm;
 mod tree;
 
 pub use boosting::{BoostTarget, CategoricalFeatures, EarlyStopping, HistGradientBoosting};
+pub use calibration::{Calibration, CalibrationMethod};
 pub use error::{Error, Result};
 pub use kmeans::KMeans;
 pub use linear::{LinearRegression, LogisticRegression, Ridge};

@@ -3,12 +3,14 @@
 use linfa::prelude::*;
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
-    Dataset, Estimator, Model, ModelSpec, Predictions, Preprocess, Signature, Target, Task, Trainer, UnknownCategory,
+    CalibrationInput, Dataset, Estimator, Model, ModelSpec, Predictions, Preprocess, Signature, Target, Task, Trainer,
+    UnknownCategory,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::boosting::{BoostTarget, CategoricalFeatures, EarlyStopping, HistGradientBoosting};
 use crate::bridge::{contiguous, view16};
+use crate::calibration::{Calibration, CalibrationMethod};
 use crate::error::{Error, Result, invalid};
 use crate::kmeans::KMeans;
 use crate::linear::{LinearRegression, LogisticRegression, Ridge, binary_spec, multinomial_spec, ols_spec};
@@ -180,6 +182,8 @@ const COMMON_PARAMS: &[&str] = &[
     "polynomial",
     "interaction_only",
     "columns",
+    "calibration",
+    "calibration_cv",
 ];
 
 /// A pipeline trainer: optional imputation of missing values, one-hot
@@ -220,6 +224,9 @@ pub struct Pipeline {
     /// only these, so prediction needs only these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
+    /// Cross-validated probability calibration of the classifier, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
@@ -239,6 +246,7 @@ impl Pipeline {
             pca: None,
             polynomial: None,
             columns: None,
+            calibration: None,
         }
     }
 
@@ -317,6 +325,7 @@ impl Pipeline {
         let (mut impute, mut fill_value, mut add_indicator) = (None, None, None);
         let mut pca = None;
         let (mut degree, mut interaction_only, mut columns) = (None, None, None);
+        let (mut calibration, mut calibration_cv) = (None, None);
         for (key, value) in params {
             let (k, v) = (key.as_str(), value.as_str());
             match (&mut algorithm, k) {
@@ -325,6 +334,8 @@ impl Pipeline {
                 (_, "fill_value") => fill_value = Some(parse::<f64>(k, v)?),
                 (_, "add_indicator") => add_indicator = Some(parse::<bool>(k, v)?),
                 (_, "polynomial") => degree = Some(parse::<usize>(k, v)?),
+                (_, "calibration") => calibration = Some(CalibrationMethod::parse(v)?),
+                (_, "calibration_cv") => calibration_cv = Some(parse::<usize>(k, v)?),
                 (_, "interaction_only") => interaction_only = Some(parse::<bool>(k, v)?),
                 (_, "columns") => {
                     columns = Some(v.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>());
@@ -451,6 +462,19 @@ impl Pipeline {
         p.unknown_category = unknown_category;
         p.pca = pca;
         p.columns = columns;
+        p.calibration = match (calibration, calibration_cv) {
+            (Some(method), cv) => Some(Calibration {
+                method,
+                cv: cv.unwrap_or(5),
+            }),
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "calibration_cv",
+                    "configures calibration: give calibration=sigmoid|isotonic too",
+                ));
+            }
+        };
         p.polynomial = match (degree, interaction_only) {
             (Some(degree), i) => Some(PolynomialFeatures {
                 degree,
@@ -500,6 +524,28 @@ impl Pipeline {
         }
         if let Some(poly) = &self.polynomial {
             poly.validate()?;
+        }
+        if let Some(c) = &self.calibration {
+            c.validate()?;
+            match &self.algorithm {
+                Algorithm::Linear(_) | Algorithm::Ridge(_) | Algorithm::KMeans(_) => {
+                    return Err(invalid(
+                        "calibration",
+                        format!(
+                            "calibrates classifiers' probabilities; '{}' is not one",
+                            self.algorithm.name()
+                        ),
+                    ));
+                }
+                #[cfg(feature = "privacy")]
+                Algorithm::DpLogistic(_) => {
+                    return Err(invalid(
+                        "calibration",
+                        "calibrators fitted on the data would not be private",
+                    ));
+                }
+                _ => {}
+            }
         }
         if let Some(columns) = &self.columns {
             if columns.iter().any(String::is_empty) {
@@ -578,6 +624,10 @@ impl Pipeline {
         if let Some(c) = &self.columns {
             out.push(("columns".into(), c.join(",")));
         }
+        if let Some(c) = &self.calibration {
+            out.push(("calibration".into(), c.method.name().into()));
+            out.push(("calibration_cv".into(), c.cv.to_string()));
+        }
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.algorithm) {
             flatten("", &map, &mut out);
         }
@@ -591,6 +641,9 @@ impl Pipeline {
     /// cannot use, a numerical failure.
     pub fn fit_pipeline(&self, data: &Dataset) -> Result<FittedPipeline> {
         self.validate()?;
+        if let Some(calibration) = &self.calibration {
+            return self.fit_calibrated(data, *calibration);
+        }
         let selected;
         let data = match &self.columns {
             Some(columns) => {
@@ -804,6 +857,75 @@ impl Pipeline {
             privacy,
         })
     }
+
+    /// The classifier refitted on every row with calibrators fitted on its
+    /// cross-validated scores (see [`crate::calibration`]).
+    fn fit_calibrated(&self, data: &Dataset, calibration: Calibration) -> Result<FittedPipeline> {
+        let Some(Target::Classes { labels, names }) = data.target() else {
+            return Err(invalid("calibration", "needs class labels as target"));
+        };
+        let base = Pipeline {
+            calibration: None,
+            ..self.clone()
+        };
+        // The scores scikit-learn reads: decision values where the
+        // classifier has them, else probabilities.
+        let input = match self.algorithm {
+            Algorithm::Logistic(_) | Algorithm::LinearSvm(_) | Algorithm::Boosting(_) => CalibrationInput::Decision,
+            _ => CalibrationInput::Probability,
+        };
+        let k = names.len();
+        let width = if k == 2 { 1 } else { k };
+        let mut scores = Array2::<f64>::zeros((data.n_samples(), width));
+        for fold in ml_core::KFold::new(calibration.cv).stratified(true).split(data)? {
+            let model = base.fit_pipeline(&data.select_rows(&fold.train)?)?;
+            let held_out = scores_for(&model, data.select_rows(&fold.test)?.features(), input, width)?;
+            for (r, &i) in fold.test.iter().enumerate() {
+                scores.row_mut(i).assign(&held_out.row(r));
+            }
+        }
+        let calibrators = (0..width)
+            .map(|c| {
+                let positive = if k == 2 { 1 } else { c };
+                let targets: Vec<bool> = labels.iter().map(|&l| l == positive).collect();
+                calibration.method.fit(&scores.column(c).to_vec(), &targets)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut fitted = base.fit_pipeline(data)?;
+        fitted.estimator = FittedEstimator::Own(Estimator::Calibrated {
+            base: Box::new(fitted.estimator.to_spec()),
+            input,
+            calibrators,
+        });
+        fitted.params = self.param_list();
+        Ok(fitted)
+    }
+}
+
+/// A fitted classifier's scores for calibration: its raw outputs or its
+/// probabilities, the positive class's alone for two classes (`width` 1).
+fn scores_for(
+    model: &FittedPipeline,
+    x: ArrayView2<'_, f64>,
+    input: CalibrationInput,
+    width: usize,
+) -> Result<Array2<f64>> {
+    let spec = model.spec();
+    let all = match input {
+        CalibrationInput::Decision => spec.estimator.raw_output(spec.transform(x)?.view()),
+        CalibrationInput::Probability => match model.predict(x)? {
+            Predictions::Classification {
+                probabilities: Some(p), ..
+            } => p,
+            _ => return Err(invalid("calibration", "the classifier gives no probabilities")),
+        },
+    };
+    // The last column is the positive class's (one margin, or class 1).
+    Ok(if width == 1 {
+        all.slice(ml_core::ndarray::s![.., all.ncols() - 1..]).to_owned()
+    } else {
+        all
+    })
 }
 
 fn flatten(prefix: &str, map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<(String, String)>) {

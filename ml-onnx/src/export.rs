@@ -137,6 +137,11 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                 "exporting k-nearest neighbours: ONNX has no neighbour-search operator (serve the model as it is, or export another model)".into(),
             ));
         }
+        Estimator::Calibrated { .. } => {
+            return Err(Error::Unsupported(
+                "exporting a calibrated classifier: its calibrators are not written to ONNX yet (serve the model as it is, or export it uncalibrated)".into(),
+            ));
+        }
         _ => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
     };
     let input = value_info(

@@ -186,6 +186,68 @@ fn mlflow_reads_and_migrates_our_store() {
     check("mlflow", &root, &expected);
 }
 
+/// A hyper-parameter search as MLflow's autologging records `GridSearchCV`:
+/// MlflowClient lists the finished child runs under the parent (the
+/// `mlflow.parentRunId` tag the UI nests them by), with their parameters
+/// and scores, and the parent with the best ones.
+#[test]
+#[ignore = "needs the Python reference tools (scripts/test.sh)"]
+fn mlflow_reads_a_search_as_a_parent_with_child_runs() {
+    use ml_core::search::{Candidate, SearchOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mlruns");
+    let store = MlflowStore::open(&root).unwrap();
+    let parent = store.start_run("tuning", Some("tune logistic")).unwrap();
+    let candidate = |c: &str, scores: &[f64]| Candidate {
+        params: vec![("c".into(), c.into())],
+        scores: ml_core::CvScores {
+            scores: scores.to_vec(),
+        },
+    };
+    let outcome = SearchOutcome {
+        candidates: vec![
+            candidate("0.1", &[0.90, 0.92, 0.91]),
+            candidate("1", &[0.95, 0.94, 0.96]),
+        ],
+        best: 1,
+    };
+    let children = ml_track::log_search(&store, "tuning", &parent, "tune logistic", &outcome).unwrap();
+    store.end_run(&parent, RunStatus::Finished).unwrap();
+    let expect_run = |id: &ml_core::RunId, name: &str, tags: Value| {
+        let rec = store.run(&id.0).unwrap();
+        let metrics: serde_json::Map<String, Value> = rec
+            .metrics
+            .iter()
+            .map(|(k, ms)| {
+                let pts: Vec<Value> = ms
+                    .iter()
+                    .map(|m| json!({"step": m.step, "timestamp_ms": m.timestamp_ms, "value": num(m.value)}))
+                    .collect();
+                (k.clone(), Value::Array(pts))
+            })
+            .collect();
+        json!({"run_id": id.0, "run_name": name, "status": "FINISHED", "params": rec.params,
+               "tags": tags, "metrics": metrics})
+    };
+    let mut runs = vec![expect_run(&parent, "tune logistic", json!({}))];
+    for (i, child) in children.iter().enumerate() {
+        let run = expect_run(
+            child,
+            &format!("tune logistic-{i}"),
+            json!({ml_track::PARENT_RUN_TAG: parent.0}),
+        );
+        assert_eq!(run["params"], json!({"c": outcome.candidates[i].params[0].1}));
+        assert!(run["metrics"]["mean_test_score"].is_array() && run["metrics"]["split2_test_score"].is_array());
+        runs.push(run);
+    }
+    assert_eq!(runs[0]["params"]["best_c"], "1");
+    check(
+        "mlflow",
+        &root,
+        &json!({"experiments": [{"name": "tuning", "runs": runs}]}),
+    );
+}
+
 #[test]
 #[ignore = "needs the Python reference tools (scripts/test.sh)"]
 fn tensorboard_and_tbparse_read_our_events() {
