@@ -444,15 +444,20 @@ impl Dataset {
         })
     }
 
-    /// This data laid out as a model's inputs: itself when its columns are
-    /// the model's, else the model's columns picked by name (a model with a
-    /// column selector takes fewer than it was given, as a file's extra
-    /// columns are ignored at prediction).
+    /// This data laid out as a model's inputs: the model's columns picked
+    /// by name where they differ from this data's and this data has them
+    /// all (a model with a column selector takes fewer than it was given,
+    /// as a file's extra columns are ignored at prediction); otherwise
+    /// itself, by position, as a model with unnamed inputs takes it.
     ///
     /// # Errors
-    /// [`Error::UnknownColumn`] for an input the data lacks.
+    /// [`Error::UnknownColumn`] for an input the data lacks when the widths
+    /// differ.
     pub fn aligned_to(&self, inputs: &[InputColumn]) -> Result<std::borrow::Cow<'_, Dataset>> {
-        if inputs.len() == self.columns.len() && inputs.iter().zip(&self.columns).all(|(a, b)| a.name == b.name) {
+        let same =
+            inputs.len() == self.columns.len() && inputs.iter().zip(&self.columns).all(|(a, b)| a.name == b.name);
+        let all_named = inputs.iter().all(|i| self.columns.iter().any(|c| c.name == i.name));
+        if same || (inputs.len() == self.columns.len() && !all_named) {
             return Ok(std::borrow::Cow::Borrowed(self));
         }
         let names: Vec<String> = inputs.iter().map(|c| c.name.clone()).collect();
@@ -541,4 +546,31 @@ pub(crate) fn check_finite(op: &'static str, x: ArrayView2<'_, f64>, columns: &[
         return Ok(());
     }
     first_bad(op, x, columns, |v| !v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn columns_are_selected_and_aligned_by_name() {
+        let ds = Dataset::new(array![[1.0, 2.0, 3.0]], vec!["a".into(), "b".into(), "c".into()]).unwrap();
+        let picked = ds.select_columns(&["c".into(), "a".into()]).unwrap();
+        assert_eq!(picked.features(), array![[3.0, 1.0]]);
+        assert_eq!(picked.feature_names(), ["c", "a"]);
+        assert!(ds.select_columns(&["a".into(), "a".into()]).is_err());
+        assert!(matches!(
+            ds.select_columns(&["z".into()]),
+            Err(Error::UnknownColumn { .. })
+        ));
+        // A model of fewer columns takes them by name ...
+        let inputs = vec![InputColumn::numeric("b")];
+        assert_eq!(ds.aligned_to(&inputs).unwrap().features(), array![[2.0]]);
+        // ... one whose inputs are named otherwise, by position ...
+        let unnamed: Vec<InputColumn> = ["x0", "x1", "x2"].into_iter().map(InputColumn::numeric).collect();
+        assert_eq!(ds.aligned_to(&unnamed).unwrap().features(), ds.features());
+        // ... and a column it needs that the data lacks is named.
+        assert!(ds.aligned_to(&[InputColumn::numeric("z")]).is_err());
+    }
 }
