@@ -43,10 +43,7 @@ impl FlatEnsemble {
     fn new(trees: &[Tree], aggregation: Aggregation, base_values: &[f64]) -> Option<Self> {
         let n_outputs = base_values.len();
         let total: usize = trees.iter().map(|t| t.nodes.len()).sum();
-        let categorical = trees
-            .iter()
-            .any(|t| t.nodes.iter().any(|n| n.split.is_some_and(|s| s.categories.is_some())));
-        if total >= u32::MAX as usize || categorical {
+        if total >= u32::MAX as usize || trees.iter().any(Tree::has_categorical_splits) {
             return None;
         }
         let mut f = FlatEnsemble {

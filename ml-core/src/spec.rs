@@ -419,6 +419,13 @@ impl Tree {
         i
     }
 
+    /// Whether a split tests category sets ([`Split::categories`]).
+    pub fn has_categorical_splits(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.split.is_some_and(|s| s.categories.is_some()))
+    }
+
     /// Maximum depth (a single leaf has depth 0).
     pub fn depth(&self) -> usize {
         let mut depth = vec![0usize; self.nodes.len()];

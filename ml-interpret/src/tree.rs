@@ -19,22 +19,18 @@
 
 use crate::{Error, Result};
 use ml_core::ndarray::{Array3, ArrayView2};
-use ml_core::{Aggregation, Estimator, Tree};
+use ml_core::{Aggregation, Estimator, Split, Tree};
 
 /// A tree flattened for traversal.
 #[derive(Debug, Clone)]
 pub(crate) struct FlatTree {
-    /// Per node: the split feature (`usize::MAX` for a leaf), the threshold
-    /// as `f32` (the split rule), children, and the left child's share of
+    /// Per node: the split feature (`usize::MAX` for a leaf), the split
+    /// (whose rule routes a row), children, and the left child's share of
     /// the node's cover.
     feature: Vec<usize>,
-    threshold: Vec<f32>,
+    split: Vec<Option<Split>>,
     left: Vec<usize>,
     right: Vec<usize>,
-    /// Where a missing value goes at each node (`Split::missing_left`).
-    missing_left: Vec<bool>,
-    /// The categories that go left at categorical splits.
-    categories: Vec<Option<ml_core::CategorySet>>,
     left_share: Vec<f64>,
     /// `nodes × outputs` node values.
     values: Vec<f64>,
@@ -47,11 +43,9 @@ impl FlatTree {
         let n = tree.nodes.len();
         let mut t = FlatTree {
             feature: vec![usize::MAX; n],
-            threshold: vec![0.0; n],
+            split: vec![None; n],
             left: vec![0; n],
             right: vec![0; n],
-            missing_left: vec![false; n],
-            categories: vec![None; n],
             left_share: vec![0.5; n],
             values: vec![0.0; n * n_out],
             n_out,
@@ -72,11 +66,9 @@ impl FlatTree {
                     return Err(Error::invalid("model", format!("tree node {i} has invalid children")));
                 }
                 t.feature[i] = s.feature;
-                t.threshold[i] = s.threshold as f32;
+                t.split[i] = Some(s);
                 t.left[i] = s.left;
                 t.right[i] = s.right;
-                t.missing_left[i] = s.missing_left;
-                t.categories[i] = s.categories;
                 let (cl, cr) = (tree.nodes[s.left].cover, tree.nodes[s.right].cover);
                 // Shares from the children's covers, so that the expected
                 // value and the attributions use one and the same measure.
@@ -93,15 +85,10 @@ impl FlatTree {
         self.feature[i] == usize::MAX
     }
 
+    /// Whether a row goes left at internal node `i`: the spec's own rule.
     #[inline]
     fn goes_left(&self, i: usize, x: &[f64]) -> bool {
-        let v = x[self.feature[i]];
-        match &self.categories[i] {
-            _ if v.is_nan() => self.missing_left[i],
-            None => (v as f32) <= self.threshold[i],
-            Some(_) if v < 0.0 => self.missing_left[i],
-            Some(set) => set.contains_value(v),
-        }
+        self.split[i].is_some_and(|s| s.goes_left(x[s.feature]))
     }
 
     #[inline]

@@ -165,11 +165,13 @@ struct Candidate {
     feature: usize,
     /// The last bin that goes left.
     bin: usize,
+    /// Where missing values go as learned (see `Grower::split` for features
+    /// without them in training).
     missing_left: bool,
     /// For a categorical feature, the categories (bins) that go left.
     categories: Option<CategorySet>,
     /// The left child's gradient and hessian sums and rows.
-    left: (f64, f64, u32),
+    left: Bin,
 }
 
 /// Per-bin sums of one feature's gradients, hessians and rows.
@@ -178,6 +180,25 @@ struct Bin {
     g: f64,
     h: f64,
     n: u32,
+}
+
+impl std::ops::AddAssign for Bin {
+    fn add_assign(&mut self, o: Bin) {
+        self.g += o.g;
+        self.h += o.h;
+        self.n += o.n;
+    }
+}
+
+impl std::ops::Sub for Bin {
+    type Output = Bin;
+    fn sub(self, o: Bin) -> Bin {
+        Bin {
+            g: self.g - o.g,
+            h: self.h - o.h,
+            n: self.n - o.n,
+        }
+    }
 }
 
 /// What a candidate split of a node gives (see `Grower::gain`).
@@ -266,8 +287,11 @@ struct Binned {
 impl Binned {
     /// Bin every column (on several threads with `parallel`).
     fn fit(x: ArrayView2<'_, f64>, max_bins: usize, categorical: &[bool], parallel: bool) -> Result<Self> {
+        let categorical: Vec<bool> = (0..x.ncols())
+            .map(|f| categorical.get(f).copied().unwrap_or(false))
+            .collect();
         let bin = |f: usize| {
-            if categorical.get(f).copied().unwrap_or(false) {
+            if categorical[f] {
                 bin_categories(x.column(f), f, max_bins)
             } else {
                 Ok(bin_column(x.column(f), max_bins))
@@ -292,22 +316,8 @@ impl Binned {
             offsets.push(offsets[f] + t.len() + 2);
             thresholds.push(t);
         }
-        let mut binned = Self::from_columns(thresholds, codes, has_missing, offsets, splittable, x.nrows());
-        binned.categorical = (0..x.ncols())
-            .map(|f| categorical.get(f).copied().unwrap_or(false))
-            .collect();
-        Ok(binned)
-    }
-
-    /// Feature groups, row-wise codes and counts from the binned columns.
-    fn from_columns(
-        thresholds: Vec<Vec<f64>>,
-        codes: Vec<Vec<u8>>,
-        has_missing: Vec<bool>,
-        offsets: Vec<usize>,
-        splittable: Vec<usize>,
-        n_rows: usize,
-    ) -> Self {
+        // Features whose bins fit the cache together fill a histogram in
+        // one pass over a node's rows.
         let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
         let mut bytes = 0;
         for (i, &f) in splittable.iter().enumerate() {
@@ -324,7 +334,7 @@ impl Binned {
             }
         }
         let by_row = (groups.len() == 1).then(|| {
-            (0..n_rows)
+            (0..x.nrows())
                 .flat_map(|r| {
                     let (codes, offsets) = (&codes, &offsets);
                     splittable
@@ -339,7 +349,7 @@ impl Binned {
                 counts[offsets[f] + usize::from(code)] += 1;
             }
         }
-        Self {
+        Ok(Self {
             thresholds,
             codes,
             has_missing,
@@ -348,8 +358,8 @@ impl Binned {
             by_row,
             counts,
             groups,
-            categorical: Vec::new(),
-        }
+            categorical,
+        })
     }
 
     /// The bins in `hist` of each range of `splittable` (disjoint slices,
@@ -604,16 +614,16 @@ impl<'a> Grower<'a> {
     /// which side is too small (rows below `min_samples_leaf`, hessians
     /// below the minimum).
     #[inline]
-    fn gain(&self, (gl, hl, nl): (f64, f64, u32), (g, h, n): (f64, f64, u32), parent: f64) -> Gain {
+    fn gain(&self, left: Bin, total: Bin, parent: f64) -> Gain {
         let min_leaf = self.cfg.min_samples_leaf.max(1) as u32;
-        let (gr, hr, nr) = (g - gl, h - hl, n - nl);
-        if nl < min_leaf || hl < MIN_HESSIAN {
+        let right = total - left;
+        if left.n < min_leaf || left.h < MIN_HESSIAN {
             return Gain::LeftTooSmall;
         }
-        if nr < min_leaf || hr < MIN_HESSIAN {
+        if right.n < min_leaf || right.h < MIN_HESSIAN {
             return Gain::RightTooSmall;
         }
-        Gain::Of(self.score(gl, hl) + self.score(gr, hr) - parent)
+        Gain::Of(self.score(left.g, left.h) + self.score(right.g, right.h) - parent)
     }
 
     /// A node's score `g² / (h + λ)`; a split gains its children's scores
@@ -625,13 +635,13 @@ impl<'a> Grower<'a> {
 
     /// The best split of a node with histogram `hist` and sums `g`, `h`, `n`.
     fn find_split(&self, hist: &[Bin], g: f64, h: f64, n: usize) -> Option<Candidate> {
+        let total = Bin { g, h, n: n as u32 };
         let parent = self.score(g, h);
-        let n = n as u32;
         let mut best: Option<Candidate> = None;
         for &f in &self.binned.splittable {
             let bins = &hist[self.binned.offsets[f]..self.binned.offsets[f + 1]];
             if self.binned.categorical[f] {
-                if let Some(c) = self.categorical_split(f, bins, g, h, n)
+                if let Some(c) = self.categorical_split(f, bins, total)
                     && best.is_none_or(|b| c.gain > b.gain)
                 {
                     best = Some(c);
@@ -651,35 +661,22 @@ impl<'a> Grower<'a> {
                 } else {
                     non_missing - 1
                 };
-                let (mut gl, mut hl, mut nl) = if missing_left {
-                    (missing.g, missing.h, missing.n)
-                } else {
-                    (0.0, 0.0, 0)
-                };
-                for (b, bin) in bins.iter().enumerate().take(end) {
-                    gl += bin.g;
-                    hl += bin.h;
-                    nl += bin.n;
-                    let gain = match self.gain((gl, hl, nl), (g, h, n), parent) {
+                let mut left = if missing_left { missing } else { Bin::default() };
+                for (b, &bin) in bins.iter().enumerate().take(end) {
+                    left += bin;
+                    let gain = match self.gain(left, total, parent) {
                         Gain::LeftTooSmall => continue,
                         Gain::RightTooSmall => break,
                         Gain::Of(gain) => gain,
                     };
                     if gain > 0.0 && best.is_none_or(|c| gain > c.gain) {
-                        // Without missing values in training, a missing value
-                        // at prediction goes to the larger child.
-                        let missing_left = if self.binned.has_missing[f] {
-                            missing_left
-                        } else {
-                            nl > n - nl
-                        };
                         best = Some(Candidate {
                             gain,
                             feature: f,
                             bin: b,
                             missing_left,
                             categories: None,
-                            left: (gl, hl, nl),
+                            left,
                         });
                     }
                 }
@@ -694,11 +691,11 @@ impl<'a> Grower<'a> {
     /// smoothed gradient ratio, then scanned from each end up to the
     /// middle, the scanned ones going left. Categories with too little
     /// support always go right.
-    fn categorical_split(&self, f: usize, bins: &[Bin], g: f64, h: f64, n: u32) -> Option<Candidate> {
+    fn categorical_split(&self, f: usize, bins: &[Bin], total: Bin) -> Option<Candidate> {
         /// scikit-learn's `MIN_CAT_SUPPORT` (LightGBM's `cat_smooth`).
         const SUPPORT: f64 = 10.0;
-        let parent = self.score(g, h);
-        let support_factor = f64::from(n) / h;
+        let parent = self.score(total.g, total.h);
+        let support_factor = f64::from(total.n) / total.h;
         let missing_code = self.binned.missing_code(f);
         let mut used: Vec<(usize, f64)> = bins
             .iter()
@@ -711,39 +708,30 @@ impl<'a> Grower<'a> {
         }
         used.sort_by(|a, b| a.1.total_cmp(&b.1));
         // (gain, where the scan stopped, its direction, the left sums)
-        type Scan = (f64, usize, i8, (f64, f64, u32));
-        let mut best: Option<Scan> = None;
+        let mut best: Option<(f64, usize, i8, Bin)> = None;
         for direction in [1i8, -1] {
             let middle = if direction == 1 {
                 used.len().div_ceil(2)
             } else {
                 used.len().div_ceil(2) - 1
             };
-            let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
+            let mut left = Bin::default();
             for i in 0..middle {
                 let at = if direction == 1 { i } else { used.len() - 1 - i };
-                let bin = bins[used[at].0];
-                gl += bin.g;
-                hl += bin.h;
-                nl += bin.n;
-                let gain = match self.gain((gl, hl, nl), (g, h, n), parent) {
+                left += bins[used[at].0];
+                let gain = match self.gain(left, total, parent) {
                     Gain::LeftTooSmall => continue,
                     Gain::RightTooSmall => break,
                     Gain::Of(gain) => gain,
                 };
                 if gain > 0.0 && best.is_none_or(|b| gain > b.0) {
-                    best = Some((gain, at, direction, (gl, hl, nl)));
+                    best = Some((gain, at, direction, left));
                 }
             }
         }
         let (gain, at, direction, left) = best?;
         let chosen = if direction == 1 { &used[..=at] } else { &used[at..] };
-        let in_left = |b: usize| chosen.iter().any(|&(c, _)| c == b);
-        let missing_left = if self.binned.has_missing[f] {
-            in_left(missing_code)
-        } else {
-            left.2 > n - left.2
-        };
+        let missing_left = chosen.iter().any(|&(c, _)| c == missing_code);
         let categories = CategorySet::new(chosen.iter().map(|&(c, _)| c).filter(|&c| c < missing_code)).ok()?;
         Some(Candidate {
             gain,
@@ -760,12 +748,18 @@ impl<'a> Grower<'a> {
         let rows = std::mem::take(&mut self.rows[id]);
         let codes = &self.binned.codes[c.feature];
         let missing_code = self.binned.missing_code(c.feature);
-        let (gl, hl, _) = c.left;
+        // Without missing values in training, a missing value at prediction
+        // goes to the larger child (scikit-learn's rule).
+        let missing_left = if self.binned.has_missing[c.feature] {
+            c.missing_left
+        } else {
+            c.left.n > rows.len() as u32 - c.left.n
+        };
         // Branch-free: every row is written to both sides and only the
         // side it belongs to moves on.
         let goes_left: Vec<bool> = (0..=missing_code)
             .map(|b| match &c.categories {
-                _ if b == missing_code => c.missing_left,
+                _ if b == missing_code => missing_left,
                 None => b <= c.bin,
                 Some(set) => set.contains(b),
             })
@@ -808,10 +802,8 @@ impl<'a> Grower<'a> {
         let small_hist = self.histogram(small);
 
         let mut large_hist = parent;
-        for (p, s) in large_hist.iter_mut().zip(&small_hist) {
-            p.g -= s.g;
-            p.h -= s.h;
-            p.n -= s.n;
+        for (p, &s) in large_hist.iter_mut().zip(&small_hist) {
+            *p = *p - s;
         }
         let (left_hist, right_hist) = if large_is_left {
             (large_hist, small_hist)
@@ -828,14 +820,14 @@ impl<'a> Grower<'a> {
                 // Every value left, missing values right.
                 .unwrap_or(f64::from(f32::MAX)),
         };
-        let l = self.add(left, left_hist, (gl, hl), depth, outputs, k);
-        let r = self.add(right, right_hist, (g - gl, h - hl), depth, outputs, k);
+        let l = self.add(left, left_hist, (c.left.g, c.left.h), depth, outputs, k);
+        let r = self.add(right, right_hist, (g - c.left.g, h - c.left.h), depth, outputs, k);
         self.nodes[id].split = Some(Split {
             feature: c.feature,
             threshold,
             left: l,
             right: r,
-            missing_left: c.missing_left,
+            missing_left,
             categories: c.categories,
         });
         (l, r)
@@ -1181,20 +1173,13 @@ impl HistGradientBoosting {
         for _ in 0..self.max_iter {
             // Every output's gradients come from the raw predictions before
             // this iteration's trees (scikit-learn's order).
-            let mut before = train_raw.clone();
-            if outputs > 1 {
-                for row in before.chunks_exact_mut(outputs) {
-                    let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let mut total = 0.0;
-                    for v in row.iter_mut() {
-                        *v = (*v - m).exp();
-                        total += *v;
-                    }
-                    for v in row.iter_mut() {
-                        *v /= total;
-                    }
-                }
-            }
+            let before = if outputs > 1 {
+                let raw = ml_core::ndarray::Array2::from_shape_vec((m, outputs), train_raw.clone())
+                    .map_err(|e| invalid("data", e.to_string()))?;
+                ml_core::apply_link(Link::Softmax, raw).into_raw_vec_and_offset().0
+            } else {
+                train_raw.clone()
+            };
             // One tree per output, each on its own gradients: on several
             // threads when there are several outputs.
             let grow = |k: usize| {

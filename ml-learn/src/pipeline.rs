@@ -229,6 +229,15 @@ pub struct Pipeline {
     pub calibration: Option<Calibration>,
 }
 
+/// A parameter `key` that configures `what` is refused without the one
+/// that turns it on (`main`).
+fn configures(main_given: bool, given: bool, key: &str, what: &str, main: &str) -> Result<()> {
+    if given && !main_given {
+        return Err(invalid(key, format!("configures {what}: give {main} too")));
+    }
+    Ok(())
+}
+
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
     value
         .parse()
@@ -462,32 +471,28 @@ impl Pipeline {
         p.unknown_category = unknown_category;
         p.pca = pca;
         p.columns = columns;
-        p.calibration = match (calibration, calibration_cv) {
-            (Some(method), cv) => Some(Calibration {
-                method,
-                cv: cv.unwrap_or(5),
-            }),
-            (None, None) => None,
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "calibration_cv",
-                    "configures calibration: give calibration=sigmoid|isotonic too",
-                ));
-            }
-        };
-        p.polynomial = match (degree, interaction_only) {
-            (Some(degree), i) => Some(PolynomialFeatures {
-                degree,
-                interaction_only: i.unwrap_or(false),
-            }),
-            (None, None) => None,
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "interaction_only",
-                    "configures polynomial features: give polynomial=DEGREE too",
-                ));
-            }
-        };
+        configures(
+            calibration.is_some(),
+            calibration_cv.is_some(),
+            "calibration_cv",
+            "calibration",
+            "calibration=sigmoid|isotonic",
+        )?;
+        p.calibration = calibration.map(|method| Calibration {
+            method,
+            cv: calibration_cv.unwrap_or(5),
+        });
+        configures(
+            degree.is_some(),
+            interaction_only.is_some(),
+            "interaction_only",
+            "polynomial features",
+            "polynomial=DEGREE",
+        )?;
+        p.polynomial = degree.map(|degree| PolynomialFeatures {
+            degree,
+            interaction_only: interaction_only.unwrap_or(false),
+        });
         p.impute = match (impute, fill_value, add_indicator) {
             (Some(s), fill, indicator) => Some(SimpleImputer {
                 strategy: ImputeStrategy::parse(s, fill)?,
@@ -879,7 +884,9 @@ impl Pipeline {
         let mut scores = Array2::<f64>::zeros((data.n_samples(), width));
         for fold in ml_core::KFold::new(calibration.cv).stratified(true).split(data)? {
             let model = base.fit_pipeline(&data.select_rows(&fold.train)?)?;
-            let held_out = scores_for(&model, data.select_rows(&fold.test)?.features(), input, width)?;
+            let test = data.select_rows(&fold.test)?;
+            let test = test.aligned_to(&model.signature().inputs)?;
+            let held_out = scores_for(&model, test.features(), input, width)?;
             for (r, &i) in fold.test.iter().enumerate() {
                 scores.row_mut(i).assign(&held_out.row(r));
             }

@@ -158,3 +158,19 @@ fn calibration_settings_are_checked() {
         .unwrap_err();
     assert!(e.to_string().contains("class labels"), "{e}");
 }
+
+#[test]
+fn calibration_reads_held_out_rows_through_a_column_selector() {
+    let data = ml_datasets::breast_cancer().unwrap();
+    let columns = data.feature_names()[..5].join(",");
+    let ps: Vec<(String, String)> = [("calibration", "sigmoid"), ("columns", columns.as_str())]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let fitted = Pipeline::from_params("logistic", &ps, None)
+        .unwrap()
+        .fit_pipeline(&data)
+        .unwrap();
+    assert_eq!(fitted.signature().inputs.len(), 5);
+    assert!(matches!(fitted.spec().estimator, Estimator::Calibrated { .. }));
+}

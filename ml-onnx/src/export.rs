@@ -435,6 +435,16 @@ fn tree_attrs(trees: &[Tree], scale: f64, binary_classifier: bool) -> TreeAttrs 
     a
 }
 
+/// What every leaf value is multiplied by for `aggregation`: averaged
+/// ensembles divide by the trees, summed ones keep their values.
+fn leaf_scale(trees: &[Tree], aggregation: Aggregation) -> Result<f64> {
+    match aggregation {
+        Aggregation::Average => Ok(1.0 / trees.len() as f64),
+        Aggregation::Sum => Ok(1.0),
+        other => Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
+    }
+}
+
 /// A tree ensemble (`ai.onnx.ml` `TreeEnsembleRegressor` or
 /// `TreeEnsembleClassifier` on the input rounded to float); returns the
 /// outputs.
@@ -447,20 +457,13 @@ fn tree_ensemble(
     base_values: &[f64],
     link: Link,
 ) -> Result<Vec<ValueInfoProto>> {
-    if trees
-        .iter()
-        .any(|t| t.nodes.iter().any(|n| n.split.is_some_and(|s| s.categories.is_some())))
-    {
+    if trees.iter().any(Tree::has_categorical_splits) {
         return categorical_tree_ensemble(g, task, x, trees, aggregation, base_values, link);
     }
     let x32 = g.cast(x, DataType::Float);
     let binary_classifier =
         matches!(task, Task::Classification { classes } if classes.len() == 2) && link == Link::Identity;
-    let scale = match aggregation {
-        Aggregation::Average => 1.0 / trees.len() as f64,
-        Aggregation::Sum => 1.0,
-        other => return Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
-    };
+    let scale = leaf_scale(trees, aggregation)?;
     if binary_classifier && base_values.iter().any(|&b| b != 0.0) {
         return Err(Error::Unsupported("two-class tree ensemble with base values".into()));
     }
@@ -564,11 +567,7 @@ fn categorical_tree_ensemble(
     base_values: &[f64],
     link: Link,
 ) -> Result<Vec<ValueInfoProto>> {
-    let scale = match aggregation {
-        Aggregation::Average => 1.0 / trees.len() as f64,
-        Aggregation::Sum => 1.0,
-        other => return Err(Error::Unsupported(format!("a {other:?} tree ensemble"))),
-    };
+    let scale = leaf_scale(trees, aggregation)?;
     let n_targets = base_values.len();
     let (mut features, mut splits, mut modes) = (Vec::new(), Vec::new(), Vec::new());
     let (mut true_ids, mut true_leafs, mut false_ids, mut false_leafs) =
