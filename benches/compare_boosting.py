@@ -9,16 +9,14 @@ thread each and then two threads each (scikit-learn's OpenMP threads
 through threadpoolctl, LightGBM's n_jobs, our n_threads), on
 breast_cancer and digits (stratified 75/25 splits) and a synthetic
 100,000-row binary problem (make_classification, 20 features). Prints the
-best fit time of RUNS, the prediction time of the test rows, the test
+best fit time of RUNS, the best prediction time of the test rows, the test
 accuracy and the fit-time ratios (the issue's targets: at most 1.0x
-LightGBM's and 0.5x scikit-learn's).
+LightGBM's and 0.5x scikit-learn's); then, for the synthetic problem, the
+prediction time of all its 133,334 rows by each side's model.
 """
-import json
 import pathlib
-import subprocess
 import sys
 import tempfile
-import time
 
 import lightgbm
 import numpy as np
@@ -28,7 +26,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from timing import ROOT, best_of, fit_timing, fit_timing_binary, write_csv
+
 DATA = ROOT / "ml-datasets" / "data"
 
 
@@ -41,57 +40,44 @@ def datasets():
     yield "synthetic 100k", x, y
 
 
-def best_of(runs, fit):
-    best, model = float("inf"), None
-    for _ in range(runs):
-        t = time.perf_counter()
-        model = fit()
-        best = min(best, time.perf_counter() - t)
-    return best, model
-
-
-def timed_predict(model, x):
-    t = time.perf_counter()
-    p = model.predict(x)
-    return time.perf_counter() - t, p
-
-
-def write_csv(path, x, y):
-    header = ",".join([f"f{j}" for j in range(x.shape[1])] + ["target"])
-    np.savetxt(path, np.column_stack([x, y]), delimiter=",", header=header, comments="", fmt="%.17g")
+def timed_predict(model, x, runs):
+    return best_of(runs, lambda: model.predict(x))
 
 
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ml-learn", "--example", "boosting_timing"],
-                   cwd=ROOT, check=True)
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
-    binary = pathlib.Path(json.loads(meta)["target_directory"]) / "release" / "examples" / "boosting_timing"
+    binary = fit_timing_binary()
     print(f"scikit-learn {sklearn.__version__}, lightgbm {lightgbm.__version__}, best of {runs}")
     print("| data | train rows | threads | side | fit s | predict s (test rows) | test accuracy | ours ÷ theirs (fit) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    throughput = []
     for name, x, y in datasets():
         xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
         with tempfile.TemporaryDirectory() as tmp:
             train_csv, test_csv = pathlib.Path(tmp) / "train.csv", pathlib.Path(tmp) / "test.csv"
             write_csv(train_csv, xtr, ytr)
             write_csv(test_csv, xte, yte)
+            extra = []
+            if len(y) > 100_000:
+                all_csv = pathlib.Path(tmp) / "all.csv"
+                write_csv(all_csv, x, y)
+                extra = [f"predict_csv={all_csv}"]
             for threads in (1, 2):
                 with threadpool_limits(limits=threads):
                     sk_fit, sk = best_of(runs, lambda: HistGradientBoostingClassifier(
                         max_iter=100, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20, max_bins=255,
                         l2_regularization=0.0, early_stopping=False, random_state=0).fit(xtr, ytr))
-                    sk_pred, p = timed_predict(sk, xte)
+                    sk_pred, p = timed_predict(sk, xte, runs)
+                    sk_all = timed_predict(sk, x, runs)[0] if extra else None
                 sk_acc = float((p == yte).mean())
                 lgb_fit, lgb = best_of(runs, lambda: lightgbm.LGBMClassifier(
                     n_estimators=100, learning_rate=0.1, num_leaves=31, min_child_samples=20, max_bin=255,
                     reg_lambda=0.0, min_child_weight=1e-3, n_jobs=threads, verbose=-1, random_state=0).fit(xtr, ytr))
-                lgb_pred, p = timed_predict(lgb, xte)
+                lgb_pred, p = timed_predict(lgb, xte, runs)
+                lgb_all = timed_predict(lgb, x, runs)[0] if extra else None
                 lgb_acc = float((p == yte).mean())
-                out = subprocess.run([str(binary), str(train_csv), str(test_csv), str(runs), "early_stopping=false",
-                                      f"n_threads={threads}"], check=True, capture_output=True, text=True).stdout
-                ours = json.loads(out.strip().splitlines()[-1])
+                ours = fit_timing(binary, train_csv, test_csv, runs,
+                                  ["early_stopping=false", f"n_threads={threads}", *extra], threads == 1)
                 n = len(ytr)
                 print(f"| {name} | {n:,} | {threads} | scikit-learn | {sk_fit:.3f} | {sk_pred:.4f} | {sk_acc:.4f} | "
                       f"{ours['fit_seconds'] / sk_fit:.2f}x |")
@@ -99,6 +85,14 @@ def main():
                       f"{ours['fit_seconds'] / lgb_fit:.2f}x |")
                 print(f"| {name} | {n:,} | {threads} | ml-learn | {ours['fit_seconds']:.3f} | "
                       f"{ours['predict_seconds']:.4f} | {ours['score']:.4f} | |", flush=True)
+                if extra:
+                    throughput.append((threads, len(y), sk_all, lgb_all, ours["predict_csv_seconds"]))
+    if throughput:
+        print()
+        print("| rows predicted | threads | scikit-learn s | LightGBM s | ml-learn s | ml-learn rows/s |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for threads, n, sk_all, lgb_all, mine in throughput:
+            print(f"| {n:,} | {threads} | {sk_all:.4f} | {lgb_all:.4f} | {mine:.4f} | {n / mine:,.0f} |")
 
 
 if __name__ == "__main__":

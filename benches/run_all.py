@@ -34,6 +34,7 @@ BENCHMARKS = ROOT / "BENCHMARKS.md"
 COMPARISONS = {
     "sklearn": ("", ["benches/compare_sklearn.py"], ["scikit-learn", "numpy"]),
     "boosting": ("boosting", ["benches/compare_boosting.py"], ["scikit-learn", "lightgbm", "numpy"]),
+    "neighbors": ("", ["benches/compare_neighbors.py"], ["scikit-learn", "numpy"]),
     "tracking": ("", ["benches/compare_tracking.py"], ["mlflow", "tensorboard", "tensorflow"]),
     "onnx": ("", ["benches/compare_onnx.py"], ["onnxruntime", "skl2onnx", "onnx"]),
     "serving": ("", ["benches/compare_serving.py"], ["mlserver", "mlflow"]),

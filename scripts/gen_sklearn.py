@@ -22,7 +22,8 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import (GridSearchCV, StratifiedKFold, cross_val_predict, cross_val_score,
+from sklearn.inspection import permutation_importance
+from sklearn.model_selection import (GridSearchCV, KFold, StratifiedKFold, cross_val_predict, cross_val_score,
                                      train_test_split)
 from sklearn.naive_bayes import GaussianNB, MultinomialNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -156,6 +157,43 @@ def model_cases():
     out["pca"] = pca_cases()
     out["polynomial"] = polynomial_cases()
     out["calibration"] = calibration_cases()
+    out["permutation_selection"] = selection_cases()
+    return out
+
+
+def selection_cases():
+    """Permutation-based feature selection on a 75/25 split's training
+    rows: cross-validation without shuffling (KFold for diabetes,
+    StratifiedKFold for iris, 5 folds), permutation_importance
+    (20 repeats, scoring by the model's score) on each held-out fold,
+    importances averaged over folds; the K largest kept and the pipeline
+    refitted on them, scored on the test rows. Shuffles are random on both
+    sides, so the tests compare importances with a tolerance and the
+    chosen columns exactly: K is set where the K-th and the next
+    importance are far apart (breast_cancer's many correlated columns
+    have importances too close to choose the same way twice)."""
+    out = {}
+    for name, data, k, base, folds in [
+            ("linear_diabetes", "diabetes", 3, lambda: make_pipeline(StandardScaler(), LinearRegression()), KFold(5)),
+            ("logistic_iris", "iris", 2, lambda: make_pipeline(StandardScaler(), LogisticRegression()),
+             StratifiedKFold(5))]:
+        x, y = load(data)
+        idx = np.arange(len(y))
+        stratify = y if data == "iris" else None
+        tr, te = train_test_split(idx, test_size=0.25, random_state=0, stratify=stratify)
+        drops = np.zeros((x.shape[1], 0))
+        for fold_train, fold_test in folds.split(x[tr], y[tr]):
+            m = base().fit(x[tr][fold_train], y[tr][fold_train])
+            r = permutation_importance(m, x[tr][fold_test], y[tr][fold_test], n_repeats=20, random_state=0)
+            drops = np.hstack([drops, r.importances])
+        mean = drops.mean(axis=1)
+        order = sorted(range(len(mean)), key=lambda j: (-mean[j], j))
+        selected = sorted(order[:k])
+        m = base().fit(x[tr][:, selected], y[tr])
+        out[name] = {"train": tr.tolist(), "test": te.tolist(), "k": k, "n_repeats": 20,
+                     "importances_mean": mean.tolist(), "importances_std": drops.std(axis=1).tolist(),
+                     "selected": selected, "score": m.score(x[te][:, selected], y[te]),
+                     "predictions": m.predict(x[te][:, selected]).tolist()}
     return out
 
 

@@ -3,10 +3,12 @@
 //! children) and walked several rows at a time, so a server that predicts
 //! the same model many times does not pay for the spec's general layout on
 //! every call. Predictions are exactly those of the spec: the same split
-//! rule ([`crate::goes_left`]), the same order of summation.
+//! rule ([`crate::goes_left`]), the same order of summation. A k-nearest-
+//! neighbours model gets its KD-tree built once, when its search uses one.
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::neighbors::KdTree;
 use crate::spec::{Aggregation, Estimator, ModelSpec, Tree};
 use crate::{Model, Predictions, Result, Signature};
 
@@ -155,6 +157,8 @@ impl FlatEnsemble {
 pub struct CompiledSpec {
     spec: ModelSpec,
     flat: Option<FlatEnsemble>,
+    /// A neighbour model's KD-tree, built once.
+    tree: Option<KdTree>,
 }
 
 impl CompiledSpec {
@@ -169,7 +173,16 @@ impl CompiledSpec {
             } => FlatEnsemble::new(trees, *aggregation, base_values),
             _ => None,
         };
-        Self { spec, flat }
+        let tree = match &spec.estimator {
+            Estimator::Neighbors {
+                points,
+                search,
+                leaf_size,
+                ..
+            } if search.uses_tree(points.ncols()) => Some(KdTree::new(points.view(), *leaf_size)),
+            _ => None,
+        };
+        Self { spec, flat, tree }
     }
 
     /// The spec.
@@ -184,12 +197,16 @@ impl Model for CompiledSpec {
     }
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Predictions> {
-        let Some(flat) = &self.flat else {
+        if self.flat.is_none() && self.tree.is_none() {
             return self.spec.predict(x);
-        };
+        }
         let design = self.spec.transform(x)?;
         self.spec.estimator.check_width(design.ncols())?;
-        let raw = flat.raw_output(design.view());
+        let raw = match (&self.flat, &self.tree, &self.spec.estimator) {
+            (Some(flat), ..) => flat.raw_output(design.view()),
+            (None, Some(tree), est) => crate::neighbors::raw_output(est, Some(tree), design.view()),
+            _ => self.spec.estimator.raw_output(design.view()),
+        };
         self.spec.estimator.predictions(&self.spec.signature.task, raw)
     }
 

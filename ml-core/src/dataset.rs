@@ -464,6 +464,41 @@ impl Dataset {
         Ok(std::borrow::Cow::Owned(self.select_columns(&names)?))
     }
 
+    /// The rows whose class is one of `classes` (indices into the class
+    /// names), relabelled `0..classes.len()` in that order and named as
+    /// before: a related task cut from a labelled set, as transfer learning
+    /// uses (digits 0-4 to pretrain, 5-9 to fine-tune). Weights and
+    /// sensitive columns follow their rows.
+    ///
+    /// # Errors
+    /// Data without class labels, an unknown or repeated class, or no row
+    /// of those classes.
+    pub fn select_classes(&self, classes: &[usize]) -> Result<Dataset> {
+        let (labels, names) = self.classes()?;
+        if let Some(&c) = classes.iter().find(|&&c| c >= names.len()) {
+            return Err(Error::invalid(
+                "classes",
+                format!("class {c} out of range for {} classes", names.len()),
+            ));
+        }
+        if let Some((i, _)) = classes.iter().enumerate().find(|(i, c)| classes[..*i].contains(c)) {
+            return Err(Error::invalid("classes", format!("class {} given twice", classes[i])));
+        }
+        let mut new_label = vec![None; names.len()];
+        for (new, &old) in classes.iter().enumerate() {
+            new_label[old] = Some(new);
+        }
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| new_label[labels[i]].is_some()).collect();
+        let relabelled: Vec<usize> = rows.iter().filter_map(|&i| new_label[labels[i]]).collect();
+        let new_names = classes.iter().map(|&c| names[c].clone()).collect();
+        let mut part = self.select_rows(&rows)?;
+        part.target = Some(Target::Classes {
+            labels: relabelled.into(),
+            names: new_names,
+        });
+        Ok(part)
+    }
+
     /// A new data set made of the given rows, in that order (rows may repeat).
     ///
     /// # Errors
@@ -572,5 +607,20 @@ mod tests {
         assert_eq!(ds.aligned_to(&unnamed).unwrap().features(), ds.features());
         // ... and a column it needs that the data lacks is named.
         assert!(ds.aligned_to(&[InputColumn::numeric("z")]).is_err());
+    }
+
+    #[test]
+    fn classes_are_selected_and_relabelled() {
+        let ds = Dataset::new(array![[0.0], [1.0], [2.0], [3.0]], vec!["x".into()])
+            .unwrap()
+            .with_classes(vec![0, 2, 1, 2], vec!["a".into(), "b".into(), "c".into()])
+            .unwrap();
+        let part = ds.select_classes(&[2, 0]).unwrap();
+        assert_eq!(part.features(), array![[0.0], [1.0], [3.0]]);
+        let (labels, names) = part.classes().unwrap();
+        assert_eq!(labels.to_vec(), vec![1, 0, 0]);
+        assert_eq!(names, ["c", "a"]);
+        assert!(ds.select_classes(&[3]).is_err());
+        assert!(ds.select_classes(&[1, 1]).is_err());
     }
 }

@@ -5,10 +5,12 @@ pub mod compiled;
 mod dataset;
 mod error;
 mod frame;
+pub mod importance;
 pub mod io;
 pub mod limits;
 pub mod metrics;
 mod model;
+pub mod neighbors;
 pub mod neural;
 mod saved;
 pub mod search;
@@ -25,6 +27,7 @@ pub use frame::{
 };
 pub use limits::ReadLimits;
 pub use model::{Predictions, Signature, Task, argmax};
+pub use neighbors::{KdTree, NeighborSearch};
 pub use neural::{Activation, EmbeddingTable, Layer, RowShape, embedding_matrix};
 pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{

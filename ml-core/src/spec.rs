@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::UNKNOWN_CODE;
+use crate::neighbors::NeighborSearch;
 use crate::neural::Layer;
 use crate::{Error, FeatureKind, Model, Predictions, Result, Signature, Task};
 
@@ -177,6 +178,15 @@ pub enum Estimator {
         /// Weight neighbours by inverse distance (exact matches alone
         /// decide when there are some) instead of equally.
         distance_weighted: bool,
+        /// How neighbours are found (the same ones either way).
+        #[serde(default, skip_serializing_if = "crate::neighbors::is_auto")]
+        search: NeighborSearch,
+        /// Rows per KD-tree leaf (scikit-learn's `leaf_size`).
+        #[serde(
+            default = "crate::neighbors::default_leaf_size",
+            skip_serializing_if = "crate::neighbors::is_default_leaf_size"
+        )]
+        leaf_size: usize,
     },
     /// A classifier whose scores are mapped to probabilities by fitted
     /// calibrators (scikit-learn's `CalibratedClassifierCV` with
@@ -564,44 +574,7 @@ impl Estimator {
                 }
                 out
             }
-            Estimator::Neighbors {
-                points,
-                outputs,
-                k,
-                distance_weighted,
-            } => {
-                let mut out = Array2::zeros((x.nrows(), outputs.ncols()));
-                let k = (*k).clamp(1, points.nrows().max(1));
-                let mut dist: Vec<(f64, usize)> = Vec::with_capacity(points.nrows());
-                for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
-                    dist.clear();
-                    dist.extend(
-                        points
-                            .outer_iter()
-                            .enumerate()
-                            .map(|(i, p)| (row.iter().zip(p).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(), i)),
-                    );
-                    let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                    if k < dist.len() {
-                        dist.select_nth_unstable_by(k - 1, cmp);
-                    }
-                    let near = &mut dist[..k];
-                    near.sort_by(cmp);
-                    let exact = near.iter().any(|d| d.0 == 0.0);
-                    let mut total = 0.0;
-                    for &(d2, i) in near.iter() {
-                        let w = match (*distance_weighted, exact) {
-                            (false, _) => 1.0,
-                            (true, true) => f64::from(u8::from(d2 == 0.0)),
-                            (true, false) => 1.0 / d2.sqrt(),
-                        };
-                        total += w;
-                        o.scaled_add(w, &outputs.row(i));
-                    }
-                    o /= total;
-                }
-                out
-            }
+            Estimator::Neighbors { .. } => crate::neighbors::raw_output(self, None, x),
             Estimator::Calibrated { base, .. } => base.raw_output(x),
         }
     }
@@ -916,7 +889,13 @@ impl ModelSpec {
                     return bad("centroids need a clustering task with one cluster per centroid".into());
                 }
             }
-            Estimator::Neighbors { points, outputs, k, .. } => {
+            Estimator::Neighbors {
+                points,
+                outputs,
+                k,
+                leaf_size,
+                ..
+            } => {
                 if points.ncols() != width || points.nrows() == 0 || points.nrows() != outputs.nrows() {
                     return bad("neighbours do not match the inputs or their outputs".into());
                 }
@@ -925,6 +904,12 @@ impl ModelSpec {
                 }
                 if points.iter().chain(outputs.iter()).any(|v| !v.is_finite()) {
                     return bad("non-finite neighbour".into());
+                }
+                if *leaf_size == 0 || *leaf_size > NeighborSearch::MAX_LEAF_SIZE {
+                    return bad(format!(
+                        "leaf_size {leaf_size} outside 1 to {}",
+                        NeighborSearch::MAX_LEAF_SIZE
+                    ));
                 }
                 self.check_link(Link::Identity, n_out)?;
             }

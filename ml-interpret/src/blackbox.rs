@@ -5,10 +5,8 @@
 //! method, with its grid).
 
 use crate::{Error, Result};
-use ml_core::ndarray::{Array2, Array3, Axis};
-use ml_core::seeded_rng;
-use ml_core::{Dataset, Explainer, Explanation, ExplanationScope, Model, Predictions, Target, metrics};
-use rand::seq::SliceRandom;
+use ml_core::ndarray::{Array2, Axis};
+use ml_core::{Dataset, Explainer, Explanation, Model, Predictions, Target, metrics};
 use serde::Serialize;
 
 use crate::kernel::{output_matrix, output_names};
@@ -52,82 +50,23 @@ impl Default for PermutationImportance {
 }
 
 /// The importances, as scikit-learn reports them.
-#[derive(Debug, Clone, Serialize)]
-pub struct Importances {
-    /// Score on the unshuffled data.
-    pub baseline: f64,
-    /// Mean drop per feature.
-    pub mean: Vec<f64>,
-    /// Standard deviation (population) of the drops per feature.
-    pub std: Vec<f64>,
-    /// `features × repeats` drops.
-    pub all: Vec<Vec<f64>>,
-}
+pub use ml_core::importance::Importances;
 
 impl PermutationImportance {
     /// The most shuffles per feature.
-    pub const MAX_REPEATS: usize = 100_000;
+    pub const MAX_REPEATS: usize = ml_core::importance::MAX_PERMUTATION_REPEATS;
 
     /// Compute the importances.
     ///
     /// # Errors
     /// No repeats, no rows, data without a target.
     pub fn importances(&self, model: &dyn Model, data: &Dataset) -> Result<Importances> {
-        ml_core::limits::check_count("n_repeats", self.n_repeats, 1..=Self::MAX_REPEATS)?;
-        if data.n_samples() == 0 {
-            return Err(Error::invalid("data", "no rows"));
-        }
-        ml_core::limits::check_evaluations(
-            "n_repeats",
-            self.n_repeats as f64 * data.n_features() as f64 * data.n_samples() as f64,
-            "use fewer repeats or fewer rows",
-        )?;
-        let x = data.features();
-        let baseline = default_score(model, data, x)?;
-        let mut rng = seeded_rng(self.seed);
-        let mut all = Vec::with_capacity(x.ncols());
-        let mut shuffled = x.to_owned();
-        let mut order: Vec<usize> = (0..x.nrows()).collect();
-        for j in 0..x.ncols() {
-            let mut drops = Vec::with_capacity(self.n_repeats);
-            for _ in 0..self.n_repeats {
-                order.shuffle(&mut rng);
-                for (i, &from) in order.iter().enumerate() {
-                    shuffled[[i, j]] = x[[from, j]];
-                }
-                drops.push(baseline - default_score(model, data, shuffled.view())?);
-            }
-            shuffled.column_mut(j).assign(&x.column(j));
-            all.push(drops);
-        }
-        let mean: Vec<f64> = all.iter().map(|d| d.iter().sum::<f64>() / d.len() as f64).collect();
-        let std = all
-            .iter()
-            .zip(&mean)
-            .map(|(d, m)| (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt())
-            .collect();
-        Ok(Importances {
-            baseline,
-            mean,
-            std,
-            all,
-        })
-    }
-}
-
-impl Importances {
-    /// As an [`Explanation`]: one row, the mean drop per feature; the base
-    /// value is the baseline score.
-    pub fn to_explanation(&self, feature_names: Vec<String>) -> Explanation {
-        let m = self.mean.len();
-        Explanation {
-            method: "permutation".into(),
-            scope: ExplanationScope::Global,
-            feature_names,
-            output_names: vec!["score_drop".into()],
-            base_values: Array2::from_elem((1, 1), self.baseline),
-            values: Array3::from_shape_fn((1, m, 1), |(_, j, _)| self.mean[j]),
-        }
+        Ok(ml_core::importance::permutation_importance(
+            model,
+            data,
+            self.n_repeats,
+            self.seed,
+        )?)
     }
 }
 

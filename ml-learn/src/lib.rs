@@ -13,6 +13,7 @@ mod pipeline;
 mod preprocess;
 #[cfg(feature = "privacy")]
 mod private;
+mod selection;
 mod svm;
 mod tree;
 
@@ -34,5 +35,6 @@ pub use preprocess::{
 };
 #[cfg(feature = "privacy")]
 pub use private::DpLogistic;
+pub use selection::{FeatureSelection, PermutationSelection, select_features};
 pub use svm::{LinearSvm, SvmLoss};
 pub use tree::{DecisionTree, MaxFeatures, RandomForest};

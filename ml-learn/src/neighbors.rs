@@ -1,9 +1,9 @@
 //! k-nearest neighbours (scikit-learn's `KNeighborsClassifier` and
-//! `KNeighborsRegressor` with the brute-force search): the model keeps the
-//! training rows, so its spec is [`Estimator::Neighbors`].
+//! `KNeighborsRegressor`, searching by KD-tree or brute force): the model
+//! keeps the training rows, so its spec is [`Estimator::Neighbors`].
 
-use ml_core::Estimator;
 use ml_core::ndarray::{Array2, ArrayView2};
+use ml_core::{Estimator, NeighborSearch};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, invalid};
@@ -17,6 +17,17 @@ pub struct KNeighbors {
     /// Weight votes by inverse distance (`weights="distance"`) instead of
     /// equally (`"uniform"`).
     pub distance_weighted: bool,
+    /// How neighbours are found (scikit-learn's `algorithm`: `auto`,
+    /// `kd_tree`, `brute`); the predictions are the same.
+    #[serde(default)]
+    pub search: NeighborSearch,
+    /// Rows per KD-tree leaf (scikit-learn's `leaf_size`, default 30).
+    #[serde(default = "default_leaf_size")]
+    pub leaf_size: usize,
+}
+
+fn default_leaf_size() -> usize {
+    NeighborSearch::DEFAULT_LEAF_SIZE
 }
 
 impl Default for KNeighbors {
@@ -24,6 +35,8 @@ impl Default for KNeighbors {
         Self {
             n_neighbors: 5,
             distance_weighted: false,
+            search: NeighborSearch::Auto,
+            leaf_size: NeighborSearch::DEFAULT_LEAF_SIZE,
         }
     }
 }
@@ -35,13 +48,12 @@ impl KNeighbors {
     /// Check the hyper-parameters.
     ///
     /// # Errors
-    /// `n_neighbors` outside 1 to [`KNeighbors::MAX_NEIGHBORS`].
+    /// `n_neighbors` outside 1 to [`KNeighbors::MAX_NEIGHBORS`], `leaf_size`
+    /// outside 1 to [`NeighborSearch::MAX_LEAF_SIZE`].
     pub fn validate(&self) -> Result<()> {
-        Ok(ml_core::limits::check_count(
-            "n_neighbors",
-            self.n_neighbors,
-            1..=Self::MAX_NEIGHBORS,
-        )?)
+        ml_core::limits::check_count("n_neighbors", self.n_neighbors, 1..=Self::MAX_NEIGHBORS)?;
+        ml_core::limits::check_count("leaf_size", self.leaf_size, 1..=NeighborSearch::MAX_LEAF_SIZE)?;
+        Ok(())
     }
 
     /// "Fit": keep the rows with their outputs (one-hot classes or values).
@@ -68,6 +80,8 @@ impl KNeighbors {
             outputs,
             k: self.n_neighbors,
             distance_weighted: self.distance_weighted,
+            search: self.search,
+            leaf_size: self.leaf_size,
         })
     }
 }

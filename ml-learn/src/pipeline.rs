@@ -3,8 +3,8 @@
 use linfa::prelude::*;
 use ml_core::ndarray::{Array2, ArrayView2};
 use ml_core::{
-    CalibrationInput, Dataset, Estimator, Model, ModelSpec, Predictions, Preprocess, Signature, Target, Task, Trainer,
-    UnknownCategory,
+    CalibrationInput, Dataset, Estimator, Model, ModelSpec, NeighborSearch, Predictions, Preprocess, Signature, Target,
+    Task, Trainer, UnknownCategory,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ use crate::preprocess::{
 };
 #[cfg(feature = "privacy")]
 use crate::private::{DpLogistic, parse_bounds, privacy_error, spent};
+use crate::selection::PermutationSelection;
 use crate::svm::{LinearSvm, SvmLoss};
 use crate::tree::{DecisionTree, MaxFeatures, RandomForest, TreeTarget, fit_forest, fit_tree};
 
@@ -140,7 +141,7 @@ impl Algorithm {
                 "max_features",
             ],
             Algorithm::KMeans(_) => &["n_clusters", "n_init", "max_iter", "tol"],
-            Algorithm::Knn(_) => &["n_neighbors", "weights"],
+            Algorithm::Knn(_) => &["n_neighbors", "weights", "algorithm", "leaf_size"],
             Algorithm::NaiveBayes(_) => &["distribution", "var_smoothing", "alpha"],
             Algorithm::LinearSvm(_) => &["c", "loss", "tol", "max_iter"],
             #[cfg(feature = "privacy")]
@@ -184,6 +185,9 @@ const COMMON_PARAMS: &[&str] = &[
     "columns",
     "calibration",
     "calibration_cv",
+    "select_features",
+    "select_repeats",
+    "select_cv",
 ];
 
 /// A pipeline trainer: optional imputation of missing values, one-hot
@@ -227,6 +231,10 @@ pub struct Pipeline {
     /// Cross-validated probability calibration of the classifier, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// Feature selection by permutation importance before the final fit,
+    /// if any (it chooses `columns` among the candidates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<PermutationSelection>,
 }
 
 /// A parameter `key` that configures `what` is refused without the one
@@ -256,6 +264,7 @@ impl Pipeline {
             polynomial: None,
             columns: None,
             calibration: None,
+            select: None,
         }
     }
 
@@ -267,7 +276,10 @@ impl Pipeline {
     /// the columns after one-hot encoding, as [`PolynomialFeatures`]) with
     /// `interaction_only` (true|false), `pca` (a number of principal
     /// components, taken after scaling) and `columns` (`a,b,c`: the feature
-    /// columns the model takes) for every model; `c`, `max_iter`, `tol` (logistic);
+    /// columns the model takes), `calibration` (sigmoid|isotonic) with
+    /// `calibration_cv`, and `select_features` (keep that many columns, by
+    /// permutation importance, [`crate::select_features`]) with
+    /// `select_repeats` and `select_cv` for every model; `c`, `max_iter`, `tol` (logistic);
     /// `alpha` (ridge); `max_depth`, `min_samples_split`, `min_samples_leaf`,
     /// `max_features` (tree, forest); `n_trees` (alias `n_estimators`),
     /// `bootstrap` (forest); `n_clusters` (alias `k`), `n_init`, `max_iter`,
@@ -335,6 +347,7 @@ impl Pipeline {
         let mut pca = None;
         let (mut degree, mut interaction_only, mut columns) = (None, None, None);
         let (mut calibration, mut calibration_cv) = (None, None);
+        let (mut select_features, mut select_repeats, mut select_cv) = (None, None, None);
         for (key, value) in params {
             let (k, v) = (key.as_str(), value.as_str());
             match (&mut algorithm, k) {
@@ -345,6 +358,9 @@ impl Pipeline {
                 (_, "polynomial") => degree = Some(parse::<usize>(k, v)?),
                 (_, "calibration") => calibration = Some(CalibrationMethod::parse(v)?),
                 (_, "calibration_cv") => calibration_cv = Some(parse::<usize>(k, v)?),
+                (_, "select_features") => select_features = Some(parse::<usize>(k, v)?),
+                (_, "select_repeats") => select_repeats = Some(parse::<usize>(k, v)?),
+                (_, "select_cv") => select_cv = Some(parse::<usize>(k, v)?),
                 (_, "interaction_only") => interaction_only = Some(parse::<bool>(k, v)?),
                 (_, "columns") => {
                     columns = Some(v.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>());
@@ -396,6 +412,11 @@ impl Pipeline {
                 },
                 (Algorithm::Forest(f), "bootstrap") => f.bootstrap = parse(k, v)?,
                 (Algorithm::Knn(m), "n_neighbors" | "k") => m.n_neighbors = parse(k, v)?,
+                (Algorithm::Knn(m), "leaf_size") => m.leaf_size = parse(k, v)?,
+                (Algorithm::Knn(m), "algorithm") => {
+                    m.search = NeighborSearch::parse(v)
+                        .ok_or_else(|| invalid(k, format!("'{v}': expected auto, kd_tree or brute")))?;
+                }
                 (Algorithm::Knn(m), "weights") => {
                     m.distance_weighted = match v {
                         "uniform" => false,
@@ -482,6 +503,24 @@ impl Pipeline {
             method,
             cv: calibration_cv.unwrap_or(5),
         });
+        for (given, key) in [
+            (select_repeats.is_some(), "select_repeats"),
+            (select_cv.is_some(), "select_cv"),
+        ] {
+            configures(
+                select_features.is_some(),
+                given,
+                key,
+                "feature selection",
+                "select_features=K",
+            )?;
+        }
+        p.select = select_features.map(|n| PermutationSelection {
+            n_features: n,
+            n_repeats: select_repeats.unwrap_or(5),
+            cv: select_cv.unwrap_or(5),
+            seed,
+        });
         configures(
             degree.is_some(),
             interaction_only.is_some(),
@@ -547,6 +586,25 @@ impl Pipeline {
                     return Err(invalid(
                         "calibration",
                         "calibrators fitted on the data would not be private",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(sel) = &self.select {
+            sel.validate()?;
+            match &self.algorithm {
+                Algorithm::KMeans(_) => {
+                    return Err(invalid(
+                        "select_features",
+                        "selects by the drop of a score against a target; k-means has none",
+                    ));
+                }
+                #[cfg(feature = "privacy")]
+                Algorithm::DpLogistic(_) => {
+                    return Err(invalid(
+                        "select_features",
+                        "columns chosen by scores on the data would not be private",
                     ));
                 }
                 _ => {}
@@ -633,6 +691,11 @@ impl Pipeline {
             out.push(("calibration".into(), c.method.name().into()));
             out.push(("calibration_cv".into(), c.cv.to_string()));
         }
+        if let Some(s) = &self.select {
+            out.push(("select_features".into(), s.n_features.to_string()));
+            out.push(("select_repeats".into(), s.n_repeats.to_string()));
+            out.push(("select_cv".into(), s.cv.to_string()));
+        }
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.algorithm) {
             flatten("", &map, &mut out);
         }
@@ -646,6 +709,17 @@ impl Pipeline {
     /// cannot use, a numerical failure.
     pub fn fit_pipeline(&self, data: &Dataset) -> Result<FittedPipeline> {
         self.validate()?;
+        if let Some(selection) = self.select {
+            let chosen = crate::selection::select_features(self, data, selection)?;
+            let refit = Pipeline {
+                select: None,
+                columns: Some(chosen.selected),
+                ..self.clone()
+            };
+            let mut fitted = refit.fit_pipeline(data)?;
+            fitted.params = self.param_list();
+            return Ok(fitted);
+        }
         if let Some(calibration) = &self.calibration {
             return self.fit_calibrated(data, *calibration);
         }
@@ -1089,7 +1163,8 @@ mod tests {
             "bounds" | "bounds.COLUMN" => "0:1",
             "max_depth" | "min_samples_split" | "min_samples_leaf" | "n_trees" | "n_clusters" | "n_init"
             | "max_iter" | "insecure_seed" | "max_leaf_nodes" | "max_bins" | "n_iter_no_change" | "n_neighbors"
-            | "n_threads" => "2",
+            | "n_threads" | "leaf_size" => "2",
+            "algorithm" => "kd_tree",
             "early_stopping" => "true",
             "categorical_features" => "onehot",
             "pca" | "polynomial" => "2",

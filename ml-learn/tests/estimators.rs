@@ -109,6 +109,57 @@ fn k_nearest_neighbours_equal_scikit_learns() {
     compare("knn_regression_diabetes", "diabetes", "knn", &[], 0.0, 1.0);
 }
 
+/// The search finds the same neighbours whichever it is: a KD-tree over
+/// breast_cancer's 30 columns (`auto` would search by brute force) and
+/// brute force over diabetes' 10 (`auto` would build a tree), each against
+/// scikit-learn's predictions, also through the compiled spec a server uses.
+#[test]
+fn k_nearest_neighbours_search_does_not_change_predictions() {
+    compare(
+        "knn_distance_scaled_breast_cancer",
+        "breast_cancer",
+        "knn",
+        &[
+            ("n_neighbors", "7"),
+            ("weights", "distance"),
+            ("scale", "standard"),
+            ("algorithm", "kd_tree"),
+            ("leaf_size", "3"),
+        ],
+        0.0,
+        1.0,
+    );
+    compare(
+        "knn_regression_diabetes",
+        "diabetes",
+        "knn",
+        &[("algorithm", "brute")],
+        0.0,
+        1.0,
+    );
+    for (name, ps) in [
+        ("breast_cancer", vec![("algorithm", "kd_tree"), ("n_neighbors", "7")]),
+        ("diabetes", vec![("algorithm", "auto")]),
+    ] {
+        let data = match name {
+            "breast_cancer" => ml_datasets::breast_cancer().unwrap(),
+            _ => ml_datasets::diabetes().unwrap(),
+        };
+        let model = Pipeline::from_params("knn", &params(&ps), None)
+            .unwrap()
+            .fit_pipeline(&data)
+            .unwrap();
+        let compiled = ml_core::CompiledSpec::new(model.describe().unwrap());
+        assert_eq!(
+            compiled.predict(data.features()).unwrap(),
+            model.predict(data.features()).unwrap()
+        );
+        // The spec keeps the search; the default stays out of the file.
+        let json = serde_json::to_string(&model.describe().unwrap()).unwrap();
+        assert_eq!(json.contains("kd_tree"), name == "breast_cancer", "{name}");
+    }
+}
+
 #[test]
 fn naive_bayes_equals_scikit_learns() {
     compare("gaussian_nb_digits", "digits", "naive_bayes", &[], 0.005, 0.99);
@@ -193,6 +244,12 @@ fn bad_inputs_are_named() {
     assert!(e.contains("150 training rows"), "{e}");
     let e = fit("knn", &[("weights", "gaussian")], &iris).unwrap_err().to_string();
     assert!(e.contains("uniform or distance"), "{e}");
+    let e = fit("knn", &[("algorithm", "ball_tree")], &iris)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("auto, kd_tree or brute"), "{e}");
+    let e = fit("knn", &[("leaf_size", "0")], &iris).unwrap_err().to_string();
+    assert!(e.contains("leaf_size"), "{e}");
     let e = fit("naive_bayes", &[], &diabetes).unwrap_err().to_string();
     assert!(e.contains("class labels"), "{e}");
     let e = fit("linear_svm", &[], &diabetes).unwrap_err().to_string();

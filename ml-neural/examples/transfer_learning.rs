@@ -10,17 +10,6 @@ use ml_core::{Dataset, Model, Predictions, Result};
 use ml_neural::{NetTrainer, Sequential};
 use rand::seq::SliceRandom;
 
-/// The rows whose digit is in `digits`, relabelled 0.. in that order.
-fn subset(data: &Dataset, digits: std::ops::Range<usize>) -> Result<Dataset> {
-    let (labels, _) = data.classes()?;
-    let rows: Vec<usize> = (0..data.n_samples()).filter(|&i| digits.contains(&labels[i])).collect();
-    let part = data.select_rows(&rows)?;
-    let (y, _) = part.classes()?;
-    let names = digits.clone().map(|d| d.to_string()).collect();
-    Dataset::with_columns(part.features().to_owned(), part.columns().to_vec())?
-        .with_classes(y.iter().map(|&l| l - digits.start).collect(), names)
-}
-
 fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
     let Predictions::Classification { labels, .. } = model.predict(data.features())? else {
         unreachable!("a classifier")
@@ -32,7 +21,11 @@ fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
 fn main() -> Result<()> {
     let seeds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let digits = ml_datasets::digits()?;
-    let (source, target) = (subset(&digits, 0..5)?, subset(&digits, 5..10)?);
+    // Digits 0-4 to pretrain, 5-9 (relabelled 0-4) to fine-tune.
+    let (source, target) = (
+        digits.select_classes(&[0, 1, 2, 3, 4])?,
+        digits.select_classes(&[5, 6, 7, 8, 9])?,
+    );
     let body = Sequential::new().dense(64).relu().dense(64).relu();
     let base = NetTrainer {
         architecture: body,

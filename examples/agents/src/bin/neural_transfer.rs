@@ -25,19 +25,6 @@ const EXPERIMENT: &str = "neural_transfer";
 const MODEL_NAME: &str = "digits-5-9";
 const ALIAS: &str = "champion";
 
-/// The rows whose digit is in `digits`, relabelled 0.. in that order.
-fn subset(data: &Dataset, digits: std::ops::Range<usize>) -> Result<Dataset> {
-    let (labels, _) = data.classes()?;
-    let rows: Vec<usize> = (0..data.n_samples()).filter(|&i| digits.contains(&labels[i])).collect();
-    let part = data.select_rows(&rows)?;
-    let (y, _) = part.classes()?;
-    let names = digits.clone().map(|d| d.to_string()).collect();
-    Ok(
-        Dataset::with_columns(part.features().to_owned(), part.columns().to_vec())?
-            .with_classes(y.iter().map(|&l| l - digits.start).collect(), names)?,
-    )
-}
-
 fn accuracy(model: &dyn Model, data: &Dataset) -> Result<f64> {
     let Predictions::Classification { labels, .. } = model.predict(data.features())? else {
         anyhow::bail!("a classifier predicts classes")
@@ -82,7 +69,11 @@ fn main() -> Result<()> {
     let store = MlflowStore::open(&mlruns)?;
 
     let digits = ml_sdk::datasets::digits()?;
-    let (source, target) = (subset(&digits, 0..5)?, subset(&digits, 5..10)?);
+    // Digits 0-4 to pretrain, 5-9 (relabelled 0-4) to fine-tune.
+    let (source, target) = (
+        digits.select_classes(&[0, 1, 2, 3, 4])?,
+        digits.select_classes(&[5, 6, 7, 8, 9])?,
+    );
     let (train, test) = ml_sdk::core::train_test_split(&target, 0.25, 0, true)?;
     let few = train.select_rows(&(0..train.n_samples()).step_by(10).collect::<Vec<_>>())?;
     let base = NetTrainer {
