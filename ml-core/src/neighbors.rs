@@ -84,11 +84,59 @@ pub(crate) fn is_default_leaf_size(n: &usize) -> bool {
     *n == NeighborSearch::DEFAULT_LEAF_SIZE
 }
 
-/// Squared Euclidean distance, summed in feature order: the one formula
-/// both searches use, so they rank candidates identically.
+/// `term(0) + … + term(n - 1)` in four lanes (term `i` into lane `i mod
+/// 4`, the lanes added as `(l0 + l1) + (l2 + l3)`): the compiler keeps
+/// the lanes in one vector register. Distances and box bounds are summed
+/// in this one order, so a bound whose every term is at most a distance's
+/// is at most the distance after rounding too.
+#[inline(always)]
+fn lanes(n: usize, term: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let full = n / 4 * 4;
+    let mut i = 0;
+    while i < full {
+        acc[0] += term(i);
+        acc[1] += term(i + 1);
+        acc[2] += term(i + 2);
+        acc[3] += term(i + 3);
+        i += 4;
+    }
+    for j in full..n {
+        acc[j - full] += term(j);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Squared Euclidean distance between `query` and a row of the same
+/// width: the one formula both searches use, so they rank candidates
+/// identically.
 #[inline]
-pub(crate) fn sq_dist<'a>(a: impl IntoIterator<Item = &'a f64>, b: impl IntoIterator<Item = &'a f64>) -> f64 {
-    a.into_iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+pub(crate) fn sq_dist(query: &[f64], row: &[f64]) -> f64 {
+    let n = query.len().min(row.len());
+    let (q, r) = (&query[..n], &row[..n]);
+    lanes(n, |i| {
+        let d = q[i] - r[i];
+        d * d
+    })
+}
+
+/// A row as a slice: borrowed when contiguous, else copied.
+fn as_slice<'a>(row: &'a ArrayView1<'_, f64>) -> std::borrow::Cow<'a, [f64]> {
+    match row.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(row.to_vec()),
+    }
+}
+
+/// Offer candidate `c` to the `k` best so far (a max-heap of them).
+#[inline]
+fn offer(heap: &mut BinaryHeap<Candidate>, k: usize, c: Candidate) {
+    if heap.len() < k {
+        heap.push(c);
+    } else if heap.peek().is_some_and(|worst| c < *worst) {
+        heap.pop();
+        heap.push(c);
+    }
 }
 
 /// A candidate neighbour, ordered by distance then row.
@@ -165,7 +213,7 @@ impl KdTree {
                     hi[j] = hi[j].max(v);
                 }
             }
-            if 2 * node + 1 < n_nodes && end - start > 1 {
+            if 2 * node + 1 < n_nodes && end - start > 1 && width > 0 {
                 // Split the widest feature at the median; ties by row, so
                 // the tree does not depend on the sort's internals.
                 let dim = (0..width)
@@ -198,17 +246,10 @@ impl KdTree {
     /// The `k` nearest rows to `query` as `(squared distance, row)`,
     /// nearest first, ties to the earlier row: what brute force finds.
     pub fn nearest(&self, query: ArrayView1<'_, f64>, k: usize, out: &mut Vec<(f64, usize)>) {
-        let owned;
-        let query = match query.as_slice() {
-            Some(q) => q,
-            None => {
-                owned = query.to_vec();
-                &owned
-            }
-        };
+        let query = as_slice(&query);
         let mut heap = BinaryHeap::with_capacity(k + 1);
         if k > 0 && !self.order.is_empty() {
-            self.visit(0, query, k, &mut heap);
+            self.visit(0, &query, k, &mut heap);
         }
         out.clear();
         out.extend(heap.into_sorted_vec().into_iter().map(|c| (c.0, c.1)));
@@ -220,20 +261,18 @@ impl KdTree {
         let b = &self.boxes[node * 2 * self.width..(node + 1) * 2 * self.width];
         let (lo, hi) = b.split_at(self.width);
         // An empty node's box is inverted (lows +inf): its bound is +inf.
-        query
-            .iter()
-            .zip(lo.iter().zip(hi))
-            .map(|(&q, (&l, &h))| {
-                let gap = if q < l {
-                    q - l
-                } else if q > h {
-                    q - h
-                } else {
-                    0.0
-                };
-                gap * gap
-            })
-            .sum()
+        let n = query.len().min(lo.len());
+        lanes(n, |i| {
+            let q = query[i];
+            let gap = if q < lo[i] {
+                q - lo[i]
+            } else if q > hi[i] {
+                q - hi[i]
+            } else {
+                0.0
+            };
+            gap * gap
+        })
     }
 
     fn visit(&self, node: usize, query: &[f64], k: usize, heap: &mut BinaryHeap<Candidate>) {
@@ -245,13 +284,7 @@ impl KdTree {
         if left >= self.ranges.len() {
             for i in start..end {
                 let row = &self.data[i * self.width..(i + 1) * self.width];
-                let c = Candidate(sq_dist(query, row), self.order[i]);
-                if heap.len() < k {
-                    heap.push(c);
-                } else if heap.peek().is_some_and(|worst| c < *worst) {
-                    heap.pop();
-                    heap.push(c);
-                }
+                offer(heap, k, Candidate(sq_dist(query, row), self.order[i]));
             }
             return;
         }
@@ -270,16 +303,31 @@ impl KdTree {
     }
 }
 
-/// Brute force: every row's distance, the `k` smallest by `(distance, row)`.
-fn brute_nearest(points: ArrayView2<'_, f64>, query: ArrayView1<'_, f64>, k: usize, out: &mut Vec<(f64, usize)>) {
-    out.clear();
-    out.extend(points.outer_iter().enumerate().map(|(i, p)| (sq_dist(query, p), i)));
-    let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-    if k < out.len() {
-        out.select_nth_unstable_by(k - 1, cmp);
-        out.truncate(k);
+/// Brute force over `points` (rows of `width` values, in one slice): every
+/// row's distance, the `k` smallest by `(distance, row)`, nearest first.
+fn brute_nearest(points: &[f64], width: usize, query: ArrayView1<'_, f64>, k: usize, out: &mut Vec<(f64, usize)>) {
+    let query = as_slice(&query);
+    let mut heap = BinaryHeap::with_capacity(k + 1);
+    if width == 0 {
+        // No features: every row is at distance zero.
+        heap.extend((0..k).map(|i| Candidate(0.0, i)));
+    } else {
+        // Rows come in increasing order, so once k are kept a row no
+        // nearer than the k-th (a tie loses to its earlier row) is out.
+        let mut worst = f64::INFINITY;
+        for (i, row) in points.chunks_exact(width).enumerate() {
+            let d = sq_dist(&query, row);
+            if d >= worst {
+                continue;
+            }
+            offer(&mut heap, k, Candidate(d, i));
+            if heap.len() == k {
+                worst = heap.peek().map_or(f64::INFINITY, |c| c.0);
+            }
+        }
     }
-    out.sort_by(cmp);
+    out.clear();
+    out.extend(heap.into_sorted_vec().into_iter().map(|c| (c.0, c.1)));
 }
 
 /// Average the neighbours' outputs (by inverse distance when weighted,
@@ -299,8 +347,9 @@ fn vote(near: &[(f64, usize)], outputs: ArrayView2<'_, f64>, distance_weighted: 
     o /= total;
 }
 
-/// Query rows × training rows above which a batch is split over the cores.
-const PARALLEL_WORK: usize = 2_000_000;
+/// Query rows × training rows × features above which a batch is split
+/// over the cores.
+const PARALLEL_WORK: usize = 1 << 23;
 /// Fewer query rows than this are searched by brute force under `Auto`
 /// when no tree was built in advance: building one costs more.
 const AUTO_TREE_MIN_QUERIES: usize = 16;
@@ -334,17 +383,27 @@ pub(crate) fn raw_output(estimator: &Estimator, tree: Option<&KdTree>, x: ArrayV
         }
         None => None,
     };
+    // Brute force reads the rows from one contiguous slice.
+    let flat = match tree {
+        Some(_) => std::borrow::Cow::Borrowed(&[][..]),
+        None => match points.as_slice() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(points.iter().copied().collect()),
+        },
+    };
+    let width = points.ncols();
     let run = |xs: ArrayView2<'_, f64>, mut os: ndarray::ArrayViewMut2<'_, f64>| {
-        let mut near = Vec::with_capacity(points.nrows().min(k.max(64)));
+        let mut near = Vec::with_capacity(k);
         for (row, o) in xs.outer_iter().zip(os.outer_iter_mut()) {
             match tree {
                 Some(t) => t.nearest(row, k, &mut near),
-                None => brute_nearest(points, row, k, &mut near),
+                None => brute_nearest(&flat, width, row, k, &mut near),
             }
             vote(&near, outputs, distance_weighted, o);
         }
     };
-    let threads = if x.nrows().saturating_mul(points.nrows()) >= PARALLEL_WORK {
+    let work = x.nrows().saturating_mul(points.nrows()).saturating_mul(width.max(1));
+    let threads = if work >= PARALLEL_WORK {
         std::thread::available_parallelism()
             .map_or(1, |p| p.get())
             .min(x.nrows())
@@ -386,7 +445,15 @@ mod tests {
 
     #[test]
     fn tree_finds_what_brute_force_finds_ties_included() {
-        for (rows, width, leaf) in [(1, 1, 1), (7, 2, 1), (200, 3, 5), (500, 4, 30), (64, 20, 4)] {
+        for (rows, width, leaf) in [
+            (1, 1, 1),
+            (5, 0, 2),
+            (7, 2, 1),
+            (200, 3, 5),
+            (500, 4, 30),
+            (64, 20, 4),
+            (90, 7, 3),
+        ] {
             let points = grid(rows, width, rows as u64);
             let queries = grid(50, width, 99);
             let tree = KdTree::new(points.view(), leaf);
@@ -394,7 +461,7 @@ mod tests {
                 let (mut a, mut b) = (Vec::new(), Vec::new());
                 for q in queries.outer_iter() {
                     tree.nearest(q, k, &mut a);
-                    brute_nearest(points.view(), q, k, &mut b);
+                    brute_nearest(points.as_slice().unwrap(), width, q, k, &mut b);
                     assert_eq!(a, b, "rows {rows} width {width} leaf {leaf} k {k}");
                 }
             }

@@ -663,12 +663,6 @@ impl<'a> Grower<'a> {
                 };
                 let mut left = if missing_left { missing } else { Bin::default() };
                 for (b, &bin) in bins.iter().enumerate().take(end) {
-                    // An empty bin leaves the split as the previous bin's,
-                    // whose gain an equal one does not replace: skipping it
-                    // changes nothing (small nodes have mostly empty bins).
-                    if bin.n == 0 {
-                        continue;
-                    }
                     left += bin;
                     let gain = match self.gain(left, total, parent) {
                         Gain::LeftTooSmall => continue,
