@@ -123,5 +123,8 @@ step "interop: shap, Fairlearn, scikit-learn and InterpretML, regenerated now, a
 .venv/bin/python scripts/gen_interpret.py "$fresh/interpret"
 MLSDK_INTERPRET_FIXTURES="$fresh/interpret" cargo test "${WS[@]}" --test references --test mitigation --test ebm -- --nocapture
 
+step "guide: mdBook (from crates.io) builds every chapter (the snippets run in the tests below)"
+bash scripts/build-guide.sh "$fresh/book"
+
 step "tests"
 cargo test "${WS[@]}"

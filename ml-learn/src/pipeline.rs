@@ -934,6 +934,7 @@ impl Pipeline {
             trainer: self.algorithm.name().to_string(),
             params: self.param_list(),
             privacy,
+            compiled: std::sync::OnceLock::new(),
         })
     }
 
@@ -973,6 +974,7 @@ impl Pipeline {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut fitted = base.fit_pipeline(data)?;
+        fitted.compiled = std::sync::OnceLock::new();
         fitted.estimator = FittedEstimator::Own(Estimator::Calibrated {
             base: Box::new(fitted.estimator.to_spec()),
             input,
@@ -1072,6 +1074,10 @@ pub struct FittedPipeline {
     trainer: String,
     params: Vec<(String, String)>,
     privacy: Option<(f64, f64)>,
+    /// Tree ensembles and neighbour models predict through their spec
+    /// compiled once, at the first prediction (trees flattened, the
+    /// KD-tree built): the same predictions, sooner.
+    compiled: std::sync::OnceLock<ml_core::CompiledSpec>,
 }
 
 impl FittedPipeline {
@@ -1107,6 +1113,12 @@ impl Model for FittedPipeline {
     }
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> ml_core::Result<Predictions> {
+        if let FittedEstimator::Own(Estimator::TreeEnsemble { .. } | Estimator::Neighbors { .. }) = &self.estimator {
+            return self
+                .compiled
+                .get_or_init(|| ml_core::CompiledSpec::new(self.spec()))
+                .predict(x);
+        }
         self.signature.validate_input(x)?;
         let mut design = x.to_owned();
         for step in &self.steps {
