@@ -48,7 +48,7 @@ def timed_predict(model, x, runs):
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     binary = fit_timing_binary()
-    print(f"scikit-learn {sklearn.__version__}, lightgbm {lightgbm.__version__}, best of {runs}")
+    print(f"scikit-learn {sklearn.__version__}, lightgbm {lightgbm.__version__}, best of {runs}", end="\n\n")
     print("| data | train rows | threads | side | fit s | predict s (test rows) | test accuracy | ours ÷ theirs (fit) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     throughput = []

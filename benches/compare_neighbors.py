@@ -44,7 +44,7 @@ def datasets():
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     binary = fit_timing_binary()
-    print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, best of {runs}")
+    print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, best of {runs}", end="\n\n")
     print("| data | search | threads | side | fit s | predict s | score | ours ÷ theirs (predict) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, estimator, xtr, xte, ytr, yte in datasets():
