@@ -31,8 +31,8 @@ pub use neighbors::{KdTree, NeighborSearch};
 pub use neural::{Activation, EmbeddingTable, Layer, RowShape, embedding_matrix};
 pub use saved::{FORMAT_VERSION, MAX_MODEL_BYTES, MODEL_FILE, SavedModel};
 pub use spec::{
-    Aggregation, CalibrationInput, Calibrator, CategorySet, Estimator, Link, ModelSpec, Preprocess, Split, Tree,
-    TreeNode, apply_link, goes_left, linked_predictions, sigmoid,
+    Aggregation, CalibrationInput, Calibrator, CategorySet, Estimator, Link, MAX_AVERAGED_MEMBERS, ModelSpec,
+    Preprocess, Split, Tree, TreeNode, apply_link, goes_left, linked_predictions, sigmoid,
 };
 pub use split::{
     CvScores, Fold, KFold, SeededRng, cross_validate, default_score, seeded_rng, train_test_indices, train_test_split,

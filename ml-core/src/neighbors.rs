@@ -4,7 +4,7 @@
 //! search.
 //!
 //! Both searches rank candidates by `(squared distance, row)`, computed by
-//! the one [`sq_dist`]. The tree prunes a box only when its lower bound is
+//! the one `sq_dist`. The tree prunes a box only when its lower bound is
 //! strictly greater than the current k-th candidate; the bound is a sum of
 //! squared gaps no larger, term by term, than the squared differences of
 //! any point in the box, and rounding is monotone, so no candidate that

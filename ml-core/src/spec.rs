@@ -201,7 +201,19 @@ pub enum Estimator {
         /// One for two classes, else one per class.
         calibrators: Vec<Calibrator>,
     },
+    /// The mean of its members' class probabilities, the class of largest
+    /// mean predicted: scikit-learn's `CalibratedClassifierCV` with
+    /// `ensemble=True`, one calibrated classifier per cross-validation
+    /// fold, each a whole model with its own preprocessing. Its raw outputs
+    /// are its input columns, passed through; the members predict from them.
+    Averaged {
+        /// Models over the same inputs and task as the ensemble's.
+        members: Vec<ModelSpec>,
+    },
 }
+
+/// The most members an [`Estimator::Averaged`] may have.
+pub const MAX_AVERAGED_MEMBERS: usize = 100;
 
 /// Which scores of a calibrated classifier its calibrators read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -489,6 +501,7 @@ impl Estimator {
             Estimator::Centroids { centroids } => centroids.nrows(),
             Estimator::Neighbors { outputs, .. } => outputs.ncols(),
             Estimator::Calibrated { base, .. } => base.n_outputs(),
+            Estimator::Averaged { members } => members.first().map_or(0, |m| m.signature.n_inputs()),
         }
     }
 
@@ -576,6 +589,7 @@ impl Estimator {
             }
             Estimator::Neighbors { .. } => crate::neighbors::raw_output(self, None, x),
             Estimator::Calibrated { base, .. } => base.raw_output(x),
+            Estimator::Averaged { .. } => x.to_owned(),
         }
     }
 }
@@ -937,6 +951,26 @@ impl ModelSpec {
                 }
                 .validate()?;
             }
+            Estimator::Averaged { members } => {
+                if !matches!(self.signature.task, Task::Classification { .. }) {
+                    return bad("averaging class probabilities needs a classification task".into());
+                }
+                if members.is_empty() || members.len() > MAX_AVERAGED_MEMBERS {
+                    return bad(format!("{} members (1 to {MAX_AVERAGED_MEMBERS})", members.len()));
+                }
+                if !self.preprocessing.is_empty() {
+                    return bad("an averaged ensemble's members preprocess for themselves".into());
+                }
+                for m in members {
+                    if m.signature.inputs != self.signature.inputs || m.signature.task != self.signature.task {
+                        return bad("a member's inputs or task differ from the ensemble's".into());
+                    }
+                    if matches!(m.estimator, Estimator::Averaged { .. }) {
+                        return bad("an averaged ensemble inside another".into());
+                    }
+                    m.validate()?;
+                }
+            }
         }
         Ok(())
     }
@@ -1063,6 +1097,7 @@ impl Estimator {
     pub fn check_width(&self, width: usize) -> Result<()> {
         let needed = match self {
             Estimator::Calibrated { base, .. } => return base.check_width(width),
+            Estimator::Averaged { members } => members.first().map(|m| m.signature.n_inputs()),
             Estimator::Linear { coefficients, .. } => Some(coefficients.ncols()),
             Estimator::Centroids { centroids } => Some(centroids.ncols()),
             Estimator::Neighbors { points, .. } => Some(points.ncols()),
@@ -1117,9 +1152,30 @@ impl Estimator {
                     calibrators,
                 },
             ) => calibrated(task, classes, base, *input, calibrators, raw)?,
+            (Task::Classification { classes }, Estimator::Averaged { members }) => averaged(classes, members, raw)?,
             (task, _) => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
         })
     }
+}
+
+/// An averaged ensemble's predictions from its input rows (see
+/// [`Estimator::Averaged`]).
+fn averaged(classes: &[String], members: &[ModelSpec], x: Array2<f64>) -> Result<Predictions> {
+    let mut total = Array2::<f64>::zeros((x.nrows(), classes.len()));
+    for m in members {
+        match m.predict(x.view())? {
+            Predictions::Classification {
+                probabilities: Some(p), ..
+            } if p.dim() == total.dim() => total += &p,
+            _ => {
+                return Err(Error::Unsupported(
+                    "an averaged ensemble's member without class probabilities".into(),
+                ));
+            }
+        }
+    }
+    total /= members.len().max(1) as f64;
+    Ok(Predictions::from_probabilities(total, classes.to_vec()))
 }
 
 /// A calibrated classifier's predictions from its base's raw outputs (see

@@ -2,7 +2,10 @@
 //! with `ensemble=False`: the classifier's scores on held-out folds
 //! (cross-validated, stratified, unshuffled) fit one calibrator per class
 //! (one for two classes), and the classifier refitted on every row keeps
-//! them ([`ml_core::Estimator::Calibrated`]).
+//! them ([`ml_core::Estimator::Calibrated`]). With `ensemble=True` each
+//! fold's classifier keeps the calibrators fitted on its own held-out
+//! scores, and the model averages their probabilities
+//! ([`ml_core::Estimator::Averaged`]).
 //!
 //! - `sigmoid`: Platt's `1 / (1 + exp(a·s + b))`, fitted by Newton's method
 //!   on the log loss against Platt's smoothed targets (`(n₊ + 1) / (n₊ + 2)`
@@ -76,6 +79,13 @@ pub struct Calibration {
     pub method: CalibrationMethod,
     /// Folds of the cross-validation (scikit-learn's `cv`, default 5).
     pub cv: usize,
+    /// Keep one calibrated classifier per fold and average their
+    /// probabilities (scikit-learn's `ensemble=True`, its default) instead
+    /// of one classifier refitted on every row with calibrators fitted on
+    /// all held-out scores (`ensemble=False`, the default here: one model
+    /// to serve, a fifth of the size).
+    #[serde(default)]
+    pub ensemble: bool,
 }
 
 impl Calibration {

@@ -185,6 +185,7 @@ const COMMON_PARAMS: &[&str] = &[
     "columns",
     "calibration",
     "calibration_cv",
+    "calibration_ensemble",
     "select_features",
     "select_repeats",
     "select_cv",
@@ -346,7 +347,7 @@ impl Pipeline {
         let (mut impute, mut fill_value, mut add_indicator) = (None, None, None);
         let mut pca = None;
         let (mut degree, mut interaction_only, mut columns) = (None, None, None);
-        let (mut calibration, mut calibration_cv) = (None, None);
+        let (mut calibration, mut calibration_cv, mut calibration_ensemble) = (None, None, None);
         let (mut select_features, mut select_repeats, mut select_cv) = (None, None, None);
         for (key, value) in params {
             let (k, v) = (key.as_str(), value.as_str());
@@ -358,6 +359,7 @@ impl Pipeline {
                 (_, "polynomial") => degree = Some(parse::<usize>(k, v)?),
                 (_, "calibration") => calibration = Some(CalibrationMethod::parse(v)?),
                 (_, "calibration_cv") => calibration_cv = Some(parse::<usize>(k, v)?),
+                (_, "calibration_ensemble") => calibration_ensemble = Some(parse::<bool>(k, v)?),
                 (_, "select_features") => select_features = Some(parse::<usize>(k, v)?),
                 (_, "select_repeats") => select_repeats = Some(parse::<usize>(k, v)?),
                 (_, "select_cv") => select_cv = Some(parse::<usize>(k, v)?),
@@ -499,9 +501,17 @@ impl Pipeline {
             "calibration",
             "calibration=sigmoid|isotonic",
         )?;
+        configures(
+            calibration.is_some(),
+            calibration_ensemble.is_some(),
+            "calibration_ensemble",
+            "calibration",
+            "calibration=sigmoid|isotonic",
+        )?;
         p.calibration = calibration.map(|method| Calibration {
             method,
             cv: calibration_cv.unwrap_or(5),
+            ensemble: calibration_ensemble.unwrap_or(false),
         });
         for (given, key) in [
             (select_repeats.is_some(), "select_repeats"),
@@ -690,6 +700,7 @@ impl Pipeline {
         if let Some(c) = &self.calibration {
             out.push(("calibration".into(), c.method.name().into()));
             out.push(("calibration_cv".into(), c.cv.to_string()));
+            out.push(("calibration_ensemble".into(), c.ensemble.to_string()));
         }
         if let Some(s) = &self.select {
             out.push(("select_features".into(), s.n_features.to_string()));
@@ -956,23 +967,54 @@ impl Pipeline {
         };
         let k = names.len();
         let width = if k == 2 { 1 } else { k };
+        // One calibrator per scored column, fitted to that column's class.
+        let fit_calibrators = |scores: &Array2<f64>, labels: &[usize]| {
+            (0..width)
+                .map(|c| {
+                    let positive = if k == 2 { 1 } else { c };
+                    let targets: Vec<bool> = labels.iter().map(|&l| l == positive).collect();
+                    calibration.method.fit(&scores.column(c).to_vec(), &targets)
+                })
+                .collect::<Result<Vec<_>>>()
+        };
         let mut scores = Array2::<f64>::zeros((data.n_samples(), width));
+        let mut members = Vec::new();
         for fold in ml_core::KFold::new(calibration.cv).stratified(true).split(data)? {
             let model = base.fit_pipeline(&data.select_rows(&fold.train)?)?;
             let test = data.select_rows(&fold.test)?;
             let test = test.aligned_to(&model.signature().inputs)?;
             let held_out = scores_for(&model, test.features(), input, width)?;
+            if calibration.ensemble {
+                // This fold's classifier with calibrators of its own held-out scores.
+                let fold_labels: Vec<usize> = fold.test.iter().map(|&i| labels[i]).collect();
+                let mut member = model.spec();
+                member.estimator = Estimator::Calibrated {
+                    base: Box::new(member.estimator),
+                    input,
+                    calibrators: fit_calibrators(&held_out, &fold_labels)?,
+                };
+                members.push(member);
+                continue;
+            }
             for (r, &i) in fold.test.iter().enumerate() {
                 scores.row_mut(i).assign(&held_out.row(r));
             }
         }
-        let calibrators = (0..width)
-            .map(|c| {
-                let positive = if k == 2 { 1 } else { c };
-                let targets: Vec<bool> = labels.iter().map(|&l| l == positive).collect();
-                calibration.method.fit(&scores.column(c).to_vec(), &targets)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        if calibration.ensemble {
+            let Some(first) = members.first() else {
+                return Err(invalid("calibration_cv", "no folds"));
+            };
+            return Ok(FittedPipeline {
+                signature: first.signature.clone(),
+                steps: Vec::new(),
+                estimator: FittedEstimator::Own(Estimator::Averaged { members }),
+                trainer: self.algorithm.name().to_string(),
+                params: self.param_list(),
+                privacy: None,
+                compiled: std::sync::OnceLock::new(),
+            });
+        }
+        let calibrators = fit_calibrators(&scores, &labels.to_vec())?;
         let mut fitted = base.fit_pipeline(data)?;
         fitted.compiled = std::sync::OnceLock::new();
         fitted.estimator = FittedEstimator::Own(Estimator::Calibrated {

@@ -126,6 +126,75 @@ fn calibrated_pipelines_predict_as_scikit_learns() {
     }
 }
 
+/// scikit-learn's default, `ensemble=True`: one calibrated classifier per
+/// fold (each with its own scaler), probabilities averaged. Same
+/// tolerances as the single model's.
+#[test]
+fn calibrated_ensembles_predict_as_scikit_learns() {
+    for (case, data, model, method, tolerance) in [
+        ("logistic_breast_cancer", "breast_cancer", "logistic", "sigmoid", 1e-2),
+        ("logistic_breast_cancer", "breast_cancer", "logistic", "isotonic", 5e-2),
+        ("gaussian_nb_digits", "digits", "naive_bayes", "sigmoid", 1e-6),
+        ("gaussian_nb_digits", "digits", "naive_bayes", "isotonic", 5e-2),
+    ] {
+        let f = fixture("sklearn_models.json")["calibration"][case].clone();
+        let d = ml_datasets::load(data).unwrap();
+        let train = d.select_rows(&indices(&f["train"])).unwrap();
+        let test = d.select_rows(&indices(&f["test"])).unwrap();
+        let ps = vec![
+            ("calibration".to_string(), method.to_string()),
+            ("calibration_ensemble".to_string(), "true".to_string()),
+        ];
+        let fitted = Pipeline::from_params(model, &ps, None)
+            .unwrap()
+            .fit_pipeline(&train)
+            .unwrap();
+        let spec = fitted.spec();
+        let Estimator::Averaged { members } = &spec.estimator else {
+            panic!("an averaged ensemble")
+        };
+        assert_eq!(members.len(), 5);
+        assert!(
+            members
+                .iter()
+                .all(|m| matches!(m.estimator, Estimator::Calibrated { .. }))
+        );
+        let pred = fitted.predict(test.features()).unwrap();
+        let Predictions::Classification {
+            labels, probabilities, ..
+        } = &pred
+        else {
+            panic!("classification")
+        };
+        let theirs = &f[format!("{method}_ensemble")];
+        let mut worst = 0.0f64;
+        for (ours, want) in probabilities
+            .as_ref()
+            .unwrap()
+            .outer_iter()
+            .zip(theirs["probabilities"].as_array().unwrap())
+        {
+            for (a, b) in ours.iter().zip(floats(want)) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        let want = indices(&theirs["predictions"]);
+        let same = labels.iter().zip(&want).filter(|(a, b)| a == b).count();
+        println!(
+            "{case} {method} ensemble: largest probability difference {worst:.2e}, {same} of {} labels equal",
+            want.len()
+        );
+        assert!(worst <= tolerance, "{case} {method}: {worst}");
+        assert!(same as f64 >= 0.99 * want.len() as f64, "{case} {method}: {same}");
+        // The spec predicts the same, survives saving, and is refused by
+        // the ONNX exporter's check for calibrators further on.
+        spec.validate().unwrap();
+        assert_eq!(spec.predict(test.features()).unwrap(), pred);
+        let back: ml_core::ModelSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back.predict(test.features()).unwrap(), pred);
+    }
+}
+
 #[test]
 fn calibration_settings_are_checked() {
     let data = ml_datasets::diabetes().unwrap();
@@ -145,6 +214,11 @@ fn calibration_settings_are_checked() {
             "logistic",
             vec![("calibration", "sigmoid"), ("calibration_cv", "1")],
             "at least 2",
+        ),
+        (
+            "logistic",
+            vec![("calibration_ensemble", "true")],
+            "give calibration=sigmoid|isotonic too",
         ),
     ] {
         let ps: Vec<(String, String)> = ps.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -137,7 +137,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
                 "exporting k-nearest neighbours: ONNX has no neighbour-search operator (serve the model as it is, or export another model)".into(),
             ));
         }
-        Estimator::Calibrated { .. } => {
+        Estimator::Calibrated { .. } | Estimator::Averaged { .. } => {
             return Err(Error::Unsupported(
                 "exporting a calibrated classifier: its calibrators are not written to ONNX yet (serve the model as it is, or export it uncalibrated)".into(),
             ));
