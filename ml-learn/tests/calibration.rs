@@ -16,6 +16,31 @@ fn floats(v: &Value) -> Vec<f64> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
+/// The largest difference between predicted probabilities and a fixture
+/// case's, how many labels agree, and how many there are.
+fn against(pred: &Predictions, theirs: &Value) -> (f64, usize, usize) {
+    let Predictions::Classification {
+        labels, probabilities, ..
+    } = pred
+    else {
+        panic!("classification")
+    };
+    let mut worst = 0.0f64;
+    for (ours, want) in probabilities
+        .as_ref()
+        .unwrap()
+        .outer_iter()
+        .zip(theirs["probabilities"].as_array().unwrap())
+    {
+        for (a, b) in ours.iter().zip(floats(want)) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    let want = indices(&theirs["predictions"]);
+    let same = labels.iter().zip(&want).filter(|(a, b)| a == b).count();
+    (worst, same, want.len())
+}
+
 /// The largest difference between our test probabilities and the
 /// fixture's, and how many labels agree.
 fn compare(case: &str, data: &str, model: &str, method: &str) -> (f64, usize, usize, Vec<Calibrator>) {
@@ -31,35 +56,14 @@ fn compare(case: &str, data: &str, model: &str, method: &str) -> (f64, usize, us
     let Estimator::Calibrated { calibrators, .. } = fitted.spec().estimator else {
         panic!("a calibrated estimator")
     };
-    let Predictions::Classification {
-        labels, probabilities, ..
-    } = fitted.predict(test.features()).unwrap()
-    else {
-        panic!("classification")
-    };
-    let theirs = &f[method];
-    let mut worst = 0.0f64;
-    for (ours, want) in probabilities
-        .unwrap()
-        .outer_iter()
-        .zip(theirs["probabilities"].as_array().unwrap())
-    {
-        for (a, b) in ours.iter().zip(floats(want)) {
-            worst = worst.max((a - b).abs());
-        }
-    }
-    let want = indices(&theirs["predictions"]);
-    let same = labels.iter().zip(&want).filter(|(a, b)| a == b).count();
+    let (worst, same, n) = against(&fitted.predict(test.features()).unwrap(), &f[method]);
     // The spec predicts what the fitted pipeline predicts, and round-trips.
     let spec = fitted.spec();
     spec.validate().unwrap();
     let back: ml_core::ModelSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
     assert_eq!(back, spec);
-    println!(
-        "{case} {method}: largest probability difference {worst:.2e}, {same} of {} labels equal",
-        want.len()
-    );
-    (worst, same, want.len(), calibrators)
+    println!("{case} {method}: largest probability difference {worst:.2e}, {same} of {n} labels equal");
+    (worst, same, n, calibrators)
 }
 
 /// The calibrators fitted on scikit-learn's own cross-validated scores
@@ -160,32 +164,10 @@ fn calibrated_ensembles_predict_as_scikit_learns() {
                 .all(|m| matches!(m.estimator, Estimator::Calibrated { .. }))
         );
         let pred = fitted.predict(test.features()).unwrap();
-        let Predictions::Classification {
-            labels, probabilities, ..
-        } = &pred
-        else {
-            panic!("classification")
-        };
-        let theirs = &f[format!("{method}_ensemble")];
-        let mut worst = 0.0f64;
-        for (ours, want) in probabilities
-            .as_ref()
-            .unwrap()
-            .outer_iter()
-            .zip(theirs["probabilities"].as_array().unwrap())
-        {
-            for (a, b) in ours.iter().zip(floats(want)) {
-                worst = worst.max((a - b).abs());
-            }
-        }
-        let want = indices(&theirs["predictions"]);
-        let same = labels.iter().zip(&want).filter(|(a, b)| a == b).count();
-        println!(
-            "{case} {method} ensemble: largest probability difference {worst:.2e}, {same} of {} labels equal",
-            want.len()
-        );
+        let (worst, same, n) = against(&pred, &f[format!("{method}_ensemble")]);
+        println!("{case} {method} ensemble: largest probability difference {worst:.2e}, {same} of {n} labels equal");
         assert!(worst <= tolerance, "{case} {method}: {worst}");
-        assert!(same as f64 >= 0.99 * want.len() as f64, "{case} {method}: {same}");
+        assert!(same as f64 >= 0.99 * n as f64, "{case} {method}: {same} of {n}");
         // The spec predicts the same, survives saving, and is refused by
         // the ONNX exporter's check for calibrators further on.
         spec.validate().unwrap();
