@@ -132,11 +132,7 @@ impl FlatEnsemble {
         // Single precision, as the split rule compares.
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let mut out = vec![0.0; rows * k];
-        let threads = if rows * self.roots.len() >= PARALLEL_WORK {
-            std::thread::available_parallelism().map_or(1, |p| p.get()).min(rows)
-        } else {
-            1
-        };
+        let threads = crate::parallel::threads_for(rows, rows * self.roots.len(), PARALLEL_WORK);
         if threads <= 1 {
             self.accumulate(&x32, width, &mut out);
         } else {
@@ -202,10 +198,9 @@ impl Model for CompiledSpec {
         }
         let design = self.spec.transform(x)?;
         self.spec.estimator.check_width(design.ncols())?;
-        let raw = match (&self.flat, &self.tree, &self.spec.estimator) {
-            (Some(flat), ..) => flat.raw_output(design.view()),
-            (None, Some(tree), est) => crate::neighbors::raw_output(est, Some(tree), design.view()),
-            _ => self.spec.estimator.raw_output(design.view()),
+        let raw = match &self.flat {
+            Some(flat) => flat.raw_output(design.view()),
+            None => crate::neighbors::raw_output(&self.spec.estimator, self.tree.as_ref(), design.view()),
         };
         self.spec.estimator.predictions(&self.spec.signature.task, raw)
     }

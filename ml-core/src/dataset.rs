@@ -488,8 +488,11 @@ impl Dataset {
         for (new, &old) in classes.iter().enumerate() {
             new_label[old] = Some(new);
         }
-        let rows: Vec<usize> = (0..labels.len()).filter(|&i| new_label[labels[i]].is_some()).collect();
-        let relabelled: Vec<usize> = rows.iter().filter_map(|&i| new_label[labels[i]]).collect();
+        let (rows, relabelled): (Vec<usize>, Vec<usize>) = labels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &l)| new_label[l].map(|n| (i, n)))
+            .unzip();
         let new_names = classes.iter().map(|&c| names[c].clone()).collect();
         let mut part = self.select_rows(&rows)?;
         part.target = Some(Target::Classes {

@@ -39,11 +39,6 @@ impl Importances {
             values: Array3::from_shape_fn((1, m, 1), |(_, j, _)| self.mean[j]),
         }
     }
-
-    /// The `k` columns of largest mean drop (see [`largest`]).
-    pub fn top(&self, k: usize) -> Vec<usize> {
-        largest(&self.mean, k)
-    }
 }
 
 /// The indices of the `k` largest values (ties to the earlier index), in
@@ -54,6 +49,21 @@ pub fn largest(values: &[f64], k: usize) -> Vec<usize> {
     order.truncate(k);
     order.sort_unstable();
     order
+}
+
+/// Each feature's mean drop and its standard deviation (population), over
+/// its drops (none: zero).
+pub fn mean_std(drops: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let mean: Vec<f64> = drops
+        .iter()
+        .map(|d| d.iter().sum::<f64>() / d.len().max(1) as f64)
+        .collect();
+    let std = drops
+        .iter()
+        .zip(&mean)
+        .map(|(d, m)| (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len().max(1) as f64).sqrt())
+        .collect();
+    (mean, std)
 }
 
 /// Accuracy for classifiers, R² for regressors (scikit-learn's `score`),
@@ -113,12 +123,7 @@ pub fn permutation_importance(model: &dyn Model, data: &Dataset, n_repeats: usiz
         shuffled.column_mut(j).assign(&x.column(j));
         all.push(drops);
     }
-    let mean: Vec<f64> = all.iter().map(|d| d.iter().sum::<f64>() / d.len() as f64).collect();
-    let std = all
-        .iter()
-        .zip(&mean)
-        .map(|(d, m)| (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt())
-        .collect();
+    let (mean, std) = mean_std(&all);
     Ok(Importances {
         baseline,
         mean,

@@ -12,6 +12,7 @@ pub mod metrics;
 mod model;
 pub mod neighbors;
 pub mod neural;
+mod parallel;
 mod saved;
 pub mod search;
 mod spec;

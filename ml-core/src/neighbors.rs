@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1};
 use serde::{Deserialize, Serialize};
 
 use crate::Estimator;
@@ -62,6 +62,11 @@ impl NeighborSearch {
         }
     }
 
+    /// [`NeighborSearch::DEFAULT_LEAF_SIZE`], for serde's defaults.
+    pub fn default_leaf_size() -> usize {
+        Self::DEFAULT_LEAF_SIZE
+    }
+
     /// Whether a tree is used over `width` features.
     pub fn uses_tree(self, width: usize) -> bool {
         match self {
@@ -74,10 +79,6 @@ impl NeighborSearch {
 
 pub(crate) fn is_auto(s: &NeighborSearch) -> bool {
     *s == NeighborSearch::Auto
-}
-
-pub(crate) fn default_leaf_size() -> usize {
-    NeighborSearch::DEFAULT_LEAF_SIZE
 }
 
 pub(crate) fn is_default_leaf_size(n: &usize) -> bool {
@@ -238,11 +239,6 @@ impl KdTree {
         }
     }
 
-    /// The number of features.
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
     /// The `k` nearest rows to `query` as `(squared distance, row)`,
     /// nearest first, ties to the earlier row: what brute force finds.
     pub fn nearest(&self, query: ArrayView1<'_, f64>, k: usize, out: &mut Vec<(f64, usize)>) {
@@ -256,7 +252,7 @@ impl KdTree {
     }
 
     /// The squared distance from `query` to node's box: each feature's gap
-    /// to the box (zero inside it), summed in feature order.
+    /// to the box (zero inside it), summed in the lanes' order.
     fn lower_bound(&self, node: usize, query: &[f64]) -> f64 {
         let b = &self.boxes[node * 2 * self.width..(node + 1) * 2 * self.width];
         let (lo, hi) = b.split_at(self.width);
@@ -403,27 +399,8 @@ pub(crate) fn raw_output(estimator: &Estimator, tree: Option<&KdTree>, x: ArrayV
         }
     };
     let work = x.nrows().saturating_mul(points.nrows()).saturating_mul(width.max(1));
-    let threads = if work >= PARALLEL_WORK {
-        std::thread::available_parallelism()
-            .map_or(1, |p| p.get())
-            .min(x.nrows())
-    } else {
-        1
-    };
-    if threads <= 1 {
-        run(x, out.view_mut());
-    } else {
-        let chunk = x.nrows().div_ceil(threads);
-        std::thread::scope(|scope| {
-            for (xs, os) in x
-                .axis_chunks_iter(Axis(0), chunk)
-                .zip(out.axis_chunks_iter_mut(Axis(0), chunk))
-            {
-                let run = &run;
-                scope.spawn(move || run(xs, os));
-            }
-        });
-    }
+    let threads = crate::parallel::threads_for(x.nrows(), work, PARALLEL_WORK);
+    crate::parallel::by_row_chunks(x, out.view_mut(), threads, run);
     out
 }
 

@@ -183,7 +183,7 @@ pub enum Estimator {
         search: NeighborSearch,
         /// Rows per KD-tree leaf (scikit-learn's `leaf_size`).
         #[serde(
-            default = "crate::neighbors::default_leaf_size",
+            default = "NeighborSearch::default_leaf_size",
             skip_serializing_if = "crate::neighbors::is_default_leaf_size"
         )]
         leaf_size: usize,
@@ -556,25 +556,8 @@ impl Estimator {
                         }
                     }
                 };
-                let rows = x.nrows();
-                let threads = if rows * trees.len() >= PARALLEL_TREE_WORK {
-                    std::thread::available_parallelism().map_or(1, |p| p.get()).min(rows)
-                } else {
-                    1
-                };
-                if threads <= 1 {
-                    accumulate(x, out.view_mut());
-                } else {
-                    let chunk = rows.div_ceil(threads);
-                    std::thread::scope(|scope| {
-                        for (xs, os) in x
-                            .axis_chunks_iter(Axis(0), chunk)
-                            .zip(out.axis_chunks_iter_mut(Axis(0), chunk))
-                        {
-                            scope.spawn(move || accumulate(xs, os));
-                        }
-                    });
-                }
+                let threads = crate::parallel::threads_for(x.nrows(), x.nrows() * trees.len(), PARALLEL_TREE_WORK);
+                crate::parallel::by_row_chunks(x, out.view_mut(), threads, accumulate);
                 out
             }
             Estimator::NeuralNet { layers, .. } => crate::neural::forward(layers, x),

@@ -6,7 +6,7 @@
 
 use crate::{Error, Result};
 use ml_core::ndarray::{Array2, Axis};
-use ml_core::{Dataset, Explainer, Explanation, Model, Predictions, Target, metrics};
+use ml_core::{Dataset, Explainer, Explanation, Model};
 use serde::Serialize;
 
 use crate::kernel::{output_matrix, output_names};
@@ -17,20 +17,7 @@ use crate::kernel::{output_matrix, output_names};
 /// # Errors
 /// Data without a target, predictions that do not match it.
 pub fn default_score(model: &dyn Model, data: &Dataset, x: ml_core::ndarray::ArrayView2<'_, f64>) -> Result<f64> {
-    let pred = model.predict(x)?;
-    match (data.target(), &pred) {
-        (Some(Target::Classes { labels, .. }), Predictions::Classification { labels: p, .. }) => {
-            Ok(metrics::accuracy(&labels.to_vec(), &p.to_vec())?)
-        }
-        (Some(Target::Values { values }), Predictions::Regression { values: p }) => {
-            Ok(metrics::r2_score(values.view(), p.view())?)
-        }
-        (None, _) => Err(Error::invalid(
-            "target",
-            "permutation importance needs a target to score against",
-        )),
-        _ => Err(Error::invalid("target", "the target does not match the model's task")),
-    }
+    Ok(ml_core::importance::score(data, &model.predict(x)?)?)
 }
 
 /// Permutation importance: the drop of the model's score when one column is

@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use ml_core::{Frame, LoadOptions, Model, Predictions, Trainer, metrics};
+use ml_core::{Frame, LoadOptions, Model, Trainer};
 use ml_learn::Pipeline;
 
 fn best_of<T>(
@@ -53,11 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trainer = Pipeline::from_params(&model_name, &hyper, Some(0))?;
     let (fit_seconds, model) = best_of(runs, || Ok(trainer.fit(&train)?))?;
     let (predict_seconds, predictions) = best_of(runs, || Ok(model.predict(test.features())?))?;
-    let score = match &predictions {
-        Predictions::Classification { labels, .. } => metrics::accuracy(&test.classes()?.0.to_vec(), &labels.to_vec())?,
-        Predictions::Regression { values } => metrics::r2_score(test.values()?, values.view())?,
-        _ => return Err("the model predicts neither classes nor values".into()),
-    };
+    let score = ml_core::importance::score(&test, &predictions)?;
     let mut extra = String::new();
     if let Some(path) = predict_csv {
         let rows = Frame::read_csv(&path)?.to_dataset(&opts)?;

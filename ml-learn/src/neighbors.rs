@@ -22,12 +22,8 @@ pub struct KNeighbors {
     #[serde(default)]
     pub search: NeighborSearch,
     /// Rows per KD-tree leaf (scikit-learn's `leaf_size`, default 30).
-    #[serde(default = "default_leaf_size")]
+    #[serde(default = "NeighborSearch::default_leaf_size")]
     pub leaf_size: usize,
-}
-
-fn default_leaf_size() -> usize {
-    NeighborSearch::DEFAULT_LEAF_SIZE
 }
 
 impl Default for KNeighbors {

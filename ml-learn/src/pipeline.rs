@@ -1016,7 +1016,6 @@ impl Pipeline {
         }
         let calibrators = fit_calibrators(&scores, &labels.to_vec())?;
         let mut fitted = base.fit_pipeline(data)?;
-        fitted.compiled = std::sync::OnceLock::new();
         fitted.estimator = FittedEstimator::Own(Estimator::Calibrated {
             base: Box::new(fitted.estimator.to_spec()),
             input,

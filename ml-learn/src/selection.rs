@@ -9,7 +9,7 @@
 //! held-out fold. Cheap for linear models, trees and boosting; a
 //! calibrated or neighbour model multiplies it.
 
-use ml_core::importance::{largest, permutation_importance};
+use ml_core::importance::{largest, mean_std, permutation_importance};
 use ml_core::{Dataset, KFold, Model, Target};
 use serde::{Deserialize, Serialize};
 
@@ -122,15 +122,7 @@ pub fn select_features(
             }
         }
     }
-    let mean: Vec<f64> = drops
-        .iter()
-        .map(|d| d.iter().sum::<f64>() / d.len().max(1) as f64)
-        .collect();
-    let std = drops
-        .iter()
-        .zip(&mean)
-        .map(|(d, m)| (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / d.len().max(1) as f64).sqrt())
-        .collect();
+    let (mean, std) = mean_std(&drops);
     let selected = largest(&mean, selection.n_features)
         .into_iter()
         .map(|j| candidates[j].clone())
