@@ -67,7 +67,7 @@ diff -r "$fresh/proto" ml-proto/src/gen
 diff -r "$fresh/proto_inference" ml-proto/src/gen_inference
 
 step "interop: our metrics and models against the fresh fixtures"
-MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test sklearn_quality --test boosting --test imputer --test estimators --test calibration
+MLSDK_FIXTURES="$fresh" cargo test "${WS[@]}" --test sklearn_metrics --test sklearn_quality --test boosting --test imputer --test estimators --test calibration --test selection
 
 step "interop: MLflow and TensorBoard read what ml-track writes (runs, models, explanations, fairness reports)"
 MLSDK_PYTHON="$ROOT/.venv/bin/python" cargo test "${WS[@]}" --test real_tools -- --include-ignored
