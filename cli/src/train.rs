@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use ml_sdk::core::{
-    Estimator, Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel, TaskKind,
+    Frame, KFold, LoadOptions, Model, ModelSpec, Preprocess, ReadLimits, RunStatus, SavedModel, TaskKind,
     cross_validate, default_score, io, metrics,
 };
 use ml_sdk::track::{FitRecord, Provenance};
@@ -586,7 +586,7 @@ fn inspect_onnx(file: &std::path::Path, out: &Output) -> Result<()> {
     ops.sort();
     ops.dedup();
     let spec = match model.describe() {
-        Ok(spec) => json!({"importable": true, "estimator": estimator_summary(&spec.estimator),
+        Ok(spec) => json!({"importable": true, "estimator": spec.estimator.summary(),
                            "preprocessing": preprocessing_names(&spec)}),
         Err(e) => json!({"importable": false, "reason": e.to_string()}),
     };
@@ -615,24 +615,6 @@ fn preprocessing_names(spec: &ModelSpec) -> Vec<&'static str> {
     spec.preprocessing.iter().map(Preprocess::name).collect()
 }
 
-fn estimator_summary(estimator: &Estimator) -> Value {
-    match estimator {
-        Estimator::Linear { coefficients, link, .. } => {
-            json!({"kind": "linear", "outputs": coefficients.nrows(), "features": coefficients.ncols(), "link": link})
-        }
-        Estimator::TreeEnsemble { trees, aggregation, .. } => json!({
-            "kind": "tree_ensemble", "trees": trees.len(), "aggregation": aggregation,
-            "max_depth": trees.iter().map(|t| t.depth()).max(),
-            "nodes": trees.iter().map(|t| t.nodes.len()).sum::<usize>(),
-        }),
-        Estimator::Centroids { centroids } => json!({"kind": "centroids", "clusters": centroids.nrows()}),
-        Estimator::NeuralNet { layers, link } => json!({
-            "kind": "neural_net", "layers": layers.iter().map(|l| l.name()).collect::<Vec<_>>(), "link": link,
-        }),
-        _ => json!({"kind": "other"}),
-    }
-}
-
 pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
     let loaded = load_any(&args.model, RuntimeArg::Tract, args.tracking_uri.as_deref())?;
     if loaded.format() == ml_sdk::ModelFormat::Onnx {
@@ -641,7 +623,7 @@ pub fn inspect(args: &InspectArgs, out: &Output) -> Result<()> {
     let model = loaded.require_saved()?;
     let spec: &ModelSpec = &model.spec;
     let steps = preprocessing_names(spec);
-    let estimator = estimator_summary(&spec.estimator);
+    let estimator = spec.estimator.summary();
     let value = json!({
         "trainer": model.trainer, "sdk_version": model.sdk_version, "params": params_map(&model.params),
         "signature": spec.signature, "preprocessing": steps, "estimator": estimator,

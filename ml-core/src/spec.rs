@@ -492,6 +492,48 @@ impl Tree {
 }
 
 impl Estimator {
+    /// What the estimator is, in brief, as JSON (`mlsdk inspect` shows
+    /// it): its `kind` and its size (trees and nodes, layers, neighbours,
+    /// calibrators, members; a calibrated or averaged estimator's base).
+    pub fn summary(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Estimator::Linear { coefficients, link, .. } => {
+                json!({"kind": "linear", "outputs": coefficients.nrows(), "features": coefficients.ncols(), "link": link})
+            }
+            Estimator::TreeEnsemble { trees, aggregation, .. } => json!({
+                "kind": "tree_ensemble", "trees": trees.len(), "aggregation": aggregation,
+                "max_depth": trees.iter().map(Tree::depth).max(),
+                "nodes": trees.iter().map(|t| t.nodes.len()).sum::<usize>(),
+            }),
+            Estimator::Centroids { centroids } => json!({"kind": "centroids", "clusters": centroids.nrows()}),
+            Estimator::NeuralNet { layers, link } => json!({
+                "kind": "neural_net", "layers": layers.iter().map(Layer::name).collect::<Vec<_>>(), "link": link,
+            }),
+            Estimator::Neighbors {
+                points,
+                k,
+                distance_weighted,
+                search,
+                ..
+            } => json!({
+                "kind": "neighbors", "rows": points.nrows(), "k": k,
+                "weights": if *distance_weighted { "distance" } else { "uniform" }, "search": search,
+            }),
+            Estimator::Calibrated {
+                base,
+                input,
+                calibrators,
+            } => json!({
+                "kind": "calibrated", "input": input, "calibrators": calibrators.len(), "base": base.summary(),
+            }),
+            Estimator::Averaged { members } => json!({
+                "kind": "averaged", "members": members.len(),
+                "member": members.first().map(|m| m.estimator.summary()),
+            }),
+        }
+    }
+
     /// Number of raw outputs.
     pub fn n_outputs(&self) -> usize {
         match self {

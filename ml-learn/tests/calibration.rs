@@ -158,6 +158,10 @@ fn calibrated_ensembles_predict_as_scikit_learns() {
             panic!("an averaged ensemble")
         };
         assert_eq!(members.len(), 5);
+        let summary = spec.estimator.summary();
+        assert_eq!(summary["kind"], "averaged");
+        assert_eq!(summary["members"], 5);
+        assert_eq!(summary["member"]["kind"], "calibrated");
         assert!(
             members
                 .iter()
