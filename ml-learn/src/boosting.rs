@@ -503,12 +503,25 @@ fn bin_thresholds(values: &[f32], max_bins: usize) -> Vec<f64> {
     out
 }
 
+/// One output's gradient-hessian pairs and free histogram buffers.
+type Buffers = (Vec<[f32; 2]>, Vec<Vec<Bin>>);
+
+/// A grown tree, each leaf's value and rows, and the histogram buffers it
+/// leaves free.
+struct Grown {
+    tree: Tree,
+    leaves: Vec<(f64, Vec<u32>)>,
+    pool: Vec<Vec<Bin>>,
+}
+
 /// One tree as it grows: the spec's nodes with each leaf's rows.
 struct Grower<'a> {
     binned: &'a Binned,
     cfg: &'a HistGradientBoosting,
-    g: &'a [f64],
-    h: &'a [f64],
+    /// Each row's gradient and hessian: single precision as scikit-learn
+    /// keeps them (summed in double precision), side by side so a row's
+    /// pair is one read, and half the bytes of doubles for the cache.
+    gh: &'a [[f32; 2]],
     /// Whether large histograms fill on several threads.
     parallel: bool,
     nodes: Vec<TreeNode>,
@@ -516,6 +529,9 @@ struct Grower<'a> {
     rows: Vec<Vec<u32>>,
     /// Histograms of open leaves (`features × bins`), dropped once split.
     hists: Vec<Option<Vec<Bin>>>,
+    /// Histogram buffers no node needs any more, reused (by this tree and
+    /// the next) rather than allocated and zeroed again.
+    pool: Vec<Vec<Bin>>,
     depth: Vec<usize>,
     /// Gradient and hessian sums of each node.
     sums: Vec<(f64, f64)>,
@@ -535,14 +551,15 @@ impl<'a> Grower<'a> {
     /// Groups fill on several threads when the node is large; each bin is
     /// summed by one thread in row order whatever the threads, so the
     /// trees do not depend on them.
-    fn histogram(&self, rows: &[u32]) -> Vec<Bin> {
+    fn histogram(&mut self, rows: &[u32]) -> Vec<Bin> {
+        let mut hist = self.buffer();
         let binned = self.binned;
-        let mut hist = vec![Bin::default(); binned.offsets[binned.offsets.len() - 1]];
         if let Some(by_row) = &binned.by_row {
+            hist.fill(Bin::default());
             let stride = binned.splittable.len();
             for &r in rows {
                 let r = r as usize;
-                let (g, h) = (self.g[r], self.h[r]);
+                let [g, h] = self.gh[r].map(f64::from);
                 for &code in &by_row[r * stride..(r + 1) * stride] {
                     let b = &mut hist[usize::from(code)];
                     b.g += g;
@@ -552,14 +569,16 @@ impl<'a> Grower<'a> {
             }
             return hist;
         }
+        // Each group zeroes its own bins, which it then finds in cache.
         let fill = |(base, bins, group): (usize, &mut [Bin], &[usize])| {
+            bins.fill(Bin::default());
             let columns: Vec<(&[u8], usize)> = group
                 .iter()
                 .map(|&f| (binned.codes[f].as_slice(), binned.offsets[f] - base))
                 .collect();
             for &r in rows {
                 let r = r as usize;
-                let (g, h) = (self.g[r], self.h[r]);
+                let [g, h] = self.gh[r].map(f64::from);
                 for &(codes, offset) in &columns {
                     let b = &mut bins[offset + usize::from(codes[r])];
                     b.g += g;
@@ -575,6 +594,16 @@ impl<'a> Grower<'a> {
             groups.into_iter().for_each(fill);
         }
         hist
+    }
+
+    /// A histogram buffer of the right length: whatever histogram it held,
+    /// which the caller overwrites. Bins of features outside every group
+    /// (those that cannot split) are zero in every buffer: no fill writes
+    /// them, the root's counts are zero there, and subtraction keeps zero.
+    fn buffer(&mut self) -> Vec<Bin> {
+        self.pool
+            .pop()
+            .unwrap_or_else(|| vec![Bin::default(); self.binned.offsets[self.binned.offsets.len() - 1]])
     }
 
     /// A new node over `rows` with its histogram and gradient and hessian
@@ -602,9 +631,16 @@ impl<'a> Grower<'a> {
         } else {
             None
         });
+        let hist = if self.best[id].is_some() {
+            Some(hist)
+        } else {
+            // A node that will not split never reads its histogram again.
+            self.pool.push(hist);
+            None
+        };
         self.rows.push(rows);
         self.sums.push((g, h));
-        self.hists.push(Some(hist));
+        self.hists.push(hist);
         self.depth.push(depth);
         id
     }
@@ -836,15 +872,19 @@ impl<'a> Grower<'a> {
     /// The histogram of every row: each feature's column read in order,
     /// two features a pass (each row's gradient and hessian read once for
     /// both), and the rows per bin, the same for every tree, copied.
-    fn root_histogram(&self) -> Vec<Bin> {
+    fn root_histogram(&mut self) -> Vec<Bin> {
+        let mut hist = self.buffer();
         let binned = self.binned;
-        let mut hist: Vec<Bin> = binned.counts.iter().map(|&n| Bin { g: 0.0, h: 0.0, n }).collect();
-        let (gs, hs) = (self.g, self.h);
+        for (b, &n) in hist.iter_mut().zip(&binned.counts) {
+            *b = Bin { g: 0.0, h: 0.0, n };
+        }
+        let gh = self.gh;
         let fill = |(base, bins, pair): (usize, &mut [Bin], &[usize])| {
             if let [f, e] = *pair {
                 let (fo, eo) = (binned.offsets[f] - base, binned.offsets[e] - base);
-                let rows = binned.codes[f].iter().zip(&binned.codes[e]).zip(gs.iter().zip(hs));
-                for ((&cf, &ce), (&g, &h)) in rows {
+                let rows = binned.codes[f].iter().zip(&binned.codes[e]).zip(gh);
+                for ((&cf, &ce), &[g, h]) in rows {
+                    let (g, h) = (f64::from(g), f64::from(h));
                     let b = &mut bins[fo + usize::from(cf)];
                     b.g += g;
                     b.h += h;
@@ -853,7 +893,8 @@ impl<'a> Grower<'a> {
                     b.h += h;
                 }
             } else {
-                for ((&code, &g), &h) in binned.codes[pair[0]].iter().zip(gs).zip(hs) {
+                for (&code, &[g, h]) in binned.codes[pair[0]].iter().zip(gh) {
+                    let (g, h) = (f64::from(g), f64::from(h));
                     let b = &mut bins[usize::from(code)];
                     b.g += g;
                     b.h += h;
@@ -867,7 +908,7 @@ impl<'a> Grower<'a> {
             .map(|i| i..(i + 2).min(binned.splittable.len()))
             .collect();
         let groups = binned.slices(&mut hist, &pairs);
-        if self.parallel && gs.len() * binned.splittable.len() >= PARALLEL_UPDATES {
+        if self.parallel && gh.len() * binned.splittable.len() >= PARALLEL_UPDATES {
             groups.into_par_iter().for_each(fill);
         } else {
             groups.into_iter().for_each(fill);
@@ -876,13 +917,15 @@ impl<'a> Grower<'a> {
     }
 
     /// Grow a tree on every row for output `k` of `outputs`; returns it
-    /// with every leaf's value and rows.
-    fn grow(mut self, outputs: usize, k: usize) -> (Tree, Vec<(f64, Vec<u32>)>) {
-        let rows: Vec<u32> = (0..self.g.len() as u32).collect();
+    /// with every leaf's value and rows, and the histogram buffers for the
+    /// next tree.
+    fn grow(mut self, outputs: usize, k: usize) -> Grown {
+        let rows: Vec<u32> = (0..self.gh.len() as u32).collect();
         let hist = self.root_histogram();
-        let sums = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
-            (g + self.g[r as usize], h + self.h[r as usize])
-        });
+        let sums = self
+            .gh
+            .iter()
+            .fold((0.0, 0.0), |(g, h), &[gr, hr]| (g + f64::from(gr), h + f64::from(hr)));
         self.add(rows, hist, sums, 0, outputs, k);
         let max_leaves = self.cfg.max_leaf_nodes.unwrap_or(usize::MAX);
         let mut open = BinaryHeap::new();
@@ -911,7 +954,12 @@ impl<'a> Grower<'a> {
             .filter(|(n, _)| n.split.is_none())
             .map(|(n, rows)| (n.value[k], std::mem::take(rows)))
             .collect();
-        (Tree { nodes: self.nodes }, leaves)
+        self.pool.extend(self.hists.drain(..).flatten());
+        Grown {
+            tree: Tree { nodes: self.nodes },
+            leaves,
+            pool: self.pool,
+        }
     }
 }
 
@@ -941,45 +989,45 @@ fn baseline(target: BoostTarget<'_>, rows: &[u32], weights: Option<&[f64]>) -> V
 
 /// Gradients and hessians of output `k` at raw predictions `raw`
 /// (`rows × outputs`; for more than one output, the softmax of each row,
-/// computed once an iteration), rounded to single precision as
-/// scikit-learn keeps them (its histograms then sum them in double
-/// precision, as here).
+/// computed once an iteration), times the sample weights if any, rounded
+/// to single precision as scikit-learn keeps them (its histograms then sum
+/// them in double precision, as here).
 fn gradients(
     target: BoostTarget<'_>,
     raw: &[f64],
     outputs: usize,
     k: usize,
+    weights: Option<&[f64]>,
     parallel: bool,
-    g: &mut [f64],
-    h: &mut [f64],
+    gh: &mut [[f32; 2]],
 ) {
-    let f32s = |v: f64| f64::from(v as f32);
-    // Rows `from..` into the chunks `g` and `h`.
-    let fill = |(from, (g, h)): (usize, (&mut [f64], &mut [f64]))| {
-        for (i, (g, h)) in g.iter_mut().zip(h.iter_mut()).enumerate() {
+    // Rows `from..` into the chunk `gh`.
+    let fill = |(from, gh): (usize, &mut [[f32; 2]])| {
+        for (i, gh) in gh.iter_mut().enumerate() {
             let r = from + i;
-            (*g, *h) = match target {
-                BoostTarget::Values(y) => (f32s(raw[r] - y[r]), 1.0),
+            let (g, h) = match target {
+                BoostTarget::Values(y) => (raw[r] - y[r], 1.0),
                 BoostTarget::Classes { labels, .. } if outputs == 1 => {
                     let p = sigmoid(raw[r]);
-                    (f32s(p - f64::from(u8::from(labels[r] == 1))), f32s(p * (1.0 - p)))
+                    (p - f64::from(u8::from(labels[r] == 1)), p * (1.0 - p))
                 }
                 BoostTarget::Classes { labels, .. } => {
                     let p = raw[r * outputs + k];
-                    (f32s(p - f64::from(u8::from(labels[r] == k))), f32s(p * (1.0 - p)))
+                    (p - f64::from(u8::from(labels[r] == k)), p * (1.0 - p))
                 }
             };
+            let w = weights.map_or(1.0, |w| w[r]);
+            *gh = [(w * g) as f32, (w * h) as f32];
         }
     };
     const CHUNK: usize = 8192;
-    if parallel && g.len() > CHUNK {
-        g.par_chunks_mut(CHUNK)
-            .zip(h.par_chunks_mut(CHUNK))
+    if parallel && gh.len() > CHUNK {
+        gh.par_chunks_mut(CHUNK)
             .enumerate()
             .map(|(c, gh)| (c * CHUNK, gh))
             .for_each(fill);
     } else {
-        fill((0, (g, h)));
+        fill((0, gh));
     }
 }
 
@@ -1170,46 +1218,45 @@ impl HistGradientBoosting {
             scores.push(-mean_loss(target, &raw, outputs, &valid, weights));
         }
         let mut iterations = 0;
+        // Each output's gradients and its free histogram buffers, reused
+        // from one iteration to the next.
+        let mut buffers: Vec<Buffers> = (0..outputs).map(|_| (vec![[0.0; 2]; m], Vec::new())).collect();
         for _ in 0..self.max_iter {
             // Every output's gradients come from the raw predictions before
             // this iteration's trees (scikit-learn's order).
-            let before = if outputs > 1 {
+            let softmax = if outputs > 1 {
                 let raw = ml_core::ndarray::Array2::from_shape_vec((m, outputs), train_raw.clone())
                     .map_err(|e| invalid("data", e.to_string()))?;
-                ml_core::apply_link(Link::Softmax, raw).into_raw_vec_and_offset().0
+                Some(ml_core::apply_link(Link::Softmax, raw).into_raw_vec_and_offset().0)
             } else {
-                train_raw.clone()
+                None
             };
-            // One tree per output, each on its own gradients: on several
-            // threads when there are several outputs.
-            let grow = |k: usize| {
-                let (mut g, mut h) = (vec![0.0; m], vec![0.0; m]);
-                gradients(train_target, &before, outputs, k, parallel, &mut g, &mut h);
-                if let Some(w) = &train_w {
-                    for ((gi, hi), wi) in g.iter_mut().zip(h.iter_mut()).zip(w) {
-                        *gi *= wi;
-                        *hi *= wi;
-                    }
-                }
+            let before = softmax.as_deref().unwrap_or(&train_raw);
+            // One tree per output, each on its own gradients (in its own
+            // buffers): on several threads when there are several outputs.
+            let grow = |(k, (gh, pool)): (usize, &mut Buffers)| {
+                gradients(train_target, before, outputs, k, train_w.as_deref(), parallel, gh);
                 let grower = Grower {
                     binned: &binned_train,
                     cfg: self,
-                    g: &g,
-                    h: &h,
+                    gh,
                     parallel,
                     nodes: Vec::new(),
                     rows: Vec::new(),
                     hists: Vec::new(),
+                    pool: std::mem::take(pool),
                     depth: Vec::new(),
                     sums: Vec::new(),
                     best: Vec::new(),
                 };
-                grower.grow(outputs, k)
+                let grown = grower.grow(outputs, k);
+                *pool = grown.pool;
+                (grown.tree, grown.leaves)
             };
             let results: Vec<_> = if parallel && outputs > 1 {
-                (0..outputs).into_par_iter().map(grow).collect()
+                buffers.par_iter_mut().enumerate().map(grow).collect()
             } else {
-                (0..outputs).map(grow).collect()
+                buffers.iter_mut().enumerate().map(grow).collect()
             };
             let mut grown = Vec::with_capacity(outputs);
             for (k, (tree, leaves)) in results.into_iter().enumerate() {
