@@ -1,7 +1,9 @@
 //! [`ModelSpec`] → ONNX.
 
 use ml_core::ndarray::{ArrayView1, ArrayView2};
-use ml_core::{Aggregation, Estimator, FeatureKind, Link, ModelSpec, Preprocess, Task, Tree};
+use ml_core::{
+    Aggregation, CalibrationInput, Calibrator, Estimator, FeatureKind, Link, ModelSpec, Preprocess, Task, Tree,
+};
 
 use ml_proto::onnx::{
     GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, ValueInfoProto,
@@ -59,6 +61,30 @@ impl Graph {
         let name = self.fresh(&format!("{op}_node"));
         self.nodes.push(node(op, domain, &name, inputs, outputs, attrs));
     }
+
+    /// Rename the model outputs written by the nodes from index `from` on
+    /// (`label`, `probabilities`, `scores`, `variable`) to fresh internal
+    /// names, so a model's graph can feed a larger one (calibration,
+    /// averaging); returns the new name of `wanted` if those nodes wrote it.
+    pub(crate) fn internal(&mut self, from: usize, wanted: &str) -> Option<String> {
+        let mut found = None;
+        for name in ["label", "probabilities", "scores", "variable"] {
+            let fresh = self.fresh(&format!("inner_{name}"));
+            let mut renamed = false;
+            for n in &mut self.nodes[from..] {
+                for v in n.input.iter_mut().chain(n.output.iter_mut()) {
+                    if v == name {
+                        *v = fresh.clone();
+                        renamed = true;
+                    }
+                }
+            }
+            if renamed && name == wanted {
+                found = Some(fresh);
+            }
+        }
+        found
+    }
 }
 
 fn f32s(v: impl IntoIterator<Item = f64>) -> Vec<f32> {
@@ -110,40 +136,7 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         x = preprocess(&mut g, step, &x, width)?;
         width = step.output_width(width);
     }
-    let task = &spec.signature.task;
-    let outputs = match &spec.estimator {
-        Estimator::Linear {
-            coefficients,
-            intercepts,
-            link,
-        } => linear(&mut g, task, &x, coefficients.view(), intercepts.view(), *link)?,
-        Estimator::TreeEnsemble {
-            trees,
-            aggregation,
-            base_values,
-            link,
-        } => tree_ensemble(&mut g, task, &x, trees, *aggregation, base_values, *link)?,
-        Estimator::NeuralNet { layers, link } => {
-            let margins = crate::neural::network(&mut g, &x, width, layers)?;
-            let n_out = spec.estimator.n_outputs();
-            linked_outputs(&mut g, task, margins, n_out, *link, "neural network")?
-        }
-        Estimator::Centroids { centroids } => match task {
-            Task::Clustering { n_clusters } => nearest_centroid(&mut g, &x, centroids.view(), *n_clusters),
-            _ => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
-        },
-        Estimator::Neighbors { .. } => {
-            return Err(Error::Unsupported(
-                "exporting k-nearest neighbours: ONNX has no neighbour-search operator (serve the model as it is, or export another model)".into(),
-            ));
-        }
-        Estimator::Calibrated { .. } | Estimator::Averaged { .. } => {
-            return Err(Error::Unsupported(
-                "exporting a calibrated classifier: its calibrators are not written to ONNX yet (serve the model as it is, or export it uncalibrated)".into(),
-            ));
-        }
-        _ => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
-    };
+    let outputs = estimator_outputs(&mut g, &spec.signature.task, &x, width, &spec.estimator)?;
     let input = value_info(
         INPUT,
         DataType::Double,
@@ -185,6 +178,251 @@ pub fn export(spec: &ModelSpec) -> Result<Vec<u8>> {
         ..Default::default()
     };
     Ok(model.encode_to_vec())
+}
+
+/// The named outputs (see [`export`]) of `estimator` on `x`, its
+/// preprocessed input (`width` columns).
+fn estimator_outputs(
+    g: &mut Graph,
+    task: &Task,
+    x: &str,
+    width: usize,
+    estimator: &Estimator,
+) -> Result<Vec<ValueInfoProto>> {
+    Ok(match estimator {
+        Estimator::Linear {
+            coefficients,
+            intercepts,
+            link,
+        } => linear(g, task, x, coefficients.view(), intercepts.view(), *link)?,
+        Estimator::TreeEnsemble {
+            trees,
+            aggregation,
+            base_values,
+            link,
+        } => tree_ensemble(g, task, x, trees, *aggregation, base_values, *link)?,
+        Estimator::NeuralNet { layers, link } => {
+            let margins = crate::neural::network(g, x, width, layers)?;
+            let n_out = estimator.n_outputs();
+            linked_outputs(g, task, margins, n_out, *link, "neural network")?
+        }
+        Estimator::Centroids { centroids } => match task {
+            Task::Clustering { n_clusters } => nearest_centroid(g, x, centroids.view(), *n_clusters),
+            _ => return Err(Error::Unsupported(format!("{} with centroids", task.name()))),
+        },
+        Estimator::Neighbors { .. } => {
+            return Err(Error::Unsupported(
+                "exporting k-nearest neighbours: ONNX has no neighbour-search operator (serve the model as it is, or export another model)".into(),
+            ));
+        }
+        Estimator::Calibrated {
+            base,
+            input,
+            calibrators,
+        } => {
+            let Task::Classification { classes } = task else {
+                return Err(Error::Unsupported(format!("calibrating {}", task.name())));
+            };
+            let scores = base_scores(g, task, x, width, base, *input)?;
+            let proba = calibrated(g, &scores, classes.len(), calibrators)?;
+            let mut outputs = Vec::new();
+            classifier_outputs(g, &proba, classes.len(), &mut outputs);
+            outputs
+        }
+        Estimator::Averaged { members } => {
+            let Task::Classification { classes } = task else {
+                return Err(Error::Unsupported(format!("averaging {}", task.name())));
+            };
+            // Each member from the ensemble's input through its own
+            // preprocessing; their probabilities summed in order, then
+            // divided, as the spec averages them.
+            let mut total: Option<String> = None;
+            for m in members {
+                let mut mx = INPUT.to_string();
+                let mut mwidth = m.signature.n_inputs();
+                for step in &m.preprocessing {
+                    mx = preprocess(g, step, &mx, mwidth)?;
+                    mwidth = step.output_width(mwidth);
+                }
+                let from = g.nodes.len();
+                estimator_outputs(g, &m.signature.task, &mx, mwidth, &m.estimator)?;
+                let p = g.internal(from, "probabilities").ok_or_else(|| {
+                    Error::Unsupported("an averaged ensemble's member without class probabilities".into())
+                })?;
+                total = Some(match total {
+                    None => p,
+                    Some(t) => g.op("Add", &[&t, &p], &[]),
+                });
+            }
+            let total = total.ok_or_else(|| Error::Unsupported("an averaged ensemble without members".into()))?;
+            let n = g.const_f64("members", &[1], &[members.len() as f64]);
+            let proba = g.op("Div", &[&total, &n], &[]);
+            let mut outputs = Vec::new();
+            classifier_outputs(g, &proba, classes.len(), &mut outputs);
+            outputs
+        }
+        _ => return Err(Error::Unsupported(format!("{} with this estimator", task.name()))),
+    })
+}
+
+/// The scores a calibrated classifier's calibrators read (`double [N, k]`):
+/// the base's raw outputs (its graph with the margin link, whose `scores`
+/// are its margins) or its probabilities.
+fn base_scores(
+    g: &mut Graph,
+    task: &Task,
+    x: &str,
+    width: usize,
+    base: &Estimator,
+    input: CalibrationInput,
+) -> Result<String> {
+    let from = g.nodes.len();
+    let name = match input {
+        CalibrationInput::Probability => {
+            estimator_outputs(g, task, x, width, base)?;
+            "probabilities"
+        }
+        CalibrationInput::Decision => {
+            let mut margins = base.clone();
+            match &mut margins {
+                Estimator::Linear { link, .. }
+                | Estimator::TreeEnsemble { link, .. }
+                | Estimator::NeuralNet { link, .. } => *link = Link::Margin,
+                _ => {
+                    return Err(Error::Unsupported(
+                        "calibrating the decision values of this estimator".into(),
+                    ));
+                }
+            }
+            estimator_outputs(g, task, x, width, &margins)?;
+            "scores"
+        }
+    };
+    g.internal(from, name)
+        .ok_or_else(|| Error::Unsupported(format!("calibrating a classifier without {name}")))
+}
+
+/// Calibrated probabilities from `scores` (see [`ml_core::Calibrator`]),
+/// op for op as the spec computes them in double: for two classes the
+/// positive class's score (the last column) calibrated and completed,
+/// for more each class's column calibrated and the row normalized
+/// (uniform where it sums to zero); then a rounding excess over one is
+/// one, as scikit-learn does.
+fn calibrated(g: &mut Graph, scores: &str, k: usize, calibrators: &[Calibrator]) -> Result<String> {
+    let column = |g: &mut Graph, c: usize| {
+        let start = g.const_i64("start", &[1], &[c as i64]);
+        let end = g.const_i64("end", &[1], &[c as i64 + 1]);
+        let axis = g.const_i64("axis", &[1], &[1]);
+        g.op("Slice", &[scores, &start, &end, &axis], &[])
+    };
+    let proba = if k == 2 {
+        let cal = calibrators
+            .first()
+            .ok_or_else(|| Error::Unsupported("a calibrated classifier without calibrators".into()))?;
+        // The one margin, or the probabilities' column 1: the last column.
+        let shape = g.op("Shape", &[scores], &[]);
+        let width_at = g.const_i64("width_at", &[1], &[1]);
+        let width = g.op("Gather", &[&shape, &width_at], &[("axis", Attr::Int(0))]);
+        let one = g.const_i64("one", &[1], &[1]);
+        let last = g.op("Sub", &[&width, &one], &[]);
+        let axis = g.const_i64("axis", &[1], &[1]);
+        let s = g.op("Slice", &[scores, &last, &width, &axis], &[]);
+        let p1 = calibrator(g, &s, cal);
+        with_complement(g, &p1)
+    } else {
+        if calibrators.len() != k {
+            return Err(Error::Unsupported(format!(
+                "{} calibrators for {k} classes",
+                calibrators.len()
+            )));
+        }
+        let columns: Vec<String> = calibrators
+            .iter()
+            .enumerate()
+            .map(|(c, cal)| {
+                let s = column(g, c);
+                calibrator(g, &s, cal)
+            })
+            .collect();
+        let refs: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let p = g.op("Concat", &refs, &[("axis", Attr::Int(1))]);
+        let axes = g.const_i64("axes", &[1], &[1]);
+        let total = g.op("ReduceSum", &[&p, &axes], &[("keepdims", Attr::Int(1))]);
+        let zero = g.const_f64("zero", &[1], &[0.0]);
+        let none = g.op("Equal", &[&total, &zero], &[]);
+        let uniform = g.const_f64("uniform", &[1], &[1.0 / k as f64]);
+        let normalized = g.op("Div", &[&p, &total], &[]);
+        g.op("Where", &[&none, &uniform, &normalized], &[])
+    };
+    let one = g.const_f64("one", &[1], &[1.0]);
+    let limit = g.const_f64("limit", &[1], &[1.0 + 1e-5]);
+    let above = g.op("Greater", &[&proba, &one], &[]);
+    let within = g.op("LessOrEqual", &[&proba, &limit], &[]);
+    let excess = g.op("And", &[&above, &within], &[]);
+    Ok(g.op("Where", &[&excess, &one, &proba], &[]))
+}
+
+/// One calibrator applied to the column `s` (`double [N, 1]`).
+fn calibrator(g: &mut Graph, s: &str, cal: &Calibrator) -> String {
+    match cal {
+        Calibrator::Sigmoid { a, b } => {
+            let a = g.const_f64("platt_a", &[1], &[*a]);
+            let b = g.const_f64("platt_b", &[1], &[*b]);
+            let one = g.const_f64("one", &[1], &[1.0]);
+            let z = g.op("Mul", &[&a, s], &[]);
+            let z = g.op("Add", &[&z, &b], &[]);
+            let e = g.op("Exp", &[&z], &[]);
+            let d = g.op("Add", &[&one, &e], &[]);
+            g.op("Div", &[&one, &d], &[])
+        }
+        Calibrator::Isotonic { x, y } => {
+            let m = x.len();
+            let (first, last) = (x[0], x[m - 1]);
+            let y_first = g.const_f64("iso_first", &[1], &[y[0]]);
+            if m == 1 {
+                // One point: its value, NaN for NaN (which alone is not
+                // equal to itself; tract's IsNaN is not boolean).
+                let number = g.op("Equal", &[s, s], &[]);
+                return g.op("Where", &[&number, &y_first, s], &[]);
+            }
+            // i = the knots below s (partition_point), the segment
+            // [i - 1, i] clamped to the knots, then the interpolation; the
+            // knot's own value where s is one, the end values outside.
+            let xs = g.const_f64("iso_x", &[m as i64], x);
+            let ys = g.const_f64("iso_y", &[m as i64], y);
+            let row = g.const_f64("iso_x_row", &[1, m as i64], x);
+            let below = g.op("Less", &[&row, s], &[]);
+            let below = g.cast(&below, DataType::Int64);
+            let axes = g.const_i64("axes", &[1], &[1]);
+            let i = g.op("ReduceSum", &[&below, &axes], &[("keepdims", Attr::Int(1))]);
+            let one = g.const_i64("one", &[1], &[1]);
+            let lo = g.op("Sub", &[&i, &one], &[]);
+            let zero = g.const_i64("zero", &[1], &[0]);
+            let lo = g.op("Max", &[&lo, &zero], &[]);
+            let top = g.const_i64("top", &[1], &[m as i64 - 2]);
+            let lo = g.op("Min", &[&lo, &top], &[]);
+            let hi = g.op("Add", &[&lo, &one], &[]);
+            let x0 = g.op("Gather", &[&xs, &lo], &[("axis", Attr::Int(0))]);
+            let x1 = g.op("Gather", &[&xs, &hi], &[("axis", Attr::Int(0))]);
+            let y0 = g.op("Gather", &[&ys, &lo], &[("axis", Attr::Int(0))]);
+            let y1 = g.op("Gather", &[&ys, &hi], &[("axis", Attr::Int(0))]);
+            let num = g.op("Sub", &[s, &x0], &[]);
+            let den = g.op("Sub", &[&x1, &x0], &[]);
+            let t = g.op("Div", &[&num, &den], &[]);
+            let rise = g.op("Sub", &[&y1, &y0], &[]);
+            let step = g.op("Mul", &[&t, &rise], &[]);
+            let inside = g.op("Add", &[&y0, &step], &[]);
+            let at_knot = g.op("Equal", &[s, &x1], &[]);
+            let v = g.op("Where", &[&at_knot, &y1, &inside], &[]);
+            let last_c = g.const_f64("iso_last_x", &[1], &[last]);
+            let y_last = g.const_f64("iso_last", &[1], &[y[m - 1]]);
+            let high = g.op("GreaterOrEqual", &[s, &last_c], &[]);
+            let v = g.op("Where", &[&high, &y_last, &v], &[]);
+            let first_c = g.const_f64("iso_first_x", &[1], &[first]);
+            let low = g.op("LessOrEqual", &[s, &first_c], &[]);
+            g.op("Where", &[&low, &y_first, &v], &[])
+        }
+    }
 }
 
 /// One preprocessing step applied to `x` (`width` columns wide); returns the
@@ -488,7 +726,13 @@ fn tree_ensemble(
     let mut outputs = Vec::new();
     match (task, link) {
         (Task::Regression, Link::Identity) => {
-            attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
+            attrs.extend(summed_targets(
+                a.leaf_tree,
+                a.leaf_node,
+                a.leaf_target,
+                a.leaf_weight,
+                1,
+            ));
             let raw = g.fresh("tree_value");
             g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
             g.op_to(
@@ -504,16 +748,24 @@ fn tree_ensemble(
                 &[Dim::Named("N"), Dim::Fixed(1)],
             ));
         }
-        (Task::Classification { classes }, Link::Logistic) if classes.len() == 2 && base_values.len() == 1 => {
-            // One margin (boosting, EBMs): the summed trees as a
-            // regressor, then the logistic link in double precision.
-            attrs.extend(summed_targets(a.leaf_tree, a.leaf_node, a.leaf_target, a.leaf_weight));
+        // Summed raw outputs, then the link in double precision: one
+        // margin through the logistic link (boosting, EBMs), or the sums
+        // as decision values (a calibrated classifier's scores).
+        (Task::Classification { classes }, Link::Logistic) | (Task::Classification { classes }, Link::Margin)
+            if link == Link::Margin || (classes.len() == 2 && base_values.len() == 1) =>
+        {
+            let k = base_values.len();
+            attrs.extend(summed_targets(
+                a.leaf_tree,
+                a.leaf_node,
+                a.leaf_target,
+                a.leaf_weight,
+                k,
+            ));
             let raw = g.fresh("tree_margin");
             g.op_to("TreeEnsembleRegressor", "ai.onnx.ml", &[&x32], &[&raw], &attrs);
             let margin = g.cast(&raw, DataType::Double);
-            let p1 = g.op("Sigmoid", &[&margin], &[]);
-            let proba = with_complement(g, &p1);
-            classifier_outputs(g, &proba, classes.len(), &mut outputs);
+            return linked_outputs(g, task, margin, k, link, "tree ensemble");
         }
         (Task::Classification { classes }, Link::Identity | Link::Softmax) => {
             let post = if link == Link::Softmax { "SOFTMAX" } else { "NONE" };
@@ -797,13 +1049,19 @@ struct TreeAttrs {
 
 /// The attributes of a `TreeEnsembleRegressor` summing the leaf weights
 /// into one target (regression, or a classifier's one margin).
-fn summed_targets(tree: Vec<i64>, node: Vec<i64>, target: Vec<i64>, weight: Vec<f32>) -> [(&'static str, Attr); 7] {
+fn summed_targets(
+    tree: Vec<i64>,
+    node: Vec<i64>,
+    target: Vec<i64>,
+    weight: Vec<f32>,
+    n_targets: usize,
+) -> [(&'static str, Attr); 7] {
     [
         ("target_treeids", Attr::Ints(tree)),
         ("target_nodeids", Attr::Ints(node)),
         ("target_ids", Attr::Ints(target)),
         ("target_weights", Attr::Floats(weight)),
-        ("n_targets", Attr::Int(1)),
+        ("n_targets", Attr::Int(n_targets as i64)),
         ("aggregate_function", Attr::Str("SUM".into())),
         ("post_transform", Attr::Str("NONE".into())),
     ]

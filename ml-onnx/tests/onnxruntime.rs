@@ -148,6 +148,63 @@ fn exports_pass_the_checker_and_match_onnxruntime() {
             params(&[("loss", "hinge")]),
             &digits,
         ),
+        // Calibrated classifiers: sigmoid and isotonic calibrators on the
+        // base's decision values (linear, boosted trees, linear SVM) or
+        // probabilities (naive Bayes, forests), for two classes and more,
+        // one model or the averaged ensemble of one per fold, each member
+        // with its own scaler.
+        (
+            "calibrated_sigmoid_logistic_breast_cancer",
+            "logistic",
+            params(&[("calibration", "sigmoid")]),
+            &bc,
+        ),
+        (
+            "calibrated_isotonic_logistic_breast_cancer",
+            "logistic",
+            params(&[("calibration", "isotonic")]),
+            &bc,
+        ),
+        (
+            "calibrated_sigmoid_hgb_digits",
+            "hgb",
+            params(&[("max_iter", "10"), ("calibration", "sigmoid")]),
+            &digits,
+        ),
+        (
+            "calibrated_sigmoid_linear_svm_breast_cancer",
+            "linear_svm",
+            params(&[("calibration", "sigmoid")]),
+            &bc,
+        ),
+        (
+            "calibrated_sigmoid_gaussian_nb_digits",
+            "naive_bayes",
+            params(&[("calibration", "sigmoid")]),
+            &digits,
+        ),
+        (
+            "calibrated_isotonic_forest_iris",
+            "forest",
+            params(&[("n_trees", "20"), ("calibration", "isotonic")]),
+            &iris,
+        ),
+        (
+            "calibrated_ensemble_sigmoid_logistic_breast_cancer",
+            "logistic",
+            params(&[("calibration", "sigmoid"), ("calibration_ensemble", "true")]),
+            &bc,
+        ),
+        // (Isotonic calibrators of naive Bayes' near-0-or-1 probabilities
+        // are too steep for the 1e-5 comparison: onnxruntime's exp and
+        // sums differ from ours in the last bits, and the slopes magnify
+        // that; the margins of linear models reach them exactly.)
+        (
+            "calibrated_ensemble_isotonic_softmax_iris",
+            "logistic",
+            params(&[("calibration", "isotonic"), ("calibration_ensemble", "true")]),
+            &iris,
+        ),
     ];
     for (name, algorithm, ps, data) in cases {
         let model = Pipeline::from_params(algorithm, &ps, Some(3))

@@ -107,6 +107,81 @@ fn our_exports_run_on_tract_and_import_back_exactly() {
     }
 }
 
+/// Calibrators at their edges, exported and run on tract: scores below the
+/// first knot, on every knot, between knots and above the last, a
+/// one-knot isotonic calibrator, and rows whose calibrated scores all
+/// vanish (uniform). The identity as base, so the scores are the inputs.
+#[test]
+fn calibrators_export_exactly_at_their_edges() {
+    use ml_core::{CalibrationInput, Calibrator, Estimator, InputColumn, Link, ModelSpec, Signature, Task};
+    let classes = |k: usize| Task::Classification {
+        classes: (0..k).map(|c| format!("c{c}")).collect(),
+    };
+    let identity = |k: usize| {
+        let mut w = Array2::zeros((k, k));
+        w.diag_mut().fill(1.0);
+        Estimator::Linear {
+            coefficients: w,
+            intercepts: ml_core::ndarray::Array1::zeros(k),
+            link: Link::Softmax,
+        }
+    };
+    let isotonic = |x: &[f64], y: &[f64]| Calibrator::Isotonic {
+        x: x.to_vec(),
+        y: y.to_vec(),
+    };
+    let spec = |k: usize, base: Estimator, calibrators: Vec<Calibrator>| ModelSpec {
+        signature: Signature::new(
+            (0..k).map(|j| InputColumn::numeric(format!("s{j}"))).collect(),
+            classes(k),
+        ),
+        preprocessing: Vec::new(),
+        estimator: Estimator::Calibrated {
+            base: Box::new(base),
+            input: CalibrationInput::Decision,
+            calibrators,
+        },
+    };
+    let knots = isotonic(&[-1.0, 0.0, 2.0, 2.5], &[0.0, 0.25, 0.75, 1.0]);
+    // Two classes: one margin, which the calibrator reads.
+    let binary = spec(
+        2,
+        Estimator::Linear {
+            coefficients: Array2::from_shape_vec((1, 2), vec![1.0, 0.0]).unwrap(),
+            intercepts: ml_core::ndarray::Array1::zeros(1),
+            link: Link::Logistic,
+        },
+        vec![knots.clone()],
+    );
+    let scores = [-7.0, -1.0, -0.5, 0.0, 1e-9, 1.3, 2.0, 2.25, 2.5, 9.0];
+    let x = Array2::from_shape_fn((scores.len(), 2), |(i, j)| if j == 0 { scores[i] } else { 0.0 });
+    // Three classes: knots, a one-knot isotonic calibrator and a sigmoid;
+    // rows of zeros everywhere are uniform.
+    let three = spec(
+        3,
+        identity(3),
+        vec![knots, isotonic(&[0.5], &[0.0]), Calibrator::Sigmoid { a: -2.0, b: 0.5 }],
+    );
+    let rows = [
+        [-7.0, 0.5, 0.0],
+        [-1.0, 3.0, -40.0],
+        [0.0, -3.0, 1.0],
+        [2.25, 0.0, 2.0],
+        [9.0, 0.5, -1.0],
+        [-1.0, 0.0, -800.0],
+    ];
+    let y = Array2::from_shape_fn((rows.len(), 3), |(i, j)| rows[i][j]);
+    for (name, spec, x) in [("two classes", binary, x), ("three classes", three, y)] {
+        spec.validate().unwrap();
+        let bytes = ml_onnx::export(&spec).unwrap();
+        let onnx = OnnxModel::from_bytes(&bytes, Runtime::Tract).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The same ops in double: equal but for tract's division (by a
+        // reciprocal, a last bit).
+        let (got, want) = (onnx.predict(x.view()).unwrap(), spec.predict(x.view()).unwrap());
+        assert_close(name, &got, &want, 1e-15);
+    }
+}
+
 #[test]
 fn an_embedded_spec_that_disagrees_with_the_graph_is_refused() {
     let bc = ml_datasets::breast_cancer().unwrap();
