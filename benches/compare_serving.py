@@ -33,6 +33,8 @@ import tempfile
 import time
 import urllib.request
 
+from timing import release_dir
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 
@@ -121,7 +123,7 @@ class Server:
 def main():
     ensure_wrk()
     run(["cargo", "build", "--release", "--quiet", "-p", "ml-sdk-cli"], cwd=ROOT)
-    mlsdk = str(ROOT / "target" / "release" / "mlsdk")
+    mlsdk = str(release_dir() / "mlsdk")
     run(["bash", str(ROOT / "scripts" / "setup-python.sh"), "mlserver"], stdout=subprocess.DEVNULL)
     mlserver_bin = ROOT / ".venv-mlserver" / "bin"
     venv_bin = pathlib.Path(sys.executable).parent

@@ -27,13 +27,19 @@ def write_csv(path, x, y):
     np.savetxt(path, np.column_stack([x, y]), delimiter=",", header=header, comments="", fmt=fmt)
 
 
+def release_dir():
+    """Cargo's release output directory (CARGO_TARGET_DIR or the workspace's
+    `target`, as cargo reports it)."""
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+    return pathlib.Path(json.loads(meta)["target_directory"]) / "release"
+
+
 def fit_timing_binary():
     """Build ml-learn's fit_timing example in release mode; its path."""
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ml-learn", "--example", "fit_timing"],
                    cwd=ROOT, check=True)
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
-    return pathlib.Path(json.loads(meta)["target_directory"]) / "release" / "examples" / "fit_timing"
+    return release_dir() / "examples" / "fit_timing"
 
 
 def fit_timing(binary, train_csv, test_csv, runs, params, one_cpu):

@@ -400,7 +400,9 @@ fn train_with(args: &TrainArgs, out: &Output, tuned: Option<&Tuned>) -> Result<(
         "model": args.model,
         "task": model.signature().task,
         "rows": data.n_samples(),
-        "features": data.feature_names(),
+        // The columns the model reads (a column selector or select_features
+        // keeps fewer than the data has).
+        "features": model.signature().inputs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
         // Missing values per feature column (absent: none).
         "missing": missing.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "metrics": train_metrics,
