@@ -233,13 +233,13 @@ fn estimator_outputs(
             let Task::Classification { classes } = task else {
                 return Err(Error::Unsupported(format!("averaging {}", task.name())));
             };
-            // Each member from the ensemble's input through its own
+            // Each member from what the ensemble passes on (its input,
+            // after any steps of its own) through the member's own
             // preprocessing; their probabilities summed in order, then
             // divided, as the spec averages them.
             let mut total: Option<String> = None;
             for m in members {
-                let mut mx = INPUT.to_string();
-                let mut mwidth = m.signature.n_inputs();
+                let (mut mx, mut mwidth) = (x.to_string(), width);
                 for step in &m.preprocessing {
                     mx = preprocess(g, step, &mx, mwidth)?;
                     mwidth = step.output_width(mwidth);
