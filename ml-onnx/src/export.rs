@@ -223,8 +223,8 @@ fn estimator_outputs(
             let Task::Classification { classes } = task else {
                 return Err(Error::Unsupported(format!("calibrating {}", task.name())));
             };
-            let scores = base_scores(g, task, x, width, base, *input)?;
-            let proba = calibrated(g, &scores, classes.len(), calibrators)?;
+            let (scores, columns) = base_scores(g, task, x, width, base, *input)?;
+            let proba = calibrated(g, (&scores, columns), classes.len(), calibrators)?;
             let mut outputs = Vec::new();
             classifier_outputs(g, &proba, classes.len(), &mut outputs);
             outputs
@@ -265,7 +265,8 @@ fn estimator_outputs(
     })
 }
 
-/// The scores a calibrated classifier's calibrators read (`double [N, k]`):
+/// The scores a calibrated classifier's calibrators read (`double`) and
+/// their columns:
 /// the base's raw outputs (its graph with the margin link, whose `scores`
 /// are its margins) or its probabilities.
 fn base_scores(
@@ -275,12 +276,16 @@ fn base_scores(
     width: usize,
     base: &Estimator,
     input: CalibrationInput,
-) -> Result<String> {
+) -> Result<(String, usize)> {
     let from = g.nodes.len();
-    let name = match input {
+    let (name, columns) = match input {
         CalibrationInput::Probability => {
             estimator_outputs(g, task, x, width, base)?;
-            "probabilities"
+            let classes = match task {
+                Task::Classification { classes } => classes.len(),
+                _ => 0,
+            };
+            ("probabilities", classes)
         }
         CalibrationInput::Decision => {
             let mut margins = base.clone();
@@ -295,20 +300,22 @@ fn base_scores(
                 }
             }
             estimator_outputs(g, task, x, width, &margins)?;
-            "scores"
+            ("scores", base.n_outputs())
         }
     };
-    g.internal(from, name)
-        .ok_or_else(|| Error::Unsupported(format!("calibrating a classifier without {name}")))
+    let scores = g
+        .internal(from, name)
+        .ok_or_else(|| Error::Unsupported(format!("calibrating a classifier without {name}")))?;
+    Ok((scores, columns))
 }
 
-/// Calibrated probabilities from `scores` (see [`ml_core::Calibrator`]),
+/// Calibrated probabilities from `scores`, `width` columns (see [`ml_core::Calibrator`]),
 /// op for op as the spec computes them in double: for two classes the
 /// positive class's score (the last column) calibrated and completed,
 /// for more each class's column calibrated and the row normalized
 /// (uniform where it sums to zero); then a rounding excess over one is
 /// one, as scikit-learn does.
-fn calibrated(g: &mut Graph, scores: &str, k: usize, calibrators: &[Calibrator]) -> Result<String> {
+fn calibrated(g: &mut Graph, (scores, width): (&str, usize), k: usize, calibrators: &[Calibrator]) -> Result<String> {
     let column = |g: &mut Graph, c: usize| {
         let start = g.const_i64("start", &[1], &[c as i64]);
         let end = g.const_i64("end", &[1], &[c as i64 + 1]);
@@ -320,13 +327,7 @@ fn calibrated(g: &mut Graph, scores: &str, k: usize, calibrators: &[Calibrator])
             .first()
             .ok_or_else(|| Error::Unsupported("a calibrated classifier without calibrators".into()))?;
         // The one margin, or the probabilities' column 1: the last column.
-        let shape = g.op("Shape", &[scores], &[]);
-        let width_at = g.const_i64("width_at", &[1], &[1]);
-        let width = g.op("Gather", &[&shape, &width_at], &[("axis", Attr::Int(0))]);
-        let one = g.const_i64("one", &[1], &[1]);
-        let last = g.op("Sub", &[&width, &one], &[]);
-        let axis = g.const_i64("axis", &[1], &[1]);
-        let s = g.op("Slice", &[scores, &last, &width, &axis], &[]);
+        let s = column(g, width - 1);
         let p1 = calibrator(g, &s, cal);
         with_complement(g, &p1)
     } else {
