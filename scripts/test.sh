@@ -16,11 +16,11 @@ export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
 # One feature set for every build: ml-onnx with its ONNX Runtime back end,
 # ml-privacy's caller-trusting constructors (its goodness-of-fit tests use
-# them), ml-track's S3 artifact stores. The interop steps pick their test
+# them), ml-track's S3 artifact stores, the examples that run ONNX. The interop steps pick their test
 # targets with --workspace rather than -p, so every step resolves dependency
 # features the same way and the final test run reuses their compilation
 # instead of building the tree again.
-FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy,ml-track/s3,ml-he/label)
+FEATURES=(--features ml-onnx/ort,ml-privacy/honest-but-curious,ml-learn/privacy,ml-track/s3,ml-he/label,ml-sdk-examples/onnx-runtimes)
 WS=(--workspace --locked "${FEATURES[@]}")
 
 # Cargo never collects old artifacts: a target directory reused across many

@@ -30,6 +30,35 @@ fn number_after(text: &str, marker: &str) -> f64 {
         .unwrap_or_else(|| panic!("no number after '{marker}' in: {line}"))
 }
 
+/// The main command (`cargo run --release -p ml-sdk-examples --bin
+/// credit_scoring`) resolves this package's features alone: what it builds
+/// must hold no ONNX runtime and no burn, which the example never runs.
+#[test]
+fn the_main_example_builds_no_onnx_runtime_and_no_burn() {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--manifest-path", manifest, "-p", "ml-sdk-examples"])
+        .args(["-e", "normal,build", "--prefix", "none", "--locked", "--offline"])
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crates: std::collections::BTreeSet<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    // The tree holds what the example does use: the export, serving and encryption.
+    for used in ["ml-onnx", "ml-serve", "ml-he", "tfhe", "ml-interpret"] {
+        assert!(crates.contains(used), "{used} missing from:\n{tree}");
+    }
+    let unused: Vec<&&str> = crates
+        .iter()
+        .filter(|c| c.starts_with("tract") || ["ort", "ort-sys", "burn", "ml-neural", "ml-rl"].contains(c))
+        .collect();
+    assert!(unused.is_empty(), "the main example builds {unused:?}");
+}
+
 #[test]
 fn explain_fairness_sums_shap_exactly_and_draws_the_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,6 +77,7 @@ fn explain_fairness_sums_shap_exactly_and_draws_the_summary() {
     assert!(number_after(&out, "duality gap") < 1e-6, "{out}");
 }
 
+#[cfg(feature = "onnx-runtimes")]
 #[test]
 fn onnx_interop_round_trips_agree_with_the_model() {
     let dir = tempfile::tempdir().unwrap();

@@ -156,34 +156,7 @@ impl OnnxModel {
         for i in plan.reads() {
             wanted[i] = true;
         }
-        let session: Box<dyn Session> = match &runtime {
-            #[cfg(feature = "tract")]
-            Runtime::Tract => Box::new(crate::runtime::tract::load(
-                &runnable.to_bytes(),
-                width,
-                f64_input,
-                wanted,
-            )?),
-            #[cfg(not(feature = "tract"))]
-            Runtime::Tract => {
-                return Err(Error::Unsupported(
-                    "tract: this build of ml-onnx lacks the `tract` feature".into(),
-                ));
-            }
-            #[cfg(feature = "ort")]
-            Runtime::Ort { library } => Box::new(crate::runtime::onnxruntime::load(
-                &runnable.to_bytes(),
-                library.as_deref(),
-                &input.name,
-                &wanted,
-            )?),
-            #[cfg(not(feature = "ort"))]
-            Runtime::Ort { .. } => {
-                return Err(Error::Unsupported(
-                    "ONNX Runtime: this build of ml-onnx lacks the `ort` feature".into(),
-                ));
-            }
-        };
+        let session = crate::runtime::open(&runtime, &runnable.to_bytes(), width, f64_input, &input.name, wanted)?;
         Ok(OnnxModel {
             signature,
             graph,

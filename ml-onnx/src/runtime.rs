@@ -1,6 +1,9 @@
 //! The runtimes behind [`crate::OnnxModel`]: tract (pure Rust, the default)
 //! and ONNX Runtime through `ort` (feature `ort`), loaded at run time from a
 //! shared library such as the one in the `onnxruntime` PyPI wheel.
+//! A build without either (export and import only) keeps the plumbing
+//! compiled but unused.
+#![cfg_attr(not(any(feature = "tract", feature = "ort")), allow(dead_code))]
 
 use std::fmt::Debug;
 
@@ -8,11 +11,11 @@ use ml_core::ndarray::ArrayView2;
 
 use crate::{Error, Result};
 
-/// Which runtime executes a model.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Which runtime executes a model. The default is tract, or ONNX Runtime
+/// in a build with the `ort` feature and without `tract`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runtime {
-    /// tract: pure Rust, no native dependency.
-    #[default]
+    /// tract (feature `tract`, on by default): pure Rust, no native dependency.
     Tract,
     /// ONNX Runtime (feature `ort`), loaded from `library`, or when `None`
     /// from `ORT_DYLIB_PATH`.
@@ -20,6 +23,16 @@ pub enum Runtime {
         /// Path of `libonnxruntime.so` / `.dylib` / `onnxruntime.dll`.
         library: Option<std::path::PathBuf>,
     },
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        if cfg!(all(feature = "ort", not(feature = "tract"))) {
+            Runtime::Ort { library: None }
+        } else {
+            Runtime::Tract
+        }
+    }
 }
 
 impl Runtime {
@@ -71,6 +84,35 @@ pub(crate) trait Session: Send + Sync + Debug {
     /// Run on a batch; outputs in graph order, `None` for those the session
     /// was loaded not to read.
     fn run(&self, input: Input<'_>) -> Result<Vec<Option<Output>>>;
+}
+
+/// Load `bytes` (already rewritten for `runtime`) with a `[N, width]` input
+/// named `input` of `f32` or `f64`; runs copy out the outputs flagged in
+/// `wanted`. A runtime this build lacks is [`Error::Unsupported`].
+#[cfg_attr(not(all(feature = "tract", feature = "ort")), allow(unused_variables))]
+pub(crate) fn open(
+    runtime: &Runtime,
+    bytes: &[u8],
+    width: usize,
+    f64_input: bool,
+    input: &str,
+    wanted: Vec<bool>,
+) -> Result<Box<dyn Session>> {
+    match runtime {
+        #[cfg(feature = "tract")]
+        Runtime::Tract => Ok(Box::new(tract::load(bytes, width, f64_input, wanted)?)),
+        #[cfg(not(feature = "tract"))]
+        Runtime::Tract => Err(Error::Unsupported(
+            "tract: this build has no tract runtime (ml-onnx's feature `tract`, ml-sdk's `onnx`)".into(),
+        )),
+        #[cfg(feature = "ort")]
+        Runtime::Ort { library } => Ok(Box::new(onnxruntime::load(bytes, library.as_deref(), input, &wanted)?)),
+        #[cfg(not(feature = "ort"))]
+        Runtime::Ort { .. } => Err(Error::Unsupported(
+            "ONNX Runtime: this build has no ONNX Runtime back end (ml-onnx's feature `ort`, ml-sdk's `onnx-ort`)"
+                .into(),
+        )),
+    }
 }
 
 fn runtime_error(runtime: &'static str, e: impl std::fmt::Display) -> Error {

@@ -25,7 +25,9 @@
 //! | `learn` (default) | `learn` | linear and logistic models, trees, forests, k-means, pipelines, persistence |
 //! | `datasets` (default) | `datasets` | the bundled real data sets |
 //! | `track` (default) | `track` | MLflow-compatible `mlruns/` store and REST client, TensorBoard event files, model registry, run provenance |
-//! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`) |
+//! | `onnx` (default) | `onnx` | export of any `ModelSpec` to ONNX (opset 17, `ai.onnx.ml`), import of ONNX graphs, and tract to run them |
+//! | `onnx-export` | `onnx` | the same without a runtime (export, import, Triton repositories): no tract build |
+//! | `onnx-ort` | `onnx` | ONNX Runtime as a back end, loaded at run time from `ORT_DYLIB_PATH` |
 //! | `privacy` | `privacy` | differential privacy: exact samplers, bounded aggregates, accountants, budget ledger, private logistic regression in pipelines |
 //! | `serve` | `serve` | an Open Inference Protocol v2 (KServe, Triton) and MLflow scoring server over any loadable model, dynamic batching, Triton model repositories |
 //! | `interpret` | `interpret` | TreeSHAP (path-dependent, interventional), linear and kernel SHAP, LIME, permutation importance, partial dependence and ICE, explainable boosting machines, Fairlearn's group metrics, threshold optimizer and reductions, charts and reports |
@@ -65,7 +67,7 @@ pub mod track {
 }
 
 /// ONNX export (`ml-onnx`).
-#[cfg(feature = "onnx")]
+#[cfg(feature = "onnx-export")]
 pub mod onnx {
     pub use ml_onnx::*;
 }

@@ -18,13 +18,15 @@ pub struct ModelLoadOptions {
     /// The tracking store that `models:/` and `runs:/` URIs resolve against
     /// (default: `MLFLOW_TRACKING_URI`, else `./mlruns`).
     pub tracking_uri: Option<String>,
-    /// The runtime for ONNX models.
-    #[cfg(feature = "onnx")]
+    /// The runtime for ONNX models (one this build has: `onnx` brings tract,
+    /// `onnx-ort` ONNX Runtime).
+    #[cfg(feature = "onnx-export")]
     pub runtime: ml_onnx::Runtime,
 }
 
 impl ModelLoadOptions {
-    /// Defaults: the environment's tracking store, tract for ONNX.
+    /// Defaults: the environment's tracking store, tract for ONNX (ONNX
+    /// Runtime in a build with `onnx-ort` and without `onnx`).
     pub fn new() -> Self {
         Self::default()
     }
@@ -36,7 +38,7 @@ impl ModelLoadOptions {
     }
 
     /// Run ONNX models on this runtime.
-    #[cfg(feature = "onnx")]
+    #[cfg(feature = "onnx-export")]
     pub fn runtime(mut self, runtime: ml_onnx::Runtime) -> Self {
         self.runtime = runtime;
         self
@@ -58,7 +60,7 @@ pub enum ModelFormat {
 #[derive(Debug)]
 pub struct LoadedModel {
     model: Arc<dyn Model>,
-    #[cfg(feature = "onnx")]
+    #[cfg(feature = "onnx-export")]
     onnx: Option<Arc<ml_onnx::OnnxModel>>,
     saved: Option<SavedModel>,
     format: ModelFormat,
@@ -83,7 +85,7 @@ fn onnx_file(path: &Path) -> Option<PathBuf> {
 /// # Errors
 /// A malformed URI, an unknown model, version, alias or run, a missing,
 /// corrupt or newer model file, an ONNX graph that cannot be loaded (or an
-/// ONNX file in a build without the `onnx` feature).
+/// ONNX file in a build without a runtime for it: features `onnx`, `onnx-ort`).
 pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> {
     let parsed = ModelUri::parse(uri)?;
     let store: Option<Box<dyn TrackingStore>> = if parsed.needs_store() {
@@ -94,7 +96,7 @@ pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> 
     let fetched = fetch_model(&parsed, store.as_deref())?;
     let path = fetched.path().to_path_buf();
     if let Some(file) = onnx_file(&path) {
-        #[cfg(feature = "onnx")]
+        #[cfg(feature = "onnx-export")]
         {
             let model = Arc::new(ml_onnx::OnnxModel::load_with(&file, options.runtime.clone())?);
             let positional = !model.has_feature_names();
@@ -108,7 +110,7 @@ pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> 
                 fetched,
             });
         }
-        #[cfg(not(feature = "onnx"))]
+        #[cfg(not(feature = "onnx-export"))]
         return Err(Error::Unsupported(format!(
             "{} is an ONNX model; loading it needs ml-sdk's `onnx` feature",
             file.display()
@@ -118,7 +120,7 @@ pub fn load_model(uri: &str, options: &ModelLoadOptions) -> Result<LoadedModel> 
     let saved = SavedModel::load(&path)?;
     Ok(LoadedModel {
         model: Arc::new(saved.clone()),
-        #[cfg(feature = "onnx")]
+        #[cfg(feature = "onnx-export")]
         onnx: None,
         saved: Some(saved),
         format: ModelFormat::Saved,
@@ -135,7 +137,7 @@ impl LoadedModel {
     }
 
     /// The ONNX model, for models stored as one.
-    #[cfg(feature = "onnx")]
+    #[cfg(feature = "onnx-export")]
     pub fn onnx(&self) -> Option<&ml_onnx::OnnxModel> {
         self.onnx.as_deref()
     }

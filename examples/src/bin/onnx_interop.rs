@@ -4,10 +4,10 @@
 //! to `ModelSpec`s; every path must predict what the original model does.
 //!
 //! ```text
-//! cargo run --release -p ml-sdk-examples --bin onnx_interop [-- OUT_DIR]
+//! cargo run --release -p ml-sdk-examples --features onnx-runtimes --bin onnx_interop [-- OUT_DIR]
 //! # with ONNX Runtime too (the onnxruntime wheel's library, for instance):
 //! ORT_DYLIB_PATH=.venv/lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.32.0 \
-//!   cargo run --release -p ml-sdk-examples --bin onnx_interop
+//!   cargo run --release -p ml-sdk-examples --features onnx-runtimes --bin onnx_interop
 //! ```
 
 use std::time::Instant;
