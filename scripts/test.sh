@@ -11,6 +11,9 @@ cd "$ROOT"
 CACHE=${MLSDK_CACHE:-$HOME/.cache/ml-sdk}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 export CARGO_TERM_COLOR=never
+# CI's fresh clones rebuild the workspace's own crates whatever is cached;
+# incremental state would only add gigabytes to the cache each run.
+export CARGO_INCREMENTAL=0
 # The reference tools run without network: no telemetry (it would only wait on timeouts).
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 step() { printf '\n==> %s\n' "$*"; }
