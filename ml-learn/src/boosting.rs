@@ -244,6 +244,10 @@ const GROUP_BYTES: usize = 24 * 1024;
 /// on one thread (the hand-off costs more than it saves).
 const PARALLEL_UPDATES: usize = 1 << 14;
 
+/// Histograms of at least this many bins are scanned for splits on
+/// several threads.
+const PARALLEL_SCAN_BINS: usize = 2048;
+
 /// Rows a thread partitions at a time in nodes of at least twice as many.
 const PARTITION_CHUNK: usize = 1 << 12;
 
@@ -331,6 +335,37 @@ impl Binned {
                     groups.push(i..i + 1);
                     bytes = size;
                 }
+            }
+        }
+        // Groups fill on the threads side by side: as many groups as fit
+        // the cache would leave one thread a group more than the other (4
+        // and 3 of 20 features' 7), so on several threads their count is
+        // rounded up to a multiple of the threads, features dealt out by
+        // their bins. Only where many nodes fill on several threads:
+        // elsewhere more groups are only more passes over the rows.
+        let threads = rayon::current_num_threads();
+        let many_parallel_nodes = x.nrows() * splittable.len() >= 8 * PARALLEL_UPDATES;
+        if parallel && many_parallel_nodes && threads > 1 && groups.len() > 1 && !groups.len().is_multiple_of(threads) {
+            let count = groups
+                .len()
+                .div_ceil(threads)
+                .saturating_mul(threads)
+                .min(splittable.len());
+            let size = |f: usize| offsets[f + 1] - offsets[f];
+            let total: usize = splittable.iter().map(|&f| size(f)).sum();
+            groups.clear();
+            let mut filled = 0;
+            for (i, &f) in splittable.iter().enumerate() {
+                // A new group once the last one holds its share, or when
+                // the features left are just enough for the groups left.
+                let made = groups.len();
+                let share = (made * total).div_ceil(count);
+                let left = splittable.len() - i;
+                match groups.last_mut() {
+                    Some(g) if filled < share && left > count - made => g.end = i + 1,
+                    _ => groups.push(i..i + 1),
+                }
+                filled += size(f);
             }
         }
         let by_row = (groups.len() == 1).then(|| {
@@ -669,12 +704,38 @@ impl<'a> Grower<'a> {
         g * g / (h + self.cfg.l2_regularization)
     }
 
-    /// The best split of a node with histogram `hist` and sums `g`, `h`, `n`.
+    /// The best split of a node with histogram `hist` and sums `g`, `h`, `n`:
+    /// the first feature's among equal gains. Large histograms are scanned
+    /// a run of features a thread, the runs' best taken in feature order,
+    /// so the split does not depend on the threads.
     fn find_split(&self, hist: &[Bin], g: f64, h: f64, n: usize) -> Option<Candidate> {
         let total = Bin { g, h, n: n as u32 };
         let parent = self.score(g, h);
+        let features = &self.binned.splittable;
+        let threads = rayon::current_num_threads();
+        // Threads idle through a small node's histogram take longer to wake
+        // than a scan of it.
+        let large = n * features.len() >= PARALLEL_UPDATES && hist.len() >= PARALLEL_SCAN_BINS;
+        if !self.parallel || threads < 2 || !large {
+            return self.scan(features, hist, total, parent);
+        }
+        let runs: Vec<Option<Candidate>> = features
+            .par_chunks(features.len().div_ceil(threads))
+            .map(|run| self.scan(run, hist, total, parent))
+            .collect();
+        runs.into_iter().flatten().fold(None, |best, c| {
+            if best.is_none_or(|b: Candidate| c.gain > b.gain) {
+                Some(c)
+            } else {
+                best
+            }
+        })
+    }
+
+    /// The best split among `features` (see `find_split`).
+    fn scan(&self, features: &[usize], hist: &[Bin], total: Bin, parent: f64) -> Option<Candidate> {
         let mut best: Option<Candidate> = None;
-        for &f in &self.binned.splittable {
+        for &f in features {
             let bins = &hist[self.binned.offsets[f]..self.binned.offsets[f + 1]];
             if self.binned.categorical[f] {
                 if let Some(c) = self.categorical_split(f, bins, total)

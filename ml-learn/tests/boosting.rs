@@ -237,6 +237,8 @@ fn the_model_does_not_depend_on_the_threads() {
     };
     let one = fit(1);
     assert_eq!(one, fit(2));
+    // Three threads: feature groups and split scans dealt out in threes.
+    assert_eq!(one, fit(3));
     assert_eq!(one, fit(0));
 }
 
