@@ -28,7 +28,7 @@ WS=(--workspace --locked "${FEATURES[@]}")
 
 # Cargo never collects old artifacts: a target directory reused across many
 # builds grew to 60 GB here. When its disk runs short, start it afresh (a
-# clean build and test run takes about 25 minutes on 2 cores).
+# clean run takes near 50 minutes on 2 cores; see the README).
 if [ -d "$CARGO_TARGET_DIR" ]; then
   free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
   if [ "${free_kb:-0}" -lt $((15 * 1024 * 1024)) ]; then
