@@ -17,6 +17,8 @@ import time
 import gymnasium as gym
 import numpy as np
 
+from timing import release_dir
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -47,10 +49,7 @@ def main():
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ml-rl", "--example", "env_throughput"], cwd=ROOT,
                    check=True)
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
-    target = pathlib.Path(json.loads(meta)["target_directory"])
-    ours = subprocess.run([str(target / "release" / "examples" / "env_throughput"), env_id, str(steps * 5)],
+    ours = subprocess.run([str(release_dir() / "examples" / "env_throughput"), env_id, str(steps * 5)],
                           check=True, capture_output=True, text=True).stdout
     rust = {r["setting"]: r["steps_per_second"] for r in map(json.loads, ours.splitlines())}
     py = gymnasium_rates(env_id, steps)

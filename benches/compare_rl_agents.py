@@ -24,6 +24,8 @@ import gymnasium as gym
 import numpy as np
 import stable_baselines3 as sb3
 import torch
+
+from timing import release_dir
 from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -103,9 +105,7 @@ def main():
         torch.set_num_threads(args.threads)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ml-rl", "--example", "agent"], cwd=ROOT,
                    check=True)
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
-    binary = pathlib.Path(json.loads(meta)["target_directory"]) / "release" / "examples" / "agent"
+    binary = release_dir() / "examples" / "agent"
     print(f"stable-baselines3 {sb3.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"gymnasium {gym.__version__}")
     print("| algorithm | environment | steps | seed | SB3 mean return | ml-rl mean return | SB3 s | ml-rl s | "

@@ -1,5 +1,7 @@
-"""Helpers shared by the comparison scripts that time ml-learn through its
-fit_timing example (benches/compare_boosting.py, benches/compare_neighbors.py)."""
+"""Helpers shared by the comparison scripts: timing, CSV files, and where
+cargo puts release builds (ml-learn's fit_timing example for
+benches/compare_boosting.py and compare_neighbors.py; the rl and serving
+comparisons' binaries)."""
 import json
 import pathlib
 import subprocess
